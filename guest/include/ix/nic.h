@@ -1,0 +1,62 @@
+/* The NIC description the host writes into the boot info page (DESIGN.md §6, §9).
+ *
+ * The "NIC" is a set of virtio 1.x split virtqueues that live in guest memory: one RX/TX
+ * pair per dataplane core. The host allocates the rings (descriptor table, available ring,
+ * used ring) inside guest RAM, writes their guest-physical addresses here, and its backend
+ * (src/net/) plays the device side; the guest driver (guest/drivers/virtio_net.c) plays the
+ * driver side. Nothing is negotiated through virtio-mmio/PCI registers, so setting the NIC
+ * up costs no guest exits (an exit is 25-38 us on PVM hosts). The feature set is fixed:
+ * VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, a 12-byte struct virtio_net_hdr (v1) in
+ * front of every frame, no offloads (all flags/gso fields are zero).
+ *
+ * Mirrored in src/net/nic-layout.ts; test/nic-layout.test.ts keeps the two equal.
+ */
+#ifndef IX_NIC_H
+#define IX_NIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IX_NIC_MAX_QUEUES 16
+#define IX_RSS_KEY_LEN 40
+#define IX_RETA_MAX 512
+
+/* One split virtqueue: guest-physical addresses of its three parts. size is a power of two
+ * (<= 32768). Alignment: desc 16, avail 2, used 4 (virtio 1.x §2.7). */
+struct ix_nic_vq {
+    uint64_t desc;
+    uint64_t avail;
+    uint64_t used;
+    uint16_t size;
+    uint16_t pad[3];
+};
+_Static_assert(sizeof(struct ix_nic_vq) == 32, "ix_nic_vq is 32 bytes");
+
+struct ix_nic_info {
+    uint32_t present;   /* 1 if a NIC is attached, 0 otherwise (then nothing else is valid) */
+    uint32_t nqueues;   /* one RX/TX pair per dataplane core, 1..IX_NIC_MAX_QUEUES */
+    uint8_t mac[6];     /* the guest's MAC address */
+    uint16_t mtu;       /* IP MTU (frame payload), e.g. 1500 */
+    uint32_t addr, netmask, gateway, pad0; /* IPv4, host byte order */
+    uint8_t rss_key[IX_RSS_KEY_LEN];       /* Toeplitz key the host steers with */
+    uint32_t reta_size, pad1;              /* entries used in reta[], a power of two */
+    uint16_t reta[IX_RETA_MAX];            /* queue index for each entry: q = reta[hash % reta_size] */
+    struct ix_nic_vq rx[IX_NIC_MAX_QUEUES], tx[IX_NIC_MAX_QUEUES];
+    uint64_t notify_port; /* guest `out` to this port = kick (rare: only when the host sleeps) */
+};
+
+_Static_assert(offsetof(struct ix_nic_info, nqueues) == 4, "nqueues");
+_Static_assert(offsetof(struct ix_nic_info, mac) == 8, "mac");
+_Static_assert(offsetof(struct ix_nic_info, mtu) == 14, "mtu");
+_Static_assert(offsetof(struct ix_nic_info, addr) == 16, "addr");
+_Static_assert(offsetof(struct ix_nic_info, netmask) == 20, "netmask");
+_Static_assert(offsetof(struct ix_nic_info, gateway) == 24, "gateway");
+_Static_assert(offsetof(struct ix_nic_info, rss_key) == 32, "rss_key");
+_Static_assert(offsetof(struct ix_nic_info, reta_size) == 72, "reta_size");
+_Static_assert(offsetof(struct ix_nic_info, reta) == 80, "reta");
+_Static_assert(offsetof(struct ix_nic_info, rx) == 1104, "rx");
+_Static_assert(offsetof(struct ix_nic_info, tx) == 1616, "tx");
+_Static_assert(offsetof(struct ix_nic_info, notify_port) == 2128, "notify_port");
+_Static_assert(sizeof(struct ix_nic_info) == 2136, "ix_nic_info is 2136 bytes");
+
+#endif /* IX_NIC_H */

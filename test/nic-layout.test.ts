@@ -1,0 +1,95 @@
+// Keeps src/net/nic-layout.ts equal to guest/include/ix/nic.h: a C program prints sizeof and
+// offsetof of every field; the test compares them with the TypeScript constants.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  IX_NIC_MAX_QUEUES,
+  IX_RETA_MAX,
+  IX_RSS_KEY_LEN,
+  NIC_INFO,
+  NIC_VQ,
+  readNicInfo,
+  writeNicInfo,
+  NicInfoError,
+} from '../src/net/nic-layout.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ix-nic-layout-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cLayout(): Record<string, number> {
+  const src = `
+#include <stdio.h>
+#include <ix/nic.h>
+#define F(s, f) printf("\\"%s.%s\\": %zu,\\n", #s, #f, offsetof(struct s, f))
+int main(void) {
+  printf("{\\n");
+  printf("\\"IX_NIC_MAX_QUEUES\\": %d,\\n\\"IX_RSS_KEY_LEN\\": %d,\\n\\"IX_RETA_MAX\\": %d,\\n",
+         IX_NIC_MAX_QUEUES, IX_RSS_KEY_LEN, IX_RETA_MAX);
+  printf("\\"ix_nic_vq.size\\": %zu,\\n", sizeof(struct ix_nic_vq));
+  F(ix_nic_vq, desc); F(ix_nic_vq, avail); F(ix_nic_vq, used);
+  printf("\\"ix_nic_vq.qsize\\": %zu,\\n", offsetof(struct ix_nic_vq, size));
+  F(ix_nic_info, present); F(ix_nic_info, nqueues); F(ix_nic_info, mac); F(ix_nic_info, mtu);
+  F(ix_nic_info, addr); F(ix_nic_info, netmask); F(ix_nic_info, gateway); F(ix_nic_info, pad0);
+  F(ix_nic_info, rss_key); F(ix_nic_info, reta_size); F(ix_nic_info, pad1); F(ix_nic_info, reta);
+  F(ix_nic_info, rx); F(ix_nic_info, tx); F(ix_nic_info, notify_port);
+  printf("\\"ix_nic_info.size\\": %zu\\n}\\n", sizeof(struct ix_nic_info));
+  return 0;
+}
+`;
+  const c = join(dir, 'layout.c');
+  const exe = join(dir, 'layout');
+  writeFileSync(c, src);
+  execFileSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', resolve('guest/include'), '-o', exe, c]);
+  return JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, number>;
+}
+
+describe('ix_nic_info layout', () => {
+  it('matches the C header', () => {
+    const c = cLayout();
+    expect(c['IX_NIC_MAX_QUEUES']).toBe(IX_NIC_MAX_QUEUES);
+    expect(c['IX_RSS_KEY_LEN']).toBe(IX_RSS_KEY_LEN);
+    expect(c['IX_RETA_MAX']).toBe(IX_RETA_MAX);
+    for (const [k, v] of Object.entries(NIC_VQ)) expect([`ix_nic_vq.${k}`, c[`ix_nic_vq.${k}`]]).toEqual([`ix_nic_vq.${k}`, v]);
+    for (const [k, v] of Object.entries(NIC_INFO)) expect([`ix_nic_info.${k}`, c[`ix_nic_info.${k}`]]).toEqual([`ix_nic_info.${k}`, v]);
+  });
+
+  it('round-trips through writeNicInfo/readNicInfo and rejects bad descriptions', () => {
+    const buf = new ArrayBuffer(8192);
+    const view = new DataView(buf);
+    const info = {
+      nqueues: 2,
+      mac: Uint8Array.from([2, 0, 0, 0, 0, 1]),
+      mtu: 1500,
+      addr: 0x0a000002,
+      netmask: 0xffffff00,
+      gateway: 0x0a000001,
+      rssKey: new Uint8Array(IX_RSS_KEY_LEN).map((_, i) => i * 7),
+      reta: [0, 1, 0, 1],
+      rx: [
+        { desc: 0x10000n, avail: 0x11000n, used: 0x12000n, size: 256 },
+        { desc: 0x20000n, avail: 0x21000n, used: 0x22000n, size: 256 },
+      ],
+      tx: [
+        { desc: 0x30000n, avail: 0x31000n, used: 0x32000n, size: 128 },
+        { desc: 0x40000n, avail: 0x41000n, used: 0x42000n, size: 128 },
+      ],
+      notifyPort: 0x5e0n,
+    };
+    writeNicInfo(view, 100, info);
+    const back = readNicInfo(view, 100);
+    expect(back.present).toBe(true);
+    expect(back.nqueues).toBe(2);
+    expect(Array.from(back.mac)).toEqual(Array.from(info.mac));
+    expect(back.reta).toEqual(info.reta);
+    expect(back.rx).toEqual(info.rx);
+    expect(back.tx).toEqual(info.tx);
+    expect(back.notifyPort).toBe(0x5e0n);
+    expect(back.gateway).toBe(0x0a000001);
+    expect(() => writeNicInfo(view, 100, { ...info, reta: [0, 2] })).toThrow(NicInfoError);
+    expect(() => writeNicInfo(view, 100, { ...info, reta: [0, 1, 0] })).toThrow(NicInfoError);
+    expect(() => writeNicInfo(view, 8000, info)).toThrow(NicInfoError);
+  });
+});
