@@ -1,0 +1,50 @@
+// Every default of the dataplane config file lives here, and only here. docs/config.md
+// documents each of them; the config tests check that a minimal file resolves to these.
+
+export const DEFAULTS = {
+  cores: 1,
+  memory: '64M',
+  memoryBytes: 64 * 1024 * 1024,
+  batch: 64,
+  idlePollUs: 100,
+  protection: 'ring3',
+  app: {
+    args: [] as readonly string[],
+    ports: [] as readonly number[],
+  },
+  nic: {
+    rssTableSize: 128,
+    gateway: null,
+    arp: [] as readonly { ip: string; mac: string }[],
+  },
+  log: {
+    level: 'info',
+  },
+} as const;
+
+// The bounds the parser enforces. They are limits of this implementation, not of the
+// hardware: raise them here (and in docs/config.md) when the code behind them grows.
+export const LIMITS = {
+  nameRe: /^[a-z0-9][a-z0-9-]{0,31}$/,
+  coresMin: 1,
+  coresMax: 64,
+  cpuIdMax: 4095,
+  memoryMin: 16 * 1024 * 1024,
+  memoryMax: 16 * 1024 * 1024 * 1024,
+  memoryAlign: 4096,
+  batchMin: 1,
+  batchMax: 1024,
+  idlePollUsMin: 0,
+  idlePollUsMax: 1_000_000,
+  rssTableMin: 1,
+  rssTableMax: 512,
+  portMin: 1,
+  portMax: 65535,
+  // Linux IFNAMSIZ is 16 including the terminating NUL.
+  tapNameRe: /^[A-Za-z0-9_.-]{1,15}$/,
+  arpMax: 256,
+  argsMax: 64,
+} as const;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const PROTECTIONS = ['ring3', 'none'] as const;

@@ -1,0 +1,162 @@
+// Reading a dataplane config: TOML text -> validated -> resolved DataplaneConfig.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile } from './schema.js';
+import { closest } from './suggest.js';
+import type { DataplaneConfig } from './types.js';
+import { macFromName, parseCidr, parseMac, parseSize, formatIpv4 } from './values.js';
+
+export const INLINE_SOURCE = '<inline>';
+
+function pathString(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else s += (s === '' ? '' : '.') + String(p);
+  }
+  return s;
+}
+
+function lookup(root: unknown, path: readonly PropertyKey[]): { present: boolean; value?: unknown } {
+  let cur: unknown = root;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, p)) return { present: false };
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return { present: true, value: cur };
+}
+
+/** The ALLOWED text of a key path: "nic.arp[2].mac" -> ALLOWED["nic.arp[].mac"]. */
+function allowedFor(path: string): string | undefined {
+  return (ALLOWED as Record<string, string>)[path.replace(/\[\d+\]/g, '[]')];
+}
+
+function unknownKeyIssue(raw: unknown, table: readonly PropertyKey[], key: string): ConfigIssue {
+  const tablePath = pathString(table);
+  const tableKey = tablePath.replace(/\[\d+\]/g, '');
+  const known = TABLE_KEYS[tableKey] ?? [];
+  const { value } = lookup(raw, [...table, key]);
+  let problem = 'unknown key';
+  const near = closest(key, known);
+  if (near !== null) {
+    problem += `; did you mean "${near}"?`;
+  } else {
+    // The right key in the wrong table, e.g. `level = "debug"` at the top instead of in [log].
+    for (const [t, keys] of Object.entries(TABLE_KEYS)) {
+      if (t !== tableKey && t !== '' && keys.includes(key)) {
+        problem += `; did you mean "${key}" in table [${t}]?`;
+        break;
+      }
+    }
+  }
+  const where = tablePath === '' ? 'at the top level' : `in [${tableKey}]`;
+  return {
+    path: tablePath === '' ? key : `${tablePath}.${key}`,
+    present: true,
+    value,
+    problem,
+    allowed: `the keys ${where}: ${known.join(', ')}`,
+  };
+}
+
+function toIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const iss of issues) {
+    if (iss.code === 'unrecognized_keys') {
+      for (const k of iss.keys) out.push(unknownKeyIssue(raw, iss.path, k));
+      continue;
+    }
+    const path = pathString(iss.path);
+    const at = lookup(raw, iss.path);
+    let problem: string;
+    if (iss.code === 'custom' && typeof iss.params?.['problem'] === 'string') problem = iss.params['problem'];
+    else if (!at.present) problem = 'missing (required)';
+    else if (iss.code === 'invalid_type') problem = `wrong type (${typeName(at.value)})`;
+    else problem = 'not allowed';
+    const allowed = allowedFor(path) ?? iss.message;
+    out.push({ path, present: at.present, value: at.value, problem, allowed });
+  }
+  // zod reports in schema order (the order docs/config.md lists the keys), which reads
+  // like the file; keep it.
+  return out;
+}
+
+function resolveConfig(f: ConfigFile, source: string, baseDir: string): DataplaneConfig {
+  const coresList = Array.isArray(f.cores) ? [...f.cores] : null;
+  let nic: DataplaneConfig['nic'] = null;
+  if (f.nic !== undefined) {
+    const cidr = parseCidr(f.nic.address)!;
+    nic = {
+      tap: f.nic.tap ?? null,
+      namespace: f.nic.namespace === true,
+      mac: f.nic.mac !== undefined ? parseMac(f.nic.mac)! : macFromName(f.name),
+      address: formatIpv4(cidr.ip),
+      prefix: cidr.prefix,
+      gateway: f.nic.gateway ?? DEFAULTS.nic.gateway,
+      arp: (f.nic.arp ?? DEFAULTS.nic.arp).map((e) => ({ ip: e.ip, mac: parseMac(e.mac)! })),
+      rssTableSize: f.nic.rss_table_size ?? DEFAULTS.nic.rssTableSize,
+    };
+  }
+  return {
+    source,
+    name: f.name,
+    cores: coresList !== null ? { count: coresList.length, cpus: coresList } : { count: (f.cores as number | undefined) ?? DEFAULTS.cores, cpus: null },
+    memoryBytes: f.memory !== undefined ? parseSize(f.memory)! : DEFAULTS.memoryBytes,
+    batch: f.batch ?? DEFAULTS.batch,
+    idlePollUs: f.idle_poll_us ?? DEFAULTS.idlePollUs,
+    protection: f.protection ?? DEFAULTS.protection,
+    app: {
+      path: resolvePath(baseDir, f.app.path),
+      args: [...(f.app.args ?? DEFAULTS.app.args)],
+      ports: [...(f.app.ports ?? DEFAULTS.app.ports)],
+    },
+    nic,
+    log: { level: f.log?.level ?? DEFAULTS.log.level },
+  };
+}
+
+/**
+ * Parse and validate config text. `sourcePath` names the file in messages and anchors
+ * relative paths (app.path); without it the source is '<inline>' and paths are relative
+ * to the current directory. Throws ConfigError listing every problem found.
+ */
+export function parseConfig(text: string, sourcePath?: string): DataplaneConfig {
+  const source = sourcePath !== undefined ? resolvePath(sourcePath) : INLINE_SOURCE;
+  const baseDir = sourcePath !== undefined ? dirname(source) : process.cwd();
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const firstLine = e.message.split('\n')[0] ?? e.message;
+      throw new ConfigError(
+        source,
+        [],
+        `${source}:${e.line}:${e.column}: TOML syntax error: ${firstLine.replace(/^Invalid TOML document: /, '')}\n${e.codeblock}`,
+        e.line,
+        e.column,
+      );
+    }
+    throw e;
+  }
+  const r = fileSchema.safeParse(raw, { reportInput: true });
+  if (!r.success) throw new ConfigError(source, toIssues(raw, r.error.issues));
+  return resolveConfig(r.data, source, baseDir);
+}
+
+/** Read and parse a config file. A file that cannot be read is a ConfigError too. */
+export function loadConfig(path: string): DataplaneConfig {
+  const source = resolvePath(path);
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(source, [], `${source}: cannot read the dataplane config (${code}): ${(e as Error).message}; check the path`);
+  }
+  return parseConfig(text, source);
+}

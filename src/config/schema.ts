@@ -1,0 +1,263 @@
+// The zod schema of the dataplane config file as written (snake_case TOML keys). Every
+// leaf carries, as its error message, the words that say what is ALLOWED there; the
+// problem itself ("out of range", "wrong type") is derived from the zod issue code or,
+// for custom checks, carried in `params.problem`. Cross-field rules of the [nic] section
+// are a refinement of that section, so zod runs them only when its fields are valid.
+import { z } from 'zod';
+import { LIMITS, LOG_LEVELS, PROTECTIONS } from './defaults.js';
+import {
+  formatIpv4,
+  isMulticastMac,
+  isNetworkOrBroadcast,
+  isZeroMac,
+  parseCidr,
+  parseIpv4,
+  parseMac,
+  parseSize,
+  prefixMask,
+  sameSubnet,
+} from './values.js';
+
+const MiB = 1024 * 1024;
+
+/** What is allowed at each key path; also used for "missing" messages and by the docs test. */
+export const ALLOWED = {
+  name: 'a name of 1 to 32 characters: lower-case letters, digits and "-", starting with a letter or digit',
+  cores: `a core count from ${LIMITS.coresMin} to ${LIMITS.coresMax}, or a list of 1 to ${LIMITS.coresMax} distinct host CPU ids (0 to ${LIMITS.cpuIdMax})`,
+  memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from 16M to 16G, a multiple of 4K`,
+  batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
+  idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
+  protection: PROTECTIONS.map((p) => `"${p}"`).join(' or '),
+  app: 'a table [app] with at least `path`',
+  'app.path': 'a non-empty path to the application ELF, relative to the config file\'s directory or absolute',
+  'app.args': `a list of at most ${LIMITS.argsMax} strings`,
+  'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
+  nic: 'a table [nic]',
+  'nic.tap': 'a Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."); give either `tap` or `namespace = true`, not both',
+  'nic.namespace': 'true or false; `namespace = true` or `tap = "..."`, exactly one of them',
+  'nic.mac': 'a unicast MAC address "xx:xx:xx:xx:xx:xx" (hex), not all zeros',
+  'nic.address': 'an IPv4 host address with prefix length, e.g. "10.10.0.2/24" (prefix 1 to 32; not the network or broadcast address)',
+  'nic.gateway': 'an IPv4 address inside nic.address\'s subnet, other than nic.address itself',
+  'nic.rss_table_size': `a power of two from ${LIMITS.rssTableMin} to ${LIMITS.rssTableMax}`,
+  'nic.arp': `a list of at most ${LIMITS.arpMax} tables [[nic.arp]] with \`ip\` and \`mac\``,
+  'nic.arp[].ip': 'an IPv4 address inside nic.address\'s subnet, each listed once, other than nic.address',
+  'nic.arp[].mac': 'a unicast MAC address "xx:xx:xx:xx:xx:xx" (hex), not all zeros',
+  log: 'a table [log]',
+  'log.level': LOG_LEVELS.map((l) => `"${l}"`).join(', '),
+} as const;
+
+export type AllowedKey = keyof typeof ALLOWED;
+
+export function typeName(v: unknown): string {
+  if (Array.isArray(v)) return 'list';
+  if (v instanceof Date) return 'date/time';
+  if (v !== null && typeof v === 'object') return 'table';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'float';
+  return typeof v;
+}
+
+/**
+ * A leaf checked by a function that returns the problem in words, or null when the value
+ * is fine. Used where zod's built-in checks would give a vague or split message
+ * (unions, sizes, addresses).
+ */
+function leaf<T>(allowed: string, test: (v: unknown) => string | null) {
+  return z.unknown().superRefine((v, ctx) => {
+    if (v === undefined) {
+      ctx.addIssue({ code: 'custom', message: allowed, params: { problem: 'missing (required)' } });
+      return;
+    }
+    const problem = test(v);
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: allowed, params: { problem }, input: v });
+  }) as unknown as z.ZodType<T>;
+}
+
+function intIn(min: number, max: number, v: unknown): string | null {
+  if (typeof v !== 'number' || !Number.isInteger(v)) return `wrong type (${typeName(v)}), expected an integer`;
+  if (v < min || v > max) return 'out of range';
+  return null;
+}
+
+function intField(allowed: string, min: number, max: number) {
+  return leaf<number>(allowed, (v) => intIn(min, max, v));
+}
+
+function stringIn<const T extends readonly string[]>(allowed: string, values: T) {
+  return leaf<T[number]>(allowed, (v) => {
+    if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+    return values.includes(v) ? null : 'not one of the allowed values';
+  });
+}
+
+function intList(allowed: string, min: number, max: number, maxLen: number, minLen: number) {
+  return leaf<number[]>(allowed, (v) => {
+    if (!Array.isArray(v)) return `wrong type (${typeName(v)}), expected a list`;
+    if (v.length < minLen) return 'empty list';
+    if (v.length > maxLen) return `too many entries (${v.length})`;
+    for (const [i, x] of v.entries()) {
+      const p = intIn(min, max, x);
+      if (p !== null) return `entry ${i} (${String(x)}): ${p}`;
+    }
+    const dup = v.find((x, i) => v.indexOf(x) !== i);
+    if (dup !== undefined) return `${String(dup)} is listed twice`;
+    return null;
+  });
+}
+
+function macProblem(v: unknown): string | null {
+  if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+  const mac = parseMac(v);
+  if (mac === null) return 'not a MAC address';
+  if (isMulticastMac(mac)) return 'a multicast/broadcast MAC (bit 0 of the first octet is set)';
+  if (isZeroMac(mac)) return 'the all-zero MAC';
+  return null;
+}
+
+function ipv4Problem(v: unknown): string | null {
+  if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+  return parseIpv4(v) === null ? 'not a dotted-quad IPv4 address' : null;
+}
+
+const name = leaf<string>(ALLOWED.name, (v) => {
+  if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+  return LIMITS.nameRe.test(v) ? null : 'not a valid name';
+});
+
+const cores = leaf<number | number[]>(ALLOWED.cores, (v) => {
+  if (Array.isArray(v)) {
+    if (v.length === 0) return 'empty list';
+    if (v.length > LIMITS.coresMax) return `too many CPUs (${v.length})`;
+    for (const [i, x] of v.entries()) {
+      const p = intIn(0, LIMITS.cpuIdMax, x);
+      if (p !== null) return `entry ${i} (${String(x)}): ${p}`;
+    }
+    const dup = v.find((x, i) => v.indexOf(x) !== i);
+    return dup !== undefined ? `CPU ${String(dup)} is listed twice` : null;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v)) return `wrong type (${typeName(v)}), expected an integer or a list`;
+  return v < LIMITS.coresMin || v > LIMITS.coresMax ? 'out of range' : null;
+});
+
+const memory = leaf<string | number>(ALLOWED.memory, (v) => {
+  if (typeof v !== 'string' && typeof v !== 'number') return `wrong type (${typeName(v)}), expected an integer or a string`;
+  const n = parseSize(v);
+  if (n === null) return 'not a size';
+  if (n < LIMITS.memoryMin || n > LIMITS.memoryMax) return `out of range (${(n / MiB).toFixed(n % MiB === 0 ? 0 : 2)} MiB)`;
+  if (n % LIMITS.memoryAlign !== 0) return 'not a multiple of 4K';
+  return null;
+});
+
+const appSchema = z.strictObject({
+  path: leaf<string>(ALLOWED['app.path'], (v) => {
+    if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+    if (v.length === 0) return 'empty';
+    return v.includes('\0') ? 'contains a NUL character' : null;
+  }),
+  args: leaf<string[]>(ALLOWED['app.args'], (v) => {
+    if (!Array.isArray(v)) return `wrong type (${typeName(v)}), expected a list of strings`;
+    if (v.length > LIMITS.argsMax) return `too many arguments (${v.length})`;
+    const bad = v.findIndex((x) => typeof x !== 'string' || x.includes('\0'));
+    return bad >= 0 ? `entry ${bad} (${String(v[bad])}) is not a string without NUL` : null;
+  }).optional(),
+  ports: intList(ALLOWED['app.ports'], LIMITS.portMin, LIMITS.portMax, 1024, 0).optional(),
+}, { error: ALLOWED.app });
+
+const arpSchema = z.strictObject({
+  ip: leaf<string>(ALLOWED['nic.arp[].ip'], ipv4Problem),
+  mac: leaf<string>(ALLOWED['nic.arp[].mac'], macProblem),
+}, { error: ALLOWED['nic.arp'] });
+
+const nicSchema = z
+  .strictObject({
+    tap: leaf<string>(ALLOWED['nic.tap'], (v) => {
+      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+      if (v === '.' || v === '..' || !LIMITS.tapNameRe.test(v)) return 'not a valid interface name';
+      return null;
+    }).optional(),
+    namespace: leaf<boolean>(ALLOWED['nic.namespace'], (v) =>
+      typeof v === 'boolean' ? null : `wrong type (${typeName(v)}), expected true or false`,
+    ).optional(),
+    mac: leaf<string>(ALLOWED['nic.mac'], macProblem).optional(),
+    address: leaf<string>(ALLOWED['nic.address'], (v) => {
+      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+      const c = parseCidr(v);
+      if (c === null) return 'not an IPv4 address with a /prefix';
+      if (isNetworkOrBroadcast(c.ip, c.prefix)) return 'the network or broadcast address of its subnet';
+      if (c.ip >>> 24 === 0 || c.ip >>> 24 === 127 || c.ip >>> 28 >= 14) return 'a reserved, loopback or multicast address';
+      return null;
+    }),
+    gateway: leaf<string>(ALLOWED['nic.gateway'], ipv4Problem).optional(),
+    rss_table_size: leaf<number>(ALLOWED['nic.rss_table_size'], (v) => {
+      const p = intIn(LIMITS.rssTableMin, LIMITS.rssTableMax, v);
+      if (p !== null) return p;
+      return ((v as number) & ((v as number) - 1)) === 0 ? null : 'not a power of two';
+    }).optional(),
+    arp: z.array(arpSchema, { error: ALLOWED['nic.arp'] }).optional(),
+  }, { error: ALLOWED.nic })
+  .superRefine((nic, ctx) => {
+    // zod runs this refinement even when a field of [nic] failed its own check (custom
+    // issues do not abort), so every field is re-checked before it is used here; a bad
+    // field has already been reported by its own leaf.
+    const tap = typeof nic.tap === 'string' ? nic.tap : undefined;
+    if (typeof nic.namespace === 'boolean' || nic.namespace === undefined) {
+      const ns = nic.namespace === true;
+      if (tap !== undefined && ns) {
+        ctx.addIssue({ code: 'custom', path: ['namespace'], input: true, message: ALLOWED['nic.namespace'], params: { problem: `conflicts with nic.tap = "${tap}"` } });
+      } else if (nic.tap === undefined && !ns) {
+        ctx.addIssue({ code: 'custom', path: ['tap'], message: ALLOWED['nic.tap'], params: { problem: 'missing: [nic] needs `tap = "<name>"` or `namespace = true`' } });
+      }
+    }
+    const arp = Array.isArray(nic.arp) ? nic.arp : [];
+    if (arp.length > LIMITS.arpMax) {
+      ctx.addIssue({ code: 'custom', path: ['arp'], input: arp, message: ALLOWED['nic.arp'], params: { problem: `too many entries (${arp.length})` } });
+    }
+    const cidr = typeof nic.address === 'string' ? parseCidr(nic.address) : null;
+    if (cidr === null) return;
+    const subnet = `${formatIpv4((cidr.ip & prefixMask(cidr.prefix)) >>> 0)}/${cidr.prefix}`;
+    const onLink = (what: string, ip: number, s: string, path: (string | number)[], allowed: string): void => {
+      let problem: string | null = null;
+      if (ip === cidr.ip) problem = `is nic.address itself`;
+      else if (!sameSubnet(ip, cidr.ip, cidr.prefix)) problem = `${what} is outside nic.address's subnet ${subnet}`;
+      else if (isNetworkOrBroadcast(ip, cidr.prefix)) problem = `${what} is the network or broadcast address of ${subnet}`;
+      if (problem !== null) ctx.addIssue({ code: 'custom', path, input: s, message: allowed, params: { problem } });
+    };
+    const gw = typeof nic.gateway === 'string' ? parseIpv4(nic.gateway) : null;
+    if (gw !== null) onLink('the gateway', gw, nic.gateway!, ['gateway'], ALLOWED['nic.gateway']);
+    const seen = new Map<number, number>();
+    arp.forEach((e, i) => {
+      const ip = e !== null && typeof e === 'object' && typeof e.ip === 'string' ? parseIpv4(e.ip) : null;
+      if (ip === null) return;
+      onLink('the entry', ip, e.ip, ['arp', i, 'ip'], ALLOWED['nic.arp[].ip']);
+      const first = seen.get(ip);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['arp', i, 'ip'], input: e.ip, message: ALLOWED['nic.arp[].ip'], params: { problem: `already listed in nic.arp[${first}]` } });
+      } else seen.set(ip, i);
+    });
+  });
+
+const logSchema = z.strictObject({
+  level: stringIn(ALLOWED['log.level'], LOG_LEVELS).optional(),
+}, { error: ALLOWED.log });
+
+export const fileSchema = z.strictObject({
+  name,
+  cores: cores.optional(),
+  memory: memory.optional(),
+  batch: intField(ALLOWED.batch, LIMITS.batchMin, LIMITS.batchMax).optional(),
+  idle_poll_us: intField(ALLOWED.idle_poll_us, LIMITS.idlePollUsMin, LIMITS.idlePollUsMax).optional(),
+  protection: stringIn(ALLOWED.protection, PROTECTIONS).optional(),
+  app: appSchema,
+  nic: nicSchema.optional(),
+  log: logSchema.optional(),
+});
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+
+/** Keys of each table, for "did you mean" and for suggesting the right section. */
+export const TABLE_KEYS: Record<string, readonly string[]> = {
+  '': Object.keys(fileSchema.shape),
+  app: Object.keys(appSchema.shape),
+  nic: Object.keys(nicSchema.shape),
+  'nic.arp': Object.keys(arpSchema.shape),
+  log: Object.keys(logSchema.shape),
+};

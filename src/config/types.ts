@@ -1,0 +1,36 @@
+// The resolved dataplane config: what the rest of the control plane codes against.
+// Defaults are applied, paths are absolute, sizes are bytes, names are camelCase.
+import type { LOG_LEVELS, PROTECTIONS } from './defaults.js';
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type Protection = (typeof PROTECTIONS)[number];
+
+export interface NicConfig {
+  /** TAP device name, or null when `namespace` is true (the runner picks a name). */
+  tap: string | null;
+  /** Create the TAP inside a fresh network namespace. */
+  namespace: boolean;
+  /** Lower-case "xx:xx:xx:xx:xx:xx". */
+  mac: string;
+  /** Host address without prefix, e.g. "10.10.0.2". */
+  address: string;
+  prefix: number;
+  gateway: string | null;
+  arp: { ip: string; mac: string }[];
+  rssTableSize: number;
+}
+
+export interface DataplaneConfig {
+  /** Absolute path of the file ('<inline>' for parseConfig without a path). */
+  source: string;
+  name: string;
+  /** cpus is non-null when a list was given (then count = cpus.length). */
+  cores: { count: number; cpus: number[] | null };
+  memoryBytes: number;
+  batch: number;
+  idlePollUs: number;
+  protection: Protection;
+  app: { path: string; args: string[]; ports: number[] };
+  nic: NicConfig | null;
+  log: { level: LogLevel };
+}
