@@ -14,7 +14,7 @@
 #include <ix/abi.h>
 
 /* Byte order. The stack keeps addresses and ports in host order everywhere except inside
- * the wire views (wire/*.h), which convert at the buffer boundary. */
+ * the wire views (the headers under wire/), which convert at the buffer boundary. */
 static inline uint16_t net_htons(uint16_t v) { return __builtin_bswap16(v); }
 static inline uint16_t net_ntohs(uint16_t v) { return __builtin_bswap16(v); }
 static inline uint32_t net_htonl(uint32_t v) { return __builtin_bswap32(v); }
