@@ -33,5 +33,11 @@ export function closest(word: string, candidates: readonly string[]): string | n
     }
   }
   const budget = Math.max(1, Math.floor(word.length / 3));
-  return best !== null && bestD <= budget ? best : null;
+  if (best !== null && bestD <= budget) return best;
+  // A key with something added or cut off: "batch_size" for "batch", "addr" for "address".
+  for (const c of candidates) {
+    const k = c.toLowerCase();
+    if (Math.min(k.length, w.length) >= 4 && (w.startsWith(k) || k.startsWith(w))) return c;
+  }
+  return null;
 }
