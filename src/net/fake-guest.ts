@@ -1,0 +1,173 @@
+// A fake guest for tests and benchmarks: the *driver* side of one virtio-net queue pair,
+// written in TypeScript over the same guest memory the backend serves, plus a reflector that
+// turns every received frame around (swapping Ethernet/IP addresses and ports, which keeps
+// all checksums valid) and sends it back through TX with no copy: a buffer moves from the RX
+// ring to the TX ring and back.
+//
+// Buffer b (0..size-1) lives at bufBase + b * bufSize; RX descriptor b and TX descriptor b
+// both always point at buffer b, and a buffer is in at most one ring at a time.
+import type { GuestMemory } from './guest-memory.js';
+import type { NicVqAddrs } from './nic-layout.js';
+import { VIRTQ_DESC_F_WRITE, fence } from './virtqueue.js';
+
+export const FAKE_BUF_SIZE = 2048;
+
+class DriverRing {
+  readonly desc: number;
+  readonly avail: number;
+  readonly used: number;
+  readonly size: number;
+  availIdx = 0; // shadow of avail.idx
+  publishedAvail = 0;
+  lastUsed = 0;
+
+  constructor(private readonly dv: DataView, a: NicVqAddrs) {
+    this.desc = Number(a.desc);
+    this.avail = Number(a.avail);
+    this.used = Number(a.used);
+    this.size = a.size;
+  }
+
+  reset(mem: GuestMemory): void {
+    mem.u8.fill(0, this.desc, this.desc + 16 * this.size);
+    mem.u8.fill(0, this.avail, this.avail + 6 + 2 * this.size);
+    mem.u8.fill(0, this.used, this.used + 6 + 8 * this.size);
+    this.availIdx = this.publishedAvail = this.lastUsed = 0;
+  }
+
+  setDesc(i: number, addr: number, len: number, flags: number, next = 0): void {
+    const d = this.desc + 16 * i;
+    this.dv.setBigUint64(d, BigInt(addr), true);
+    this.dv.setUint32(d + 8, len, true);
+    this.dv.setUint16(d + 12, flags, true);
+    this.dv.setUint16(d + 14, next, true);
+  }
+
+  post(head: number): void {
+    this.dv.setUint16(this.avail + 4 + 2 * (this.availIdx & (this.size - 1)), head, true);
+    this.availIdx = (this.availIdx + 1) & 0xffff;
+  }
+
+  /** Publish posted heads; returns true if the device asked for a kick (EVENT_IDX). */
+  flush(): boolean {
+    if (this.availIdx === this.publishedAvail) return false;
+    const old = this.publishedAvail;
+    this.dv.setUint16(this.avail + 2, this.availIdx, true);
+    this.publishedAvail = this.availIdx;
+    fence();
+    const ev = this.dv.getUint16(this.used + 4 + 8 * this.size, true);
+    return ((this.availIdx - ev - 1) & 0xffff) < ((this.availIdx - old) & 0xffff);
+  }
+
+  /** Overwrite avail.idx directly (hostile tests). */
+  rawAvailIdx(v: number): void {
+    this.dv.setUint16(this.avail + 2, v & 0xffff, true);
+  }
+
+  /** Ask for a notification when the device uses the next entry. */
+  armUsedEvent(): void {
+    this.dv.setUint16(this.avail + 4 + 2 * this.size, this.lastUsed, true);
+  }
+
+  /** Next used entry, or null. */
+  takeUsed(): { id: number; len: number } | null {
+    const idx = this.dv.getUint16(this.used + 2, true);
+    if (idx === this.lastUsed) return null;
+    const e = this.used + 4 + 8 * (this.lastUsed & (this.size - 1));
+    this.lastUsed = (this.lastUsed + 1) & 0xffff;
+    return { id: this.dv.getUint32(e, true), len: this.dv.getUint32(e + 4, true) };
+  }
+}
+
+export class FakeGuestQueue {
+  readonly rx: DriverRing;
+  readonly tx: DriverRing;
+  kicks = 0;
+
+  constructor(
+    readonly mem: GuestMemory,
+    rx: NicVqAddrs,
+    tx: NicVqAddrs,
+    /** guest-physical start of rx.size buffers of FAKE_BUF_SIZE bytes */
+    readonly bufBase: number,
+    private readonly kick: () => void = () => {},
+  ) {
+    this.rx = new DriverRing(mem.dv, rx);
+    this.tx = new DriverRing(mem.dv, tx);
+    if (rx.size !== tx.size) throw new Error('fake guest wants equal RX and TX ring sizes');
+  }
+
+  buf(b: number): number {
+    return this.bufBase + b * FAKE_BUF_SIZE;
+  }
+
+  /** Zero both rings and post every buffer to RX (call before the backend attaches). */
+  init(postRx = true): void {
+    this.rx.reset(this.mem);
+    this.tx.reset(this.mem);
+    for (let b = 0; b < this.rx.size; b++) {
+      this.rx.setDesc(b, this.buf(b), FAKE_BUF_SIZE, VIRTQ_DESC_F_WRITE);
+      this.tx.setDesc(b, this.buf(b), 0, 0);
+      if (postRx) this.rx.post(b);
+    }
+    this.flushRx();
+  }
+
+  flushRx(): void {
+    if (this.rx.flush()) this.doKick();
+  }
+  flushTx(): void {
+    if (this.tx.flush()) this.doKick();
+  }
+  private doKick(): void {
+    this.kicks++;
+    this.kick();
+  }
+
+  /** Queue buffer b (holding a 12-byte header + frame of `len` bytes in total) for TX. */
+  sendBuf(b: number, len: number): void {
+    this.tx.setDesc(b, this.buf(b), len, 0);
+    this.tx.post(b);
+  }
+
+  /** Frame bytes of a received buffer (without the virtio-net header). */
+  frame(b: number, len: number): Uint8Array {
+    return this.mem.u8.subarray(this.buf(b) + 12, this.buf(b) + len);
+  }
+
+  /** One reflector pass: RX -> swap -> TX, TX done -> RX. Returns frames reflected. */
+  reflectOnce(budget = 64): number {
+    let n = 0;
+    for (let e = this.tx.takeUsed(); e !== null; e = this.tx.takeUsed()) this.rx.post(e.id);
+    this.flushRx();
+    for (; n < budget; n++) {
+      const e = this.rx.takeUsed();
+      if (e === null) break;
+      swapFrame(this.mem.u8, this.buf(e.id) + 12, e.len - 12);
+      this.mem.u8.fill(0, this.buf(e.id), this.buf(e.id) + 12); // plain header, no offloads
+      this.sendBuf(e.id, e.len);
+    }
+    this.flushTx();
+    return n;
+  }
+}
+
+function swap(u8: Uint8Array, a: number, b: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const t = u8[a + i]!;
+    u8[a + i] = u8[b + i]!;
+    u8[b + i] = t;
+  }
+}
+
+/** Swap source/destination MAC, IPv4 address and TCP/UDP port in place. */
+export function swapFrame(u8: Uint8Array, off: number, len: number): void {
+  if (len < 14) return;
+  swap(u8, off, off + 6, 6);
+  if (len < 34 || u8[off + 12] !== 0x08 || u8[off + 13] !== 0x00) return;
+  const ip = off + 14;
+  swap(u8, ip + 12, ip + 16, 4);
+  const ihl = (u8[ip]! & 15) * 4;
+  const proto = u8[ip + 9];
+  if ((proto === 6 || proto === 17) && 14 + ihl + 4 <= len) swap(u8, ip + ihl, ip + ihl + 2, 2);
+}

@@ -1,0 +1,88 @@
+// Host view of guest RAM for the NIC backend. Guest-physical address 0 is at host address
+// `base`; the region is `size` bytes. The base is a raw address in this process (the VMM's
+// anonymous shared mmap), so every worker thread can build its own view from the number.
+//
+// Every guest-supplied (address, length) goes through `check()` before use.
+import * as libc from './libc.js';
+
+export interface GuestMemorySpec {
+  /** host address of guest-physical 0 (bigint or number) */
+  base: bigint | number;
+  /** bytes of guest-physical memory from 0 */
+  size: number;
+}
+
+export class GuestMemoryError extends Error {
+  override name = 'GuestMemoryError';
+}
+
+export class GuestMemory {
+  readonly base: number;
+  readonly size: number;
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+
+  constructor(spec: GuestMemorySpec) {
+    const base = Number(spec.base);
+    if (!Number.isSafeInteger(base) || base <= 0)
+      throw new GuestMemoryError(`guest memory base ${String(spec.base)} is not a valid host address`);
+    if (!Number.isSafeInteger(spec.size) || spec.size <= 0 || spec.size > 2 ** 40)
+      throw new GuestMemoryError(`guest memory size ${spec.size} is not in 1..2^40`);
+    this.base = base;
+    this.size = spec.size;
+    const ab = libc.view(base, spec.size);
+    this.u8 = new Uint8Array(ab);
+    this.dv = new DataView(ab);
+  }
+
+  /** True if [gpa, gpa+len) lies inside guest memory. gpa/len may be any JS number. */
+  check(gpa: number, len: number): boolean {
+    return Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= 0 && len >= 0 && gpa + len <= this.size;
+  }
+
+  /** Host address of a checked guest-physical address. */
+  host(gpa: number): number {
+    return this.base + gpa;
+  }
+}
+
+/**
+ * Fake guest RAM for tests and benchmarks: `size` bytes of anonymous shared memory, with
+ * `guard` bytes of pattern-filled memory on each side (to detect stray writes) and an
+ * inaccessible page beyond each guard (so a stray access far outside faults instead of
+ * silently touching another allocation).
+ */
+export class FakeGuestRam {
+  static readonly PATTERN = 0xa5;
+  readonly spec: GuestMemorySpec;
+  private readonly mapBase: number;
+  private readonly mapLen: number;
+  private readonly guard: number;
+
+  constructor(size: number, guard = 65536) {
+    const page = 4096;
+    this.guard = guard;
+    this.mapLen = page + guard + size + guard + page;
+    this.mapBase = libc.mapAnon(this.mapLen, libc.PROT_READ | libc.PROT_WRITE, true);
+    libc.mprotect(this.mapBase, page, libc.PROT_NONE);
+    libc.mprotect(this.mapBase + this.mapLen - page, page, libc.PROT_NONE);
+    new Uint8Array(libc.view(this.mapBase + page, guard)).fill(FakeGuestRam.PATTERN);
+    new Uint8Array(libc.view(this.mapBase + page + guard + size, guard)).fill(FakeGuestRam.PATTERN);
+    this.spec = { base: BigInt(this.mapBase + page + guard), size };
+  }
+
+  /** Number of guard bytes (both sides) that no longer hold the pattern. */
+  guardDamage(): number {
+    const page = 4096;
+    let bad = 0;
+    for (const start of [this.mapBase + page, this.mapBase + page + this.guard + this.spec.size]) {
+      const g = new Uint8Array(libc.view(start, this.guard));
+      for (const b of g) if (b !== FakeGuestRam.PATTERN) bad++;
+    }
+    return bad;
+  }
+
+  free(): void {
+    libc.munmap(this.mapBase, this.mapLen);
+  }
+}

@@ -1,0 +1,175 @@
+// The NIC backend API the VMM calls: start a worker thread that serves the guest's virtio-net
+// queue pairs from a TAP device. See docs/nic.md.
+//
+//   const nic = await startNicBackend({ memory: { base, size }, queues: { rx, tx }, tapName, netns, onWake });
+//   nic.kickFd   // eventfd: write 8 bytes (or register as KVM ioeventfd) when the guest kicks
+//   nic.stats()  // per-queue counters, read from shared memory (no messages)
+//   await nic.stop()
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as libc from './libc.js';
+import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
+import type { NicVqAddrs } from './nic-layout.js';
+import { NCOUNTERS, readStats, type QueueStats } from './nic-stats.js';
+import { openTap, type Tap } from './tap.js';
+import { MS_RSS_KEY, RssSteering, defaultReta } from './toeplitz.js';
+import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, type WorkerInit } from './nic-worker.js';
+
+export interface NicBackendOptions {
+  memory: GuestMemorySpec;
+  /** ring addresses (as written into struct ix_nic_info), one RX/TX pair per queue */
+  queues: { rx: NicVqAddrs[]; tx: NicVqAddrs[] };
+  /** either open fds (one per queue; the backend does not close them) ... */
+  tapFds?: number[];
+  /** ... or a TAP name to create (and close on stop), optionally inside a namespace */
+  tapName?: string;
+  netns?: string;
+  rss?: { key?: Uint8Array; reta?: number[] };
+  mtu?: number;
+  /** per-queue eventfds the backend writes when the guest asked for an interrupt (KVM irqfd) */
+  wakeFds?: number[];
+  /** called on the main thread when the guest asked for an interrupt (slower than wakeFds) */
+  onWake?: (queue: number) => void;
+  /** an eventfd the guest kicks arrive on; created if absent */
+  kickFd?: number;
+  /** keep polling this long after the last frame before sleeping (default 50 us) */
+  spinUs?: number;
+  batch?: number;
+  idleTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface NicHandle {
+  readonly nqueues: number;
+  readonly tapName: string | undefined;
+  /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
+  readonly kickFd: number;
+  /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
+  readonly wakeCounters: Int32Array;
+  stats(): QueueStats[];
+  stop(): Promise<void>;
+}
+export const NIC_WAKE_OFFSET = CTL_WAKE;
+
+export class NicBackendError extends Error {
+  override name = 'NicBackendError';
+}
+
+function workerUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  // Under vitest this module is the .ts source; the worker must be compiled JS (npm run build).
+  const js = here.endsWith('.ts') ? here.replace(/\/src\/net\/[^/]+\.ts$/, '/dist/net/nic-worker.js') : here.replace(/[^/]+\.js$/, 'nic-worker.js');
+  if (!existsSync(js)) throw new NicBackendError(`NIC worker ${js} not found; run npm run build`);
+  return new URL(`file://${js}`);
+}
+
+export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> {
+  const nq = o.queues.rx.length;
+  if (nq < 1 || nq > 16 || o.queues.tx.length !== nq)
+    throw new NicBackendError(`need 1..16 RX queues and as many TX queues, got ${nq} RX and ${o.queues.tx.length} TX`);
+  const mtu = o.mtu ?? 1500;
+  const key = o.rss?.key ?? MS_RSS_KEY;
+  const reta = o.rss?.reta ?? defaultReta(nq);
+  // Validate everything here so configuration errors surface on the caller's stack.
+  const mem = new GuestMemory(o.memory);
+  new RssSteering({ key, reta }, nq);
+  const forbidden = new ForbiddenRanges();
+  for (const q of o.queues.rx) new DeviceQueue(mem, q, 'rx', forbidden);
+  for (const q of o.queues.tx) new DeviceQueue(mem, q, 'tx', forbidden);
+
+  let tap: Tap | undefined;
+  let fds: number[];
+  if (o.tapFds) {
+    if (o.tapFds.length !== nq) throw new NicBackendError(`${o.tapFds.length} TAP fds for ${nq} queues`);
+    fds = o.tapFds;
+  } else if (o.tapName) {
+    tap = openTap({ name: o.tapName, queues: nq, netns: o.netns });
+    fds = tap.fds;
+  } else throw new NicBackendError('give either tapFds or tapName');
+
+  const ownKick = o.kickFd === undefined;
+  const kickFd = o.kickFd ?? libc.makeEventfd();
+  const stopFd = libc.makeEventfd();
+  const statsSab = new SharedArrayBuffer(8 * NCOUNTERS * nq);
+  const ctlSab = new SharedArrayBuffer(4 * (CTL_WAKE + 16));
+  const ctl = new Int32Array(ctlSab);
+  const init: WorkerInit = {
+    base: mem.base,
+    size: mem.size,
+    rx: o.queues.rx,
+    tx: o.queues.tx,
+    fds,
+    rssKey: key,
+    reta: Array.from(reta),
+    mtu,
+    stats: statsSab,
+    ctl: ctlSab,
+    kickFd,
+    stopFd,
+    wakeFds: o.wakeFds ?? [],
+    postWakes: o.onWake !== undefined,
+    spinUs: o.spinUs ?? 50,
+    batch: o.batch ?? 64,
+    idleTimeoutMs: o.idleTimeoutMs ?? 100,
+  };
+  const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const worker = new Worker(workerUrl(), { workerData: init });
+  let failure: Error | undefined;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: { type: string; msg?: string; q?: number }) => {
+      if (m.type === 'ready') resolve();
+      else if (m.type === 'log') log(m.msg ?? '');
+      else if (m.type === 'wake') o.onWake?.(m.q ?? 0);
+      else if (m.type === 'error') {
+        failure = new NicBackendError(`NIC worker failed: ${m.msg}`);
+        log(failure.message);
+        reject(failure);
+      }
+    });
+    worker.once('error', (e: Error) => reject(new NicBackendError(`NIC worker crashed: ${e.message}`)));
+    worker.once('exit', (code) => reject(new NicBackendError(`NIC worker exited early (code ${code})`)));
+  });
+  const cleanup = (): void => {
+    libc.close(stopFd);
+    if (ownKick) libc.close(kickFd);
+    tap?.close();
+  };
+  try {
+    await ready;
+  } catch (e) {
+    await worker.terminate();
+    cleanup();
+    throw e;
+  }
+  let stopped = false;
+  const statsArr = new Float64Array(statsSab);
+  return {
+    nqueues: nq,
+    tapName: tap?.name,
+    kickFd,
+    wakeCounters: ctl,
+    stats: () => readStats(statsArr, nq),
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      Atomics.store(ctl, CTL_STOP, 1);
+      const buf = Buffer.alloc(8);
+      buf.writeBigUInt64LE(1n);
+      // wake the worker out of poll(2)
+      const { writeSync } = await import('node:fs');
+      try {
+        writeSync(stopFd, buf);
+      } catch {
+        /* the worker is spinning or gone; the stop flag is enough */
+      }
+      const t = setTimeout(() => void worker.terminate(), 2000);
+      await exited;
+      clearTimeout(t);
+      if (Atomics.load(ctl, CTL_STATE) !== 2 && failure === undefined) log('nic: worker did not stop cleanly; terminated');
+      cleanup();
+    },
+  };
+}

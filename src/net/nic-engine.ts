@@ -1,0 +1,363 @@
+// The packet mover: one pass over every queue pair moves frames TAP fd -> guest RX ring and
+// guest TX ring -> TAP fd, directly between the fd and guest memory (read/readv/write/writev
+// with guest buffer addresses; no intermediate JS buffer). Synchronous and single-threaded:
+// the worker (nic-worker.ts) calls pollOnce() in its loop; tests may call it directly.
+//
+// Frame format on both sides: a 12-byte struct virtio_net_hdr (v1) followed by the Ethernet
+// frame. The TAP is opened with IFF_VNET_HDR and a header size of 12, so the kernel reads and
+// writes exactly that layout and a guest buffer goes to/from the fd as is.
+//
+// RSS: the TAP's own queue choice is not our Toeplitz hash, so a frame is read into a buffer
+// of the fd's queue, hashed, and if the redirection table names another queue it is copied
+// into a buffer of that queue (counted as rx_steered_copies); with one queue, or when the
+// kernel's choice agrees, there is no copy.
+import type { GuestMemory } from './guest-memory.js';
+import * as libc from './libc.js';
+import type { NicVqAddrs } from './nic-layout.js';
+import { COUNTER_INDEX, NCOUNTERS, type CounterName } from './nic-stats.js';
+import { RssSteering, type RssConfig } from './toeplitz.js';
+import {
+  Chain,
+  DeviceQueue,
+  ForbiddenRanges,
+  MAX_CHAIN_SEGS,
+  availRingBytes,
+  descTableBytes,
+  usedRingBytes,
+  type BadKind,
+} from './virtqueue.js';
+
+export const VNET_HDR_LEN = 12;
+const ETH_HLEN = 14;
+const VLAN_HLEN = 4;
+
+export interface EngineOptions {
+  mem: GuestMemory;
+  rx: NicVqAddrs[];
+  tx: NicVqAddrs[];
+  /** one fd per queue pair: a TAP queue fd (or, in unit tests, any datagram fd) */
+  fds: number[];
+  rss: RssConfig;
+  /** IP MTU; frames up to mtu + 18 bytes are accepted */
+  mtu: number;
+  /** NCOUNTERS * nqueues counters (nic-stats.ts) */
+  stats: Float64Array;
+  /** the guest asked to be told about new used entries on queue pair q */
+  wake: (q: number) => void;
+  /** called once per (queue, direction, kind) of problem */
+  log: (msg: string) => void;
+  /** frames per direction per queue per pass (default 64) */
+  batch?: number;
+}
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+export class NicEngine {
+  readonly nq: number;
+  private readonly mem: GuestMemory;
+  private readonly rxq: DeviceQueue[] = [];
+  private readonly txq: DeviceQueue[] = [];
+  private readonly fds: number[];
+  private readonly stash: Chain[] = [];
+  private readonly stashValid: boolean[] = [];
+  private readonly tmp = new Chain();
+  private readonly txc = new Chain();
+  private readonly rss: RssSteering;
+  private readonly stats: Float64Array;
+  private readonly batch: number;
+  private readonly minRx: number;
+  private readonly maxTx: number;
+  private readonly logged = new Set<string>();
+  private readonly iov: number; // native struct iovec[MAX_CHAIN_SEGS]
+  private readonly iovDv: DataView;
+  private readonly hdrScratch = new Uint8Array(ETH_HLEN + 60 + 4);
+  private readonly touchedRx: boolean[];
+
+  constructor(private readonly o: EngineOptions) {
+    const nq = o.fds.length;
+    if (nq < 1 || o.rx.length !== nq || o.tx.length !== nq)
+      throw new EngineError(`need one fd, one RX and one TX queue per pair: got ${nq} fds, ${o.rx.length} RX, ${o.tx.length} TX`);
+    if (o.stats.length < nq * NCOUNTERS) throw new EngineError(`stats array too small for ${nq} queues`);
+    this.nq = nq;
+    this.mem = o.mem;
+    this.fds = o.fds;
+    this.stats = o.stats;
+    this.batch = o.batch ?? 64;
+    this.minRx = VNET_HDR_LEN + ETH_HLEN + VLAN_HLEN + o.mtu;
+    this.maxTx = VNET_HDR_LEN + ETH_HLEN + VLAN_HLEN + o.mtu;
+    this.rss = new RssSteering(o.rss, nq);
+    const forbidden = new ForbiddenRanges();
+    for (const q of [...o.rx, ...o.tx]) {
+      forbidden.add(Number(q.desc), descTableBytes(q.size));
+      forbidden.add(Number(q.avail), availRingBytes(q.size));
+      forbidden.add(Number(q.used), usedRingBytes(q.size));
+    }
+    for (let q = 0; q < nq; q++) {
+      this.rxq.push(new DeviceQueue(o.mem, o.rx[q]!, 'rx', forbidden));
+      this.txq.push(new DeviceQueue(o.mem, o.tx[q]!, 'tx', forbidden));
+      this.stash.push(new Chain());
+      this.stashValid.push(false);
+    }
+    this.touchedRx = new Array<boolean>(nq).fill(false);
+    this.iov = libc.mapAnon(16 * MAX_CHAIN_SEGS);
+    this.iovDv = new DataView(libc.view(this.iov, 16 * MAX_CHAIN_SEGS));
+  }
+
+  /** Start serving: take the guest's current ring indices as the starting point. */
+  attach(): void {
+    for (let q = 0; q < this.nq; q++) {
+      this.rxq[q]!.attach();
+      this.txq[q]!.attach();
+      this.stashValid[q] = false;
+    }
+  }
+
+  close(): void {
+    libc.munmap(this.iov, 16 * MAX_CHAIN_SEGS);
+  }
+
+  private count(q: number, c: CounterName, n = 1): void {
+    const i = q * NCOUNTERS + COUNTER_INDEX[c];
+    this.stats[i] = this.stats[i]! + n;
+  }
+
+  private once(key: string, msg: string): void {
+    if (this.logged.has(key)) return;
+    this.logged.add(key);
+    this.o.log(msg);
+  }
+
+  private bad(dir: 'rx' | 'tx', q: number, kind: BadKind, head: number): void {
+    this.count(q, `${dir}_bad_${kind}`);
+    this.once(`${q}.${dir}.${kind}`, `nic: queue ${q} ${dir}: guest descriptor chain at head ${head} refused (${kind}); dropping it (logged once per kind)`);
+  }
+
+  private brokenQueue(dir: 'rx' | 'tx', q: number): void {
+    const key = `${q}.${dir}.broken`;
+    if (this.logged.has(key)) return;
+    this.count(q, `${dir}_queue_broken`);
+    this.once(key, `nic: queue ${q} ${dir}: available index moved by more than the ring size; queue stopped until the guest resets it`);
+  }
+
+  private fillIov(c: Chain): number {
+    const dv = this.iovDv;
+    for (let i = 0; i < c.count; i++) {
+      dv.setBigUint64(16 * i, BigInt(this.mem.host(c.addr[i]!)), true);
+      dv.setBigUint64(16 * i + 8, BigInt(c.len[i]!), true);
+    }
+    return this.iov;
+  }
+
+  /** Pop the next usable RX chain of queue q into c, refusing bad ones. */
+  private popRx(q: number, c: Chain): boolean {
+    const rq = this.rxq[q]!;
+    for (;;) {
+      const r = rq.pop(c);
+      if (r === 'ok') {
+        if (c.total >= this.minRx) return true;
+        this.count(q, 'rx_drop_buffer_small');
+        this.once(`${q}.rx.small`, `nic: queue ${q} rx: buffer of ${c.total} bytes is smaller than ${this.minRx} (header + max frame); returning it unused`);
+        rq.pushUsed(c.head, 0);
+        this.touchedRx[q] = true;
+        continue;
+      }
+      if (r === 'empty') return false;
+      if (r === 'broken') {
+        this.brokenQueue('rx', q);
+        return false;
+      }
+      this.bad('rx', q, r, c.head);
+      if (r !== 'bad_head') {
+        rq.pushUsed(c.head, 0);
+        this.touchedRx[q] = true;
+      }
+    }
+  }
+
+  /** Copy n bytes from chain a to chain b (both validated, b.total >= n), inside guest memory. */
+  private copyChain(a: Chain, b: Chain, n: number): void {
+    const u8 = this.mem.u8;
+    let ai = 0;
+    let ao = 0;
+    let bi = 0;
+    let bo = 0;
+    while (n > 0) {
+      const k = Math.min(n, a.len[ai]! - ao, b.len[bi]! - bo);
+      const src = a.addr[ai]! + ao;
+      u8.copyWithin(b.addr[bi]! + bo, src, src + k);
+      n -= k;
+      ao += k;
+      bo += k;
+      if (ao === a.len[ai]) {
+        ai++;
+        ao = 0;
+      }
+      if (bo === b.len[bi]) {
+        bi++;
+        bo = 0;
+      }
+    }
+  }
+
+  /** RSS queue of the frame in chain c (n bytes including the virtio-net header). */
+  private steer(c: Chain, n: number): number {
+    if (this.nq === 1) return 0;
+    const first = c.len[0]!;
+    if (first >= n) return this.rss.steer(this.mem.u8, c.addr[0]! + VNET_HDR_LEN, n - VNET_HDR_LEN);
+    // headers span segments: gather them into a small scratch first
+    const want = Math.min(n - VNET_HDR_LEN, this.hdrScratch.length);
+    let skip = VNET_HDR_LEN;
+    let got = 0;
+    for (let i = 0; i < c.count && got < want; i++) {
+      let off = c.addr[i]!;
+      let len = c.len[i]!;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      off += skip;
+      len -= skip;
+      skip = 0;
+      const k = Math.min(len, want - got);
+      this.hdrScratch.set(this.mem.u8.subarray(off, off + k), got);
+      got += k;
+    }
+    return this.rss.steer(this.hdrScratch, 0, got);
+  }
+
+  private rxPass(q: number): number {
+    const fd = this.fds[q]!;
+    const c = this.stash[q]!;
+    let work = 0;
+    while (work < this.batch) {
+      if (!this.stashValid[q]) {
+        if (!this.popRx(q, c)) break;
+        this.stashValid[q] = true;
+      }
+      const n =
+        c.count === 1 ? libc.read(fd, this.mem.host(c.addr[0]!), c.len[0]!) : libc.readv(fd, this.fillIov(c), c.count);
+      if (n < 0) {
+        const e = libc.errno();
+        if (e !== libc.EAGAIN && e !== libc.EINTR) this.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${libc.strerror(e)}`);
+        break;
+      }
+      if (n === 0) break;
+      work++;
+      if (n < VNET_HDR_LEN + ETH_HLEN) continue; // nothing a stack could use; reuse the buffer
+      const t = this.steer(c, n);
+      if (t === q) {
+        this.rxq[q]!.pushUsed(c.head, n);
+        this.touchedRx[q] = true;
+        this.stashValid[q] = false;
+        this.count(q, 'rx_frames');
+        this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
+      } else if (this.popRx(t, this.tmp)) {
+        this.copyChain(c, this.tmp, n);
+        this.rxq[t]!.pushUsed(this.tmp.head, n);
+        this.touchedRx[t] = true;
+        this.count(t, 'rx_frames');
+        this.count(t, 'rx_bytes', n - VNET_HDR_LEN);
+        this.count(t, 'rx_steered_copies');
+      } else {
+        this.count(t, 'rx_drop_no_buffer');
+      }
+    }
+    return work;
+  }
+
+  /** Byte i of chain c (validated chain, i < c.total). */
+  private chainByte(c: Chain, i: number): number {
+    for (let s = 0; s < c.count; s++) {
+      const len = c.len[s]!;
+      if (i < len) return this.mem.u8[c.addr[s]! + i]!;
+      i -= len;
+    }
+    return 0;
+  }
+
+  private txPass(q: number): number {
+    const tq = this.txq[q]!;
+    const c = this.txc;
+    const fd = this.fds[q]!;
+    let work = 0;
+    let touched = false;
+    while (work < this.batch) {
+      const r = tq.pop(c);
+      if (r === 'empty') break;
+      if (r === 'broken') {
+        this.brokenQueue('tx', q);
+        break;
+      }
+      work++;
+      if (r !== 'ok') {
+        this.bad('tx', q, r, c.head);
+        if (r !== 'bad_head') {
+          tq.pushUsed(c.head, 0);
+          touched = true;
+        }
+        continue;
+      }
+      touched = true;
+      const frame = c.total - VNET_HDR_LEN;
+      if (frame < ETH_HLEN) this.count(q, 'tx_drop_runt');
+      else if (c.total > this.maxTx) this.count(q, 'tx_drop_oversize');
+      else if (this.chainByte(c, 0) !== 0 || this.chainByte(c, 1) !== 0) {
+        // flags / gso_type: no offloads were negotiated, so the kernel must not see any
+        this.count(q, 'tx_drop_bad_hdr');
+        this.once(`${q}.tx.hdr`, `nic: queue ${q} tx: virtio_net_hdr with flags/gso set (no offloads negotiated); dropping`);
+      } else {
+        const w =
+          c.count === 1 ? libc.write(fd, this.mem.host(c.addr[0]!), c.len[0]!) : libc.writev(fd, this.fillIov(c), c.count);
+        if (w < 0) {
+          this.count(q, 'tx_drop_write_error');
+          this.once(`${q}.tx.write`, `nic: queue ${q}: write to TAP failed: ${libc.strerror(libc.errno())}`);
+        } else {
+          this.count(q, 'tx_frames');
+          this.count(q, 'tx_bytes', frame);
+        }
+      }
+      tq.pushUsed(c.head, 0);
+    }
+    if (touched && tq.publish()) {
+      this.count(q, 'wakeups');
+      this.o.wake(q);
+    }
+    return work;
+  }
+
+  /** One pass over all queue pairs. Returns the number of frames handled. */
+  pollOnce(): number {
+    let work = 0;
+    for (let q = 0; q < this.nq; q++) {
+      work += this.txPass(q);
+      work += this.rxPass(q);
+    }
+    for (let q = 0; q < this.nq; q++) {
+      if (!this.touchedRx[q]) continue;
+      this.touchedRx[q] = false;
+      if (this.rxq[q]!.publish()) {
+        this.count(q, 'wakeups');
+        this.o.wake(q);
+      }
+    }
+    return work;
+  }
+
+  /**
+   * Before sleeping: ask the guest to kick on new TX buffers and on RX refills, then report
+   * which TAP fds are worth waiting on (those whose queue can take a frame; a queue without
+   * RX buffers leaves frames queued in the kernel, i.e. back-pressure instead of drops).
+   * Returns null if work arrived meanwhile (do not sleep).
+   */
+  sleepFds(): number[] | null {
+    const fds: number[] = [];
+    for (let q = 0; q < this.nq; q++) {
+      if (this.txq[q]!.enableKick()) return null;
+      if (this.stashValid[q]) fds.push(this.fds[q]!);
+      else if (this.rxq[q]!.enableKick()) return null;
+    }
+    return fds;
+  }
+}

@@ -1,0 +1,40 @@
+// Per-queue NIC counters, kept in a SharedArrayBuffer the backend worker writes and the
+// main thread reads without messages (Float64: exact up to 2^53).
+import { BAD_KINDS } from './virtqueue.js';
+
+export const COUNTERS = [
+  'rx_frames', // frames delivered into this queue's RX ring
+  'rx_bytes', // frame bytes (without the 12-byte virtio-net header)
+  'rx_steered_copies', // frames read through another queue's fd and copied here (RSS != TAP choice)
+  'tx_frames', // frames taken from this queue's TX ring and written to the TAP
+  'tx_bytes',
+  'rx_drop_no_buffer', // RSS picked this queue but its RX ring was empty
+  'rx_drop_buffer_small', // RX chain smaller than header + max frame
+  'tx_drop_bad_hdr', // virtio_net_hdr asks for offloads that were not negotiated
+  'tx_drop_runt', // shorter than an Ethernet header
+  'tx_drop_oversize', // longer than header + MTU + Ethernet/VLAN header
+  'tx_drop_write_error', // the TAP refused the frame
+  'wakeups', // times the guest was woken (RX used_event crossed)
+  ...BAD_KINDS.map((k) => `rx_bad_${k}` as const),
+  ...BAD_KINDS.map((k) => `tx_bad_${k}` as const),
+  'rx_queue_broken', // avail.idx moved by more than the ring size (1 when it happened)
+  'tx_queue_broken',
+] as const;
+export type CounterName = (typeof COUNTERS)[number];
+export const NCOUNTERS = COUNTERS.length;
+export const COUNTER_INDEX: Record<CounterName, number> = Object.fromEntries(COUNTERS.map((c, i) => [c, i])) as Record<
+  CounterName,
+  number
+>;
+
+export type QueueStats = Record<CounterName, number>;
+
+export function readStats(arr: Float64Array, nqueues: number): QueueStats[] {
+  const out: QueueStats[] = [];
+  for (let q = 0; q < nqueues; q++) {
+    const s = {} as QueueStats;
+    COUNTERS.forEach((c, i) => (s[c] = arr[q * NCOUNTERS + i]!));
+    out.push(s);
+  }
+  return out;
+}
