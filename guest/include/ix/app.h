@@ -1,0 +1,24 @@
+/* What an app finds at start: %rdi points to this read-only page (DESIGN.md §7, §8).
+ * Each dataplane core runs its own instance of the app, in its own address space. */
+#ifndef IX_APP_H
+#define IX_APP_H
+#include <stdint.h>
+
+struct ix_app_info {
+    uint32_t cpu;          /* this instance's dataplane core */
+    uint32_t ncpus;
+    uint64_t calls;        /* a call array the app may use (RW), calls_max entries */
+    uint32_t calls_max;
+    uint32_t events_max;   /* capacity of the event array */
+    uint64_t events;       /* the event array (read-only to the app) */
+    uint64_t heap;         /* heap_size bytes of zeroed RW memory */
+    uint64_t heap_size;
+    uint64_t tsc_khz;
+    uint32_t argc;
+    uint32_t pad;
+    uint64_t argv;         /* char *argv[argc + 1], strings in this page */
+};
+
+#define IX_EVENTS_MAX 8192
+
+#endif

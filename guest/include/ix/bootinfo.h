@@ -1,0 +1,107 @@
+/* The boot info page: everything the host tells the guest kernel at boot, and the small
+ * status area the guest writes back (read by the host without exits).
+ *
+ * The host fills it before the first KVM_RUN and passes its guest-physical address in %rdi
+ * to every vCPU (%rsi = the vCPU's index). Mirrored in src/vmm/bootinfo.ts; the test
+ * test/bootinfo-layout.test.ts compiles this header and compares every offset.
+ *
+ * All fields are little-endian, naturally aligned, no implicit padding.
+ */
+#ifndef IX_BOOTINFO_H
+#define IX_BOOTINFO_H
+
+#include <stdint.h>
+#include "nic.h"
+
+#define IX_BOOTINFO_MAGIC 0x4f464e49544f4f42ull /* "BOOTINFO" */
+#define IX_BOOTINFO_VERSION 1
+
+#define IX_MAX_CPUS 16
+#define IX_MAX_APP_SEGS 8
+#define IX_APP_ARGS_MAX 1024
+
+/* Guest virtual layout (DESIGN.md §4). The kernel direct-maps all guest-physical memory at
+ * IX_KERNEL_BASE (PML4 slot 128, lower canonical half: PVM hosts only run guests there). */
+#define IX_KERNEL_BASE 0x0000400000000000ull
+#define IX_KERNEL_PHYS 0x100000ull /* the kernel image is loaded at 1 MiB */
+
+/* platform reported by the guest */
+#define IX_PLATFORM_UNKNOWN 0
+#define IX_PLATFORM_NATIVE 1 /* VT-x / AMD-V: real ring 0 */
+#define IX_PLATFORM_PVM 2    /* kvm_pvm: the guest switched itself to native execution */
+
+/* boot flags */
+#define IX_BOOT_SELFTEST_LOOP (1u << 0) /* run a 1e9-iteration loop at boot and time it */
+
+/* One loadable segment of the app, placed by the host in guest-physical memory. */
+struct ix_app_seg {
+    uint64_t vaddr;  /* where the app expects it (page aligned by the loader) */
+    uint64_t paddr;  /* where the host put the file bytes (page aligned) */
+    uint64_t filesz;
+    uint64_t memsz;
+    uint32_t flags;  /* ELF PF_X=1, PF_W=2, PF_R=4 */
+    uint32_t pad;
+};
+
+/* Per-CPU status the guest writes for the host (polled; no exits). */
+struct ix_cpu_status {
+    uint32_t state;           /* IX_CPU_* */
+    uint32_t platform;        /* IX_PLATFORM_* as this CPU detected it */
+    uint64_t tsc_kernel_entry;/* TSC at the first instruction of the kernel on this CPU */
+    uint64_t tsc_native;      /* TSC right after the switch to native execution */
+    uint64_t tsc_app_entry;   /* TSC just before the first return to the app */
+    uint64_t selftest_cycles; /* TSC cycles of the boot self-test loop (0 if not run) */
+    uint64_t selftest_iters;
+    uint64_t bpoll_calls;     /* counters: traps taken and calls executed */
+    uint64_t calls_executed;
+    uint64_t log_dropped;     /* bytes dropped because the log ring was full */
+    uint64_t pad[6];
+};
+
+#define IX_CPU_OFF 0
+#define IX_CPU_BOOTING 1
+#define IX_CPU_RUNNING 2   /* app running */
+#define IX_CPU_APP_DONE 3  /* app exited or was stopped; core idle */
+#define IX_CPU_PANIC 4
+
+struct ix_bootinfo {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t size;            /* sizeof(struct ix_bootinfo) */
+
+    uint64_t mem_size;        /* bytes of guest-physical memory, from 0 */
+    uint64_t kernel_phys_end; /* end of the kernel image (page aligned) */
+    uint64_t free_phys_start; /* the kernel's page allocator owns [start, end) */
+    uint64_t free_phys_end;
+    uint64_t pgd_phys;        /* the host-built boot page table (direct map) */
+    uint64_t tsc_khz;         /* host's TSC frequency */
+
+    uint32_t ncpus;
+    uint32_t flags;           /* IX_BOOT_* */
+    uint32_t batch;           /* RX batch bound */
+    uint32_t idle_poll_us;
+    uint32_t protection;      /* 0 = ring3, 1 = none */
+    uint32_t hc_port;         /* I/O port of hypercalls */
+
+    /* the app */
+    uint64_t app_entry;
+    uint32_t app_nsegs;
+    uint32_t app_argc;
+    struct ix_app_seg app_segs[IX_MAX_APP_SEGS];
+    uint64_t app_stack_size;
+    uint64_t app_heap_size;
+    uint32_t app_args_len;    /* bytes used in app_args: argc NUL-terminated strings */
+    uint32_t pad0;
+    char app_args[IX_APP_ARGS_MAX];
+
+    /* log rings: one per CPU, each log_ring_size bytes, at log_ring_phys + cpu*size */
+    uint64_t log_ring_phys;
+    uint64_t log_ring_size;
+
+    /* written by the guest */
+    struct ix_cpu_status cpu[IX_MAX_CPUS];
+
+    struct ix_nic_info nic;
+};
+
+#endif

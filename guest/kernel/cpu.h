@@ -1,0 +1,17 @@
+#ifndef IX_KERNEL_CPU_H
+#define IX_KERNEL_CPU_H
+#include "percpu.h"
+
+/* Emulated phase (PVM) - keep it short: every instruction costs ~1 us until go_native. */
+void cpu_early_init(struct percpu *c);
+/* Native phase, after the BSP built this CPU's page tables: load them, the entry-block GDT
+ * and TSS, and the SYSCALL MSRs. */
+void cpu_late_init(struct percpu *c);
+/* Fill this CPU's entry block (GDT, TSS, header). */
+void cpu_setup_entry_block(struct percpu *c);
+
+extern struct entry_block entry_blocks[IX_MAX_CPUS];
+extern uint8_t kernel_stacks[IX_MAX_CPUS][KSTACK_SIZE];
+extern uint8_t vif_pages[IX_MAX_CPUS][4096];
+
+#endif

@@ -1,0 +1,62 @@
+/* Per-CPU kernel state. Each dataplane core owns one struct percpu; nothing in it is shared. */
+#ifndef IX_KERNEL_PERCPU_H
+#define IX_KERNEL_PERCPU_H
+
+#include <stdint.h>
+#include <ix/bootinfo.h>
+#include <ix/hypercall.h>
+#include <ix/logring.h>
+#include "layout.h"
+
+struct app;
+
+/* The 16 KiB entry block (layout.h): page 0 header + GDT + TSS, pages 1-3 the RSP0 stack. */
+struct __attribute__((packed)) tss64 {
+    uint32_t reserved0;
+    uint64_t rsp0, rsp1, rsp2;
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+};
+_Static_assert(sizeof(struct tss64) == 104, "tss64");
+
+struct entry_block {
+    uint64_t kcr3;
+    uint64_t ucr3;
+    uint64_t kstack_top;
+    struct percpu *percpu;
+    uint8_t pad0[ENTRY_GDT_OFF - 32];
+    uint64_t gdt[GDT_ENTRIES];
+    uint8_t pad1[ENTRY_TSS_OFF - ENTRY_GDT_OFF - GDT_ENTRIES * 8];
+    struct tss64 tss;
+    uint8_t pad2[0x1000 - ENTRY_TSS_OFF - sizeof(struct tss64)];
+    uint8_t rsp0_stack[ENTRY_BLOCK_SIZE - 0x1000];
+} __attribute__((aligned(ENTRY_BLOCK_SIZE)));
+_Static_assert(sizeof(struct entry_block) == ENTRY_BLOCK_SIZE, "entry block");
+
+struct percpu {
+    unsigned id;
+    struct ix_bootinfo *bi;
+    struct ix_cpu_status *status;
+    struct ix_logring *log;
+    struct entry_block *eb;     /* kernel (direct-map) address of this CPU's entry block */
+    uint64_t kcr3, ucr3;        /* physical addresses of this CPU's page tables */
+    uint8_t *kstack_top;
+    struct app *app;
+    volatile uint8_t *vif;      /* PVM: this CPU's VIF page */
+    uint32_t cpuid_1_ecx, cpuid_1_edx; /* cached before going native (PVM.md §1) */
+    struct ix_hcall hc __attribute__((aligned(64))); /* hypercall request buffer */
+};
+
+extern struct percpu percpus[IX_MAX_CPUS];
+
+/* The current CPU, valid once cpu_late_init() loaded this CPU's page table (which maps the
+ * entry block at ENTRY_VA). */
+static inline struct percpu *this_cpu(void)
+{
+    return ((struct entry_block *)ENTRY_VA)->percpu;
+}
+
+#endif

@@ -1,0 +1,71 @@
+/* ix_bpoll: the one trap (DESIGN.md §7). The app hands an array of calls; each is checked
+ * and executed in order, and its outcome written back into its own slot. A bad argument
+ * fails that call alone (err = -IX_E*); only a call array the app does not own stops it. */
+#include <ix/abi.h>
+#include "app.h"
+#include "console.h"
+#include "hcall.h"
+#include "platform.h"
+#include "trap.h"
+
+static void do_log(struct percpu *c, struct app *a, struct ix_call *k)
+{
+    uint64_t va = k->a0, len = k->a1;
+    if (len > IX_LOG_MAX) {
+        k->err = -IX_EINVAL;
+        return;
+    }
+    if (!app_range_ok(a, va, len, VMA_R)) {
+        k->err = -IX_EFAULT;
+        return;
+    }
+    const char *s = (const char *)va; /* the app is mapped in this CPU's kernel page table */
+    console_write(c, s, len);
+    if (len == 0 || s[len - 1] != '\n')
+        console_write(c, "\n", 1);
+    k->ret = len;
+}
+
+static void do_call(struct percpu *c, struct app *a, struct ix_call *k)
+{
+    k->err = 0;
+    k->ret = 0;
+    if (k->flags) {
+        k->err = -IX_EINVAL;
+        return;
+    }
+    switch (k->op) {
+    case IX_OP_NOP:
+        break;
+    case IX_OP_GETCPU:
+        k->ret = c->id;
+        break;
+    case IX_OP_LOG:
+        do_log(c, a, k);
+        break;
+    case IX_OP_EXIT:
+        a->exit_requested = 1;
+        a->exit_status = (int64_t)k->a0;
+        break;
+    default:
+        k->err = -IX_ENOSYS;
+    }
+}
+
+long ix_syscall_dispatch(uint64_t calls, uint64_t n)
+{
+    struct percpu *c = this_cpu();
+    struct app *a = c->app;
+    c->status->bpoll_calls++;
+    if (n > IX_BATCH_MAX || !app_range_ok(a, calls, n * sizeof(struct ix_call), VMA_R | VMA_W))
+        app_fault_bad_calls(c, calls, n);
+    struct ix_call *k = (struct ix_call *)calls;
+    for (uint64_t i = 0; i < n && !a->exit_requested; i++)
+        do_call(c, a, &k[i]);
+    c->status->calls_executed += n;
+    if (a->exit_requested) {
+        hcall(c, IX_HC_APP_EXIT, (uint64_t)a->exit_status, 0);
+        app_stopped(c);
+    }
+    return 0; /* events posted: none until the network calls arrive */
+}

@@ -1,0 +1,16 @@
+#ifndef IX_KERNEL_TRAP_H
+#define IX_KERNEL_TRAP_H
+#include <stdint.h>
+#include "percpu.h"
+
+/* Saved by trap_common in entry.S, lowest address first. */
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+void trap_dispatch(struct trap_frame *f);
+_Noreturn void app_fault_bad_calls(struct percpu *c, uint64_t calls, uint64_t n);
+
+#endif
