@@ -1,0 +1,182 @@
+// What this host offers, gathered for `ix check`. Pure fact collection, no judgement
+// (doctor.ts judges), so tests can inject facts instead of depending on the machine.
+// No FFI here: the KVM API version is asked through src/kvm/, loaded lazily.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './load.js';
+import { hostFitProblems } from './hostfit.js';
+
+export interface DeviceFacts {
+  path: string;
+  exists: boolean;
+  /** e.g. "crw-rw----" */
+  mode: string | null;
+  /** e.g. "root:kvm" */
+  owner: string | null;
+  /** "ok", or the errno code of the failed read/write open (EACCES, ...); null if absent. */
+  openRw: string | null;
+}
+
+export interface HostFacts {
+  node: { version: string };
+  kvm: DeviceFacts;
+  kvmApi: { version: number | null; state: 'ok' | 'module-missing' | 'failed' | 'skipped'; error: string | null };
+  platform: { pvm: boolean; intel: boolean; amd: boolean };
+  tun: DeviceFacts;
+  netns: { root: boolean; ipTool: boolean; usable: boolean | null; error: string | null };
+  cpus: { available: number; online: number };
+  guestBuild: { path: string; exists: boolean };
+  /** Present when a config file was given to check. */
+  config?: { path: string; error: string | null; hostFit: string[] };
+}
+
+/** The package root: the nearest directory above this module with ix's package.json. */
+export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name === 'ix') return dir;
+      } catch {
+        // not ours; keep looking upwards
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return from;
+    dir = up;
+  }
+}
+
+function idName(file: string, id: number): string {
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f[2] === String(id) && f[0]) return f[0];
+    }
+  } catch {
+    // no /etc/passwd or /etc/group (containers): fall back to the number
+  }
+  return String(id);
+}
+
+function modeString(mode: number): string {
+  const type = (mode & constants.S_IFMT) === constants.S_IFCHR ? 'c' : (mode & constants.S_IFMT) === constants.S_IFDIR ? 'd' : '-';
+  const bits = 'rwxrwxrwx';
+  let s = type;
+  for (let i = 0; i < 9; i++) s += mode & (1 << (8 - i)) ? bits[i] : '-';
+  return s;
+}
+
+export function deviceFacts(path: string): DeviceFacts {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return { path, exists: false, mode: null, owner: null, openRw: null };
+  }
+  let openRw = 'ok';
+  try {
+    closeSync(openSync(path, constants.O_RDWR));
+  } catch (e) {
+    openRw = (e as NodeJS.ErrnoException).code ?? 'error';
+  }
+  return { path, exists: true, mode: modeString(st.mode), owner: `${idName('/etc/passwd', st.uid)}:${idName('/etc/group', st.gid)}`, openRw };
+}
+
+// A variable specifier keeps TypeScript from requiring src/kvm/ at compile time: that
+// module is written by another part of the project and may not exist yet.
+const KVM_MODULE = '../kvm/index.js';
+
+interface KvmLike {
+  apiVersion(): number | Promise<number>;
+  close?(): void;
+}
+
+/** KVM_GET_API_VERSION through src/kvm (the only place allowed to do ioctls). */
+export async function kvmApiFacts(): Promise<HostFacts['kvmApi']> {
+  let mod: { Kvm?: { open?: () => KvmLike | Promise<KvmLike> } };
+  try {
+    mod = (await import(KVM_MODULE)) as typeof mod;
+  } catch (e) {
+    return { version: null, state: 'module-missing', error: `the KVM binding (src/kvm) could not be loaded: ${(e as Error).message}` };
+  }
+  if (typeof mod.Kvm?.open !== 'function') {
+    return { version: null, state: 'module-missing', error: 'src/kvm does not export Kvm.open()' };
+  }
+  let kvm: KvmLike | undefined;
+  try {
+    kvm = await mod.Kvm.open();
+    const version = await kvm.apiVersion();
+    return { version, state: 'ok', error: null };
+  } catch (e) {
+    return { version: null, state: 'failed', error: (e as Error).message };
+  } finally {
+    try {
+      kvm?.close?.();
+    } catch {
+      // closing a probe fd cannot matter to the report
+    }
+  }
+}
+
+function run(cmd: string, args: string[]): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
+  if (r.error) return { ok: false, out: r.error.message };
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+/**
+ * Whether network namespaces can be created: as root, add and delete a throwaway
+ * namespace with a unique ix- name (removed even if the delete is the failing step's
+ * cause for concern: a failed add leaves nothing behind).
+ */
+export function netnsFacts(): HostFacts['netns'] {
+  const root = process.getuid?.() === 0;
+  const ipTool = run('ip', ['-V']).ok;
+  if (!ipTool) return { root, ipTool, usable: null, error: 'the `ip` command (iproute2) was not found' };
+  if (!root) return { root, ipTool, usable: null, error: null };
+  const name = `ix-check-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const add = run('ip', ['netns', 'add', name]);
+  if (!add.ok) return { root, ipTool, usable: false, error: `ip netns add failed: ${add.out}` };
+  const del = run('ip', ['netns', 'del', name]);
+  if (!del.ok) return { root, ipTool, usable: false, error: `ip netns del ${name} failed: ${del.out}` };
+  return { root, ipTool, usable: true, error: null };
+}
+
+function configFacts(path: string): NonNullable<HostFacts['config']> {
+  try {
+    const cfg = loadConfig(path);
+    return { path: cfg.source, error: null, hostFit: hostFitProblems(cfg) };
+  } catch (e) {
+    return { path, error: (e as Error).message, hostFit: [] };
+  }
+}
+
+/** Gather every fact `ix check` judges. Side effects: opens devices, adds/removes one netns. */
+export async function gatherFacts(opts: { configPath?: string; root?: string } = {}): Promise<HostFacts> {
+  const kvm = deviceFacts('/dev/kvm');
+  const kvmApi: HostFacts['kvmApi'] =
+    kvm.openRw === 'ok' ? await kvmApiFacts() : { version: null, state: 'skipped', error: '/dev/kvm cannot be opened' };
+  const guestKernel = join(opts.root ?? packageRoot(), 'guest', 'build', 'kernel.elf');
+  const facts: HostFacts = {
+    node: { version: process.versions.node },
+    kvm,
+    kvmApi,
+    platform: {
+      pvm: existsSync('/sys/module/kvm_pvm'),
+      intel: existsSync('/sys/module/kvm_intel'),
+      amd: existsSync('/sys/module/kvm_amd'),
+    },
+    tun: deviceFacts('/dev/net/tun'),
+    netns: netnsFacts(),
+    cpus: { available: availableParallelism(), online: cpus().length },
+    guestBuild: { path: guestKernel, exists: existsSync(guestKernel) },
+  };
+  if (opts.configPath !== undefined) facts.config = configFacts(opts.configPath);
+  return facts;
+}
