@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'smol-toml';
+import { stringify, TomlDate } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import {
   ALLOWED,
@@ -92,6 +92,10 @@ const broken: Broken[] = [
   { what: 'unknown top key with dash', toml: build({ top: { 'idle-poll-us': 5 } }), path: 'idle-poll-us', value: 5, problem: 'did you mean "idle_poll_us"?', allowed: 'the keys at the top level' },
   { what: 'key of [log] at the top', toml: build({ top: { level: 'debug' } }), path: 'level', value: 'debug', problem: 'did you mean "level" in table [log]?', allowed: 'the keys at the top level' },
   { what: 'unknown table', toml: build({ extra: { stats: { every: 1 } } }), path: 'stats', value: { every: 1 }, problem: /^unknown key$/, allowed: 'the keys at the top level' },
+  { what: 'name is a TOML date', toml: 'name = 1979-05-27\n[app]\npath = "a"\n', path: 'name', value: new TomlDate('1979-05-27'), problem: 'wrong type (date/time)', allowed: 'lower-case letters' },
+  { what: '__proto__ key', toml: 'name = "a"\n__proto__ = 1\n[app]\npath = "x"\n', path: '__proto__', value: 1, problem: /^unknown key$/, allowed: 'the keys at the top level' },
+  { what: 'cores list with a float', toml: build({ top: { cores: [0, 1.5] } }), path: 'cores', value: [0, 1.5], problem: 'entry 1 (1.5): wrong type (float)', allowed: 'distinct host CPU ids' },
+  { what: 'memory too large for an integer', toml: build({ top: { memory: '99999999999999999G' } }), path: 'memory', value: '99999999999999999G', problem: 'not a size', allowed: 'from 16M to 16G' },
   // [app]
   { what: 'app missing', toml: build({ app: DEL }), path: 'app', problem: 'missing (required)', allowed: 'a table [app]' },
   { what: 'app not a table', toml: build({ app: 'hello.elf' }), path: 'app', value: 'hello.elf', problem: 'wrong type (string)', allowed: 'a table [app]' },
@@ -103,6 +107,8 @@ const broken: Broken[] = [
   { what: 'app.ports 0', toml: build({ app: { ports: [0] } }), path: 'app.ports', value: [0], problem: 'entry 0 (0): out of range', allowed: 'from 1 to 65535' },
   { what: 'app.ports 70000', toml: build({ app: { ports: [80, 70000] } }), path: 'app.ports', value: [80, 70000], problem: 'entry 1 (70000): out of range', allowed: 'from 1 to 65535' },
   { what: 'app.ports duplicate', toml: build({ app: { ports: [7, 7] } }), path: 'app.ports', value: [7, 7], problem: '7 is listed twice', allowed: 'distinct port numbers' },
+  { what: 'unknown sub-table of [app]', toml: build({ app: { sub: { x: 1 } } }), path: 'app.sub', value: { x: 1 }, problem: /^unknown key$/, allowed: 'the keys in [app]' },
+  { what: 'inline table app with a float port', toml: 'name = "a"\napp = { path = "x", ports = [1.5] }\n', path: 'app.ports', value: [1.5], problem: 'entry 0 (1.5): wrong type (float)', allowed: 'from 1 to 65535' },
   // [nic]
   { what: 'nic tap and namespace', toml: build({ nic: { tap: 'ixtap0' } }), path: 'nic.namespace', value: true, problem: 'conflicts with nic.tap = "ixtap0"', allowed: 'exactly one of them' },
   { what: 'nic neither tap nor namespace', toml: build({ nic: { namespace: DEL } }), path: 'nic.tap', problem: 'missing: [nic] needs', allowed: 'either `tap` or `namespace = true`' },
@@ -137,6 +143,7 @@ const broken: Broken[] = [
   { what: 'nic.arp bad mac', toml: build({ nic: { arp: [{ ip: '10.10.0.1', mac: 'ff:ff:ff:ff:ff:ff' }] } }), path: 'nic.arp[0].mac', value: 'ff:ff:ff:ff:ff:ff', problem: 'multicast/broadcast', allowed: 'a unicast MAC' },
   { what: 'nic.arp mac missing', toml: build({ nic: { arp: [{ ip: '10.10.0.1' }] } }), path: 'nic.arp[0].mac', problem: 'missing (required)', allowed: 'a unicast MAC' },
   { what: 'nic.arp unknown key', toml: build({ nic: { arp: [{ ip: '10.10.0.1', mac: '02:00:00:00:00:09', hw: 'x' }] } }), path: 'nic.arp[0].hw', value: 'x', problem: /^unknown key$/, allowed: 'the keys in [nic.arp]: ip, mac' },
+  { what: 'nic.arp entry not a table', toml: build({ nic: { arp: [1] } }), path: 'nic.arp[0]', value: 1, problem: 'wrong type (integer)', allowed: 'tables [[nic.arp]]' },
   // [log]
   { what: 'log.level verbose', toml: build({ log: { level: 'verbose' } }), path: 'log.level', value: 'verbose', problem: 'not one of the allowed values', allowed: '"trace", "debug", "info", "warn", "error", "fatal"' },
   { what: 'log.level typo key', toml: build({ log: { levle: 'info' } }), path: 'log.levle', value: 'info', problem: 'did you mean "level"?', allowed: 'the keys in [log]: level' },
@@ -196,7 +203,10 @@ describe('several problems are reported together', () => {
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
-      expect((e as Error).message).toContain('<inline>: name = 5: wrong type (integer)');
+      expect((e as Error).message).toBe(
+        '1 problem in dataplane config <inline>:\n' +
+          '  <inline>: name = 5: wrong type (integer), expected a string; allowed: ' + ALLOWED.name,
+      );
     }
   });
 });
@@ -262,7 +272,7 @@ describe('config files on disk', () => {
 
   it('loadConfig of a missing file says so', () => {
     const file = join(fixtures, 'does-not-exist.toml');
-    expect(() => loadConfig(file)).toThrow(`${file}: cannot read the dataplane config (ENOENT)`);
+    expect(() => loadConfig(file)).toThrow(`${file}: cannot read the dataplane config: no such file (ENOENT); check the path`);
   });
 
   it('resolves app.path against the config file directory', () => {

@@ -44,8 +44,8 @@ export class ConfigError extends Error {
   ) {
     super(
       message ??
-        `${issues.length} problem${issues.length === 1 ? '' : 's'} in dataplane config ${file} ` +
-          `(fix them and run \`ix check ${file}\`):\n` +
+        `${issues.length} problem${issues.length === 1 ? '' : 's'} in dataplane config ${file}` +
+          (file.startsWith('<') ? ':\n' : ` (fix them and run \`ix check ${file}\`):\n`) +
           issues.map((i) => '  ' + formatIssue(file, i)).join('\n'),
     );
   }

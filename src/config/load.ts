@@ -156,7 +156,8 @@ export function loadConfig(path: string): DataplaneConfig {
     text = readFileSync(source, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError(source, [], `${source}: cannot read the dataplane config (${code}): ${(e as Error).message}; check the path`);
+    const why: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' };
+    throw new ConfigError(source, [], `${source}: cannot read the dataplane config: ${why[code] ?? (e as Error).message} (${code}); check the path`);
   }
   return parseConfig(text, source);
 }
