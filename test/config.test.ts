@@ -498,9 +498,34 @@ describe('docs/config.md', () => {
     const name = key.replace('[]', '').split('.').pop()!;
     expect(doc).toContain(`| \`${name}\` |`);
   });
-  it('states the defaults that defaults.ts defines', () => {
-    for (const v of [`"${DEFAULTS.memory}"`, `${DEFAULTS.batch}`, `${DEFAULTS.idlePollUs}`, `"${DEFAULTS.protection}"`, `${DEFAULTS.nic.rssTableSize}`, `"${DEFAULTS.log.level}"`]) {
-      expect(doc).toContain(v);
+  it('states the defaults that defaults.ts defines, in each key\'s table row', () => {
+    const rows = new Map<string, string>();
+    for (const m of doc.matchAll(/^\| `(\w+)` \| ([^|]+) \|/gm)) {
+      if (!rows.has(m[1]!)) rows.set(m[1]!, m[2]!.trim());
     }
+    const expected: Record<string, unknown> = {
+      cores: DEFAULTS.cores,
+      memory: DEFAULTS.memory,
+      batch: DEFAULTS.batch,
+      idle_poll_us: DEFAULTS.idlePollUs,
+      protection: DEFAULTS.protection,
+      args: DEFAULTS.app.args,
+      ports: DEFAULTS.app.ports,
+      rss_table_size: DEFAULTS.nic.rssTableSize,
+      arp: DEFAULTS.nic.arp,
+      level: DEFAULTS.log.level,
+    };
+    for (const [key, v] of Object.entries(expected)) expect(rows.get(key), key).toBe('`' + JSON.stringify(v) + '`');
+    for (const key of ['name', 'path', 'address']) expect(rows.get(key), key).toBe('required');
+    // And the resolved minimal config really uses them.
+    const cfg = parseConfig('name = "d"\n[app]\npath = "a"\n');
+    expect([cfg.cores.count, cfg.memoryBytes, cfg.batch, cfg.idlePollUs, cfg.protection, cfg.log.level]).toEqual([
+      DEFAULTS.cores,
+      parseConfig(`name = "d"\nmemory = "${DEFAULTS.memory}"\n[app]\npath = "a"\n`).memoryBytes,
+      DEFAULTS.batch,
+      DEFAULTS.idlePollUs,
+      DEFAULTS.protection,
+      DEFAULTS.log.level,
+    ]);
   });
 });
