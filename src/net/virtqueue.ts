@@ -127,10 +127,13 @@ export class DeviceQueue {
     this.visited = new Uint32Array(size);
   }
 
-  /** Reset the device side to a freshly initialised ring (both indices at the guest's values). */
+  /**
+   * Start (or restart) serving the ring. used.idx is the one index only the device writes,
+   * so it says how far the device got: for a fresh ring (host-zeroed) everything is 0 and
+   * every buffer the guest posted since is pending. Chains in flight at a restart are lost.
+   */
   attach(): void {
-    this.lastAvail = this.dv.getUint16(this.avail + 2, true);
-    this.usedIdx = this.publishedUsed = this.dv.getUint16(this.used + 2, true);
+    this.lastAvail = this.usedIdx = this.publishedUsed = this.dv.getUint16(this.used + 2, true);
     this.broken = false;
   }
 
