@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerCheck, renderText, runCheck, type CheckDeps, type HostFacts, type ProbeResult } from '../src/cli/check.js';
 import { evaluate, KVM_API_VERSION } from '../src/config/doctor.js';
-import { deviceFacts, gatherFacts, packageRoot } from '../src/config/host-facts.js';
+import { deviceFacts, gatherFacts, kvmApiFacts, packageRoot } from '../src/config/host-facts.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -211,6 +211,29 @@ describe('ix check command', () => {
     const r = await runCheck({}, { gather: async () => goodFacts() });
     const text = renderText(r);
     for (const c of r.checks) expect(text).toContain(c.title);
+  });
+});
+
+describe('KVM API version through src/kvm (injected module)', () => {
+  it('asks Kvm.open().apiVersion() and closes the handle', async () => {
+    let closed = 0;
+    const mod = { Kvm: { open: () => ({ apiVersion: () => 12, close: () => void closed++ }) } };
+    expect(await kvmApiFacts(async () => mod)).toEqual({ version: 12, state: 'ok', error: null });
+    expect(closed).toBe(1);
+  });
+  it('accepts async open and apiVersion', async () => {
+    const mod = { Kvm: { open: async () => ({ apiVersion: async () => 12 }) } };
+    expect(await kvmApiFacts(async () => mod)).toMatchObject({ version: 12, state: 'ok' });
+  });
+  it('tolerates the module being absent or incomplete', async () => {
+    expect(await kvmApiFacts(() => Promise.reject(new Error('Cannot find module')))).toMatchObject({ version: null, state: 'module-missing' });
+    expect(await kvmApiFacts(async () => ({}))).toEqual({ version: null, state: 'module-missing', error: 'src/kvm does not export Kvm.open()' });
+  });
+  it('reports a failing ioctl and still closes', async () => {
+    let closed = 0;
+    const mod = { Kvm: { open: () => ({ apiVersion: () => { throw new Error('KVM_GET_API_VERSION failed: EBADF'); }, close: () => void closed++ }) } };
+    expect(await kvmApiFacts(async () => mod)).toEqual({ version: null, state: 'failed', error: 'KVM_GET_API_VERSION failed: EBADF' });
+    expect(closed).toBe(1);
   });
 });
 

@@ -98,10 +98,10 @@ interface KvmLike {
 }
 
 /** KVM_GET_API_VERSION through src/kvm (the only place allowed to do ioctls). */
-export async function kvmApiFacts(): Promise<HostFacts['kvmApi']> {
+export async function kvmApiFacts(load: () => Promise<unknown> = () => import(KVM_MODULE)): Promise<HostFacts['kvmApi']> {
   let mod: { Kvm?: { open?: () => KvmLike | Promise<KvmLike> } };
   try {
-    mod = (await import(KVM_MODULE)) as typeof mod;
+    mod = (await load()) as typeof mod;
   } catch (e) {
     return { version: null, state: 'module-missing', error: `the KVM binding (src/kvm) could not be loaded: ${(e as Error).message}` };
   }
