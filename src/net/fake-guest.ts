@@ -12,7 +12,7 @@ import { VIRTQ_DESC_F_WRITE, fence } from './virtqueue.js';
 
 export const FAKE_BUF_SIZE = 2048;
 
-class DriverRing {
+export class DriverRing {
   readonly desc: number;
   readonly avail: number;
   readonly used: number;
@@ -136,13 +136,14 @@ export class FakeGuestQueue {
   }
 
   /** One reflector pass: RX -> swap -> TX, TX done -> RX. Returns frames reflected. */
-  reflectOnce(budget = 64): number {
+  reflectOnce(budget = 64, onRx?: (b: number, len: number) => void): number {
     let n = 0;
     for (let e = this.tx.takeUsed(); e !== null; e = this.tx.takeUsed()) this.rx.post(e.id);
     this.flushRx();
     for (; n < budget; n++) {
       const e = this.rx.takeUsed();
       if (e === null) break;
+      onRx?.(e.id, e.len);
       swapFrame(this.mem.u8, this.buf(e.id) + 12, e.len - 12);
       this.mem.u8.fill(0, this.buf(e.id), this.buf(e.id) + 12); // plain header, no offloads
       this.sendBuf(e.id, e.len);
@@ -170,4 +171,42 @@ export function swapFrame(u8: Uint8Array, off: number, len: number): void {
   const ihl = (u8[ip]! & 15) * 4;
   const proto = u8[ip + 9];
   if ((proto === 6 || proto === 17) && 14 + ihl + 4 <= len) swap(u8, ip + ihl, ip + ihl + 2, 2);
+}
+
+/** A running fake guest core (fake-guest-worker.ts). */
+export interface FakeGuestHandle {
+  /** frames seen on queue q from source port p */
+  framesFrom(q: number, port: number): number;
+  stop(): Promise<void>;
+}
+
+export async function startFakeGuest(o: {
+  memory: { base: bigint | number; size: number };
+  rx: NicVqAddrs[];
+  tx: NicVqAddrs[];
+  bufBase: number[];
+  kickFd: number;
+}): Promise<FakeGuestHandle> {
+  const { Worker } = await import('node:worker_threads');
+  const { netWorkerUrl } = await import('./worker-url.js');
+  const ctl = new SharedArrayBuffer(8);
+  const ports = new SharedArrayBuffer(4 * 65536 * o.rx.length);
+  const w = new Worker(netWorkerUrl('fake-guest-worker.js'), {
+    workerData: { base: Number(o.memory.base), size: o.memory.size, rx: o.rx, tx: o.tx, bufBase: o.bufBase, kickFd: o.kickFd, ctl, ports },
+  });
+  const exited = new Promise<void>((r) => w.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    w.once('message', () => resolve());
+    w.once('error', reject);
+    w.once('exit', (c) => reject(new Error(`fake guest worker exited early (code ${c})`)));
+  });
+  const c = new Int32Array(ctl);
+  const p = new Uint32Array(ports);
+  return {
+    framesFrom: (q, port) => p[q * 65536 + port]!,
+    async stop() {
+      Atomics.store(c, 0, 1);
+      await exited;
+    },
+  };
 }

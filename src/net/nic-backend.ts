@@ -5,8 +5,6 @@
 //   nic.kickFd   // eventfd: write 8 bytes (or register as KVM ioeventfd) when the guest kicks
 //   nic.stats()  // per-queue counters, read from shared memory (no messages)
 //   await nic.stop()
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as libc from './libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
@@ -15,7 +13,8 @@ import { NCOUNTERS, readStats, type QueueStats } from './nic-stats.js';
 import { openTap, type Tap } from './tap.js';
 import { MS_RSS_KEY, RssSteering, defaultReta } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
-import { CTL_STATE, CTL_STOP, CTL_WAKE, type WorkerInit } from './nic-worker.js';
+import { netWorkerUrl } from './worker-url.js';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, type WorkerInit } from './nic-ctl.js';
 
 export interface NicBackendOptions {
   memory: GuestMemorySpec;
@@ -55,14 +54,6 @@ export const NIC_WAKE_OFFSET = CTL_WAKE;
 
 export class NicBackendError extends Error {
   override name = 'NicBackendError';
-}
-
-function workerUrl(): URL {
-  const here = fileURLToPath(import.meta.url);
-  // Under vitest this module is the .ts source; the worker must be compiled JS (npm run build).
-  const js = here.endsWith('.ts') ? here.replace(/\/src\/net\/[^/]+\.ts$/, '/dist/net/nic-worker.js') : here.replace(/[^/]+\.js$/, 'nic-worker.js');
-  if (!existsSync(js)) throw new NicBackendError(`NIC worker ${js} not found; run npm run build`);
-  return new URL(`file://${js}`);
 }
 
 export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> {
@@ -115,7 +106,7 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     idleTimeoutMs: o.idleTimeoutMs ?? 100,
   };
   const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const worker = new Worker(workerUrl(), { workerData: init });
+  const worker = new Worker(netWorkerUrl('nic-worker.js'), { workerData: init });
   let failure: Error | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {

@@ -4,33 +4,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory } from './guest-memory.js';
 import * as libc from './libc.js';
-import type { NicVqAddrs } from './nic-layout.js';
 import { NicEngine } from './nic-engine.js';
-
-export interface WorkerInit {
-  base: number;
-  size: number;
-  rx: NicVqAddrs[];
-  tx: NicVqAddrs[];
-  fds: number[];
-  rssKey: Uint8Array;
-  reta: number[];
-  mtu: number;
-  stats: SharedArrayBuffer;
-  /** Int32Array: [0] stop request, [1] state (1 running, 2 stopped), [CTL_WAKE + q] wake counters */
-  ctl: SharedArrayBuffer;
-  kickFd: number;
-  stopFd: number;
-  wakeFds: number[];
-  postWakes: boolean;
-  spinUs: number;
-  batch: number;
-  /** poll(2) timeout while idle: a lost kick costs at most this much latency */
-  idleTimeoutMs: number;
-}
-export const CTL_STOP = 0;
-export const CTL_STATE = 1;
-export const CTL_WAKE = 4;
+import { CTL_STATE, CTL_STOP, CTL_WAKE, type WorkerInit } from './nic-ctl.js';
 
 function run(init: WorkerInit): void {
   const port = parentPort!;
