@@ -281,6 +281,15 @@ describe('config files on disk', () => {
     expect(cfg.app.path).toBe(resolve(fixtures, '../../../guest/build/apps/hello.elf'));
   });
 
+  it('every fixture behaves as its name says: valid-* loads, the rest are rejected', () => {
+    const files = readdirSync(fixtures).filter((f) => f.endsWith('.toml'));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const f of files) {
+      if (f.startsWith('valid-')) expect(() => loadConfig(join(fixtures, f)), f).not.toThrow();
+      else expect(() => loadConfig(join(fixtures, f)), f).toThrow(ConfigError);
+    }
+  });
+
   it('every example under configs/ loads', () => {
     const dir = join(root, 'configs');
     const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.toml')).sort() : [];

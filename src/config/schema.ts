@@ -20,11 +20,17 @@ import {
 
 const MiB = 1024 * 1024;
 
+/** 16777216 -> "16M": the largest binary unit that divides the size. */
+function sizeText(n: number): string {
+  for (const [u, f] of [['G', 1024 ** 3], ['M', MiB], ['K', 1024]] as const) if (n % f === 0) return `${n / f}${u}`;
+  return String(n);
+}
+
 /** What is allowed at each key path; also used for "missing" messages and by the docs test. */
 export const ALLOWED = {
   name: 'a name of 1 to 32 characters: lower-case letters, digits and "-", starting with a letter or digit',
   cores: `a core count from ${LIMITS.coresMin} to ${LIMITS.coresMax}, or a list of 1 to ${LIMITS.coresMax} distinct host CPU ids (0 to ${LIMITS.cpuIdMax})`,
-  memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from 16M to 16G, a multiple of 4K`,
+  memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from ${sizeText(LIMITS.memoryMin)} to ${sizeText(LIMITS.memoryMax)}, a multiple of ${sizeText(LIMITS.memoryAlign)}`,
   batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
   idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
   protection: PROTECTIONS.map((p) => `"${p}"`).join(' or '),
@@ -143,7 +149,7 @@ const memory = leaf<string | number>(ALLOWED.memory, (v) => {
   const n = parseSize(v);
   if (n === null) return 'not a size';
   if (n < LIMITS.memoryMin || n > LIMITS.memoryMax) return `out of range (${(n / MiB).toFixed(n % MiB === 0 ? 0 : 2)} MiB)`;
-  if (n % LIMITS.memoryAlign !== 0) return 'not a multiple of 4K';
+  if (n % LIMITS.memoryAlign !== 0) return `not a multiple of ${sizeText(LIMITS.memoryAlign)}`;
   return null;
 });
 
