@@ -145,13 +145,23 @@ static uint32_t mutate(uint8_t *f, uint32_t len)
     return len;
 }
 
-static void app(struct tl *t)
+static void app(struct tl *t, int from_inject)
 {
     struct net_core *c = &t->c;
     for (uint32_t i = 0; i < c->ev_len; i++) {
         struct ix_event e = t->ev[i];
         switch (e.type) {
         case IX_EV_UDP_RECV:
+        case IX_EV_TCP_RECV:
+            /* A payload handed to the app must lie inside the bytes that were received:
+             * sanitizers cannot see over-reads that stay inside one 2 KiB mbuf. (Not for
+             * TCP: data queued out of order is delivered from older frames.) */
+            if (from_inject && e.a1 > 0 && e.type == IX_EV_UDP_RECV)
+                CHECK(e.a0 >= t->rx_lo && e.a0 + e.a1 <= t->rx_hi);
+            if (e.type == IX_EV_TCP_RECV) {
+                tcp_recv_done(c, e.a2, (uint32_t)e.a1);
+                break;
+            }
             if (ix_tuple_lport(e.a2) == 7 && rnd() % 2) {
                 struct net_iov iov = {(const void *)(uintptr_t)e.a0, (uint32_t)e.a1};
                 if (udp_send(c, &iov, 1, ix_tuple_raddr(e.a2), ix_tuple_rport(e.a2) ? ix_tuple_rport(e.a2) : 1,
@@ -165,9 +175,6 @@ static void app(struct tl *t)
             break;
         case IX_EV_TCP_KNOCK:
             tcp_reject(c, e.a0);
-            break;
-        case IX_EV_TCP_RECV:
-            tcp_recv_done(c, e.a2, (uint32_t)e.a1);
             break;
         default:
             break;
@@ -192,12 +199,12 @@ int main(int argc, char **argv)
         t->tx_full = rnd() % 64 == 0;
         tl_events_reset(t);
         tl_inject(t, f, len);
-        app(t);
+        app(t, 1);
         if (i % 1000 == 0) {
             tl_now_us += rnd() % 2000000; /* up to 2 s: ARP retries/expiry, TCP timers */
             tl_events_reset(t);
             net_poll_timers(&t->c);
-            app(t);
+            app(t, 0);
         }
         if (mbuf_pool_in_use(&t->pool) > TL_POOL_MBUFS / 2) {
             fprintf(stderr, "FAIL: %u mbufs in use after %lu frames (leak)\n",
@@ -211,7 +218,7 @@ int main(int argc, char **argv)
         tl_now_us += 1000000;
         tl_events_reset(t);
         net_poll_timers(&t->c);
-        app(t);
+        app(t, 0);
     }
     CHECK_EQ(tcp_conns_in_use(&t->c), 0);
     fprintf(stderr, "fuzz: %lu frames, rx %llu, tx %llu, udp_rx %llu, icmp %llu, arp replies %llu\n",

@@ -125,6 +125,8 @@ void tl_inject(struct tl *t, const uint8_t *frame, uint32_t len)
         abort();
     memcpy(m->data, frame, len);
     m->len = len;
+    t->rx_lo = (uintptr_t)m->data;
+    t->rx_hi = (uintptr_t)m->data + len;
     net_input(&t->c, m);
 }
 

@@ -45,6 +45,7 @@ struct tl {
     int tx_hold;           /* keep header mbufs instead of completing them (see tl_tx_release) */
     struct mbuf *held[TL_TX_MAX * 4];
     unsigned nheld;
+    uintptr_t rx_lo, rx_hi;  /* valid bytes of the last injected frame [lo, hi) */
 };
 
 /* Fake monotonic clock used by plat_now_us() in tests. */
