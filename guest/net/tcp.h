@@ -18,10 +18,10 @@
  *    IX_EV_TCP_SENT(cookie, a0 = bytes newly acknowledged, a1 = send buffer space free).
  *  - Close: tcp_close(handle) sends FIN after the queued data (half close); received data
  *    after that is acknowledged and discarded. IX_EV_TCP_DEAD(cookie, reason) is the last
- *    event of every accepted/connected connection: reason 0 once our FIN is acknowledged
- *    after tcp_close, IX_ECONNRESET on RST, IX_ETIMEDOUT when retransmissions give up.
- *    The handle is released when the app has called tcp_close AND DEAD was posted; after a
- *    DEAD caused by the peer, the app still calls tcp_close (that frees the held buffers).
+ *    event of every accepted/connected connection and the handle is invalid after it:
+ *    reason 0 once our FIN is acknowledged after tcp_close, IX_ECONNRESET on RST,
+ *    IX_ETIMEDOUT when retransmissions give up. Received payload not yet given back stays
+ *    readable until the next round of events (it is freed in a later round).
  *  - Event array full: nothing is dropped; events are deferred and posted on a later call
  *    (tcp_flush_events, any TCP entry point, or the next timer run).
  */

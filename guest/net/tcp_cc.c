@@ -1,0 +1,89 @@
+/* Congestion control: NewReno (RFC 5681 slow start / congestion avoidance, RFC 6582 fast
+ * retransmit and fast recovery with partial ACKs), initial window per RFC 6928. */
+#include "tcp_int.h"
+
+static uint32_t flight_size(const struct tcp_pcb *p) { return p->snd_max - p->snd_una; }
+
+static uint32_t half_flight(const struct tcp_pcb *p)
+{
+    uint32_t h = flight_size(p) / 2;
+    uint32_t min = 2u * p->mss;
+    return h > min ? h : min;   /* RFC 5681 eq. (4) */
+}
+
+void tcp_cc_init(struct net_core *c, struct tcp_pcb *p)
+{
+    (void)c;
+    uint32_t iw = 10u * p->mss;              /* RFC 6928: min(10*MSS, max(2*MSS, 14600)) */
+    uint32_t cap = 2u * p->mss > 14600u ? 2u * p->mss : 14600u;
+    p->cwnd = iw < cap ? iw : cap;
+    p->ssthresh = 0x7fffffffu;               /* RFC 5681 §3.1: arbitrarily high */
+    p->recover = p->iss;
+    p->in_recovery = false;
+    p->dupacks = 0;
+}
+
+/* New data acknowledged (snd_una already advanced by `acked`). */
+void tcp_cc_ack(struct net_core *c, struct tcp_pcb *p, uint32_t acked)
+{
+    p->dupacks = 0;
+    if (p->in_recovery) {
+        if (seq_geq(p->snd_una, p->recover)) {
+            /* Full ACK (RFC 6582 §3.2 step 3): leave recovery, deflate the window. */
+            uint32_t f = flight_size(p) + p->mss;
+            p->cwnd = p->ssthresh < f ? p->ssthresh : f;
+            p->in_recovery = false;
+        } else {
+            /* Partial ACK: retransmit the next hole at once, deflate by the amount
+             * acked, add back one MSS (step 4). */
+            TCP_TCTR(c, FAST_RETRANS);
+            (void)tcp_xmit(c, p, p->snd_una, p->mss, 0);
+            p->cwnd = p->cwnd > acked ? p->cwnd - acked : 0;
+            p->cwnd += p->mss;
+        }
+        return;
+    }
+    if (p->cwnd < p->ssthresh) {
+        /* Slow start, with appropriate byte counting limited to one MSS per ACK (L = 1,
+         * RFC 3465 as RFC 5681 §3.1 allows). */
+        p->cwnd += acked < p->mss ? acked : p->mss;
+    } else {
+        /* Congestion avoidance: about one MSS per RTT (RFC 5681 eq. (3)). */
+        uint32_t inc = (uint32_t)((uint64_t)p->mss * p->mss / (p->cwnd ? p->cwnd : 1));
+        p->cwnd += inc ? inc : 1;
+    }
+    if (p->cwnd > (1u << 30))
+        p->cwnd = 1u << 30;
+}
+
+/* A duplicate ACK. Returns true when the caller should retransmit now (third dup ACK). */
+bool tcp_cc_dupack(struct net_core *c, struct tcp_pcb *p)
+{
+    (void)c;
+    if (p->in_recovery) {
+        p->cwnd += p->mss;                   /* inflate for the segment that left */
+        return false;
+    }
+    if (++p->dupacks != 3)
+        return false;
+    /* RFC 6582 §3.2 step 2: only if the ACK covers more than `recover`, so the dup ACKs of
+     * an earlier recovery (or after an RTO) do not trigger a second reduction. */
+    if (!seq_gt(p->snd_una - 1, p->recover))
+        return false;
+    p->ssthresh = half_flight(p);
+    p->recover = p->snd_max;
+    p->cwnd = p->ssthresh + 3u * p->mss;
+    p->in_recovery = true;
+    return true;
+}
+
+void tcp_cc_rto(struct net_core *c, struct tcp_pcb *p)
+{
+    (void)c;
+    if (p->rto_count <= 1)                   /* RFC 5681 eq. (4), first timeout only */
+        p->ssthresh = half_flight(p);
+    p->cwnd = p->mss;                        /* loss window: one segment */
+    p->in_recovery = false;
+    p->recover = p->snd_max;
+    p->dupacks = 0;
+}

@@ -1,0 +1,308 @@
+/* TCP control blocks: the per-core pool, the 4-tuple hash, handles, listeners, ISNs, and
+ * the pool of send slices. Everything is carved from the memory given to tcp_core_init. */
+#include "plat.h"
+#include "tcp_int.h"
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+#define TCP_TICK_US 50u /* timer wheel resolution (when TCP owns the wheel) */
+
+static const struct tcp_tunables tcp_defaults = {
+    .mtu = NET_MTU,
+    .rcvbuf = 256u * 1024,
+    .sndbuf = 512u * 1024,
+    .rto_init_us = 1000000,   /* RFC 6298 §2.1 */
+    .rto_min_us = 200000,     /* Linux's TCP_RTO_MIN (RFC 6298 says 1 s; Linux-compatible) */
+    .rto_max_us = 120000000,  /* Linux's TCP_RTO_MAX (RFC 6298 §2.5 allows >= 60 s) */
+    .dack_us = 40000,         /* Linux's minimum delayed-ACK time; RFC 9293 requires < 0.5 s */
+    .msl_us = 30000000,       /* TIME_WAIT = 60 s, as Linux */
+    .fin_wait2_us = 60000000, /* Linux's tcp_fin_timeout */
+    .ka_idle_us = 0,          /* keepalive off unless asked (RFC 9293 §3.8.4: default off) */
+    .ka_intvl_us = 75000000,
+    .ka_probes = 9,
+    .syn_retries = 6,
+    .max_retries = 15,
+    .ooo_max = 128,
+    .timestamps = true,
+    .wscale = true,
+};
+
+static uint32_t hash_size(unsigned max_conns)
+{
+    uint32_t n = 64;
+    while (n < max_conns && n < (1u << 24))
+        n <<= 1;
+    return n;
+}
+
+static uint32_t nslices_for(unsigned max_conns) { return max_conns * 2 + 1024; }
+
+size_t tcp_core_mem_size(unsigned max_conns)
+{
+    return ALIGN64(sizeof(struct tcp_core)) + ALIGN64(sizeof(struct tcp_pcb) * max_conns) +
+           ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns)) +
+           ALIGN64(sizeof(struct tcp_slice) * nslices_for(max_conns));
+}
+
+static void pend_timer_fn(struct timer *t, void *arg)
+{
+    (void)t;
+    tcp_flush_events((struct net_core *)arg);
+}
+
+int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_conns)
+{
+    if (max_conns == 0 || max_conns > (1u << 24) || mem == NULL)
+        return -IX_EINVAL;
+    uintptr_t a = ((uintptr_t)mem + 63) & ~(uintptr_t)63;
+    size_t skew = a - (uintptr_t)mem;
+    size_t need = tcp_core_mem_size(max_conns);
+    if (mem_len < skew || mem_len - skew < need)
+        return -IX_ENOMEM;
+    uint8_t *p = (uint8_t *)a;
+    __builtin_memset(p, 0, need);
+    struct tcp_core *tc = (struct tcp_core *)p;
+    p += ALIGN64(sizeof(*tc));
+    tc->c = c;
+    tc->tun = tcp_defaults;
+    tc->pcbs = (struct tcp_pcb *)p;
+    p += ALIGN64(sizeof(struct tcp_pcb) * max_conns);
+    tc->hash = (struct tcp_pcb **)p;
+    tc->hash_mask = hash_size(max_conns) - 1;
+    p += ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns));
+    tc->slices = (struct tcp_slice *)p;
+    tc->nslices = nslices_for(max_conns);
+    tc->max_conns = max_conns;
+
+    /* Free lists in index order so the first connections get the first slots. */
+    for (unsigned i = max_conns; i-- > 0;) {
+        struct tcp_pcb *pcb = &tc->pcbs[i];
+        pcb->idx = i;
+        pcb->gen = 1;
+        pcb->lnext = tc->free_pcbs;
+        tc->free_pcbs = pcb;
+    }
+    for (uint32_t i = tc->nslices; i-- > 0;) {
+        tc->slices[i].next = tc->free_slices;
+        tc->free_slices = &tc->slices[i];
+    }
+    tc->slices_free = tc->nslices;
+
+    uint64_t now = plat_now_us();
+    if (c->wheel == NULL) {
+        timer_wheel_init(&tc->wheel_storage, now, TCP_TICK_US);
+        c->wheel = &tc->wheel_storage;
+    }
+    timer_init(&tc->t_pend, pend_timer_fn);
+    /* Not cryptographic: mixes the clock, the core's address and the stack address. A
+     * real deployment would seed this from the host's RNG (RFC 6528 wants a secret). */
+    tc->isn_secret = now * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)tc ^ ((uint64_t)c->cfg.addr << 17);
+    tc->next_port = (uint16_t)(32768 + (tc->isn_secret % 28232));
+    c->tcp = tc;
+    return 0;
+}
+
+void tcp_get_tunables(struct net_core *c, struct tcp_tunables *t) { *t = c->tcp->tun; }
+
+void tcp_set_tunables(struct net_core *c, const struct tcp_tunables *t)
+{
+    struct tcp_tunables v = *t;
+    if (v.mtu < 576)
+        v.mtu = 576;
+    if (v.mtu > NET_MTU)
+        v.mtu = NET_MTU;
+    if (v.rcvbuf < 4096)
+        v.rcvbuf = 4096;
+    if (v.rcvbuf > (1u << 30))
+        v.rcvbuf = 1u << 30;
+    if (v.sndbuf < 4096)
+        v.sndbuf = 4096;
+    if (v.sndbuf > (1u << 30))
+        v.sndbuf = 1u << 30;
+    if (v.rto_min_us == 0)
+        v.rto_min_us = 1000;
+    if (v.rto_max_us < v.rto_min_us)
+        v.rto_max_us = v.rto_min_us;
+    if (v.ooo_max == 0)
+        v.ooo_max = 1;
+    c->tcp->tun = v;
+}
+
+unsigned tcp_conns_in_use(struct net_core *c) { return c->tcp ? c->tcp->in_use : 0; }
+
+/* ---- pool ------------------------------------------------------------------------ */
+
+static struct tcp_pcb *recycle_time_wait(struct net_core *c)
+{
+    struct tcp_core *tc = c->tcp;
+    /* Only when the pool is exhausted: O(n), like Linux's tcp_max_tw_buckets pressure. */
+    for (unsigned i = 0; i < tc->max_conns; i++) {
+        struct tcp_pcb *p = &tc->pcbs[i];
+        if (p->in_use && p->state == TCPS_TIME_WAIT && !p->app_ref) {
+            TCP_TCTR(c, TW_RECYCLED);
+            tcp_pcb_free(c, p);
+            return tc->free_pcbs;
+        }
+    }
+    return NULL;
+}
+
+struct tcp_pcb *tcp_pcb_alloc(struct net_core *c)
+{
+    struct tcp_core *tc = c->tcp;
+    struct tcp_pcb *p = tc->free_pcbs;
+    if (p == NULL)
+        p = recycle_time_wait(c);
+    if (p == NULL)
+        return NULL;
+    tc->free_pcbs = p->lnext;
+    uint32_t idx = p->idx, gen = p->gen;
+    __builtin_memset(p, 0, sizeof(*p));
+    p->idx = idx;
+    p->gen = gen;
+    p->in_use = true;
+    tcp_timers_init(p);
+    tc->in_use++;
+    return p;
+}
+
+static uint32_t tuple_hash(const struct tcp_core *tc, uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    uint64_t k = ((uint64_t)raddr << 32) | ((uint32_t)rport << 16) | lport;
+    k *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(k >> 32) & tc->hash_mask;
+}
+
+void tcp_pcb_hash(struct net_core *c, struct tcp_pcb *p)
+{
+    struct tcp_core *tc = c->tcp;
+    uint32_t h = tuple_hash(tc, p->raddr, p->rport, p->lport);
+    p->hnext = tc->hash[h];
+    tc->hash[h] = p;
+}
+
+static void unhash(struct net_core *c, struct tcp_pcb *p)
+{
+    struct tcp_core *tc = c->tcp;
+    struct tcp_pcb **pp = &tc->hash[tuple_hash(tc, p->raddr, p->rport, p->lport)];
+    for (; *pp != NULL; pp = &(*pp)->hnext)
+        if (*pp == p) {
+            *pp = p->hnext;
+            break;
+        }
+    p->hnext = NULL;
+}
+
+struct tcp_pcb *tcp_pcb_lookup(struct net_core *c, uint32_t raddr, uint16_t rport, uint16_t lport)
+{
+    struct tcp_core *tc = c->tcp;
+    for (struct tcp_pcb *p = tc->hash[tuple_hash(tc, raddr, rport, lport)]; p != NULL; p = p->hnext)
+        if (p->raddr == raddr && p->rport == rport && p->lport == lport)
+            return p;
+    return NULL;
+}
+
+void tcp_slices_free(struct net_core *c, struct tcp_pcb *p)
+{
+    struct tcp_core *tc = c->tcp;
+    while (p->sq_head != NULL) {
+        struct tcp_slice *s = p->sq_head;
+        p->sq_head = s->next;
+        s->next = tc->free_slices;
+        tc->free_slices = s;
+        tc->slices_free++;
+    }
+    p->sq_tail = NULL;
+    p->cur = NULL;
+}
+
+void tcp_pcb_free(struct net_core *c, struct tcp_pcb *p)
+{
+    struct tcp_core *tc = c->tcp;
+    if (!p->in_use)
+        return;
+    tcp_timers_cancel(c, p);
+    unhash(c, p);
+    tcp_listener_drop_pending(p);
+    tcp_rq_free(c, p);
+    tcp_slices_free(c, p);
+    if (p->on_pend) {
+        struct tcp_pcb **pp = &tc->pend_head, *prev = NULL;
+        for (; *pp != NULL; prev = *pp, pp = &(*pp)->lnext)
+            if (*pp == p) {
+                *pp = p->lnext;
+                if (tc->pend_tail == p)
+                    tc->pend_tail = prev;
+                break;
+            }
+        p->on_pend = false;
+    }
+    p->in_use = false;
+    p->app_ref = false;
+    p->state = TCPS_CLOSED;
+    p->gen++;
+    if (p->gen == 0)
+        p->gen = 1;
+    p->lnext = tc->free_pcbs;
+    tc->free_pcbs = p;
+    tc->in_use--;
+}
+
+struct tcp_pcb *tcp_pcb_from_handle(struct net_core *c, uint64_t h)
+{
+    struct tcp_core *tc = c->tcp;
+    if (tc == NULL)
+        return NULL;
+    uint32_t idx = (uint32_t)h, gen = (uint32_t)(h >> 32);
+    if (idx >= tc->max_conns)
+        return NULL;
+    struct tcp_pcb *p = &tc->pcbs[idx];
+    if (!p->in_use || p->gen != gen || !p->app_ref)
+        return NULL;
+    return p;
+}
+
+struct tcp_listener *tcp_listener_find(struct net_core *c, uint16_t port)
+{
+    struct tcp_core *tc = c->tcp;
+    for (unsigned i = 0; i < sizeof(tc->listeners) / sizeof(tc->listeners[0]); i++)
+        if (tc->listeners[i].port == port && port != 0)
+            return &tc->listeners[i];
+    return NULL;
+}
+
+void tcp_listener_drop_pending(struct tcp_pcb *p)
+{
+    if (p->listener != NULL) {
+        if (p->listener->pending > 0)
+            p->listener->pending--;
+        p->listener = NULL;
+    }
+}
+
+/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. F here is a keyed 64-bit mix. */
+uint32_t tcp_isn(struct net_core *c, const struct tcp_pcb *p)
+{
+    uint64_t x = c->tcp->isn_secret ^ (((uint64_t)p->raddr << 32) | ((uint64_t)p->rport << 16) | p->lport);
+    x ^= (uint64_t)p->laddr * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return (uint32_t)x + (uint32_t)(plat_now_us() / 4);
+}
+
+uint16_t tcp_our_mss(const struct net_core *c) { return (uint16_t)(c->tcp->tun.mtu - 40); }
+
+/* Defaults for a new connection before options are known. */
+void tcp_pcb_init_conn(struct net_core *c, struct tcp_pcb *p)
+{
+    struct tcp_core *tc = c->tcp;
+    p->laddr = c->cfg.addr;
+    p->mss = 536; /* RFC 9293 §3.7.1 default until the peer's MSS option says otherwise */
+    p->rto_us = tc->tun.rto_init_us;
+    p->last_rx_us = plat_now_us();
+    /* Window scale we would use: smallest shift that lets rcvbuf fit in 16 bits. */
+    uint8_t ws = 0;
+    while (ws < TCP_WSCALE_MAX && (tc->tun.rcvbuf >> ws) > 0xffff)
+        ws++;
+    p->rcv_ws = ws;
+}
