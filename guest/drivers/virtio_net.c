@@ -1,0 +1,129 @@
+/* virtio-net queue pair driver. See virtio_net.h. */
+#include "virtio_net.h"
+
+int vnet_queue_init(struct vnet_queue *q, const struct ix_nic_info *info, uint16_t index, const struct vnet_ops *ops)
+{
+    if (!q || !info || !ops || !info->present || info->nqueues == 0 || info->nqueues > IX_NIC_MAX_QUEUES ||
+        index >= info->nqueues)
+        return -1;
+    const struct ix_nic_vq *rx = &info->rx[index], *tx = &info->tx[index];
+    void *ctx = ops->ctx;
+    __builtin_memset(q, 0, sizeof *q);
+    q->ops = ops;
+    q->index = index;
+    q->rx_buf_min = VNET_RX_BUF_MIN(info->mtu ? info->mtu : 1500);
+    if (vq_init(&q->rx, ops->phys_to_virt(ctx, rx->desc), ops->phys_to_virt(ctx, rx->avail),
+                ops->phys_to_virt(ctx, rx->used), rx->size) < 0)
+        return -1;
+    if (vq_init(&q->tx, ops->phys_to_virt(ctx, tx->desc), ops->phys_to_virt(ctx, tx->avail),
+                ops->phys_to_virt(ctx, tx->used), tx->size) < 0)
+        return -1;
+    return 0;
+}
+
+static void kick(struct vnet_queue *q)
+{
+    q->st.kicks++;
+    q->ops->kick(q->ops->ctx, q->index);
+}
+
+int vnet_rx_refill(struct vnet_queue *q, int max)
+{
+    int n = 0;
+    while (n < max && q->rx.num_free > 0) {
+        void *cookie, *buf;
+        uint32_t len;
+        if (q->ops->rx_alloc(q->ops->ctx, &cookie, &buf, &len) < 0)
+            break;
+        if (len < q->rx_buf_min) {
+            /* too small to hold a full frame: the device would refuse it anyway */
+            q->ops->rx_deliver(q->ops->ctx, cookie, 0, 0);
+            break;
+        }
+        struct vq_seg s = { q->ops->virt_to_phys(q->ops->ctx, buf), len };
+        int head = vq_add(&q->rx, &s, 1, true, cookie);
+        if (head < 0) {
+            q->ops->rx_deliver(q->ops->ctx, cookie, 0, 0);
+            break;
+        }
+        q->rx_buf[head] = buf;
+        q->rx_len[head] = len;
+        n++;
+    }
+    if (vq_publish(&q->rx))
+        kick(q);
+    return n;
+}
+
+int vnet_rx_poll(struct vnet_queue *q, int budget)
+{
+    int n = 0;
+    for (; n < budget; n++) {
+        uint32_t len;
+        uint16_t head;
+        void *cookie = vq_get_used(&q->rx, &len, &head);
+        if (!cookie)
+            break;
+        if (len < VNET_HDR_LEN + 14u) {
+            /* returned empty (or a runt): give the buffer back to its owner */
+            q->st.rx_runts++;
+            q->ops->rx_deliver(q->ops->ctx, cookie, 0, 0);
+            continue;
+        }
+        uint8_t *buf = q->rx_buf[head];
+        if (len > q->rx_len[head])
+            len = q->rx_len[head]; /* never trust a length beyond what we posted */
+        q->st.rx_frames++;
+        q->st.rx_bytes += len - VNET_HDR_LEN;
+        q->ops->rx_deliver(q->ops->ctx, cookie, buf + VNET_HDR_LEN, len - VNET_HDR_LEN);
+    }
+    return n;
+}
+
+int vnet_tx(struct vnet_queue *q, void *cookie, const void *const *bufs, const uint32_t *lens, int n)
+{
+    if (n < 1 || n > VNET_TX_SEGS_MAX || !cookie)
+        return -1;
+    struct vq_seg segs[VNET_TX_SEGS_MAX + 1];
+    void *ctx = q->ops->ctx;
+    uint32_t total = 0;
+    segs[0].addr = q->ops->virt_to_phys(ctx, &q->tx_hdr);
+    segs[0].len = VNET_HDR_LEN;
+    for (int i = 0; i < n; i++) {
+        if (lens[i] == 0)
+            return -1;
+        segs[i + 1].addr = q->ops->virt_to_phys(ctx, bufs[i]);
+        segs[i + 1].len = lens[i];
+        total += lens[i];
+    }
+    if (vq_add(&q->tx, segs, n + 1, false, cookie) < 0) {
+        q->st.tx_full++;
+        return -1;
+    }
+    q->st.tx_frames++;
+    q->st.tx_bytes += total;
+    return 0;
+}
+
+void vnet_tx_flush(struct vnet_queue *q)
+{
+    if (vq_publish(&q->tx))
+        kick(q);
+}
+
+int vnet_tx_reclaim(struct vnet_queue *q, int budget)
+{
+    int n = 0;
+    for (; n < budget; n++) {
+        void *cookie = vq_get_used(&q->tx, 0, 0);
+        if (!cookie)
+            break;
+        q->ops->tx_done(q->ops->ctx, cookie);
+    }
+    return n;
+}
+
+bool vnet_prepare_halt(struct vnet_queue *q)
+{
+    return vq_arm_interrupt(&q->rx);
+}
