@@ -301,6 +301,8 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
         p->probes = 0;
         tcp_cc_ack(c, p, acked);
         tcp_rearm_rtx(c, p);
+        if (p->pend_sent != 0)
+            tcp_pend(c, p, 0); /* IX_EV_TCP_SENT: the app may reuse that memory */
     } else if (s->ack == p->snd_una && s->plen == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
                wnd == p->snd_wnd && p->snd_una != p->snd_max) {
         /* A duplicate ACK (RFC 5681 §2 definition). */

@@ -113,16 +113,18 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
     /* Window: unscaled in SYNs (RFC 7323 §2.2), scaled otherwise. */
     uint32_t wnd = tcp_rcv_window(c, p);
     uint32_t wfield;
+    uint32_t edge;
     if (syn) {
         wfield = wnd > 0xffff ? 0xffff : wnd;
+        edge = p->rcv_nxt + wfield;
     } else {
         wfield = wnd >> p->rcv_ws;
         if (wfield > 0xffff)
             wfield = 0xffff;
-        uint32_t edge = p->rcv_nxt + (wfield << p->rcv_ws);
-        if (seq_gt(edge, p->rcv_adv))
-            p->rcv_adv = edge;
+        edge = p->rcv_nxt + (wfield << p->rcv_ws);
     }
+    if ((flags & TCP_ACK) && seq_gt(edge, p->rcv_adv))
+        p->rcv_adv = edge;
     uint32_t ack = (flags & TCP_ACK) ? p->rcv_nxt : 0;
     tcp_write(h, p->lport, p->rport, seq, ack, hlen, flags, (uint16_t)wfield);
     uint32_t o = TCP_HLEN_MIN;
