@@ -20,6 +20,7 @@ static void do_log(struct percpu *c, struct app *a, struct ix_call *k)
         return;
     }
     const char *s = (const char *)va; /* the app is mapped in this CPU's kernel page table */
+    console_write(c, "\x01", 1);     /* marks the line as the app's output, not the kernel's */
     console_write(c, s, len);
     if (len == 0 || s[len - 1] != '\n')
         console_write(c, "\n", 1);

@@ -1,0 +1,173 @@
+/**
+ * Lays out guest-physical memory and fills it before the first KVM_RUN: the kernel and app
+ * images, the boot page table (a direct map of all guest memory), the log rings and the
+ * boot info page (DESIGN.md §4). Pure functions over a byte view of guest memory, so they are
+ * testable without /dev/kvm.
+ *
+ * Guest-physical layout:
+ *   0x0000_1000  boot info (2 pages)
+ *   0x0001_0000  boot page tables (PML4, PDPT, one PD per GiB)
+ *   0x0004_0000  log rings, one per CPU (LOG_RING_SIZE each)
+ *   0x0010_0000  kernel image (its PT_LOAD segments, by physical address)
+ *   after it     app image (each PT_LOAD segment page aligned)
+ *   after it     free: the guest's page allocator (page tables, app instances, stacks)
+ */
+import {
+  APP_ARGS_MAX, AppSeg, BOOTINFO_MAGIC, BOOTINFO_VERSION, BootInfo, HC_PORT, KERNEL_BASE,
+  KERNEL_PHYS, LogRing, MAX_APP_SEGS, MAX_CPUS,
+} from './abi.js';
+import type { ElfImage } from './elf.js';
+
+export const BOOTINFO_GPA = 0x1000;
+export const PGD_GPA = 0x10000;
+export const PGD_LIMIT = 0x40000;
+export const LOG_RINGS_GPA = 0x40000;
+export const LOG_RING_SIZE = 0x4000; // stride per CPU
+export const LOG_RING_DATA = 0x2000; // data bytes (a power of two)
+const PAGE = 4096;
+const GIB = 1 << 30;
+const MIB2 = 2 << 20;
+
+export class BootError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BootError';
+  }
+}
+
+export interface BootParams {
+  memBytes: number;
+  ncpus: number;
+  tscKhz: number;
+  batch: number;
+  idlePollUs: number;
+  protection: 'ring3' | 'none';
+  flags: number;
+  appArgs: string[];
+  appStackSize: number;
+  appHeapSize: number;
+}
+
+export interface BootPlan {
+  entry: bigint;
+  kernelPhysEnd: number;
+  freeStart: number;
+  freeEnd: number;
+}
+
+const alignUp = (v: number, a: number) => Math.ceil(v / a) * a;
+
+/** Build the boot page table: PML4 slot 128 -> the direct map of all memory with 2 MiB pages.
+ * U=1 at every level: on PVM hosts the kernel itself runs with CPL 3 in hardware and cannot
+ * touch a U=0 page (PVM.md §5); apps never run on this table, so it exposes nothing. */
+export function buildBootPageTable(mem: DataView, memBytes: number): void {
+  const P = 1n, W = 2n, U = 4n, PS = 0x80n;
+  const gibs = Math.ceil(memBytes / GIB);
+  const pml4 = PGD_GPA;
+  const pdpt = PGD_GPA + PAGE;
+  const pd0 = PGD_GPA + 2 * PAGE;
+  if (pd0 + gibs * PAGE > PGD_LIMIT) throw new BootError(`guest memory ${memBytes} bytes is too large for the boot page table`);
+  new Uint8Array(mem.buffer, mem.byteOffset + PGD_GPA, PGD_LIMIT - PGD_GPA).fill(0);
+  const slot = Number((KERNEL_BASE >> 39n) & 511n);
+  mem.setBigUint64(pml4 + slot * 8, BigInt(pdpt) | P | W | U, true);
+  for (let g = 0; g < gibs; g++) {
+    const pd = pd0 + g * PAGE;
+    mem.setBigUint64(pdpt + g * 8, BigInt(pd) | P | W | U, true);
+    for (let i = 0; i < 512; i++) {
+      const pa = g * GIB + i * MIB2;
+      if (pa >= memBytes) break;
+      mem.setBigUint64(pd + i * 8, BigInt(pa) | P | W | U | PS, true);
+    }
+  }
+}
+
+function loadSegmentsByPaddr(u8: Uint8Array, img: ElfImage, memBytes: number): number {
+  let end = 0;
+  for (const s of img.segments) {
+    const pa = Number(s.paddr);
+    if (pa < KERNEL_PHYS || pa + s.memsz > memBytes)
+      throw new BootError(`${img.path}: segment at physical 0x${pa.toString(16)} does not fit ${memBytes} bytes of guest memory`);
+    u8.set(img.data.subarray(s.offset, s.offset + s.filesz), pa);
+    u8.fill(0, pa + s.filesz, pa + s.memsz);
+    end = Math.max(end, pa + s.memsz);
+  }
+  return alignUp(end, PAGE);
+}
+
+/** Place the app's segments at page-aligned physical addresses from `at`; describe them in boot info. */
+function loadApp(mem: DataView, u8: Uint8Array, app: ElfImage, at: number, memBytes: number): number {
+  if (app.segments.length > MAX_APP_SEGS) throw new BootError(`${app.path}: ${app.segments.length} loadable segments; at most ${MAX_APP_SEGS}`);
+  let pa = at;
+  let prevEnd = 0n;
+  const sorted = [...app.segments].sort((a, b) => (a.vaddr < b.vaddr ? -1 : 1));
+  sorted.forEach((s, i) => {
+    const lead = Number(s.vaddr % BigInt(PAGE));
+    const vaddr = s.vaddr - BigInt(lead);
+    if (vaddr < prevEnd) throw new BootError(`${app.path}: segments share a page at 0x${vaddr.toString(16)}; link apps with guest/libix/app.ld`);
+    if (s.vaddr + BigInt(s.memsz) > 0x7f00000000n - 0x1000000n || vaddr < 0x1000n)
+      throw new BootError(`${app.path}: segment at 0x${s.vaddr.toString(16)} is outside the app address range`);
+    const filesz = lead + s.filesz;
+    const memsz = alignUp(lead + s.memsz, PAGE);
+    if (pa + alignUp(filesz, PAGE) > memBytes) throw new BootError(`${app.path} does not fit in guest memory; raise \`memory\``);
+    u8.fill(0, pa, pa + alignUp(filesz, PAGE));
+    u8.set(app.data.subarray(s.offset, s.offset + s.filesz), pa + lead);
+    const o = BootInfo.appSegs + i * AppSeg.size;
+    mem.setBigUint64(o + AppSeg.vaddr, vaddr, true);
+    mem.setBigUint64(o + AppSeg.paddr, BigInt(pa), true);
+    mem.setBigUint64(o + AppSeg.filesz, BigInt(filesz), true);
+    mem.setBigUint64(o + AppSeg.memsz, BigInt(memsz), true);
+    mem.setUint32(o + AppSeg.flags, s.flags, true);
+    pa += alignUp(filesz, PAGE);
+    prevEnd = vaddr + BigInt(memsz);
+  });
+  mem.setBigUint64(BootInfo.appEntry, app.entry, true);
+  mem.setUint32(BootInfo.appNsegs, sorted.length, true);
+  return pa;
+}
+
+function writeArgs(mem: DataView, u8: Uint8Array, args: string[]): void {
+  const bytes = Buffer.concat(args.map((a) => Buffer.from(`${a}\0`, 'utf8')));
+  if (bytes.length > APP_ARGS_MAX || args.length > 64)
+    throw new BootError(`app arguments take ${bytes.length} bytes (${args.length} args); at most ${APP_ARGS_MAX} bytes and 64 args`);
+  u8.set(bytes, BootInfo.appArgs);
+  mem.setUint32(BootInfo.appArgc, args.length, true);
+  mem.setUint32(BootInfo.appArgsLen, bytes.length, true);
+}
+
+/** Fill guest memory for boot. `mem`/`u8` view guest-physical 0..memBytes. */
+export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, app: ElfImage, p: BootParams): BootPlan {
+  if (p.ncpus < 1 || p.ncpus > MAX_CPUS) throw new BootError(`${p.ncpus} cores requested; 1..${MAX_CPUS} are supported`);
+  if (kernel.entry < KERNEL_BASE) throw new BootError(`${kernel.path}: entry 0x${kernel.entry.toString(16)} is not a kernel address`);
+  u8.fill(0, 0, KERNEL_PHYS);
+  buildBootPageTable(mem, p.memBytes);
+  const kernelEnd = loadSegmentsByPaddr(u8, kernel, p.memBytes);
+  const appEnd = loadApp(mem, u8, app, kernelEnd, p.memBytes);
+  const freeStart = alignUp(appEnd, 2 * PAGE);
+  if (freeStart + (4 << 20) > p.memBytes) throw new BootError(`guest memory (${p.memBytes} bytes) leaves less than 4 MiB free after the images; raise \`memory\``);
+
+  mem.setBigUint64(BootInfo.magic, BOOTINFO_MAGIC, true);
+  mem.setUint32(BootInfo.version, BOOTINFO_VERSION, true);
+  mem.setUint32(BootInfo.sizeField, BootInfo.size, true);
+  mem.setBigUint64(BootInfo.memSize, BigInt(p.memBytes), true);
+  mem.setBigUint64(BootInfo.kernelPhysEnd, BigInt(kernelEnd), true);
+  mem.setBigUint64(BootInfo.freePhysStart, BigInt(freeStart), true);
+  mem.setBigUint64(BootInfo.freePhysEnd, BigInt(p.memBytes), true);
+  mem.setBigUint64(BootInfo.pgdPhys, BigInt(PGD_GPA), true);
+  mem.setBigUint64(BootInfo.tscKhz, BigInt(p.tscKhz), true);
+  mem.setUint32(BootInfo.ncpus, p.ncpus, true);
+  mem.setUint32(BootInfo.flags, p.flags, true);
+  mem.setUint32(BootInfo.batch, p.batch, true);
+  mem.setUint32(BootInfo.idlePollUs, p.idlePollUs, true);
+  mem.setUint32(BootInfo.protection, p.protection === 'none' ? 1 : 0, true);
+  mem.setUint32(BootInfo.hcPort, HC_PORT, true);
+  mem.setBigUint64(BootInfo.appStackSize, BigInt(p.appStackSize), true);
+  mem.setBigUint64(BootInfo.appHeapSize, BigInt(p.appHeapSize), true);
+  writeArgs(mem, u8, p.appArgs);
+  mem.setBigUint64(BootInfo.logRingPhys, BigInt(LOG_RINGS_GPA), true);
+  mem.setBigUint64(BootInfo.logRingSize, BigInt(LOG_RING_SIZE), true);
+  for (let c = 0; c < MAX_CPUS; c++) {
+    const r = LOG_RINGS_GPA + c * LOG_RING_SIZE;
+    mem.setUint32(r + LogRing.size, LOG_RING_DATA, true);
+  }
+  return { entry: kernel.entry, kernelPhysEnd: kernelEnd, freeStart, freeEnd: p.memBytes };
+}

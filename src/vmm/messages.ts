@@ -1,0 +1,38 @@
+/** Messages between the VMM's main thread and its vCPU worker threads. */
+
+export interface VcpuWorkerData {
+  cpu: number;
+  vmFd: number;
+  vcpuFd: number;
+  vcpuMmapSize: number;
+  memBase: string; // host address of guest-physical 0 (bigint as decimal string)
+  memSize: number;
+  pinCpu: number | null;
+  /** Int32 cells shared with the main thread, see CTRL_* */
+  control: SharedArrayBuffer;
+}
+
+/** control[cpu*4 + CTRL_x] */
+export const CTRL_STOP = 0; // main -> worker: leave the run loop
+export const CTRL_LOG_SEQ = 1; // main bumps it after draining logs (wakes a worker waiting on a kick)
+export const CTRL_TID = 2; // worker -> main: its kernel thread id (for the kick signal)
+export const CTRL_CELLS = 4;
+
+export interface FaultReport {
+  kind: number;
+  vector: number;
+  errorCode: string; // hex
+  addr: string; // hex
+  regs: Record<string, string>; // name -> hex
+}
+
+export type WorkerMessage =
+  | { type: 'started'; cpu: number; tid: number; firstRunWallMs: number }
+  | { type: 'app-exit'; cpu: number; status: number }
+  | { type: 'app-fault'; cpu: number; fault: FaultReport }
+  | { type: 'panic'; cpu: number; message: string }
+  | { type: 'log-kick'; cpu: number }
+  | { type: 'halted'; cpu: number }
+  | { type: 'stopped'; cpu: number }
+  | { type: 'crash'; cpu: number; reason: string; regs: Record<string, string> | null }
+  | { type: 'bad-exit'; cpu: number; what: string };
