@@ -19,6 +19,8 @@ export interface FakeGuestInit {
   ctl: SharedArrayBuffer;
   /** Uint32Array(nq * 65536): frames seen per queue and UDP/TCP source port */
   ports: SharedArrayBuffer;
+  initialised: boolean;
+  wake?: { sab: SharedArrayBuffer; index: number; spinUs: number };
 }
 
 const init = workerData as FakeGuestInit;
@@ -42,12 +44,30 @@ function counter(q: number, g: FakeGuestQueue): (b: number, len: number) => void
   };
 }
 const counters = qs.map((g, q) => counter(q, g));
-for (const g of qs) g.init();
+for (const g of qs) {
+  if (init.initialised) {
+    g.rx.adopt();
+    g.tx.adopt();
+  } else g.init();
+}
 Atomics.store(ctl, 1, 1);
 parentPort!.postMessage('ready');
+const wake = init.wake ? new Int32Array(init.wake.sab) : undefined;
+const spinMs = (init.wake?.spinUs ?? 0) / 1000;
+let last = performance.now();
 while (Atomics.load(ctl, 0) === 0) {
-  for (let q = 0; q < qs.length; q++) {
-    qs[q]!.reflectOnce(64, counters[q]);
+  let work = 0;
+  for (let q = 0; q < qs.length; q++) work += qs[q]!.reflectOnce(64, counters[q]);
+  if (work > 0 || !wake) {
+    if (work > 0) last = performance.now();
+    continue;
   }
+  if (performance.now() - last < spinMs) continue;
+  // halt: read the wake counter first, then arm used_event, then re-check (no lost wake-up)
+  const seen = Atomics.load(wake, init.wake!.index);
+  let pending = false;
+  for (const g of qs) pending = g.rx.armUsedEvent() || pending;
+  if (!pending) Atomics.wait(wake, init.wake!.index, seen, 50);
+  last = performance.now();
 }
 libc.munmap(one, 4096);

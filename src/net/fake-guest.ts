@@ -59,14 +59,28 @@ export class DriverRing {
     return ((this.availIdx - ev - 1) & 0xffff) < ((this.availIdx - old) & 0xffff);
   }
 
+  /** Continue from the ring's current state (rings initialised by another thread). */
+  adopt(): void {
+    this.availIdx = this.publishedAvail = this.dv.getUint16(this.avail + 2, true);
+    this.lastUsed = this.dv.getUint16(this.used + 2, true);
+  }
+
+  /** Used entries waiting. */
+  usedPending(): number {
+    return (this.dv.getUint16(this.used + 2, true) - this.lastUsed) & 0xffff;
+  }
+
   /** Overwrite avail.idx directly (hostile tests). */
   rawAvailIdx(v: number): void {
     this.dv.setUint16(this.avail + 2, v & 0xffff, true);
   }
 
-  /** Ask for a notification when the device uses the next entry. */
-  armUsedEvent(): void {
+  /** Ask for a notification when the device uses the next entry. Returns true if entries
+   * are already waiting (do not sleep then). */
+  armUsedEvent(): boolean {
     this.dv.setUint16(this.avail + 4 + 2 * this.size, this.lastUsed, true);
+    fence();
+    return this.usedPending() !== 0;
   }
 
   /** Next used entry, or null. */
@@ -186,13 +200,29 @@ export async function startFakeGuest(o: {
   tx: NicVqAddrs[];
   bufBase: number[];
   kickFd: number;
+  /** rings were already initialised (FakeGuestQueue.init) by the caller */
+  initialised?: boolean;
+  /** halt like a real guest core: after spinUs without work, arm used_event and wait on this
+   * wake counter array (NicHandle.wakeCounters, index wakeIndex) instead of spinning */
+  wake?: { counters: Int32Array; index: number; spinUs: number };
 }): Promise<FakeGuestHandle> {
   const { Worker } = await import('node:worker_threads');
   const { netWorkerUrl } = await import('./worker-url.js');
   const ctl = new SharedArrayBuffer(8);
   const ports = new SharedArrayBuffer(4 * 65536 * o.rx.length);
   const w = new Worker(netWorkerUrl('fake-guest-worker.js'), {
-    workerData: { base: Number(o.memory.base), size: o.memory.size, rx: o.rx, tx: o.tx, bufBase: o.bufBase, kickFd: o.kickFd, ctl, ports },
+    workerData: {
+      base: Number(o.memory.base),
+      size: o.memory.size,
+      rx: o.rx,
+      tx: o.tx,
+      bufBase: o.bufBase,
+      kickFd: o.kickFd,
+      ctl,
+      ports,
+      initialised: o.initialised ?? false,
+      wake: o.wake ? { sab: o.wake.counters.buffer, index: o.wake.index, spinUs: o.wake.spinUs } : undefined,
+    },
   });
   const exited = new Promise<void>((r) => w.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {

@@ -22,8 +22,13 @@ export interface WorkerInit {
   batch: number;
   /** poll(2) timeout while idle: a lost kick costs at most this much latency */
   idleTimeoutMs: number;
+  /** benchmarks only: run a fake-guest reflector (fake-guest.ts) inside the worker loop, on
+   * buffers at these guest-physical addresses (one area per queue) */
+  inlineReflector?: number[];
 }
 export const CTL_STOP = 0;
 export const CTL_STATE = 1;
+/** bumped (and Atomics.notify'd) on every wake of any queue: one place for a single waiter */
+export const CTL_WAKE_ANY = 3;
 export const CTL_WAKE = 4;
 

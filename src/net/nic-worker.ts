@@ -5,7 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory } from './guest-memory.js';
 import * as libc from './libc.js';
 import { NicEngine } from './nic-engine.js';
-import { CTL_STATE, CTL_STOP, CTL_WAKE, type WorkerInit } from './nic-ctl.js';
+import { FakeGuestQueue } from './fake-guest.js';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from './nic-ctl.js';
 
 function run(init: WorkerInit): void {
   const port = parentPort!;
@@ -14,8 +15,11 @@ function run(init: WorkerInit): void {
   const oneDv = new DataView(libc.view(one, 4096));
   oneDv.setBigUint64(0, 1n, true);
   const pfdBase = one + 64;
+  const mem = new GuestMemory({ base: init.base, size: init.size });
+  const inline = (init.inlineReflector ?? []).map((b, q) => new FakeGuestQueue(mem, init.rx[q]!, init.tx[q]!, b));
+  for (const g of inline) g.init();
   const engine = new NicEngine({
-    mem: new GuestMemory({ base: init.base, size: init.size }),
+    mem,
     rx: init.rx,
     tx: init.tx,
     fds: init.fds,
@@ -27,6 +31,8 @@ function run(init: WorkerInit): void {
     wake: (q) => {
       Atomics.add(ctl, CTL_WAKE + q, 1);
       Atomics.notify(ctl, CTL_WAKE + q);
+      Atomics.add(ctl, CTL_WAKE_ANY, 1);
+      Atomics.notify(ctl, CTL_WAKE_ANY);
       const fd = init.wakeFds[q];
       if (fd !== undefined && fd >= 0) libc.write(fd, one, 8);
       if (init.postWakes) port.postMessage({ type: 'wake', q });
@@ -38,7 +44,9 @@ function run(init: WorkerInit): void {
   const spinMs = init.spinUs / 1000;
   let last = performance.now();
   while (Atomics.load(ctl, CTL_STOP) === 0) {
-    if (engine.pollOnce() > 0) {
+    let work = engine.pollOnce();
+    for (const g of inline) work += g.reflectOnce();
+    if (work > 0) {
       last = performance.now();
       continue;
     }
