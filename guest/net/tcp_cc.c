@@ -66,9 +66,9 @@ bool tcp_cc_dupack(struct net_core *c, struct tcp_pcb *p)
     }
     if (++p->dupacks != 3)
         return false;
-    /* RFC 6582 §3.2 step 2: only if the ACK covers more than `recover`, so the dup ACKs of
-     * an earlier recovery (or after an RTO) do not trigger a second reduction. */
-    if (!seq_gt(p->snd_una - 1, p->recover))
+    /* RFC 6582 §3.2 step 2: only if the cumulative ACK covers more than `recover`, so the
+     * dup ACKs of an earlier recovery (or after an RTO) do not trigger a second reduction. */
+    if (!seq_gt(p->snd_una, p->recover))
         return false;
     p->ssthresh = half_flight(p);
     p->recover = p->snd_max;
