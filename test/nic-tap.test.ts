@@ -7,12 +7,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeGuestRam } from '../src/net/guest-memory.js';
+import { FakeGuestRam, GuestMemory } from '../src/net/guest-memory.js';
 import * as libc from '../src/net/libc.js';
-import { startNicBackend, type NicHandle } from '../src/net/nic-backend.js';
+import { NIC_WAKE_ANY, startNicBackend, type NicHandle } from '../src/net/nic-backend.js';
 import { buildNicTools, type PingResult } from '../src/net/nic-tools.js';
 import { Netns, netnsUnavailable } from '../src/net/netns.js';
-import { startFakeGuest, type FakeGuestHandle } from '../src/net/fake-guest.js';
+import { FakeGuestQueue, startFakeGuest, type FakeGuestHandle } from '../src/net/fake-guest.js';
 import { allocNicRings } from '../src/net/rings.js';
 import { MS_RSS_KEY, Toeplitz, defaultReta } from '../src/net/toeplitz.js';
 
@@ -37,6 +37,7 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
   let kickFd = -1;
   let tools: ReturnType<typeof buildNicTools>;
   const reta = defaultReta(2, 128);
+  const onWakeCalls = [0, 0];
 
   beforeAll(async () => {
     if (why) throw new Error(`CI=true but the NIC TAP tests cannot run: ${why}`);
@@ -45,8 +46,11 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
     ns.exec('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
     ram = new FakeGuestRam(16 * MiB);
     const rings = allocNicRings(1 * MiB, 2, 256);
+    const bufBase = [4 * MiB, 6 * MiB];
+    // the driver side is initialised before the backend attaches, as a real guest would at boot
+    const mem = new GuestMemory(ram.spec);
+    for (let q = 0; q < 2; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
     kickFd = libc.makeEventfd();
-    guest = await startFakeGuest({ memory: ram.spec, rx: rings.rx, tx: rings.tx, bufBase: [4 * MiB, 6 * MiB], kickFd });
     nic = await startNicBackend({
       memory: ram.spec,
       queues: rings,
@@ -55,6 +59,19 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
       rss: { key: MS_RSS_KEY, reta },
       kickFd,
       spinUs: 20,
+      onWake: (q) => onWakeCalls[q]!++,
+    });
+    // the fake guest core halts as soon as it is idle (no polling budget), so every frame
+    // goes through the whole notification path: guest arms used_event -> backend wakes it,
+    // backend arms avail_event -> guest kicks the eventfd
+    guest = await startFakeGuest({
+      memory: ram.spec,
+      rx: rings.rx,
+      tx: rings.tx,
+      bufBase,
+      kickFd,
+      initialised: true,
+      wake: { counters: nic.wakeCounters, index: NIC_WAKE_ANY, spinUs: 0 },
     });
     ns.ip('link', 'set', TAP, 'up');
     ns.ip('addr', 'add', `${HOST_IP}/24`, 'dev', TAP);
@@ -97,6 +114,10 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
     expect(st[0]!.tx_frames + st[1]!.tx_frames).toBeGreaterThanOrEqual(count);
     expect(st[0]!.tx_frames).toBeGreaterThan(0);
     expect(st[1]!.tx_frames).toBeGreaterThan(0);
+    // the halting guest was woken through the shared counters and the onWake callback
+    expect(st[0]!.wakeups + st[1]!.wakeups).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 50)); // let queued wake messages arrive
+    expect(onWakeCalls[0]! + onWakeCalls[1]!).toBe(st[0]!.wakeups + st[1]!.wakeups);
     expect(ram.guardDamage()).toBe(0);
   });
 
