@@ -266,8 +266,10 @@ describe('NicEngine with a hostile guest', () => {
     for (let i = 0; i < 19; i++) tx.setDesc(13 + i, buf(13) + i, 1, VIRTQ_DESC_F_NEXT, 14 + i);
     tx.setDesc(32, buf(13) + 19, 1, 0);
     tx.post(13); // 20 one-byte segments: a valid chain, but a runt frame
-    // a good one last, split across two descriptors
+    // a good one last, split across two descriptors, with junk in the header fields that
+    // carry no offload request (the kernel must still see an all-zero header)
     frame(60, 12 + 42 + 20);
+    mem.u8.fill(0x55, buf(60) + 2, buf(60) + 12);
     tx.setDesc(60, buf(60), 30, VIRTQ_DESC_F_NEXT, 61);
     tx.setDesc(61, buf(60) + 30, 12 + 42 + 20 - 30, 0);
     tx.post(60);
@@ -310,6 +312,7 @@ describe('NicEngine with a hostile guest', () => {
     // exactly the good frame came out, intact
     const out = recv(0);
     expect(out).not.toBeNull();
+    expect(Array.from(scratchU8.subarray(0, 12))).toEqual(new Array(12).fill(0)); // host header, not the guest's
     expect(Array.from(out!)).toEqual(Array.from(mem.u8.subarray(buf(60) + 12, buf(60) + 12 + 42 + 20)));
     expect(recv(0)).toBeNull();
     // every refused chain with a valid head came back to the guest

@@ -28,6 +28,8 @@ import {
 } from './virtqueue.js';
 
 export const VNET_HDR_LEN = 12;
+const ZERO_HDR_OFF = 16 * (MAX_CHAIN_SEGS + 1);
+const IOV_AREA = 4096;
 const ETH_HLEN = 14;
 const VLAN_HLEN = 4;
 
@@ -72,6 +74,7 @@ export class NicEngine {
   private readonly logged = new Set<string>();
   private readonly iov: number; // native struct iovec[MAX_CHAIN_SEGS]
   private readonly iovDv: DataView;
+  private readonly zeroHdr: number;
   private readonly hdrScratch = new Uint8Array(ETH_HLEN + 60 + 4);
   private readonly touchedRx: boolean[];
 
@@ -101,8 +104,10 @@ export class NicEngine {
       this.stashValid.push(false);
     }
     this.touchedRx = new Array<boolean>(nq).fill(false);
-    this.iov = libc.mapAnon(16 * MAX_CHAIN_SEGS);
-    this.iovDv = new DataView(libc.view(this.iov, 16 * MAX_CHAIN_SEGS));
+    // iovec[MAX_CHAIN_SEGS + 1], then the host's own all-zero virtio-net header for TX
+    this.iov = libc.mapAnon(IOV_AREA);
+    this.iovDv = new DataView(libc.view(this.iov, IOV_AREA));
+    this.zeroHdr = this.iov + ZERO_HDR_OFF;
   }
 
   /** Start serving: take the guest's current ring indices as the starting point. */
@@ -115,7 +120,7 @@ export class NicEngine {
   }
 
   close(): void {
-    libc.munmap(this.iov, 16 * MAX_CHAIN_SEGS);
+    libc.munmap(this.iov, IOV_AREA);
   }
 
   private count(q: number, c: CounterName, n = 1): void {
@@ -148,6 +153,32 @@ export class NicEngine {
       dv.setBigUint64(16 * i + 8, BigInt(c.len[i]!), true);
     }
     return this.iov;
+  }
+
+  /**
+   * iovec for a TX chain with the guest's 12-byte header replaced by the host's zero header:
+   * the kernel never sees a guest-controlled virtio_net_hdr, so a guest flipping header bits
+   * after our check (it can write its buffers at any time) cannot request offloads.
+   */
+  private fillTxIov(c: Chain): number {
+    const dv = this.iovDv;
+    dv.setBigUint64(0, BigInt(this.zeroHdr), true);
+    dv.setBigUint64(8, BigInt(VNET_HDR_LEN), true);
+    let n = 1;
+    let skip = VNET_HDR_LEN;
+    for (let i = 0; i < c.count; i++) {
+      let len = c.len[i]!;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      len -= skip;
+      dv.setBigUint64(16 * n, BigInt(this.mem.host(c.addr[i]! + skip)), true);
+      dv.setBigUint64(16 * n + 8, BigInt(len), true);
+      skip = 0;
+      n++;
+    }
+    return n;
   }
 
   /** Pop the next usable RX chain of queue q into c, refusing bad ones. */
@@ -308,8 +339,7 @@ export class NicEngine {
         this.count(q, 'tx_drop_bad_hdr');
         this.once(`${q}.tx.hdr`, `nic: queue ${q} tx: virtio_net_hdr with flags/gso set (no offloads negotiated); dropping`);
       } else {
-        const w =
-          c.count === 1 ? libc.write(fd, this.mem.host(c.addr[0]!), c.len[0]!) : libc.writev(fd, this.fillIov(c), c.count);
+        const w = libc.writev(fd, this.iov, this.fillTxIov(c));
         if (w < 0) {
           this.count(q, 'tx_drop_write_error');
           this.once(`${q}.tx.write`, `nic: queue ${q}: write to TAP failed: ${libc.strerror(libc.errno())}`);
