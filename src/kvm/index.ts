@@ -1,0 +1,18 @@
+/**
+ * The FFI binding of /dev/kvm (see docs/kvm-binding.md). The only module in ix that knows
+ * ioctl numbers and struct layouts.
+ */
+export { Kvm, Vm, type MemoryRegion } from './kvm.js';
+export { Vcpu } from './vcpu.js';
+export { KvmError, hintFor } from './errors.js';
+export {
+  RunArea, ExitDecoder, IoExit, MmioExit, InternalErrorExit, FailEntryExit, SystemEventExit, UnknownExit,
+  type VcpuExit, type ExitReason, type HltExit, type ShutdownExit, type IntrExit, type IrqWindowOpenExit,
+} from './exit.js';
+export {
+  REG_NAMES, SEGMENT_NAMES, StructValueError,
+  type Regs, type RegName, type Sregs, type Segment, type SegmentName, type DTable, type CpuidEntry, type MsrEntry,
+} from './structs.js';
+export { LAYOUT, ARRAYS, EXIT, EXIT_IO_IN, EXIT_IO_OUT, CAP, MEM_LOG_DIRTY_PAGES, MEM_READONLY, KVM_API_VERSION, type StructLayout } from './layout.js';
+export { IOCTL, KVMIO, ioc, io, ior, iow, iowr, type IoctlName } from './ioctl.js';
+export * as libc from './libc.js';

@@ -1,0 +1,165 @@
+/**
+ * The system fd (/dev/kvm) and VM fds. See vcpu.ts for the vCPU.
+ */
+import { KvmError } from './errors.js';
+import { FdOwner } from './fd.js';
+import { KVM_API_VERSION, LAYOUT } from './layout.js';
+import { O_CLOEXEC, O_RDWR, openFd } from './libc.js';
+import { cpuid2Buffer, decodeCpuid2, type CpuidEntry } from './structs.js';
+import { Vcpu } from './vcpu.js';
+
+const E2BIG = 7;
+const PAGE = 4096n;
+const U64_MAX = 2n ** 64n - 1n;
+
+export interface MemoryRegion {
+  slot: number;
+  /** MEM_LOG_DIRTY_PAGES | MEM_READONLY, or 0 */
+  flags: number;
+  guestPhysAddr: bigint;
+  /** 0 deletes the slot */
+  memorySize: bigint;
+  userspaceAddr: bigint;
+}
+
+export class Kvm {
+  private readonly h: FdOwner;
+  private mmapSizeCache = 0;
+
+  private constructor(fd: number, readonly path: string) {
+    this.h = new FdOwner(fd, path);
+  }
+
+  /** Open the KVM device. Failing, the KvmError says whether it is missing or forbidden. */
+  static open(path = '/dev/kvm'): Kvm {
+    const fd = openFd(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) throw new KvmError('open', -fd, path);
+    return new Kvm(fd, path);
+  }
+
+  get fd(): number {
+    return this.h.fd;
+  }
+
+  /** KVM_GET_API_VERSION; 12 on every Linux since 2.6.22. */
+  apiVersion(): number {
+    return this.h.int('KVM_GET_API_VERSION');
+  }
+
+  /** Size of the per-vCPU mmap area (kvm_run plus the PIO data and coalesced MMIO pages). */
+  vcpuMmapSize(): number {
+    if (this.mmapSizeCache === 0) this.mmapSizeCache = this.h.int('KVM_GET_VCPU_MMAP_SIZE');
+    return this.mmapSizeCache;
+  }
+
+  /** KVM_CHECK_EXTENSION: 0 if absent, else 1 or a capability-specific value (e.g. max vCPUs). */
+  checkExtension(cap: number): number {
+    return this.h.int('KVM_CHECK_EXTENSION', cap, `capability ${cap}`);
+  }
+
+  /** KVM_GET_SUPPORTED_CPUID, growing the buffer until the kernel stops answering E2BIG. */
+  supportedCpuid(): CpuidEntry[] {
+    for (let n = 128; n <= 8192; n *= 2) {
+      const buf = cpuid2Buffer(n);
+      const r = this.h.ptrOrErrno('KVM_GET_SUPPORTED_CPUID', buf);
+      if (r >= 0) return decodeCpuid2(buf);
+      if (r !== -E2BIG) throw new KvmError('KVM_GET_SUPPORTED_CPUID', -r);
+    }
+    throw new KvmError('KVM_GET_SUPPORTED_CPUID', E2BIG, 'more than 8192 entries');
+  }
+
+  /** KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a vCPU. */
+  msrIndexList(): number[] {
+    const hdr = LAYOUT.kvm_msr_list;
+    // First ask with room for none: the kernel answers E2BIG and writes the count.
+    const probe = Buffer.alloc(hdr.size);
+    const r0 = this.h.ptrOrErrno('KVM_GET_MSR_INDEX_LIST', probe);
+    if (r0 < 0 && r0 !== -E2BIG) throw new KvmError('KVM_GET_MSR_INDEX_LIST', -r0);
+    const n = probe.readUInt32LE(hdr.fields.nmsrs);
+    if (n > 65536) throw new KvmError('KVM_GET_MSR_INDEX_LIST', E2BIG, `implausible count ${n}`);
+    const buf = Buffer.alloc(hdr.size + n * 4);
+    buf.writeUInt32LE(n, hdr.fields.nmsrs);
+    this.h.ptr('KVM_GET_MSR_INDEX_LIST', buf);
+    const got = Math.min(buf.readUInt32LE(hdr.fields.nmsrs), n);
+    const out: number[] = [];
+    for (let i = 0; i < got; i++) out.push(buf.readUInt32LE(hdr.fields.indices + i * 4));
+    return out;
+  }
+
+  /** KVM_CREATE_VM (type 0), after checking the API version. */
+  createVm(): Vm {
+    const v = this.apiVersion();
+    if (v !== KVM_API_VERSION) {
+      throw new KvmError('KVM_GET_API_VERSION', 22, `this binding speaks KVM API ${KVM_API_VERSION}, ${this.path} reports ${v}`);
+    }
+    const fd = this.h.int('KVM_CREATE_VM', 0);
+    return new Vm(fd, this.vcpuMmapSize());
+  }
+
+  close(): void {
+    this.h.closeFd();
+  }
+}
+
+export class Vm {
+  private readonly h: FdOwner;
+  private readonly regionBuf = Buffer.alloc(LAYOUT.kvm_userspace_memory_region.size);
+
+  /** @internal use Kvm.createVm() */
+  constructor(fd: number, readonly vcpuMmapSize: number) {
+    this.h = new FdOwner(fd, 'VM');
+  }
+
+  get fd(): number {
+    return this.h.fd;
+  }
+
+  /**
+   * Map host memory into the guest physical address space. Values are checked here (page
+   * alignment, 64-bit ranges) so the usual mistakes fail with a precise message.
+   */
+  setUserMemoryRegion(r: MemoryRegion): void {
+    const bad = (msg: string) => new KvmError('KVM_SET_USER_MEMORY_REGION', 22, `slot ${r.slot}: ${msg}`);
+    if (!Number.isInteger(r.slot) || r.slot < 0 || r.slot > 0xffffffff) throw bad(`slot must be a 32-bit unsigned integer`);
+    if (!Number.isInteger(r.flags) || r.flags < 0 || r.flags > 0xffffffff) throw bad('flags must be a 32-bit unsigned integer');
+    for (const k of ['guestPhysAddr', 'memorySize', 'userspaceAddr'] as const) {
+      const v = r[k];
+      if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) throw bad(`${k} must be a BigInt in 0..2^64-1`);
+      if (v % PAGE !== 0n) throw bad(`${k} 0x${v.toString(16)} is not 4 KiB aligned`);
+    }
+    const f = LAYOUT.kvm_userspace_memory_region.fields;
+    const b = this.regionBuf;
+    b.writeUInt32LE(r.slot, f.slot);
+    b.writeUInt32LE(r.flags, f.flags);
+    b.writeBigUInt64LE(r.guestPhysAddr, f.guest_phys_addr);
+    b.writeBigUInt64LE(r.memorySize, f.memory_size);
+    b.writeBigUInt64LE(r.userspaceAddr, f.userspace_addr);
+    this.h.ptr('KVM_SET_USER_MEMORY_REGION', b, `slot ${r.slot}, gpa 0x${r.guestPhysAddr.toString(16)}, ${r.memorySize} bytes`);
+  }
+
+  createVcpu(id: number): Vcpu {
+    if (!Number.isInteger(id) || id < 0) throw new RangeError(`vCPU id ${id} must be a non-negative integer`);
+    const fd = this.h.int('KVM_CREATE_VCPU', id, `vCPU id ${id}`);
+    return Vcpu.adopt(fd, id, this.vcpuMmapSize);
+  }
+
+  /** KVM_CHECK_EXTENSION on the VM fd (some answers are per VM). */
+  checkExtension(cap: number): number {
+    return this.h.int('KVM_CHECK_EXTENSION', cap, `capability ${cap}`);
+  }
+
+  /** KVM_SET_TSS_ADDR: three pages of guest physical space for VT-x real mode (Intel only). */
+  setTssAddr(gpa: number): void {
+    this.h.int('KVM_SET_TSS_ADDR', gpa, `address 0x${gpa.toString(16)}`);
+  }
+
+  /** KVM_CREATE_IRQCHIP: in-kernel PIC/IOAPIC/LAPIC (then KVM_INTERRUPT is not available). */
+  createIrqchip(): void {
+    this.h.int('KVM_CREATE_IRQCHIP');
+  }
+
+  /** Close the VM fd. Its vCPUs keep the VM alive in the kernel until they are closed too. */
+  close(): void {
+    this.h.closeFd();
+  }
+}

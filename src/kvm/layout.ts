@@ -1,0 +1,118 @@
+/**
+ * Sizes and byte offsets of the <linux/kvm.h> (x86-64) structures this binding reads and
+ * writes, plus the kernel constants it uses. Every value here is checked against the C
+ * headers by test/kvm-layout.test.ts (test/fixtures/kvm/kvm-layout.c prints the same table
+ * from sizeof/offsetof); nothing else in src/kvm may hard-code an offset.
+ *
+ * Offsets of union members of struct kvm_run are named "<part>.<field>" (e.g. "io.port");
+ * they all start at the union, offset 32.
+ */
+
+export interface StructLayout {
+  readonly size: number;
+  readonly fields: Readonly<Record<string, number>>;
+}
+
+export const LAYOUT = {
+  kvm_regs: {
+    size: 144,
+    fields: {
+      rax: 0, rbx: 8, rcx: 16, rdx: 24, rsi: 32, rdi: 40, rsp: 48, rbp: 56,
+      r8: 64, r9: 72, r10: 80, r11: 88, r12: 96, r13: 104, r14: 112, r15: 120,
+      rip: 128, rflags: 136,
+    },
+  },
+  kvm_segment: {
+    size: 24,
+    fields: {
+      base: 0, limit: 8, selector: 12, type: 14, present: 15, dpl: 16, db: 17, s: 18, l: 19,
+      g: 20, avl: 21, unusable: 22,
+    },
+  },
+  kvm_dtable: { size: 16, fields: { base: 0, limit: 8 } },
+  kvm_sregs: {
+    size: 312,
+    fields: {
+      cs: 0, ds: 24, es: 48, fs: 72, gs: 96, ss: 120, tr: 144, ldt: 168, gdt: 192, idt: 208,
+      cr0: 224, cr2: 232, cr3: 240, cr4: 248, cr8: 256, efer: 264, apic_base: 272,
+      interrupt_bitmap: 280,
+    },
+  },
+  kvm_msr_entry: { size: 16, fields: { index: 0, data: 8 } },
+  kvm_msrs: { size: 8, fields: { nmsrs: 0, entries: 8 } },
+  kvm_msr_list: { size: 4, fields: { nmsrs: 0, indices: 4 } },
+  kvm_cpuid_entry2: {
+    size: 40,
+    fields: { function: 0, index: 4, flags: 8, eax: 12, ebx: 16, ecx: 20, edx: 24 },
+  },
+  kvm_cpuid2: { size: 8, fields: { nent: 0, entries: 8 } },
+  kvm_userspace_memory_region: {
+    size: 32,
+    fields: { slot: 0, flags: 4, guest_phys_addr: 8, memory_size: 16, userspace_addr: 24 },
+  },
+  kvm_interrupt: { size: 4, fields: { irq: 0 } },
+  kvm_run: {
+    size: 2352,
+    fields: {
+      request_interrupt_window: 0, immediate_exit: 1, exit_reason: 8,
+      ready_for_interrupt_injection: 12, if_flag: 13, flags: 14, cr8: 16, apic_base: 24,
+      'hw.hardware_exit_reason': 32,
+      'fail_entry.hardware_entry_failure_reason': 32, 'fail_entry.cpu': 40,
+      'ex.exception': 32, 'ex.error_code': 36,
+      'io.direction': 32, 'io.size': 33, 'io.port': 34, 'io.count': 36, 'io.data_offset': 40,
+      'mmio.phys_addr': 32, 'mmio.data': 40, 'mmio.len': 48, 'mmio.is_write': 52,
+      'internal.suberror': 32, 'internal.ndata': 36, 'internal.data': 40,
+      'system_event.type': 32, 'system_event.ndata': 36, 'system_event.data': 40,
+    },
+  },
+} as const satisfies Record<string, StructLayout>;
+
+/** Element counts of the fixed arrays the binding walks. */
+export const ARRAYS = {
+  'kvm_run.internal.data': 16,
+  'kvm_run.system_event.data': 16,
+  'kvm_run.mmio.data': 8,
+  'kvm_sregs.interrupt_bitmap': 4,
+} as const;
+
+/** KVM_EXIT_* (struct kvm_run.exit_reason). */
+export const EXIT = {
+  UNKNOWN: 0,
+  EXCEPTION: 1,
+  IO: 2,
+  HYPERCALL: 3,
+  DEBUG: 4,
+  HLT: 5,
+  MMIO: 6,
+  IRQ_WINDOW_OPEN: 7,
+  SHUTDOWN: 8,
+  FAIL_ENTRY: 9,
+  INTR: 10,
+  INTERNAL_ERROR: 17,
+  SYSTEM_EVENT: 24,
+} as const;
+
+export const EXIT_IO_IN = 0;
+export const EXIT_IO_OUT = 1;
+
+/** kvm_userspace_memory_region.flags */
+export const MEM_LOG_DIRTY_PAGES = 1;
+export const MEM_READONLY = 2;
+
+/** KVM_CAP_* for checkExtension(). */
+export const CAP = {
+  IRQCHIP: 0,
+  HLT: 1,
+  USER_MEMORY: 3,
+  SET_TSS_ADDR: 4,
+  EXT_CPUID: 7,
+  NR_VCPUS: 9,
+  NR_MEMSLOTS: 10,
+  TSC_CONTROL: 60,
+  GET_TSC_KHZ: 61,
+  MAX_VCPUS: 66,
+  IMMEDIATE_EXIT: 136,
+} as const;
+
+/** The only KVM API version that exists since Linux 2.6.22. */
+export const KVM_API_VERSION = 12;

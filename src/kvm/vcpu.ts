@@ -1,0 +1,167 @@
+/**
+ * One virtual CPU: its fd, its mmapped kvm_run, register access and KVM_RUN.
+ *
+ * A Vcpu can be created by Vm.createVcpu() (owns the fd) or rebuilt in a worker thread
+ * from the fd number with Vcpu.fromFd() (does not own it: close() only unmaps kvm_run).
+ * Both mappings of kvm_run are the same pages, so the main thread's setImmediateExit()
+ * is seen by the worker's KVM_RUN.
+ */
+import { KvmError } from './errors.js';
+import { ExitDecoder, RunArea, type VcpuExit } from './exit.js';
+import { FdOwner } from './fd.js';
+import { IOCTL } from './ioctl.js';
+import { LAYOUT } from './layout.js';
+import { errno, ioctlInt, mmapFd, munmap, view } from './libc.js';
+import {
+  decodeMsrs, decodeRegs, decodeSregs, encodeCpuid2, encodeMsrs, encodeRegs, encodeSregs,
+  type CpuidEntry, type MsrEntry, type Regs, type Sregs,
+} from './structs.js';
+
+const KVM_RUN = IOCTL.KVM_RUN;
+
+export class Vcpu {
+  private readonly h: FdOwner;
+  private runAddr: bigint;
+  readonly runArea: RunArea;
+  private readonly exits: ExitDecoder;
+  // One scratch buffer per structure, reused by every call (no allocation per get/set).
+  private readonly regsBuf = Buffer.alloc(LAYOUT.kvm_regs.size);
+  private readonly regsDv = new DataView(this.regsBuf.buffer, this.regsBuf.byteOffset, this.regsBuf.byteLength);
+  private readonly sregsBuf = Buffer.alloc(LAYOUT.kvm_sregs.size);
+  private readonly sregsDv = new DataView(this.sregsBuf.buffer, this.sregsBuf.byteOffset, this.sregsBuf.byteLength);
+  private readonly irqBuf = Buffer.alloc(LAYOUT.kvm_interrupt.size);
+
+  private constructor(fd: number, readonly id: number, readonly mmapSize: number, owned: boolean) {
+    if (!Number.isSafeInteger(mmapSize) || mmapSize < LAYOUT.kvm_run.size) {
+      throw new RangeError(`vCPU mmap size ${mmapSize} is smaller than struct kvm_run (${LAYOUT.kvm_run.size}); pass Kvm.vcpuMmapSize()`);
+    }
+    this.h = new FdOwner(fd, `vCPU ${id}`, owned);
+    this.runAddr = mmapFd(fd, mmapSize);
+    this.runArea = new RunArea(view(this.runAddr, mmapSize));
+    this.exits = new ExitDecoder(this.runArea);
+  }
+
+  /** @internal used by Vm.createVcpu */
+  static adopt(fd: number, id: number, mmapSize: number): Vcpu {
+    return new Vcpu(fd, id, mmapSize, true);
+  }
+
+  /**
+   * A Vcpu over an fd created elsewhere (typically in the main thread; fds are shared by all
+   * threads). `mmapSize` is Kvm.vcpuMmapSize(). close() will unmap but not close the fd.
+   */
+  static fromFd(fd: number, mmapSize: number, id = -1): Vcpu {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`vCPU fd ${fd} is not a file descriptor`);
+    return new Vcpu(fd, id, mmapSize, false);
+  }
+
+  get fd(): number {
+    return this.h.fd;
+  }
+
+  /**
+   * KVM_RUN until the next exit; returns the decoded exit (valid until the next run()).
+   * Throws KvmError; code 'EINTR' means a signal or immediate_exit stopped it (the kick).
+   * Allocates nothing on the success path.
+   */
+  run(): VcpuExit {
+    const r = ioctlInt(this.h.live('KVM_RUN'), KVM_RUN, 0);
+    if (r < 0) throw new KvmError('KVM_RUN', errno(), `vCPU ${this.id}`);
+    return this.exits.decode();
+  }
+
+  /**
+   * KVM_RUN returning the raw result instead of throwing: the KVM_EXIT_* code (>= 0) or
+   * -errno. For loops that want to handle EINTR without an exception; decode with lastExit().
+   */
+  runRaw(): number {
+    const r = ioctlInt(this.h.live('KVM_RUN'), KVM_RUN, 0);
+    return r < 0 ? -errno() : this.runArea.exitReason;
+  }
+
+  /** The decoded exit of the last KVM_RUN. */
+  lastExit(): VcpuExit {
+    return this.exits.decode();
+  }
+
+  /** kvm_run.immediate_exit: when set, KVM_RUN returns EINTR at once (see docs: the kick). */
+  setImmediateExit(v: boolean): void {
+    this.runArea.immediateExit = v;
+  }
+
+  get immediateExit(): boolean {
+    return this.runArea.immediateExit;
+  }
+
+  getRegs(): Regs {
+    this.h.ptr('KVM_GET_REGS', this.regsBuf);
+    return decodeRegs(this.regsDv);
+  }
+
+  setRegs(r: Regs): void {
+    encodeRegs(this.regsDv, r);
+    this.h.ptr('KVM_SET_REGS', this.regsBuf);
+  }
+
+  getSregs(): Sregs {
+    this.h.ptr('KVM_GET_SREGS', this.sregsBuf);
+    return decodeSregs(this.sregsDv);
+  }
+
+  setSregs(s: Sregs): void {
+    encodeSregs(this.sregsDv, s);
+    this.h.ptr('KVM_SET_SREGS', this.sregsBuf);
+  }
+
+  /**
+   * Read MSRs. KVM stops at the first MSR it does not handle, so fewer results than indices
+   * means that one is unsupported: reported as a KvmError naming it.
+   */
+  getMsrs(indices: readonly number[]): MsrEntry[] {
+    if (indices.length === 0) return [];
+    const buf = encodeMsrs(indices.map((index) => ({ index })), false);
+    const n = this.h.ptr('KVM_GET_MSRS', buf);
+    if (n < indices.length) throw unsupportedMsr('KVM_GET_MSRS', n, indices);
+    return decodeMsrs(buf, n);
+  }
+
+  setMsrs(entries: readonly MsrEntry[]): void {
+    if (entries.length === 0) return;
+    const n = this.h.ptr('KVM_SET_MSRS', encodeMsrs(entries, true));
+    if (n < entries.length) throw unsupportedMsr('KVM_SET_MSRS', n, entries.map((e) => e.index));
+  }
+
+  /** KVM_SET_CPUID2, before the first run(); usually Kvm.supportedCpuid(), possibly edited. */
+  setCpuid(entries: readonly CpuidEntry[]): void {
+    this.h.ptr('KVM_SET_CPUID2', encodeCpuid2(entries), `${entries.length} entries`);
+  }
+
+  /** Queue an external interrupt (userspace irqchip only; no in-kernel irqchip created). */
+  interrupt(vector: number): void {
+    if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw new RangeError(`interrupt vector ${vector} must be 0..255`);
+    this.irqBuf.writeUInt32LE(vector, LAYOUT.kvm_interrupt.fields.irq);
+    this.h.ptr('KVM_INTERRUPT', this.irqBuf, `vector ${vector}`);
+  }
+
+  /** The guest TSC frequency in kHz (KVM_GET_TSC_KHZ). */
+  getTscKhz(): number {
+    return this.h.int('KVM_GET_TSC_KHZ');
+  }
+
+  /** Unmap kvm_run and close the fd (if owned). Exits returned earlier become invalid. */
+  close(): void {
+    if (this.h.closed) return;
+    if (this.runAddr !== 0n) {
+      munmap(this.runAddr, this.mmapSize);
+      this.runAddr = 0n;
+    }
+    this.h.closeFd();
+  }
+}
+
+const ENOENT_LIKE = 22; // EINVAL: the closest errno for "MSR not handled"
+
+function unsupportedMsr(name: 'KVM_GET_MSRS' | 'KVM_SET_MSRS', done: number, indices: readonly number[]): KvmError {
+  const bad = indices[done];
+  return new KvmError(name, ENOENT_LIKE, `handled ${done} of ${indices.length} MSRs; MSR 0x${(bad ?? 0).toString(16)} is not supported by this host${name === 'KVM_SET_MSRS' ? ' or the value was refused' : ''}`);
+}
