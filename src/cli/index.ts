@@ -1,1 +1,57 @@
-console.log('ix: not yet');
+/** The `ix` command line (commander). */
+import { Command, Option } from 'commander';
+import { performance } from 'node:perf_hooks';
+import { loadConfig, checkHostFit, ConfigError, HostFitError } from '../config/index.js';
+import { registerCheck } from './check.js';
+import { createLogger } from '../control/logger.js';
+import { runDataplane, RunError } from '../control/run.js';
+import { ElfError } from '../vmm/elf.js';
+import { BootError } from '../vmm/boot.js';
+import { MachineError } from '../vmm/machine.js';
+
+const startedWallMs = performance.timeOrigin;
+const program = new Command();
+program.name('ix').description('IX-style protected dataplanes on stock Linux KVM').showHelpAfterError();
+
+program
+  .command('run')
+  .description('start a dataplane from a config file and run it in the foreground')
+  .argument('<config>', 'dataplane config (TOML)')
+  .addOption(new Option('--log-level <level>', 'log level (overrides the config)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']))
+  .option('--selftest', 'time a 10^9-iteration loop in the guest kernel at boot (proves native execution)')
+  .option('--json', 'print a JSON summary of the run on stdout when it ends')
+  .action(async (configPath: string, opts: { logLevel?: string; selftest?: boolean; json?: boolean }) => {
+    let cfg;
+    try {
+      cfg = loadConfig(configPath);
+      checkHostFit(cfg);
+    } catch (e) {
+      if (e instanceof ConfigError || e instanceof HostFitError) {
+        process.stderr.write(`${e.message}\n`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    const log = createLogger(opts.logLevel ?? cfg.log.level);
+    try {
+      const r = await runDataplane(cfg, { log, selftest: opts.selftest, startedWallMs });
+      const summary = { exitCode: r.exitCode, reason: r.reason, platform: r.platform, firstAppInstructionMs: r.firstAppInstructionMs, firstAppInstructionWallMs: r.firstAppInstructionWallMs, selftestSeconds: r.selftestSeconds, cpus: r.cpus };
+      if (r.exitCode === 0) log.info(summary, `done: ${r.reason}`);
+      else log.error(summary, `failed: ${r.reason}`);
+      if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else if (r.exitCode !== 0) process.stderr.write(`ix: ${cfg.name}: ${r.reason}\n`);
+      process.exitCode = r.exitCode;
+    } catch (e) {
+      if (e instanceof RunError || e instanceof ElfError || e instanceof BootError || e instanceof MachineError || (e as Error).name === 'KvmError') {
+        log.fatal((e as Error).message);
+        process.stderr.write(`ix: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      throw e;
+    }
+  });
+
+registerCheck(program);
+
+await program.parseAsync(process.argv);

@@ -55,6 +55,11 @@ export interface BootPlan {
   freeEnd: number;
 }
 
+/** A view of the boot info page inside a view of guest memory. */
+export function bootInfoView(mem: DataView): DataView {
+  return new DataView(mem.buffer, mem.byteOffset + BOOTINFO_GPA, BootInfo.size);
+}
+
 const alignUp = (v: number, a: number) => Math.ceil(v / a) * a;
 
 /** Build the boot page table: PML4 slot 128 -> the direct map of all memory with 2 MiB pages.
@@ -95,7 +100,7 @@ function loadSegmentsByPaddr(u8: Uint8Array, img: ElfImage, memBytes: number): n
 }
 
 /** Place the app's segments at page-aligned physical addresses from `at`; describe them in boot info. */
-function loadApp(mem: DataView, u8: Uint8Array, app: ElfImage, at: number, memBytes: number): number {
+function loadApp(bi: DataView, u8: Uint8Array, app: ElfImage, at: number, memBytes: number): number {
   if (app.segments.length > MAX_APP_SEGS) throw new BootError(`${app.path}: ${app.segments.length} loadable segments; at most ${MAX_APP_SEGS}`);
   let pa = at;
   let prevEnd = 0n;
@@ -112,26 +117,26 @@ function loadApp(mem: DataView, u8: Uint8Array, app: ElfImage, at: number, memBy
     u8.fill(0, pa, pa + alignUp(filesz, PAGE));
     u8.set(app.data.subarray(s.offset, s.offset + s.filesz), pa + lead);
     const o = BootInfo.appSegs + i * AppSeg.size;
-    mem.setBigUint64(o + AppSeg.vaddr, vaddr, true);
-    mem.setBigUint64(o + AppSeg.paddr, BigInt(pa), true);
-    mem.setBigUint64(o + AppSeg.filesz, BigInt(filesz), true);
-    mem.setBigUint64(o + AppSeg.memsz, BigInt(memsz), true);
-    mem.setUint32(o + AppSeg.flags, s.flags, true);
+    bi.setBigUint64(o + AppSeg.vaddr, vaddr, true);
+    bi.setBigUint64(o + AppSeg.paddr, BigInt(pa), true);
+    bi.setBigUint64(o + AppSeg.filesz, BigInt(filesz), true);
+    bi.setBigUint64(o + AppSeg.memsz, BigInt(memsz), true);
+    bi.setUint32(o + AppSeg.flags, s.flags, true);
     pa += alignUp(filesz, PAGE);
     prevEnd = vaddr + BigInt(memsz);
   });
-  mem.setBigUint64(BootInfo.appEntry, app.entry, true);
-  mem.setUint32(BootInfo.appNsegs, sorted.length, true);
+  bi.setBigUint64(BootInfo.appEntry, app.entry, true);
+  bi.setUint32(BootInfo.appNsegs, sorted.length, true);
   return pa;
 }
 
-function writeArgs(mem: DataView, u8: Uint8Array, args: string[]): void {
+function writeArgs(bi: DataView, args: string[]): void {
   const bytes = Buffer.concat(args.map((a) => Buffer.from(`${a}\0`, 'utf8')));
   if (bytes.length > APP_ARGS_MAX || args.length > 64)
     throw new BootError(`app arguments take ${bytes.length} bytes (${args.length} args); at most ${APP_ARGS_MAX} bytes and 64 args`);
-  u8.set(bytes, BootInfo.appArgs);
-  mem.setUint32(BootInfo.appArgc, args.length, true);
-  mem.setUint32(BootInfo.appArgsLen, bytes.length, true);
+  new Uint8Array(bi.buffer, bi.byteOffset + BootInfo.appArgs, APP_ARGS_MAX).set(bytes);
+  bi.setUint32(BootInfo.appArgc, args.length, true);
+  bi.setUint32(BootInfo.appArgsLen, bytes.length, true);
 }
 
 /** Fill guest memory for boot. `mem`/`u8` view guest-physical 0..memBytes. */
@@ -141,30 +146,31 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
   u8.fill(0, 0, KERNEL_PHYS);
   buildBootPageTable(mem, p.memBytes);
   const kernelEnd = loadSegmentsByPaddr(u8, kernel, p.memBytes);
-  const appEnd = loadApp(mem, u8, app, kernelEnd, p.memBytes);
+  const bi = bootInfoView(mem);
+  const appEnd = loadApp(bi, u8, app, kernelEnd, p.memBytes);
   const freeStart = alignUp(appEnd, 2 * PAGE);
   if (freeStart + (4 << 20) > p.memBytes) throw new BootError(`guest memory (${p.memBytes} bytes) leaves less than 4 MiB free after the images; raise \`memory\``);
 
-  mem.setBigUint64(BootInfo.magic, BOOTINFO_MAGIC, true);
-  mem.setUint32(BootInfo.version, BOOTINFO_VERSION, true);
-  mem.setUint32(BootInfo.sizeField, BootInfo.size, true);
-  mem.setBigUint64(BootInfo.memSize, BigInt(p.memBytes), true);
-  mem.setBigUint64(BootInfo.kernelPhysEnd, BigInt(kernelEnd), true);
-  mem.setBigUint64(BootInfo.freePhysStart, BigInt(freeStart), true);
-  mem.setBigUint64(BootInfo.freePhysEnd, BigInt(p.memBytes), true);
-  mem.setBigUint64(BootInfo.pgdPhys, BigInt(PGD_GPA), true);
-  mem.setBigUint64(BootInfo.tscKhz, BigInt(p.tscKhz), true);
-  mem.setUint32(BootInfo.ncpus, p.ncpus, true);
-  mem.setUint32(BootInfo.flags, p.flags, true);
-  mem.setUint32(BootInfo.batch, p.batch, true);
-  mem.setUint32(BootInfo.idlePollUs, p.idlePollUs, true);
-  mem.setUint32(BootInfo.protection, p.protection === 'none' ? 1 : 0, true);
-  mem.setUint32(BootInfo.hcPort, HC_PORT, true);
-  mem.setBigUint64(BootInfo.appStackSize, BigInt(p.appStackSize), true);
-  mem.setBigUint64(BootInfo.appHeapSize, BigInt(p.appHeapSize), true);
-  writeArgs(mem, u8, p.appArgs);
-  mem.setBigUint64(BootInfo.logRingPhys, BigInt(LOG_RINGS_GPA), true);
-  mem.setBigUint64(BootInfo.logRingSize, BigInt(LOG_RING_SIZE), true);
+  bi.setBigUint64(BootInfo.magic, BOOTINFO_MAGIC, true);
+  bi.setUint32(BootInfo.version, BOOTINFO_VERSION, true);
+  bi.setUint32(BootInfo.sizeField, BootInfo.size, true);
+  bi.setBigUint64(BootInfo.memSize, BigInt(p.memBytes), true);
+  bi.setBigUint64(BootInfo.kernelPhysEnd, BigInt(kernelEnd), true);
+  bi.setBigUint64(BootInfo.freePhysStart, BigInt(freeStart), true);
+  bi.setBigUint64(BootInfo.freePhysEnd, BigInt(p.memBytes), true);
+  bi.setBigUint64(BootInfo.pgdPhys, BigInt(PGD_GPA), true);
+  bi.setBigUint64(BootInfo.tscKhz, BigInt(p.tscKhz), true);
+  bi.setUint32(BootInfo.ncpus, p.ncpus, true);
+  bi.setUint32(BootInfo.flags, p.flags, true);
+  bi.setUint32(BootInfo.batch, p.batch, true);
+  bi.setUint32(BootInfo.idlePollUs, p.idlePollUs, true);
+  bi.setUint32(BootInfo.protection, p.protection === 'none' ? 1 : 0, true);
+  bi.setUint32(BootInfo.hcPort, HC_PORT, true);
+  bi.setBigUint64(BootInfo.appStackSize, BigInt(p.appStackSize), true);
+  bi.setBigUint64(BootInfo.appHeapSize, BigInt(p.appHeapSize), true);
+  writeArgs(bi, p.appArgs);
+  bi.setBigUint64(BootInfo.logRingPhys, BigInt(LOG_RINGS_GPA), true);
+  bi.setBigUint64(BootInfo.logRingSize, BigInt(LOG_RING_SIZE), true);
   for (let c = 0; c < MAX_CPUS; c++) {
     const r = LOG_RINGS_GPA + c * LOG_RING_SIZE;
     mem.setUint32(r + LogRing.size, LOG_RING_DATA, true);

@@ -1,0 +1,45 @@
+/**
+ * `npm run bench -- <name> [--json]`: benchmarks, never part of `npm test`.
+ *   trap   cost of one batched call (batch 1, 8, 64) and `ix run` -> first app instruction
+ *   nic    NIC queue path vs a C reflector on a TAP device
+ * With no name, runs them all.
+ */
+import { writeFileSync } from 'node:fs';
+import { runTrapBench, printTrapBench } from './trap.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const names = args.filter((a) => !a.startsWith('--'));
+const all = ['trap', 'nic'];
+const todo = names.length ? names : all;
+const results: Record<string, unknown> = {};
+
+for (const n of todo) {
+  if (!all.includes(n)) {
+    console.error(`bench: unknown benchmark "${n}"; choose from ${all.join(', ')}`);
+    process.exit(2);
+  }
+}
+
+for (const n of todo) {
+  if (n === 'trap') {
+    const r = await runTrapBench();
+    results.trap = r;
+    if (!json) printTrapBench(r);
+  } else if (n === 'nic') {
+    const { runNicBench } = await import('./nic.js');
+    const mod = (await import('./nic.js')) as Record<string, unknown>;
+    const r = await runNicBench();
+    results.nic = r;
+    if (!json) {
+      const print = mod.printNicBench as ((x: unknown) => void) | undefined;
+      if (print) print(r);
+      else console.log(JSON.stringify(r, null, 2));
+    }
+  }
+}
+
+const out = `bench-results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(out, JSON.stringify(results, null, 2));
+if (json) console.log(JSON.stringify(results));
+else console.log(`\nresults written to ${out}`);

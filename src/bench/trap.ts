@@ -1,0 +1,94 @@
+/**
+ * `npm run bench -- trap`: the cost of one batched call for batch sizes 1, 8 and 64 on the
+ * platform this host offers, and the time from starting `ix run` to the app's first
+ * instruction. Not a test: it prints a table (and JSON with --json).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { PACKAGE_ROOT, appElf } from '../control/paths.js';
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  spawnWallMs: number;
+}
+
+function runIx(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    const spawnWallMs = performance.timeOrigin + performance.now();
+    const p = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/ix.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('close', (status) => resolve({ status, stdout, stderr, spawnWallMs }));
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export interface TrapBenchResult {
+  platform: string;
+  perCall: { batch: number; usPerCall: number[]; medianUs: number; minUs: number; maxUs: number }[];
+  bootToApp: { samplesMs: number[]; medianMs: number; minMs: number; maxMs: number };
+}
+
+export async function runTrapBench(opts: { rounds?: number; boots?: number } = {}): Promise<TrapBenchResult> {
+  const rounds = opts.rounds ?? 5;
+  const boots = opts.boots ?? 10;
+  const dir = mkdtempSync(join(tmpdir(), 'ix-bench-trap-'));
+  try {
+    const benchCfg = join(dir, 'bench.toml');
+    writeFileSync(benchCfg, `name = "bench-trap"\ncores = 1\n[app]\npath = "${appElf('bench_trap')}"\n`);
+    const helloCfg = join(dir, 'hello.toml');
+    writeFileSync(helloCfg, `name = "bench-boot"\ncores = 1\n[app]\npath = "${appElf('hello')}"\n`);
+
+    const per = new Map<number, number[]>();
+    let platform = 'unknown';
+    for (let r = 0; r < rounds; r++) {
+      const run = await runIx(['run', '--json', benchCfg]);
+      if (run.status !== 0) throw new Error(`bench_trap failed (status ${run.status}):\n${run.stderr}`);
+      for (const m of run.stdout.matchAll(/bench_trap core=\d+ batch=(\d+) traps=(\d+) cycles=(\d+) tsc_khz=(\d+)/g)) {
+        const [batch, traps, cycles, khz] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+        const us = (cycles / khz) * 1000 / (traps * batch);
+        per.set(batch, [...(per.get(batch) ?? []), us]);
+      }
+      const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as { platform: string };
+      platform = summary.platform;
+    }
+    const samplesMs: number[] = [];
+    for (let b = 0; b < boots; b++) {
+      const run = await runIx(['run', '--json', helloCfg]);
+      if (run.status !== 0) throw new Error(`hello failed (status ${run.status}):\n${run.stderr}`);
+      const s = JSON.parse(run.stdout.trim().split('\n').pop()!) as { firstAppInstructionWallMs: number | null };
+      if (s.firstAppInstructionWallMs !== null) samplesMs.push(s.firstAppInstructionWallMs - run.spawnWallMs);
+    }
+    return {
+      platform,
+      perCall: [...per.entries()].sort((a, b) => a[0] - b[0]).map(([batch, us]) => ({
+        batch, usPerCall: us, medianUs: median(us), minUs: Math.min(...us), maxUs: Math.max(...us),
+      })),
+      bootToApp: { samplesMs, medianMs: median(samplesMs), minMs: Math.min(...samplesMs), maxMs: Math.max(...samplesMs) },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function printTrapBench(r: TrapBenchResult): void {
+  const f = (n: number, d = 3) => n.toFixed(d);
+  console.log(`\nbatched trap cost on platform=${r.platform} (${r.perCall[0]?.usPerCall.length ?? 0} runs of 20000 traps each)`);
+  console.log('batch  us/call(median)  min      max      target');
+  for (const p of r.perCall)
+    console.log(`${String(p.batch).padEnd(6)} ${f(p.medianUs).padEnd(16)} ${f(p.minUs).padEnd(8)} ${f(p.maxUs).padEnd(8)} ${p.batch === 64 ? '<= 0.200' : ''}`);
+  const b = r.bootToApp;
+  console.log(`\n\`ix run\` start -> first app instruction (${b.samplesMs.length} boots): median ${f(b.medianMs, 1)} ms, min ${f(b.minMs, 1)}, max ${f(b.maxMs, 1)} (target <= 100 ms)`);
+}

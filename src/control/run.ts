@@ -1,0 +1,102 @@
+/**
+ * `ix run`: start a dataplane from a validated config and run it in the foreground until
+ * every app is gone, the guest fails, or SIGINT/SIGTERM (DESIGN.md §1).
+ */
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { DataplaneConfig } from '../config/index.js';
+import { Machine, type MachineResult } from '../vmm/machine.js';
+import { KERNEL_ELF } from './paths.js';
+import type { Logger } from './logger.js';
+
+export class RunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
+export interface RunOptions {
+  log: Logger;
+  /** where app output lines go (default: stdout) */
+  appOut?: (line: string) => void;
+  kernelPath?: string;
+  selftest?: boolean;
+  /** wall-clock ms (performance.timeOrigin based) the command started, for the boot timing */
+  startedWallMs?: number;
+}
+
+export interface RunOutcome extends MachineResult {
+  /** ms from the command's start (or startedWallMs) to the first app instruction on core 0 */
+  firstAppInstructionMs: number | null;
+  /** the same instant as a wall-clock time (performance.timeOrigin-based ms) */
+  firstAppInstructionWallMs: number | null;
+  platform: string;
+  selftestSeconds: number | null;
+}
+
+export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise<RunOutcome> {
+  const log = o.log;
+  const kernelPath = o.kernelPath ?? KERNEL_ELF;
+  if (!existsSync(kernelPath)) throw new RunError(`guest kernel not found at ${kernelPath}: run \`npm run build\` first`);
+  if (cfg.nic) log.warn({ nic: cfg.nic.address }, 'the [nic] section is accepted but NIC queues are not attached yet (issue: NIC queues); running without a NIC');
+  log.info({ config: cfg.source, name: cfg.name, cores: cfg.cores.count, memory: cfg.memoryBytes }, 'config ok');
+
+  const m = new Machine({
+    kernelPath,
+    appPath: cfg.app.path,
+    appArgs: cfg.app.args,
+    ncpus: cfg.cores.count,
+    pinCpus: cfg.cores.cpus,
+    memBytes: cfg.memoryBytes,
+    batch: cfg.batch,
+    idlePollUs: cfg.idlePollUs,
+    protection: cfg.protection,
+    selftest: o.selftest ?? false,
+  });
+  const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
+  m.on('log', (cpu, line) => {
+    if (line.startsWith('\x01')) appOut(`[${cfg.name} core ${cpu}] ${line.slice(1)}`);
+    else log.debug({ cpu }, `guest: ${line}`);
+  });
+  m.on('app-exit', (cpu, status) => log.info({ cpu, status }, `app on core ${cpu} exited with status ${status}`));
+  m.on('app-fault', (f) =>
+    log.error(
+      { cpu: f.cpu, kind: f.kind, rip: f.rip, symbol: f.symbol, addr: f.addr, error: f.errorCode, regs: f.regs },
+      `app on core ${f.cpu} stopped: ${f.kind} at ${f.rip}${f.symbol ? ` (${f.symbol})` : ''}, address ${f.addr}`,
+    ),
+  );
+  m.on('warning', (w) => log.warn(w));
+
+  m.start();
+  log.info({ kernel: kernelPath, app: cfg.app.path, tscKhz: m.tscKhz }, 'memory, kernel and app loaded');
+  let started = 0;
+  m.on('started', () => {
+    if (++started === cfg.cores.count) log.info({ cores: cfg.cores.count, pinned: cfg.cores.cpus }, 'cores started');
+  });
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping');
+    void m.stop(`stopped by ${sig}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let res: MachineResult;
+  try {
+    res = await m.wait();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const reports = m.cpuReports();
+  const r0 = reports[0];
+  const since = o.startedWallMs ?? performance.timeOrigin;
+  const st = r0 && r0.selftestIters > 0n && m.tscKhz ? Number(r0.selftestCycles) / m.tscKhz / 1000 : null;
+  return {
+    ...res,
+    firstAppInstructionMs: m.firstAppInstructionMs(since),
+    firstAppInstructionWallMs: m.firstAppInstructionMs(0),
+    platform: r0?.platform ?? 'unknown',
+    selftestSeconds: st,
+  };
+}

@@ -1,0 +1,401 @@
+/**
+ * A dataplane guest: one KVM VM with its memory, kernel, app and one worker thread per vCPU.
+ * The main thread owns the lifecycle, drains the guest's log rings and turns worker messages
+ * into events (DESIGN.md §3, §4, §9).
+ */
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
+import * as libc from '../kvm/libc.js';
+import { BootInfo, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP } from './abi.js';
+import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
+import { ElfImage } from './elf.js';
+import { LogDrain } from './logdrain.js';
+import { CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type WorkerMessage } from './messages.js';
+
+export interface MachineOptions {
+  kernelPath: string;
+  appPath: string;
+  appArgs: string[];
+  ncpus: number;
+  /** host CPU per vCPU, or null to let the host scheduler place them */
+  pinCpus: number[] | null;
+  memBytes: number;
+  batch: number;
+  idlePollUs: number;
+  protection: 'ring3' | 'none';
+  appStackSize?: number;
+  appHeapSize?: number;
+  /** run the 1e9-iteration boot self-test (proves native execution) */
+  selftest?: boolean;
+}
+
+export interface AppFault {
+  cpu: number;
+  kind: string;
+  vector: number;
+  rip: string;
+  symbol: string | null;
+  addr: string;
+  errorCode: string;
+  regs: Record<string, string>;
+}
+
+export type CpuOutcome =
+  | { state: 'running' }
+  | { state: 'exited'; status: number }
+  | { state: 'faulted'; fault: AppFault }
+  | { state: 'crashed'; reason: string };
+
+export interface MachineResult {
+  /** 0 if every app exited 0 */
+  exitCode: number;
+  reason: string;
+  cpus: CpuOutcome[];
+}
+
+export interface CpuReport {
+  cpu: number;
+  platform: string;
+  state: number;
+  tscKernelEntry: bigint;
+  tscNative: bigint;
+  tscAppEntry: bigint;
+  selftestCycles: bigint;
+  selftestIters: bigint;
+  bpollCalls: bigint;
+  callsExecuted: bigint;
+}
+
+export class MachineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MachineError';
+  }
+}
+
+const DEFAULT_STACK = 256 * 1024;
+const DEFAULT_HEAP = 4 * 1024 * 1024;
+
+function workerUrl(): URL {
+  // Running from dist/ the worker sits next to this file; running from src/ (tests) use the build.
+  const here = new URL('./vcpu-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = new URL('../../dist/vmm/vcpu-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new MachineError('the vCPU worker is not built: run `npm run build` first');
+}
+
+export declare interface Machine {
+  on(e: 'log', l: (cpu: number, line: string) => void): this;
+  on(e: 'app-exit', l: (cpu: number, status: number) => void): this;
+  on(e: 'app-fault', l: (f: AppFault) => void): this;
+  on(e: 'warning', l: (message: string) => void): this;
+  on(e: 'started', l: (cpu: number, firstRunWallMs: number) => void): this;
+}
+
+export class Machine extends EventEmitter {
+  readonly kernel: ElfImage;
+  readonly app: ElfImage;
+  private kvm: Kvm | null = null;
+  private vm: Vm | null = null;
+  private vcpus: Vcpu[] = [];
+  private workers: Worker[] = [];
+  private memAddr = 0n;
+  private mem!: DataView;
+  private drain!: LogDrain;
+  private drainTimer: NodeJS.Timeout | null = null;
+  private readonly control: Int32Array;
+  private readonly outcomes: CpuOutcome[];
+  private readonly halted: boolean[];
+  private finished: Promise<MachineResult>;
+  private finish!: (r: MachineResult) => void;
+  private done = false;
+  private warned = new Set<string>();
+  private finalReports: CpuReport[] = [];
+  /** wall-clock ms (performance.timeOrigin based) of each vCPU's first KVM_RUN */
+  readonly firstRunWallMs: number[] = [];
+  tscKhz = 0;
+
+  constructor(readonly opts: MachineOptions) {
+    super();
+    this.kernel = ElfImage.load(opts.kernelPath);
+    this.app = ElfImage.load(opts.appPath);
+    this.control = new Int32Array(new SharedArrayBuffer(opts.ncpus * CTRL_CELLS * 4));
+    this.outcomes = Array.from({ length: opts.ncpus }, () => ({ state: 'running' }) as CpuOutcome);
+    this.halted = new Array<boolean>(opts.ncpus).fill(false);
+    this.finished = new Promise((res) => (this.finish = res));
+  }
+
+  /** Create the VM, load everything and start every vCPU. */
+  start(): void {
+    const o = this.opts;
+    this.kvm = Kvm.open();
+    this.vm = this.kvm.createVm();
+    this.memAddr = libc.mmapAnonymous(o.memBytes);
+    this.mem = new DataView(libc.view(this.memAddr, o.memBytes));
+    const u8 = new Uint8Array(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
+    this.vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(o.memBytes), userspaceAddr: this.memAddr });
+
+    const cpuid = this.kvm.supportedCpuid();
+    for (let i = 0; i < o.ncpus; i++) {
+      const v = this.vm.createVcpu(i);
+      this.vcpus.push(v);
+      v.setCpuid(cpuid);
+    }
+    this.tscKhz = this.vcpus[0]!.getTscKhz();
+    prepareGuest(this.mem, u8, this.kernel, this.app, {
+      memBytes: o.memBytes,
+      ncpus: o.ncpus,
+      tscKhz: this.tscKhz,
+      batch: o.batch,
+      idlePollUs: o.idlePollUs,
+      protection: o.protection,
+      flags: o.selftest ? BOOT_SELFTEST_LOOP : 0,
+      appArgs: [this.app.path.split('/').pop() ?? 'app', ...o.appArgs],
+      appStackSize: o.appStackSize ?? DEFAULT_STACK,
+      appHeapSize: o.appHeapSize ?? DEFAULT_HEAP,
+    });
+    this.vcpus.forEach((v, i) => this.initialState(v, i));
+    this.drain = new LogDrain(this.mem, LOG_RINGS_GPA, LOG_RING_SIZE, o.ncpus, (cpu, line) => this.emit('log', cpu, line));
+    this.drainTimer = setInterval(() => this.drain.drain(), 10);
+
+    const url = workerUrl();
+    this.vcpus.forEach((v, i) => {
+      const w = new Worker(url, {
+        workerData: {
+          cpu: i,
+          vmFd: this.vm!.fd,
+          vcpuFd: v.fd,
+          vcpuMmapSize: this.kvm!.vcpuMmapSize(),
+          memBase: this.memAddr.toString(),
+          memSize: o.memBytes,
+          pinCpu: o.pinCpus ? o.pinCpus[i]! : null,
+          control: this.control.buffer,
+        },
+      });
+      w.on('message', (m: WorkerMessage) => this.onMessage(m));
+      w.on('error', (e: Error) => this.crash(i, `vCPU worker failed: ${e.message}`));
+      this.workers.push(w);
+    });
+  }
+
+  private initialState(v: Vcpu, cpu: number): void {
+    // 64-bit mode, paging on with the host-built direct map; see PVM.md §4 for why CR4 is
+    // only PAE (the PVM CPUID has no PCID) and why CR3 bit 12 must be clear.
+    const s = v.getSregs();
+    const code = { base: 0n, limit: 0xffffffff, selector: 0x10, type: 11, present: 1, dpl: 0, db: 0, s: 1, l: 1, g: 1, avl: 0, unusable: 0 };
+    const data = { base: 0n, limit: 0xffffffff, selector: 0x18, type: 3, present: 1, dpl: 0, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0 };
+    s.cs = { ...s.cs, ...code };
+    s.ds = { ...s.ds, ...data };
+    s.es = { ...s.es, ...data };
+    s.fs = { ...s.fs, ...data };
+    s.gs = { ...s.gs, ...data };
+    s.ss = { ...s.ss, ...data };
+    s.tr = { ...s.tr, base: 0n, limit: 0x67, selector: 0, type: 11, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 };
+    s.ldt = { ...s.ldt, base: 0n, limit: 0xffff, selector: 0, type: 2, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 };
+    s.cr0 = 0x80050033n;
+    s.cr4 = 0x20n;
+    s.cr3 = BigInt(PGD_GPA);
+    s.efer = 0xd01n;
+    v.setSregs(s);
+    const r = v.getRegs();
+    for (const k of Object.keys(r) as (keyof typeof r)[]) r[k] = 0n;
+    r.rip = this.kernel.entry;
+    r.rdi = BigInt(BOOTINFO_GPA);
+    r.rsi = BigInt(cpu);
+    r.rflags = 2n;
+    v.setRegs(r);
+  }
+
+  private onMessage(m: WorkerMessage): void {
+    switch (m.type) {
+      case 'started':
+        this.firstRunWallMs[m.cpu] = m.firstRunWallMs;
+        this.emit('started', m.cpu, m.firstRunWallMs);
+        break;
+      case 'app-exit':
+        this.drain.drainOne(m.cpu, true);
+        this.outcomes[m.cpu] = { state: 'exited', status: m.status };
+        this.emit('app-exit', m.cpu, m.status);
+        this.check();
+        break;
+      case 'app-fault': {
+        this.drain.drainOne(m.cpu, true);
+        const f = this.describeFault(m.cpu, m.fault);
+        this.outcomes[m.cpu] = { state: 'faulted', fault: f };
+        this.emit('app-fault', f);
+        this.check();
+        break;
+      }
+      case 'log-kick':
+        this.drain.drainOne(m.cpu);
+        Atomics.add(this.control, m.cpu * CTRL_CELLS + CTRL_LOG_SEQ, 1);
+        Atomics.notify(this.control, m.cpu * CTRL_CELLS + CTRL_LOG_SEQ);
+        break;
+      case 'halted':
+        this.halted[m.cpu] = true;
+        this.check();
+        break;
+      case 'stopped':
+        break;
+      case 'panic':
+        this.drain.drain(true);
+        this.crash(m.cpu, `kernel panic: ${this.symbolizeText(m.message)}`);
+        break;
+      case 'crash': {
+        this.drain.drain(true);
+        const rip = m.regs?.rip;
+        const sym = rip ? this.symbolize(BigInt(rip)) : null;
+        const regs = m.regs ? ' ' + Object.entries(m.regs).map(([k, v]) => `${k}=${v}`).join(' ') : '';
+        this.crash(m.cpu, `${m.reason}${sym ? ` at ${sym}` : ''}${regs}`);
+        break;
+      }
+      case 'bad-exit':
+        if (!this.warned.has(m.what)) {
+          this.warned.add(m.what);
+          this.emit('warning', `cpu${m.cpu}: ${m.what}`);
+        }
+        break;
+    }
+  }
+
+  private symbolize(addr: bigint): string | null {
+    return this.app.symbolize(addr) ?? this.kernel.symbolize(addr);
+  }
+
+  private symbolizeText(msg: string): string {
+    return msg.replace(/rip ([0-9a-f]+)/, (all, h: string) => {
+      const s = this.symbolize(BigInt(`0x${h}`));
+      return s ? `${all} (${s})` : all;
+    });
+  }
+
+  private describeFault(cpu: number, f: FaultReport): AppFault {
+    const rip = f.regs.rip ?? '0x0';
+    return {
+      cpu,
+      kind: FAULT_KINDS[f.kind] ?? `fault kind ${f.kind}`,
+      vector: f.vector,
+      rip,
+      symbol: this.app.symbolize(BigInt(rip)),
+      addr: f.addr,
+      errorCode: f.errorCode,
+      regs: f.regs,
+    };
+  }
+
+  private crash(cpu: number, reason: string): void {
+    if (this.outcomes[cpu]?.state === 'running') this.outcomes[cpu] = { state: 'crashed', reason };
+    this.end(1, `cpu${cpu}: ${reason}`);
+  }
+
+  /** All apps gone and their cores idle: the run is over. */
+  private check(): void {
+    if (this.done) return;
+    if (this.outcomes.some((o) => o.state === 'running') || this.halted.some((h) => !h)) return;
+    const faulted = this.outcomes.filter((o) => o.state === 'faulted').length;
+    const bad = this.outcomes.filter((o) => o.state === 'exited' && o.status !== 0).length;
+    if (faulted) this.end(1, `no app left: ${faulted} of ${this.opts.ncpus} cores stopped their app after a fault`);
+    else if (bad) this.end(1, `no app left: ${bad} of ${this.opts.ncpus} apps exited with a non-zero status`);
+    else this.end(0, 'every app exited with status 0');
+  }
+
+  private end(exitCode: number, reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    void this.teardown().then(() => this.finish({ exitCode, reason, cpus: [...this.outcomes] }));
+  }
+
+  /** Per-CPU status the guest wrote into boot info. */
+  cpuReports(): CpuReport[] {
+    if (!this.memAddr) return this.finalReports;
+    const out: CpuReport[] = [];
+    for (let cpu = 0; cpu < this.opts.ncpus; cpu++) {
+      const b = BOOTINFO_GPA + BootInfo.cpu + cpu * CpuStatus.size;
+      const g64 = (o: number) => this.mem.getBigUint64(b + o, true);
+      out.push({
+        cpu,
+        platform: PLATFORM_NAMES[this.mem.getUint32(b + CpuStatus.platform, true)] ?? 'unknown',
+        state: this.mem.getUint32(b + CpuStatus.state, true),
+        tscKernelEntry: g64(CpuStatus.tscKernelEntry),
+        tscNative: g64(CpuStatus.tscNative),
+        tscAppEntry: g64(CpuStatus.tscAppEntry),
+        selftestCycles: g64(CpuStatus.selftestCycles),
+        selftestIters: g64(CpuStatus.selftestIters),
+        bpollCalls: g64(CpuStatus.bpollCalls),
+        callsExecuted: g64(CpuStatus.callsExecuted),
+      });
+    }
+    return out;
+  }
+
+  /** Resolves when the run is over (all apps gone, a crash, or stop()). */
+  wait(): Promise<MachineResult> {
+    return this.finished;
+  }
+
+  /** Stop every vCPU now. */
+  stop(reason = 'stopped by request'): Promise<MachineResult> {
+    this.end(this.outcomes.every((o) => o.state === 'exited' && o.status === 0) ? 0 : 1, reason);
+    return this.finished;
+  }
+
+  private async teardown(): Promise<void> {
+    for (let i = 0; i < this.opts.ncpus; i++) {
+      Atomics.store(this.control, i * CTRL_CELLS + CTRL_STOP, 1);
+      Atomics.notify(this.control, i * CTRL_CELLS + CTRL_STOP);
+    }
+    // A worker inside KVM_RUN leaves it on a signal (EINTR) with immediate_exit set.
+    process.on('SIGUSR2', noop);
+    for (let i = 0; i < this.vcpus.length; i++) {
+      this.vcpus[i]!.setImmediateExit(true);
+      const tid = Atomics.load(this.control, i * CTRL_CELLS + CTRL_TID);
+      if (tid > 0) {
+        try {
+          libc.tgkill(process.pid, tid, 'SIGUSR2');
+        } catch {
+          // the worker already left KVM_RUN and exited
+        }
+      }
+    }
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((res) => {
+            const t = setTimeout(() => void w.terminate().then(() => res()), 2000);
+            w.once('exit', () => {
+              clearTimeout(t);
+              res();
+            });
+          }),
+      ),
+    );
+    process.off('SIGUSR2', noop);
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drain?.drain(true);
+    for (const v of this.vcpus) v.close();
+    this.vm?.close();
+    this.kvm?.close();
+    if (this.memAddr) {
+      this.finalReports = this.cpuReports();
+      libc.munmap(this.memAddr, this.opts.memBytes);
+    }
+    this.memAddr = 0n;
+  }
+
+  /** Milliseconds since `sinceWallMs` until the first app instruction on cpu 0, derived from
+   * the host time of the first KVM_RUN plus the guest's TSC from kernel entry to app entry. */
+  firstAppInstructionMs(sinceWallMs: number): number | null {
+    const r = this.cpuReports()[0];
+    const t = this.firstRunWallMs[0];
+    if (!r || t === undefined || !r.tscAppEntry || !this.tscKhz) return null;
+    return t - sinceWallMs + Number(r.tscAppEntry - r.tscKernelEntry) / this.tscKhz;
+  }
+}
+
+function noop(): void {}
+export { performance };

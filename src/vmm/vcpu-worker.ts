@@ -1,0 +1,156 @@
+/**
+ * One vCPU: a worker thread running KVM_RUN in a loop and handling its exits (DESIGN.md §3).
+ * Hypercalls arrive as port I/O; every value read from the guest is bounds-checked against
+ * guest memory. Everything the main thread must know is posted as a WorkerMessage.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { Vcpu, KvmError, type VcpuExit } from '../kvm/index.js';
+import * as libc from '../kvm/libc.js';
+import { BOOTINFO_GPA } from './boot.js';
+import { Fault, HC, HC_PORT, Hcall, REG_NAMES, BootInfo, CpuStatus, CPU_STATE } from './abi.js';
+import {
+  CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type VcpuWorkerData, type WorkerMessage,
+} from './messages.js';
+
+const d = workerData as VcpuWorkerData;
+const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+const control = new Int32Array(d.control);
+const cell = (i: number) => d.cpu * CTRL_CELLS + i;
+const mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
+const u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
+
+const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+
+function regsOf(vcpu: Vcpu): Record<string, string> | null {
+  try {
+    const r = vcpu.getRegs();
+    const s = vcpu.getSregs();
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r)) out[k] = hex(v as bigint);
+    out.cr0 = hex(s.cr0);
+    out.cr2 = hex(s.cr2);
+    out.cr3 = hex(s.cr3);
+    out.cr4 = hex(s.cr4);
+    out.efer = hex(s.efer);
+    out.cs = hex(s.cs.selector);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function readFault(gpa: number): FaultReport {
+  const f = gpa + Hcall.fault;
+  const regs: Record<string, string> = {};
+  REG_NAMES.forEach((n, i) => {
+    regs[n] = hex(mem.getBigUint64(f + Fault.regs + i * 8, true));
+  });
+  return {
+    kind: mem.getUint32(f + Fault.kind, true),
+    vector: mem.getUint32(f + Fault.vector, true),
+    errorCode: hex(mem.getBigUint64(f + Fault.errorCode, true)),
+    addr: hex(mem.getBigUint64(f + Fault.addr, true)),
+    regs,
+  };
+}
+
+function inGuest(gpa: number, len: number): boolean {
+  return Number.isSafeInteger(gpa) && gpa >= 0 && len >= 0 && gpa + len <= d.memSize;
+}
+
+/** Returns false when the vCPU must stop. */
+function hypercall(gpa: number): boolean {
+  if (!inGuest(gpa, Hcall.size)) {
+    post({ type: 'bad-exit', cpu: d.cpu, what: `hypercall request at ${hex(gpa)} outside guest memory` });
+    return true;
+  }
+  const nr = mem.getUint32(gpa + Hcall.nr, true);
+  const a0 = mem.getBigUint64(gpa + Hcall.a0, true);
+  const a1 = mem.getBigUint64(gpa + Hcall.a1, true);
+  switch (nr) {
+    case HC.appExit:
+      post({ type: 'app-exit', cpu: d.cpu, status: Number(BigInt.asIntN(32, a0)) });
+      return true;
+    case HC.appFault:
+      post({ type: 'app-fault', cpu: d.cpu, fault: readFault(gpa) });
+      return true;
+    case HC.panic: {
+      const len = Math.min(Number(a1), 4096);
+      const at = Number(a0);
+      const message = inGuest(at, len) ? Buffer.from(u8.subarray(at, at + len)).toString('utf8') : `(message at ${hex(a0)} outside guest memory)`;
+      post({ type: 'panic', cpu: d.cpu, message });
+      return false;
+    }
+    case HC.logKick: {
+      const seq = Atomics.load(control, cell(CTRL_LOG_SEQ));
+      post({ type: 'log-kick', cpu: d.cpu });
+      Atomics.wait(control, cell(CTRL_LOG_SEQ), seq, 200); // until the main thread drained
+      return true;
+    }
+    case HC.idle:
+      return true;
+    default:
+      post({ type: 'bad-exit', cpu: d.cpu, what: `unknown hypercall ${nr}` });
+      return true;
+  }
+}
+
+function cpuState(): number {
+  return mem.getUint32(BOOTINFO_GPA + BootInfo.cpu + d.cpu * CpuStatus.size + CpuStatus.state, true);
+}
+
+function run(): void {
+  const vcpu = Vcpu.fromFd(d.vcpuFd, d.vcpuMmapSize);
+  if (d.pinCpu !== null) libc.setThreadAffinity([d.pinCpu]);
+  const tid = libc.gettid();
+  Atomics.store(control, cell(CTRL_TID), tid);
+  post({ type: 'started', cpu: d.cpu, tid, firstRunWallMs: performance.timeOrigin + performance.now() });
+  for (;;) {
+    if (Atomics.load(control, cell(CTRL_STOP))) break;
+    let exit: VcpuExit;
+    try {
+      exit = vcpu.run();
+    } catch (e) {
+      if (e instanceof KvmError && e.code === 'EINTR') continue;
+      post({ type: 'crash', cpu: d.cpu, reason: `KVM_RUN failed: ${(e as Error).message}`, regs: regsOf(vcpu) });
+      return;
+    }
+    switch (exit.reason) {
+      case 'io':
+        if (exit.port === HC_PORT && exit.direction === 'out' && exit.size === 4) {
+          if (!hypercall(exit.data.readUInt32LE(0))) return;
+        } else {
+          post({ type: 'bad-exit', cpu: d.cpu, what: `port I/O ${exit.direction} ${hex(exit.port)} size ${exit.size}` });
+        }
+        break;
+      case 'hlt':
+        if (cpuState() === CPU_STATE.appDone || cpuState() === CPU_STATE.panic) {
+          post({ type: 'halted', cpu: d.cpu });
+          // Nothing will wake this core until the dataplane has a NIC: wait for stop.
+          while (!Atomics.load(control, cell(CTRL_STOP))) Atomics.wait(control, cell(CTRL_STOP), 0, 1000);
+          post({ type: 'stopped', cpu: d.cpu });
+          return;
+        }
+        post({ type: 'crash', cpu: d.cpu, reason: 'the kernel halted before its app was done', regs: regsOf(vcpu) });
+        return;
+      case 'intr':
+        break;
+      case 'shutdown':
+        post({ type: 'crash', cpu: d.cpu, reason: 'triple fault (KVM_EXIT_SHUTDOWN)', regs: regsOf(vcpu) });
+        return;
+      case 'internal_error':
+        post({ type: 'crash', cpu: d.cpu, reason: `KVM internal error, suberror ${exit.suberror}`, regs: regsOf(vcpu) });
+        return;
+      case 'fail_entry':
+        post({ type: 'crash', cpu: d.cpu, reason: `VM entry failed (hardware reason ${hex(exit.hardwareEntryFailureReason)})`, regs: regsOf(vcpu) });
+        return;
+      default:
+        post({ type: 'crash', cpu: d.cpu, reason: `unexpected exit ${exit.reason}`, regs: regsOf(vcpu) });
+        return;
+    }
+  }
+  post({ type: 'stopped', cpu: d.cpu });
+}
+
+run();
