@@ -83,20 +83,39 @@ int vnet_rx_poll(struct vnet_queue *q, int budget)
 int vnet_tx(struct vnet_queue *q, void *cookie, const void *const *bufs, const uint32_t *lens, int n)
 {
     if (n < 1 || n > VNET_TX_SEGS_MAX || !cookie)
-        return -1;
+        return -1; /* every piece needs at least one descriptor */
     struct vq_seg segs[VNET_TX_SEGS_MAX + 1];
     void *ctx = q->ops->ctx;
     uint32_t total = 0;
+    int ns = 1;
     segs[0].addr = q->ops->virt_to_phys(ctx, &q->tx_hdr);
     segs[0].len = VNET_HDR_LEN;
     for (int i = 0; i < n; i++) {
-        if (lens[i] == 0)
+        const uint8_t *p = bufs[i];
+        uint32_t left = lens[i];
+        if (left == 0)
             return -1;
-        segs[i + 1].addr = q->ops->virt_to_phys(ctx, bufs[i]);
-        segs[i + 1].len = lens[i];
-        total += lens[i];
+        total += left;
+        while (left > 0) {
+            /* one page at a time; merge with the previous segment when physically adjacent */
+            uint32_t in_page = VNET_PAGE_SIZE - (uint32_t)((uintptr_t)p & (VNET_PAGE_SIZE - 1));
+            uint32_t k = left < in_page ? left : in_page;
+            uint64_t pa = q->ops->virt_to_phys(ctx, p);
+            struct vq_seg *last = &segs[ns - 1];
+            if (ns > 1 && last->addr + last->len == pa)
+                last->len += k;
+            else {
+                if (ns == VNET_TX_SEGS_MAX + 1)
+                    return -1;
+                segs[ns].addr = pa;
+                segs[ns].len = k;
+                ns++;
+            }
+            p += k;
+            left -= k;
+        }
     }
-    if (vq_add(&q->tx, segs, n + 1, false, cookie) < 0) {
+    if (vq_add(&q->tx, segs, ns, false, cookie) < 0) {
         q->st.tx_full++;
         return -1;
     }

@@ -23,7 +23,8 @@
 #include "virtqueue.h"
 
 #define VNET_HDR_LEN 12
-#define VNET_TX_SEGS_MAX 16 /* caller segments per frame (the header takes one more descriptor) */
+#define VNET_TX_SEGS_MAX 32 /* descriptors per frame after page splitting (+1 for the header) */
+#define VNET_PAGE_SIZE 4096u
 #define VNET_FRAME_MAX (14 + 4 + 1500) /* Ethernet + VLAN + default MTU */
 
 struct virtio_net_hdr_v1 {
@@ -82,8 +83,11 @@ int vnet_rx_refill(struct vnet_queue *q, int max);
 /* Deliver up to `budget` received frames through rx_deliver. Returns the number handled. */
 int vnet_rx_poll(struct vnet_queue *q, int budget);
 
-/* Queue one frame for transmission (not visible until vnet_tx_flush). Returns 0, or -1 if
- * the TX ring is full (reclaim first) or the arguments are bad. */
+/* Queue one frame made of n virtually contiguous pieces for transmission (not visible until
+ * vnet_tx_flush). A piece may span pages that are not physically contiguous (app memory):
+ * it is translated page by page and split where the physical pages are not adjacent.
+ * Returns 0, or -1 if the TX ring is full (reclaim first) or the arguments are bad (zero
+ * length, NULL cookie, more than VNET_TX_SEGS_MAX physical segments). */
 int vnet_tx(struct vnet_queue *q, void *cookie, const void *const *bufs, const uint32_t *lens, int n);
 
 /* Publish queued frames; kicks the host only if it asked. */
