@@ -1,29 +1,15 @@
 // Boots real guests through the `ix` command: hello on 1 and 2 cores, the native-mode
 // self-test, and the time to the app's first instruction.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
+import { appElf, ix, tempDir, writeConfig as write } from './ix-cli.js';
 
 const run = requireKvm();
-const IX = resolve('bin/ix.js');
-const dir = mkdtempSync(join(tmpdir(), 'ix-boot-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-export function writeConfig(name: string, body: string): string {
-  const p = join(dir, `${name}.toml`);
-  writeFileSync(p, body);
-  return p;
-}
-
-export function ix(args: string[], timeoutMs = 60_000) {
-  const r = spawnSync(process.execPath, [IX, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, NO_COLOR: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
-}
-
-const app = (n: string) => resolve('guest/build/apps', `${n}.elf`);
+const { dir, cleanup } = tempDir('ix-boot-');
+afterAll(cleanup);
+const writeConfig = (name: string, body: string) => write(dir, name, body);
+const app = appElf;
 
 describe.runIf(run)('booting the dataplane kernel', () => {
   it('runs configs/hello.toml: one line per core, exit 0', () => {
