@@ -1,0 +1,78 @@
+// Every size, offset and constant src/kvm uses, compared with <linux/kvm.h> through a C
+// program (test/fixtures/kvm/kvm-layout.c) that prints them with sizeof/offsetof.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARRAYS, CAP, EXIT, EXIT_IO_IN, EXIT_IO_OUT, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_LOG_DIRTY_PAGES, MEM_READONLY, ioc } from '../src/kvm/index.js';
+
+interface CLayout {
+  structs: Record<string, { size: number; fields: Record<string, number> }>;
+  arrays: Record<string, number>;
+  constants: Record<string, number>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ix-kvm-layout-'));
+let c: CLayout;
+
+beforeAll(() => {
+  const exe = join(dir, 'kvm-layout');
+  execFileSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-o', exe, resolve('test/fixtures/kvm/kvm-layout.c')]);
+  c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as CLayout;
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('struct layouts', () => {
+  it('the C program and the TypeScript table describe the same structs and fields', () => {
+    expect(Object.keys(LAYOUT).sort()).toEqual(Object.keys(c.structs).sort());
+    for (const [name, l] of Object.entries(LAYOUT)) {
+      expect(Object.keys(l.fields).sort(), name).toEqual(Object.keys(c.structs[name]!.fields).sort());
+    }
+  });
+
+  for (const [name, l] of Object.entries(LAYOUT)) {
+    it(`${name}: size and every offset match <linux/kvm.h>`, () => {
+      const cs = c.structs[name]!;
+      expect({ size: l.size, fields: l.fields }).toEqual(cs);
+    });
+  }
+
+  it('fixed array lengths match', () => {
+    expect(ARRAYS).toEqual(c.arrays);
+  });
+});
+
+describe('ioctl numbers', () => {
+  it('_IOC encodes like the kernel macro', () => {
+    // _IOWR(0xAE, 0x05, 8) is KVM_GET_SUPPORTED_CPUID: dir 3 in the top bits must stay unsigned.
+    expect(ioc(3, 0xae, 0x05, 8)).toBe(0xc008ae05);
+    expect(() => ioc(1, 0xae, 1, 1 << 14)).toThrow(/14 bits/);
+  });
+
+  it('KVMIO and the API version match', () => {
+    expect(KVMIO).toBe(c.constants.KVMIO);
+    expect(KVM_API_VERSION).toBe(c.constants.KVM_API_VERSION);
+  });
+
+  for (const [name, value] of Object.entries(IOCTL)) {
+    it(`${name} = 0x${value.toString(16)} as in <linux/kvm.h>`, () => {
+      expect(c.constants[name], `${name} missing from the C program`).toBeDefined();
+      expect(value).toBe(c.constants[name]);
+    });
+  }
+});
+
+describe('constants', () => {
+  it('exit reasons', () => {
+    for (const [k, v] of Object.entries(EXIT)) expect(v, k).toBe(c.constants[`KVM_EXIT_${k}`]);
+    expect(EXIT_IO_IN).toBe(c.constants.KVM_EXIT_IO_IN);
+    expect(EXIT_IO_OUT).toBe(c.constants.KVM_EXIT_IO_OUT);
+  });
+
+  it('capabilities and memory flags', () => {
+    for (const [k, v] of Object.entries(CAP)) expect(v, k).toBe(c.constants[`KVM_CAP_${k}`]);
+    expect(MEM_LOG_DIRTY_PAGES).toBe(c.constants.KVM_MEM_LOG_DIRTY_PAGES);
+    expect(MEM_READONLY).toBe(c.constants.KVM_MEM_READONLY);
+  });
+});
