@@ -1,0 +1,53 @@
+/* Glue between one virtio-net queue pair (virtio_net.h) and one core's network stack
+ * (guest/net/core.h): the RX ring is filled with the core's mbufs, received frames go to
+ * net_input() without a copy, and netif_tx() (guest/net/netif.h) sends a header mbuf plus
+ * zero-copy slices, completing through net_tx_complete().
+ *
+ * RX buffer layout: the 12-byte virtio-net header lands in the mbuf's headroom, so the
+ * frame starts exactly at m->data as net_input() expects.
+ *
+ * Per iteration of the dataplane loop (DESIGN.md §6):
+ *   vnet_port_rx(p, B)       reclaim finished TX, deliver up to B frames, refill RX
+ *   ... stack and app work, netif_tx() calls ...
+ *   vnet_port_tx_flush(p)    publish the TX batch (kicks the host only if it sleeps)
+ * and before halting: if (!vnet_port_prepare_halt(p)) hlt;
+ */
+#ifndef IX_DRIVERS_VNET_NETIF_H
+#define IX_DRIVERS_VNET_NETIF_H
+
+#include "virtio_net.h"
+
+struct net_core;
+
+/* What the kernel provides: address translation (direct map for kernel memory, the app's
+ * page table for app memory) and the kick (an `out` to ix_nic_info.notify_port). */
+struct vnet_platform {
+    void *ctx;
+    uint64_t (*virt_to_phys)(void *ctx, const void *p);
+    void *(*phys_to_virt)(void *ctx, uint64_t pa);
+    void (*kick)(void *ctx, uint16_t queue);
+};
+
+struct vnet_port {
+    struct vnet_queue q;
+    struct vnet_ops ops;
+    const struct vnet_platform *plat;
+    struct net_core *c;
+    uint64_t rx_nomem; /* refills that found the mbuf pool empty */
+};
+
+/* Set up queue pair `queue` for core c (sets c->netif = p) and fill its RX ring.
+ * Returns 0 or -1 (bad NIC description). */
+int vnet_port_init(struct vnet_port *p, struct net_core *c, const struct ix_nic_info *info, uint16_t queue,
+                   const struct vnet_platform *plat);
+
+/* Reclaim finished TX, deliver up to `budget` received frames to net_input(), refill RX.
+ * Returns the number of frames delivered. */
+int vnet_port_rx(struct vnet_port *p, int budget);
+
+void vnet_port_tx_flush(struct vnet_port *p);
+
+/* true: frames are waiting, do not halt; false: interrupt armed, the core may halt */
+bool vnet_port_prepare_halt(struct vnet_port *p);
+
+#endif
