@@ -2,13 +2,11 @@
 // return by the main thread with immediate_exit=1 + tgkill(SIGUSR2), with a SIGUSR2 handler
 // installed so the signal interrupts the ioctl instead of killing the process.
 // The worker imports the built binding (dist/kvm): `npm test` builds it first.
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { libc } from '../src/kvm/index.js';
-import { describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
+import { builtBinding, describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
 
 const COUNTER = 0x500; // u16 the guest increments on every loop iteration
 const STOP = 0x502; // u8 the host sets to make the guest leave its loop
@@ -19,19 +17,6 @@ type Msg =
   | { type: 'ready'; tid: number }
   | { type: 'entering'; round: number }
   | { type: 'result'; round: number; ms: number; immediateExit: boolean; exit?: string; code?: string; ioctl?: string; errno?: number; error?: string };
-
-function builtBinding(): string {
-  const dist = resolve('dist/kvm');
-  const idx = resolve(dist, 'index.js');
-  if (!existsSync(idx)) throw new Error('dist/kvm/index.js is missing: run `npm run build:ts` first (npm test does)');
-  for (const f of readdirSync(resolve('src/kvm'))) {
-    const js = resolve(dist, f.replace(/\.ts$/, '.js'));
-    if (!existsSync(js) || statSync(js).mtimeMs < statSync(resolve('src/kvm', f)).mtimeMs) {
-      throw new Error(`dist/kvm is older than src/kvm/${f}: run \`npm run build:ts\` first`);
-    }
-  }
-  return pathToFileURL(idx).href;
-}
 
 describeKvm('kicking a vCPU worker out of KVM_RUN', () => {
   let g: TinyGuest;
