@@ -48,6 +48,7 @@ describe('startNicBackend', () => {
     await expect(startNicBackend({ ...base, tapFds: [a, b] })).rejects.toThrow(NicBackendError);
     await expect(startNicBackend({ memory: ram.spec, queues: rings })).rejects.toThrow(/tapFds or tapName/);
     await expect(startNicBackend({ ...base, memory: { base: 0n, size: 4096 } })).rejects.toThrow(GuestMemoryError);
+    await expect(startNicBackend({ ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
   });
 
   it('serves a halting fake guest from its worker thread and stops cleanly', async () => {

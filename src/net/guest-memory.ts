@@ -26,8 +26,10 @@ export class GuestMemory {
     const base = Number(spec.base);
     if (!Number.isSafeInteger(base) || base <= 0)
       throw new GuestMemoryError(`guest memory base ${String(spec.base)} is not a valid host address`);
-    if (!Number.isSafeInteger(spec.size) || spec.size <= 0 || spec.size > 2 ** 40)
-      throw new GuestMemoryError(`guest memory size ${spec.size} is not in 1..2^40`);
+    // One ArrayBuffer view covers all of guest RAM; koffi.view aborts the process above 4 GiB
+    // (measured), so larger guests would need one view per 4 GiB window.
+    if (!Number.isSafeInteger(spec.size) || spec.size <= 0 || spec.size > 2 ** 32)
+      throw new GuestMemoryError(`guest memory size ${spec.size} is not in 1..4 GiB (the NIC backend maps it as one view); give the guest at most 4 GiB`);
     this.base = base;
     this.size = spec.size;
     const ab = libc.view(base, spec.size);
