@@ -105,6 +105,9 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  // a syscall that touched the inaccessible guards would have failed with EFAULT
+  expect(logs.filter((l) => / failed: /.test(l))).toEqual([]);
+  for (const q of readStats(stats, NQ)) expect(q.tx_drop_write_error).toBe(0);
   engine.close();
   for (const fd of [...devFds, ...peerFds]) libc.close(fd);
   libc.munmap(scratch, 65536);
@@ -340,6 +343,19 @@ describe('NicEngine with a hostile guest', () => {
     engine.pollOnce();
     // the 5 frames that waited in the fd while queue 1 had no usable buffer, plus the new one
     expect(readStats(stats, NQ)[1]!.rx_frames).toBe(6);
+  });
+
+  it('has guards that really catch stray accesses (so the checks above mean something)', () => {
+    const before = mem.base - 16; // inside the low guard
+    const after = mem.base + mem.size + 16; // inside the high guard
+    for (const a of [before, after]) {
+      expect(libc.write(peerFds[0]!, a, 8)).toBe(-1); // device reading a guard: EFAULT
+      expect(libc.errno()).toBe(14);
+      send(1, udpFrame(1, 2, 10));
+      expect(libc.read(devFds[1]!, a, 2048)).toBe(-1); // device writing a guard: EFAULT
+      expect(libc.errno()).toBe(14);
+    }
+    expect(ram.guardDamage()).toBe(0);
   });
 
   it('survives random garbage in every ring without touching memory outside guest RAM', () => {

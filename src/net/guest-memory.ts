@@ -49,10 +49,10 @@ export class GuestMemory {
 }
 
 /**
- * Fake guest RAM for tests and benchmarks: `size` bytes of anonymous shared memory, with
- * `guard` bytes of pattern-filled memory on each side (to detect stray writes) and an
- * inaccessible page beyond each guard (so a stray access far outside faults instead of
- * silently touching another allocation).
+ * Fake guest RAM for tests and benchmarks: `size` bytes of anonymous shared memory between
+ * two guard regions of `guard` bytes. The guards are filled with a pattern and then made
+ * inaccessible: a stray access from JS faults, a stray read()/write() syscall on them fails
+ * with EFAULT (which the backend counts), and guardDamage() checks the pattern afterwards.
  */
 export class FakeGuestRam {
   static readonly PATTERN = 0xa5;
@@ -62,24 +62,27 @@ export class FakeGuestRam {
   private readonly guard: number;
 
   constructor(size: number, guard = 65536) {
-    const page = 4096;
     this.guard = guard;
-    this.mapLen = page + guard + size + guard + page;
+    this.mapLen = guard + size + guard;
     this.mapBase = libc.mapAnon(this.mapLen, libc.PROT_READ | libc.PROT_WRITE, true);
-    libc.mprotect(this.mapBase, page, libc.PROT_NONE);
-    libc.mprotect(this.mapBase + this.mapLen - page, page, libc.PROT_NONE);
-    new Uint8Array(libc.view(this.mapBase + page, guard)).fill(FakeGuestRam.PATTERN);
-    new Uint8Array(libc.view(this.mapBase + page + guard + size, guard)).fill(FakeGuestRam.PATTERN);
-    this.spec = { base: BigInt(this.mapBase + page + guard), size };
+    for (const g of this.guards()) {
+      new Uint8Array(libc.view(g, guard)).fill(FakeGuestRam.PATTERN);
+      libc.mprotect(g, guard, libc.PROT_NONE);
+    }
+    this.spec = { base: BigInt(this.mapBase + guard), size };
+  }
+
+  private guards(): number[] {
+    return [this.mapBase, this.mapBase + this.mapLen - this.guard];
   }
 
   /** Number of guard bytes (both sides) that no longer hold the pattern. */
   guardDamage(): number {
-    const page = 4096;
     let bad = 0;
-    for (const start of [this.mapBase + page, this.mapBase + page + this.guard + this.spec.size]) {
-      const g = new Uint8Array(libc.view(start, this.guard));
-      for (const b of g) if (b !== FakeGuestRam.PATTERN) bad++;
+    for (const g of this.guards()) {
+      libc.mprotect(g, this.guard, libc.PROT_READ);
+      for (const b of new Uint8Array(libc.view(g, this.guard))) if (b !== FakeGuestRam.PATTERN) bad++;
+      libc.mprotect(g, this.guard, libc.PROT_NONE);
     }
     return bad;
   }
