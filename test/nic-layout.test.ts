@@ -15,6 +15,8 @@ import {
   writeNicInfo,
   NicInfoError,
 } from '../src/net/nic-layout.js';
+import { RingLayoutError, allocNicRings, prepareNicRings, queueBytes } from '../src/net/rings.js';
+import { availRingBytes, descTableBytes, usedRingBytes } from '../src/net/virtqueue.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ix-nic-layout-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,5 +93,27 @@ describe('ix_nic_info layout', () => {
     expect(() => writeNicInfo(view, 100, { ...info, reta: [0, 2] })).toThrow(NicInfoError);
     expect(() => writeNicInfo(view, 100, { ...info, reta: [0, 1, 0] })).toThrow(NicInfoError);
     expect(() => writeNicInfo(view, 8000, info)).toThrow(NicInfoError);
+  });
+});
+
+describe('NIC ring placement', () => {
+  it('places aligned, non-overlapping rings and zeroes them', () => {
+    const mem = { u8: new Uint8Array(1 << 20).fill(0xee), size: 1 << 20 };
+    const r = prepareNicRings(mem, 0x10001, 0x80000, 3, 256);
+    const parts: [number, number][] = [];
+    for (const q of [...r.rx, ...r.tx]) {
+      expect(Number(q.desc) % 16).toBe(0);
+      expect(Number(q.avail) % 64).toBe(0);
+      expect(Number(q.used) % 64).toBe(0);
+      parts.push([Number(q.desc), descTableBytes(256)], [Number(q.avail), availRingBytes(256)], [Number(q.used), usedRingBytes(256)]);
+    }
+    parts.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < parts.length; i++) expect(parts[i]![0]).toBeGreaterThanOrEqual(parts[i - 1]![0] + parts[i - 1]![1]);
+    expect(parts[0]![0]).toBe(0x11000);
+    expect(r.end).toBeGreaterThanOrEqual(0x11000 + 6 * queueBytes(256));
+    expect(mem.u8.subarray(0x11000, r.end).every((b) => b === 0)).toBe(true);
+    expect(mem.u8[r.end]).toBe(0xee);
+    expect(() => prepareNicRings(mem, 0x10000, 0x12000, 3, 256)).toThrow(RingLayoutError);
+    expect(() => allocNicRings(0, 1, 100)).toThrow(RingLayoutError);
   });
 });

@@ -36,3 +36,23 @@ export function allocNicRings(start: number, nqueues: number, size: number): { r
   for (let q = 0; q < nqueues; q++) tx.push(one());
   return { rx, tx, end: up(at, 4096) };
 }
+
+/**
+ * Place the rings inside [start, end) of guest memory and zero them (a fresh ring is all
+ * zeros: indices 0, no event suppression). For the VMM before it writes ix_nic_info.
+ */
+export function prepareNicRings(
+  mem: { u8: Uint8Array; size: number },
+  start: number,
+  end: number,
+  nqueues: number,
+  size: number,
+): { rx: NicVqAddrs[]; tx: NicVqAddrs[]; end: number } {
+  const r = allocNicRings(start, nqueues, size);
+  if (start < 0 || r.end > end || end > mem.size)
+    throw new RingLayoutError(
+      `NIC rings for ${nqueues} queue pairs of ${size} entries need [0x${start.toString(16)}, 0x${r.end.toString(16)}) but only [0x${start.toString(16)}, 0x${end.toString(16)}) inside ${mem.size} bytes of guest memory is free; reserve more or use smaller rings`,
+    );
+  mem.u8.fill(0, up(start, 4096), r.end);
+  return r;
+}
