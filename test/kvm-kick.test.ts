@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { libc } from '../src/kvm/index.js';
+import { installKickHandler, libc, removeKickHandler } from '../src/kvm/index.js';
 import { builtBinding, describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
 
 const COUNTER = 0x500; // u16 the guest increments on every loop iteration
@@ -24,7 +24,6 @@ describeKvm('kicking a vCPU worker out of KVM_RUN', () => {
   const ctl = new Int32Array(new SharedArrayBuffer(8));
   const inbox: Msg[] = [];
   const waiters: (() => void)[] = [];
-  const noop = () => {};
   let tid = 0;
 
   const counter = () => g.u8[COUNTER]! | (g.u8[COUNTER + 1]! << 8);
@@ -59,7 +58,7 @@ describeKvm('kicking a vCPU worker out of KVM_RUN', () => {
   beforeAll(async () => {
     const module = builtBinding();
     g = tinyGuest(SPIN);
-    process.on('SIGUSR2', noop);
+    installKickHandler();
     worker = new Worker(resolve('test/fixtures/kvm/kick-worker.mjs'), {
       workerData: { module, fd: g.vcpu.fd, mmapSize: g.kvm.vcpuMmapSize(), control: ctl.buffer, rounds: 3 },
     });
@@ -88,7 +87,7 @@ describeKvm('kicking a vCPU worker out of KVM_RUN', () => {
       await Promise.race([exited, sleep(5000)]);
       clearInterval(t);
     }
-    process.off('SIGUSR2', noop);
+    removeKickHandler();
     g?.close();
   });
 
@@ -97,13 +96,12 @@ describeKvm('kicking a vCPU worker out of KVM_RUN', () => {
     expect(tid).not.toBe(libc.gettid());
   });
 
-  it('immediate_exit + tgkill(SIGUSR2) makes a spinning KVM_RUN return EINTR within a second', async () => {
+  it('immediate_exit + tgkill(SIGUSR2) (vcpu.kick) makes a spinning KVM_RUN return EINTR within a second', async () => {
     go();
     await next('entering', 5000);
     await guestRunning();
     const t0 = performance.now();
-    g.vcpu.setImmediateExit(true);
-    libc.tgkill(process.pid, tid, 'SIGUSR2');
+    g.vcpu.kick(tid); // = setImmediateExit(true) + tgkill(pid, tid, 'SIGUSR2')
     const r = await next('result', 1000);
     expect(r).toMatchObject({ round: 0, code: 'EINTR', ioctl: 'KVM_RUN', errno: 4, immediateExit: true });
     expect(performance.now() - t0).toBeLessThan(1000);
@@ -120,6 +118,17 @@ describeKvm('kicking a vCPU worker out of KVM_RUN', () => {
     libc.tgkill(process.pid, tid, 'SIGUSR2');
     const r = await next('result', 1000);
     expect(r).toMatchObject({ round: 1, code: 'EINTR', immediateExit: false });
+  });
+
+  it('kick() refuses to send the signal when no listener would catch it', () => {
+    removeKickHandler();
+    try {
+      expect(process.listenerCount('SIGUSR2')).toBe(0);
+      expect(() => g.vcpu.kick(tid)).toThrow(/installKickHandler/);
+      expect(g.vcpu.immediateExit).toBe(false);
+    } finally {
+      installKickHandler();
+    }
   });
 
   it('immediate_exit set before KVM_RUN makes it return at once (no lost kick)', async () => {

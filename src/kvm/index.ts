@@ -3,7 +3,7 @@
  * ioctl numbers and struct layouts.
  */
 export { Kvm, Vm, type MemoryRegion } from './kvm.js';
-export { Vcpu } from './vcpu.js';
+export { Vcpu, KICK_SIGNAL, installKickHandler, removeKickHandler } from './vcpu.js';
 export { KvmError, hintFor } from './errors.js';
 export {
   RunArea, ExitDecoder, IoExit, MmioExit, InternalErrorExit, FailEntryExit, SystemEventExit, UnknownExit,

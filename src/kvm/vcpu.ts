@@ -11,13 +11,37 @@ import { ExitDecoder, RunArea, type VcpuExit } from './exit.js';
 import { FdOwner } from './fd.js';
 import { IOCTL } from './ioctl.js';
 import { LAYOUT } from './layout.js';
-import { errno, ioctlInt, mmapFd, munmap, view } from './libc.js';
+import { isMainThread } from 'node:worker_threads';
+import { closeFd, errno, ioctlInt, mmapFd, munmap, tgkill, view } from './libc.js';
 import {
   decodeMsrs, decodeRegs, decodeSregs, encodeCpuid2, encodeMsrs, encodeRegs, encodeSregs,
   type CpuidEntry, type MsrEntry, type Regs, type Sregs,
 } from './structs.js';
 
 const KVM_RUN = IOCTL.KVM_RUN;
+
+/** The signal used to kick vCPU threads out of KVM_RUN. */
+export const KICK_SIGNAL = 'SIGUSR2';
+const noop = (): void => {};
+let kickHandlerInstalled = false;
+
+/**
+ * Install (once, in the main thread) the do-nothing SIGUSR2 listener that makes the kick
+ * signal interrupt KVM_RUN instead of terminating the process. Idempotent.
+ */
+export function installKickHandler(): void {
+  if (kickHandlerInstalled) return;
+  if (!isMainThread) throw new Error(`installKickHandler() must run in the main thread: worker threads cannot listen for ${KICK_SIGNAL}`);
+  process.on(KICK_SIGNAL, noop);
+  kickHandlerInstalled = true;
+}
+
+/** Remove the listener installed by installKickHandler() (e.g. at teardown). */
+export function removeKickHandler(): void {
+  if (!kickHandlerInstalled) return;
+  process.off(KICK_SIGNAL, noop);
+  kickHandlerInstalled = false;
+}
 
 export class Vcpu {
   private readonly h: FdOwner;
@@ -43,7 +67,12 @@ export class Vcpu {
 
   /** @internal used by Vm.createVcpu */
   static adopt(fd: number, id: number, mmapSize: number): Vcpu {
-    return new Vcpu(fd, id, mmapSize, true);
+    try {
+      return new Vcpu(fd, id, mmapSize, true);
+    } catch (e) {
+      closeFd(fd); // the mmap of kvm_run failed: do not leak the new vCPU fd
+      throw e;
+    }
   }
 
   /**
@@ -91,6 +120,19 @@ export class Vcpu {
 
   get immediateExit(): boolean {
     return this.runArea.immediateExit;
+  }
+
+  /**
+   * Kick the thread `tid` (the one running this vCPU's KVM_RUN) out of the guest: sets
+   * immediate_exit, then sends KICK_SIGNAL to that thread. Its run() throws KvmError EINTR.
+   * Needs installKickHandler() first, or the signal terminates the process.
+   */
+  kick(tid: number): void {
+    if (isMainThread && !kickHandlerInstalled && process.listenerCount(KICK_SIGNAL) === 0) {
+      throw new Error(`kick(): no ${KICK_SIGNAL} listener, the signal would kill the process; call installKickHandler() in the main thread first`);
+    }
+    this.runArea.immediateExit = true;
+    tgkill(process.pid, tid, KICK_SIGNAL);
   }
 
   getRegs(): Regs {
