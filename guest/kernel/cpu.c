@@ -58,14 +58,23 @@ static void syscall_msrs(void)
     wrmsr(MSR_SFMASK, 0x47700);
 }
 
-void cpu_early_init(struct percpu *c)
+void percpu_init(struct percpu *c, unsigned id, struct ix_bootinfo *bi)
+{
+    /* Called by the CPU itself and, for every CPU, by the BSP before it builds their page
+     * tables: the other CPUs may not have started yet. Same values either way. */
+    c->id = id;
+    c->bi = bi;
+    c->status = &bi->cpu[id];
+    c->vif = vif_pages[id];
+    c->eb = &entry_blocks[id];
+    c->kstack_top = kernel_stacks[id] + KSTACK_SIZE;
+}
+
+void cpu_early_init(void)
 {
     lgdt(early_gdt, sizeof early_gdt - 1);
     idt_init();
     lidt(idt, IDT_VECTORS * sizeof(struct idt_gate) - 1);
-    c->vif = vif_pages[c->id];
-    c->eb = &entry_blocks[c->id];
-    c->kstack_top = kernel_stacks[c->id] + KSTACK_SIZE;
 }
 
 void cpu_setup_entry_block(struct percpu *c)

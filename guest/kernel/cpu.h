@@ -2,8 +2,10 @@
 #define IX_KERNEL_CPU_H
 #include "percpu.h"
 
+/* Fill in the fixed per-CPU fields (idempotent). */
+void percpu_init(struct percpu *c, unsigned id, struct ix_bootinfo *bi);
 /* Emulated phase (PVM) - keep it short: every instruction costs ~1 us until go_native. */
-void cpu_early_init(struct percpu *c);
+void cpu_early_init(void);
 /* Native phase, after the BSP built this CPU's page tables: load them, the entry-block GDT
  * and TSS, and the SYSCALL MSRs. */
 void cpu_late_init(struct percpu *c);

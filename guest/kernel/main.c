@@ -26,6 +26,11 @@ static void bsp_init(struct percpu *c)
         c->status->selftest_cycles = rdtsc() - t0;
         c->status->selftest_iters = iters;
     }
+    if (bi->ncpus > IX_MAX_CPUS)
+        panic_on(c, "boot info asks for %u cpus; at most %u", bi->ncpus, IX_MAX_CPUS);
+    /* The other CPUs may not have started yet: set up their fixed fields here. */
+    for (unsigned i = 0; i < bi->ncpus; i++)
+        percpu_init(&percpus[i], i, bi);
     for (unsigned i = 0; i < bi->ncpus; i++)
         app_create(&percpus[i], bi->pgd_phys);
 }
@@ -40,13 +45,11 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
             __asm__ volatile("hlt");
     }
     struct percpu *c = &percpus[cpu];
-    c->id = (unsigned)cpu;
-    c->bi = bi;
-    c->status = &bi->cpu[cpu];
+    percpu_init(c, (unsigned)cpu, bi);
     c->status->tsc_kernel_entry = t0;
     c->status->state = IX_CPU_BOOTING;
 
-    cpu_early_init(c);
+    cpu_early_init();
     uint32_t r[4];
     cpuid(1, 0, r); /* before going native: afterwards the outer hypervisor answers */
     c->cpuid_1_ecx = r[2];

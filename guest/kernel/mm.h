@@ -14,8 +14,9 @@
 static inline void *phys_to_virt(uint64_t pa) { return (void *)(IX_KERNEL_BASE + pa); }
 static inline uint64_t virt_to_phys(const void *va) { return (uint64_t)va - IX_KERNEL_BASE; }
 
-/* Physical pages from the region the host left free. Boot-time only (the BSP builds
- * everything before the other CPUs start), so no locking. Pages come back zeroed. */
+/* Physical pages from the region the host left free (and zeroed). Boot-time only (the BSP
+ * builds everything before the other CPUs start), so no locking, and never freed. Pages
+ * come back zeroed. */
 void mm_init(uint64_t start, uint64_t end);
 uint64_t page_alloc(void);
 uint64_t pages_alloc(uint64_t n, uint64_t align); /* contiguous, zeroed */

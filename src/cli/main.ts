@@ -9,6 +9,7 @@ import { ElfError } from '../vmm/elf.js';
 import { BootError } from '../vmm/boot.js';
 import { MachineError } from '../vmm/machine.js';
 
+export async function main(argv: string[]): Promise<void> {
 const startedWallMs = performance.timeOrigin;
 const program = new Command();
 program.name('ix').description('IX-style protected dataplanes on stock Linux KVM').showHelpAfterError();
@@ -54,4 +55,5 @@ program
 
 registerCheck(program);
 
-await program.parseAsync(process.argv);
+await program.parseAsync(argv);
+}

@@ -10,7 +10,8 @@
  *   0x0004_0000  log rings, one per CPU (LOG_RING_SIZE each)
  *   0x0010_0000  kernel image (its PT_LOAD segments, by physical address)
  *   after it     app image (each PT_LOAD segment page aligned)
- *   after it     free: the guest's page allocator (page tables, app instances, stacks)
+ *   after it     free: the guest's page allocator (page tables, app instances, stacks).
+ *                It must be zero: the guest allocator relies on it (fresh anonymous memory).
  */
 import {
   APP_ARGS_MAX, AppSeg, BOOTINFO_MAGIC, BOOTINFO_VERSION, BootInfo, HC_PORT, KERNEL_BASE,

@@ -4,9 +4,8 @@
  * into events (DESIGN.md §3, §4, §9).
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../kvm/libc.js';
@@ -79,15 +78,6 @@ export class MachineError extends Error {
 
 const DEFAULT_STACK = 256 * 1024;
 const DEFAULT_HEAP = 4 * 1024 * 1024;
-
-function workerUrl(): URL {
-  // Running from dist/ the worker sits next to this file; running from src/ (tests) use the build.
-  const here = new URL('./vcpu-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  const built = new URL('../../dist/vmm/vcpu-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built;
-  throw new MachineError('the vCPU worker is not built: run `npm run build` first');
-}
 
 export declare interface Machine {
   on(e: 'log', l: (cpu: number, line: string) => void): this;
@@ -163,10 +153,12 @@ export class Machine extends EventEmitter {
     this.drain = new LogDrain(this.mem, LOG_RINGS_GPA, LOG_RING_SIZE, o.ncpus, (cpu, line) => this.emit('log', cpu, line));
     this.drainTimer = setInterval(() => this.drain.drain(), 10);
 
-    const url = workerUrl();
+    const workers = takeVcpuWorkers(o.ncpus);
     this.vcpus.forEach((v, i) => {
-      const w = new Worker(url, {
-        workerData: {
+      const w = workers[i]!;
+      w.postMessage({
+        type: 'go',
+        data: {
           cpu: i,
           vmFd: this.vm!.fd,
           vcpuFd: v.fd,

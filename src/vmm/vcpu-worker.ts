@@ -3,7 +3,7 @@
  * Hypercalls arrive as port I/O; every value read from the guest is bounds-checked against
  * guest memory. Everything the main thread must know is posted as a WorkerMessage.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Vcpu, KvmError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../kvm/libc.js';
@@ -13,12 +13,13 @@ import {
   CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type VcpuWorkerData, type WorkerMessage,
 } from './messages.js';
 
-const d = workerData as VcpuWorkerData;
+// The worker is started ahead of need (worker-pool.ts) and learns its vCPU from a 'go' message.
+let d: VcpuWorkerData;
+let control: Int32Array;
+let mem: DataView;
+let u8: Uint8Array;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
-const control = new Int32Array(d.control);
 const cell = (i: number) => d.cpu * CTRL_CELLS + i;
-const mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
-const u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
@@ -153,4 +154,11 @@ function run(): void {
   post({ type: 'stopped', cpu: d.cpu });
 }
 
-run();
+parentPort!.once('message', (m: { type: 'go'; data: VcpuWorkerData }) => {
+  d = m.data;
+  control = new Int32Array(d.control);
+  mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
+  u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
+  run();
+  parentPort!.close();
+});

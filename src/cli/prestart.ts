@@ -1,0 +1,27 @@
+/**
+ * The first thing `ix run` does: guess the core count from the config file with a cheap look
+ * (the real validation comes later) and start that many vCPU workers, so their start-up
+ * overlaps config validation and VM setup. A wrong guess only costs time.
+ */
+import { readFileSync } from 'node:fs';
+import { prestartVcpuWorkers } from '../vmm/worker-pool.js';
+
+export function guessCores(text: string): number {
+  const m = /^\s*cores\s*=\s*(\d+|\[[^\]]*\])/m.exec(text);
+  if (!m) return 1;
+  const v = m[1]!;
+  const n = v.startsWith('[') ? v.split(',').filter((x) => /\d/.test(x)).length : Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : 1;
+}
+
+export function prestartFromArgv(argv: string[]): void {
+  const i = argv.indexOf('run');
+  if (i < 0 || i > 2) return;
+  const path = argv.slice(i + 1).find((a) => !a.startsWith('-'));
+  if (!path) return;
+  try {
+    prestartVcpuWorkers(guessCores(readFileSync(path, 'utf8')));
+  } catch {
+    // unreadable config or no build: `ix run` reports it properly in a moment
+  }
+}
