@@ -125,6 +125,29 @@ describeKvm('a real-mode guest', () => {
     expect(() => g!.vcpu.getMsrs([SYSENTER_CS, 0xdead0000])).toThrow(/KVM_GET_MSRS failed: .*handled 1 of 2 MSRs; MSR 0xdead0000/);
   });
 
+  it('an interrupt queued with KVM_INTERRUPT runs the real-mode IVT handler', () => {
+    // main: sti; hlt; out %al,$0x31; hlt    handler (IVT[0x20] = 0000:2000): mov $0x99,%al; out %al,$0x30; iret
+    g = tinyGuest([0xfb, 0xf4, 0xe6, 0x31, 0xf4]);
+    g.u8.set([0xb0, 0x99, 0xe6, 0x30, 0xcf], 0x2000);
+    g.u8.set([0x00, 0x20, 0x00, 0x00], 0x20 * 4);
+    const r = g.vcpu.getRegs();
+    r.rsp = 0x8000n;
+    g.vcpu.setRegs(r);
+    expect(g.vcpu.run().reason).toBe('hlt');
+    expect(g.vcpu.runArea.ifFlag).toBe(true);
+    expect(g.vcpu.runArea.readyForInterruptInjection).toBe(true);
+    g.vcpu.interrupt(0x20);
+    const ports: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const e = g.vcpu.run();
+      if (e.reason === 'hlt') break;
+      if (e.reason !== 'io') throw new Error(`unexpected exit ${e.reason}`);
+      ports.push(e.port);
+    }
+    expect(ports).toEqual([0x30, 0x31]); // the handler ran, then iret back after the hlt
+    expect(() => g!.vcpu.interrupt(256)).toThrow(/0\.\.255/);
+  });
+
   it('CPUID from the host is accepted, and the TSC frequency is known', () => {
     g = tinyGuest([0xf4]);
     g.vcpu.setCpuid(g.kvm.supportedCpuid());
@@ -149,6 +172,32 @@ describeKvm('errors', () => {
     const e = kvmError(() => g!.vm.createVcpu(0));
     expect([e.ioctl, e.code, e.errno]).toEqual(['KVM_CREATE_VCPU', 'EEXIST', 17]);
     expect(e.message).toMatch(/^KVM_CREATE_VCPU failed: EEXIST \(File exists\) - a vCPU with this id already exists/);
+  });
+
+  it('a vCPU id beyond the host limit: KVM_CREATE_VCPU, EINVAL', () => {
+    g = tinyGuest([0xf4]);
+    const e = kvmError(() => g!.vm.createVcpu(1_000_000));
+    expect([e.ioctl, e.code]).toEqual(['KVM_CREATE_VCPU', 'EINVAL']);
+    expect(e.message).toMatch(/KVM_CAP_MAX_VCPUS of this host; vCPU id 1000000$/);
+  });
+
+  it('KVM_INTERRUPT with an in-kernel irqchip: ENXIO with the explanation', () => {
+    const kvm = Kvm.open();
+    const vm = kvm.createVm();
+    try {
+      vm.createIrqchip();
+      const v = vm.createVcpu(0);
+      try {
+        const e = kvmError(() => v.interrupt(0x20));
+        expect([e.ioctl, e.code]).toEqual(['KVM_INTERRUPT', 'ENXIO']);
+        expect(e.message).toMatch(/userspace irqchip/);
+      } finally {
+        v.close();
+      }
+    } finally {
+      vm.close();
+      kvm.close();
+    }
   });
 
   it('an invalid CR0 (PG without PE): KVM_SET_SREGS, EINVAL', () => {
