@@ -9,6 +9,8 @@ import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/net/nic-b
 import { allocNicRings } from '../src/net/rings.js';
 import { RssConfigError } from '../src/net/toeplitz.js';
 import { VirtqueueLayoutError } from '../src/net/virtqueue.js';
+import { nicIdleWait, nicKick } from '../src/net/nic-wait.js';
+import { spawn } from 'node:child_process';
 
 const MiB = 1 << 20;
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -107,5 +109,58 @@ describe('startNicBackend', () => {
     await nic.stop();
     await nic.stop(); // idempotent
     expect(ram.guardDamage()).toBe(0);
+  });
+});
+
+describe('nicIdleWait / nicKick (the vCPU worker side of a halted core)', () => {
+  it('returns at once if a frame is pending, times out when idle, and wakes on a frame', async () => {
+    const ram = new FakeGuestRam(16 * MiB);
+    cleanups.push(() => ram.free());
+    const rings = allocNicRings(1 * MiB, 1, 64);
+    const mem = new GuestMemory(ram.spec);
+    const g = new FakeGuestQueue(mem, rings.rx[0]!, rings.tx[0]!, 4 * MiB);
+    g.init();
+    const [dev, peer] = libc.datagramPair();
+    cleanups.push(() => void (libc.close(dev), libc.close(peer)));
+    // a long idle timeout: only the kick (or a frame) can get the backend out of poll(2)
+    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: [dev], idleTimeoutMs: 10_000 });
+    cleanups.push(() => nic.stop());
+    const rx = rings.rx[0]!;
+
+    // idle: the guest armed used_event, nothing arrives
+    expect(g.rx.armUsedEvent()).toBe(false);
+    let t = performance.now();
+    expect(nicIdleWait(nic.wakeCounters, mem.dv, rx, 0, 30)).toBe('timeout');
+    expect(performance.now() - t).toBeGreaterThanOrEqual(25);
+
+    // a frame arrives 50 ms into the wait, from another process: the backend wakes us
+    const f = new Uint8Array(12 + 60);
+    f[12 + 12] = 0x08;
+    const child = spawn(
+      process.execPath,
+      ['-e', `setTimeout(() => require('fs').writeSync(3, Buffer.from(${JSON.stringify(Array.from(f))})), 50)`],
+      { stdio: ['ignore', 'ignore', 'inherit', peer] },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    t = performance.now();
+    expect(nicIdleWait(nic.wakeCounters, mem.dv, rx, 0, 5000)).toBe('woken');
+    const waited = performance.now() - t;
+    expect(waited).toBeGreaterThan(20);
+    expect(waited).toBeLessThan(4000);
+    await exited;
+
+    // the guest has not consumed it yet: a new idle attempt must not sleep
+    expect(g.rx.armUsedEvent()).toBe(true);
+    expect(nicIdleWait(nic.wakeCounters, mem.dv, rx, 0, 5000)).toBe('pending');
+    expect(g.rx.takeUsed()).not.toBeNull();
+
+    // kicks: the guest posts TX while the backend sleeps; nicKick wakes it out of poll(2)
+    await new Promise((r) => setTimeout(r, 20)); // backend spin (20 us) is long over
+    g.sendBuf(5, 12 + 60);
+    g.tx.flush();
+    nicKick(nic.kickFd);
+    const deadline = Date.now() + 2000;
+    while (nic.stats()[0]!.tx_frames === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(nic.stats()[0]!.tx_frames).toBe(1);
   });
 });

@@ -1,0 +1,38 @@
+// For the VMM's vCPU workers: how a halted guest core waits for its NIC queue without
+// losing a wake-up, and how a guest kick reaches the backend.
+//
+// Guest side (virtio_net.h): vnet_prepare_halt() arms used_event = last_used on its RX ring;
+// if nothing is pending it makes the idle hypercall. Host side, in the vCPU worker handling
+// that exit: nicIdleWait(). The backend publishes used.idx *before* it bumps the wake
+// counter, so either the counter moves after we sampled it (Atomics.wait returns at once)
+// or used.idx already differs from used_event (a frame is waiting: do not sleep).
+import * as libc from './libc.js';
+import type { NicVqAddrs } from './nic-layout.js';
+import { CTL_WAKE } from './nic-ctl.js';
+
+export type IdleWaitResult = 'pending' | 'woken' | 'timeout';
+
+/**
+ * Block this thread until the backend wakes queue `q` or `timeoutMs` passes.
+ * `counters` is NicHandle.wakeCounters (shareable with workers through its .buffer);
+ * `mem` is a view of guest memory from guest-physical 0; `rx` is queue q's RX ring.
+ */
+export function nicIdleWait(counters: Int32Array, mem: DataView, rx: NicVqAddrs, q: number, timeoutMs: number): IdleWaitResult {
+  const seen = Atomics.load(counters, CTL_WAKE + q);
+  const usedIdx = mem.getUint16(Number(rx.used) + 2, true);
+  const usedEvent = mem.getUint16(Number(rx.avail) + 4 + 2 * rx.size, true);
+  if (usedIdx !== usedEvent) return 'pending';
+  return Atomics.wait(counters, CTL_WAKE + q, seen, timeoutMs) === 'timed-out' ? 'timeout' : 'woken';
+}
+
+const one = new Map<number, number>(); // per-thread scratch holding the u64 value 1
+/** Tell the backend the guest posted buffers (on an `out` to ix_nic_info.notify_port). */
+export function nicKick(kickFd: number): void {
+  let a = one.get(0);
+  if (a === undefined) {
+    a = libc.mapAnon(4096);
+    new DataView(libc.view(a, 8)).setBigUint64(0, 1n, true);
+    one.set(0, a);
+  }
+  libc.write(kickFd, a, 8);
+}
