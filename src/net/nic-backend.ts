@@ -50,6 +50,8 @@ export interface NicHandle {
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
   readonly wakeCounters: Int32Array;
   stats(): QueueStats[];
+  /** why the worker died, if it did (it also logged it); undefined while healthy */
+  failure(): Error | undefined;
   stop(): Promise<void>;
 }
 export const NIC_WAKE_OFFSET = CTL_WAKE;
@@ -125,8 +127,15 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
         reject(failure);
       }
     });
-    worker.once('error', (e: Error) => reject(new NicBackendError(`NIC worker crashed: ${e.message}`)));
-    worker.once('exit', (code) => reject(new NicBackendError(`NIC worker exited early (code ${code})`)));
+    worker.once('error', (e: Error) => {
+      failure ??= new NicBackendError(`NIC worker crashed: ${e.message}`);
+      log(failure.message);
+      reject(failure);
+    });
+    worker.once('exit', (code) => {
+      if (Atomics.load(ctl, CTL_STOP) === 0) failure ??= new NicBackendError(`NIC worker exited unexpectedly (code ${code})`);
+      reject(failure ?? new NicBackendError(`NIC worker exited early (code ${code})`));
+    });
   });
   const cleanup = (): void => {
     libc.close(stopFd);
@@ -148,6 +157,7 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     kickFd,
     wakeCounters: ctl,
     stats: () => readStats(statsArr, nq),
+    failure: () => failure,
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
