@@ -148,6 +148,22 @@ describeKvm('a real-mode guest', () => {
     expect(() => g!.vcpu.interrupt(256)).toThrow(/0\.\.255/);
   });
 
+  it('FPU/SSE state round-trips through KVM_SET_FPU/KVM_GET_FPU', () => {
+    g = tinyGuest([0xf4]);
+    const f = g.vcpu.getFpu();
+    expect(f.fpr.length).toBe(128);
+    expect(f.xmm.length).toBe(256);
+    f.fcw = 0x37f;
+    f.mxcsr = 0x1f80;
+    for (let i = 0; i < 256; i++) f.xmm[i] = (i * 7 + 3) & 0xff;
+    g.vcpu.setFpu(f);
+    const back = g.vcpu.getFpu();
+    // KVM_GET_FPU never reports mxcsr (the kernel does not copy it out), so only fcw/xmm are checked.
+    expect(back.fcw).toBe(0x37f);
+    expect(back.xmm.equals(f.xmm)).toBe(true);
+    expect(() => g!.vcpu.setFpu({ ...f, xmm: Buffer.alloc(16) })).toThrow(/fpu\.xmm must be 256 bytes/);
+  });
+
   it('CPUID from the host is accepted, and the TSC frequency is known', () => {
     g = tinyGuest([0xf4]);
     g.vcpu.setCpuid(g.kvm.supportedCpuid());

@@ -52,6 +52,8 @@ export const IOCTL = {
   KVM_INTERRUPT: iow(KVMIO, 0x86, LAYOUT.kvm_interrupt.size),
   KVM_GET_MSRS: iowr(KVMIO, 0x88, LAYOUT.kvm_msrs.size),
   KVM_SET_MSRS: iow(KVMIO, 0x89, LAYOUT.kvm_msrs.size),
+  KVM_GET_FPU: ior(KVMIO, 0x8c, LAYOUT.kvm_fpu.size),
+  KVM_SET_FPU: iow(KVMIO, 0x8d, LAYOUT.kvm_fpu.size),
   KVM_SET_CPUID2: iow(KVMIO, 0x90, LAYOUT.kvm_cpuid2.size),
 } as const;
 

@@ -50,6 +50,10 @@ export const LAYOUT = {
     size: 32,
     fields: { slot: 0, flags: 4, guest_phys_addr: 8, memory_size: 16, userspace_addr: 24 },
   },
+  kvm_fpu: {
+    size: 416,
+    fields: { fpr: 0, fcw: 128, fsw: 130, ftwx: 132, last_opcode: 134, last_ip: 136, last_dp: 144, xmm: 152, mxcsr: 408 },
+  },
   kvm_interrupt: { size: 4, fields: { irq: 0 } },
   kvm_run: {
     size: 2352,

@@ -233,3 +233,54 @@ export function decodeMsrs(b: Buffer, n: number): MsrEntry[] {
   }
   return out;
 }
+
+// ---- kvm_fpu (x87 + SSE state; FXSAVE-like)
+
+export interface Fpu {
+  /** 8 x87 registers, 16 bytes each (80-bit values, zero-padded) */
+  fpr: Buffer;
+  fcw: number;
+  fsw: number;
+  /** abridged tag word */
+  ftwx: number;
+  lastOpcode: number;
+  lastIp: bigint;
+  lastDp: bigint;
+  /** 16 XMM registers, 16 bytes each */
+  xmm: Buffer;
+  /** written by KVM_SET_FPU; KVM_GET_FPU leaves it 0 (the kernel does not copy it out) */
+  mxcsr: number;
+}
+
+const FPU = LAYOUT.kvm_fpu.fields;
+const FPR_BYTES = FPU.fcw - FPU.fpr;
+const XMM_BYTES = FPU.mxcsr - FPU.xmm;
+
+export function decodeFpu(b: Buffer): Fpu {
+  return {
+    fpr: Buffer.from(b.subarray(FPU.fpr, FPU.fpr + FPR_BYTES)),
+    fcw: b.readUInt16LE(FPU.fcw),
+    fsw: b.readUInt16LE(FPU.fsw),
+    ftwx: b.readUInt8(FPU.ftwx),
+    lastOpcode: b.readUInt16LE(FPU.last_opcode),
+    lastIp: b.readBigUInt64LE(FPU.last_ip),
+    lastDp: b.readBigUInt64LE(FPU.last_dp),
+    xmm: Buffer.from(b.subarray(FPU.xmm, FPU.xmm + XMM_BYTES)),
+    mxcsr: b.readUInt32LE(FPU.mxcsr),
+  };
+}
+
+export function encodeFpu(b: Buffer, f: Fpu): void {
+  if (f.fpr.length !== FPR_BYTES) throw new StructValueError(`fpu.fpr must be ${FPR_BYTES} bytes, got ${f.fpr.length}`);
+  if (f.xmm.length !== XMM_BYTES) throw new StructValueError(`fpu.xmm must be ${XMM_BYTES} bytes, got ${f.xmm.length}`);
+  b.fill(0);
+  b.set(f.fpr, FPU.fpr);
+  b.writeUInt16LE(uint(f.fcw, 16, 'fpu.fcw'), FPU.fcw);
+  b.writeUInt16LE(uint(f.fsw, 16, 'fpu.fsw'), FPU.fsw);
+  b.writeUInt8(uint(f.ftwx, 8, 'fpu.ftwx'), FPU.ftwx);
+  b.writeUInt16LE(uint(f.lastOpcode, 16, 'fpu.lastOpcode'), FPU.last_opcode);
+  b.writeBigUInt64LE(u64(f.lastIp, 'fpu.lastIp'), FPU.last_ip);
+  b.writeBigUInt64LE(u64(f.lastDp, 'fpu.lastDp'), FPU.last_dp);
+  b.set(f.xmm, FPU.xmm);
+  b.writeUInt32LE(uint(f.mxcsr, 32, 'fpu.mxcsr'), FPU.mxcsr);
+}

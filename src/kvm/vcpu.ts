@@ -14,8 +14,8 @@ import { LAYOUT } from './layout.js';
 import { isMainThread } from 'node:worker_threads';
 import { closeFd, errno, ioctlInt, mmapFd, munmap, tgkill, view } from './libc.js';
 import {
-  decodeMsrs, decodeRegs, decodeSregs, encodeCpuid2, encodeMsrs, encodeRegs, encodeSregs,
-  type CpuidEntry, type MsrEntry, type Regs, type Sregs,
+  decodeFpu, decodeMsrs, decodeRegs, decodeSregs, encodeCpuid2, encodeFpu, encodeMsrs, encodeRegs, encodeSregs,
+  type CpuidEntry, type Fpu, type MsrEntry, type Regs, type Sregs,
 } from './structs.js';
 
 const KVM_RUN = IOCTL.KVM_RUN;
@@ -54,6 +54,7 @@ export class Vcpu {
   private readonly sregsBuf = Buffer.alloc(LAYOUT.kvm_sregs.size);
   private readonly sregsDv = new DataView(this.sregsBuf.buffer, this.sregsBuf.byteOffset, this.sregsBuf.byteLength);
   private readonly irqBuf = Buffer.alloc(LAYOUT.kvm_interrupt.size);
+  private readonly fpuBuf = Buffer.alloc(LAYOUT.kvm_fpu.size);
 
   private constructor(fd: number, readonly id: number, readonly mmapSize: number, owned: boolean) {
     if (!Number.isSafeInteger(mmapSize) || mmapSize < LAYOUT.kvm_run.size) {
@@ -153,6 +154,17 @@ export class Vcpu {
   setSregs(s: Sregs): void {
     encodeSregs(this.sregsDv, s);
     this.h.ptr('KVM_SET_SREGS', this.sregsBuf);
+  }
+
+  /** x87/SSE state (KVM_GET_FPU); fpr and xmm are copies. */
+  getFpu(): Fpu {
+    this.h.ptr('KVM_GET_FPU', this.fpuBuf);
+    return decodeFpu(this.fpuBuf);
+  }
+
+  setFpu(f: Fpu): void {
+    encodeFpu(this.fpuBuf, f);
+    this.h.ptr('KVM_SET_FPU', this.fpuBuf);
   }
 
   /**
