@@ -41,6 +41,7 @@ const checks: [string, string][] = [
   ['HC_PORT', 'IX_HC_PORT'],
   ['KERNEL_PHYS', 'IX_KERNEL_PHYS'],
   ['BOOT_SELFTEST_LOOP', 'IX_BOOT_SELFTEST_LOOP'],
+  ['BOOT_SELFTEST_SHORT', 'IX_BOOT_SELFTEST_SHORT'],
   ['HC.appExit', 'IX_HC_APP_EXIT'],
   ['HC.appFault', 'IX_HC_APP_FAULT'],
   ['HC.panic', 'IX_HC_PANIC'],

@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
-import { appElf, ix, tempDir, writeConfig as write } from './ix-cli.js';
+import { appElf, ix, logRecords, tempDir, writeConfig as write } from './ix-cli.js';
+import { availableParallelism } from 'node:os';
 
 const run = requireKvm();
 const { dir, cleanup } = tempDir('ix-boot-');
@@ -28,6 +29,17 @@ describe.runIf(run)('booting the dataplane kernel', () => {
     const r = ix(['run', cfg]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('[hello1 core 0] hello from core 0 of 1 (hello.elf)');
+  });
+
+  it('pins each vCPU to the host CPU the config lists', () => {
+    const cpus = availableParallelism() >= 2 ? [1, 0] : [0];
+    const cfg = writeConfig('pinned', `name = "pinned"\ncores = ${JSON.stringify(cpus)}\n[app]\npath = "${app('hello')}"\n`);
+    const r = ix(['run', cfg]);
+    expect(r.status, r.stderr).toBe(0);
+    const started = logRecords(r.stderr).find((x) => String(x.msg).endsWith('cores started'))!;
+    expect(started.pinned).toBe(true);
+    expect(started.hostCpus).toEqual(cpus.map((c) => [c]));
+    expect(r.stdout.trim().split('\n')).toHaveLength(cpus.length);
   });
 
   it('reaches native execution: 10^9 loop iterations in well under 10 s, and reports its platform', () => {

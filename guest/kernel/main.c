@@ -19,8 +19,8 @@ static void bsp_init(struct percpu *c)
 {
     struct ix_bootinfo *bi = c->bi;
     mm_init(bi->free_phys_start, bi->free_phys_end);
-    if (bi->flags & IX_BOOT_SELFTEST_LOOP) {
-        const uint64_t iters = 1000000000ull;
+    if (bi->flags & (IX_BOOT_SELFTEST_LOOP | IX_BOOT_SELFTEST_SHORT)) {
+        const uint64_t iters = (bi->flags & IX_BOOT_SELFTEST_LOOP) ? 1000000000ull : 100000000ull;
         uint64_t t0 = rdtsc();
         selftest_loop(iters);
         c->status->selftest_cycles = rdtsc() - t0;

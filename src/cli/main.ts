@@ -53,7 +53,7 @@ program
     }
   });
 
-registerCheck(program);
+registerCheck(program, { probeBoot: async () => (await import('../control/probe.js')).probeBoot() });
 
 await program.parseAsync(argv);
 }

@@ -71,8 +71,11 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   m.start();
   log.info({ kernel: kernelPath, app: cfg.app.path, tscKhz: m.tscKhz }, 'memory, kernel and app loaded');
   let started = 0;
-  m.on('started', () => {
-    if (++started === cfg.cores.count) log.info({ cores: cfg.cores.count, pinned: cfg.cores.cpus }, 'cores started');
+  const hostCpus: number[][] = [];
+  m.on('started', (cpu, _t, affinity) => {
+    hostCpus[cpu] = affinity;
+    if (++started === cfg.cores.count)
+      log.info({ cores: cfg.cores.count, pinned: cfg.cores.cpus !== null, hostCpus }, `${cfg.cores.count} cores started`);
   });
 
   const onSignal = (sig: NodeJS.Signals) => {

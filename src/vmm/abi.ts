@@ -16,6 +16,7 @@ export const HC_PORT = 0x1e0;
 export const PLATFORM = { unknown: 0, native: 1, pvm: 2 } as const;
 export const PLATFORM_NAMES: Record<number, string> = { 0: 'unknown', 1: 'native', 2: 'pvm' };
 export const BOOT_SELFTEST_LOOP = 1;
+export const BOOT_SELFTEST_SHORT = 2;
 
 export const CPU_STATE = { off: 0, booting: 1, running: 2, appDone: 3, panic: 4 } as const;
 

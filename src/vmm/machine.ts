@@ -9,7 +9,7 @@ import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../kvm/libc.js';
-import { BootInfo, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP } from './abi.js';
+import { BootInfo, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT } from './abi.js';
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
@@ -28,8 +28,8 @@ export interface MachineOptions {
   protection: 'ring3' | 'none';
   appStackSize?: number;
   appHeapSize?: number;
-  /** run the 1e9-iteration boot self-test (proves native execution) */
-  selftest?: boolean;
+  /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
+  selftest?: boolean | 'short';
 }
 
 export interface AppFault {
@@ -84,7 +84,7 @@ export declare interface Machine {
   on(e: 'app-exit', l: (cpu: number, status: number) => void): this;
   on(e: 'app-fault', l: (f: AppFault) => void): this;
   on(e: 'warning', l: (message: string) => void): this;
-  on(e: 'started', l: (cpu: number, firstRunWallMs: number) => void): this;
+  on(e: 'started', l: (cpu: number, firstRunWallMs: number, hostCpus: number[]) => void): this;
 }
 
 export class Machine extends EventEmitter {
@@ -144,7 +144,7 @@ export class Machine extends EventEmitter {
       batch: o.batch,
       idlePollUs: o.idlePollUs,
       protection: o.protection,
-      flags: o.selftest ? BOOT_SELFTEST_LOOP : 0,
+      flags: o.selftest === 'short' ? BOOT_SELFTEST_SHORT : o.selftest ? BOOT_SELFTEST_LOOP : 0,
       appArgs: [this.app.path.split('/').pop() ?? 'app', ...o.appArgs],
       appStackSize: o.appStackSize ?? DEFAULT_STACK,
       appHeapSize: o.appHeapSize ?? DEFAULT_HEAP,
@@ -207,7 +207,7 @@ export class Machine extends EventEmitter {
     switch (m.type) {
       case 'started':
         this.firstRunWallMs[m.cpu] = m.firstRunWallMs;
-        this.emit('started', m.cpu, m.firstRunWallMs);
+        this.emit('started', m.cpu, m.firstRunWallMs, m.affinity);
         break;
       case 'app-exit':
         this.drain.drainOne(m.cpu, true);

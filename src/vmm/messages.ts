@@ -27,7 +27,7 @@ export interface FaultReport {
 }
 
 export type WorkerMessage =
-  | { type: 'started'; cpu: number; tid: number; firstRunWallMs: number }
+  | { type: 'started'; cpu: number; tid: number; firstRunWallMs: number; affinity: number[] }
   | { type: 'app-exit'; cpu: number; status: number }
   | { type: 'app-fault'; cpu: number; fault: FaultReport }
   | { type: 'panic'; cpu: number; message: string }

@@ -106,7 +106,7 @@ function run(): void {
   if (d.pinCpu !== null) libc.setThreadAffinity([d.pinCpu]);
   const tid = libc.gettid();
   Atomics.store(control, cell(CTRL_TID), tid);
-  post({ type: 'started', cpu: d.cpu, tid, firstRunWallMs: performance.timeOrigin + performance.now() });
+  post({ type: 'started', cpu: d.cpu, tid, firstRunWallMs: performance.timeOrigin + performance.now(), affinity: libc.getThreadAffinity() });
   for (;;) {
     if (Atomics.load(control, cell(CTRL_STOP))) break;
     let exit: VcpuExit;

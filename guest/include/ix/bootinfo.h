@@ -31,7 +31,8 @@
 #define IX_PLATFORM_PVM 2    /* kvm_pvm: the guest switched itself to native execution */
 
 /* boot flags */
-#define IX_BOOT_SELFTEST_LOOP (1u << 0) /* run a 1e9-iteration loop at boot and time it */
+#define IX_BOOT_SELFTEST_LOOP (1u << 0)  /* run a 1e9-iteration loop at boot and time it */
+#define IX_BOOT_SELFTEST_SHORT (1u << 1) /* the same with 1e8 iterations (ix check's probe) */
 
 /* One loadable segment of the app, placed by the host in guest-physical memory. */
 struct ix_app_seg {
