@@ -11,6 +11,8 @@ import { RssConfigError } from '../src/net/toeplitz.js';
 import { VirtqueueLayoutError } from '../src/net/virtqueue.js';
 import { nicIdleWait, nicKick } from '../src/net/nic-wait.js';
 import { spawn } from 'node:child_process';
+import { attachNic } from '../src/net/attach.js';
+import { NIC_INFO, readNicInfo } from '../src/net/nic-layout.js';
 
 const MiB = 1 << 20;
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -162,5 +164,53 @@ describe('nicIdleWait / nicKick (the vCPU worker side of a halted core)', () => 
     const deadline = Date.now() + 2000;
     while (nic.stats()[0]!.tx_frames === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     expect(nic.stats()[0]!.tx_frames).toBe(1);
+  });
+});
+
+describe('attachNic', () => {
+  it('places zeroed rings, writes ix_nic_info and serves a guest set up from it', async () => {
+    const ram = new FakeGuestRam(16 * MiB);
+    cleanups.push(() => ram.free());
+    const mem = new GuestMemory(ram.spec);
+    mem.u8.fill(0x77, 2 * MiB, 3 * MiB); // garbage where the rings will go
+    const [dev, peer] = libc.datagramPair();
+    cleanups.push(() => void (libc.close(dev), libc.close(peer)));
+    const boot = new DataView(new ArrayBuffer(4096));
+    const { nic, info } = await attachNic({
+      memory: ram.spec,
+      ringArea: { start: 2 * MiB, end: 3 * MiB },
+      nqueues: 1,
+      queueSize: 128,
+      mac: Uint8Array.from([2, 0, 0, 0, 0, 9]),
+      addr: 0x0a000002,
+      netmask: 0xffffff00,
+      gateway: 0x0a000001,
+      notifyPort: 0x5e0n,
+      bootInfo: { view: boot, offset: 512 },
+      tap: { fds: [dev] },
+    });
+    cleanups.push(() => nic.stop());
+    const back = readNicInfo(boot, 512);
+    expect(back.present).toBe(true);
+    expect(back.rx).toEqual(info.rx);
+    expect(Number(back.rx[0]!.desc)).toBeGreaterThanOrEqual(2 * MiB);
+    expect(Number(back.tx[0]!.used)).toBeLessThan(3 * MiB);
+    expect(boot.getUint32(512 + NIC_INFO.reta_size, true)).toBe(128);
+    // a guest driver set up only from the boot info description
+    const g = new FakeGuestQueue(mem, back.rx[0]!, back.tx[0]!, 4 * MiB);
+    g.init();
+    const scratch = libc.mapAnon(4096);
+    cleanups.push(() => void libc.munmap(scratch, 4096));
+    const u8 = new Uint8Array(libc.view(scratch, 4096));
+    u8.fill(0, 0, 100);
+    u8[12 + 12] = 0x08;
+    expect(libc.write(peer, scratch, 100)).toBe(100);
+    const deadline = Date.now() + 2000;
+    let got = 0;
+    while (got === 0 && Date.now() < deadline) {
+      got = g.reflectOnce();
+      if (got === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(got).toBe(1);
   });
 });

@@ -1,0 +1,69 @@
+// One call for the control plane: place the rings in guest memory, describe the NIC in the
+// boot info page (struct ix_nic_info), and start the backend on a TAP device (created here,
+// optionally inside a namespace, and brought up) or on fds the caller opened.
+import { spawnSync } from 'node:child_process';
+import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
+import { writeNicInfo, type NicInfo } from './nic-layout.js';
+import { startNicBackend, type NicBackendOptions, type NicHandle } from './nic-backend.js';
+import { prepareNicRings } from './rings.js';
+import { MS_RSS_KEY, defaultReta } from './toeplitz.js';
+
+export interface AttachNicOptions {
+  memory: GuestMemorySpec;
+  /** free guest-physical range the rings may use */
+  ringArea: { start: number; end: number };
+  nqueues: number;
+  /** entries per ring (default 256) */
+  queueSize?: number;
+  mac: Uint8Array;
+  mtu?: number;
+  /** IPv4, host byte order */
+  addr: number;
+  netmask: number;
+  gateway: number;
+  rss?: { key?: Uint8Array; retaSize?: number };
+  /** the guest's `out` port for kicks */
+  notifyPort: bigint;
+  /** where struct ix_nic_info lives: a view of the boot info page and the offset in it */
+  bootInfo: { view: DataView; offset: number };
+  /** a TAP to create (and bring up unless up === false) or already open queue fds */
+  tap: { name: string; netns?: string; up?: boolean } | { fds: number[] };
+  backend?: Pick<NicBackendOptions, 'wakeFds' | 'onWake' | 'kickFd' | 'spinUs' | 'batch' | 'idleTimeoutMs' | 'log'>;
+}
+
+export class AttachNicError extends Error {
+  override name = 'AttachNicError';
+}
+
+export async function attachNic(o: AttachNicOptions): Promise<{ nic: NicHandle; info: NicInfo }> {
+  const mem = new GuestMemory(o.memory);
+  const rings = prepareNicRings(mem, o.ringArea.start, o.ringArea.end, o.nqueues, o.queueSize ?? 256);
+  const info: NicInfo = {
+    nqueues: o.nqueues,
+    mac: o.mac,
+    mtu: o.mtu ?? 1500,
+    addr: o.addr,
+    netmask: o.netmask,
+    gateway: o.gateway,
+    rssKey: o.rss?.key ?? MS_RSS_KEY,
+    reta: defaultReta(o.nqueues, o.rss?.retaSize ?? 128),
+    rx: rings.rx,
+    tx: rings.tx,
+    notifyPort: o.notifyPort,
+  };
+  writeNicInfo(o.bootInfo.view, o.bootInfo.offset, info);
+  const common = { memory: o.memory, queues: rings, mtu: info.mtu, rss: { key: info.rssKey, reta: Array.from(info.reta) }, ...o.backend };
+  const nic =
+    'fds' in o.tap
+      ? await startNicBackend({ ...common, tapFds: o.tap.fds })
+      : await startNicBackend({ ...common, tapName: o.tap.name, netns: o.tap.netns });
+  if (!('fds' in o.tap) && o.tap.up !== false) {
+    const args = [...(o.tap.netns ? ['-n', o.tap.netns] : []), 'link', 'set', 'dev', o.tap.name, 'up'];
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) {
+      await nic.stop();
+      throw new AttachNicError(`ip ${args.join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+    }
+  }
+  return { nic, info };
+}
