@@ -213,9 +213,11 @@ export class Vcpu {
   }
 }
 
-const ENOENT_LIKE = 22; // EINVAL: the closest errno for "MSR not handled"
+// KVM_GET/SET_MSRS succeed with a short count instead of failing; the error reported for the
+// first unhandled MSR carries EINVAL, the errno KVM itself uses for a refused MSR.
+const EINVAL = 22;
 
 function unsupportedMsr(name: 'KVM_GET_MSRS' | 'KVM_SET_MSRS', done: number, indices: readonly number[]): KvmError {
   const bad = indices[done];
-  return new KvmError(name, ENOENT_LIKE, `handled ${done} of ${indices.length} MSRs; MSR 0x${(bad ?? 0).toString(16)} is not supported by this host${name === 'KVM_SET_MSRS' ? ' or the value was refused' : ''}`);
+  return new KvmError(name, EINVAL, `handled ${done} of ${indices.length} MSRs; MSR 0x${(bad ?? 0).toString(16)} is not supported by this host${name === 'KVM_SET_MSRS' ? ' or the value was refused' : ''}`);
 }
