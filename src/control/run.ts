@@ -39,6 +39,8 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   const log = o.log;
   const kernelPath = o.kernelPath ?? KERNEL_ELF;
   if (!existsSync(kernelPath)) throw new RunError(`guest kernel not found at ${kernelPath}: run \`npm run build\` first`);
+  if (cfg.protection === 'none')
+    throw new RunError('protection = "none" (the app linked into ring 0) is not implemented yet; use protection = "ring3"');
   if (cfg.nic) log.warn({ nic: cfg.nic.address }, 'the [nic] section is accepted but NIC queues are not attached yet (issue: NIC queues); running without a NIC');
   log.info({ config: cfg.source, name: cfg.name, cores: cfg.cores.count, memory: cfg.memoryBytes }, 'config ok');
 
