@@ -1,7 +1,6 @@
 /* Per-core stack instance: init, the event array, receive entry point, timers, TX
- * completion. Also the weak defaults for TCP's entry points, so the stack links (and the
- * BASE tests run) whether or not TCP's files are present; TCP's strong definitions replace
- * them at link time. */
+ * completion. TCP (tcp*.c) is a required part of the stack: there are no weak fallbacks,
+ * so a link without TCP fails instead of silently testing a stack whose TCP is a stub. */
 #include "core.h"
 
 #include "arp.h"
@@ -11,9 +10,7 @@
 #include "timer.h"
 #include "udp.h"
 
-#if __has_include("tcp.h")
-#include "tcp.h" /* type-checks the weak defaults below against TCP's declarations */
-#endif
+#include "tcp.h"
 
 #define NET_ALIGN(x) (((x) + 63) & ~(size_t)63)
 
@@ -57,6 +54,9 @@ void net_events_begin(struct net_core *c, struct ix_event *ev, uint32_t cap)
     c->ev = ev;
     c->ev_cap = ev ? cap : 0;
     c->ev_len = 0;
+    /* TCP first: its deferred-payload grave is freed only in a round with no event
+     * posted yet, which is exactly now. */
+    tcp_flush_events(c);
     udp_flush_deferred(c);
 }
 
@@ -89,69 +89,4 @@ void net_tx_drop(struct net_core *c, struct mbuf *hdr)
         udp_tx_done(c, hdr, false);
     else
         mbuf_free(hdr);
-}
-
-/* ---- weak defaults for TCP (replaced by guest/net/tcp*.c) --------------------------- */
-
-#define NET_WEAK __attribute__((weak))
-
-NET_WEAK int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_conns)
-{
-    (void)c; (void)mem; (void)mem_len; (void)max_conns;
-    return 0;
-}
-
-NET_WEAK void tcp_input(struct net_core *c, struct mbuf *m, uint32_t src, uint32_t dst)
-{
-    (void)src; (void)dst;
-    c->counters.drop_ip_proto++; /* no TCP linked in: same as an unknown protocol */
-    mbuf_free(m);
-}
-
-NET_WEAK int tcp_listen(struct net_core *c, uint16_t port, unsigned backlog)
-{
-    (void)c; (void)port; (void)backlog;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK int64_t tcp_connect(struct net_core *c, uint64_t cookie, uint32_t raddr, uint16_t rport)
-{
-    (void)c; (void)cookie; (void)raddr; (void)rport;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK int tcp_accept(struct net_core *c, uint64_t handle, uint64_t cookie)
-{
-    (void)c; (void)handle; (void)cookie;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK int tcp_reject(struct net_core *c, uint64_t handle)
-{
-    (void)c; (void)handle;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK int64_t tcp_sendv(struct net_core *c, uint64_t handle, const struct net_iov *iov, int n)
-{
-    (void)c; (void)handle; (void)iov; (void)n;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK int tcp_recv_done(struct net_core *c, uint64_t handle, uint32_t bytes)
-{
-    (void)c; (void)handle; (void)bytes;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK int tcp_close(struct net_core *c, uint64_t handle)
-{
-    (void)c; (void)handle;
-    return -IX_ENOSYS;
-}
-
-NET_WEAK unsigned tcp_conns_in_use(struct net_core *c)
-{
-    (void)c;
-    return 0;
 }

@@ -102,7 +102,7 @@ size_t net_core_mem_base(void);
 int net_init(struct net_core *c, unsigned cpu, const struct net_config *cfg,
              struct mbuf_pool *pool, void *mem, size_t mem_len, unsigned max_tcp_conns);
 
-/* Provided by TCP (tcp.h; core.c has a weak default returning 0): allocates its per-core
+/* Provided by TCP (tcp.h, tcp_pcb.c): allocates its per-core
  * state, including c->wheel, from [mem, mem+mem_len). */
 int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_conns);
 

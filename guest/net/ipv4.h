@@ -24,7 +24,7 @@ uint32_t ipv4_next_hop(const struct net_core *c, uint32_t dst);
 /* Is addr one we accept packets for (our address, limited or subnet broadcast)? */
 bool ipv4_is_local(const struct net_core *c, uint32_t addr);
 
-/* Provided by TCP (guest/net/tcp*.c); core.c holds a weak default that drops.
+/* Provided by TCP (guest/net/tcp_input.c).
  * m->data at the TCP header, m->len = IP payload length, checksum NOT verified. */
 void tcp_input(struct net_core *c, struct mbuf *m, uint32_t src, uint32_t dst);
 

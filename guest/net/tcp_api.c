@@ -237,6 +237,3 @@ int tcp_close(struct net_core *c, uint64_t handle)
         return 0;
     }
 }
-
-/* See tcp_input_link_anchor. */
-void tcp_api_link_anchor(void) {}

@@ -590,7 +590,3 @@ void tcp_input(struct net_core *c, struct mbuf *m, uint32_t src, uint32_t dst)
     }
     synced_input(c, p, &s, m);
 }
-
-/* Referenced by the host test library so static-archive links pull this object in (core.c
- * holds weak defaults of the public entry points, which an archive link would keep). */
-void tcp_input_link_anchor(void) {}

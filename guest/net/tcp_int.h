@@ -179,10 +179,6 @@ void tcp_conn_dead(struct net_core *c, struct tcp_pcb *p, int reason); /* to CLO
 void tcp_maybe_release(struct net_core *c, struct tcp_pcb *p);
 void tcp_rq_free(struct net_core *c, struct tcp_pcb *p);
 
-/* link anchors (see tcp_input.c) */
-void tcp_input_link_anchor(void);
-void tcp_api_link_anchor(void);
-
 /* tcp_input.c helpers used elsewhere */
 void tcp_listener_drop_pending(struct tcp_pcb *p);
 

@@ -8,9 +8,6 @@
 #include "../../net/wire/eth.h"
 #include "../../net/wire/ipv4.h"
 
-/* Pull TCP's objects into archive links (core.c holds weak defaults). */
-void (*const tt_link_anchors[])(void) = {tcp_input_link_anchor, tcp_api_link_anchor};
-
 struct tl *tt_new(void)
 {
     struct tl *t = tl_new();
