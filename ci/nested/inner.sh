@@ -1,0 +1,44 @@
+#!/bin/sh
+# Runs inside the nested-CI VM (busybox sh), from the repository root, shared read-only.
+# $1 is the result folder shared with the host. Writes selftest.json (the platform the
+# guest kernel reports), vitest.json (the guest-boot test files, CI=true so nothing
+# skips) and trap.json (the batched-trap benchmark); exits non-zero if any of them failed.
+out="$1"
+export CI=true IX_EXPECT_PLATFORM=native NO_COLOR=1 HOME=/root
+what="all"
+[ -f "$out/env" ] && . "$out/env" && what="${IX_NESTED_INNER:-all}"
+wants() { [ "$what" = all ] || case " $what " in *" $1 "*) true ;; *) false ;; esac; }
+rc=0
+now() { cut -d' ' -f1 /proc/uptime; }
+echo "nested-inner: start at $(now)s uptime, node $(node --version), /dev/kvm: $([ -c /dev/kvm ] && echo yes || echo no)"
+
+if wants selftest; then
+  # one boot on one core with the self-test: the JSON summary's platform must be "native"
+  cfg=/tmp/nested-selftest.toml
+  printf 'name = "nested"\ncores = 1\n[app]\npath = "%s/guest/build/apps/hello.elf"\n' "$PWD" >"$cfg"
+  t0=$(now)
+  node bin/ix.js run --selftest --json "$cfg" >/tmp/selftest.out 2>/tmp/selftest.err
+  st=$?
+  tail -n 1 /tmp/selftest.out >"$out/selftest.json"
+  echo "nested-inner: selftest exit $st in $(awk "BEGIN{print $(now)-$t0}")s: $(cat "$out/selftest.json")"
+  [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/selftest.err; }
+fi
+
+if wants tests; then
+  t0=$(now)
+  node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts \
+    --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || rc=1
+  echo "nested-inner: tests done in $(awk "BEGIN{print $(now)-$t0}")s"
+fi
+
+if wants bench; then
+  # the benchmark writes a results file into its working directory: run it in /tmp
+  t0=$(now)
+  (cd /tmp && node "$OLDPWD/dist/bench/index.js" trap --json) >/tmp/trap.out 2>/tmp/trap.err
+  st=$?
+  tail -n 1 /tmp/trap.out >"$out/trap.json"
+  echo "nested-inner: trap bench exit $st in $(awk "BEGIN{print $(now)-$t0}")s"
+  [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/trap.err; }
+fi
+echo "nested-inner: end at $(now)s uptime, rc=$rc"
+exit $rc
