@@ -25,7 +25,7 @@ extern _Noreturn void switch_stack_and_call(uint8_t *stack_top, void (*fn)(struc
 
 static struct app apps[IX_MAX_CPUS];
 
-static void add_vma(struct app *a, uint64_t start, uint64_t end, uint32_t prot)
+void app_add_vma(struct app *a, uint64_t start, uint64_t end, uint32_t prot)
 {
     if (a->nvmas == APP_MAX_VMAS)
         panic("app: too many mappings");
@@ -107,7 +107,7 @@ static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4,
     info->argc = argc;
     info->argv = APP_INFO_VA + sizeof *info;
     map_page(upml4, APP_INFO_VA, pa, PTE_U | PTE_NX);
-    add_vma(a, APP_INFO_VA, APP_INFO_VA + PAGE_SIZE, VMA_R);
+    app_add_vma(a, APP_INFO_VA, APP_INFO_VA + PAGE_SIZE, VMA_R);
     return pa;
 }
 
@@ -137,29 +137,29 @@ void app_create(struct percpu *c, uint64_t boot_pgd)
         } else {
             map_private(upml4, s->vaddr, len, prot, s->paddr, s->filesz);
         }
-        add_vma(a, s->vaddr, s->vaddr + len, prot);
+        app_add_vma(a, s->vaddr, s->vaddr + len, prot);
         if (s->vaddr + len > top)
             top = s->vaddr + len;
     }
     uint64_t heap = top + PAGE_SIZE; /* one unmapped guard page */
     map_private(upml4, heap, bi->app_heap_size, VMA_R | VMA_W, 0, 0);
-    add_vma(a, heap, heap + bi->app_heap_size, VMA_R | VMA_W);
+    app_add_vma(a, heap, heap + bi->app_heap_size, VMA_R | VMA_W);
 
     uint64_t stack_lo = APP_STACK_TOP - bi->app_stack_size;
     map_private(upml4, stack_lo, bi->app_stack_size, VMA_R | VMA_W, 0, 0);
-    add_vma(a, stack_lo, APP_STACK_TOP, VMA_R | VMA_W);
+    app_add_vma(a, stack_lo, APP_STACK_TOP, VMA_R | VMA_W);
     a->stack_top = APP_STACK_TOP;
 
     uint64_t calls_len = (IX_BATCH_MAX * sizeof(struct ix_call) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
     map_private(upml4, APP_CALLS_VA, calls_len, VMA_R | VMA_W, 0, 0);
-    add_vma(a, APP_CALLS_VA, APP_CALLS_VA + calls_len, VMA_R | VMA_W);
+    app_add_vma(a, APP_CALLS_VA, APP_CALLS_VA + calls_len, VMA_R | VMA_W);
 
     a->events_max = IX_EVENTS_MAX;
     uint64_t ev_pages = (IX_EVENTS_MAX * sizeof(struct ix_event) + PAGE_SIZE - 1) / PAGE_SIZE;
     uint64_t ev_pa = pages_alloc(ev_pages, PAGE_SIZE);
     for (uint64_t i = 0; i < ev_pages; i++)
         map_page(upml4, APP_EVENTS_VA + i * PAGE_SIZE, ev_pa + i * PAGE_SIZE, PTE_U | PTE_NX);
-    add_vma(a, APP_EVENTS_VA, APP_EVENTS_VA + ev_pages * PAGE_SIZE, VMA_R);
+    app_add_vma(a, APP_EVENTS_VA, APP_EVENTS_VA + ev_pages * PAGE_SIZE, VMA_R);
     a->events = phys_to_virt(ev_pa);
 
     build_info_page(c, a, upml4, heap, bi->app_heap_size);

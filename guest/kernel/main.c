@@ -7,6 +7,7 @@
 #include "app.h"
 #include "console.h"
 #include "cpu.h"
+#include "dataplane.h"
 #include "hcall.h"
 #include "mm.h"
 #include "platform.h"
@@ -31,8 +32,10 @@ static void bsp_init(struct percpu *c)
     /* The other CPUs may not have started yet: set up their fixed fields here. */
     for (unsigned i = 0; i < bi->ncpus; i++)
         percpu_init(&percpus[i], i, bi);
-    for (unsigned i = 0; i < bi->ncpus; i++)
+    for (unsigned i = 0; i < bi->ncpus; i++) {
         app_create(&percpus[i], bi->pgd_phys);
+        dp_create(&percpus[i]);
+    }
 }
 
 _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
@@ -67,6 +70,7 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
             cpu_relax();
     }
     cpu_late_init(c);
+    dp_start(c);
     uint64_t khz = bi->tsc_khz ? bi->tsc_khz : 1;
     kprintf("cpu%u: platform=%s, native after %lu us, kernel ready after %lu us\n", c->id, plat->name,
             (c->status->tsc_native - t0) * 1000 / khz, (rdtsc() - t0) * 1000 / khz);

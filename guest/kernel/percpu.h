@@ -9,6 +9,7 @@
 #include "layout.h"
 
 struct app;
+struct dataplane;
 
 /* The 16 KiB entry block (layout.h): page 0 header + GDT + TSS, pages 1-3 the RSP0 stack. */
 struct __attribute__((packed)) tss64 {
@@ -45,6 +46,7 @@ struct percpu {
     uint64_t kcr3, ucr3;        /* physical addresses of this CPU's page tables */
     uint8_t *kstack_top;
     struct app *app;
+    struct dataplane *dp;       /* NULL without a NIC */
     volatile uint8_t *vif;      /* PVM: this CPU's VIF page */
     uint32_t cpuid_1_ecx, cpuid_1_edx; /* cached before going native (PVM.md §1) */
     struct ix_hcall hc __attribute__((aligned(64))); /* hypercall request buffer */

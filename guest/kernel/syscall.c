@@ -7,6 +7,8 @@
 #include "hcall.h"
 #include "platform.h"
 #include "trap.h"
+#include "dataplane.h"
+#include "netcalls.h"
 
 static void do_log(struct percpu *c, struct app *a, struct ix_call *k)
 {
@@ -49,7 +51,7 @@ static void do_call(struct percpu *c, struct app *a, struct ix_call *k)
         a->exit_status = (int64_t)k->a0;
         break;
     default:
-        k->err = -IX_ENOSYS;
+        k->err = netcall(c, a, k);
     }
 }
 
@@ -60,6 +62,7 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
     c->status->bpoll_calls++;
     if (n > IX_BATCH_MAX || !app_range_ok(a, calls, n * sizeof(struct ix_call), VMA_R | VMA_W))
         app_fault_bad_calls(c, calls, n);
+    dp_begin(c);
     struct ix_call *k = (struct ix_call *)calls;
     for (uint64_t i = 0; i < n && !a->exit_requested; i++)
         do_call(c, a, &k[i]);
@@ -68,5 +71,5 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
         hcall(c, IX_HC_APP_EXIT, (uint64_t)a->exit_status, 0);
         app_stopped(c);
     }
-    return 0; /* events posted: none until the network calls arrive */
+    return dp_run(c, n);
 }

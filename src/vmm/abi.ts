@@ -34,6 +34,7 @@ export const AppSeg = { size: 40, vaddr: 0, paddr: 8, filesz: 16, memsz: 24, fla
 export const CpuStatus = {
   size: 120, state: 0, platform: 4, tscKernelEntry: 8, tscNative: 16, tscAppEntry: 24,
   selftestCycles: 32, selftestIters: 40, bpollCalls: 48, callsExecuted: 56, logDropped: 64,
+  haltTimeoutUs: 72, halts: 80,
 } as const;
 
 export const HC = { appExit: 1, appFault: 2, panic: 3, logKick: 4, idle: 5 } as const;

@@ -56,7 +56,9 @@ struct ix_cpu_status {
     uint64_t bpoll_calls;     /* counters: traps taken and calls executed */
     uint64_t calls_executed;
     uint64_t log_dropped;     /* bytes dropped because the log ring was full */
-    uint64_t pad[6];
+    uint64_t halt_timeout_us; /* set before each idle HLT: wake the CPU after this long at the latest */
+    uint64_t halts;           /* idle halts taken */
+    uint64_t pad[4];
 };
 
 #define IX_CPU_OFF 0

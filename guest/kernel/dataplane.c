@@ -1,0 +1,230 @@
+/* The per-core dataplane loop (DESIGN.md §6): reclaim TX, the app's calls (syscall.c), due
+ * timers, receive at most `batch` frames and run them through the stack, post events,
+ * transmit, return to the app. An app that asked for nothing gets control back only with at
+ * least one event: the core polls for idle_poll_us, then halts until the host wakes it (a
+ * frame for this queue) or the next timer is due. */
+#include "dataplane.h"
+#include "app.h"
+#include "console.h"
+#include "mm.h"
+#include "platform.h"
+#include "x86.h"
+#include "../net/plat.h"
+#include "../net/timer.h"
+#include "../net/tcp.h"
+#include "../net/udp.h"
+#include "../lib/fmt.h"
+#include <stdarg.h>
+
+static struct dataplane dps[IX_MAX_CPUS];
+
+/* ---- the stack's platform shim (guest/net/plat.h) --------------------------------- */
+
+static uint64_t tsc_khz = 1;
+
+uint64_t plat_now_us(void)
+{
+    uint64_t t = rdtsc();
+    return (t / tsc_khz) * 1000 + (t % tsc_khz) * 1000 / tsc_khz;
+}
+
+void plat_log(const char *fmt, ...)
+{
+    char buf[200];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = ix_vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 1)
+        n = sizeof buf - 1;
+    struct percpu *c = this_cpu();
+    console_write(c, buf, (size_t)n);
+    if (n == 0 || buf[n - 1] != '\n')
+        console_write(c, "\n", 1);
+}
+
+/* ---- driver platform: address translation and the kick ----------------------------- */
+
+static uint64_t dp_v2p(void *ctx, const void *p)
+{
+    struct percpu *c = ctx;
+    uint64_t va = (uint64_t)p;
+    if (va >= IX_KERNEL_BASE)
+        return va - IX_KERNEL_BASE;
+    /* app memory (sendv payloads): checked by the caller, translated through its tables */
+    uint64_t pte = lookup_pte(c->kcr3, va);
+    return (pte & PTE_ADDR) | (va & (PAGE_SIZE - 1));
+}
+
+static void *dp_p2v(void *ctx, uint64_t pa)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
+static void dp_kick(void *ctx, uint16_t queue)
+{
+    struct percpu *c = ctx;
+    outl(c->dp->notify_port, queue);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+void dp_create(struct percpu *c)
+{
+    struct ix_bootinfo *bi = c->bi;
+    if (!bi->nic.present)
+        return;
+    if (c->id >= bi->nic.nqueues)
+        panic("cpu%u: the NIC has only %u queue pairs", c->id, bi->nic.nqueues);
+    struct dataplane *dp = &dps[c->id];
+    c->dp = dp;
+    dp->pool_len = (uint64_t)DP_MBUFS * MBUF_SIZE;
+    uint64_t pa = pages_alloc(dp->pool_len / PAGE_SIZE, MBUF_SIZE);
+    dp->pool_mem = phys_to_virt(pa);
+    for (uint64_t off = 0; off < dp->pool_len; off += PAGE_SIZE)
+        map_page(c->ucr3, APP_RXPOOL_VA + off, pa + off, PTE_U | PTE_NX);
+    app_add_vma(c->app, APP_RXPOOL_VA, APP_RXPOOL_VA + dp->pool_len, VMA_R);
+    dp->scratch_len = net_core_mem_base() + tcp_core_mem_size(DP_MAX_TCP_CONNS) + 4096;
+    dp->scratch = phys_to_virt(pages_alloc((dp->scratch_len + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
+}
+
+static void timer_fired(struct timer *t, void *arg);
+
+void dp_start(struct percpu *c)
+{
+    struct dataplane *dp = c->dp;
+    if (!dp)
+        return;
+    struct ix_nic_info *ni = &c->bi->nic;
+    tsc_khz = c->bi->tsc_khz ? c->bi->tsc_khz : 1;
+    if (!mbuf_pool_init(&dp->pool, dp->pool_mem, dp->pool_len))
+        panic("cpu%u: mbuf pool init failed", c->id);
+    struct net_config cfg = {.addr = ni->addr, .netmask = ni->netmask, .gateway = ni->gateway};
+    for (int i = 0; i < 6; i++)
+        cfg.mac[i] = ni->mac[i];
+    int r = net_init(&dp->nc, c->id, &cfg, &dp->pool, dp->scratch, dp->scratch_len, DP_MAX_TCP_CONNS);
+    if (r)
+        panic("cpu%u: net_init failed (%d)", c->id, r);
+    dp->notify_port = (uint16_t)ni->notify_port;
+    dp->vplat = (struct vnet_platform){.ctx = c, .virt_to_phys = dp_v2p, .phys_to_virt = dp_p2v, .kick = dp_kick};
+    if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->vplat))
+        panic("cpu%u: the NIC description for queue %u is invalid", c->id, c->id);
+    for (int i = 0; i < DP_APP_TIMERS; i++)
+        timer_init(&dp->timers[i].t, timer_fired);
+    kprintf("cpu%u: NIC queue %u up, %u mbufs, %u TCP connections max\n", c->id, c->id, DP_MBUFS, DP_MAX_TCP_CONNS);
+}
+
+/* ---- app timers -------------------------------------------------------------------- */
+
+static void timer_fired(struct timer *t, void *arg)
+{
+    struct net_core *nc = arg;
+    struct app_timer *at = (struct app_timer *)t;
+    at->fired = 1;
+    struct ix_event *ev = net_event_reserve(nc);
+    if (!ev) {
+        timer_arm(nc->wheel, t, plat_now_us() + 100); /* event array full: try again soon */
+        return;
+    }
+    ev->type = IX_EV_TIMER;
+    ev->cookie = at->cookie;
+    at->armed = 0;
+}
+
+int dp_timer_arm(struct dataplane *dp, uint64_t cookie, uint64_t delay_us, uint64_t *handle)
+{
+    for (uint32_t i = 0; i < DP_APP_TIMERS; i++) {
+        struct app_timer *at = &dp->timers[i];
+        if (at->armed)
+            continue;
+        at->armed = 1;
+        at->fired = 0;
+        at->gen++;
+        at->cookie = cookie;
+        timer_arm(dp->nc.wheel, &at->t, plat_now_us() + delay_us);
+        *handle = ((uint64_t)at->gen << 8) | i;
+        return 0;
+    }
+    return -IX_ENOMEM;
+}
+
+int dp_timer_cancel(struct dataplane *dp, uint64_t handle)
+{
+    uint32_t i = handle & 0xff;
+    if (i >= DP_APP_TIMERS || dp->timers[i].gen != (uint32_t)(handle >> 8) || !dp->timers[i].armed)
+        return -IX_EBADH;
+    timer_cancel(dp->nc.wheel, &dp->timers[i].t);
+    dp->timers[i].armed = 0;
+    return 0;
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr)
+{
+    uint64_t base = (uint64_t)dp->pool_mem;
+    return kaddr >= base && kaddr < base + dp->pool_len ? APP_RXPOOL_VA + (kaddr - base) : 0;
+}
+
+uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va)
+{
+    return va >= APP_RXPOOL_VA && va < APP_RXPOOL_VA + dp->pool_len ? (uint64_t)dp->pool_mem + (va - APP_RXPOOL_VA) : 0;
+}
+
+void dp_begin(struct percpu *c)
+{
+    struct dataplane *dp = c->dp;
+    if (dp)
+        net_events_begin(&dp->nc, c->app->events, c->app->events_max);
+}
+
+/* Received payloads are handed to the app at their read-only address in its pool mapping. */
+static void translate_events(struct percpu *c, struct dataplane *dp)
+{
+    struct ix_event *ev = c->app->events;
+    for (uint32_t i = 0; i < dp->nc.ev_len; i++) {
+        if ((ev[i].type == IX_EV_TCP_RECV || ev[i].type == IX_EV_UDP_RECV) && ev[i].a0)
+            ev[i].a0 = dp_pool_to_app(dp, ev[i].a0);
+    }
+}
+
+static void poll_once(struct percpu *c, struct dataplane *dp)
+{
+    net_poll_timers(&dp->nc);
+    vnet_port_rx(&dp->port, (int)c->bi->batch);
+    vnet_port_tx_flush(&dp->port);
+}
+
+long dp_run(struct percpu *c, uint64_t ncalls)
+{
+    struct dataplane *dp = c->dp;
+    if (!dp)
+        return 0;
+    uint64_t idle_since = plat_now_us();
+    for (;;) {
+        poll_once(c, dp);
+        if (dp->nc.ev_len > 0 || ncalls > 0)
+            break;
+        uint64_t now = plat_now_us();
+        if (now - idle_since < c->bi->idle_poll_us) {
+            cpu_relax();
+            continue;
+        }
+        /* Nothing to do: sleep until a frame arrives or the next timer is due (at most 10 ms). */
+        uint64_t next = timer_wheel_next_deadline(dp->nc.wheel);
+        uint64_t wait = next > now ? next - now : 0;
+        if (wait > 10000)
+            wait = 10000;
+        if (wait < 20)
+            continue; /* cheaper to spin than to exit */
+        c->status->halt_timeout_us = wait;
+        if (!vnet_port_prepare_halt(&dp->port)) {
+            c->status->halts++;
+            plat->halt(c);
+        }
+        idle_since = plat_now_us();
+    }
+    translate_events(c, dp);
+    return dp->nc.ev_len;
+}

@@ -1,0 +1,54 @@
+/* The per-core dataplane: one network stack instance (guest/net), one virtio-net queue pair
+ * (guest/drivers), and the run-to-completion loop of DESIGN.md §6 that ix_bpoll runs. */
+#ifndef IX_KERNEL_DATAPLANE_H
+#define IX_KERNEL_DATAPLANE_H
+#include <stdint.h>
+#include "percpu.h"
+#include "../net/core.h"
+#include "../net/mbuf.h"
+#include "../net/timer.h"
+#include "../drivers/vnet_netif.h"
+
+#define DP_MBUFS 4096          /* per core: 8 MiB of 2 KiB buffers */
+#define DP_MAX_TCP_CONNS 16384 /* per core */
+#define DP_APP_TIMERS 64
+
+struct app_timer {
+    struct timer t;
+    uint64_t cookie;
+    uint32_t gen;
+    uint8_t armed, fired;
+};
+
+struct dataplane {
+    struct net_core nc;
+    struct mbuf_pool pool;
+    uint8_t *pool_mem;  /* kernel address of the pool (physically contiguous) */
+    uint64_t pool_len;
+    void *scratch;      /* ARP, UDP and TCP state */
+    uint64_t scratch_len;
+    struct vnet_port port;
+    struct vnet_platform vplat;
+    uint16_t notify_port;
+    struct app_timer timers[DP_APP_TIMERS];
+};
+
+/* BSP, while building core c's address space: allocate its pools and map the mbuf pool
+ * read-only into the app at APP_RXPOOL_VA. No-op without a NIC. */
+void dp_create(struct percpu *c);
+/* On core c itself, before entering the app: bring up the stack and the queue pair. */
+void dp_start(struct percpu *c);
+/* One ix_bpoll round after the calls ran: timers, receive, transmit, and when the app asked
+ * for nothing (ncalls == 0), poll then halt until there is an event. Returns events posted. */
+long dp_run(struct percpu *c, uint64_t ncalls);
+/* Begin a round: hand the stack this core's event array. */
+void dp_begin(struct percpu *c);
+
+/* App address <-> kernel address of a payload in the core's mbuf pool (0 if outside). */
+uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr);
+uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va);
+
+int dp_timer_arm(struct dataplane *dp, uint64_t cookie, uint64_t delay_us, uint64_t *handle);
+int dp_timer_cancel(struct dataplane *dp, uint64_t handle);
+
+#endif
