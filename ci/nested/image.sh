@@ -31,16 +31,19 @@ node_bin="$(readlink -f "$(command -v node)")"
 # --- resolve the kernel package (needs the apt package lists) ---------------------------------
 kpkg="${IX_NESTED_KERNEL_PKG:-}"
 if [ -z "$kpkg" ]; then
-  kpkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')"
+  kpkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ && !k {k=$2} END {print k}')"
   if [ -z "$kpkg" ]; then
     log "no apt package lists; running apt-get update"
     apt-get update -qq || die "apt-get update failed; cannot find Debian's kernel package"
-    kpkg="$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')"
+    kpkg="$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ && !k {k=$2} END {print k}')"
   fi
 fi
 [ -n "$kpkg" ] || die "cannot resolve linux-image-amd64 to a kernel package; set IX_NESTED_KERNEL_PKG"
 kver_deb="$(apt-cache policy "$kpkg" | awk '/Candidate:/{print $2}')"
 [ -n "$kver_deb" ] && [ "$kver_deb" != "(none)" ] || die "apt has no candidate for $kpkg"
+
+# note: no `| head` or `awk ... exit` in this script: with pipefail, the writer's SIGPIPE
+# would fail the whole build at random
 
 # --- cache key: every input of the image ------------------------------------------------------
 key="$( {
@@ -65,7 +68,7 @@ kname="$(basename "$kdir")"
 
 # --- the ELF kernel inside vmlinuz: find the xz stream and decompress it -----------------------
 vmlinuz="$out.tmp/deb/x/boot/vmlinuz-$kname"
-off="$(grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -1 | cut -d: -f1)"
+off="$(grep -m1 -obUaP '\xfd7zXZ\x00' "$vmlinuz" | cut -d: -f1)"
 [ -n "$off" ] || die "no xz stream in $vmlinuz (is the kernel compressed differently?)"
 # the stream is followed by other data: xz stops at its end and complains; the output is whole
 tail -c +"$((off + 1))" "$vmlinuz" | xz -dc 2>/dev/null >"$out.tmp/vmlinux" || true
@@ -109,7 +112,7 @@ cp "$node_bin" "$r$node_bin"
 # libraries of node, plus the ones native addons commonly need (koffi, rolldown)
 libs="$(ldd "$node_bin" | awk '/=>/{print $3} /^\s*\//{print $1}')"
 for l in libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libgcc_s.so.1 libstdc++.so.6 libresolv.so.2; do
-  p="$(ldconfig -p | awk -v l="$l" '$1==l && /x86-64/{print $NF; exit}')"
+  p="$(ldconfig -p | awk -v l="$l" '$1==l && /x86-64/ && !p {p=$NF} END {print p}')"
   [ -n "$p" ] && libs="$libs $p"
 done
 for l in $libs; do

@@ -20,6 +20,8 @@ if wants selftest; then
   node bin/ix.js run --selftest --json "$cfg" >/tmp/selftest.out 2>/tmp/selftest.err
   st=$?
   tail -n 1 /tmp/selftest.out >"$out/selftest.json"
+  cp /tmp/selftest.err "$out/selftest.log"
+  cp /tmp/selftest.err "$out/selftest.log"
   echo "nested-inner: selftest exit $st in $(awk "BEGIN{print $(now)-$t0}")s: $(cat "$out/selftest.json")"
   [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/selftest.err; }
 fi

@@ -24,7 +24,8 @@ die() { echo "nested/run: error: $*" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing; install qemu-system-x86 (bash ci/install.sh)"
 [ -f "$repo/dist/cli/main.js" ] && [ -f "$repo/guest/build/kernel.elf" ] || die "build the project first (npm run build)"
 
-read -r kernel initrd < <("$here/image.sh")
+img="$("$here/image.sh")" || die "building the VM image failed (see the messages above)"
+read -r kernel initrd <<<"$img"
 
 # auto: hardware virtualization only if the host KVM can nest it (a PVM host cannot)
 accel="${IX_NESTED_ACCEL:-auto}"
