@@ -106,6 +106,8 @@ const broken: Broken[] = [
   { what: 'app.args numbers', toml: build({ app: { args: ['--port', 7] } }), path: 'app.args', value: ['--port', 7], problem: 'entry 1 (7)', allowed: 'a list of at most 64 strings' },
   { what: 'app.ports 0', toml: build({ app: { ports: [0] } }), path: 'app.ports', value: [0], problem: 'entry 0 (0): out of range', allowed: 'from 1 to 65535' },
   { what: 'app.ports 70000', toml: build({ app: { ports: [80, 70000] } }), path: 'app.ports', value: [80, 70000], problem: 'entry 1 (70000): out of range', allowed: 'from 1 to 65535' },
+  { what: 'app.heap too small', toml: build({ app: { heap: '4K' } }), path: 'app.heap', value: '4K', problem: 'out of range', allowed: 'from 64K to 4G' },
+  { what: 'app.heap not a size', toml: build({ app: { heap: 'lots' } }), path: 'app.heap', value: 'lots', problem: 'not a size', allowed: 'a multiple of 4K' },
   { what: 'app.ports duplicate', toml: build({ app: { ports: [7, 7] } }), path: 'app.ports', value: [7, 7], problem: '7 is listed twice', allowed: 'distinct port numbers' },
   { what: 'unknown sub-table of [app]', toml: build({ app: { sub: { x: 1 } } }), path: 'app.sub', value: { x: 1 }, problem: /^unknown key$/, allowed: 'the keys in [app]' },
   { what: 'inline table app with a float port', toml: 'name = "a"\napp = { path = "x", ports = [1.5] }\n', path: 'app.ports', value: [1.5], problem: 'entry 0 (1.5): wrong type (float)', allowed: 'from 1 to 65535' },
@@ -315,7 +317,7 @@ describe('valid configs resolve with defaults', () => {
       batch: 64,
       idlePollUs: 100,
       protection: 'ring3',
-      app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [] },
+      app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024 },
       nic: null,
       log: { level: 'info' },
     };
@@ -337,6 +339,7 @@ protection = "none"
 path = "/opt/ix/echo.elf"
 args = ["--port", "7"]
 ports = [7, 8]
+heap = "16M"
 
 [nic]
 tap = "ixtap0"
@@ -363,7 +366,7 @@ level = "debug"
       batch: 32,
       idlePollUs: 0,
       protection: 'none',
-      app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8] },
+      app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024 },
       nic: {
         tap: 'ixtap0',
         namespace: false,
@@ -520,6 +523,7 @@ describe('docs/config.md', () => {
       protection: DEFAULTS.protection,
       args: DEFAULTS.app.args,
       ports: DEFAULTS.app.ports,
+      heap: DEFAULTS.app.heap,
       rss_table_size: DEFAULTS.nic.rssTableSize,
       arp: DEFAULTS.nic.arp,
       level: DEFAULTS.log.level,

@@ -172,11 +172,19 @@ uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va)
     return va >= APP_RXPOOL_VA && va < APP_RXPOOL_VA + dp->pool_len ? (uint64_t)dp->pool_mem + (va - APP_RXPOOL_VA) : 0;
 }
 
-void dp_begin(struct percpu *c)
+void dp_begin(struct percpu *c, int no_events)
 {
     struct dataplane *dp = c->dp;
     if (dp)
-        net_events_begin(&dp->nc, c->app->events, c->app->events_max);
+        net_events_begin(&dp->nc, c->app->events, no_events ? 0 : c->app->events_max);
+}
+
+long dp_flush(struct percpu *c)
+{
+    struct dataplane *dp = c->dp;
+    if (dp)
+        vnet_port_tx_flush(&dp->port);
+    return 0;
 }
 
 /* Received payloads are handed to the app at their read-only address in its pool mapping. */

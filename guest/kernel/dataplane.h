@@ -10,7 +10,7 @@
 #include "../drivers/vnet_netif.h"
 
 #define DP_MBUFS 4096          /* per core: 8 MiB of 2 KiB buffers */
-#define DP_MAX_TCP_CONNS 16384 /* per core */
+#define DP_MAX_TCP_CONNS 8192  /* per core (~3.6 MiB of TCP state) */
 #define DP_APP_TIMERS 64
 
 struct app_timer {
@@ -41,8 +41,10 @@ void dp_start(struct percpu *c);
 /* One ix_bpoll round after the calls ran: timers, receive, transmit, and when the app asked
  * for nothing (ncalls == 0), poll then halt until there is an event. Returns events posted. */
 long dp_run(struct percpu *c, uint64_t ncalls);
-/* Begin a round: hand the stack this core's event array. */
-void dp_begin(struct percpu *c);
+/* Begin a round: hand the stack this core's event array (or none: events are deferred). */
+void dp_begin(struct percpu *c, int no_events);
+/* End a calls-only round: transmit what the calls queued. Returns 0 (no events). */
+long dp_flush(struct percpu *c);
 
 /* App address <-> kernel address of a payload in the core's mbuf pool (0 if outside). */
 uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr);

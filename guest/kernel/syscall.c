@@ -60,9 +60,11 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
     struct percpu *c = this_cpu();
     struct app *a = c->app;
     c->status->bpoll_calls++;
+    int no_events = (n & IX_BPOLL_NO_EVENTS) != 0;
+    n &= ~IX_BPOLL_NO_EVENTS;
     if (n > IX_BATCH_MAX || !app_range_ok(a, calls, n * sizeof(struct ix_call), VMA_R | VMA_W))
         app_fault_bad_calls(c, calls, n);
-    dp_begin(c);
+    dp_begin(c, no_events);
     struct ix_call *k = (struct ix_call *)calls;
     for (uint64_t i = 0; i < n && !a->exit_requested; i++)
         do_call(c, a, &k[i]);
@@ -71,5 +73,5 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
         hcall(c, IX_HC_APP_EXIT, (uint64_t)a->exit_status, 0);
         app_stopped(c);
     }
-    return dp_run(c, n);
+    return no_events ? dp_flush(c) : dp_run(c, n);
 }

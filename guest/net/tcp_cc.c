@@ -67,8 +67,13 @@ bool tcp_cc_dupack(struct net_core *c, struct tcp_pcb *p)
     if (++p->dupacks != 3)
         return false;
     /* RFC 6582 §3.2 step 2: only if the cumulative ACK covers more than `recover`, so the
-     * dup ACKs of an earlier recovery (or after an RTO) do not trigger a second reduction. */
-    if (!seq_gt(p->snd_una, p->recover))
+     * dup ACKs of an earlier recovery (or after an RTO) do not trigger a second reduction.
+     * §4.2 ACK heuristic: after a timeout, duplicates that follow an ACK advancing by at most
+     * 4 segments (with cwnd above one segment) signal a new loss, not the go-back-N resend
+     * of segments the receiver already held; without it every loss during the slow start
+     * after an RTO (snd_una still below recover) would cost another RTO. */
+    if (!seq_gt(p->snd_una, p->recover) &&
+        !(p->cwnd > p->mss && p->last_ack_adv <= 4u * p->mss))
         return false;
     p->ssthresh = half_flight(p);
     p->recover = p->snd_max;

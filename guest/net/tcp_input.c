@@ -289,6 +289,7 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
     uint32_t wnd = s->wnd << p->snd_ws;
     if (seq_gt(s->ack, p->snd_una)) {
         uint32_t acked = s->ack - p->snd_una;
+        p->last_ack_adv = acked;
         ack_data(c, p, s->ack);
         if (p->rtt_timing && seq_gt(s->ack, p->rtt_seq)) {
             tcp_rtt_sample(c, p, (uint32_t)(plat_now_us() - p->rtt_start));
@@ -310,6 +311,17 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
             TCP_TCTR(c, FAST_RETRANS);
             p->rtt_timing = false;
             (void)tcp_xmit(c, p, p->snd_una, p->mss, 0);
+        } else if (!p->in_recovery && p->dupacks <= 2) {
+            /* Limited transmit (RFC 3042): each of the first two duplicate ACKs sends one
+             * new segment if the peer's window allows, so a small window still produces
+             * the three duplicates fast retransmit needs instead of waiting for the RTO. */
+            uint32_t flight = p->snd_nxt - p->snd_una;
+            uint32_t left = seq_lt(p->snd_nxt, p->snd_end) ? p->snd_end - p->snd_nxt : 0;
+            uint32_t room = p->snd_wnd > flight ? p->snd_wnd - flight : 0;
+            uint32_t n = left < p->mss ? left : p->mss;
+            if (p->snd_nxt == p->snd_max && n > 0 && n <= room &&
+                flight + n <= p->cwnd + 2u * p->mss)
+                (void)tcp_xmit(c, p, p->snd_nxt, n, 0);
         }
     }
     /* Send window update (RFC 9293 §3.10.7.4, SND.WL1/WL2 rule). */

@@ -83,6 +83,7 @@ struct tcp_pcb {
     uint32_t fin_seq;
     uint16_t mss;            /* payload bytes per segment (after options) */
     uint32_t cwnd, ssthresh, recover;
+    uint32_t last_ack_adv;   /* bytes the last snd_una-advancing ACK covered (RFC 6582 §4.2) */
     uint32_t rtt_seq;
     uint64_t rtt_start;
     uint32_t srtt_us, rttvar_us, rto_us;

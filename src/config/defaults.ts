@@ -9,6 +9,8 @@ export const DEFAULTS = {
   idlePollUs: 100,
   protection: 'ring3',
   app: {
+    heap: '4M',
+    heapBytes: 4 * 1024 * 1024,
     args: [] as readonly string[],
     ports: [] as readonly number[],
   },
@@ -44,6 +46,8 @@ export const LIMITS = {
   tapNameRe: /^[A-Za-z0-9_.-]{1,15}$/,
   arpMax: 256,
   argsMax: 64,
+  heapMin: 64 * 1024,
+  heapMax: 4 * 1024 * 1024 * 1024,
 } as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;

@@ -113,6 +113,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       path: resolvePath(baseDir, f.app.path),
       args: [...(f.app.args ?? DEFAULTS.app.args)],
       ports: [...(f.app.ports ?? DEFAULTS.app.ports)],
+      heapBytes: f.app.heap !== undefined ? parseSize(f.app.heap)! : DEFAULTS.app.heapBytes,
     },
     nic,
     log: { level: f.log?.level ?? DEFAULTS.log.level },

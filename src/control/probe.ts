@@ -27,7 +27,7 @@ export async function probeBoot(timeoutMs = 1000): Promise<ProbeResult> {
     protection: 'ring3',
     selftest: 'short',
   });
-  m.start();
+  await m.start();
   const timer = setTimeout(() => void m.stop('probe boot timed out'), timeoutMs);
   const res = await m.wait();
   clearTimeout(timer);

@@ -41,7 +41,6 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   if (!existsSync(kernelPath)) throw new RunError(`guest kernel not found at ${kernelPath}: run \`npm run build\` first`);
   if (cfg.protection === 'none')
     throw new RunError('protection = "none" (the app linked into ring 0) is not implemented yet; use protection = "ring3"');
-  if (cfg.nic) log.warn({ nic: cfg.nic.address }, 'the [nic] section is accepted but NIC queues are not attached yet (issue: NIC queues); running without a NIC');
   log.info({ config: cfg.source, name: cfg.name, cores: cfg.cores.count, memory: cfg.memoryBytes }, 'config ok');
 
   const m = new Machine({
@@ -54,7 +53,20 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
     batch: cfg.batch,
     idlePollUs: cfg.idlePollUs,
     protection: cfg.protection,
+    appHeapSize: cfg.app.heapBytes,
     selftest: o.selftest ?? false,
+    nic: cfg.nic
+      ? {
+          tap: cfg.nic.tap,
+          namespace: cfg.nic.namespace,
+          mac: cfg.nic.mac,
+          address: cfg.nic.address,
+          prefix: cfg.nic.prefix,
+          gateway: cfg.nic.gateway,
+          rssTableSize: cfg.nic.rssTableSize,
+          tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp',
+        }
+      : undefined,
   });
   const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
   m.on('log', (cpu, line) => {
@@ -70,8 +82,16 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   );
   m.on('warning', (w) => log.warn(w));
 
-  m.start();
+  await m.start();
   log.info({ kernel: kernelPath, app: cfg.app.path, tscKhz: m.tscKhz }, 'memory, kernel and app loaded');
+  if (m.nic) {
+    const n = m.nic;
+    const where = n.netns ? ` in namespace ${n.netns.name}` : '';
+    log.info(
+      { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count },
+      `NIC up: ${cfg.nic!.address} on ${n.tapName}${where}` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
+    );
+  }
   let started = 0;
   const hostCpus: number[][] = [];
   m.on('started', (cpu, _t, affinity) => {

@@ -14,6 +14,7 @@
 import type { GuestMemory } from './guest-memory.js';
 import * as libc from './libc.js';
 import type { NicVqAddrs } from './nic-layout.js';
+import { loadNicio, type Nicio } from './nicio.js';
 import { COUNTER_INDEX, NCOUNTERS, type CounterName } from './nic-stats.js';
 import { RssSteering, type RssConfig } from './toeplitz.js';
 import {
@@ -30,6 +31,15 @@ import {
 export const VNET_HDR_LEN = 12;
 const ZERO_HDR_OFF = 16 * (MAX_CHAIN_SEGS + 1);
 const IOV_AREA = 4096;
+// burst area: u64 addr[64] | u32 len[64] | i32 out[64] | i32 cnt[64] | i32 res[64] | iovec[64 * 65]
+const BURST_MAX = 64;
+const B_ADDR = 0;
+const B_LEN = 512;
+const B_OUT = 768;
+const B_CNT = 1024;
+const B_RES = 1280;
+const B_IOV = 2048;
+const B_AREA = B_IOV + 16 * BURST_MAX * (MAX_CHAIN_SEGS + 1);
 const ETH_HLEN = 14;
 const VLAN_HLEN = 4;
 
@@ -48,8 +58,11 @@ export interface EngineOptions {
   wake: (q: number) => void;
   /** called once per (queue, direction, kind) of problem */
   log: (msg: string) => void;
-  /** frames per direction per queue per pass (default 64) */
+  /** frames per direction per queue per pass (default 64, at most 64) */
   batch?: number;
+  /** 'koffi' (default): one read/writev per frame through koffi; 'burst': up to `batch`
+   * frames per FFI call through the small C helper (nicio.ts) */
+  io?: 'koffi' | 'burst';
 }
 
 export class EngineError extends Error {
@@ -77,6 +90,13 @@ export class NicEngine {
   private readonly zeroHdr: number;
   private readonly hdrScratch = new Uint8Array(ETH_HLEN + 60 + 4);
   private readonly touchedRx: boolean[];
+  // burst I/O (io = 'burst'): popped RX chains not yet filled, per queue; native arrays
+  private readonly nicio: Nicio | undefined;
+  private readonly ready: Chain[][] = [];
+  private readonly spare: Chain[] = [];
+  private readonly txBurst: Chain[] = [];
+  private readonly bArea: number;
+  private readonly bDv: DataView | undefined;
 
   constructor(private readonly o: EngineOptions) {
     const nq = o.fds.length;
@@ -108,6 +128,17 @@ export class NicEngine {
     this.iov = libc.mapAnon(IOV_AREA);
     this.iovDv = new DataView(libc.view(this.iov, IOV_AREA));
     this.zeroHdr = this.iov + ZERO_HDR_OFF;
+    if (this.batch < 1 || this.batch > BURST_MAX) throw new EngineError(`batch ${this.batch} outside 1..${BURST_MAX}`);
+    if (o.io === 'burst') {
+      this.nicio = loadNicio();
+      this.bArea = libc.mapAnon(B_AREA);
+      this.bDv = new DataView(libc.view(this.bArea, B_AREA));
+      for (let q = 0; q < nq; q++) this.ready.push([]);
+      for (let i = 0; i < (nq + 1) * BURST_MAX; i++) this.spare.push(new Chain());
+      for (let i = 0; i < BURST_MAX; i++) this.txBurst.push(new Chain());
+    } else {
+      this.bArea = 0;
+    }
   }
 
   /** Start serving: take the guest's current ring indices as the starting point. */
@@ -116,10 +147,12 @@ export class NicEngine {
       this.rxq[q]!.attach();
       this.txq[q]!.attach();
       this.stashValid[q] = false;
+      if (this.ready[q]) this.spare.push(...this.ready[q]!.splice(0));
     }
   }
 
   close(): void {
+    if (this.bArea !== 0) libc.munmap(this.bArea, B_AREA);
     libc.munmap(this.iov, IOV_AREA);
   }
 
@@ -232,6 +265,13 @@ export class NicEngine {
     }
   }
 
+  /** Is the frame in chain c an ARP frame? (Ethertype in the first segment; else: no.) */
+  private isArp(c: Chain): boolean {
+    if (c.len[0]! < VNET_HDR_LEN + ETH_HLEN) return false;
+    const at = c.addr[0]! + VNET_HDR_LEN + 12;
+    return this.mem.u8[at] === 0x08 && this.mem.u8[at + 1] === 0x06;
+  }
+
   /** RSS queue of the frame in chain c (n bytes including the virtio-net header). */
   private steer(c: Chain, n: number): number {
     if (this.nq === 1) return 0;
@@ -258,7 +298,62 @@ export class NicEngine {
     return this.rss.steer(this.hdrScratch, 0, got);
   }
 
+  /**
+   * A frame of n bytes (with header) landed in chain c of queue q: hand it to the queue RSS
+   * names. Returns true if c was consumed (given to the guest), false if it can be reused.
+   */
+  private deliverRx(q: number, c: Chain, n: number): boolean {
+    if (n < VNET_HDR_LEN + ETH_HLEN) return false; // nothing a stack could use
+    if (this.nq > 1 && this.isArp(c)) {
+      // Every core keeps its own ARP cache (no shared state on the fast path): an ARP frame
+      // goes to every queue, so a reply to any core's request teaches them all.
+      for (let t = 0; t < this.nq; t++) {
+        if (t === q) continue;
+        if (this.popRx(t, this.tmp)) {
+          this.copyChain(c, this.tmp, n);
+          this.rxq[t]!.pushUsed(this.tmp.head, n);
+          this.touchedRx[t] = true;
+          this.count(t, 'rx_frames');
+          this.count(t, 'rx_bytes', n - VNET_HDR_LEN);
+          this.count(t, 'rx_steered_copies');
+        } else {
+          this.count(t, 'rx_drop_no_buffer');
+        }
+      }
+      this.rxq[q]!.pushUsed(c.head, n);
+      this.touchedRx[q] = true;
+      this.count(q, 'rx_frames');
+      this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
+      return true;
+    }
+    const t = this.steer(c, n);
+    if (t === q) {
+      this.rxq[q]!.pushUsed(c.head, n);
+      this.touchedRx[q] = true;
+      this.count(q, 'rx_frames');
+      this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
+      return true;
+    }
+    if (this.popRx(t, this.tmp)) {
+      this.copyChain(c, this.tmp, n);
+      this.rxq[t]!.pushUsed(this.tmp.head, n);
+      this.touchedRx[t] = true;
+      this.count(t, 'rx_frames');
+      this.count(t, 'rx_bytes', n - VNET_HDR_LEN);
+      this.count(t, 'rx_steered_copies');
+    } else {
+      this.count(t, 'rx_drop_no_buffer');
+    }
+    return false;
+  }
+
+  private readFailed(q: number): void {
+    const e = libc.errno();
+    if (e !== libc.EAGAIN && e !== libc.EINTR) this.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${libc.strerror(e)}`);
+  }
+
   private rxPass(q: number): number {
+    if (this.nicio) return this.rxPassBurst(q);
     const fd = this.fds[q]!;
     const c = this.stash[q]!;
     let work = 0;
@@ -270,32 +365,60 @@ export class NicEngine {
       const n =
         c.count === 1 ? libc.read(fd, this.mem.host(c.addr[0]!), c.len[0]!) : libc.readv(fd, this.fillIov(c), c.count);
       if (n < 0) {
-        const e = libc.errno();
-        if (e !== libc.EAGAIN && e !== libc.EINTR) this.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${libc.strerror(e)}`);
+        this.readFailed(q);
         break;
       }
       if (n === 0) break;
       work++;
-      if (n < VNET_HDR_LEN + ETH_HLEN) continue; // nothing a stack could use; reuse the buffer
-      const t = this.steer(c, n);
-      if (t === q) {
-        this.rxq[q]!.pushUsed(c.head, n);
-        this.touchedRx[q] = true;
-        this.stashValid[q] = false;
-        this.count(q, 'rx_frames');
-        this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
-      } else if (this.popRx(t, this.tmp)) {
-        this.copyChain(c, this.tmp, n);
-        this.rxq[t]!.pushUsed(this.tmp.head, n);
-        this.touchedRx[t] = true;
-        this.count(t, 'rx_frames');
-        this.count(t, 'rx_bytes', n - VNET_HDR_LEN);
-        this.count(t, 'rx_steered_copies');
-      } else {
-        this.count(t, 'rx_drop_no_buffer');
-      }
+      if (this.deliverRx(q, c, n)) this.stashValid[q] = false;
     }
     return work;
+  }
+
+  /** RX with up to `batch` single-segment buffers filled per FFI call. */
+  private rxPassBurst(q: number): number {
+    const fd = this.fds[q]!;
+    const ready = this.ready[q]!;
+    const dv = this.bDv!;
+    while (ready.length < this.batch) {
+      const c = this.spare.pop() ?? new Chain();
+      if (!this.popRx(q, c)) {
+        this.spare.push(c);
+        break;
+      }
+      ready.push(c);
+    }
+    if (ready.length === 0) return 0;
+    // a burst covers the leading single-segment chains; a chained buffer goes alone
+    let k = 0;
+    while (k < ready.length && ready[k]!.count === 1) {
+      dv.setBigUint64(B_ADDR + 8 * k, BigInt(this.mem.host(ready[k]!.addr[0]!)), true);
+      dv.setUint32(B_LEN + 4 * k, ready[k]!.len[0]!, true);
+      k++;
+    }
+    let got: number;
+    if (k === 0) {
+      const c = ready[0]!;
+      const n = libc.readv(fd, this.fillIov(c), c.count);
+      if (n < 0) this.readFailed(q);
+      if (n <= 0) return 0;
+      dv.setInt32(B_OUT, n, true);
+      got = 1;
+    } else {
+      got = this.nicio!.readBurst(fd, this.bArea + B_ADDR, this.bArea + B_LEN, this.bArea + B_OUT, k);
+      if (got < 0) {
+        this.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${libc.strerror(-got)}`);
+        return 0;
+      }
+    }
+    let keep = 0;
+    for (let i = 0; i < ready.length; i++) {
+      const c = ready[i]!;
+      if (i < got && this.deliverRx(q, c, dv.getInt32(B_OUT + 4 * i, true))) this.spare.push(c);
+      else ready[keep++] = c;
+    }
+    ready.length = keep;
+    return got;
   }
 
   /** Byte i of chain c (validated chain, i < c.total). */
@@ -308,13 +431,40 @@ export class NicEngine {
     return 0;
   }
 
+  /** Counts and returns false if the validated TX chain c must not be sent. */
+  private txCheck(q: number, c: Chain): boolean {
+    const frame = c.total - VNET_HDR_LEN;
+    if (frame < ETH_HLEN) this.count(q, 'tx_drop_runt');
+    else if (c.total > this.maxTx) this.count(q, 'tx_drop_oversize');
+    else if (this.chainByte(c, 0) !== 0 || this.chainByte(c, 1) !== 0) {
+      // flags / gso_type: no offloads were negotiated
+      this.count(q, 'tx_drop_bad_hdr');
+      this.once(`${q}.tx.hdr`, `nic: queue ${q} tx: virtio_net_hdr with flags/gso set (no offloads negotiated); dropping`);
+    } else return true;
+    return false;
+  }
+
+  private txResult(q: number, c: Chain, w: number, err: number): void {
+    if (w < 0) {
+      this.count(q, 'tx_drop_write_error');
+      this.once(`${q}.tx.write`, `nic: queue ${q}: write to TAP failed: ${libc.strerror(err)}`);
+    } else {
+      this.count(q, 'tx_frames');
+      this.count(q, 'tx_bytes', c.total - VNET_HDR_LEN);
+    }
+  }
+
   private txPass(q: number): number {
     const tq = this.txq[q]!;
-    const c = this.txc;
     const fd = this.fds[q]!;
+    const burst = this.nicio !== undefined;
+    const dv = this.bDv;
     let work = 0;
     let touched = false;
+    let nb = 0; // frames collected for a burst
+    let iovAt = 0;
     while (work < this.batch) {
+      const c = burst ? this.txBurst[nb]! : this.txc;
       const r = tq.pop(c);
       if (r === 'empty') break;
       if (r === 'broken') {
@@ -331,24 +481,33 @@ export class NicEngine {
         continue;
       }
       touched = true;
-      const frame = c.total - VNET_HDR_LEN;
-      if (frame < ETH_HLEN) this.count(q, 'tx_drop_runt');
-      else if (c.total > this.maxTx) this.count(q, 'tx_drop_oversize');
-      else if (this.chainByte(c, 0) !== 0 || this.chainByte(c, 1) !== 0) {
-        // flags / gso_type: no offloads were negotiated, so the kernel must not see any
-        this.count(q, 'tx_drop_bad_hdr');
-        this.once(`${q}.tx.hdr`, `nic: queue ${q} tx: virtio_net_hdr with flags/gso set (no offloads negotiated); dropping`);
-      } else {
-        const w = libc.writev(fd, this.iov, this.fillTxIov(c));
-        if (w < 0) {
-          this.count(q, 'tx_drop_write_error');
-          this.once(`${q}.tx.write`, `nic: queue ${q}: write to TAP failed: ${libc.strerror(libc.errno())}`);
-        } else {
-          this.count(q, 'tx_frames');
-          this.count(q, 'tx_bytes', frame);
-        }
+      if (!this.txCheck(q, c)) {
+        tq.pushUsed(c.head, 0);
+        continue;
       }
-      tq.pushUsed(c.head, 0);
+      if (!burst) {
+        const w = libc.writev(fd, this.iov, this.fillTxIov(c));
+        this.txResult(q, c, w, w < 0 ? libc.errno() : 0);
+        tq.pushUsed(c.head, 0);
+        continue;
+      }
+      // collect: copy this frame's iovecs into the burst area
+      const cnt = this.fillTxIov(c);
+      new Uint8Array(dv!.buffer, dv!.byteOffset + B_IOV + 16 * iovAt, 16 * cnt).set(
+        new Uint8Array(this.iovDv.buffer, this.iovDv.byteOffset, 16 * cnt),
+      );
+      dv!.setInt32(B_CNT + 4 * nb, cnt, true);
+      iovAt += cnt;
+      nb++;
+    }
+    if (nb > 0) {
+      this.nicio!.writeBurst(fd, this.bArea + B_IOV, this.bArea + B_CNT, this.bArea + B_RES, nb);
+      for (let i = 0; i < nb; i++) {
+        const res = dv!.getInt32(B_RES + 4 * i, true);
+        const c = this.txBurst[i]!;
+        this.txResult(q, c, res, -res);
+        tq.pushUsed(c.head, 0);
+      }
     }
     if (touched && tq.publish()) {
       this.count(q, 'wakeups');
@@ -385,7 +544,7 @@ export class NicEngine {
     const fds: number[] = [];
     for (let q = 0; q < this.nq; q++) {
       if (this.txq[q]!.enableKick()) return null;
-      if (this.stashValid[q]) fds.push(this.fds[q]!);
+      if (this.stashValid[q] || (this.ready[q]?.length ?? 0) > 0) fds.push(this.fds[q]!);
       else if (this.rxq[q]!.enableKick()) return null;
     }
     return fds;

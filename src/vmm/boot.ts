@@ -47,6 +47,8 @@ export interface BootParams {
   appArgs: string[];
   appStackSize: number;
   appHeapSize: number;
+  /** bytes to set aside after the images for the host (NIC rings), not given to the guest allocator */
+  reserveBytes?: number;
 }
 
 export interface BootPlan {
@@ -54,6 +56,8 @@ export interface BootPlan {
   kernelPhysEnd: number;
   freeStart: number;
   freeEnd: number;
+  /** the range set aside by reserveBytes */
+  reserved: { start: number; end: number };
 }
 
 /** A view of the boot info page inside a view of guest memory. */
@@ -149,7 +153,8 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
   const kernelEnd = loadSegmentsByPaddr(u8, kernel, p.memBytes);
   const bi = bootInfoView(mem);
   const appEnd = loadApp(bi, u8, app, kernelEnd, p.memBytes);
-  const freeStart = alignUp(appEnd, 2 * PAGE);
+  const reserved = { start: alignUp(appEnd, PAGE), end: alignUp(appEnd, PAGE) + alignUp(p.reserveBytes ?? 0, PAGE) };
+  const freeStart = alignUp(reserved.end, 2 * PAGE);
   if (freeStart + (4 << 20) > p.memBytes) throw new BootError(`guest memory (${p.memBytes} bytes) leaves less than 4 MiB free after the images; raise \`memory\``);
 
   bi.setBigUint64(BootInfo.magic, BOOTINFO_MAGIC, true);
@@ -176,5 +181,5 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
     const r = LOG_RINGS_GPA + c * LOG_RING_SIZE;
     mem.setUint32(r + LogRing.size, LOG_RING_DATA, true);
   }
-  return { entry: kernel.entry, kernelPhysEnd: kernelEnd, freeStart, freeEnd: p.memBytes };
+  return { entry: kernel.entry, kernelPhysEnd: kernelEnd, freeStart, freeEnd: p.memBytes, reserved };
 }

@@ -13,6 +13,7 @@ import { BootInfo, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP, B
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
+import { attachDataplaneNic, NIC_RING_RESERVE, type AttachedNic, type NicOptions } from './nic.js';
 import { CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type WorkerMessage } from './messages.js';
 
 export interface MachineOptions {
@@ -28,6 +29,8 @@ export interface MachineOptions {
   protection: 'ring3' | 'none';
   appStackSize?: number;
   appHeapSize?: number;
+  /** the NIC, if the dataplane has one */
+  nic?: NicOptions;
   /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
   selftest?: boolean | 'short';
 }
@@ -120,8 +123,21 @@ export class Machine extends EventEmitter {
     this.finished = new Promise((res) => (this.finish = res));
   }
 
-  /** Create the VM, load everything and start every vCPU. */
-  start(): void {
+  /** the attached NIC (after start) */
+  nic: AttachedNic | null = null;
+
+  /** Create the VM, load everything, attach the NIC and start every vCPU. */
+  async start(): Promise<void> {
+    try {
+      await this.setup();
+    } catch (e) {
+      this.done = true;
+      await this.teardown();
+      throw e;
+    }
+  }
+
+  private async setup(): Promise<void> {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
@@ -137,7 +153,7 @@ export class Machine extends EventEmitter {
       v.setCpuid(cpuid);
     }
     this.tscKhz = this.vcpus[0]!.getTscKhz();
-    prepareGuest(this.mem, u8, this.kernel, this.app, {
+    const plan = prepareGuest(this.mem, u8, this.kernel, this.app, {
       memBytes: o.memBytes,
       ncpus: o.ncpus,
       tscKhz: this.tscKhz,
@@ -148,7 +164,13 @@ export class Machine extends EventEmitter {
       appArgs: [this.app.path.split('/').pop() ?? 'app', ...o.appArgs],
       appStackSize: o.appStackSize ?? DEFAULT_STACK,
       appHeapSize: o.appHeapSize ?? DEFAULT_HEAP,
+      reserveBytes: o.nic ? NIC_RING_RESERVE : 0,
     });
+    if (o.nic) {
+      this.nic = await attachDataplaneNic(o.nic, { base: this.memAddr, size: o.memBytes, view: this.mem }, plan.reserved, o.ncpus, (m) =>
+        this.emit('warning', `nic: ${m}`),
+      );
+    }
     this.vcpus.forEach((v, i) => this.initialState(v, i));
     this.drain = new LogDrain(this.mem, LOG_RINGS_GPA, LOG_RING_SIZE, o.ncpus, (cpu, line) => this.emit('log', cpu, line));
     this.drainTimer = setInterval(() => this.drain.drain(), 10);
@@ -167,6 +189,9 @@ export class Machine extends EventEmitter {
           memSize: o.memBytes,
           pinCpu: o.pinCpus ? o.pinCpus[i]! : null,
           control: this.control.buffer,
+          nic: this.nic
+            ? { wakeCounters: this.nic.handle.wakeCounters.buffer as SharedArrayBuffer, rx: this.nic.rx[i]!, kickFd: this.nic.handle.kickFd, notifyPort: this.nic.notifyPort }
+            : null,
         },
       });
       w.on('message', (m: WorkerMessage) => this.onMessage(m));
@@ -332,7 +357,9 @@ export class Machine extends EventEmitter {
 
   /** Stop every vCPU now. */
   stop(reason = 'stopped by request'): Promise<MachineResult> {
-    this.end(this.outcomes.every((o) => o.state === 'exited' && o.status === 0) ? 0 : 1, reason);
+    // a clean stop of a dataplane whose apps are still serving is a success
+    const ok = this.outcomes.every((o) => o.state === 'running' || (o.state === 'exited' && o.status === 0));
+    this.end(ok ? 0 : 1, reason);
     return this.finished;
   }
 
@@ -369,9 +396,15 @@ export class Machine extends EventEmitter {
     process.off('SIGUSR2', noop);
     if (this.drainTimer) clearInterval(this.drainTimer);
     this.drain?.drain(true);
+    if (this.nic) {
+      await this.nic.close().catch((e: Error) => this.emit('warning', `nic: stopping the backend failed: ${e.message}`));
+    }
     for (const v of this.vcpus) v.close();
     this.vm?.close();
     this.kvm?.close();
+    this.vcpus = [];
+    this.vm = null;
+    this.kvm = null;
     if (this.memAddr) {
       this.finalReports = this.cpuReports();
       libc.munmap(this.memAddr, this.opts.memBytes);

@@ -10,6 +10,13 @@ export interface VcpuWorkerData {
   pinCpu: number | null;
   /** Int32 cells shared with the main thread, see CTRL_* */
   control: SharedArrayBuffer;
+  /** the NIC queue pair of this vCPU, if any */
+  nic: null | {
+    wakeCounters: SharedArrayBuffer;
+    rx: { desc: bigint; avail: bigint; used: bigint; size: number };
+    kickFd: number;
+    notifyPort: number;
+  };
 }
 
 /** control[cpu*4 + CTRL_x] */

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Vcpu, KvmError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../kvm/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
+import { nicIdleWait, nicKick } from '../net/nic-wait.js';
 import { Fault, HC, HC_PORT, Hcall, REG_NAMES, BootInfo, CpuStatus, CPU_STATE } from './abi.js';
 import {
   CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type VcpuWorkerData, type WorkerMessage,
@@ -18,6 +19,7 @@ let d: VcpuWorkerData;
 let control: Int32Array;
 let mem: DataView;
 let u8: Uint8Array;
+let wakeCounters: Int32Array | null = null;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 const cell = (i: number) => d.cpu * CTRL_CELLS + i;
 
@@ -97,8 +99,9 @@ function hypercall(gpa: number): boolean {
   }
 }
 
+const statusAt = (field: number) => BOOTINFO_GPA + BootInfo.cpu + d.cpu * CpuStatus.size + field;
 function cpuState(): number {
-  return mem.getUint32(BOOTINFO_GPA + BootInfo.cpu + d.cpu * CpuStatus.size + CpuStatus.state, true);
+  return mem.getUint32(statusAt(CpuStatus.state), true);
 }
 
 function run(): void {
@@ -121,6 +124,8 @@ function run(): void {
       case 'io':
         if (exit.port === HC_PORT && exit.direction === 'out' && exit.size === 4) {
           if (!hypercall(exit.data.readUInt32LE(0))) return;
+        } else if (d.nic && exit.port === d.nic.notifyPort && exit.direction === 'out') {
+          nicKick(d.nic.kickFd); // the guest posted buffers while the backend slept
         } else {
           post({ type: 'bad-exit', cpu: d.cpu, what: `port I/O ${exit.direction} ${hex(exit.port)} size ${exit.size}` });
         }
@@ -132,6 +137,13 @@ function run(): void {
           while (!Atomics.load(control, cell(CTRL_STOP))) Atomics.wait(control, cell(CTRL_STOP), 0, 1000);
           post({ type: 'stopped', cpu: d.cpu });
           return;
+        }
+        if (d.nic && wakeCounters) {
+          // The dataplane is idle: sleep until the backend has a frame for this queue or the
+          // guest's next timer is due, then resume it (it continues after its HLT).
+          const us = Number(mem.getBigUint64(statusAt(CpuStatus.haltTimeoutUs), true));
+          nicIdleWait(wakeCounters, mem, d.nic.rx, d.cpu, Math.min(Math.max(us, 0), 10_000) / 1000);
+          break;
         }
         post({ type: 'crash', cpu: d.cpu, reason: 'the kernel halted before its app was done', regs: regsOf(vcpu) });
         return;
@@ -159,6 +171,7 @@ parentPort!.once('message', (m: { type: 'go'; data: VcpuWorkerData }) => {
   control = new Int32Array(d.control);
   mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
   u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
+  if (d.nic) wakeCounters = new Int32Array(d.nic.wakeCounters);
   run();
   parentPort!.close();
 });

@@ -55,6 +55,11 @@ struct ix_sg {
 };
 _Static_assert(sizeof(struct ix_sg) == 16, "ix_sg is 16 bytes");
 
+/* OR'ed into ix_bpoll's count: run the calls only; leave the event array alone (events
+ * are kept for the next ordinary ix_bpoll). For a library that must flush a full call
+ * array while it is still reading the events of the last round. */
+#define IX_BPOLL_NO_EVENTS (1ull << 63)
+
 #define IX_SG_MAX 32       /* entries per sendv */
 #define IX_LOG_MAX 512     /* bytes per log call */
 #define IX_BATCH_MAX 1024  /* calls per bpoll */

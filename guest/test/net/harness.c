@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_impair.h"
 #include "../../net/arp.h"
 #include "../../net/udp.h"
 
@@ -62,12 +63,53 @@ int netif_tx(struct net_core *c, struct mbuf *hdr, const struct net_iov *iov, in
         v[1 + i].iov_base = (void *)iov[i].base;
         v[1 + i].iov_len = iov[i].len;
     }
+    if (h_impair_active(H_IMP_TX)) {
+        /* The impaired link takes a copy (like a wire); the frame has "left" now. */
+        uint8_t frame[2048];
+        uint32_t len = 0;
+        for (int i = 0; i < 1 + iovcnt; i++) {
+            if (len + v[i].iov_len > sizeof(frame))
+                return -1;
+            memcpy(frame + len, v[i].iov_base, v[i].iov_len);
+            len += (uint32_t)v[i].iov_len;
+        }
+        h_impair_in(H_IMP_TX, frame, len, plat_now_us());
+        net_tx_complete(c, hdr);
+        return 0;
+    }
     ssize_t n = writev(tap_fd, v, 1 + iovcnt);
     if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
         return -1;
     if (n < 0)
         tx_errors++; /* e.g. EIO while the link is down: the frame is lost like on a wire */
     net_tx_complete(c, hdr);
+    return 0;
+}
+
+/* Impairment outputs: a released RX frame enters the stack, a released TX frame goes to
+ * the TAP. -1 = try again on the next poll. */
+static int impair_rx_out(void *ctx, const uint8_t *frame, uint32_t len)
+{
+    struct net_core *c = ctx;
+    struct mbuf *m = mbuf_alloc(c->pool);
+    if (m == NULL)
+        return -1;
+    if (len > MBUF_DATA_MAX)
+        len = MBUF_DATA_MAX;
+    memcpy(m->data, frame, len);
+    m->len = len;
+    net_input(c, m);
+    return 0;
+}
+
+static int impair_tx_out(void *ctx, const uint8_t *frame, uint32_t len)
+{
+    (void)ctx;
+    ssize_t n = write(tap_fd, frame, len);
+    if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
+        return -1;
+    if (n < 0)
+        tx_errors++;
     return 0;
 }
 
@@ -86,7 +128,10 @@ static void usage(void)
             "  --mac XX:XX:XX:XX:XX:XX  the stack's MAC (default 02:00:00:00:00:02)\n"
             "  --udp-echo PORT  --udp-discard PORT  --tcp-echo PORT  --tcp-discard PORT  (repeatable)\n"
             "  --connect A.B.C.D:PORT [--conns N] [--send-bytes N] [--expect-echo]   TCP client mode\n"
-            "  --mbufs N (8192)  --max-conns N (1024)  --mem-mb N (64)  --duration SECONDS  --verbose\n");
+            "  --tcp-sink PORT  TCP server that hashes each connection's stream (SHA-256)\n"
+            "  --mbufs N (8192)  --max-conns N (1024)  --mem-mb N (64)  --duration SECONDS  --verbose\n"
+            "  --impair loss=PCT,reorder=PCT,delay=Nus|Nms,gap=N,seed=N,dir=both|rx|tx\n"
+            "                        seeded loss/reordering/delay of the frames crossing the TAP\n");
     exit(2);
 }
 
@@ -124,7 +169,8 @@ static void add_port(uint16_t *arr, int *n, const char *s, const char *opt)
 static void parse_opts(int argc, char **argv)
 {
     enum { O_TAP = 1, O_ADDR, O_GW, O_PEER, O_MAC, O_UECHO, O_UDISC, O_TECHO, O_TDISC,
-           O_CONNECT, O_CONNS, O_SEND, O_EXPECT, O_MBUFS, O_MAXC, O_MEM, O_DUR, O_VERB };
+           O_CONNECT, O_CONNS, O_SEND, O_EXPECT, O_MBUFS, O_MAXC, O_MEM, O_DUR, O_VERB, O_IMPAIR,
+           O_TSINK };
     static const struct option lo[] = {
         {"tap", 1, 0, O_TAP}, {"addr", 1, 0, O_ADDR}, {"gw", 1, 0, O_GW},
         {"peer-addr", 1, 0, O_PEER}, {"mac", 1, 0, O_MAC}, {"udp-echo", 1, 0, O_UECHO},
@@ -132,7 +178,8 @@ static void parse_opts(int argc, char **argv)
         {"tcp-discard", 1, 0, O_TDISC}, {"connect", 1, 0, O_CONNECT}, {"conns", 1, 0, O_CONNS},
         {"send-bytes", 1, 0, O_SEND}, {"expect-echo", 0, 0, O_EXPECT}, {"mbufs", 1, 0, O_MBUFS},
         {"max-conns", 1, 0, O_MAXC}, {"mem-mb", 1, 0, O_MEM}, {"duration", 1, 0, O_DUR},
-        {"verbose", 0, 0, O_VERB}, {0, 0, 0, 0}};
+        {"verbose", 0, 0, O_VERB}, {"impair", 1, 0, O_IMPAIR}, {"tcp-sink", 1, 0, O_TSINK},
+        {0, 0, 0, 0}};
     struct harness_opts *o = &h_opts;
     static const uint8_t defmac[6] = {0x02, 0, 0, 0, 0, 0x02};
     memcpy(o->mac, defmac, 6);
@@ -189,6 +236,16 @@ static void parse_opts(int argc, char **argv)
         case O_MEM: o->mem_mb = (unsigned)parse_num(optarg, "--mem-mb", 1u << 16); break;
         case O_DUR: o->duration_s = strtod(optarg, NULL); break;
         case O_VERB: o->verbose = 1; break;
+        case O_TSINK: add_port(o->tcp_sink, &o->n_tcp_sink, optarg, "--tcp-sink"); break;
+        case O_IMPAIR: {
+            char err[160];
+            if (h_impair_parse(optarg, &o->impair, err, sizeof(err)) != 0) {
+                fprintf(stderr, "harness: --impair %s: %s\n", optarg, err);
+                exit(2);
+            }
+            o->impair_on = 1;
+            break;
+        }
         default: usage();
         }
     }
@@ -226,6 +283,7 @@ void h_print_stats(struct net_core *c, FILE *out)
             (unsigned long long)c->pool->alloc_failures, (unsigned long long)c->pool->double_frees,
             tcp_conns_in_use(c));
     h_tcp_report(out);
+    h_impair_report(out);
     fprintf(out, "}\n");
     fflush(out);
 }
@@ -272,6 +330,8 @@ int main(int argc, char **argv)
         return 1;
     }
     core.netif = &tap_fd;
+    if (o->impair_on)
+        h_impair_init(&o->impair, impair_rx_out, &core, impair_tx_out, NULL);
     static struct ix_event ev[H_EV_CAP];
 
     struct sigaction sa;
@@ -302,7 +362,13 @@ int main(int argc, char **argv)
     while (!h_stop) {
         /* Spin briefly after activity (latency), then sleep in epoll with a short timeout
          * so timers (ARP retries, TCP RTO) still run. */
-        int n = epoll_wait(ep, &ee, 1, idle > 64 ? 1 : 0);
+        struct timespec tmo = {0, idle > 64 ? 1000000 : 0};
+        if (o->impair_on && idle > 64) {
+            int64_t due = h_impair_next_due(plat_now_us());
+            if (due >= 0 && due < 1000)
+                tmo.tv_nsec = due * 1000;
+        }
+        int n = epoll_pwait2(ep, &ee, 1, &tmo, NULL);
         if (n < 0 && errno != EINTR) {
             perror("harness: epoll_wait");
             h_exit_status = 1;
@@ -311,7 +377,14 @@ int main(int argc, char **argv)
         net_events_begin(&core, ev, H_EV_CAP);
         h_tcp_poll(&core);
         int got = 0;
-        for (; got < H_BATCH; got++) {
+        for (; o->impair_on && h_impair_active(H_IMP_RX) && got < H_BATCH; got++) {
+            uint8_t frame[2048];
+            ssize_t r = read(tap_fd, frame, sizeof(frame));
+            if (r <= 0)
+                break;
+            h_impair_in(H_IMP_RX, frame, (uint32_t)r, plat_now_us());
+        }
+        for (; !(o->impair_on && h_impair_active(H_IMP_RX)) && got < H_BATCH; got++) {
             struct mbuf *m = mbuf_alloc(&pool);
             if (m == NULL)
                 break; /* pool empty: leave frames in the TAP queue until buffers return */
@@ -323,6 +396,8 @@ int main(int argc, char **argv)
             m->len = (uint32_t)r;
             net_input(&core, m);
         }
+        if (o->impair_on)
+            h_impair_poll(plat_now_us());
         net_poll_timers(&core);
         handle_events(&core);
         idle = (got || core.ev_len) ? 0 : idle + 1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../../net/core.h"
+#include "harness_impair.h"
 
 #define H_MAX_PORTS 16
 
@@ -21,6 +22,8 @@ struct harness_opts {
     int n_udp_echo, n_udp_discard;
     uint16_t tcp_echo[H_MAX_PORTS], tcp_discard[H_MAX_PORTS];
     int n_tcp_echo, n_tcp_discard;
+    uint16_t tcp_sink[H_MAX_PORTS];   /* --tcp-sink PORT: SHA-256 of each connection's stream */
+    int n_tcp_sink;
     uint32_t connect_addr;      /* --connect A.B.C.D:PORT (client mode) */
     uint16_t connect_port;
     unsigned conns;             /* --conns N parallel client connections (default 1) */
@@ -31,6 +34,8 @@ struct harness_opts {
     unsigned mem_mb;            /* --mem-mb N (ARP/UDP/TCP state) */
     double duration_s;          /* --duration S: exit after S seconds (0 = until signal) */
     int verbose;                /* --verbose: plat_log to stderr */
+    int impair_on;              /* --impair SPEC given */
+    struct h_impair_cfg impair;
 };
 
 extern struct harness_opts h_opts;

@@ -3,6 +3,8 @@
  *                       receive buffers, which are released (tcp_recv_done) only as the
  *                       echoed bytes are acknowledged (IX_EV_TCP_SENT)
  *   --tcp-discard PORT  consume and release at once
+ *   --tcp-sink PORT     consume, hash the stream (SHA-256) and print, at the peer's FIN,
+ *                       "sink done bytes=N sha=HEX" (then close)
  *   --connect A:P       client: --conns connections each send --send-bytes from a static
  *                       pattern (zero copy), optionally --expect-echo (verify the echo),
  *                       then close; the harness exits when every connection is dead.
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_sha256.h"
 #include "../../net/plat.h"
 
 int tcp_listen(struct net_core *c, uint16_t port, unsigned backlog);
@@ -27,7 +30,7 @@ int tcp_close(struct net_core *c, uint64_t handle);
 #define W __attribute__((weak))
 #define PATTERN_LEN 65536
 
-enum { K_FREE = 0, K_ECHO, K_DISCARD, K_CLIENT };
+enum { K_FREE = 0, K_ECHO, K_DISCARD, K_CLIENT, K_SINK };
 
 struct seg {
     uint64_t addr;
@@ -41,6 +44,7 @@ struct hconn {
     struct seg *q;         /* echo: received segments not yet fully taken by tcp_sendv */
     uint32_t qhead, qlen, qcap, qoff;
     uint64_t sent, acked, recvd, mismatches;
+    struct h_sha256 *sha;  /* sink only */
 };
 
 static struct hconn *conns;
@@ -78,6 +82,7 @@ static uint64_t cookie_of(struct hconn *h) { return (uint64_t)(h - conns) + 1; }
 static void conn_free(struct hconn *h)
 {
     free(h->q);
+    free(h->sha);
     memset(h, 0, sizeof(*h));
 }
 
@@ -94,6 +99,9 @@ W void h_tcp_setup(struct net_core *c)
     for (int i = 0; i < o->n_tcp_discard; i++)
         if (tcp_listen(c, o->tcp_discard[i], 1024) != 0)
             fprintf(stderr, "harness: tcp_listen %u failed\n", o->tcp_discard[i]);
+    for (int i = 0; i < o->n_tcp_sink; i++)
+        if (tcp_listen(c, o->tcp_sink[i], 1024) != 0)
+            fprintf(stderr, "harness: tcp_listen %u failed\n", o->tcp_sink[i]);
     if (o->connect_addr == 0)
         return;
     client_start_us = plat_now_us();
@@ -203,6 +211,9 @@ static int service_of(uint16_t lport)
     for (int i = 0; i < h_opts.n_tcp_discard; i++)
         if (h_opts.tcp_discard[i] == lport)
             return K_DISCARD;
+    for (int i = 0; i < h_opts.n_tcp_sink; i++)
+        if (h_opts.tcp_sink[i] == lport)
+            return K_SINK;
     return K_FREE;
 }
 
@@ -223,6 +234,8 @@ W int h_tcp_event(struct net_core *c, const struct ix_event *ev)
         h->handle = ev->a0;
         h->connected = 1;
         server_accepted++;
+        if (kind == K_SINK && (h->sha = malloc(sizeof(*h->sha))) != NULL)
+            h_sha256_init(h->sha);
         return 1;
     }
     case IX_EV_TCP_CONNECTED:
@@ -244,6 +257,11 @@ W int h_tcp_event(struct net_core *c, const struct ix_event *ev)
             return 1;
         if (ev->a1 == 0) {
             h->peer_closed = 1;
+            if (h->kind == K_SINK && h->sha != NULL) {
+                char hex[65];
+                h_sha256_final(h->sha, hex);
+                printf("sink done bytes=%llu sha=%s\n", (unsigned long long)h->recvd, hex);
+            }
             if (h->kind == K_ECHO)
                 echo_flush(c, h);
             else if (!h->closing) {
@@ -269,6 +287,8 @@ W int h_tcp_event(struct net_core *c, const struct ix_event *ev)
                     }
                 client_bytes_recvd += ev->a1;
             }
+            if (h->kind == K_SINK && h->sha != NULL)
+                h_sha256_update(h->sha, (const void *)(uintptr_t)ev->a0, ev->a1);
             tcp_recv_done(c, h->handle, (uint32_t)ev->a1);
             if (h->kind == K_CLIENT)
                 client_pump(c, h);
