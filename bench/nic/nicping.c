@@ -92,12 +92,13 @@ int main(int argc, char **argv)
             memcpy(buf + 4, &sl, 4);
             for (int i = 8; i < payload; i++) buf[i] = pat(seq, (uint32_t)i);
             int p = (int)(next % nports);
+            uint64_t ts = now_ns(); /* before send: a reply can be processed inside send() */
             if (send(fds[p], buf, (size_t)payload, 0) != payload) {
                 sendfail++;
                 break; /* socket buffer full: retry later */
             }
             slot_seq[s] = next;
-            slot_t[s] = now_ns();
+            slot_t[s] = ts;
             next++;
         }
         /* drain replies */
