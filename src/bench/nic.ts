@@ -7,6 +7,8 @@
 //                  (the real shape: guest core and backend are different threads)
 //   backend-inline the backend worker running the fake guest reflector in its own loop
 //                  (isolates the backend's cost when there are fewer cores than spinners)
+//   backend-burst, backend-inline-burst   the same with io = 'burst' (C helper moving up
+//                  to 64 frames per FFI call) instead of one koffi call per frame
 // Each configuration is measured with 1 datagram in flight (latency) and with `inflight` in
 // flight (throughput). Runs alternate between configurations for `rounds` rounds so that
 // slow periods of the host hit all of them alike; medians are reported.
@@ -41,7 +43,7 @@ export interface NicBenchOptions {
   guestSpinUs?: number;
   log?: (msg: string) => void;
 }
-export type NicBenchConfig = 'c-reflector' | 'backend' | 'backend-inline';
+export type NicBenchConfig = 'c-reflector' | 'backend' | 'backend-inline' | 'backend-burst' | 'backend-inline-burst';
 
 export interface NicBenchRow {
   config: NicBenchConfig;
@@ -81,7 +83,7 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
     payload: opts.payload ?? 64,
     flows: opts.flows ?? 8,
     queues: opts.queues ?? 1,
-    configs: opts.configs ?? (['c-reflector', 'backend', 'backend-inline'] as NicBenchConfig[]),
+    configs: opts.configs ?? (['c-reflector', 'backend', 'backend-burst', 'backend-inline', 'backend-inline-burst'] as NicBenchConfig[]),
     backendSpinUs: opts.backendSpinUs ?? 20,
     guestSpinUs: opts.guestSpinUs ?? 0,
   };
@@ -142,7 +144,9 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
         const rings = allocNicRings(1 * MiB, o.queues, 256);
         const bufBase = Array.from({ length: o.queues }, (_, q) => 4 * MiB + q * MiB);
         const kickFd = libc.makeEventfd();
-        if (config === 'backend') {
+        const withGuest = config === 'backend' || config === 'backend-burst';
+        const inline = config === 'backend-inline' || config === 'backend-inline-burst';
+        if (withGuest) {
           // rings initialised here, before the backend attaches; the guest thread adopts them
           const mem = new GuestMemory(ram.spec);
           for (let q = 0; q < o.queues; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
@@ -154,11 +158,12 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
           netns: ns.name,
           kickFd,
           spinUs: o.backendSpinUs,
-          benchInlineReflector: config === 'backend-inline' ? bufBase : undefined,
+          benchInlineReflector: inline ? bufBase : undefined,
+          io: config.endsWith('burst') ? 'burst' : 'koffi',
           log,
         });
         const guest =
-          config === 'backend'
+          withGuest
             ? await startFakeGuest({
                 memory: ram.spec,
                 rx: rings.rx,

@@ -10,6 +10,7 @@ import * as libc from './libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
 import type { NicVqAddrs } from './nic-layout.js';
 import { NCOUNTERS, readStats, type QueueStats } from './nic-stats.js';
+import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
 import { MS_RSS_KEY, RssSteering, defaultReta } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
@@ -36,6 +37,8 @@ export interface NicBackendOptions {
   /** keep polling this long after the last frame before sleeping (default 20 us: on 2 cores longer spins starve the guest core) */
   spinUs?: number;
   batch?: number;
+  /** frame I/O: 'koffi' (default, one call per frame) or 'burst' (C helper, see nicio.ts) */
+  io?: 'koffi' | 'burst';
   idleTimeoutMs?: number;
   log?: (msg: string) => void;
   /** benchmarks only: reflect frames with a fake guest inside the backend thread (see nic-ctl.ts) */
@@ -72,6 +75,9 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
   // Validate everything here so configuration errors surface on the caller's stack.
   const mem = new GuestMemory(o.memory);
   new RssSteering({ key, reta }, nq);
+  if (o.io === 'burst') loadNicio(); // build/load errors surface here, not in the worker
+  const batch = o.batch ?? 64;
+  if (!Number.isInteger(batch) || batch < 1 || batch > 64) throw new NicBackendError(`batch ${batch} outside 1..64`);
   const forbidden = new ForbiddenRanges();
   for (const q of o.queues.rx) new DeviceQueue(mem, q, 'rx', forbidden);
   for (const q of o.queues.tx) new DeviceQueue(mem, q, 'tx', forbidden);
@@ -108,7 +114,8 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     wakeFds: o.wakeFds ?? [],
     postWakes: o.onWake !== undefined,
     spinUs: o.spinUs ?? 20,
-    batch: o.batch ?? 64,
+    batch,
+    io: o.io ?? 'koffi',
     idleTimeoutMs: o.idleTimeoutMs ?? 100,
     inlineReflector: o.benchInlineReflector,
   };

@@ -20,6 +20,7 @@ export interface WorkerInit {
   postWakes: boolean;
   spinUs: number;
   batch: number;
+  io: 'koffi' | 'burst';
   /** poll(2) timeout while idle: a lost kick costs at most this much latency */
   idleTimeoutMs: number;
   /** benchmarks only: run a fake-guest reflector (fake-guest.ts) inside the worker loop, on

@@ -27,6 +27,7 @@ function run(init: WorkerInit): void {
     mtu: init.mtu,
     stats: new Float64Array(init.stats),
     batch: init.batch,
+    io: init.io,
     log: (msg) => port.postMessage({ type: 'log', msg }),
     wake: (q) => {
       Atomics.add(ctl, CTL_WAKE + q, 1);
