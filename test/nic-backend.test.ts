@@ -55,7 +55,7 @@ describe('startNicBackend', () => {
     await expect(startNicBackend({ ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
   });
 
-  it('serves a halting fake guest from its worker thread and stops cleanly', async () => {
+  it.each(['koffi', 'burst'] as const)('serves a halting fake guest from its worker thread and stops cleanly (io %s)', async (io) => {
     const ram = new FakeGuestRam(16 * MiB);
     cleanups.push(() => ram.free());
     const rings = allocNicRings(1 * MiB, 2, 128);
@@ -67,7 +67,7 @@ describe('startNicBackend', () => {
     const kickFd = libc.makeEventfd();
     cleanups.push(() => void libc.close(kickFd));
     const logs: string[] = [];
-    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: pairs.map((p) => p[0]), kickFd, log: (m) => logs.push(m) });
+    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: pairs.map((p) => p[0]), kickFd, io, log: (m) => logs.push(m) });
     cleanups.push(() => nic.stop());
     const guest = await startFakeGuest({
       memory: ram.spec,
