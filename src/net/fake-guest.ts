@@ -12,6 +12,10 @@ import { VIRTQ_DESC_F_WRITE, fence } from './virtqueue.js';
 
 export const FAKE_BUF_SIZE = 2048;
 
+export class FakeGuestError extends Error {
+  override name = 'FakeGuestError';
+}
+
 export class DriverRing {
   readonly desc: number;
   readonly avail: number;
@@ -108,7 +112,7 @@ export class FakeGuestQueue {
   ) {
     this.rx = new DriverRing(mem.dv, rx);
     this.tx = new DriverRing(mem.dv, tx);
-    if (rx.size !== tx.size) throw new Error('fake guest wants equal RX and TX ring sizes');
+    if (rx.size !== tx.size) throw new FakeGuestError(`the fake guest needs equal RX and TX ring sizes (got ${rx.size} and ${tx.size})`);
   }
 
   buf(b: number): number {
@@ -228,7 +232,7 @@ export async function startFakeGuest(o: {
   await new Promise<void>((resolve, reject) => {
     w.once('message', () => resolve());
     w.once('error', reject);
-    w.once('exit', (c) => reject(new Error(`fake guest worker exited early (code ${c})`)));
+    w.once('exit', (c) => reject(new FakeGuestError(`fake guest worker exited early (code ${c})`)));
   });
   const c = new Int32Array(ctl);
   const p = new Uint32Array(ports);
