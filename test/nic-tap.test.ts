@@ -92,8 +92,8 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
     const count = 4000;
     const { stdout } = await run(
       'ip',
-      ['netns', 'exec', ns.name, tools.nicping, HOST_IP, GUEST_IP, '7', String(base), String(nports), String(count), '8', '200', '500', '20000'],
-      { timeout: 30_000 },
+      ['netns', 'exec', ns.name, tools.nicping, HOST_IP, GUEST_IP, '7', String(base), String(nports), String(count), '8', '200', '5000', '60000'],
+      { timeout: 90_000 },
     );
     const r = JSON.parse(stdout) as PingResult;
     expect(r.corrupt).toBe(0);
