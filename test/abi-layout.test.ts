@@ -32,6 +32,8 @@ const checks: [string, string][] = [
   ),
   ['ix_logring.hdr', 'sizeof(struct ix_logring)'],
   ...fields(abi.IxCall, 'ix_call'),
+  ...fields(abi.CoreStats, 'ix_core_stats'),
+  ['STATS_BATCH_BUCKETS', 'IX_STATS_BATCH_BUCKETS'],
   ...fields(abi.IxEvent, 'ix_event'),
   ...fields(abi.AppInfo, 'ix_app_info', { callsMax: 'calls_max', eventsMax: 'events_max', heapSize: 'heap_size', tscKhz: 'tsc_khz' }),
   ['MAX_CPUS', 'IX_MAX_CPUS'],
@@ -61,7 +63,7 @@ function tsValue(path: string): number {
   if (a.startsWith('ix_')) {
     const table = {
       ix_bootinfo: abi.BootInfo, ix_app_seg: abi.AppSeg, ix_cpu_status: abi.CpuStatus, ix_hcall: abi.Hcall,
-      ix_fault: abi.Fault, ix_logring: { ...abi.LogRing }, ix_call: abi.IxCall, ix_event: abi.IxEvent, ix_app_info: abi.AppInfo,
+      ix_fault: abi.Fault, ix_core_stats: abi.CoreStats, ix_logring: { ...abi.LogRing }, ix_call: abi.IxCall, ix_event: abi.IxEvent, ix_app_info: abi.AppInfo,
     }[a] as Record<string, number>;
     if (a === 'ix_logring' && b === 'size') return abi.LogRing.size;
     return table[b!]!;

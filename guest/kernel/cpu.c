@@ -65,6 +65,7 @@ void percpu_init(struct percpu *c, unsigned id, struct ix_bootinfo *bi)
     c->id = id;
     c->bi = bi;
     c->status = &bi->cpu[id];
+    c->stats = &bi->stats[id];
     c->vif = vif_pages[id];
     c->eb = &entry_blocks[id];
     c->kstack_top = kernel_stacks[id] + KSTACK_SIZE;

@@ -197,11 +197,49 @@ static void translate_events(struct percpu *c, struct dataplane *dp)
     }
 }
 
-static void poll_once(struct percpu *c, struct dataplane *dp)
+static uint64_t drops_of(const struct net_counters *k)
+{
+    return k->drop_eth_short + k->drop_eth_not_us + k->drop_eth_type + k->drop_arp_bad + k->drop_arp_not_us +
+           k->drop_arp_queue_full + k->drop_arp_timeout + k->drop_arp_no_entry + k->drop_ip_short +
+           k->drop_ip_bad_hdr + k->drop_ip_csum + k->drop_ip_frag + k->drop_ip_not_us + k->drop_ip_bad_src +
+           k->drop_ip_proto + k->drop_no_route + k->drop_tx_full + k->drop_nomem + k->drop_tx_too_big +
+           k->drop_icmp_bad + k->drop_icmp_type + k->drop_udp_bad + k->drop_udp_csum + k->drop_udp_no_port +
+           k->drop_udp_ev_full + k->tcp[TCPC_RX_BAD];
+}
+
+/* Publish the counters the host reads for `ix stats` (plain stores: one writer). */
+static void publish_stats(struct percpu *c, struct dataplane *dp)
+{
+    struct ix_core_stats *s = c->stats;
+    const struct vnet_stats *v = &dp->port.q.st;
+    s->rx_frames = v->rx_frames;
+    s->tx_frames = v->tx_frames;
+    s->rx_bytes = v->rx_bytes;
+    s->tx_bytes = v->tx_bytes;
+    s->drops = drops_of(&dp->nc.counters);
+    s->tcp_conns = tcp_conns_in_use(&dp->nc);
+    s->halts = c->status->halts;
+    s->tsc = rdtsc();
+}
+
+static int batch_bucket(int n)
+{
+    int b = 0;
+    while (n > 0 && b < IX_STATS_BATCH_BUCKETS - 1) {
+        b++;
+        n >>= 1;
+    }
+    return b;
+}
+
+static int poll_once(struct percpu *c, struct dataplane *dp)
 {
     net_poll_timers(&dp->nc);
-    vnet_port_rx(&dp->port, (int)c->bi->batch);
+    int n = vnet_port_rx(&dp->port, (int)c->bi->batch);
     vnet_port_tx_flush(&dp->port);
+    c->stats->loops++;
+    c->stats->rx_batches[batch_bucket(n)]++;
+    return n;
 }
 
 long dp_run(struct percpu *c, uint64_t ncalls)
@@ -210,10 +248,14 @@ long dp_run(struct percpu *c, uint64_t ncalls)
     if (!dp)
         return 0;
     uint64_t idle_since = plat_now_us();
+    uint64_t t0 = rdtsc(), idle = 0;
     for (;;) {
-        poll_once(c, dp);
+        uint64_t ti = rdtsc();
+        int got = poll_once(c, dp);
         if (dp->nc.ev_len > 0 || ncalls > 0)
             break;
+        if (got == 0)
+            idle += rdtsc() - ti;
         uint64_t now = plat_now_us();
         if (now - idle_since < c->bi->idle_poll_us) {
             cpu_relax();
@@ -229,10 +271,18 @@ long dp_run(struct percpu *c, uint64_t ncalls)
         c->status->halt_timeout_us = wait;
         if (!vnet_port_prepare_halt(&dp->port)) {
             c->status->halts++;
+            publish_stats(c, dp);
+            uint64_t th = rdtsc();
             plat->halt(c);
+            idle += rdtsc() - th;
         }
         idle_since = plat_now_us();
     }
+    uint64_t total = rdtsc() - t0;
+    c->stats->idle_cycles += idle;
+    c->stats->busy_cycles += total - idle;
+    c->stats->events += dp->nc.ev_len;
+    publish_stats(c, dp);
     translate_events(c, dp);
     return dp->nc.ev_len;
 }

@@ -41,6 +41,7 @@ struct percpu {
     unsigned id;
     struct ix_bootinfo *bi;
     struct ix_cpu_status *status;
+    struct ix_core_stats *stats; /* in boot info: read by the host for `ix stats` */
     struct ix_logring *log;
     struct entry_block *eb;     /* kernel (direct-map) address of this CPU's entry block */
     uint64_t kcr3, ucr3;        /* physical addresses of this CPU's page tables */

@@ -69,6 +69,8 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
     for (uint64_t i = 0; i < n && !a->exit_requested; i++)
         do_call(c, a, &k[i]);
     c->status->calls_executed += n;
+    c->stats->bpolls++;
+    c->stats->calls += n;
     if (a->exit_requested) {
         hcall(c, IX_HC_APP_EXIT, (uint64_t)a->exit_status, 0);
         app_stopped(c);

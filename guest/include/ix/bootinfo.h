@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include "nic.h"
+#include "stats.h"
 
 #define IX_BOOTINFO_MAGIC 0x4f464e49544f4f42ull /* "BOOTINFO" */
 #define IX_BOOTINFO_VERSION 1
@@ -105,6 +106,9 @@ struct ix_bootinfo {
     struct ix_cpu_status cpu[IX_MAX_CPUS];
 
     struct ix_nic_info nic;
+
+    /* written by the guest: per-core dataplane counters (ix/stats.h) */
+    struct ix_core_stats stats[IX_MAX_CPUS];
 };
 
 #endif

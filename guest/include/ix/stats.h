@@ -1,0 +1,29 @@
+/* Per-core dataplane counters, kept by the guest in shared memory and read by the host
+ * without exits (DESIGN.md §9): `ix stats` turns them into rates. One struct per core, in
+ * the boot info page (struct ix_bootinfo.stats[cpu]). Every field only grows (except the
+ * gauges marked so); the host computes rates from two samples. Written by one core only. */
+#ifndef IX_STATS_H
+#define IX_STATS_H
+#include <stdint.h>
+
+#define IX_STATS_BATCH_BUCKETS 8 /* RX batch sizes: 0, 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64+ */
+
+struct ix_core_stats {
+    uint64_t rx_frames;        /* frames received from the NIC queue */
+    uint64_t tx_frames;        /* frames handed to the NIC queue */
+    uint64_t rx_bytes, tx_bytes;
+    uint64_t loops;            /* dataplane loop iterations */
+    uint64_t rx_batches[IX_STATS_BATCH_BUCKETS]; /* loop iterations by frames received */
+    uint64_t bpolls;           /* ix_bpoll traps */
+    uint64_t calls;            /* calls executed */
+    uint64_t events;           /* events posted to the app */
+    uint64_t drops;            /* frames dropped by the stack (all reasons) */
+    uint64_t tcp_conns;        /* gauge: TCP connections in use */
+    uint64_t busy_cycles;      /* TSC cycles in the loop doing work (not idle) */
+    uint64_t idle_cycles;      /* TSC cycles polling with nothing to do or halted */
+    uint64_t halts;            /* idle halts */
+    uint64_t tsc;              /* TSC at the last update (for the host's rate computation) */
+    uint64_t pad[5];
+};
+
+#endif
