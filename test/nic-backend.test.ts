@@ -51,6 +51,10 @@ describe('startNicBackend', () => {
     await expect(startNicBackend({ ...base, rss: { reta: [0, 1] } })).rejects.toThrow(RssConfigError);
     await expect(startNicBackend({ ...base, tapFds: [a, b] })).rejects.toThrow(NicBackendError);
     await expect(startNicBackend({ memory: ram.spec, queues: rings })).rejects.toThrow(/tapFds or tapName/);
+    // a failure inside the worker (here: pinning to a CPU that does not exist) rejects the start
+    const msgs: string[] = [];
+    await expect(startNicBackend({ ...base, cpu: 1000, log: (m) => msgs.push(m) })).rejects.toThrow(/NIC worker failed: .*sched_setaffinity/);
+    expect(msgs.join()).toMatch(/sched_setaffinity/);
     await expect(startNicBackend({ ...base, memory: { base: 0n, size: 4096 } })).rejects.toThrow(GuestMemoryError);
     await expect(startNicBackend({ ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
   });
@@ -67,7 +71,7 @@ describe('startNicBackend', () => {
     const kickFd = libc.makeEventfd();
     cleanups.push(() => void libc.close(kickFd));
     const logs: string[] = [];
-    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: pairs.map((p) => p[0]), kickFd, io, log: (m) => logs.push(m) });
+    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: pairs.map((p) => p[0]), kickFd, io, cpu: 0, log: (m) => logs.push(m) });
     cleanups.push(() => nic.stop());
     const guest = await startFakeGuest({
       memory: ram.spec,

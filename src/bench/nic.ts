@@ -158,6 +158,7 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
           netns: ns.name,
           kickFd,
           spinUs: o.backendSpinUs,
+          cpu: 0, // like the C reflector (taskset -c 0); the client runs on core 1
           benchInlineReflector: inline ? bufBase : undefined,
           io: config.endsWith('burst') ? 'burst' : 'koffi',
           log,

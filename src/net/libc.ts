@@ -87,3 +87,16 @@ export function datagramPair(): [number, number] {
     munmap(sv, 4096);
   }
 }
+
+const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, uintptr_t mask)') as (p: number, s: number, m: number) => number;
+/** Pin the calling thread to one CPU. */
+export function pinThisThread(cpu: number): void {
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= 1024) throw new SyscallError('sched_setaffinity', 22, `cpu ${cpu} out of range`);
+  const m = mapAnon(4096);
+  try {
+    new Uint8Array(view(m, 128))[cpu >> 3] = 1 << (cpu & 7);
+    if (schedSetaffinity(0, 128, m) < 0) throw new SyscallError(`sched_setaffinity(cpu ${cpu})`, errno(), 'is that CPU online and allowed?');
+  } finally {
+    munmap(m, 4096);
+  }
+}

@@ -37,6 +37,8 @@ export interface NicBackendOptions {
   /** keep polling this long after the last frame before sleeping (default 20 us: on 2 cores longer spins starve the guest core) */
   spinUs?: number;
   batch?: number;
+  /** pin the backend thread to this host CPU (the VMM's core allocation decides) */
+  cpu?: number;
   /** frame I/O: 'koffi' (default, one call per frame) or 'burst' (C helper, see nicio.ts) */
   io?: 'koffi' | 'burst';
   idleTimeoutMs?: number;
@@ -116,6 +118,7 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     spinUs: o.spinUs ?? 20,
     batch,
     io: o.io ?? 'koffi',
+    cpu: o.cpu,
     idleTimeoutMs: o.idleTimeoutMs ?? 100,
     inlineReflector: o.benchInlineReflector,
   };

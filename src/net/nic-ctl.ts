@@ -21,6 +21,8 @@ export interface WorkerInit {
   spinUs: number;
   batch: number;
   io: 'koffi' | 'burst';
+  /** pin the worker thread to this CPU */
+  cpu?: number;
   /** poll(2) timeout while idle: a lost kick costs at most this much latency */
   idleTimeoutMs: number;
   /** benchmarks only: run a fake-guest reflector (fake-guest.ts) inside the worker loop, on

@@ -10,6 +10,7 @@ import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from './
 
 function run(init: WorkerInit): void {
   const port = parentPort!;
+  if (init.cpu !== undefined) libc.pinThisThread(init.cpu);
   const ctl = new Int32Array(init.ctl);
   const one = libc.mapAnon(4096); // eventfd value 1 for write(), and a pollfd array after it
   const oneDv = new DataView(libc.view(one, 4096));
