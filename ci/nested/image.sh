@@ -91,7 +91,7 @@ add_mod() { # depth-first: dependencies before the module
   for d in ${deps//,/ }; do add_mod "$d"; done
   order+=("$n")
 }
-for m in kvm_amd kvm_intel virtio_pci 9pnet_virtio 9p; do add_mod "$m"; done
+for m in kvm_amd kvm_intel virtio_pci 9pnet_virtio 9p overlay; do add_mod "$m"; done
 mkdir -p "$out.tmp/root/lib/modules"
 for n in "${order[@]}"; do
   cp "${modpath[$n]}" "$out.tmp/root/lib/modules/$n.ko"
