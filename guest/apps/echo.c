@@ -1,7 +1,9 @@
 /* echo: TCP and UDP echo (RFC 862) on every dataplane core, with zero copy both ways: the
  * reply is sent straight from the receive buffer, which is given back to the dataplane once
  * the peer has acknowledged the echoed bytes.
- *   args: [port ...]   (default 7; each port is served over TCP and UDP)            */
+ *   args: [--crash-word WORD] [port ...]   (default port 7; each served over TCP and UDP)
+ * --crash-word is for fault-isolation tests: a TCP payload that starts with WORD makes this
+ * instance touch dataplane memory, so the dataplane must stop it and reset its connections. */
 #include <ix.h>
 #include <ixev.h>
 
@@ -29,8 +31,22 @@ static struct ixev_ctx *on_accept(uint64_t tuple, uint32_t laddr)
     return &c->ctx;
 }
 
+static const char *crash_word;
+
+static int starts_with(const void *data, size_t len, const char *w)
+{
+    const char *d = data;
+    size_t i = 0;
+    for (; w[i]; i++)
+        if (i >= len || d[i] != w[i])
+            return 0;
+    return 1;
+}
+
 static void on_recv(struct ixev_ctx *c, const void *data, size_t len)
 {
+    if (crash_word && starts_with(data, len, crash_word))
+        *(volatile uint64_t *)0x0000400000200000ull = 1; /* dataplane memory: a page fault */
     if (ixev_send(c, data, len))
         ixev_close(c); /* send queue full: the peer is not reading; give up on it */
 }
@@ -94,9 +110,14 @@ int main(int argc, char **argv)
         free_list = &conns[i];
     }
     ixev_init(&ops);
+    int first = 1;
+    if (argc > 2 && argv[1][0] == '-' && argv[1][2] == 'c') { /* --crash-word WORD */
+        crash_word = argv[2];
+        first = 3;
+    }
     int nports = 0;
-    for (int i = 1; i < argc || (i == 1 && argc <= 1); i++) {
-        unsigned port = argc > 1 ? parse_port(argv[i]) : 7;
+    for (int i = first; i < argc || (i == first && argc <= first); i++) {
+        unsigned port = argc > first ? parse_port(argv[i]) : 7;
         if (port == 0 || port > 65535) {
             ix_printf("echo: bad port '%s'", argv[i]);
             return 2;
@@ -107,7 +128,7 @@ int main(int argc, char **argv)
             return 1;
         }
         nports++;
-        if (argc <= 1)
+        if (argc <= first)
             break;
     }
     if (info->cpu == 0)

@@ -13,6 +13,7 @@
 #include "app.h"
 #include "console.h"
 #include "cpu.h"
+#include "dataplane.h"
 #include "mm.h"
 #include "platform.h"
 #include "hcall.h"
@@ -187,6 +188,8 @@ int app_range_ok(const struct app *a, uint64_t va, uint64_t len, uint32_t prot)
 
 static void idle(struct percpu *c)
 {
+    if (c->dp)
+        dp_serve_without_app(c); /* the dataplane survives its app */
     for (;;)
         plat->halt(c);
 }
@@ -194,5 +197,7 @@ static void idle(struct percpu *c)
 _Noreturn void app_stopped(struct percpu *c)
 {
     c->status->state = IX_CPU_APP_DONE;
+    if (c->dp)
+        dp_app_gone(c);
     switch_stack_and_call(c->kstack_top, idle, c);
 }

@@ -242,6 +242,48 @@ static int poll_once(struct percpu *c, struct dataplane *dp)
     return n;
 }
 
+void dp_note_udp_port(struct dataplane *dp, uint16_t port)
+{
+    if (dp->n_udp_ports < sizeof dp->udp_ports / sizeof dp->udp_ports[0])
+        dp->udp_ports[dp->n_udp_ports++] = port;
+}
+
+void dp_app_gone(struct percpu *c)
+{
+    struct dataplane *dp = c->dp;
+    net_events_begin(&dp->nc, c->app->events, 0); /* nobody reads events any more */
+    tcp_app_gone(&dp->nc);
+    for (unsigned i = 0; i < dp->n_udp_ports; i++)
+        udp_unbind(&dp->nc, dp->udp_ports[i]);
+    dp->n_udp_ports = 0;
+    for (int i = 0; i < DP_APP_TIMERS; i++)
+        if (dp->timers[i].armed) {
+            timer_cancel(dp->nc.wheel, &dp->timers[i].t);
+            dp->timers[i].armed = 0;
+        }
+    vnet_port_tx_flush(&dp->port);
+    publish_stats(c, dp);
+}
+
+_Noreturn void dp_serve_without_app(struct percpu *c)
+{
+    struct dataplane *dp = c->dp;
+    for (;;) {
+        net_events_begin(&dp->nc, c->app->events, 0);
+        if (poll_once(c, dp))
+            continue;
+        uint64_t now = plat_now_us();
+        uint64_t next = timer_wheel_next_deadline(dp->nc.wheel);
+        uint64_t wait = next > now ? next - now : 0;
+        c->status->halt_timeout_us = wait > 10000 ? 10000 : wait;
+        if (wait >= 20 && !vnet_port_prepare_halt(&dp->port)) {
+            c->status->halts++;
+            publish_stats(c, dp);
+            plat->halt(c);
+        }
+    }
+}
+
 long dp_run(struct percpu *c, uint64_t ncalls)
 {
     struct dataplane *dp = c->dp;

@@ -31,6 +31,8 @@ struct dataplane {
     struct vnet_platform vplat;
     uint16_t notify_port;
     struct app_timer timers[DP_APP_TIMERS];
+    uint16_t udp_ports[64]; /* bound by the app: unbound when it is gone */
+    unsigned n_udp_ports;
 };
 
 /* BSP, while building core c's address space: allocate its pools and map the mbuf pool
@@ -49,6 +51,12 @@ long dp_flush(struct percpu *c);
 /* App address <-> kernel address of a payload in the core's mbuf pool (0 if outside). */
 uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr);
 uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va);
+
+/* The app is gone: reset its connections, close its ports, post no more events. */
+void dp_app_gone(struct percpu *c);
+/* Keep the core's stack serving (ARP, ICMP, RST for new connections) without an app. */
+_Noreturn void dp_serve_without_app(struct percpu *c);
+void dp_note_udp_port(struct dataplane *dp, uint16_t port);
 
 int dp_timer_arm(struct dataplane *dp, uint64_t cookie, uint64_t delay_us, uint64_t *handle);
 int dp_timer_cancel(struct dataplane *dp, uint64_t handle);

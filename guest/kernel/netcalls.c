@@ -74,7 +74,12 @@ int netcall(struct percpu *c, struct app *a, struct ix_call *k)
     case IX_OP_UDP_BIND:
         if (!port_ok(k->a0))
             return -IX_EINVAL;
-        return udp_bind(nc, (uint16_t)k->a0);
+    {
+        int r2 = udp_bind(nc, (uint16_t)k->a0);
+        if (r2 == 0)
+            dp_note_udp_port(dp, (uint16_t)k->a0);
+        return r2;
+    }
     case IX_OP_UDP_SEND:
     case IX_OP_UDP_SENDV: {
         int n;

@@ -51,6 +51,8 @@ unsigned tcp_conns_in_use(struct net_core *c);
 
 /* Post events deferred because the event array was full (call after net_events_begin). */
 void tcp_flush_events(struct net_core *c);
+/* The app is gone: RST every connection, close every listener (tcp_abort.c). */
+void tcp_app_gone(struct net_core *c);
 
 /* ---- tunables (per core; defaults follow Linux where the RFCs leave a choice) ---------- */
 

@@ -33,6 +33,8 @@ export interface RunOutcome extends MachineResult {
   firstAppInstructionWallMs: number | null;
   platform: string;
   selftestSeconds: number | null;
+  /** per-core counters at the end of the run */
+  cores: { cpu: number; rxFrames: number; txFrames: number; events: number; bpolls: number; calls: number }[];
 }
 
 export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise<RunOutcome> {
@@ -122,6 +124,14 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
     firstAppInstructionMs: m.firstAppInstructionMs(since),
     firstAppInstructionWallMs: m.firstAppInstructionMs(0),
     platform: r0?.platform ?? 'unknown',
+    cores: reports.map((r) => ({
+      cpu: r.cpu,
+      rxFrames: Number(r.rxFrames),
+      txFrames: Number(r.txFrames),
+      events: Number(r.events),
+      bpolls: Number(r.bpollCalls),
+      calls: Number(r.callsExecuted),
+    })),
     selftestSeconds: st,
   };
 }

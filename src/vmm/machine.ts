@@ -9,7 +9,7 @@ import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../kvm/libc.js';
-import { BootInfo, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT } from './abi.js';
+import { BootInfo, CoreStats, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT } from './abi.js';
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
@@ -70,6 +70,33 @@ export interface CpuReport {
   selftestIters: bigint;
   bpollCalls: bigint;
   callsExecuted: bigint;
+  /** dataplane counters (ix/stats.h); zero without a NIC */
+  rxFrames: bigint;
+  txFrames: bigint;
+  events: bigint;
+  tcpConns: bigint;
+}
+
+/** One core's dataplane counters (guest/include/ix/stats.h), as read from shared memory. */
+export interface CoreStatsSample {
+  cpu: number;
+  rxFrames: bigint;
+  txFrames: bigint;
+  rxBytes: bigint;
+  txBytes: bigint;
+  loops: bigint;
+  /** loop iterations by frames received: 0, 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64+ */
+  rxBatches: bigint[];
+  bpolls: bigint;
+  calls: bigint;
+  events: bigint;
+  drops: bigint;
+  /** gauge */
+  tcpConns: bigint;
+  busyCycles: bigint;
+  idleCycles: bigint;
+  halts: bigint;
+  tsc: bigint;
 }
 
 export class MachineError extends Error {
@@ -334,6 +361,8 @@ export class Machine extends EventEmitter {
     for (let cpu = 0; cpu < this.opts.ncpus; cpu++) {
       const b = BOOTINFO_GPA + BootInfo.cpu + cpu * CpuStatus.size;
       const g64 = (o: number) => this.mem.getBigUint64(b + o, true);
+      const sb = BOOTINFO_GPA + BootInfo.stats + cpu * CoreStats.size;
+      const s64 = (o: number) => this.mem.getBigUint64(sb + o, true);
       out.push({
         cpu,
         platform: PLATFORM_NAMES[this.mem.getUint32(b + CpuStatus.platform, true)] ?? 'unknown',
@@ -345,6 +374,41 @@ export class Machine extends EventEmitter {
         selftestIters: g64(CpuStatus.selftestIters),
         bpollCalls: g64(CpuStatus.bpollCalls),
         callsExecuted: g64(CpuStatus.callsExecuted),
+        rxFrames: s64(CoreStats.rxFrames),
+        txFrames: s64(CoreStats.txFrames),
+        events: s64(CoreStats.events),
+        tcpConns: s64(CoreStats.tcpConns),
+      });
+    }
+    return out;
+  }
+
+  /** Per-core dataplane counters the guest keeps in boot info (no exits: a plain read of
+   * shared memory; a counter may be mid-update, which only matters within one sample).
+   * Empty once the machine is torn down. */
+  coreStats(): CoreStatsSample[] {
+    if (!this.memAddr) return [];
+    const out: CoreStatsSample[] = [];
+    for (let cpu = 0; cpu < this.opts.ncpus; cpu++) {
+      const b = BOOTINFO_GPA + BootInfo.stats + cpu * CoreStats.size;
+      const g = (o: number) => this.mem.getBigUint64(b + o, true);
+      out.push({
+        cpu,
+        rxFrames: g(CoreStats.rxFrames),
+        txFrames: g(CoreStats.txFrames),
+        rxBytes: g(CoreStats.rxBytes),
+        txBytes: g(CoreStats.txBytes),
+        loops: g(CoreStats.loops),
+        rxBatches: Array.from({ length: (CoreStats.bpolls - CoreStats.rxBatches) / 8 }, (_, i) => g(CoreStats.rxBatches + 8 * i)),
+        bpolls: g(CoreStats.bpolls),
+        calls: g(CoreStats.calls),
+        events: g(CoreStats.events),
+        drops: g(CoreStats.drops),
+        tcpConns: g(CoreStats.tcpConns),
+        busyCycles: g(CoreStats.busyCycles),
+        idleCycles: g(CoreStats.idleCycles),
+        halts: g(CoreStats.halts),
+        tsc: g(CoreStats.tsc),
       });
     }
     return out;

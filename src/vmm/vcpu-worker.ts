@@ -20,6 +20,7 @@ let control: Int32Array;
 let mem: DataView;
 let u8: Uint8Array;
 let wakeCounters: Int32Array | null = null;
+let reportedIdle = false;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 const cell = (i: number) => d.cpu * CTRL_CELLS + i;
 
@@ -131,12 +132,16 @@ function run(): void {
         }
         break;
       case 'hlt':
-        if (cpuState() === CPU_STATE.appDone || cpuState() === CPU_STATE.panic) {
+        if ((cpuState() === CPU_STATE.appDone || cpuState() === CPU_STATE.panic) && !d.nic) {
           post({ type: 'halted', cpu: d.cpu });
           // Nothing will wake this core until the dataplane has a NIC: wait for stop.
           while (!Atomics.load(control, cell(CTRL_STOP))) Atomics.wait(control, cell(CTRL_STOP), 0, 1000);
           post({ type: 'stopped', cpu: d.cpu });
           return;
+        }
+        if (cpuState() === CPU_STATE.appDone && !reportedIdle) {
+          reportedIdle = true; // the app is gone; the core goes on serving the network
+          post({ type: 'halted', cpu: d.cpu });
         }
         if (d.nic && wakeCounters) {
           // The dataplane is idle: sleep until the backend has a frame for this queue or the
