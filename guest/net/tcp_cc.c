@@ -64,7 +64,13 @@ bool tcp_cc_dupack(struct net_core *c, struct tcp_pcb *p)
         p->cwnd += p->mss;                   /* inflate for the segment that left */
         return false;
     }
-    if (++p->dupacks != 3)
+    /* Early retransmit (RFC 5827): with fewer than 4 segments outstanding and nothing new
+     * to send, there can never be 3 duplicates; the threshold is outstanding - 1. */
+    uint32_t out_segs = (p->snd_max - p->snd_una + p->mss - 1) / p->mss;
+    uint32_t thresh = 3;
+    if (out_segs < 4 && !seq_lt(p->snd_nxt, p->snd_end))
+        thresh = out_segs > 2 ? out_segs - 1 : 1;
+    if (++p->dupacks < thresh)
         return false;
     /* RFC 6582 §3.2 step 2: only if the cumulative ACK covers more than `recover`, so the
      * dup ACKs of an earlier recovery (or after an RTO) do not trigger a second reduction.

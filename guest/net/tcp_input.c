@@ -305,8 +305,10 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
         if (p->pend_sent != 0)
             tcp_pend(c, p, 0); /* IX_EV_TCP_SENT: the app may reuse that memory */
     } else if (s->ack == p->snd_una && s->plen == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
-               wnd == p->snd_wnd && p->snd_una != p->snd_max) {
-        /* A duplicate ACK (RFC 5681 §2 definition). */
+               wnd >= p->snd_wnd && p->snd_una != p->snd_max) {
+        /* A duplicate ACK (RFC 5681 §2 definition, relaxed to a window that grew: a
+         * receiver whose app reads while a hole is open advertises more room on its
+         * duplicates, and ignoring those turns a fast retransmit into an RTO). */
         if (tcp_cc_dupack(c, p)) {
             TCP_TCTR(c, FAST_RETRANS);
             p->rtt_timing = false;
@@ -314,12 +316,14 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
         } else if (!p->in_recovery && p->dupacks <= 2) {
             /* Limited transmit (RFC 3042): each of the first two duplicate ACKs sends one
              * new segment if the peer's window allows, so a small window still produces
-             * the three duplicates fast retransmit needs instead of waiting for the RTO. */
+             * the three duplicates fast retransmit needs instead of waiting for the RTO.
+             * After a timeout (go-back-N, snd_nxt < snd_max) the segment at snd_nxt is sent
+             * the same way: it is new to this round and elicits a duplicate just as well. */
             uint32_t flight = p->snd_nxt - p->snd_una;
             uint32_t left = seq_lt(p->snd_nxt, p->snd_end) ? p->snd_end - p->snd_nxt : 0;
             uint32_t room = p->snd_wnd > flight ? p->snd_wnd - flight : 0;
             uint32_t n = left < p->mss ? left : p->mss;
-            if (p->snd_nxt == p->snd_max && n > 0 && n <= room &&
+            if (n > 0 && n <= room &&
                 flight + n <= p->cwnd + 2u * p->mss)
                 (void)tcp_xmit(c, p, p->snd_nxt, n, 0);
         }
