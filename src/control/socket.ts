@@ -1,0 +1,153 @@
+/**
+ * The control socket of a running dataplane (issue 5): a Unix stream socket in the runtime
+ * directory (registry.ts). A client writes one JSON request line, {"op": "..."}; the
+ * dataplane answers one JSON line, {"ok": true, ...} or {"ok": false, "error": "..."}, and
+ * closes. Ops: "info", "stats", "metrics" (Prometheus text), "stop".
+ *
+ * Also the optional Prometheus endpoint of `ix run --metrics-port`: plain HTTP on
+ * 127.0.0.1 only, GET /metrics.
+ */
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createConnection, createServer, type Server } from 'node:net';
+
+export class ControlSocketError extends Error {
+  override name = 'ControlSocketError';
+  constructor(
+    message: string,
+    /** the errno code of a failed connect (ENOENT, ECONNREFUSED, ...) or 'TIMEOUT' / 'PROTOCOL' */
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export type ControlOp = 'info' | 'stats' | 'metrics' | 'stop';
+export const CONTROL_OPS: readonly ControlOp[] = ['info', 'stats', 'metrics', 'stop'];
+
+export type ControlHandler = (op: ControlOp) => unknown | Promise<unknown>;
+
+/** requests are one short line; anything longer is not a client of ours */
+const MAX_REQUEST = 4096;
+
+export interface ControlServer {
+  path: string;
+  close(): Promise<void>;
+}
+
+export async function startControlServer(path: string, handle: ControlHandler, onError: (msg: string) => void = () => {}): Promise<ControlServer> {
+  const server: Server = createServer((sock) => {
+    let buf = '';
+    let answered = false;
+    sock.setEncoding('utf8');
+    sock.setTimeout(5000, () => sock.destroy());
+    sock.on('error', () => {}); // a client that went away
+    const reply = (v: object) => {
+      if (answered) return;
+      answered = true;
+      sock.end(`${JSON.stringify(v)}\n`);
+    };
+    sock.on('data', (chunk: string) => {
+      if (answered) return;
+      buf += chunk;
+      if (buf.length > MAX_REQUEST) return reply({ ok: false, error: `request longer than ${MAX_REQUEST} bytes` });
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      let op: unknown;
+      try {
+        op = (JSON.parse(buf.slice(0, nl)) as { op?: unknown })?.op;
+      } catch {
+        return reply({ ok: false, error: 'the request is not a JSON line' });
+      }
+      if (typeof op !== 'string' || !CONTROL_OPS.includes(op as ControlOp))
+        return reply({ ok: false, error: `unknown op ${JSON.stringify(op)}; ops: ${CONTROL_OPS.join(', ')}` });
+      Promise.resolve()
+        .then(() => handle(op as ControlOp))
+        .then(
+          (result) => reply({ ok: true, result }),
+          (e: Error) => {
+            onError(`control socket: ${op} failed: ${e.message}`);
+            reply({ ok: false, error: e.message });
+          },
+        );
+    });
+  });
+  rmSync(path, { force: true });
+  await new Promise<void>((res, rej) => {
+    server.once('error', (e) => rej(new ControlSocketError(`cannot listen on ${path}: ${e.message}`, (e as NodeJS.ErrnoException).code ?? 'LISTEN')));
+    server.listen(path, () => res());
+  });
+  server.on('error', (e) => onError(`control socket: ${e.message}`));
+  chmodSync(path, 0o600);
+  // the socket must not keep the process alive on its own
+  server.unref();
+  return {
+    path,
+    close: () =>
+      new Promise<void>((res) => {
+        server.close(() => res());
+        rmSync(path, { force: true });
+      }),
+  };
+}
+
+/** Send one request; resolves with `result`, rejects with ControlSocketError. */
+export function request(path: string, op: ControlOp, timeoutMs = 3000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = '';
+    let settled = false;
+    const fail = (e: ControlSocketError) => {
+      if (settled) return;
+      settled = true;
+      sock.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new ControlSocketError(`no answer on ${path} within ${timeoutMs} ms`, 'TIMEOUT')), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(`${JSON.stringify({ op })}\n`));
+    sock.on('data', (c: string) => (buf += c));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      fail(new ControlSocketError(`cannot reach ${path}: ${e.code ?? e.message}`, e.code ?? 'ERROR'));
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      if (settled) return;
+      let v: { ok?: boolean; result?: unknown; error?: string };
+      try {
+        v = JSON.parse(buf.trim()) as typeof v;
+      } catch {
+        return fail(new ControlSocketError(`the answer on ${path} is not JSON: ${buf.slice(0, 200)}`, 'PROTOCOL'));
+      }
+      settled = true;
+      if (v.ok) resolve(v.result);
+      else reject(new ControlSocketError(`the dataplane refused '${op}': ${v.error ?? 'no reason given'}`, 'REFUSED'));
+    });
+  });
+}
+
+/** `ix run --metrics-port`: GET /metrics on 127.0.0.1:port (never other interfaces). */
+export async function startMetricsServer(port: number, text: () => string): Promise<{ port: number; close(): Promise<void> }> {
+  const server: HttpServer = createHttpServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n');
+      return;
+    }
+    try {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text());
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+    }
+  });
+  await new Promise<void>((res, rej) => {
+    server.once('error', (e) => rej(new ControlSocketError(`cannot serve metrics on 127.0.0.1:${port}: ${e.message}`, (e as NodeJS.ErrnoException).code ?? 'LISTEN')));
+    server.listen(port, '127.0.0.1', () => res());
+  });
+  server.unref();
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : port,
+    close: () => new Promise<void>((res) => server.close(() => res())),
+  };
+}

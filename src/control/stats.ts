@@ -1,0 +1,259 @@
+/**
+ * Live dataplane statistics (issue 5): raw samples of the per-core counters the guest keeps
+ * in shared memory (guest/include/ix/stats.h, read without exits) and of the NIC backend's
+ * per-queue counters (src/net/nic-stats.ts), turned into per-core rates from two samples,
+ * rendered as a table, as JSON or as Prometheus text exposition.
+ */
+import type { QueueStats } from '../net/nic-stats.js';
+import type { CoreStatsSample } from '../vmm/machine.js';
+
+/** RX batch-size buckets of ix_core_stats.rx_batches. */
+export const BATCH_BUCKETS = ['0', '1', '2-3', '4-7', '8-15', '16-31', '32-63', '64+'] as const;
+
+/** One core's counters as plain numbers (JSON-safe; exact below 2^53). */
+export interface CoreCounters {
+  cpu: number;
+  rxFrames: number;
+  txFrames: number;
+  rxBytes: number;
+  txBytes: number;
+  loops: number;
+  rxBatches: number[];
+  bpolls: number;
+  calls: number;
+  events: number;
+  drops: number;
+  tcpConns: number;
+  busyCycles: number;
+  idleCycles: number;
+  halts: number;
+  /** NIC backend drops on this core's queue pair (every rx_drop_* and tx_drop_* counter) */
+  nicDrops: number;
+}
+
+export interface Sample {
+  /** host monotonic time of the sample, ms */
+  t: number;
+  cores: CoreCounters[];
+}
+
+export interface CoreRates {
+  cpu: number;
+  rxPps: number;
+  txPps: number;
+  rxBytesPerS: number;
+  txBytesPerS: number;
+  loopsPerS: number;
+  /** loop iterations per second by RX batch size (BATCH_BUCKETS) */
+  batchesPerS: number[];
+  /** mean frames per non-empty RX batch (null without any) */
+  meanBatch: number | null;
+  bpollsPerS: number;
+  /** calls executed per ix_bpoll trap (null without any trap) */
+  callsPerBpoll: number | null;
+  eventsPerS: number;
+  /** gauge */
+  tcpConns: number;
+  /** guest stack drops + NIC backend drops, per second */
+  dropsPerS: number;
+  /** idle_cycles / (busy_cycles + idle_cycles) over the interval (null if neither moved) */
+  idleShare: number | null;
+}
+
+export interface StatsReport {
+  name: string;
+  pid: number;
+  uptimeS: number;
+  /** seconds between the two samples the rates come from */
+  intervalS: number;
+  cores: CoreRates[];
+  total: Omit<CoreRates, 'cpu'>;
+  /** the newer sample's raw counters */
+  counters: CoreCounters[];
+}
+
+const n = (v: bigint | undefined): number => Number(v ?? 0n);
+
+/** Combine the guest's and the NIC's counters into one sample. */
+export function takeSample(t: number, guest: CoreStatsSample[], nic: QueueStats[] | null): Sample {
+  return {
+    t,
+    cores: guest.map((g) => {
+      const q = nic?.[g.cpu];
+      let nicDrops = 0;
+      if (q) for (const [k, v] of Object.entries(q)) if (k.startsWith('rx_drop_') || k.startsWith('tx_drop_')) nicDrops += v;
+      return {
+        cpu: g.cpu,
+        rxFrames: n(g.rxFrames),
+        txFrames: n(g.txFrames),
+        rxBytes: n(g.rxBytes),
+        txBytes: n(g.txBytes),
+        loops: n(g.loops),
+        rxBatches: BATCH_BUCKETS.map((_, i) => n(g.rxBatches[i])),
+        bpolls: n(g.bpolls),
+        calls: n(g.calls),
+        events: n(g.events),
+        drops: n(g.drops),
+        tcpConns: n(g.tcpConns),
+        busyCycles: n(g.busyCycles),
+        idleCycles: n(g.idleCycles),
+        halts: n(g.halts),
+        nicDrops,
+      };
+    }),
+  };
+}
+
+/** a counter's growth; a counter that went backwards (a reset) counts from zero */
+const d = (a: number, b: number): number => (b >= a ? b - a : b);
+
+function coreRates(a: CoreCounters, b: CoreCounters, secs: number): CoreRates {
+  const per = (x: number) => x / secs;
+  const dBatches = b.rxBatches.map((v, i) => d(a.rxBatches[i] ?? 0, v));
+  const nonEmpty = dBatches.slice(1).reduce((s, v) => s + v, 0);
+  const dRx = d(a.rxFrames, b.rxFrames);
+  const dBpolls = d(a.bpolls, b.bpolls);
+  const dBusy = d(a.busyCycles, b.busyCycles);
+  const dIdle = d(a.idleCycles, b.idleCycles);
+  return {
+    cpu: b.cpu,
+    rxPps: per(dRx),
+    txPps: per(d(a.txFrames, b.txFrames)),
+    rxBytesPerS: per(d(a.rxBytes, b.rxBytes)),
+    txBytesPerS: per(d(a.txBytes, b.txBytes)),
+    loopsPerS: per(d(a.loops, b.loops)),
+    batchesPerS: dBatches.map(per),
+    meanBatch: nonEmpty > 0 ? dRx / nonEmpty : null,
+    bpollsPerS: per(dBpolls),
+    callsPerBpoll: dBpolls > 0 ? d(a.calls, b.calls) / dBpolls : null,
+    eventsPerS: per(d(a.events, b.events)),
+    tcpConns: b.tcpConns,
+    dropsPerS: per(d(a.drops, b.drops) + d(a.nicDrops, b.nicDrops)),
+    idleShare: dBusy + dIdle > 0 ? dIdle / (dBusy + dIdle) : null,
+  };
+}
+
+export class StatsError extends Error {
+  override name = 'StatsError';
+}
+
+/** Per-core rates between two samples of the same dataplane (b newer than a). */
+export function rates(a: Sample, b: Sample): { intervalS: number; cores: CoreRates[]; total: Omit<CoreRates, 'cpu'> } {
+  const secs = (b.t - a.t) / 1000;
+  if (!(secs > 0)) throw new StatsError(`the two samples are not in time order (${a.t} ms, ${b.t} ms)`);
+  if (a.cores.length !== b.cores.length) throw new StatsError(`the samples have ${a.cores.length} and ${b.cores.length} cores`);
+  const cores = b.cores.map((c, i) => coreRates(a.cores[i]!, c, secs));
+  // the total is the rate of the summed counters (so shares and ratios weigh cores by work)
+  const sum = (s: Sample): CoreCounters => {
+    const z: CoreCounters = { cpu: -1, rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, loops: 0, rxBatches: BATCH_BUCKETS.map(() => 0), bpolls: 0, calls: 0, events: 0, drops: 0, tcpConns: 0, busyCycles: 0, idleCycles: 0, halts: 0, nicDrops: 0 };
+    for (const c of s.cores) {
+      for (const k of Object.keys(z) as (keyof CoreCounters)[]) {
+        if (k === 'cpu') continue;
+        if (k === 'rxBatches') z.rxBatches = z.rxBatches.map((v, i) => v + (c.rxBatches[i] ?? 0));
+        else z[k] += c[k];
+      }
+    }
+    return z;
+  };
+  const { cpu: _cpu, ...total } = coreRates(sum(a), sum(b), secs);
+  return { intervalS: secs, cores, total };
+}
+
+/**
+ * Keeps the last few samples so a stats request gets rates over about one second without
+ * waiting: the dataplane samples once a second, and a request compares a fresh sample with
+ * the newest stored one that is at least minGapMs old.
+ */
+export class SampleHistory {
+  private samples: Sample[] = [];
+  constructor(private readonly keep = 4) {}
+
+  add(s: Sample): void {
+    this.samples.push(s);
+    if (this.samples.length > this.keep) this.samples.shift();
+  }
+
+  /** The newest stored sample at least minGapMs older than t, else the oldest one. */
+  base(t: number, minGapMs = 500): Sample | null {
+    for (let i = this.samples.length - 1; i >= 0; i--) if (t - this.samples[i]!.t >= minGapMs) return this.samples[i]!;
+    const first = this.samples[0];
+    return first && first.t < t ? first : null;
+  }
+}
+
+// ---------------------------------------------------------------------------- rendering
+
+const fmtRate = (v: number): string => {
+  if (v >= 1e9) return `${(v / 1e9).toFixed(2)}G`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+  return v >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(1);
+};
+const pct = (v: number | null): string => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
+
+/** The batch-size distribution as shares of non-empty RX batches, e.g. "1:60% 2-3:40%". */
+export function batchDistribution(batchesPerS: number[]): string {
+  const nonEmpty = batchesPerS.slice(1).reduce((s, v) => s + v, 0);
+  if (nonEmpty <= 0) return '-';
+  return BATCH_BUCKETS.map((label, i) => [label, batchesPerS[i] ?? 0] as const)
+    .slice(1)
+    .filter(([, v]) => v > 0)
+    .map(([label, v]) => `${label}:${Math.round((v / nonEmpty) * 100)}%`)
+    .join(' ');
+}
+
+/** A table for a terminal: one row per core plus a total. */
+export function renderReport(r: StatsReport): string {
+  const head = ['core', 'rx pkt/s', 'tx pkt/s', 'rx B/s', 'tx B/s', 'events/s', 'calls/bpoll', 'tcp conns', 'drops/s', 'idle', 'rx batch sizes'];
+  const row = (label: string, c: Omit<CoreRates, 'cpu'>) => [
+    label,
+    fmtRate(c.rxPps),
+    fmtRate(c.txPps),
+    fmtRate(c.rxBytesPerS),
+    fmtRate(c.txBytesPerS),
+    fmtRate(c.eventsPerS),
+    c.callsPerBpoll === null ? '-' : c.callsPerBpoll.toFixed(1),
+    String(c.tcpConns),
+    fmtRate(c.dropsPerS),
+    pct(c.idleShare),
+    batchDistribution(c.batchesPerS),
+  ];
+  const rows = [head, ...r.cores.map((c) => row(String(c.cpu), c)), ...(r.cores.length > 1 ? [row('all', r.total)] : [])];
+  const widths = head.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
+  const lines = rows.map((x) => x.map((v, i) => (i === x.length - 1 ? v : v.padStart(widths[i]!))).join('  ').trimEnd());
+  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------- Prometheus
+
+const METRICS: { key: keyof Omit<CoreCounters, 'cpu' | 'rxBatches'>; name: string; type: 'counter' | 'gauge'; help: string }[] = [
+  { key: 'rxFrames', name: 'ix_rx_frames_total', type: 'counter', help: 'Frames received from the core\'s NIC queue.' },
+  { key: 'txFrames', name: 'ix_tx_frames_total', type: 'counter', help: 'Frames handed to the core\'s NIC queue.' },
+  { key: 'rxBytes', name: 'ix_rx_bytes_total', type: 'counter', help: 'Bytes received.' },
+  { key: 'txBytes', name: 'ix_tx_bytes_total', type: 'counter', help: 'Bytes transmitted.' },
+  { key: 'loops', name: 'ix_loops_total', type: 'counter', help: 'Dataplane loop iterations.' },
+  { key: 'bpolls', name: 'ix_bpolls_total', type: 'counter', help: 'ix_bpoll traps from the app.' },
+  { key: 'calls', name: 'ix_calls_total', type: 'counter', help: 'Batched calls executed.' },
+  { key: 'events', name: 'ix_events_total', type: 'counter', help: 'Events posted to the app.' },
+  { key: 'drops', name: 'ix_drops_total', type: 'counter', help: 'Frames dropped by the guest stack.' },
+  { key: 'nicDrops', name: 'ix_nic_drops_total', type: 'counter', help: 'Frames dropped by the host NIC backend on the core\'s queue pair.' },
+  { key: 'tcpConns', name: 'ix_tcp_connections', type: 'gauge', help: 'TCP connections in use.' },
+  { key: 'busyCycles', name: 'ix_busy_cycles_total', type: 'counter', help: 'TSC cycles spent working.' },
+  { key: 'idleCycles', name: 'ix_idle_cycles_total', type: 'counter', help: 'TSC cycles spent idle (polling with nothing to do, or halted).' },
+  { key: 'halts', name: 'ix_halts_total', type: 'counter', help: 'Idle halts.' },
+];
+
+const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+
+/** Prometheus text exposition (version 0.0.4) of one dataplane's raw counters. */
+export function prometheusText(name: string, cores: CoreCounters[]): string {
+  const dp = `dataplane="${label(name)}"`;
+  const out: string[] = [];
+  for (const m of METRICS) {
+    out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
+    for (const c of cores) out.push(`${m.name}{${dp},core="${c.cpu}"} ${c[m.key]}`);
+  }
+  out.push('# HELP ix_rx_batches_total Dataplane loop iterations by frames received in the iteration.', '# TYPE ix_rx_batches_total counter');
+  for (const c of cores) BATCH_BUCKETS.forEach((b, i) => out.push(`ix_rx_batches_total{${dp},core="${c.cpu}",size="${b}"} ${c.rxBatches[i] ?? 0}`));
+  return `${out.join('\n')}\n`;
+}
