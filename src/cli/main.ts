@@ -1,8 +1,12 @@
 /** The `ix` command line (commander). */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, checkHostFit, ConfigError, HostFitError } from '../config/index.js';
 import { registerCheck } from './check.js';
+import { registerStats } from './stats.js';
+import { registerPs } from './ps.js';
+import { registerStop } from './stop.js';
+import { Registry, RegistryError, type Claim } from '../control/registry.js';
 import { createLogger } from '../control/logger.js';
 import { runDataplane, RunError } from '../control/run.js';
 import { ElfError } from '../vmm/elf.js';
@@ -21,7 +25,8 @@ program
   .addOption(new Option('--log-level <level>', 'log level (overrides the config)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']))
   .option('--selftest', 'time a 10^9-iteration loop in the guest kernel at boot (proves native execution)')
   .option('--json', 'print a JSON summary of the run on stdout when it ends')
-  .action(async (configPath: string, opts: { logLevel?: string; selftest?: boolean; json?: boolean }) => {
+  .option('--metrics-port <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics (0: any free port)', parsePort)
+  .action(async (configPath: string, opts: { logLevel?: string; selftest?: boolean; json?: boolean; metricsPort?: number }) => {
     let cfg;
     try {
       cfg = loadConfig(configPath);
@@ -34,8 +39,21 @@ program
       throw e;
     }
     const log = createLogger(opts.logLevel ?? cfg.log.level);
+    // claim the name and pinned CPUs before anything is created; a conflict is refused here
+    let claim: Claim;
     try {
-      const r = await runDataplane(cfg, { log, selftest: opts.selftest, startedWallMs });
+      claim = new Registry().claim({ name: cfg.name, cpus: cfg.cores.cpus, cores: cfg.cores.count, config: cfg.source }, (c) =>
+        log.warn({ stale: c }, `removed what dataplane '${c.name}' (pid ${c.pid}, no longer running) left behind: ${c.removed.join(', ') || 'nothing'}`),
+      );
+    } catch (e) {
+      if (e instanceof RegistryError) {
+        process.stderr.write(`ix: ${cfg.name}: refused: ${e.message}\n`);
+        process.exit(3);
+      }
+      throw e;
+    }
+    try {
+      const r = await runDataplane(cfg, { log, selftest: opts.selftest, startedWallMs, claim, metricsPort: opts.metricsPort ?? null });
       const summary = { exitCode: r.exitCode, reason: r.reason, platform: r.platform, firstAppInstructionMs: r.firstAppInstructionMs, firstAppInstructionWallMs: r.firstAppInstructionWallMs, selftestSeconds: r.selftestSeconds, cpus: r.cpus, cores: r.cores };
       if (r.exitCode === 0) log.info(summary, `done: ${r.reason}`);
       else log.error(summary, `failed: ${r.reason}`);
@@ -50,10 +68,21 @@ program
         return;
       }
       throw e;
+    } finally {
+      claim.release();
     }
   });
 
+registerStats(program);
+registerPs(program);
+registerStop(program);
 registerCheck(program, { probeBoot: async () => (await import('../control/probe.js')).probeBoot() });
 
 await program.parseAsync(argv);
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a TCP port number, 0 to 65535');
+  return n;
 }

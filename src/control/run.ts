@@ -8,6 +8,9 @@ import type { DataplaneConfig } from '../config/index.js';
 import { Machine, type MachineResult } from '../vmm/machine.js';
 import { KERNEL_ELF } from './paths.js';
 import type { Logger } from './logger.js';
+import type { Claim } from './registry.js';
+import { startControlServer, startMetricsServer, type ControlOp } from './socket.js';
+import { SampleHistory, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
 
 export class RunError extends Error {
   constructor(message: string) {
@@ -24,6 +27,11 @@ export interface RunOptions {
   selftest?: boolean;
   /** wall-clock ms (performance.timeOrigin based) the command started, for the boot timing */
   startedWallMs?: number;
+  /** this dataplane's registration (registry.ts): serve the control socket there and release
+   * it when the run ends, however it ends */
+  claim?: Claim;
+  /** serve Prometheus text on 127.0.0.1:<port>/metrics (0: any free port) */
+  metricsPort?: number | null;
 }
 
 export interface RunOutcome extends MachineResult {
@@ -84,10 +92,21 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   );
   m.on('warning', (w) => log.warn(w));
 
+  const ctl = o.claim ? await startControl(cfg, m, o, log) : null;
+  try {
+    return await runMachine(cfg, m, o, log, kernelPath);
+  } finally {
+    await ctl?.close();
+    o.claim?.release();
+  }
+}
+
+async function runMachine(cfg: DataplaneConfig, m: Machine, o: RunOptions, log: Logger, kernelPath: string): Promise<RunOutcome> {
   await m.start();
   log.info({ kernel: kernelPath, app: cfg.app.path, tscKhz: m.tscKhz }, 'memory, kernel and app loaded');
   if (m.nic) {
     const n = m.nic;
+    o.claim?.update({ netns: n.netns?.name ?? null, tap: n.tapName, address: `${cfg.nic!.address}/${cfg.nic!.prefix}` });
     const where = n.netns ? ` in namespace ${n.netns.name}` : '';
     log.info(
       { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count },
@@ -98,8 +117,16 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   const hostCpus: number[][] = [];
   m.on('started', (cpu, _t, affinity) => {
     hostCpus[cpu] = affinity;
-    if (++started === cfg.cores.count)
+    if (++started === cfg.cores.count) {
       log.info({ cores: cfg.cores.count, pinned: cfg.cores.cpus !== null, hostCpus }, `${cfg.cores.count} cores started`);
+      void whenAppsRunning(m, cfg.cores.count).then((ok) => {
+        if (ok)
+          log.info(
+            { socket: o.claim?.socketPath ?? null },
+            `ready: ${cfg.name} runs its app on ${cfg.cores.count} core${cfg.cores.count > 1 ? 's' : ''}` + (o.claim ? ` (ix stats ${cfg.name}; ix stop ${cfg.name})` : ''),
+          );
+      });
+    }
   });
 
   const onSignal = (sig: NodeJS.Signals) => {
@@ -133,5 +160,80 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
       calls: Number(r.callsExecuted),
     })),
     selftestSeconds: st,
+  };
+}
+
+/** Resolves true once every core has entered its app (the guest stamps tsc_app_entry in
+ * shared memory; polled, no exits), false if the machine ends first. */
+async function whenAppsRunning(m: Machine, ncpus: number): Promise<boolean> {
+  let over = false;
+  void m.wait().then(() => (over = true));
+  for (;;) {
+    const r = m.cpuReports();
+    if (r.length === ncpus && r.every((c) => c.tscAppEntry !== 0n)) return !over;
+    if (over) return false;
+    await new Promise((res) => setTimeout(res, 2));
+  }
+}
+
+/** The control socket (and the optional Prometheus endpoint) of a running dataplane. */
+async function startControl(cfg: DataplaneConfig, m: Machine, o: RunOptions, log: Logger): Promise<{ close(): Promise<void> }> {
+  const claim = o.claim!;
+  const startedAt = performance.now();
+  const sample = (): Sample => takeSample(performance.now(), m.coreStats(), m.nic?.handle.stats() ?? null);
+  const history = new SampleHistory();
+  // one sample a second, so that a stats request gets rates over the last second at once
+  const timer = setInterval(() => {
+    if (m.coreStats().length) history.add(sample());
+  }, 1000);
+  timer.unref();
+  const statsReport = async (): Promise<StatsReport> => {
+    let cur = sample();
+    if (!cur.cores.length) throw new Error('the dataplane is not running (starting or stopping)');
+    let base = history.base(cur.t);
+    if (!base) {
+      // just started: measure over half a second now
+      base = cur;
+      await new Promise((res) => setTimeout(res, 500));
+      cur = sample();
+      if (!cur.cores.length) throw new Error('the dataplane is stopping');
+    }
+    const r = rates(base, cur);
+    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores };
+  };
+  const metrics = (): string => prometheusText(cfg.name, sample().cores);
+  const handle = async (op: ControlOp): Promise<unknown> => {
+    switch (op) {
+      case 'info':
+        return { ...claim.entry, uptimeS: (performance.now() - startedAt) / 1000 };
+      case 'stats':
+        return statsReport();
+      case 'metrics':
+        return metrics();
+      case 'stop':
+        log.info({ by: 'ix stop' }, 'stopping');
+        void m.stop('stopped by ix stop');
+        return { stopping: true, pid: process.pid };
+    }
+  };
+  const server = await startControlServer(claim.socketPath, handle, (msg) => log.warn(msg));
+  let http: { port: number; close(): Promise<void> } | null = null;
+  try {
+    if (o.metricsPort !== undefined && o.metricsPort !== null) {
+      http = await startMetricsServer(o.metricsPort, metrics);
+      claim.update({ metricsPort: http.port });
+      log.info({ port: http.port }, `Prometheus metrics on http://127.0.0.1:${http.port}/metrics`);
+    }
+  } catch (e) {
+    clearInterval(timer);
+    await server.close();
+    throw e;
+  }
+  return {
+    async close() {
+      clearInterval(timer);
+      await server.close();
+      await http?.close();
+    },
   };
 }
