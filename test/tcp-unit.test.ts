@@ -1,7 +1,9 @@
 // TCP's host unit tests (guest/test/net/{timer,tcp_*}_test.c, ASan/UBSan on): the timer
 // wheel against a brute-force model, and TCP against a scripted peer (handshakes both
 // ways, data, every close sequence, RST/SYN checks, backlog; RTO backoff, fast retransmit,
-// out-of-order/duplicates, zero window probes, delayed ACK, window update). Each binary ends with a leak
+// out-of-order/duplicates, zero window probes, delayed ACK, window update; NewReno partial ACKs,
+// limited transmit, early retransmit, keepalive, events deferred when the event array is full
+// and delivered by the next net_events_begin). Each binary ends with a leak
 // check (no TCP control block, no mbuf left) and exits non-zero on any failed check.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -28,7 +30,7 @@ describe('TCP host unit tests (sanitizers on)', () => {
     expect(await runUnit('timer_test')).toContain('timer_test: ok');
   });
 
-  for (const name of ['tcp_basic_test', 'tcp_loss_test']) {
+  for (const name of ['tcp_basic_test', 'tcp_loss_test', 'tcp_recovery_test']) {
     it(name, async () => {
       const out = await runUnit(name);
       expect(out).toContain('all checks passed');
