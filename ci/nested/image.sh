@@ -17,7 +17,7 @@ mkdir -p "$cache"
 log() { echo "nested/image: $*" >&2; }
 die() { echo "nested/image: error: $*" >&2; exit 1; }
 
-for t in apt-get apt-cache dpkg-deb objcopy xz busybox sha256sum; do
+for t in apt-get apt-cache dpkg-deb objcopy xz flock sha256sum; do
   command -v "$t" >/dev/null || die "'$t' is missing; install the packages in ci/apt-packages.txt (bash ci/install.sh)"
 done
 # busybox must be static: it runs in the initramfs without libraries (package busybox-static)
@@ -27,6 +27,10 @@ if command -v file >/dev/null && ! file -L "$busybox_bin" | grep -q 'statically 
   die "$busybox_bin is dynamically linked; install busybox-static instead of busybox"
 fi
 node_bin="$(readlink -f "$(command -v node)")"
+
+# one build at a time per cache (parallel test runs share it); the lock goes with the process
+exec 9>"$cache/lock"
+flock 9
 
 # --- resolve the kernel package (needs the apt package lists) ---------------------------------
 kpkg="${IX_NESTED_KERNEL_PKG:-}"
