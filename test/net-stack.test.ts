@@ -24,7 +24,7 @@ async function runUnit(name: string, args: string[] = [], timeout = 60_000): Pro
 describe('network stack host unit tests (sanitizers on)', () => {
   beforeAll(() => buildNetTests(), 300_000);
 
-  for (const name of ['wire_test', 'mbuf_test', 'arp_test', 'ipv4_test', 'icmp_test', 'udp_test']) {
+  for (const name of ['wire_test', 'mbuf_test', 'arp_test', 'ipv4_test', 'icmp_test', 'udp_test', 'rss_test']) {
     it(name, async () => {
       const out = await runUnit(name);
       expect(out).toContain('all checks passed');

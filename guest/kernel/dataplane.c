@@ -106,6 +106,16 @@ void dp_start(struct percpu *c)
     int r = net_init(&dp->nc, c->id, &cfg, &dp->pool, dp->scratch, dp->scratch_len, DP_MAX_TCP_CONNS);
     if (r)
         panic("cpu%u: net_init failed (%d)", c->id, r);
+    /* outgoing connections pick ports whose replies the host steers back to this core */
+    _Static_assert(NET_RSS_KEY_LEN == IX_RSS_KEY_LEN && NET_RSS_RETA_MAX == IX_RETA_MAX, "RSS sizes");
+    for (int i = 0; i < NET_RSS_KEY_LEN; i++)
+        dp->rss.key[i] = ni->rss_key[i];
+    dp->rss.reta_size = ni->reta_size <= NET_RSS_RETA_MAX ? ni->reta_size : 0;
+    for (uint32_t i = 0; i < dp->rss.reta_size; i++)
+        dp->rss.reta[i] = ni->reta[i];
+    dp->rss.queue = (uint16_t)c->id;
+    if (ni->nqueues > 1)
+        dp->nc.rss = &dp->rss;
     dp->notify_port = (uint16_t)ni->notify_port;
     dp->vplat = (struct vnet_platform){.ctx = c, .virt_to_phys = dp_v2p, .phys_to_virt = dp_p2v, .kick = dp_kick};
     if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->vplat))

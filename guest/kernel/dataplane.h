@@ -7,6 +7,7 @@
 #include "../net/core.h"
 #include "../net/mbuf.h"
 #include "../net/timer.h"
+#include "../net/rss.h"
 #include "../drivers/vnet_netif.h"
 
 #define DP_MBUFS 4096          /* per core: 8 MiB of 2 KiB buffers */
@@ -28,6 +29,7 @@ struct dataplane {
     void *scratch;      /* ARP, UDP and TCP state */
     uint64_t scratch_len;
     struct vnet_port port;
+    struct net_rss rss;
     struct vnet_platform vplat;
     uint16_t notify_port;
     struct app_timer timers[DP_APP_TIMERS];

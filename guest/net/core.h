@@ -79,6 +79,7 @@ struct net_core { /* one per dataplane core */
     uint32_t ev_len, ev_cap;
     struct net_counters counters;
     void *netif;                /* netif private */
+    const struct net_rss *rss;  /* NULL, or how the NIC steers flows (outgoing ports must hash back here) */
 };
 
 /* Next free event slot (zeroed), or NULL when the array is full. */

@@ -1,6 +1,7 @@
 /* The TCP calls of the batched-call ABI (guest/include/ix/abi.h): listen, connect, accept,
  * reject, sendv, recv_done, close. Arguments come from untrusted apps (through the
  * batched-call layer): every handle, count and length is checked here. */
+#include "rss.h"
 #include "plat.h"
 #include "tcp_int.h"
 
@@ -34,6 +35,8 @@ static bool pick_port(struct net_core *c, uint32_t raddr, uint16_t rport, uint16
     for (unsigned i = 0; i < 28232; i++) {
         uint16_t port = tc->next_port;
         tc->next_port = (uint16_t)(port >= 60999 ? 32768 : port + 1);
+        if (c->rss != NULL && !rss_flow_is_mine(c->rss, c->cfg.addr, port, raddr, rport))
+            continue; /* replies would be steered to another core */
         if (tcp_listener_find(c, port) == NULL && tcp_pcb_lookup(c, raddr, rport, port) == NULL) {
             *out = port;
             return true;
