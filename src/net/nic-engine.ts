@@ -307,44 +307,36 @@ export class NicEngine {
     if (this.nq > 1 && this.isArp(c)) {
       // Every core keeps its own ARP cache (no shared state on the fast path): an ARP frame
       // goes to every queue, so a reply to any core's request teaches them all.
-      for (let t = 0; t < this.nq; t++) {
-        if (t === q) continue;
-        if (this.popRx(t, this.tmp)) {
-          this.copyChain(c, this.tmp, n);
-          this.rxq[t]!.pushUsed(this.tmp.head, n);
-          this.touchedRx[t] = true;
-          this.count(t, 'rx_frames');
-          this.count(t, 'rx_bytes', n - VNET_HDR_LEN);
-          this.count(t, 'rx_steered_copies');
-        } else {
-          this.count(t, 'rx_drop_no_buffer');
-        }
-      }
-      this.rxq[q]!.pushUsed(c.head, n);
-      this.touchedRx[q] = true;
-      this.count(q, 'rx_frames');
-      this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
+      for (let t = 0; t < this.nq; t++) if (t !== q) this.deliverCopy(c, t, n);
+      this.deliverInPlace(c, q, n);
       return true;
     }
     const t = this.steer(c, n);
     if (t === q) {
-      this.rxq[q]!.pushUsed(c.head, n);
-      this.touchedRx[q] = true;
-      this.count(q, 'rx_frames');
-      this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
+      this.deliverInPlace(c, q, n);
       return true;
     }
-    if (this.popRx(t, this.tmp)) {
-      this.copyChain(c, this.tmp, n);
-      this.rxq[t]!.pushUsed(this.tmp.head, n);
-      this.touchedRx[t] = true;
-      this.count(t, 'rx_frames');
-      this.count(t, 'rx_bytes', n - VNET_HDR_LEN);
-      this.count(t, 'rx_steered_copies');
-    } else {
-      this.count(t, 'rx_drop_no_buffer');
-    }
+    this.deliverCopy(c, t, n);
     return false;
+  }
+
+  /** Give chain c (a buffer of queue q) to the guest as it is. */
+  private deliverInPlace(c: Chain, q: number, n: number): void {
+    this.rxq[q]!.pushUsed(c.head, n);
+    this.touchedRx[q] = true;
+    this.count(q, 'rx_frames');
+    this.count(q, 'rx_bytes', n - VNET_HDR_LEN);
+  }
+
+  /** Copy the frame in chain c into a fresh buffer of queue t (or count the drop). */
+  private deliverCopy(c: Chain, t: number, n: number): void {
+    if (!this.popRx(t, this.tmp)) {
+      this.count(t, 'rx_drop_no_buffer');
+      return;
+    }
+    this.copyChain(c, this.tmp, n);
+    this.deliverInPlace(this.tmp, t, n);
+    this.count(t, 'rx_steered_copies');
   }
 
   private readFailed(q: number): void {
