@@ -189,6 +189,17 @@ describe('registry (runtime directory)', () => {
     expect(reg.read('theta')).toBeNull();
   });
 
+  it('a zombie (ended, not yet reaped by its parent) is not alive', async () => {
+    const c = spawn('true', [], { stdio: 'ignore' });
+    await new Promise((r) => c.once('spawn', r));
+    // block this thread so that the child ends but is not reaped
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    expect(existsSync(`/proc/${c.pid}`)).toBe(true);
+    expect(processStart(c.pid!)).toBeNull();
+    expect(entryAlive({ pid: c.pid!, pidStart: null })).toBe(false);
+    await new Promise((r) => c.once('exit', r));
+  });
+
   it('invalid names are refused; a dead holder\'s lock is broken', async () => {
     const reg = new Registry(freshDir());
     expect(() => reg.claim({ name: '../x', cpus: null, cores: 1, config: '' })).toThrow(RegistryError);

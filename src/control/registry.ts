@@ -57,12 +57,14 @@ export function runDir(): string {
   return `/tmp/ix-${process.getuid?.() ?? 'user'}`;
 }
 
-/** Start time of a process in clock ticks since boot, or null if it is gone. */
+/** Start time of a process in clock ticks since boot, or null if it is gone (or a zombie). */
 export function processStart(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the command name (field 2) may contain spaces and parentheses: split after the last ')'
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // a zombie has ended; it only waits for its parent to collect the exit status
+    if (rest[0] === 'Z' || rest[0] === 'X') return null;
     const v = Number(rest[19]);
     return Number.isFinite(v) ? v : null;
   } catch {

@@ -36,7 +36,10 @@ export interface ControlServer {
 }
 
 export async function startControlServer(path: string, handle: ControlHandler, onError: (msg: string) => void = () => {}): Promise<ControlServer> {
+  const conns = new Set<import('node:net').Socket>();
   const server: Server = createServer((sock) => {
+    conns.add(sock);
+    sock.once('close', () => conns.delete(sock));
     let buf = '';
     let answered = false;
     sock.setEncoding('utf8');
@@ -85,7 +88,9 @@ export async function startControlServer(path: string, handle: ControlHandler, o
     path,
     close: () =>
       new Promise<void>((res) => {
+        // answers already sent; a client that still holds a connection must not delay the stop
         server.close(() => res());
+        for (const c of conns) c.destroy();
         rmSync(path, { force: true });
       }),
   };
@@ -148,6 +153,11 @@ export async function startMetricsServer(port: number, text: () => string): Prom
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : port,
-    close: () => new Promise<void>((res) => server.close(() => res())),
+    close: () =>
+      new Promise<void>((res) => {
+        server.close(() => res());
+        // idle keep-alive connections of scrapers would otherwise hold the stop up
+        server.closeAllConnections();
+      }),
   };
 }
