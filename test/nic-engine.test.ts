@@ -178,6 +178,19 @@ describe.each(['koffi', 'burst'] as const)('io = %s', (io) => {
       expect(libc.read(devFds[1]!, scratch, 65536)).toBeGreaterThan(0); // frame on fd 1 was left in place
     });
 
+    it('drops frames longer than the MTU allows (the TAP side raised its MTU) and reuses the buffer', () => {
+      send(0, udpFrame(portFor(1), 7, 1600)); // would be steered to queue 1 and copied
+      send(0, udpFrame(portFor(0), 7, 1600));
+      send(0, udpFrame(portFor(0), 7, 1400)); // fits
+      engine.pollOnce();
+      const st = readStats(stats, NQ);
+      expect(st[0]!.rx_drop_oversize).toBe(2);
+      expect(st[0]!.rx_frames).toBe(1);
+      expect(st[1]!.rx_frames).toBe(0);
+      expect(guests[0]!.reflectOnce()).toBe(1);
+      expect(logs.filter((l) => l.includes('exceeds the MTU')).length).toBe(1);
+    });
+
     it('kicks only when the backend armed avail_event, and wakes only when the guest armed used_event', () => {
       let kicks = 0;
       const g = new FakeGuestQueue(mem, rings.rx[0]!, rings.tx[0]!, 4 * MiB, () => kicks++);

@@ -217,7 +217,8 @@ export class NicEngine {
   /** Pop the next usable RX chain of queue q into c, refusing bad ones. */
   private popRx(q: number, c: Chain): boolean {
     const rq = this.rxq[q]!;
-    for (;;) {
+    // bounded: a guest that keeps posting bad buffers cannot hold the backend here forever
+    for (let refused = 0; refused <= rq.size; refused++) {
       const r = rq.pop(c);
       if (r === 'ok') {
         if (c.total >= this.minRx) return true;
@@ -238,10 +239,12 @@ export class NicEngine {
         this.touchedRx[q] = true;
       }
     }
+    return false;
   }
 
   /** Copy n bytes from chain a to chain b (both validated, b.total >= n), inside guest memory. */
   private copyChain(a: Chain, b: Chain, n: number): void {
+    if (n > a.total || n > b.total) throw new EngineError(`internal: copy of ${n} bytes between chains of ${a.total} and ${b.total}`);
     const u8 = this.mem.u8;
     let ai = 0;
     let ao = 0;
@@ -304,6 +307,13 @@ export class NicEngine {
    */
   private deliverRx(q: number, c: Chain, n: number): boolean {
     if (n < VNET_HDR_LEN + ETH_HLEN) return false; // nothing a stack could use
+    if (n > this.maxTx) {
+      // larger than the guest's MTU allows (the TAP's MTU was raised on the host side): the
+      // guest's buffers are sized for its MTU, so such a frame is truncated or unusable
+      this.count(q, 'rx_drop_oversize');
+      this.once(`${q}.rx.oversize`, `nic: queue ${q} rx: ${n - VNET_HDR_LEN}-byte frame exceeds the MTU; dropping (is the TAP's MTU larger than the guest's?)`);
+      return false;
+    }
     if (this.nq > 1 && this.isArp(c)) {
       // Every core keeps its own ARP cache (no shared state on the fast path): an ARP frame
       // goes to every queue, so a reply to any core's request teaches them all.

@@ -10,6 +10,7 @@ export const COUNTERS = [
   'tx_bytes',
   'rx_drop_no_buffer', // RSS picked this queue but its RX ring was empty
   'rx_drop_buffer_small', // RX chain smaller than header + max frame
+  'rx_drop_oversize', // a frame from the TAP longer than MTU + Ethernet/VLAN header (host side MTU raised?)
   'tx_drop_bad_hdr', // virtio_net_hdr asks for offloads that were not negotiated
   'tx_drop_runt', // shorter than an Ethernet header
   'tx_drop_oversize', // longer than header + MTU + Ethernet/VLAN header
