@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// The `ix` command. The control plane is compiled from src/ to dist/ by `npm run build`
-// (run automatically by `npm ci` through the `prepare` script).
+// The `ix` command. `npm run build` (run by `npm ci` through `prepare`) compiles the control
+// plane to dist/ and bundles the command into dist/bundle/ (one file loads much faster than
+// hundreds of modules: it shortens the time from `ix run` to the app's first instruction).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const entry = new URL('../dist/cli/index.js', import.meta.url);
+const bundle = new URL('../dist/bundle/index.js', import.meta.url);
+const plain = new URL('../dist/cli/index.js', import.meta.url);
+const entry = existsSync(fileURLToPath(bundle)) ? bundle : plain;
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('ix: the control plane is not built; run `npm ci` (or `npm run build`) in the ix checkout first\n');
   process.exit(1);
