@@ -1,0 +1,106 @@
+// The dataplane side of the end-to-end benchmark: `ix run --json <generated config>` as a
+// child process with its NIC in a fresh namespace, pinned to the given host CPUs; ready when
+// the "NIC up" log line has named the namespace and the app accepts a TCP connection on its
+// port (apps print different banners; a connection is what the clients need).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../control/paths.js';
+import { E2eBenchError } from './e2e-proc.js';
+
+export interface IxApp {
+  /** config name (also the namespace tag: ix-<name>-<pid>-<hex>) */
+  name: string;
+  elf: string;
+  args: string[];
+  ports: number[];
+  heap: string;
+}
+
+export interface RunningIx {
+  proc: ChildProcess;
+  netns: string;
+  address: string;
+  stop: () => Promise<{ code: number | null; summary: Record<string, unknown> | null }>;
+}
+
+export const IX_ADDRESS = '10.10.0.2';
+
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[]): string {
+  const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
+  const body = [
+    `name = ${q(app.name)}`,
+    `cores = [${cpus.join(', ')}]`,
+    `memory = "256M"`,
+    `[app]`,
+    `path = ${q(app.elf)}`,
+    `args = [${app.args.map(q).join(', ')}]`,
+    `heap = ${q(app.heap)}`,
+    `ports = [${app.ports.join(', ')}]`,
+    `[nic]`,
+    `namespace = true`,
+    `address = "${IX_ADDRESS}/24"`,
+    `gateway = "10.10.0.1"`,
+    '',
+  ].join('\n');
+  const p = join(dir, `${app.name}.toml`);
+  writeFileSync(p, body);
+  return p;
+}
+
+/** One TCP connect from inside the namespace (bash's /dev/tcp), bounded to 1 s. */
+function accepts(netns: string, address: string, port: number): boolean {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'timeout', '1', 'bash', '-c', `exec 3<>/dev/tcp/${address}/${port}`], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+export async function startIx(config: string, port: number, timeoutMs = 30_000): Promise<RunningIx> {
+  const proc = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'ix.js'), 'run', '--json', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let errAll = '';
+  let nic: Record<string, unknown> | undefined;
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => {
+    const s = d.toString();
+    err += s;
+    if (errAll.length < 100_000) errAll += s;
+    let nl;
+    while ((nl = err.indexOf('\n')) >= 0) {
+      const line = err.slice(0, nl);
+      err = err.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      try {
+        const r = JSON.parse(line) as Record<string, unknown>;
+        if (r.netns !== undefined && String(r.msg).startsWith('NIC up')) nic = r;
+      } catch {
+        /* not a log record */
+      }
+    }
+  });
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(t);
+    let summary: Record<string, unknown> | null = null;
+    try {
+      summary = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+    } catch {
+      summary = null;
+    }
+    return { code, summary };
+  };
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (nic) {
+      const address = String(nic.address).split('/')[0]!;
+      if (accepts(String(nic.netns), address, port)) return { proc, netns: String(nic.netns), address, stop };
+    }
+    if (proc.exitCode !== null) throw new E2eBenchError(`ix run ${config} exited early (${proc.exitCode}):\n${out}\n${errAll}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new E2eBenchError(`the dataplane (${config}) was not serving within ${timeoutMs} ms:\n${out}\n${errAll}`);
+}

@@ -1,0 +1,326 @@
+/**
+ * `npm run bench -- e2e`: the dataplane against Linux, side by side in one run, same server
+ * CPUs and the same client binary and flags (issue 6, item 7). Not a test.
+ *
+ *   rtt     sockperf ping-pong, TCP, 64 B, full RTT, one connection:
+ *             blocking client:  ix (bench/e2e/guest/spserver.c)  vs `sockperf server` (default)
+ *             spinning client (--nonblocked):  ix  vs `sockperf server --nonblocked --timeout 0`
+ *   kv      memcaslap, 100 % get, 64 B values: the kvstore app vs memcached -t <cores>
+ *           (skipped, with the reason, while guest/build/apps/kvstore.elf does not exist)
+ *   echo    bench/e2e/echoload, 64 B, 1/16/256 connections, one message in flight on each:
+ *           guest/apps/echo.c vs bench/e2e/epoll_echo.c
+ *
+ * Linux runs over a veth pair between two namespaces of its own; the dataplane's client runs
+ * in the dataplane's namespace (its TAP is the link). Servers use `serverCpus` (the dataplane's
+ * cores are pinned there, the Linux servers are taskset there), clients `clientCpus`. The
+ * host is noisy: every point is measured in each of `rounds` rounds, the two sides taking turns
+ * to go first, and the table gives medians (with min-max in the JSON).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { PACKAGE_ROOT, appElf } from '../control/paths.js';
+import { netnsUnavailable, cleanupStaleNetns } from '../net/netns.js';
+import { parseEchoLoad, parseMemslap, parseSockperf, type EchoLoadResult, type MemslapResult, type RttResult } from './e2e-parse.js';
+import { IX_ADDRESS, startIx, writeIxConfig, type IxApp, type RunningIx } from './e2e-ix.js';
+import { E2eBenchError, LinuxLink, THIRD_PARTY, buildE2eTools, runClient, startServer, which } from './e2e-proc.js';
+
+export interface E2eOptions {
+  /** seconds per measured point (default 4) */
+  seconds?: number;
+  rounds?: number;
+  /** host CPUs of the servers: the dataplane's cores, the Linux servers' taskset (default [0]) */
+  serverCpus?: number[];
+  /** host CPUs of the clients (default [1]; [] = unpinned) */
+  clientCpus?: number[];
+  echoConns?: number[];
+  /** memcaslap concurrency (connections) */
+  kvConns?: number;
+  log?: (msg: string) => void;
+}
+
+type Side = 'ix' | 'linux';
+type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | `echo_${number}`;
+type Sample = RttResult | EchoLoadResult | MemslapResult;
+
+export interface E2eRow {
+  metric: string;
+  ix: number | null;
+  linux: number | null;
+  ratio: number | null;
+  goal: string;
+  met: boolean | null;
+  /** min-max of the per-round values */
+  ix_range: [number, number] | null;
+  linux_range: [number, number] | null;
+}
+
+export interface E2eResult {
+  options: Required<Omit<E2eOptions, 'log'>>;
+  host: { cpus: number; load1: number };
+  rows: E2eRow[];
+  skipped: string[];
+  errors: string[];
+  samples: Record<string, Record<Side, Sample[]>>;
+}
+
+const PORT_SOCKPERF = 11111;
+const PORT_ECHO = 7;
+const PORT_KV = 11211;
+const MSG = 64;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The kvstore app and its config, or why the row is skipped. */
+function findKvstore(): { app: IxApp } | { skip: string } {
+  const elf = appElf('kvstore');
+  if (!existsSync(elf)) return { skip: `kv: skipped: ${elf} does not exist yet (the kvstore app is not built; npm run build once it lands)` };
+  let args: string[] = [String(PORT_KV)];
+  let heap = '64M';
+  let port = PORT_KV;
+  const cfgPath = join(PACKAGE_ROOT, 'configs', 'kvstore.toml');
+  if (existsSync(cfgPath)) {
+    const t = parseToml(readFileSync(cfgPath, 'utf8')) as { app?: { args?: unknown; heap?: unknown; ports?: unknown } };
+    if (Array.isArray(t.app?.args)) args = t.app.args.map(String);
+    if (typeof t.app?.heap === 'string') heap = t.app.heap;
+    if (Array.isArray(t.app?.ports) && typeof t.app.ports[0] === 'number') port = t.app.ports[0];
+  }
+  return { app: { name: 'benchkv', elf, args, ports: [port], heap } };
+}
+
+export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
+  const o = {
+    seconds: opts.seconds ?? 4,
+    rounds: opts.rounds ?? 3,
+    serverCpus: opts.serverCpus ?? [0],
+    clientCpus: opts.clientCpus ?? [1],
+    echoConns: opts.echoConns ?? [1, 16, 256],
+    kvConns: opts.kvConns ?? 32,
+  };
+  const log = opts.log ?? ((m: string) => console.error(m));
+  const why = netnsUnavailable();
+  if (why) throw new E2eBenchError(`e2e bench needs network namespaces: ${why}`);
+  const missing = Object.entries(THIRD_PARTY).filter(([cmd]) => !which(cmd));
+  if (missing.length)
+    throw new E2eBenchError(`e2e bench needs ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`);
+  const tools = buildE2eTools();
+  cleanupStaleNetns();
+
+  const skipped: string[] = [];
+  const errors: string[] = [];
+  const kv = findKvstore();
+  if ('skip' in kv) {
+    skipped.push(kv.skip);
+    log(kv.skip);
+  }
+  const spApp: IxApp = { name: 'benchsp', elf: tools.spserver, args: [String(PORT_SOCKPERF)], ports: [PORT_SOCKPERF], heap: '32M' };
+  const echoApp: IxApp = { name: 'benchecho', elf: appElf('echo'), args: [String(PORT_ECHO)], ports: [PORT_ECHO], heap: '32M' };
+
+  const samples: Record<string, Record<Side, Sample[]>> = {};
+  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [] })[side].push(s));
+  const dir = mkdtempSync(join(tmpdir(), 'ix-bench-e2e-'));
+  const link = new LinuxLink();
+  const secs = o.seconds;
+  const clientTimeout = (secs + 30) * 1000;
+  const memslapCfg = join(dir, 'memslap.cfg');
+  // 64 B keys and values, 100 % get (cmd 0 = set, 1 = get); memaslap sets each key first
+  writeFileSync(memslapCfg, 'key\n64 64 1\nvalue\n64 64 1\ncmd\n0 0.0\n1 1.0\n');
+
+  /** one measured point: run the client, parse, keep the sample or note the error */
+  const point = async <T extends Sample>(id: PointId, side: Side, netns: string, cmd: string, args: string[], parse: (s: string) => T, check?: (r: T) => string | null) => {
+    const r = await runClient(netns, o.clientCpus, cmd, args, clientTimeout);
+    try {
+      const v = parse(r.stdout + r.stderr);
+      const bad = check?.(v) ?? null;
+      if (bad) throw new E2eBenchError(bad);
+      put(id, side, v);
+      log(`  ${side.padEnd(5)} ${id.padEnd(10)} ${summary(v)}`);
+    } catch (e) {
+      const msg = `${side} ${id}: ${(e as Error).message.split('\n')[0]} (exit ${r.status})`;
+      errors.push(msg);
+      log(`  ${msg}`);
+    }
+  };
+  const sockperfArgs = (ip: string, port: number, spin: boolean) =>
+    ['ping-pong', '--tcp', '-i', ip, '-p', String(port), '-m', String(MSG), '-t', String(secs), '--full-rtt', ...(spin ? ['--nonblocked'] : [])];
+  const echoArgs = (ip: string, conns: number) => ['-a', ip, '-p', String(PORT_ECHO), '-c', String(conns), '-s', String(MSG), '-d', String(secs), '-w', '0.5'];
+  const echoCheck = (r: EchoLoadResult) => (r.errors || r.corrupt || r.open !== r.conns ? `echoload: ${r.errors} errors, ${r.corrupt} corrupt, ${r.open}/${r.conns} open` : null);
+  const memslapArgs = (ip: string, port: number) =>
+    ['-s', `${ip}:${port}`, '-T', '1', '-c', String(o.kvConns), '-t', `${secs}s`, '-S', `${secs}s`, '-X', String(MSG), '-F', memslapCfg, '-w', '1k'];
+
+  const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>) => {
+    let dp: RunningIx;
+    try {
+      dp = await startIx(writeIxConfig(dir, app, o.serverCpus), app.ports[0]!);
+    } catch (e) {
+      errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
+      log(`  ix ${app.name} did not start: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      await body(dp);
+    } finally {
+      const s = await dp.stop();
+      if (s.code !== 0 && s.code !== null) log(`  ix ${app.name} exited with ${s.code}`);
+    }
+  };
+  const withLinux = async (cmd: string, args: string[], port: number, body: () => Promise<void>) => {
+    let srv;
+    try {
+      srv = await startServer(link.srv.name, o.serverCpus, cmd, args, port);
+    } catch (e) {
+      errors.push(`linux ${cmd}: ${(e as Error).message.split('\n')[0]}`);
+      log(`  linux ${cmd} did not start: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      await body();
+    } finally {
+      await srv.stop();
+    }
+  };
+
+  const ixRound = async () => {
+    await withIx(spApp, async (dp) => {
+      await point('rtt_block', 'ix', dp.netns, 'sockperf', sockperfArgs(IX_ADDRESS, PORT_SOCKPERF, false), parseSockperf);
+      await point('rtt_spin', 'ix', dp.netns, 'sockperf', sockperfArgs(IX_ADDRESS, PORT_SOCKPERF, true), parseSockperf);
+    });
+    await withIx(echoApp, async (dp) => {
+      for (const c of o.echoConns) await point(`echo_${c}`, 'ix', dp.netns, tools.echoload, echoArgs(IX_ADDRESS, c), parseEchoLoad, echoCheck);
+    });
+    if ('app' in kv)
+      await withIx(kv.app, async (dp) => {
+        await point('kv', 'ix', dp.netns, 'memcaslap', memslapArgs(IX_ADDRESS, kv.app.ports[0]!), parseMemslap);
+      });
+  };
+  const linuxRound = async () => {
+    const ip = link.serverAddress;
+    const sp = ['server', '--tcp', '-i', ip, '-p', String(PORT_SOCKPERF)];
+    await withLinux('sockperf', sp, PORT_SOCKPERF, () => point('rtt_block', 'linux', link.cli.name, 'sockperf', sockperfArgs(ip, PORT_SOCKPERF, false), parseSockperf));
+    await withLinux('sockperf', [...sp, '--nonblocked', '--timeout', '0'], PORT_SOCKPERF, () =>
+      point('rtt_spin', 'linux', link.cli.name, 'sockperf', sockperfArgs(ip, PORT_SOCKPERF, true), parseSockperf));
+    await withLinux(tools.epollEcho, [String(PORT_ECHO), String(o.serverCpus.length)], PORT_ECHO, async () => {
+      for (const c of o.echoConns) await point(`echo_${c}`, 'linux', link.cli.name, tools.echoload, echoArgs(ip, c), parseEchoLoad, echoCheck);
+    });
+    if ('app' in kv) {
+      const mc = ['-u', 'nobody', '-l', ip, '-p', String(PORT_KV), '-U', '0', '-t', String(o.serverCpus.length), '-m', '256', '-c', '4096'];
+      await withLinux('memcached', mc, PORT_KV, () => point('kv', 'linux', link.cli.name, 'memcaslap', memslapArgs(ip, PORT_KV), parseMemslap));
+    }
+  };
+
+  try {
+    for (let r = 0; r < o.rounds; r++) {
+      const ixFirst = r % 2 === 0;
+      log(`round ${r + 1}/${o.rounds} (${ixFirst ? 'ix' : 'linux'} first)`);
+      if (ixFirst) {
+        await ixRound();
+        await linuxRound();
+      } else {
+        await linuxRound();
+        await ixRound();
+      }
+    }
+  } finally {
+    link.remove();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const { loadavg, availableParallelism } = await import('node:os');
+  return { options: o, host: { cpus: availableParallelism(), load1: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), skipped, errors, samples };
+}
+
+function summary(v: Sample): string {
+  if ('get_tps' in v) return `${v.get_tps.toFixed(0)} gets/s, p99 <= ${v.p99_us_le} us, avg ${v.avg_us} us`;
+  if ('rps' in v) return `${v.rps.toFixed(0)} round trips/s, p50 ${v.p50_us.toFixed(1)} us, p99 ${v.p99_us.toFixed(1)} us`;
+  return `RTT p50 ${v.p50_us.toFixed(1)} us, p99 ${v.p99_us.toFixed(1)} us (${v.observations} observations)`;
+}
+
+function buildRows(samples: Record<string, Record<Side, Sample[]>>, echoConns: number[], kvConns: number, hasKv: boolean): E2eRow[] {
+  const rows: E2eRow[] = [];
+  const vals = (id: string, side: Side, f: (s: Sample) => number) => (samples[id]?.[side] ?? []).map(f);
+  const row = (metric: string, id: string, f: (s: Sample) => number, goal: { op: '<=' | '>='; x: number } | null, extra?: (ix: number) => boolean) => {
+    const xi = vals(id, 'ix', f);
+    const xl = vals(id, 'linux', f);
+    const ix = xi.length ? median(xi) : null;
+    const linux = xl.length ? median(xl) : null;
+    const ratio = ix !== null && linux !== null && linux > 0 ? ix / linux : null;
+    const met = goal === null || ratio === null ? null : (goal.op === '<=' ? ratio <= goal.x : ratio >= goal.x) && (extra ? extra(ix!) : true);
+    rows.push({
+      metric,
+      ix,
+      linux,
+      ratio,
+      goal: goal ? `${goal.op} ${goal.x}x` : '',
+      met,
+      ix_range: xi.length ? [Math.min(...xi), Math.max(...xi)] : null,
+      linux_range: xl.length ? [Math.min(...xl), Math.max(...xl)] : null,
+    });
+  };
+  const rtt = (k: 'p50_us' | 'p99_us') => (s: Sample) => (s as RttResult)[k];
+  row('RTT p50 us, sockperf TCP 64 B, vs default Linux', 'rtt_block', rtt('p50_us'), { op: '<=', x: 0.25 });
+  row('RTT p99 us, sockperf TCP 64 B, vs default Linux', 'rtt_block', rtt('p99_us'), { op: '<=', x: 0.3 });
+  row('RTT p50 us, spinning client, vs busy-poll Linux', 'rtt_spin', rtt('p50_us'), { op: '<=', x: 1.0 });
+  row('RTT p99 us, spinning client, vs busy-poll Linux', 'rtt_spin', rtt('p99_us'), null);
+  if (hasKv) {
+    row(`memcached gets/s, ${kvConns} conns, vs memcached`, 'kv', (s) => (s as MemslapResult).get_tps, { op: '>=', x: 3 }, () => {
+      const p = vals('kv', 'ix', (s) => (s as MemslapResult).p99_us_le);
+      return p.length > 0 && median(p) < 500;
+    });
+    row('memcached get p99 us (log2 bucket bound)', 'kv', (s) => (s as MemslapResult).p99_us_le, null);
+  }
+  for (const c of echoConns) row(`echo 64 B round trips/s, ${c} conn${c === 1 ? '' : 's'}, vs epoll`, `echo_${c}`, (s) => (s as EchoLoadResult).rps, { op: '>=', x: 3 });
+  for (const c of echoConns) row(`echo 64 B RTT p99 us, ${c} conn${c === 1 ? '' : 's'}`, `echo_${c}`, (s) => (s as EchoLoadResult).p99_us, null);
+  return rows;
+}
+
+export function printE2eBench(r: E2eResult): void {
+  const f = (n: number | null) => (n === null ? '-' : n >= 1000 ? n.toFixed(0) : n.toFixed(n >= 100 ? 1 : 2));
+  const w = Math.max(...r.rows.map((x) => x.metric.length));
+  const o = r.options;
+  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}; medians)`);
+  console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?`);
+  for (const x of r.rows)
+    console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${(x.ratio === null ? '-' : x.ratio.toFixed(2)).padStart(6)}  ${x.goal.padEnd(7)}  ${x.met === null ? '' : x.met ? 'yes' : 'no'}`);
+  for (const s of r.skipped) console.log(s);
+  if (r.errors.length) console.log(`\n${r.errors.length} point(s) failed:\n  ${r.errors.join('\n  ')}`);
+  console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1.toFixed(2)} at the end (other work on the host skews both sides)`);
+}
+
+/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256` (client-cpus= empty: unpinned). */
+export function e2eOptionsFromArgs(args: string[]): E2eOptions {
+  const get = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+  const num = (k: string, lo: number, hi: number) => {
+    const v = get(k);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < lo || n > hi) throw new E2eBenchError(`--${k}=${v}: expected a number from ${lo} to ${hi}`);
+    return n;
+  };
+  const list = (k: string, lo: number, hi: number) => {
+    const v = get(k);
+    if (v === undefined) return undefined;
+    if (v === '') return [];
+    const xs = v.split(',').map(Number);
+    if (xs.some((x) => !Number.isInteger(x) || x < lo || x > hi)) throw new E2eBenchError(`--${k}=${v}: expected a comma-separated list of integers from ${lo} to ${hi}`);
+    return xs;
+  };
+  const o: E2eOptions = {};
+  const seconds = num('seconds', 1, 60);
+  const rounds = num('rounds', 1, 20);
+  const serverCpus = list('server-cpus', 0, 1023);
+  const clientCpus = list('client-cpus', 0, 1023);
+  const echoConns = list('conns', 1, 4096);
+  if (seconds !== undefined) o.seconds = seconds;
+  if (rounds !== undefined) o.rounds = rounds;
+  if (serverCpus !== undefined) {
+    if (!serverCpus.length) throw new E2eBenchError('--server-cpus: give at least one CPU (the dataplane needs a core)');
+    o.serverCpus = serverCpus;
+  }
+  if (clientCpus !== undefined) o.clientCpus = clientCpus;
+  if (echoConns !== undefined && echoConns.length) o.echoConns = echoConns;
+  return o;
+}
