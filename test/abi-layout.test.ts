@@ -35,7 +35,7 @@ const checks: [string, string][] = [
   ...fields(abi.CoreStats, 'ix_core_stats'),
   ['STATS_BATCH_BUCKETS', 'IX_STATS_BATCH_BUCKETS'],
   ...fields(abi.IxEvent, 'ix_event'),
-  ...fields(abi.AppInfo, 'ix_app_info', { callsMax: 'calls_max', eventsMax: 'events_max', heapSize: 'heap_size', tscKhz: 'tsc_khz' }),
+  ...fields(abi.AppInfo, 'ix_app_info', { callsMax: 'calls_max', eventsMax: 'events_max', heapSize: 'heap_size', tscKhz: 'tsc_khz', bpollDirect: 'bpoll_direct' }),
   ['MAX_CPUS', 'IX_MAX_CPUS'],
   ['MAX_APP_SEGS', 'IX_MAX_APP_SEGS'],
   ['APP_ARGS_MAX', 'IX_APP_ARGS_MAX'],

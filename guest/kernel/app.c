@@ -25,6 +25,7 @@ extern char __entry_text_start[], __entry_text_end[], __idt_page[];
 extern _Noreturn void switch_stack_and_call(uint8_t *stack_top, void (*fn)(struct percpu *), struct percpu *arg);
 
 static struct app apps[IX_MAX_CPUS];
+__attribute__((visibility("hidden"))) long ix_bpoll_direct(uint64_t calls, uint64_t n);
 
 void app_add_vma(struct app *a, uint64_t start, uint64_t end, uint32_t prot)
 {
@@ -107,6 +108,9 @@ static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4,
     argv[argc] = 0;
     info->argc = argc;
     info->argv = APP_INFO_VA + sizeof *info;
+    if (bi->protection == 1) {
+        info->bpoll_direct = (uint64_t)ix_bpoll_direct;
+    }
     map_page(upml4, APP_INFO_VA, pa, PTE_U | PTE_NX);
     app_add_vma(a, APP_INFO_VA, APP_INFO_VA + PAGE_SIZE, VMA_R);
     return pa;

@@ -202,6 +202,17 @@ trap_vectors:
 
 /* ---- ordinary kernel text ------------------------------------------------------------ */
     .text
+/* protection = "none": run the app in ring 0 on this CPU's kernel page table (which maps the
+ * app too). ix_enter_app_ring0(rip, rsp, arg) - never returns. */
+    .globl ix_enter_app_ring0
+ix_enter_app_ring0:
+    mov     %rsi, %rsp
+    xor     %ebp, %ebp
+    push    $0                                  /* a null return address: main must not return here */
+    mov     %rdi, %rax
+    mov     %rdx, %rdi
+    jmp     *%rax
+
 /* Abandon the current stack and run fn on the kernel stack: used when the app is gone. */
     .globl switch_stack_and_call
 switch_stack_and_call:                          /* (stack_top, fn, arg) */

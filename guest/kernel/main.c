@@ -77,5 +77,8 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
     c->status->state = IX_CPU_RUNNING;
     c->status->tsc_app_entry = rdtsc();
     extern _Noreturn void ix_enter_app(uint64_t rip, uint64_t rsp, uint64_t arg);
+    extern _Noreturn void ix_enter_app_ring0(uint64_t rip, uint64_t rsp, uint64_t arg);
+    if (bi->protection == 1)
+        ix_enter_app_ring0(c->app->entry, c->app->stack_top, APP_INFO_VA); /* no boundary */
     ix_enter_app(c->app->entry, c->app->stack_top, APP_INFO_VA);
 }

@@ -8,9 +8,12 @@ const struct ix_app_info *ix_info(void) { return info; }
 
 int main(int argc, char **argv);
 
+extern uint64_t ix_bpoll_fn;
+
 _Noreturn void ix_start(const struct ix_app_info *i)
 {
     info = i;
+    ix_bpoll_fn = i->bpoll_direct;
     ix_exit(main((int)i->argc, (char **)i->argv));
 }
 

@@ -35,9 +35,19 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+export interface PerCall {
+  batch: number;
+  usPerCall: number[];
+  medianUs: number;
+  minUs: number;
+  maxUs: number;
+}
+
 export interface TrapBenchResult {
   platform: string;
-  perCall: { batch: number; usPerCall: number[]; medianUs: number; minUs: number; maxUs: number }[];
+  perCall: PerCall[];
+  /** the same loop with protection = "none" (a function call instead of a trap) */
+  perCallNone: PerCall[];
   bootToApp: { samplesMs: number[]; medianMs: number; minMs: number; maxMs: number };
 }
 
@@ -48,21 +58,26 @@ export async function runTrapBench(opts: { rounds?: number; boots?: number } = {
   try {
     const benchCfg = join(dir, 'bench.toml');
     writeFileSync(benchCfg, `name = "bench-trap"\ncores = 1\n[app]\npath = "${appElf('bench_trap')}"\n`);
+    const noneCfg = join(dir, 'none.toml');
+    writeFileSync(noneCfg, `name = "bench-trap-none"\ncores = 1\nprotection = "none"\n[app]\npath = "${appElf('bench_trap')}"\n`);
     const helloCfg = join(dir, 'hello.toml');
     writeFileSync(helloCfg, `name = "bench-boot"\ncores = 1\n[app]\npath = "${appElf('hello')}"\n`);
 
     const per = new Map<number, number[]>();
+    const perNone = new Map<number, number[]>();
     let platform = 'unknown';
     for (let r = 0; r < rounds; r++) {
-      const run = await runIx(['run', '--json', benchCfg]);
-      if (run.status !== 0) throw new Error(`bench_trap failed (status ${run.status}):\n${run.stderr}`);
-      for (const m of run.stdout.matchAll(/bench_trap core=\d+ batch=(\d+) traps=(\d+) cycles=(\d+) tsc_khz=(\d+)/g)) {
-        const [batch, traps, cycles, khz] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
-        const us = (cycles / khz) * 1000 / (traps * batch);
-        per.set(batch, [...(per.get(batch) ?? []), us]);
+      for (const [cfg, into] of [[benchCfg, per], [noneCfg, perNone]] as const) {
+        const run = await runIx(['run', '--json', cfg]);
+        if (run.status !== 0) throw new Error(`bench_trap failed (status ${run.status}):\n${run.stderr}`);
+        for (const m of run.stdout.matchAll(/bench_trap core=\d+ batch=(\d+) traps=(\d+) cycles=(\d+) tsc_khz=(\d+)/g)) {
+          const [batch, traps, cycles, khz] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+          const us = (cycles / khz) * 1000 / (traps * batch);
+          into.set(batch, [...(into.get(batch) ?? []), us]);
+        }
+        const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as { platform: string };
+        platform = summary.platform;
       }
-      const summary = JSON.parse(run.stdout.trim().split('\n').pop()!) as { platform: string };
-      platform = summary.platform;
     }
     const samplesMs: number[] = [];
     for (let b = 0; b < boots; b++) {
@@ -71,11 +86,14 @@ export async function runTrapBench(opts: { rounds?: number; boots?: number } = {
       const s = JSON.parse(run.stdout.trim().split('\n').pop()!) as { firstAppInstructionWallMs: number | null };
       if (s.firstAppInstructionWallMs !== null) samplesMs.push(s.firstAppInstructionWallMs - run.spawnWallMs);
     }
+    const table = (m: Map<number, number[]>): PerCall[] =>
+      [...m.entries()].sort((a, b) => a[0] - b[0]).map(([batch, us]) => ({
+        batch, usPerCall: us, medianUs: median(us), minUs: Math.min(...us), maxUs: Math.max(...us),
+      }));
     return {
       platform,
-      perCall: [...per.entries()].sort((a, b) => a[0] - b[0]).map(([batch, us]) => ({
-        batch, usPerCall: us, medianUs: median(us), minUs: Math.min(...us), maxUs: Math.max(...us),
-      })),
+      perCall: table(per),
+      perCallNone: table(perNone),
       bootToApp: { samplesMs, medianMs: median(samplesMs), minMs: Math.min(...samplesMs), maxMs: Math.max(...samplesMs) },
     };
   } finally {
@@ -86,9 +104,15 @@ export async function runTrapBench(opts: { rounds?: number; boots?: number } = {
 export function printTrapBench(r: TrapBenchResult): void {
   const f = (n: number, d = 3) => n.toFixed(d);
   console.log(`\nbatched trap cost on platform=${r.platform} (${r.perCall[0]?.usPerCall.length ?? 0} runs of 20000 traps each)`);
-  console.log('batch  us/call(median)  min      max      target');
-  for (const p of r.perCall)
-    console.log(`${String(p.batch).padEnd(6)} ${f(p.medianUs).padEnd(16)} ${f(p.minUs).padEnd(8)} ${f(p.maxUs).padEnd(8)} ${p.batch === 64 ? '<= 0.200' : ''}`);
+  console.log('batch  us/call(median)  min      max      target    | protection=none us/call  boundary cost/trap us');
+  for (const p of r.perCall) {
+    const n = r.perCallNone.find((x) => x.batch === p.batch);
+    const none = n ? f(n.medianUs, 4) : '-';
+    const boundary = n ? f((p.medianUs - n.medianUs) * p.batch, 2) : '-';
+    console.log(
+      `${String(p.batch).padEnd(6)} ${f(p.medianUs).padEnd(16)} ${f(p.minUs).padEnd(8)} ${f(p.maxUs).padEnd(8)} ${(p.batch === 64 ? '<= 0.200' : '').padEnd(9)} | ${none.padEnd(23)} ${boundary}`,
+    );
+  }
   const b = r.bootToApp;
   console.log(`\n\`ix run\` start -> first app instruction (${b.samplesMs.length} boots): median ${f(b.medianMs, 1)} ms, min ${f(b.minMs, 1)}, max ${f(b.maxMs, 1)} (target <= 100 ms)`);
 }

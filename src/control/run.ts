@@ -50,7 +50,25 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   const kernelPath = o.kernelPath ?? KERNEL_ELF;
   if (!existsSync(kernelPath)) throw new RunError(`guest kernel not found at ${kernelPath}: run \`npm run build\` first`);
   if (cfg.protection === 'none')
-    throw new RunError('protection = "none" (the app linked into ring 0) is not implemented yet; use protection = "ring3"');
+    log.warn('protection = "none": the app runs in ring 0 with the dataplane, unprotected (for measuring the cost of the boundary)');
+  // SIGINT/SIGTERM (and `ix stop`) are honoured from here on; one that arrives while the
+  // machine is still being set up stops it as soon as it is up, so nothing is left half-made
+  const gate = new StopGate();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping');
+    gate.request(`stopped by ${sig}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await runWithHandlers(cfg, gate, o, log, kernelPath);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptions, log: Logger, kernelPath: string): Promise<RunOutcome> {
   log.info({ config: cfg.source, name: cfg.name, cores: cfg.cores.count, memory: cfg.memoryBytes }, 'config ok');
 
   const m = new Machine({
@@ -92,17 +110,35 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   );
   m.on('warning', (w) => log.warn(w));
 
-  const ctl = o.claim ? await startControl(cfg, m, o, log) : null;
+  let ctl: { close(): Promise<void> } | null = null;
   try {
-    return await runMachine(cfg, m, o, log, kernelPath);
+    ctl = o.claim ? await startControl(cfg, m, gate, o, log) : null;
+    return await runMachine(cfg, m, gate, o, log, kernelPath);
   } finally {
     await ctl?.close();
     o.claim?.release();
   }
 }
 
-async function runMachine(cfg: DataplaneConfig, m: Machine, o: RunOptions, log: Logger, kernelPath: string): Promise<RunOutcome> {
+/** Stop requests that may come before the machine is started. */
+class StopGate {
+  private m: Machine | null = null;
+  private pending: string | null = null;
+
+  request(reason: string): void {
+    if (this.m) void this.m.stop(reason);
+    else this.pending ??= reason;
+  }
+
+  markStarted(m: Machine): void {
+    this.m = m;
+    if (this.pending) void m.stop(this.pending);
+  }
+}
+
+async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: RunOptions, log: Logger, kernelPath: string): Promise<RunOutcome> {
   await m.start();
+  gate.markStarted(m);
   log.info({ kernel: kernelPath, app: cfg.app.path, tscKhz: m.tscKhz }, 'memory, kernel and app loaded');
   if (m.nic) {
     const n = m.nic;
@@ -129,19 +165,7 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, o: RunOptions, log: 
     }
   });
 
-  const onSignal = (sig: NodeJS.Signals) => {
-    log.info({ signal: sig }, 'stopping');
-    void m.stop(`stopped by ${sig}`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let res: MachineResult;
-  try {
-    res = await m.wait();
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const res: MachineResult = await m.wait();
   const reports = m.cpuReports();
   const r0 = reports[0];
   const since = o.startedWallMs ?? performance.timeOrigin;
@@ -177,7 +201,7 @@ async function whenAppsRunning(m: Machine, ncpus: number): Promise<boolean> {
 }
 
 /** The control socket (and the optional Prometheus endpoint) of a running dataplane. */
-async function startControl(cfg: DataplaneConfig, m: Machine, o: RunOptions, log: Logger): Promise<{ close(): Promise<void> }> {
+async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: RunOptions, log: Logger): Promise<{ close(): Promise<void> }> {
   const claim = o.claim!;
   const startedAt = performance.now();
   const sample = (): Sample => takeSample(performance.now(), m.coreStats(), m.nic?.handle.stats() ?? null);
@@ -212,7 +236,7 @@ async function startControl(cfg: DataplaneConfig, m: Machine, o: RunOptions, log
         return metrics();
       case 'stop':
         log.info({ by: 'ix stop' }, 'stopping');
-        void m.stop('stopped by ix stop');
+        gate.request('stopped by ix stop');
         return { stopping: true, pid: process.pid };
     }
   };

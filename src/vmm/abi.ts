@@ -62,8 +62,8 @@ export const IxEvent = { size: 40, type: 0, flags: 4, cookie: 8, a0: 16, a1: 24,
 
 /** guest/include/ix/app.h */
 export const AppInfo = {
-  size: 72, cpu: 0, ncpus: 4, calls: 8, callsMax: 16, eventsMax: 20, events: 24, heap: 32,
-  heapSize: 40, tscKhz: 48, argc: 56, argv: 64,
+  size: 80, cpu: 0, ncpus: 4, calls: 8, callsMax: 16, eventsMax: 20, events: 24, heap: 32,
+  heapSize: 40, tscKhz: 48, argc: 56, argv: 64, bpollDirect: 72,
 } as const;
 
 /** guest/include/ix/stats.h: per-core dataplane counters in boot info (stats[cpu]). */

@@ -17,6 +17,8 @@ struct ix_app_info {
     uint32_t argc;
     uint32_t pad;
     uint64_t argv;         /* char *argv[argc + 1], strings in this page */
+    uint64_t bpoll_direct; /* protection = "none": the kernel's ix_bpoll as a plain function
+                              (the app runs in ring 0 on the kernel's page table); else 0 */
 };
 
 #define IX_EVENTS_MAX 8192
