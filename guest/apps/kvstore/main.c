@@ -1,0 +1,126 @@
+/* kvstore: an in-memory key-value store speaking the memcached text protocol, one
+ * independent partition per dataplane core (see docs/kvstore.md).
+ *   args: [port=11211] [conns=N] [item_max=BYTES] [epoch=UNIX_SECONDS]
+ *     conns     connections per core (default: up to 512, at most a quarter of the heap)
+ *     item_max  largest value (default 1048576, as memcached's -I 1m)
+ *     epoch     unix time at start: lets exptime values above 30 days (absolute unix times)
+ *               be honoured; without it they never expire (the guest has no wall clock)
+ * Everything else of the heap holds the items; the LRU evicts when it is full. */
+#include <ix.h>
+#include <ixev.h>
+#include "conn.h"
+
+static struct kv_conn *free_list;
+static uint64_t tsc0, tsc_hz;
+
+uint32_t kv_now(void)
+{
+    return (uint32_t)((ix_rdtsc() - tsc0) / tsc_hz) + 10;
+}
+
+static struct ixev_ctx *on_accept(uint64_t tuple, uint32_t laddr)
+{
+    (void)tuple;
+    (void)laddr;
+    struct kv_conn *c = free_list;
+    if (!c) {
+        kv_stats.rejected_connections++;
+        return 0;
+    }
+    free_list = c->next_free;
+    kv_conn_init(c);
+    kv_stats.curr_connections++;
+    kv_stats.total_connections++;
+    return &c->ctx;
+}
+
+static void on_recv(struct ixev_ctx *x, const void *data, size_t len) { kv_conn_recv((struct kv_conn *)x, data, len); }
+static void on_sent(struct ixev_ctx *x, size_t bytes) { kv_conn_sent((struct kv_conn *)x, bytes); }
+static void on_eof(struct ixev_ctx *x) { kv_conn_eof((struct kv_conn *)x); }
+
+static void on_dead(struct ixev_ctx *x, int reason)
+{
+    (void)reason;
+    struct kv_conn *c = (struct kv_conn *)x;
+    kv_conn_dead(c);
+    c->next_free = free_list;
+    free_list = c;
+    kv_stats.curr_connections--;
+}
+
+static const struct ixev_ops ops = {
+    .accept = on_accept,
+    .recv = on_recv,
+    .sent = on_sent,
+    .eof = on_eof,
+    .dead = on_dead,
+};
+
+/* "name=<decimal>" -> 1 and *v, 0 if the name differs, -1 if the number is bad */
+static int arg_num(const char *a, const char *name, uint64_t *v)
+{
+    while (*name)
+        if (*a++ != *name++)
+            return 0;
+    if (*a++ != '=' || !*a)
+        return -1;
+    uint64_t x = 0;
+    for (; *a; a++) {
+        if (*a < '0' || *a > '9' || x > 0xffffffffffffull)
+            return -1;
+        x = x * 10 + (uint64_t)(*a - '0');
+    }
+    *v = x;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const struct ix_app_info *info = ix_info();
+    uint64_t port = 11211, conns = 0, item_max = 1u << 20, epoch = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        if ((r = arg_num(argv[i], "port", &port)) == 0 && (r = arg_num(argv[i], "conns", &conns)) == 0 &&
+            (r = arg_num(argv[i], "item_max", &item_max)) == 0 && (r = arg_num(argv[i], "epoch", &epoch)) == 0)
+            r = -1;
+        if (r < 0 || port == 0 || port > 65535 || item_max == 0 || item_max > (1u << 30)) {
+            ix_printf("kvstore: bad argument '%s' (expected port=N, conns=N, item_max=BYTES, epoch=UNIX)", argv[i]);
+            return 2;
+        }
+    }
+    tsc0 = ix_rdtsc();
+    tsc_hz = info->tsc_khz ? info->tsc_khz * 1000 : 1000000000ull;
+    kv_core = info->cpu;
+    uint64_t fit = info->heap_size / 4 / sizeof(struct kv_conn);
+    if (conns == 0)
+        conns = fit < 512 ? fit : 512;
+    if (conns == 0 || conns * sizeof(struct kv_conn) >= info->heap_size) {
+        ix_printf("kvstore: heap of %llu bytes too small for %llu connections",
+                  (unsigned long long)info->heap_size, (unsigned long long)conns);
+        return 2;
+    }
+    struct kv_conn *pool = (struct kv_conn *)info->heap;
+    for (uint64_t i = conns; i > 0; i--) {
+        pool[i - 1].next_free = free_list;
+        free_list = &pool[i - 1];
+    }
+    uint64_t used = conns * sizeof(struct kv_conn);
+    if (kv_store_init((char *)info->heap + used, info->heap_size - used, (uint32_t)item_max)) {
+        ix_printf("kvstore: heap too small for items of up to %llu bytes (raise [app] heap)",
+                  (unsigned long long)item_max);
+        return 2;
+    }
+    kv_set_epoch(epoch);
+    ixev_init(&ops);
+    int e = ixev_listen((uint16_t)port, 1024);
+    if (e) {
+        ix_printf("kvstore: cannot listen on port %llu (%d)", (unsigned long long)port, e);
+        return 1;
+    }
+    if (info->cpu == 0)
+        ix_printf("kvstore: memcached protocol on TCP port %llu, %u cores, %llu connections and %llu MB of "
+                  "items per core",
+                  (unsigned long long)port, info->ncpus, (unsigned long long)conns,
+                  (unsigned long long)(kv_stats.limit_maxbytes >> 20));
+    return ixev_run();
+}
