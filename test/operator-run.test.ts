@@ -198,6 +198,12 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(new RegExp(`^${name} \\(pid ${dp.pid}, up \\d+ s; rates over the last \\d\\.\\d s\\)\\ncore +rx pkt/s`));
 
+    const w = ix(['stats', name, '--json', '--watch', '--count', '2']);
+    expect(w.status, w.stderr).toBe(0);
+    const reports = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { uptimeS: number });
+    expect(reports).toHaveLength(2);
+    expect(reports[1]!.uptimeS - reports[0]!.uptimeS).toBeGreaterThan(0.9);
+
     const p = ix(['stats', name, '--prometheus']);
     expect(p.status, p.stderr).toBe(0);
     const rx = new RegExp(`^ix_rx_frames_total\\{dataplane="${name}",core="0"\\} (\\d+)$`, 'm').exec(p.stdout);
@@ -247,6 +253,17 @@ describe.runIf(run)('nothing left behind', () => {
     await dp.waitFor(/^ready: /);
     process.kill(dp.pid, 'SIGTERM');
     expect((await dp.exited).code).toBe(0);
+    expect(dp.find(/^done: stopped by SIGTERM$/)).toBeDefined();
+    expectNothingLeft(name, dp.pid);
+  });
+
+  it('SIGTERM while the machine is being set up: it stops once up, cleanly', async () => {
+    const name = `early-${tag}`;
+    const dp = new IxRun(['run', echoConfig(name, { cores: 2 })]);
+    await dp.waitFor(/^config ok$/);
+    process.kill(dp.pid, 'SIGTERM');
+    const e = await dp.exited;
+    expect(e, dp.records.map((r) => JSON.stringify(r)).join('\n')).toEqual({ code: 0, signal: null });
     expect(dp.find(/^done: stopped by SIGTERM$/)).toBeDefined();
     expectNothingLeft(name, dp.pid);
   });
