@@ -72,6 +72,8 @@ struct tcp_tunables {
     uint32_t ooo_max;        /* out-of-order mbufs held per connection */
     bool timestamps;         /* offer/accept RFC 7323 timestamps */
     bool wscale;             /* offer/accept window scaling */
+    bool sack;               /* offer/accept SACK-permitted: we send SACK blocks (RFC 2018)
+                              * for out-of-order data; the peer's blocks are not used yet */
 };
 void tcp_get_tunables(struct net_core *c, struct tcp_tunables *t);
 void tcp_set_tunables(struct net_core *c, const struct tcp_tunables *t);

@@ -94,6 +94,7 @@ static void passive_open(struct net_core *c, struct tcp_listener *l, uint32_t sr
     if (p->ts_on)
         p->ts_recent = s->o.tsval;
     p->sack_seen = s->o.sack_ok;
+    p->sack_on = s->o.sack_ok && tun->sack;
     set_mss(c, p, &s->o);
     p->snd_wnd = s->wnd; /* never scaled in a SYN */
     p->max_sndwnd = p->snd_wnd;
@@ -137,6 +138,7 @@ static void syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct seg *s)
     if (p->ts_on)
         p->ts_recent = s->o.tsval;
     p->sack_seen = s->o.sack_ok;
+    p->sack_on = s->o.sack_ok && tun->sack; /* we offered it iff tun->sack */
     set_mss(c, p, &s->o);
     tcp_cc_init(c, p);
     p->snd_wnd = s->wnd;
@@ -201,6 +203,7 @@ static void ooo_insert(struct net_core *c, struct tcp_pcb *p, struct mbuf *m, ui
     m->next = *pp;
     *pp = m;
     p->ooo_cnt++;
+    p->sack_last = seq;
     TCP_TCTR(c, OOO_QUEUED);
 }
 

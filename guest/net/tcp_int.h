@@ -57,7 +57,8 @@ struct tcp_pcb {
     bool dead_posted;        /* IX_EV_TCP_DEAD has been posted */
     bool ts_on;              /* timestamps negotiated */
     bool ws_on;              /* window scaling negotiated */
-    bool sack_seen;          /* the peer offered SACK (we decline by omission) */
+    bool sack_seen;          /* the peer offered SACK-permitted */
+    bool sack_on;            /* SACK negotiated: our ACKs carry SACK blocks */
     uint8_t snd_ws, rcv_ws;  /* window shifts (0 if not negotiated) */
     uint8_t dupacks;
     bool in_recovery;
@@ -102,6 +103,7 @@ struct tcp_pcb {
     uint32_t posted_unread;  /* bytes posted to the app and not recv_done'd */
     struct mbuf *ooo;        /* out-of-order mbufs sorted by seq; aux = seq | FIN << 32 */
     uint32_t ooo_cnt;
+    uint32_t sack_last;      /* seq of the latest out-of-order segment (first SACK block) */
     uint32_t ts_recent;
     uint64_t last_rx_us;     /* keepalive idle clock */
 

@@ -52,6 +52,47 @@ static struct tcp_slice *slice_at(struct tcp_pcb *p, uint32_t seq, uint32_t *off
 /* Build and send one segment starting at seq. Data up to maxlen is taken from the send
  * queue; SYN and FIN flags are added when seq reaches them. Returns the sequence space
  * consumed (0 for a pure ACK) or a negative IX_E* code. */
+/* SACK blocks (RFC 2018 §4) for the out-of-order queue: contiguous mbufs merged into
+ * ranges; the first block holds the latest segment received (sack_last), the others follow
+ * in sequence order. Returns the number of blocks (<= max). */
+static uint32_t sack_blocks(const struct tcp_pcb *p, uint32_t *l, uint32_t *r, uint32_t max)
+{
+    uint32_t rl[16], rr[16], n = 0;
+    for (const struct mbuf *m = p->ooo; m != NULL; m = m->next) {
+        uint32_t s = (uint32_t)m->aux, e = s + m->len;
+        if (m->len == 0)
+            continue; /* a bare FIN: SACK covers data octets */
+        if (n > 0 && seq_leq(s, rr[n - 1])) {
+            if (seq_gt(e, rr[n - 1]))
+                rr[n - 1] = e;
+        } else if (n < 16) {
+            rl[n] = s;
+            rr[n] = e;
+            n++;
+        } else {
+            break;
+        }
+    }
+    uint32_t first = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (seq_geq(p->sack_last, rl[i]) && seq_lt(p->sack_last, rr[i]))
+            first = i;
+    uint32_t k = 0;
+    if (n > 0 && max > 0) {
+        l[k] = rl[first];
+        r[k] = rr[first];
+        k++;
+    }
+    for (uint32_t i = 0; i < n && k < max; i++) {
+        if (i == first)
+            continue;
+        l[k] = rl[i];
+        r[k] = rr[i];
+        k++;
+    }
+    return k;
+}
+
 int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxlen, unsigned xf)
 {
     struct tcp_core *tc = c->tcp;
@@ -97,12 +138,27 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
     uint32_t hlen = TCP_HLEN_MIN;
     bool offer_ts = syn ? (p->state == TCPS_SYN_SENT ? tc->tun.timestamps : p->ts_on) : p->ts_on;
     bool offer_ws = syn && (p->state == TCPS_SYN_SENT ? tc->tun.wscale : p->ws_on);
+    bool offer_sack = syn && (p->state == TCPS_SYN_SENT ? tc->tun.sack : p->sack_on);
     if (syn)
         hlen += 4;
     if (offer_ws)
         hlen += 4;
     if (offer_ts)
         hlen += 12;
+    if (offer_sack)
+        hlen += 4;
+    /* SACK blocks while out-of-order data is held, as long as payload + blocks fit in the
+     * segment size (full-size data segments go without; pure ACKs always have room). */
+    uint32_t sl[TCP_SACK_MAX], sr[TCP_SACK_MAX], nsack = 0;
+    if (!syn && p->sack_on && p->ooo != NULL && (flags & TCP_ACK)) {
+        uint32_t room = p->mss > len ? p->mss - len : 0;
+        uint32_t max = offer_ts ? 3 : 4;
+        if (room < 4 + 8 * max)
+            max = room >= 12 ? (room - 4) / 8 : 0;
+        nsack = sack_blocks(p, sl, sr, max);
+        if (nsack > 0)
+            hlen += 4 + 8 * nsack;
+    }
     uint8_t *h = mbuf_append(m, hlen);
     if (h == NULL) {
         mbuf_free(m);
@@ -134,6 +190,10 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
         o += tcp_put_opt_wscale(h + o, p->rcv_ws);
     if (offer_ts)
         o += tcp_put_opt_ts(h + o, tcp_now_ms(), p->ts_recent);
+    if (offer_sack)
+        o += tcp_put_opt_sack_ok(h + o);
+    if (nsack > 0)
+        o += tcp_put_opt_sack(h + o, sl, sr, nsack);
 
     uint32_t sum = csum_pseudo(p->laddr, p->raddr, NET_PROTO_TCP, hlen + len);
     sum = csum_partial(h, hlen, sum);

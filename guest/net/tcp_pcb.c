@@ -24,6 +24,7 @@ static const struct tcp_tunables tcp_defaults = {
     .ooo_max = 128,
     .timestamps = true,
     .wscale = true,
+    .sack = true,
 };
 
 static uint32_t hash_size(unsigned max_conns)

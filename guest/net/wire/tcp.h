@@ -62,22 +62,28 @@ static inline void tcp_write(uint8_t *p, uint16_t sport, uint16_t dport, uint32_
 
 /* ---- options ------------------------------------------------------------------ */
 
+#define TCP_SACK_MAX 4   /* blocks that fit in 40 bytes of options (3 with timestamps) */
+
 struct tcp_opts {
     bool mss_ok, ws_ok, ts_ok, sack_ok;
     uint16_t mss;
     uint8_t ws;          /* clamped to TCP_WSCALE_MAX */
     uint32_t tsval, tsecr;
+    uint8_t nsack;       /* SACK blocks present (RFC 2018 §3): [sack_l, sack_r) */
+    uint32_t sack_l[TCP_SACK_MAX], sack_r[TCP_SACK_MAX];
 };
 
 /* Parse the options of the header at p (avail = bytes present from p). Unknown options
- * are skipped by their length; SACK blocks are ignored (we never offer SACK). MSS and
- * window scale count only on SYN segments (RFC 9293 §3.7.1, RFC 7323 §2.2). */
+ * are skipped by their length; SACK blocks are parsed (up to TCP_SACK_MAX) but TCP does
+ * not use them yet. MSS and window scale count only on SYN segments (RFC 9293 §3.7.1,
+ * RFC 7323 §2.2). */
 static inline void tcp_parse_opts(const uint8_t *p, uint32_t avail, struct tcp_opts *o)
 {
     o->mss_ok = o->ws_ok = o->ts_ok = o->sack_ok = false;
     o->mss = 0;
     o->ws = 0;
     o->tsval = o->tsecr = 0;
+    o->nsack = 0;
     uint32_t hlen = tcp_hlen(p);
     if (hlen > avail)
         hlen = avail;
@@ -112,6 +118,15 @@ static inline void tcp_parse_opts(const uint8_t *p, uint32_t avail, struct tcp_o
         case TCP_OPT_SACK_OK:
             if (len == 2 && syn)
                 o->sack_ok = true;
+            break;
+        case TCP_OPT_SACK:
+            if (len >= 10 && (len - 2) % 8 == 0) {
+                for (uint32_t b = 0; b < (uint32_t)(len - 2) / 8 && o->nsack < TCP_SACK_MAX; b++) {
+                    o->sack_l[o->nsack] = net_get32(p + i + 2 + 8 * b);
+                    o->sack_r[o->nsack] = net_get32(p + i + 6 + 8 * b);
+                    o->nsack++;
+                }
+            }
             break;
         case TCP_OPT_TS:
             if (len == 10) {
@@ -154,8 +169,27 @@ static inline uint32_t tcp_put_opt_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr
     net_put32(p + 8, tsecr);
     return 12;
 }
-/* SACK-permitted is parsed (so a peer's offer is recognized) but never emitted: SACK is
- * declined by omission, which RFC 2018 §2 defines as refusal. */
+static inline uint32_t tcp_put_opt_sack_ok(uint8_t *p)
+{
+    p[0] = TCP_OPT_NOP;
+    p[1] = TCP_OPT_NOP;
+    p[2] = TCP_OPT_SACK_OK;
+    p[3] = 2;
+    return 4;
+}
+/* n SACK blocks [l[i], r[i]) (1 <= n <= TCP_SACK_MAX): 4 + 8n bytes. */
+static inline uint32_t tcp_put_opt_sack(uint8_t *p, const uint32_t *l, const uint32_t *r, uint32_t n)
+{
+    p[0] = TCP_OPT_NOP;
+    p[1] = TCP_OPT_NOP;
+    p[2] = TCP_OPT_SACK;
+    p[3] = (uint8_t)(2 + 8 * n);
+    for (uint32_t i = 0; i < n; i++) {
+        net_put32(p + 4 + 8 * i, l[i]);
+        net_put32(p + 8 + 8 * i, r[i]);
+    }
+    return 4 + 8 * n;
+}
 
 /* ---- sequence arithmetic (RFC 9293 §3.4): modulo 2^32, valid for distances < 2^31 -- */
 

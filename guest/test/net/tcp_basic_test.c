@@ -21,7 +21,7 @@ static uint64_t open_passive(struct tl *t, uint32_t *iss, uint64_t cookie)
     CHECK_EQ(s.ack, PISS + 1);
     CHECK(s.o.mss_ok && s.o.mss == 1460);
     CHECK(s.o.ws_ok && s.o.ts_ok && s.o.tsecr == 100);
-    CHECK(!s.o.sack_ok); /* SACK declined */
+    CHECK(s.o.sack_ok); /* SACK-permitted answered: our ACKs carry SACK blocks */
     *iss = s.seq;
     CHECK_EQ(t->c.ev_len, 0); /* no knock before the handshake completes */
     uint8_t ts[12];

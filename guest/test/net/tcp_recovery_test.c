@@ -1,7 +1,7 @@
 /* TCP loss recovery details, keepalive and event deferral, with a scripted peer and the fake
  * clock: NewReno partial ACKs (RFC 6582), limited transmit (RFC 3042), early retransmit
  * (RFC 5827), keepalive probes and give-up, and events deferred while the event array is
- * full, delivered in order by the next net_events_begin with none lost. */
+ * full, delivered in order by the next net_events_begin with none lost; SACK blocks. */
 #include <stdio.h>
 #include <string.h>
 
@@ -344,6 +344,83 @@ static void dead_deferred_when_full(void)
     tt_free(t);
 }
 
+/* SACK (RFC 2018): negotiated when the peer offers it; while out-of-order data is held our
+ * ACKs carry blocks, the latest segment's block first, contiguous segments merged; a
+ * segment that fills the hole ends them. Without the peer's offer: no blocks. */
+static void sack_blocks_for_holes(void)
+{
+    for (int offer = 1; offer >= 0; offer--) {
+        struct tl *t = tt_new();
+        CHECK_EQ(tcp_listen(&t->c, 80, 4), 0);
+        unsigned cur = t->ntx;
+        struct tt_seg s;
+        uint8_t o[40];
+        uint32_t olen = offer ? tt_syn_opts(o, 100, 0) : tcp_put_opt_mss(o, 1460);
+        tt_send(t, PPORT, 80, PISS, 0, TCP_SYN, 65535, NULL, 0, o, olen);
+        CHECK(tt_next(t, &cur, &s) && s.flags == (TCP_SYN | TCP_ACK));
+        CHECK_EQ(s.o.sack_ok, offer);
+        uint32_t iss = s.seq, tsv = s.o.tsval;
+        uint8_t ts[12];
+        uint32_t tlen = offer ? tcp_put_opt_ts(ts, 101, tsv) : 0;
+        tt_send(t, PPORT, 80, PISS + 1, iss + 1, TCP_ACK, 65535, NULL, 0, ts, tlen);
+        const struct ix_event *ev = tt_event(t, IX_EV_TCP_KNOCK, NULL);
+        CHECK(ev != NULL);
+        if (ev == NULL)
+            return;
+        uint64_t h = ev->a0;
+        CHECK_EQ(tcp_accept(&t->c, h, 9), 0);
+        tl_events_reset(t);
+        static const char d[100] = "0123456789";
+        const uint32_t b = PISS + 1;
+        /* segments [100,200) [200,300) [500,600): holes at [0,100) and [300,500) */
+        tt_send(t, PPORT, 80, b + 100, iss + 1, TCP_ACK, 65535, d, 100, ts, tlen);
+        tt_send(t, PPORT, 80, b + 200, iss + 1, TCP_ACK, 65535, d, 100, ts, tlen);
+        while (tt_next(t, &cur, &s)) {
+        }
+        CHECK_EQ(s.ack, b);
+        CHECK_EQ(s.o.nsack, offer ? 1 : 0);
+        if (offer && s.o.nsack == 1) {
+            CHECK_EQ(s.o.sack_l[0], b + 100); /* merged */
+            CHECK_EQ(s.o.sack_r[0], b + 300);
+        }
+        tt_send(t, PPORT, 80, b + 500, iss + 1, TCP_ACK, 65535, d, 100, ts, tlen);
+        CHECK(tt_next(t, &cur, &s));
+        CHECK_EQ(s.o.nsack, offer ? 2 : 0);
+        if (offer && s.o.nsack == 2) {
+            CHECK_EQ(s.o.sack_l[0], b + 500); /* the latest first */
+            CHECK_EQ(s.o.sack_r[0], b + 600);
+            CHECK_EQ(s.o.sack_l[1], b + 100);
+            CHECK_EQ(s.o.sack_r[1], b + 300);
+        }
+        /* the first hole is filled: ACK 300, one block left */
+        tt_send(t, PPORT, 80, b, iss + 1, TCP_ACK, 65535, d, 100, ts, tlen);
+        while (tt_next(t, &cur, &s)) {
+        }
+        CHECK_EQ(s.ack, b + 300);
+        CHECK_EQ(s.o.nsack, offer ? 1 : 0);
+        /* the second hole: everything in order, no blocks */
+        tt_send(t, PPORT, 80, b + 300, iss + 1, TCP_ACK, 65535, d, 100, ts, tlen);
+        tt_send(t, PPORT, 80, b + 400, iss + 1, TCP_ACK, 65535, d, 100, ts, tlen);
+        while (tt_next(t, &cur, &s)) {
+        }
+        CHECK_EQ(s.ack, b + 600);
+        CHECK_EQ(s.o.nsack, 0);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < t->c.ev_len; i++)
+            if (t->c.ev[i].type == IX_EV_TCP_RECV)
+                n += (uint32_t)t->c.ev[i].a1;
+        CHECK_EQ(n, 600);
+        CHECK_EQ(tcp_recv_done(&t->c, h, 600), 0);
+        CHECK_EQ(tcp_close(&t->c, h), 0);
+        while (tt_next(t, &cur, &s)) {
+        }
+        CHECK(s.flags & TCP_FIN);
+        tt_send(t, PPORT, 80, b + 600, s.seq + 1, TCP_ACK | TCP_FIN, 65535, NULL, 0, ts, tlen);
+        tt_advance(t, 61000000);
+        tt_free(t);
+    }
+}
+
 int main(void)
 {
     TL_RUN(partial_acks_in_recovery);
@@ -352,5 +429,6 @@ int main(void)
     TL_RUN(keepalive);
     TL_RUN(events_deferred_when_full);
     TL_RUN(dead_deferred_when_full);
+    TL_RUN(sack_blocks_for_holes);
     return tl_done();
 }
