@@ -246,6 +246,26 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
   });
 });
 
+describe.runIf(run)("the README's operator story, literally (configs/echo.toml)", () => {
+  it('run, ix ps, ping and ncat through ix exec, ix stats, ix stop', async () => {
+    const dp = new IxRun(['run', 'configs/echo.toml']);
+    await dp.waitFor(/^ready: echo runs its app on 2 cores/);
+    expect(ix(['ps']).stdout).toMatch(new RegExp(`^echo\\s+${dp.pid}\\s+2\\s+-\\s+10\\.10\\.0\\.2/24\\s+ix-echo-${dp.pid}-`, 'm'));
+    const ping = ix(['exec', 'echo', '--', 'ping', '-c', '3', '-i', '0.2', '10.10.0.2']);
+    expect(ping.status, ping.stderr).toBe(0);
+    expect(ping.stdout).toContain('3 packets transmitted, 3 received');
+    const nc = spawnSync('sh', ['-c', `echo hello | ${process.execPath} ${IX} exec echo -- ncat 10.10.0.2 7`], { encoding: 'utf8', env, timeout: 20_000 });
+    expect(nc.status, nc.stderr).toBe(0);
+    expect(nc.stdout).toBe('hello\n');
+    const st = ix(['stats', 'echo']);
+    expect(st.status, st.stderr).toBe(0);
+    expect(st.stdout.split('\n')[4]).toMatch(/^ all /);
+    expect(ix(['stop', 'echo']).stdout).toBe(`stopped echo (pid ${dp.pid})\n`);
+    expect((await dp.exited).code).toBe(0);
+    expectNothingLeft('echo', dp.pid);
+  });
+});
+
 describe.runIf(run)('nothing left behind', () => {
   it('SIGTERM: a clean stop', async () => {
     const name = `term-${tag}`;

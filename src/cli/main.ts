@@ -6,6 +6,7 @@ import { registerCheck } from './check.js';
 import { registerStats } from './stats.js';
 import { registerPs } from './ps.js';
 import { registerStop } from './stop.js';
+import { registerExec } from './exec.js';
 import { Registry, RegistryError, type Claim } from '../control/registry.js';
 import { createLogger } from '../control/logger.js';
 import { runDataplane, RunError } from '../control/run.js';
@@ -76,6 +77,7 @@ program
 registerStats(program);
 registerPs(program);
 registerStop(program);
+registerExec(program);
 registerCheck(program, { probeBoot: async () => (await import('../control/probe.js')).probeBoot() });
 
 await program.parseAsync(argv);

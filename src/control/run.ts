@@ -60,11 +60,13 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal); // its terminal went away
   try {
     return await runWithHandlers(cfg, gate, o, log, kernelPath);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }
 
