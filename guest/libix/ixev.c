@@ -55,6 +55,10 @@ int ixev_connect(struct ixev_ctx *c, uint32_t raddr, uint16_t rport)
     return 0;
 }
 
+/* sg lists of the sendv calls in the current batch, one per call slot */
+static struct ix_sg sg_lists[IX_BATCH_MAX][IX_SG_MAX];
+static struct ix_sg *posted_sg(uint32_t slot) { return sg_lists[slot]; }
+
 /* Hand the stack as much of the send queue as one sendv can carry. */
 static void post_send(struct ixev_ctx *c)
 {
@@ -62,8 +66,7 @@ static void post_send(struct ixev_ctx *c)
         return;
     struct ix_call *k = slot(IX_OP_TCP_SENDV, c);
     /* the sg list lives in the context itself: pieces head..tail, the first one offset */
-    static struct ix_sg sg[IX_BATCH_MAX][IX_SG_MAX];
-    struct ix_sg *s = sg[ncalls - 1];
+    struct ix_sg *s = posted_sg(ncalls - 1);
     uint32_t n = 0;
     for (uint32_t i = c->sq_head; i != c->sq_tail && n < IX_SG_MAX; i++, n++) {
         struct ix_sg p = c->sq[i % IXEV_SENDQ];
@@ -77,7 +80,10 @@ static void post_send(struct ixev_ctx *c)
     k->a1 = (uint64_t)s;
     k->a2 = n;
     c->send_posted = 1;
+    c->sq_slot = ncalls - 1;
 }
+
+static struct ix_sg *posted_sg(uint32_t slot);
 
 /* A sendv came back: drop what the stack took from the queue. */
 static void send_done(struct ixev_ctx *c, const struct ix_call *k)
@@ -109,6 +115,16 @@ int ixev_send(struct ixev_ctx *c, const void *buf, size_t len)
     if (c->sq_tail - c->sq_head == IXEV_SENDQ)
         return -IX_EAGAIN;
     c->sq[c->sq_tail++ % IXEV_SENDQ] = (struct ix_sg){(uint64_t)buf, len};
+    if (c->send_posted) {
+        /* A sendv for this connection is already in the batch: if it carries every piece
+         * queued before this one, let it carry this one too. Otherwise a reply made of
+         * several pieces (header, value, trailer) would leave only its first piece now and
+         * the rest after the peer's ACK of it: a delayed-ACK stall per request. */
+        struct ix_call *k = &calls[c->sq_slot];
+        if (k->a2 < IX_SG_MAX && k->a2 == c->sq_tail - 1 - c->sq_head)
+            posted_sg(c->sq_slot)[k->a2++] = (struct ix_sg){(uint64_t)buf, len};
+        return 0;
+    }
     post_send(c);
     return 0;
 }

@@ -41,6 +41,7 @@ struct ixev_ctx {
     uint32_t sq_head, sq_tail;       /* send queue: pieces not yet (fully) taken by the stack */
     struct ix_sg sq[IXEV_SENDQ];
     uint32_t sq_off;                 /* bytes of sq[head] already taken */
+    uint32_t sq_slot;                /* batch slot of the posted sendv (while send_posted) */
     uint8_t send_posted;             /* a sendv for this connection is in the current batch */
     uint8_t closing, dead, pad;
     void *user;                      /* the app's */
