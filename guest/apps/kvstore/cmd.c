@@ -82,13 +82,17 @@ static int parse_i64(const struct tok *t, int64_t *v)
     return 0;
 }
 
+/* protocol.txt says keys hold no control characters, but memcached only refuses what breaks
+ * the framing, and memaslap (libmemcached-tools) sends keys starting with 0x10 bytes: so
+ * refused here are only the bytes that cannot be part of a key on the wire (NUL, CR, LF;
+ * spaces separate tokens already). */
 static int key_ok(const struct tok *t)
 {
     if (t->n == 0 || t->n > KV_KEY_MAX)
         return 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        unsigned char ch = (unsigned char)t->p[i];
-        if (ch <= ' ' || ch == 127)
+        char ch = t->p[i];
+        if (ch == 0 || ch == '\r' || ch == '\n')
             return 0;
     }
     return 1;

@@ -264,6 +264,9 @@ static void test_protocol(void)
              "END\r\n");
     expect(line, want);
     expect("stats nope\r\nstats settings\r\n", "ERROR\r\nEND\r\n");
+    /* memaslap's keys start with 0x10 bytes: accepted, as memcached does */
+    expect("set \x10\x10k 0 0 1\r\nx\r\nget \x10\x10k\r\nget a\rb\r\n",
+           "STORED\r\nVALUE \x10\x10k 0 1\r\nx\r\nEND\r\nCLIENT_ERROR bad command line format\r\n");
     expect("set a 0 0 1\r\nx\r\nquit\r\nget a\r\n", "STORED\r\n");
 }
 
