@@ -15,6 +15,8 @@ export interface IxApp {
   args: string[];
   ports: number[];
   heap: string;
+  /** guest memory (default "256M") */
+  memory?: string;
 }
 
 export interface RunningIx {
@@ -31,7 +33,7 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[]): string {
   const body = [
     `name = ${q(app.name)}`,
     `cores = [${cpus.join(', ')}]`,
-    `memory = "256M"`,
+    `memory = ${q(app.memory ?? '256M')}`,
     `[app]`,
     `path = ${q(app.elf)}`,
     `args = [${app.args.map(q).join(', ')}]`,

@@ -82,6 +82,11 @@ export interface MemslapResult {
  */
 export function parseMemslap(output: string): MemslapResult {
   const s = plain(output);
+  const refused = /CLIENT_ERROR[^\n]*/.exec(s);
+  if (refused)
+    throw new E2eParseError(
+      `the server refused memcaslap's commands (${refused[0].trim()}): memaslap's keys begin with 8 raw bytes, control characters included, which memcached accepts and a server that follows the protocol text strictly refuses`,
+    );
   const table = /Get Statistics\s*\nType[^\n]*\n(?:Period[^\n]*\n)?Global\s+(\d+)\s+(\d+)\s+(\d+)\s+[0-9.]+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(s);
   if (!table) throw new E2eParseError(`memcaslap output has no "Get Statistics" Global line (run it with -S equal to -t):\n${clip(s)}`);
   const block = /Get Statistics \(\d+ events\)([\s\S]*?)(?:\n\s*\n|$)/.exec(s);
