@@ -139,7 +139,7 @@ static void value_header(struct kv_conn *c, const struct tok *k, const struct kv
 /* get/gets/gat/gats: keys from `first`; one key at a time so that a long multi-get pauses
  * where the reply queue fills and resumes there (c->resume). */
 static int cmd_get(struct kv_conn *c, const char *line, uint32_t len, uint32_t first, int with_cas,
-                   int touch, uint32_t exptime)
+                   int touch, uint32_t exptime, int final)
 {
     uint32_t i = c->resume ? c->resume : first;
     int any = c->resume != 0;
@@ -183,6 +183,13 @@ static int cmd_get(struct kv_conn *c, const char *line, uint32_t len, uint32_t f
         kv_out_item(c, it);
     }
     c->resume = 0;
+    if (!final) {
+        c->get_parted = 1;
+        return 1; /* more keys follow in the next part of the line */
+    }
+    if (c->get_parted)
+        any = 1;
+    c->get_parted = 0;
     if (!any && !touch) { /* "get" without keys; "gat <exptime>" without keys answers END */
         kv_out_str(c, "ERROR\r\n");
         return 1;
@@ -424,6 +431,23 @@ static void cmd_stats(struct kv_conn *c, struct tok *t, int n)
               (unsigned long long)s->evictions, (unsigned long long)s->reclaimed);
 }
 
+int kv_cmd_get_part(struct kv_conn *c, const char *line, uint32_t len, uint32_t *prefix)
+{
+    struct tok t[2];
+    if (tokenize(line, len, t, 1) < 1 || !(eq(&t[0], "get") || eq(&t[0], "gets")))
+        return -1;
+    uint32_t after = t[0].n;
+    uint32_t first = after;
+    while (first < len && line[first] == ' ')
+        first++;
+    *prefix = first;
+    if (t[0].p != line || first == after)
+        return -1; /* leading spaces or no space after the command word */
+    if (c->resume == 0 && !kv_out_room(c, KV_CMD_ROOM, 4))
+        return 0;
+    return cmd_get(c, line, len, after, t[0].n == 4, 0, 0, 0);
+}
+
 int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
 {
     if (len && line[len - 1] == '\r')
@@ -439,9 +463,9 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
     const struct tok *cmd = &t[0];
     uint32_t after = (uint32_t)(cmd->p + cmd->n - line);
     if (eq(cmd, "get"))
-        return cmd_get(c, line, len, after, 0, 0, 0);
+        return cmd_get(c, line, len, after, 0, 0, 0, 1);
     if (eq(cmd, "gets"))
-        return cmd_get(c, line, len, after, 1, 0, 0);
+        return cmd_get(c, line, len, after, 1, 0, 0, 1);
     if (eq(cmd, "gat") || eq(cmd, "gats")) {
         int64_t e;
         if (n < 2 || parse_i64(&t[1], &e)) {
@@ -449,7 +473,7 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
             return 1;
         }
         /* exptime is converted once, when the command starts (resume keeps it stable) */
-        return cmd_get(c, line, len, (uint32_t)(t[1].p + t[1].n - line), cmd->n == 4, 1, kv_exptime(e));
+        return cmd_get(c, line, len, (uint32_t)(t[1].p + t[1].n - line), cmd->n == 4, 1, kv_exptime(e), 1);
     }
     if (n > MAX_TOKENS) {
         kv_out_str(c, "ERROR\r\n");

@@ -134,7 +134,7 @@ static void maybe_close(struct kv_conn *c)
 {
     if (c->closed)
         return;
-    if (c->eof && !c->quitting && c->in_head == c->in_tail && !c->lbuf_done)
+    if (c->eof && !c->quitting && c->in_head == c->in_tail && !c->lbuf_done && !c->lbuf_cut)
         c->quitting = 1; /* the peer is done and every command it sent has run */
     if (c->quitting && c->out_head == c->out_tail) {
         c->closed = 1;
@@ -157,6 +157,22 @@ static void drain(struct kv_conn *c)
         return;
     c->in_drain = 1;
     while (!c->quitting && !c->closed) {
+        if (c->state == KV_LINE && c->lbuf_cut) {
+            /* lbuf is full of a multi-get: answer its complete keys, keep the rest */
+            uint32_t prefix = 0;
+            int r = kv_cmd_get_part(c, c->lbuf, c->lbuf_cut, &prefix);
+            if (r == 0)
+                break;
+            if (r < 0 || prefix == 0 || prefix >= c->lbuf_cut) {
+                line_too_long(c);
+                break;
+            }
+            uint32_t rest = c->lbuf_len - c->lbuf_cut;
+            __builtin_memmove(c->lbuf + prefix, c->lbuf + c->lbuf_cut, rest);
+            c->lbuf_len = prefix + rest;
+            c->lbuf_cut = 0;
+            continue;
+        }
         if (c->state == KV_LINE && c->lbuf_done) {
             if (!kv_cmd_line(c, c->lbuf, c->lbuf_len))
                 break; /* paused: resumes on the next acknowledgement */
@@ -187,8 +203,21 @@ static void drain(struct kv_conn *c)
             uint32_t take = nl ? (uint32_t)(nl - p) + 1 : n;
             uint32_t keep = nl ? take - 1 : take;
             if (c->lbuf_len + keep > KV_LINE_MAX) {
-                line_too_long(c);
-                break;
+                /* Only a multi-get may be this long: cut it after its last complete key
+                 * (memcached also answers long multi-gets in parts). */
+                uint32_t fit = KV_LINE_MAX - c->lbuf_len;
+                __builtin_memcpy(c->lbuf + c->lbuf_len, p, fit);
+                c->lbuf_len += fit;
+                in->off += fit;
+                uint32_t cut = c->lbuf_len;
+                while (cut > 0 && c->lbuf[cut - 1] != ' ')
+                    cut--;
+                if (cut == 0) {
+                    line_too_long(c);
+                    break;
+                }
+                c->lbuf_cut = cut;
+                continue;
             }
             __builtin_memcpy(c->lbuf + c->lbuf_len, p, keep);
             c->lbuf_len += keep;

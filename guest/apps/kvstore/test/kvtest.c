@@ -367,6 +367,47 @@ static void test_flow_control(void)
     free(want);
 }
 
+/* A multi-get line longer than the line buffer, arriving in small segments, with a slow
+ * peer: answered in parts, in order, with one END. */
+static void test_long_multiget(void)
+{
+    fresh(16 << 20, 1 << 20);
+    char *s = malloc(1 << 20);
+    size_t l = 0;
+    for (int i = 0; i < 2000; i++)
+        l += (size_t)sprintf(s + l, "set key%d 0 0 5\r\nv%04d\r\n", i, i);
+    run(s, l, l);
+    l = (size_t)sprintf(s, "gets");
+    for (int i = 0; i < 2000; i++)
+        l += (size_t)sprintf(s + l, i % 7 ? " key%d" : "  key%d", i);
+    l += (size_t)sprintf(s + l, " \r\nget key1\r\n");
+    out_len = 0;
+    for (size_t off = 0; off < l; off += 100) {
+        kv_conn_recv(&conn, s + off, l - off < 100 ? l - off : 100);
+        ack(&conn, 3);
+    }
+    int rounds = 0;
+    while (outstanding(&conn) && rounds++ < 100000)
+        ack(&conn, 3);
+    out[out_len] = 0;
+    char *want = malloc(1 << 20);
+    size_t w = 0;
+    for (int i = 0; i < 2000; i++)
+        w += (size_t)sprintf(want + w, "VALUE key%d 0 5 %d\r\nv%04d\r\n", i, i + 1, i);
+    w += (size_t)sprintf(want + w, "END\r\nVALUE key1 0 5\r\nv0001\r\nEND\r\n");
+    CHECK(out_len == w && memcmp(out, want, w) == 0, "long multi-get reply wrong (%zu vs %zu bytes): %.200s",
+          out_len, w, out);
+    CHECK(closes == 0, "connection closed");
+    /* a single key longer than the line buffer is still an error */
+    memset(s, 'k', 5000);
+    memcpy(s, "get ", 4);
+    memcpy(s + 5000, "\r\n", 2);
+    const char *got = run(s, 5002, 1000);
+    CHECK(strcmp(got, "CLIENT_ERROR line too long\r\n") == 0 && closes == 1, "got %s", got);
+    free(s);
+    free(want);
+}
+
 /* Memory bound: far more data than the arena; the LRU evicts, recent keys stay. */
 static void test_eviction(void)
 {
@@ -437,6 +478,7 @@ int main(void)
     test_expiry();
     test_big_values();
     test_flow_control();
+    test_long_multiget();
     test_eviction();
     test_pinning();
     if (failures) {
