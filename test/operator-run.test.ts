@@ -198,6 +198,19 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(new RegExp(`^${name} \\(pid ${dp.pid}, up \\d+ s; rates over the last \\d\\.\\d s\\)\\ncore +rx pkt/s`));
 
+    // an open TCP connection shows in the gauge
+    const tcp = spawn('ip', ['netns', 'exec', netns, 'python3', '-c', "import socket,time\ns=socket.create_connection(('10.77.0.2',7))\ns.sendall(b'x'); s.recv(1)\nprint('up', flush=True)\ntime.sleep(10)"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error('no TCP connection to the echo app within 10 s')), 10_000);
+        tcp.stdout!.on('data', () => (clearTimeout(t), res()));
+      });
+      const g = JSON.parse(ix(['stats', name, '--json']).stdout) as { total: { tcpConns: number } };
+      expect(g.total.tcpConns).toBe(1);
+    } finally {
+      tcp.kill('SIGKILL');
+    }
+
     const w = ix(['stats', name, '--json', '--watch', '--count', '2']);
     expect(w.status, w.stderr).toBe(0);
     const reports = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { uptimeS: number });
