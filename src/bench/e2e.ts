@@ -19,7 +19,7 @@
  * to go first, and the table gives medians (with min-max in the JSON).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { PACKAGE_ROOT, appElf } from '../control/paths.js';
@@ -60,7 +60,8 @@ export interface E2eRow {
 
 export interface E2eResult {
   options: Required<Omit<E2eOptions, 'log'>>;
-  host: { cpus: number; load1: number };
+  /** 1-minute load average before and after: above the CPU count, other work skews both sides */
+  host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
   skipped: string[];
   errors: string[];
@@ -114,6 +115,9 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     throw new E2eBenchError(`e2e bench needs ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`);
   const tools = buildE2eTools();
   cleanupStaleNetns();
+  const load1Start = loadavg()[0]!;
+  if (load1Start > availableParallelism())
+    log(`note: load average ${load1Start.toFixed(2)} > ${availableParallelism()} CPUs: other work is running and will skew both sides (compare ratios, rerun when quiet)`);
 
   const skipped: string[] = [];
   const errors: string[] = [];
@@ -238,8 +242,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     link.remove();
     rmSync(dir, { recursive: true, force: true });
   }
-  const { loadavg, availableParallelism } = await import('node:os');
-  return { options: o, host: { cpus: availableParallelism(), load1: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), skipped, errors, samples };
+  return { options: o, host: { cpus: availableParallelism(), load1_start: load1Start, load1_end: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), skipped, errors, samples };
 }
 
 function summary(v: Sample): string {
@@ -304,7 +307,7 @@ export function printE2eBench(r: E2eResult): void {
     console.log(`\n${r.errors.length} point(s) failed:`);
     for (const [e, n] of counts) console.log(`  ${n > 1 ? `${n}x ` : ''}${e}`);
   }
-  console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1.toFixed(2)} at the end (other work on the host skews both sides)`);
+  console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews both sides)`);
 }
 
 /** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256` (client-cpus= empty: unpinned). */
