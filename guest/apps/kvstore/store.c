@@ -32,7 +32,7 @@ int kv_store_init(void *mem, uint64_t size, uint32_t imax)
     char *p = (char *)(((uint64_t)mem + 63) & ~63ull);
     size -= (uint64_t)(p - (char *)mem);
     uint64_t buckets = 256;
-    while (buckets * 1024 < size && buckets < (1ull << 30))
+    while (buckets * 256 < size && buckets < (1ull << 30)) /* ~1 bucket per 4 min-size items */
         buckets <<= 1;
     if (buckets * sizeof(*table) >= size)
         return -1;

@@ -408,6 +408,119 @@ static void test_long_multiget(void)
     free(want);
 }
 
+/* Random command streams against a reference model: random values (some many segments
+ * long), random segmentation of the input and random acknowledgement pacing. */
+struct model {
+    int present;
+    uint32_t flags;
+    size_t len;
+    char val[4000];
+};
+
+static void append_s(char **b, size_t *l, const char *s, size_t n)
+{
+    memcpy(*b + *l, s, n);
+    *l += n;
+}
+
+static void test_random(void)
+{
+    static struct model m[8];
+    char *in = malloc(8 << 20), *want = malloc(8 << 20);
+    for (int seed = 1; seed <= 20; seed++) {
+        srand((unsigned)seed);
+        memset(m, 0, sizeof m);
+        fresh(32 << 20, 1 << 20);
+        size_t il = 0, wl = 0;
+        char line[128], v[4000];
+        for (int op = 0; op < 300; op++) {
+            int k = rand() % 8, what = rand() % 8;
+            struct model *e = &m[k];
+            size_t vl = (size_t)(rand() % 4) == 0 ? (size_t)(rand() % 3000) : (size_t)(rand() % 20);
+            for (size_t i = 0; i < vl; i++)
+                v[i] = (char)(' ' + rand() % 90);
+            uint32_t fl = (uint32_t)(rand() % 5);
+            int n;
+            if (what <= 4) { /* set add replace append prepend */
+                static const char *names[] = {"set", "add", "replace", "append", "prepend"};
+                if (what >= 3 && e->len + vl > sizeof e->val)
+                    continue;
+                n = sprintf(line, "%s k%d %u 0 %zu\r\n", names[what], k, fl, vl);
+                append_s(&in, &il, line, (size_t)n);
+                append_s(&in, &il, v, vl);
+                append_s(&in, &il, "\r\n", 2);
+                int stored = what == 0 || (what == 1 && !e->present) || (what >= 2 && e->present);
+                append_s(&want, &wl, stored ? "STORED\r\n" : "NOT_STORED\r\n", stored ? 8 : 12);
+                if (!stored)
+                    continue;
+                if (what <= 2) {
+                    memcpy(e->val, v, vl);
+                    e->len = vl;
+                    e->flags = fl;
+                } else if (what == 3) {
+                    memcpy(e->val + e->len, v, vl);
+                    e->len += vl;
+                } else {
+                    static char tmp[sizeof e->val];
+                    memcpy(tmp, v, vl);
+                    memcpy(tmp + vl, e->val, e->len);
+                    e->len += vl;
+                    memcpy(e->val, tmp, e->len);
+                }
+                e->present = 1;
+            } else if (what == 5) {
+                n = sprintf(line, "delete k%d\r\n", k);
+                append_s(&in, &il, line, (size_t)n);
+                append_s(&want, &wl, e->present ? "DELETED\r\n" : "NOT_FOUND\r\n", e->present ? 9 : 11);
+                e->present = 0;
+            } else if (what == 6) {
+                n = sprintf(line, "set k%d %u 0 1\r\n5\r\nincr k%d 7\r\n", k, fl, k);
+                append_s(&in, &il, line, (size_t)n);
+                append_s(&want, &wl, "STORED\r\n12\r\n", 12);
+                memcpy(e->val, "12", 2);
+                e->len = 2;
+                e->flags = fl;
+                e->present = 1;
+            } else { /* multi-get of 1-4 keys */
+                int nk = 1 + rand() % 4;
+                append_s(&in, &il, "get", 3);
+                for (int j = 0; j < nk; j++) {
+                    int kk = rand() % 8;
+                    n = sprintf(line, " k%d", kk);
+                    append_s(&in, &il, line, (size_t)n);
+                    if (m[kk].present) {
+                        n = sprintf(line, "VALUE k%d %u %zu\r\n", kk, m[kk].flags, m[kk].len);
+                        append_s(&want, &wl, line, (size_t)n);
+                        append_s(&want, &wl, m[kk].val, m[kk].len);
+                        append_s(&want, &wl, "\r\n", 2);
+                    }
+                }
+                append_s(&in, &il, "\r\n", 2);
+                append_s(&want, &wl, "END\r\n", 5);
+            }
+        }
+        out_len = 0;
+        for (size_t off = 0; off < il;) {
+            size_t seg = 1 + (size_t)(rand() % 2000);
+            if (seg > il - off)
+                seg = il - off;
+            kv_conn_recv(&conn, in + off, seg);
+            off += seg;
+            ack(&conn, (size_t)(rand() % 4));
+        }
+        int rounds = 0;
+        while (outstanding(&conn) && rounds++ < 100000)
+            ack(&conn, 1 + (size_t)(rand() % 3));
+        CHECK(out_len == wl && memcmp(out, want, wl) == 0, "seed %d: reply differs from the model (%zu vs %zu bytes)",
+              seed, out_len, wl);
+        CHECK(recv_done_total == il, "seed %d: recv_done %zu of %zu", seed, recv_done_total, il);
+        if (failures)
+            break;
+    }
+    free(in);
+    free(want);
+}
+
 /* Memory bound: far more data than the arena; the LRU evicts, recent keys stay. */
 static void test_eviction(void)
 {
@@ -479,6 +592,7 @@ int main(void)
     test_big_values();
     test_flow_control();
     test_long_multiget();
+    test_random();
     test_eviction();
     test_pinning();
     if (failures) {
