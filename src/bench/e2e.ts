@@ -6,7 +6,7 @@
  *             blocking client:  ix (bench/e2e/guest/spserver.c)  vs `sockperf server` (default)
  *             spinning client (--nonblocked):  ix  vs `sockperf server --nonblocked --timeout 0`
  *   kv      bench/e2e/kvload (memcached text protocol, 32 connections, one get in flight on
- *           each, 64 B values, every value checked) and memcaslap (100 % get, 64 B values):
+ *           each, 64 B values, each connection reads the keys it stored, every value checked) and memcaslap (100 % get, 64 B values):
  *           the kvstore app vs memcached -t <cores> (skipped, with the reason, while
  *           guest/build/apps/kvstore.elf does not exist)
  *   echo    bench/e2e/echoload, 64 B, 1/16/256 connections, one message in flight on each:
@@ -133,6 +133,15 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [] })[side].push(s));
   const dir = mkdtempSync(join(tmpdir(), 'ix-bench-e2e-'));
   const link = new LinuxLink();
+  // Ctrl-C: Node's default would exit without 'exit' handlers; remove the namespaces first (the
+  // servers and the dataplane are in our process group and get the signal themselves)
+  const onSignal = (sig: NodeJS.Signals) => {
+    link.remove();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const secs = o.seconds;
   const clientTimeout = (secs + 30) * 1000;
   const memslapCfg = join(dir, 'memslap.cfg');
@@ -239,6 +248,8 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
       }
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     link.remove();
     rmSync(dir, { recursive: true, force: true });
   }
