@@ -152,15 +152,16 @@ static int cmd_get(struct kv_conn *c, const char *line, uint32_t len, uint32_t f
         while (i < len && line[i] != ' ')
             i++;
         struct tok k = {line + start, i - start};
-        if (!key_ok(&k)) {
-            /* memcached answers the keys before it with their values, then the error */
-            c->resume = 0;
-            kv_out_str(c, "CLIENT_ERROR bad command line format\r\n");
-            return 1;
-        }
         if (!kv_out_room(c, GET_ROOM, 3)) {
             c->resume = start; /* paused before this key */
             return 0;
+        }
+        if (!key_ok(&k)) {
+            /* memcached answers the keys before it with their values, then the error */
+            c->resume = 0;
+            c->get_parted = 0;
+            kv_out_str(c, "CLIENT_ERROR bad command line format\r\n");
+            return final ? 1 : 2; /* 2: the rest of a long line is to be skipped */
         }
         any = 1;
         kv_stats.cmd_get++;

@@ -163,6 +163,11 @@ static void drain(struct kv_conn *c)
             int r = kv_cmd_get_part(c, c->lbuf, c->lbuf_cut, &prefix);
             if (r == 0)
                 break;
+            if (r == 2) {
+                c->lbuf_len = c->lbuf_cut = 0;
+                c->skip_line = 1;
+                continue;
+            }
             if (r < 0 || prefix == 0 || prefix >= c->lbuf_cut) {
                 line_too_long(c);
                 break;
@@ -192,6 +197,11 @@ static void drain(struct kv_conn *c)
                     nl = p + i;
                     break;
                 }
+            if (c->skip_line) {
+                in->off += nl ? (uint32_t)(nl - p) + 1 : n;
+                c->skip_line = !nl;
+                continue;
+            }
             if (nl && c->lbuf_len == 0) {
                 /* the whole line is in this segment: parse it where it lies */
                 uint32_t ll = (uint32_t)(nl - p);

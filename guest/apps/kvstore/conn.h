@@ -51,7 +51,8 @@ struct kv_conn {
     uint8_t in_drain;
     uint32_t lbuf_len;
     uint32_t lbuf_cut;
-    uint8_t get_parted;     /* a part of the current multi-get has been answered */      /* lbuf holds a multi-get too long for it: keys before this run first */
+    uint8_t get_parted;     /* a part of the current multi-get has been answered */
+    uint8_t skip_line;      /* drop input up to the next newline (a long line failed) */      /* lbuf holds a multi-get too long for it: keys before this run first */
     uint32_t resume;        /* get: offset of the next key in the current line, 0 = fresh */
     /* value being received */
     struct kv_item *pend;
@@ -90,7 +91,8 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len);
 /* The core this instance serves and the store clock of the unix epoch, for stats. */
 extern uint32_t kv_core;
 /* cmd.c: a multi-get line longer than lbuf, in parts: `len` ends after a complete key.
- * The keys of [0, len) are answered without the final END. Returns like kv_cmd_line, or -1
+ * The keys of [0, len) are answered without the final END. Returns like kv_cmd_line, 2 when
+ * a key was bad (answered with an error: the rest of the line must be skipped), or -1
  * when the line is no get/gets; *prefix is set to the length of "get " (up to the 1st key). */
 int kv_cmd_get_part(struct kv_conn *c, const char *line, uint32_t len, uint32_t *prefix);
 /* cmd.c: the value of a storage command has been received completely. */
