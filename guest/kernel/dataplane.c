@@ -242,14 +242,43 @@ static int batch_bucket(int n)
     return b;
 }
 
+/* One pass of the loop: timers, up to `batch` frames in, the TX batch out. Its cycles count
+ * as busy when it moved frames, idle when it found nothing. */
 static int poll_once(struct percpu *c, struct dataplane *dp)
 {
+    uint64_t t0 = rdtsc();
     net_poll_timers(&dp->nc);
     int n = vnet_port_rx(&dp->port, (int)c->bi->batch);
     vnet_port_tx_flush(&dp->port);
     c->stats->loops++;
     c->stats->rx_batches[batch_bucket(n)]++;
+    uint64_t dt = rdtsc() - t0;
+    if (n > 0)
+        c->stats->busy_cycles += dt;
+    else
+        c->stats->idle_cycles += dt;
     return n;
+}
+
+/* Nothing to do: halt until a frame arrives for this queue or the next timer is due (at
+ * most 10 ms; shorter waits are cheaper to spin than to exit). Halted time counts as idle. */
+static void halt_until_work(struct percpu *c, struct dataplane *dp)
+{
+    uint64_t now = plat_now_us();
+    uint64_t next = timer_wheel_next_deadline(dp->nc.wheel);
+    uint64_t wait = next > now ? next - now : 0;
+    if (wait > 10000)
+        wait = 10000;
+    if (wait < 20)
+        return;
+    c->status->halt_timeout_us = wait;
+    if (vnet_port_prepare_halt(&dp->port))
+        return; /* frames already waiting */
+    c->status->halts++;
+    publish_stats(c, dp);
+    uint64_t t0 = rdtsc();
+    plat->halt(c);
+    c->stats->idle_cycles += rdtsc() - t0;
 }
 
 void dp_note_udp_port(struct dataplane *dp, uint16_t port)
@@ -280,17 +309,8 @@ _Noreturn void dp_serve_without_app(struct percpu *c)
     struct dataplane *dp = c->dp;
     for (;;) {
         net_events_begin(&dp->nc, c->app->events, 0);
-        if (poll_once(c, dp))
-            continue;
-        uint64_t now = plat_now_us();
-        uint64_t next = timer_wheel_next_deadline(dp->nc.wheel);
-        uint64_t wait = next > now ? next - now : 0;
-        c->status->halt_timeout_us = wait > 10000 ? 10000 : wait;
-        if (wait >= 20 && !vnet_port_prepare_halt(&dp->port)) {
-            c->status->halts++;
-            publish_stats(c, dp);
-            plat->halt(c);
-        }
+        if (!poll_once(c, dp))
+            halt_until_work(c, dp);
     }
 }
 
@@ -300,39 +320,17 @@ long dp_run(struct percpu *c, uint64_t ncalls)
     if (!dp)
         return 0;
     uint64_t idle_since = plat_now_us();
-    uint64_t t0 = rdtsc(), idle = 0;
     for (;;) {
-        uint64_t ti = rdtsc();
-        int got = poll_once(c, dp);
+        poll_once(c, dp);
         if (dp->nc.ev_len > 0 || ncalls > 0)
             break;
-        if (got == 0)
-            idle += rdtsc() - ti;
-        uint64_t now = plat_now_us();
-        if (now - idle_since < c->bi->idle_poll_us) {
+        if (plat_now_us() - idle_since < c->bi->idle_poll_us) {
             cpu_relax();
             continue;
         }
-        /* Nothing to do: sleep until a frame arrives or the next timer is due (at most 10 ms). */
-        uint64_t next = timer_wheel_next_deadline(dp->nc.wheel);
-        uint64_t wait = next > now ? next - now : 0;
-        if (wait > 10000)
-            wait = 10000;
-        if (wait < 20)
-            continue; /* cheaper to spin than to exit */
-        c->status->halt_timeout_us = wait;
-        if (!vnet_port_prepare_halt(&dp->port)) {
-            c->status->halts++;
-            publish_stats(c, dp);
-            uint64_t th = rdtsc();
-            plat->halt(c);
-            idle += rdtsc() - th;
-        }
+        halt_until_work(c, dp);
         idle_since = plat_now_us();
     }
-    uint64_t total = rdtsc() - t0;
-    c->stats->idle_cycles += idle;
-    c->stats->busy_cycles += total - idle;
     c->stats->events += dp->nc.ev_len;
     publish_stats(c, dp);
     translate_events(c, dp);
