@@ -26,6 +26,22 @@ if (!run && !inCI) console.warn(`skipping kvstore end-to-end tests: ${why ?? (mi
 const { dir, cleanup } = tempDir('ix-kvstore-');
 afterAll(cleanup);
 const READY = /kvstore: memcached protocol on TCP port 11211/;
+// sends n pipelined gets of a stored key without waiting, counts the END lines that come back
+const PIPELINE = `
+import socket, sys, time
+n = int(sys.argv[2]); s = socket.create_connection((sys.argv[1], 11211)); s.settimeout(30)
+s.sendall(b"set pk 0 0 3\\r\\nabc\\r\\n"); assert s.recv(100) == b"STORED\\r\\n"
+req = b"get pk\\r\\n" * n; s.setblocking(False); sent = ends = 0; tail = b""; t0 = time.time()
+while ends < n and time.time() - t0 < 30:
+    if sent < len(req):
+        try: sent += s.send(req[sent:sent + 65536])
+        except BlockingIOError: pass
+    try: d = s.recv(1 << 20)
+    except BlockingIOError: time.sleep(0.001); continue
+    if not d: break
+    d = tail + d; ends += d.count(b"VALUE pk 0 3\\r\\nabc\\r\\nEND\\r\\n"); tail = d[d.rfind(b"END\\r\\n") + 5:]
+print(ends)
+`;
 
 function config1(): string {
   return writeConfig(
@@ -103,6 +119,10 @@ describe.runIf(run)('kvstore with 1 core', () => {
         const out = ok(dp, 'memcslap', [`--servers=${dp.address}`, '--concurrency=4', '--execute-number=1000', `--test=${test}`]);
         expect(out).toMatch(/Time total/);
       }
+      // 50,000 gets pipelined in one burst: the connection pauses when its reply queue is
+      // full and resumes as ACKs come, holding the client back with the TCP window
+      const pipe = ok(dp, 'python3', ['-c', PIPELINE, dp.address, '50000']);
+      expect(pipe.trim()).toBe('50000');
       aslap(dp, '2s');
       aslap(dp, '400', ['-X', '200000', '-c', '4']); // values of ~140 frames each
       const stat = ok(dp, 'memcstat', [`--servers=${dp.address}`]);

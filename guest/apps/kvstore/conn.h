@@ -19,7 +19,7 @@
 #define KV_LINE_MAX 4096   /* longest command line split across segments */
 #define KV_HRING 8192      /* reply header ring */
 #define KV_OUTQ IXEV_SENDQ /* never more pieces in flight than ixev can queue */
-#define KV_INQ 128         /* received segments held while paused */
+#define KV_INQ 512         /* received segments held while paused: a 256 KB window of >= 512 B segments */
 #define KV_CMD_ROOM 2048   /* header room a command needs before it starts (stats is ~1 KB) */
 
 enum { KV_LINE, KV_DATA, KV_SWALLOW };
