@@ -22,7 +22,7 @@ function fields(table: Record<string, number>, struct: string, rename: Record<st
 }
 
 const checks: [string, string][] = [
-  ...fields(abi.BootInfo, 'ix_bootinfo', { sizeField: 'size', ncpus: 'ncpus' }),
+  ...fields(abi.BootInfo, 'ix_bootinfo', { sizeField: 'size', ncpus: 'ncpus', appSharedSize: 'app_shared_size' }),
   ...fields(abi.AppSeg, 'ix_app_seg'),
   ...fields(abi.CpuStatus, 'ix_cpu_status'),
   ...fields(abi.Hcall, 'ix_hcall'),
@@ -35,7 +35,7 @@ const checks: [string, string][] = [
   ...fields(abi.CoreStats, 'ix_core_stats'),
   ['STATS_BATCH_BUCKETS', 'IX_STATS_BATCH_BUCKETS'],
   ...fields(abi.IxEvent, 'ix_event'),
-  ...fields(abi.AppInfo, 'ix_app_info', { callsMax: 'calls_max', eventsMax: 'events_max', heapSize: 'heap_size', tscKhz: 'tsc_khz', bpollDirect: 'bpoll_direct' }),
+  ...fields(abi.AppInfo, 'ix_app_info', { callsMax: 'calls_max', eventsMax: 'events_max', heapSize: 'heap_size', tscKhz: 'tsc_khz', bpollDirect: 'bpoll_direct', sharedSize: 'shared_size' }),
   ['MAX_CPUS', 'IX_MAX_CPUS'],
   ['MAX_APP_SEGS', 'IX_MAX_APP_SEGS'],
   ['APP_ARGS_MAX', 'IX_APP_ARGS_MAX'],

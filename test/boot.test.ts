@@ -58,3 +58,19 @@ describe.runIf(run)('booting the dataplane kernel', () => {
 function isPvmHost(): boolean {
   return existsSync('/sys/module/kvm_pvm');
 }
+
+describe.runIf(run)('shared app memory', () => {
+  it('maps one zeroed region into every core\'s instance at the same address', () => {
+    const cfg = writeConfig('shared', `name = "shared"\ncores = 2\n[app]\npath = "${app('shared')}"\nshared = "1M"\n`);
+    const r = ix(['run', cfg]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/shared: sum 3 at 7c00000000/);
+  });
+
+  it('is absent unless the config asks for it', () => {
+    const cfg = writeConfig('noshared', `name = "noshared"\ncores = 1\n[app]\npath = "${app('shared')}"\n`);
+    const r = ix(['run', cfg]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/shared: no shared memory/);
+  });
+});

@@ -317,7 +317,7 @@ describe('valid configs resolve with defaults', () => {
       batch: 64,
       idlePollUs: 100,
       protection: 'ring3',
-      app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024 },
+      app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0 },
       nic: null,
       log: { level: 'info' },
     };
@@ -366,7 +366,7 @@ level = "debug"
       batch: 32,
       idlePollUs: 0,
       protection: 'none',
-      app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024 },
+      app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0 },
       nic: {
         tap: 'ixtap0',
         namespace: false,
@@ -524,6 +524,7 @@ describe('docs/config.md', () => {
       args: DEFAULTS.app.args,
       ports: DEFAULTS.app.ports,
       heap: DEFAULTS.app.heap,
+      shared: DEFAULTS.app.shared,
       rss_table_size: DEFAULTS.nic.rssTableSize,
       arp: DEFAULTS.nic.arp,
       level: DEFAULTS.log.level,

@@ -108,6 +108,10 @@ static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4,
     argv[argc] = 0;
     info->argc = argc;
     info->argv = APP_INFO_VA + sizeof *info;
+    if (bi->app_shared_size) {
+        info->shared = APP_SHARED_VA;
+        info->shared_size = bi->app_shared_size;
+    }
     if (bi->protection == 1) {
         info->bpoll_direct = (uint64_t)ix_bpoll_direct;
     }
@@ -116,7 +120,7 @@ static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4,
     return pa;
 }
 
-void app_create(struct percpu *c, uint64_t boot_pgd)
+void app_create(struct percpu *c, uint64_t boot_pgd, uint64_t shared_pa)
 {
     struct ix_bootinfo *bi = c->bi;
     struct app *a = &apps[c->id];
@@ -166,6 +170,13 @@ void app_create(struct percpu *c, uint64_t boot_pgd)
         map_page(upml4, APP_EVENTS_VA + i * PAGE_SIZE, ev_pa + i * PAGE_SIZE, PTE_U | PTE_NX);
     app_add_vma(a, APP_EVENTS_VA, APP_EVENTS_VA + ev_pages * PAGE_SIZE, VMA_R);
     a->events = phys_to_virt(ev_pa);
+
+    if (shared_pa) {
+        /* one physical region, mapped into every core's instance */
+        for (uint64_t off = 0; off < bi->app_shared_size; off += PAGE_SIZE)
+            map_page(upml4, APP_SHARED_VA + off, shared_pa + off, prot_flags(VMA_R | VMA_W));
+        app_add_vma(a, APP_SHARED_VA, APP_SHARED_VA + bi->app_shared_size, VMA_R | VMA_W);
+    }
 
     build_info_page(c, a, upml4, heap, bi->app_heap_size);
     a->entry = bi->app_entry;

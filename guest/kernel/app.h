@@ -26,7 +26,7 @@ struct app {
 };
 
 /* Build CPU c's page tables (kernel and app) and its instance of the app. BSP only. */
-void app_create(struct percpu *c, uint64_t boot_pgd);
+void app_create(struct percpu *c, uint64_t boot_pgd, uint64_t shared_pa);
 void app_add_vma(struct app *a, uint64_t start, uint64_t end, uint32_t prot);
 /* Is [va, va+len) inside one mapping of the app with at least `prot`? */
 int app_range_ok(const struct app *a, uint64_t va, uint64_t len, uint32_t prot);

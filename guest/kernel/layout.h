@@ -36,6 +36,7 @@
 #define APP_CALLS_VA 0x0000007f10000000
 #define APP_EVENTS_VA 0x0000007f20000000
 #define APP_INFO_VA 0x0000007f30000000
+#define APP_SHARED_VA 0x0000007c00000000 /* [app] shared_heap: the same memory in every instance */
 #define APP_RXPOOL_VA 0x0000007e00000000 /* the core's mbuf pool, read-only: received payloads */
 #define APP_VA_LIMIT 0x0000008000000000
 

@@ -32,8 +32,14 @@ static void bsp_init(struct percpu *c)
     /* The other CPUs may not have started yet: set up their fixed fields here. */
     for (unsigned i = 0; i < bi->ncpus; i++)
         percpu_init(&percpus[i], i, bi);
+    uint64_t shared_pa = 0;
+    if (bi->app_shared_size) {
+        if (bi->app_shared_size & (PAGE_SIZE - 1) || bi->app_shared_size > APP_RXPOOL_VA - APP_SHARED_VA)
+            panic_on(c, "app shared memory of %lu bytes is not page aligned or too large", bi->app_shared_size);
+        shared_pa = pages_alloc(bi->app_shared_size / PAGE_SIZE, PAGE_SIZE);
+    }
     for (unsigned i = 0; i < bi->ncpus; i++) {
-        app_create(&percpus[i], bi->pgd_phys);
+        app_create(&percpus[i], bi->pgd_phys, shared_pa);
         dp_create(&percpus[i]);
     }
 }

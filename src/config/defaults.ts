@@ -11,6 +11,8 @@ export const DEFAULTS = {
   app: {
     heap: '4M',
     heapBytes: 4 * 1024 * 1024,
+    shared: '0',
+    sharedBytes: 0,
     args: [] as readonly string[],
     ports: [] as readonly number[],
   },

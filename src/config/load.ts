@@ -114,6 +114,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       args: [...(f.app.args ?? DEFAULTS.app.args)],
       ports: [...(f.app.ports ?? DEFAULTS.app.ports)],
       heapBytes: f.app.heap !== undefined ? parseSize(f.app.heap)! : DEFAULTS.app.heapBytes,
+      sharedBytes: f.app.shared !== undefined ? parseSize(f.app.shared)! : DEFAULTS.app.sharedBytes,
     },
     nic,
     log: { level: f.log?.level ?? DEFAULTS.log.level },

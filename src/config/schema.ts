@@ -38,6 +38,7 @@ export const ALLOWED = {
   'app.path': 'a non-empty path to the application ELF, relative to the config file\'s directory or absolute',
   'app.args': `a list of at most ${LIMITS.argsMax} strings`,
   'app.heap': `the heap of each app instance (one per core): integer bytes or "NNNK", "NNNM", "NNNG", from ${sizeText(LIMITS.heapMin)} to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
+  'app.shared': `memory mapped into every core's app instance at the same address (for state all cores use, like a shared cache): integer bytes or "NNNK", "NNNM", "NNNG", 0 to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
   'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
   nic: 'a table [nic]',
   'nic.tap': 'a Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."); give either `tap` or `namespace = true`, not both',
@@ -172,6 +173,13 @@ const appSchema = z.strictObject({
     const n = parseSize(v);
     if (n === null) return 'not a size';
     if (n < LIMITS.heapMin || n > LIMITS.heapMax) return 'out of range';
+    return n % 4096 !== 0 ? 'not a multiple of 4K' : null;
+  }).optional(),
+  shared: leaf<string | number>(ALLOWED['app.shared'], (v) => {
+    if (typeof v !== 'string' && typeof v !== 'number') return `wrong type (${typeName(v)}), expected an integer or a string`;
+    const n = parseSize(v);
+    if (n === null) return 'not a size';
+    if (n > LIMITS.heapMax) return 'out of range';
     return n % 4096 !== 0 ? 'not a multiple of 4K' : null;
   }).optional(),
 }, { error: ALLOWED.app });

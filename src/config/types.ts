@@ -30,7 +30,7 @@ export interface DataplaneConfig {
   batch: number;
   idlePollUs: number;
   protection: Protection;
-  app: { path: string; args: string[]; ports: number[]; heapBytes: number };
+  app: { path: string; args: string[]; ports: number[]; heapBytes: number; sharedBytes: number };
   nic: NicConfig | null;
   log: { level: LogLevel };
 }

@@ -84,6 +84,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     idlePollUs: cfg.idlePollUs,
     protection: cfg.protection,
     appHeapSize: cfg.app.heapBytes,
+    appSharedSize: cfg.app.sharedBytes,
     selftest: o.selftest ?? false,
     nic: cfg.nic
       ? {

@@ -21,12 +21,12 @@ export const BOOT_SELFTEST_SHORT = 2;
 export const CPU_STATE = { off: 0, booting: 1, running: 2, appDone: 3, panic: 4 } as const;
 
 export const BootInfo = {
-  size: 9000,
+  size: 9008,
   magic: 0, version: 8, sizeField: 12, memSize: 16, kernelPhysEnd: 24, freePhysStart: 32,
   freePhysEnd: 40, pgdPhys: 48, tscKhz: 56, ncpus: 64, flags: 68, batch: 72, idlePollUs: 76,
   protection: 80, hcPort: 84, appEntry: 88, appNsegs: 96, appArgc: 100, appSegs: 104,
   appStackSize: 424, appHeapSize: 432, appArgsLen: 440, appArgs: 448, logRingPhys: 1472,
-  logRingSize: 1480, cpu: 1488, nic: 3408, stats: 5544,
+  logRingSize: 1480, cpu: 1488, nic: 3408, stats: 5544, appSharedSize: 9000,
 } as const;
 
 export const AppSeg = { size: 40, vaddr: 0, paddr: 8, filesz: 16, memsz: 24, flags: 32 } as const;
@@ -62,8 +62,8 @@ export const IxEvent = { size: 40, type: 0, flags: 4, cookie: 8, a0: 16, a1: 24,
 
 /** guest/include/ix/app.h */
 export const AppInfo = {
-  size: 80, cpu: 0, ncpus: 4, calls: 8, callsMax: 16, eventsMax: 20, events: 24, heap: 32,
-  heapSize: 40, tscKhz: 48, argc: 56, argv: 64, bpollDirect: 72,
+  size: 96, cpu: 0, ncpus: 4, calls: 8, callsMax: 16, eventsMax: 20, events: 24, heap: 32,
+  heapSize: 40, tscKhz: 48, argc: 56, argv: 64, bpollDirect: 72, shared: 80, sharedSize: 88,
 } as const;
 
 /** guest/include/ix/stats.h: per-core dataplane counters in boot info (stats[cpu]). */

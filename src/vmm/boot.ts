@@ -47,6 +47,8 @@ export interface BootParams {
   appArgs: string[];
   appStackSize: number;
   appHeapSize: number;
+  /** memory shared by every core's app instance (0: none) */
+  appSharedSize?: number;
   /** bytes to set aside after the images for the host (NIC rings), not given to the guest allocator */
   reserveBytes?: number;
 }
@@ -174,6 +176,7 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
   bi.setUint32(BootInfo.hcPort, HC_PORT, true);
   bi.setBigUint64(BootInfo.appStackSize, BigInt(p.appStackSize), true);
   bi.setBigUint64(BootInfo.appHeapSize, BigInt(p.appHeapSize), true);
+  bi.setBigUint64(BootInfo.appSharedSize, BigInt(p.appSharedSize ?? 0), true);
   writeArgs(bi, p.appArgs);
   bi.setBigUint64(BootInfo.logRingPhys, BigInt(LOG_RINGS_GPA), true);
   bi.setBigUint64(BootInfo.logRingSize, BigInt(LOG_RING_SIZE), true);

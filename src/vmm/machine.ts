@@ -29,6 +29,7 @@ export interface MachineOptions {
   protection: 'ring3' | 'none';
   appStackSize?: number;
   appHeapSize?: number;
+  appSharedSize?: number;
   /** the NIC, if the dataplane has one */
   nic?: NicOptions;
   /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
@@ -191,6 +192,7 @@ export class Machine extends EventEmitter {
       appArgs: [this.app.path.split('/').pop() ?? 'app', ...o.appArgs],
       appStackSize: o.appStackSize ?? DEFAULT_STACK,
       appHeapSize: o.appHeapSize ?? DEFAULT_HEAP,
+      appSharedSize: o.appSharedSize ?? 0,
       reserveBytes: o.nic ? NIC_RING_RESERVE : 0,
     });
     if (o.nic) {

@@ -19,6 +19,9 @@ struct ix_app_info {
     uint64_t argv;         /* char *argv[argc + 1], strings in this page */
     uint64_t bpoll_direct; /* protection = "none": the kernel's ix_bpoll as a plain function
                               (the app runs in ring 0 on the kernel's page table); else 0 */
+    uint64_t shared;       /* memory mapped at the same address in every core's instance
+                              (zeroed at boot; the app synchronizes its own use), or 0 */
+    uint64_t shared_size;
 };
 
 #define IX_EVENTS_MAX 8192

@@ -109,6 +109,9 @@ struct ix_bootinfo {
 
     /* written by the guest: per-core dataplane counters (ix/stats.h) */
     struct ix_core_stats stats[IX_MAX_CPUS];
+
+    /* bytes of memory shared by every core's app instance (0: none), see ix/app.h */
+    uint64_t app_shared_size;
 };
 
 #endif
