@@ -2,7 +2,8 @@
 # Runs inside the nested-CI VM (busybox sh), from the repository root, shared read-only.
 # $1 is the result folder shared with the host. Writes selftest.json (the platform the
 # guest kernel reports), vitest.json (the guest-boot test files, CI=true so nothing
-# skips) and trap.json (the batched-trap benchmark); exits non-zero if any of them failed.
+# skips), vitest-e2e.json (one end-to-end network test) and trap.json (the batched-trap
+# benchmark); exits non-zero if any of them failed.
 out="$1"
 export CI=true IX_EXPECT_PLATFORM=native NO_COLOR=1 HOME=/root
 what="all"
@@ -30,6 +31,15 @@ if wants tests; then
   node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts \
     --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || rc=1
   echo "nested-inner: tests done in $(awk "BEGIN{print $(now)-$t0}")s"
+fi
+
+if wants e2e; then
+  # one end-to-end network test: the echo dataplane on one core, with its NIC (a TAP in a
+  # namespace) and Linux clients (TCP connections, UDP datagrams, a bulk echo, ping)
+  t0=$(now)
+  node node_modules/vitest/vitest.mjs run test/e2e-echo.test.ts -t 'echo dataplane with 1 core' \
+    --reporter=default --reporter=json --outputFile.json="$out/vitest-e2e.json" || rc=1
+  echo "nested-inner: e2e done in $(awk "BEGIN{print $(now)-$t0}")s"
 fi
 
 if wants bench; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Boot the nested-CI VM (ci/nested/image.sh) with QEMU and run ci/nested/inner.sh inside it,
-# against this repository's current build (shared read-only over 9p at the same path).
+# against this repository's current build: the host's root file system is shared read-only
+# over 9p (tag hostroot), so the VM sees the repository, node and the tools at their host paths.
 # Results land in the output folder: status (inner exit code), console.log, vitest.json,
 # selftest.json, trap.json, summary.txt. Exit status: the inner run's.
 #
@@ -11,14 +12,14 @@
 #        IX_NESTED_MEM     memory of the VM in MiB (default 2048)
 #        IX_NESTED_TIMEOUT seconds before the VM is killed (default 1500)
 #        IX_NESTED_INNER   what inner.sh runs: "all" (default) or a space-separated subset of
-#                          selftest tests bench
+#                          selftest tests e2e bench
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 out="${1:-$(mktemp -d /tmp/ix-nested-XXXXXX)}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-rm -f "$out/status" "$out/console.log" "$out/vitest.json" "$out/selftest.json" "$out/trap.json" "$out/summary.txt"
+rm -f "$out/status" "$out/console.log" "$out/vitest.json" "$out/vitest-e2e.json" "$out/selftest.json" "$out/trap.json" "$out/summary.txt"
 die() { echo "nested/run: error: $*" >&2; exit 2; }
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing; install qemu-system-x86 (bash ci/install.sh)"
@@ -53,7 +54,7 @@ timeout --foreground -k 10 "${IX_NESTED_TIMEOUT:-1500}" qemu-system-x86_64 \
   -nodefaults -display none -no-reboot -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off ix.repo=$repo" \
-  -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on" \
+  -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$out,mount_tag=out,security_model=none" \
   </dev/null 2>&1 | tee "$out/console.log"
 qemu_rc=${PIPESTATUS[0]}
