@@ -63,7 +63,7 @@ export interface E2eResult {
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
-  skipped: string[];
+  notes: string[];
   errors: string[];
   samples: Record<string, Record<Side, Sample[]>>;
 }
@@ -79,7 +79,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** The kvstore app and its config, or why the row is skipped. */
+/** The kvstore app and its config, or why its rows are skipped. */
 function findKvstore(): { app: IxApp } | { skip: string } {
   const elf = appElf('kvstore');
   if (!existsSync(elf)) return { skip: `kv: skipped: ${elf} does not exist yet (the kvstore app is not built; npm run build once it lands)` };
@@ -115,15 +115,20 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     throw new E2eBenchError(`e2e bench needs ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`);
   const tools = buildE2eTools();
   cleanupStaleNetns();
+  const notes: string[] = [];
+  const shared = o.clientCpus.length === 0 || o.clientCpus.some((c) => o.serverCpus.includes(c));
+  if (shared)
+    notes.push(
+      `note: the clients ${o.clientCpus.length ? `share CPU ${o.clientCpus.filter((c) => o.serverCpus.includes(c)).join(',')} with` : 'are not pinned away from'} the servers: a spinning client and a spinning server can land on one CPU, so the spinning-client rows measure the scheduler more than the stacks`,
+    );
   const load1Start = loadavg()[0]!;
   if (load1Start > availableParallelism())
     log(`note: load average ${load1Start.toFixed(2)} > ${availableParallelism()} CPUs: other work is running and will skew both sides (compare ratios, rerun when quiet)`);
 
-  const skipped: string[] = [];
   const errors: string[] = [];
   const kv = findKvstore();
   if ('skip' in kv) {
-    skipped.push(kv.skip);
+    notes.push(kv.skip);
     log(kv.skip);
   }
   const spApp: IxApp = { name: 'benchsp', elf: tools.spserver, args: [String(PORT_SOCKPERF)], ports: [PORT_SOCKPERF], heap: '32M' };
@@ -253,7 +258,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     link.remove();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { options: o, host: { cpus: availableParallelism(), load1_start: load1Start, load1_end: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), skipped, errors, samples };
+  return { options: o, host: { cpus: availableParallelism(), load1_start: load1Start, load1_end: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), notes, errors, samples };
 }
 
 function summary(v: Sample): string {
@@ -315,7 +320,7 @@ export function printE2eBench(r: E2eResult): void {
   console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?`);
   for (const x of r.rows)
     console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${(x.ratio === null ? '-' : x.ratio.toFixed(2)).padStart(6)}  ${x.goal.padEnd(7)}  ${x.met === null ? '' : x.met ? 'yes' : 'no'}`);
-  for (const s of r.skipped) console.log(s);
+  for (const s of r.notes) console.log(s);
   if (r.errors.length) {
     const counts = new Map<string, number>();
     for (const e of r.errors) counts.set(e, (counts.get(e) ?? 0) + 1);
