@@ -60,7 +60,8 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
       maxBuffer: 64 << 20,
     });
     run = { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `\n${String(r.error)}` : ''}`, seconds: (Date.now() - t0) / 1000 };
-    console.log(`nested run: exit ${r.status} in ${run.seconds.toFixed(0)} s; results in ${out}`);
+    const phases = run.output.split('\n').filter((l) => /^nested-(inner|init):|^nested\/run:/.test(l));
+    console.log(`nested run: exit ${r.status} in ${run.seconds.toFixed(0)} s; results in ${out}\n${phases.join('\n')}`);
   }, (timeoutS + 180) * 1000);
 
   afterAll(() => {
