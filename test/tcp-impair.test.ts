@@ -7,9 +7,11 @@
 // harness's own seeded impairment at the TAP boundary (--impair, harness_impair.c): the hosts
 // this project runs on have no sch_netem (see docs/net-stack.md). The test prints which one ran.
 //
-// Size: IX_IMPAIR_MB (default 8) megabytes each way. NewReno without SACK at 5 % loss and a
-// 200 ms minimum RTO moves ~0.3-0.6 MB/s here, so 100 MB each way takes several minutes per
-// direction: run it with IX_IMPAIR_MB=100 (docs/tcp.md has the measured times).
+// Sizes: Linux -> stack IX_IMPAIR_MB_IN (default 100) MB: Linux's sender with the SACK blocks
+// our receiver sends moves ~10 MB/s here. Stack -> Linux IX_IMPAIR_MB_OUT (default 8) MB: our
+// sender (NewReno + simplified SACK recovery, 200 ms minimum RTO) moves only ~0.35-0.45 MB/s
+// at 5 % loss each way, so 100 MB takes about 4 minutes: IX_IMPAIR_MB_OUT=100 runs it
+// (docs/tcp.md has the measured times).
 //
 // Needs root and /dev/net/tun: fails under CI=true without them, skips elsewhere. The
 // namespace (ix-tcpimp-<pid>-<rand>) is removed in afterAll, also on failure.
@@ -20,10 +22,13 @@ import { Harness, REPO, TestNetns, buildNetTests, netnsUnavailable } from './net
 
 const FIX = path.join(REPO, 'test/fixtures/tcp');
 const MB = 1_000_000;
-const SIZE_MB = Number(process.env.IX_IMPAIR_MB ?? '8');
-const TOTAL = Math.round(SIZE_MB * MB);
-// Budget per direction: 20 s + 6 s per MB (observed worst ~3 s/MB).
-const BUDGET_MS = 20_000 + SIZE_MB * 6_000;
+const IN_MB = Number(process.env.IX_IMPAIR_MB_IN ?? '100');
+const OUT_MB = Number(process.env.IX_IMPAIR_MB_OUT ?? '8');
+const IN_TOTAL = Math.round(IN_MB * MB);
+const OUT_TOTAL = Math.round(OUT_MB * MB);
+// Budgets: 20 s + 1 s per MB in (observed ~0.1 s/MB), 20 s + 6 s per MB out (~2.5-3 s/MB).
+const IN_BUDGET_MS = 20_000 + IN_MB * 1_000;
+const OUT_BUDGET_MS = 20_000 + OUT_MB * 6_000;
 const LOSS = 5;
 const REORDER = 10;
 const DELAY_US = 1000;
@@ -127,7 +132,7 @@ if (why && process.env.CI === 'true') {
           : mode.harnessDir === 'none'
             ? `tc netem both ways (ifb for the stack's direction): ${netemArgs.join(' ')}`
             : `tc netem for Linux -> stack, harness impairment for stack -> Linux (no ifb)`;
-      console.log(`impairment used: ${which}; ${SIZE_MB} MB each way`);
+      console.log(`impairment used: ${which}; ${IN_MB} MB Linux -> stack, ${OUT_MB} MB stack -> Linux`);
     }, 300_000);
 
     afterAll(async () => {
@@ -139,19 +144,19 @@ if (why && process.env.CI === 'true') {
       }
     });
 
-    it(`Linux -> stack: ${SIZE_MB} MB arrive intact (SHA-256 of what Linux sent = SHA-256 the stack received)`, async () => {
+    it(`Linux -> stack: ${IN_MB} MB arrive intact (SHA-256 of what Linux sent = SHA-256 the stack received)`, async () => {
       const t0 = Date.now();
-      const out = ns!.exec('python3', [path.join(FIX, 'send_sha.py'), '10.81.0.2', '9', String(TOTAL), String(BUDGET_MS / 1000)], BUDGET_MS);
+      const out = ns!.exec('python3', [path.join(FIX, 'send_sha.py'), '10.81.0.2', '9', String(IN_TOTAL), String(IN_BUDGET_MS / 1000)], IN_BUDGET_MS);
       const sent = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { sha?: string; sent?: number };
       // (execFileSync blocked the event loop: the harness's output arrives now)
       const m = await waitForLine(() => server!.output, /^sink done bytes=(\d+) sha=([0-9a-f]{64})$/m, 10_000);
-      expect(Number(m[1])).toBe(TOTAL);
+      expect(Number(m[1])).toBe(IN_TOTAL);
       expect(m[2]).toBe(sent.sha);
       const s = (Date.now() - t0) / 1000;
-      console.log(`Linux -> stack ${SIZE_MB} MB under impairment: ${s.toFixed(1)} s (${(SIZE_MB / s).toFixed(2)} MB/s)`);
-    }, BUDGET_MS + 10_000);
+      console.log(`Linux -> stack ${IN_MB} MB under impairment: ${s.toFixed(1)} s (${(IN_MB / s).toFixed(2)} MB/s)`);
+    }, IN_BUDGET_MS + 10_000);
 
-    it(`stack -> Linux: ${SIZE_MB} MB arrive intact (SHA-256 Linux received = SHA-256 of the pattern sent)`, async () => {
+    it(`stack -> Linux: ${OUT_MB} MB arrive intact (SHA-256 Linux received = SHA-256 of the pattern sent)`, async () => {
       const sink = spawn('ip', ['netns', 'exec', ns!.name, 'python3', path.join(FIX, 'recv_sha.py'), '10.81.0.1', '5001'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -163,13 +168,13 @@ if (why && process.env.CI === 'true') {
       // The client stack on its own TAP (10.82.0.2), routed to 10.81.0.1 through Linux.
       const client = await Harness.start(ns!, [
         '--tap', 'ixm1', '--addr', '10.82.0.2/24', '--peer-addr', '10.82.0.1', '--gw', '10.82.0.1',
-        '--connect', '10.81.0.1:5001', '--send-bytes', String(TOTAL), ...impairArgs(),
+        '--connect', '10.81.0.1:5001', '--send-bytes', String(OUT_TOTAL), ...impairArgs(),
       ]);
       if (mode.kind === 'netem') {
         // netem shapes frames Linux sends into this TAP too (the ACKs)
         ns!.exec('tc', ['qdisc', 'add', 'dev', 'ixm1', 'root', 'netem', ...netemArgs]);
       }
-      const res = await client.wait(BUDGET_MS);
+      const res = await client.wait(OUT_BUDGET_MS);
       expect(res.stdout).toMatch(/client done conns=1 ok=1 failed=0/);
       const m = await waitForLine(() => out, /^\{.*"sha".*\}$/m, 10_000);
       const got = JSON.parse(m[0]) as { bytes: number; sha: string };
@@ -178,14 +183,14 @@ if (why && process.env.CI === 'true') {
       const pat = Buffer.alloc(65536);
       for (let i = 0; i < 65536; i++) pat[i] = Number((BigInt(i) * 2654435761n) & 0xffffffffn) >>> 24;
       const want = createHash('sha256');
-      for (let left = TOTAL; left > 0; left -= 65536) want.update(left >= 65536 ? pat : pat.subarray(0, left));
-      expect(got.bytes).toBe(TOTAL);
+      for (let left = OUT_TOTAL; left > 0; left -= 65536) want.update(left >= 65536 ? pat : pat.subarray(0, left));
+      expect(got.bytes).toBe(OUT_TOTAL);
       expect(got.sha).toBe(want.digest('hex'));
       const s = (Date.now() - t0) / 1000;
       const tcp = res.stats?.tcp as number[] | undefined;
       console.log(
-        `stack -> Linux ${SIZE_MB} MB under impairment: ${s.toFixed(1)} s (${(SIZE_MB / s).toFixed(2)} MB/s); ` +
-          `retransmits ${tcp?.[10]}, RTOs ${tcp?.[11]}, fast retransmits ${tcp?.[12]}`,
+        `stack -> Linux ${OUT_MB} MB under impairment: ${s.toFixed(1)} s (${(OUT_MB / s).toFixed(2)} MB/s); ` +
+          `retransmits ${tcp?.[10]}, RTOs ${tcp?.[11]}, fast retransmits ${tcp?.[12]}, SACK-chosen ${tcp?.[23]}, lost retransmissions resent ${tcp?.[24]}`,
       );
       if (mode.kind === 'harness') {
         const imp = res.stats?.impair as unknown as { tx: { dropped: number; reordered: number }; rx: { dropped: number } };
@@ -197,7 +202,7 @@ if (why && process.env.CI === 'true') {
       expect(res.stats?.copies).toBe(0);
       expect(res.stats?.mbufs_in_use).toBe(0);
       expect(res.stats?.mbuf_double_frees).toBe(0);
-    }, BUDGET_MS + 30_000);
+    }, OUT_BUDGET_MS + 30_000);
 
     it('the server stack afterwards: impairment counters, no leak, zero copies', async () => {
       const r = await server!.stop();

@@ -104,6 +104,8 @@ enum tcp_counter {
     TCPC_CONN_PASSIVE,   /* connections established (passive) */
     TCPC_CONN_ACTIVE,    /* connections established (active) */
     TCPC_TIMEOUTS,       /* connections that gave up retransmitting */
+    TCPC_SACK_RETRANS,   /* retransmissions chosen from the SACK scoreboard (tcp_sack.c) */
+    TCPC_RACK_RETRANS,   /* retransmissions of a retransmission found lost (tcp_sack.c) */
     TCPC_COUNT
 };
 

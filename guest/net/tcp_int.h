@@ -8,6 +8,8 @@
 #include "timer.h"
 #include "wire/tcp.h"
 
+#define TCP_SB_MAX 8 /* SACK scoreboard ranges per connection */
+
 enum tcp_state {
     TCPS_CLOSED = 0,
     TCPS_LISTEN,        /* listeners are not PCBs; kept for completeness */
@@ -62,6 +64,7 @@ struct tcp_pcb {
     uint8_t snd_ws, rcv_ws;  /* window shifts (0 if not negotiated) */
     uint8_t dupacks;
     bool in_recovery;
+    bool loss_state;         /* SACK recovery after an RTO: everything not SACKed is lost */
     bool rtt_timing;
     bool fin_queued;         /* our FIN is at seq fin_seq */
     bool fin_rcvd;
@@ -85,6 +88,12 @@ struct tcp_pcb {
     uint16_t mss;            /* payload bytes per segment (after options) */
     uint32_t cwnd, ssthresh, recover;
     uint32_t last_ack_adv;   /* bytes the last snd_una-advancing ACK covered (RFC 6582 §4.2) */
+    /* SACK scoreboard (tcp_sack.c) */
+    uint8_t nsb;
+    uint32_t sb_l[TCP_SB_MAX], sb_r[TCP_SB_MAX];
+    uint32_t high_rxt;       /* RFC 6675 HighRxt */
+    uint32_t head_rxt_mark;  /* snd_max when the head hole was last retransmitted */
+    uint64_t head_rxt_us;    /* ... and when (0 = not retransmitted) */
     uint32_t rtt_seq;
     uint64_t rtt_start;
     uint32_t srtt_us, rttvar_us, rto_us;
@@ -174,6 +183,14 @@ void tcp_cc_init(struct net_core *c, struct tcp_pcb *p);
 void tcp_cc_ack(struct net_core *c, struct tcp_pcb *p, uint32_t acked);  /* new data acked */
 bool tcp_cc_dupack(struct net_core *c, struct tcp_pcb *p);  /* true: fast retransmit now */
 void tcp_cc_rto(struct net_core *c, struct tcp_pcb *p);
+
+/* tcp_sack.c (only when p->sack_on) */
+void tcp_sack_clear(struct tcp_pcb *p);
+void tcp_sack_update(struct tcp_pcb *p, const struct tcp_opts *o);  /* after snd_una moved */
+bool tcp_sack_head_lost(const struct tcp_pcb *p);
+void tcp_sack_entered_recovery(struct tcp_pcb *p, uint32_t rxt_len);
+void tcp_sack_partial_ack(struct tcp_pcb *p);
+void tcp_sack_recover(struct net_core *c, struct tcp_pcb *p);
 
 /* tcp_events.c */
 void tcp_pend(struct net_core *c, struct tcp_pcb *p, uint8_t what);  /* set and try posting */

@@ -88,11 +88,16 @@ static void rtx_fn(struct timer *t, void *arg)
         }
         TCP_TCTR(c, RTO);
         tcp_cc_rto(c, p);
-        /* Go back: resend from the oldest unacknowledged byte with the loss window. */
-        p->snd_nxt = p->snd_una;
         p->rtt_timing = false;
         p->dupacks = 0;
-        tcp_output(c, p);
+        if (p->loss_state) {
+            /* SACK: resend only what the scoreboard does not cover (tcp_sack.c). */
+            tcp_sack_recover(c, p);
+        } else {
+            /* Go back: resend from the oldest unacknowledged byte with the loss window. */
+            p->snd_nxt = p->snd_una;
+            tcp_output(c, p);
+        }
         tcp_rearm_rtx(c, p);
         return;
     }

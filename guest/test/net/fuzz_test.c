@@ -36,7 +36,7 @@ static uint64_t rnd(void)
     return rng;
 }
 
-#define NSEEDS 16
+#define NSEEDS 17
 static uint8_t seeds[NSEEDS][1600];
 static uint32_t seed_len[NSEEDS];
 static unsigned nseeds;
@@ -46,6 +46,9 @@ static void add_seed(const uint8_t *f, uint32_t n)
     memcpy(seeds[nseeds], f, n);
     seed_len[nseeds++] = n;
 }
+
+static uint32_t tcp_with_opts(uint8_t *f, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
+                              const uint8_t *opt, uint32_t optlen, const void *pl, uint32_t plen);
 
 static void make_seeds(void)
 {
@@ -63,6 +66,12 @@ static void make_seeds(void)
     add_seed(f, tl_udp(f, TL_PEER, TL_ADDR, 5000, 1234, pl, 8));
     add_seed(f, tl_udp(f, 0x0a000044, 0x0a0000ff, 5000, 7, pl, 16));
     add_seed(f, tl_tcp(f, TL_PEER, TL_ADDR, 40000, 80, 1000, 0, 0x02, NULL, 0));        /* SYN */
+    {   /* SYN offering SACK (and MSS 536, so several segments are in flight) */
+        uint8_t o[8];
+        uint32_t ol = tcp_put_opt_mss(o, 536);
+        ol += tcp_put_opt_sack_ok(o + ol);
+        add_seed(f, tcp_with_opts(f, 40001, 3000, 0, 0x02, o, ol, NULL, 0));
+    }
     add_seed(f, tl_tcp(f, TL_PEER, TL_ADDR, 40000, 80, 1001, 5, 0x10, NULL, 0));        /* ACK */
     add_seed(f, tl_tcp(f, TL_PEER, TL_ADDR, 40000, 80, 1001, 5, 0x18, pl, 500));        /* data */
     add_seed(f, tl_tcp(f, TL_PEER, TL_ADDR, 40000, 80, 1501, 5, 0x11, NULL, 0));        /* FIN */
@@ -163,7 +172,24 @@ static void note_tx(struct tl *t, unsigned from)
         }
 }
 
-/* A segment from the peer answering last_seg: ACK, data, FIN or RST at the right numbers. */
+/* A TCP segment with raw options (tl_tcp has none). */
+static uint32_t tcp_with_opts(uint8_t *f, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
+                              const uint8_t *opt, uint32_t optlen, const void *pl, uint32_t plen)
+{
+    uint8_t l4[1600];
+    uint32_t hlen = 20 + optlen;
+    memset(l4, 0, hlen);
+    tcp_write(l4, sport, 80, seq, ack, hlen, flags, 65535);
+    memcpy(l4 + 20, opt, optlen);
+    if (plen)
+        memcpy(l4 + hlen, pl, plen);
+    uint32_t sum = csum_pseudo(TL_PEER, TL_ADDR, NET_PROTO_TCP, hlen + plen);
+    tcp_set_csum(l4, csum_fold(csum_partial(l4, hlen + plen, sum)));
+    return tl_ipv4(f, TL_PEER, TL_ADDR, NET_PROTO_TCP, l4, hlen + plen);
+}
+
+/* A segment from the peer answering last_seg: ACK, data, FIN or RST at the right numbers;
+ * a third of them carry SACK blocks around what the stack sent (some nonsensical). */
 static uint32_t reply_seed(uint8_t *f)
 {
     static const uint8_t pl[1200];
@@ -178,6 +204,16 @@ static uint32_t reply_seed(uint8_t *f)
     case 5: flags |= TCP_FIN; break;
     case 6: flags |= TCP_PSH | TCP_FIN; plen = (uint32_t)((r >> 8) % 100) + 1; break;
     case 7: flags = (r >> 8) & 1 ? TCP_RST : TCP_RST | TCP_ACK; break;
+    }
+    if ((r >> 40) % 3 == 0) {
+        uint32_t l[3], rr[3], n = 1 + (uint32_t)((r >> 44) % 3);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t q = rnd();
+            l[i] = s->seq + (uint32_t)(q % 20000) - 2000;
+            rr[i] = l[i] + (uint32_t)((q >> 20) % 5000) - 100;
+        }
+        uint8_t o[28];
+        return tcp_with_opts(f, s->dport, s->ack, ack, flags, o, tcp_put_opt_sack(o, l, rr, n), pl, plen);
     }
     return tl_tcp(f, TL_PEER, TL_ADDR, s->dport, 80, s->ack, ack, flags, pl, plen);
 }
@@ -259,7 +295,7 @@ int main(int argc, char **argv)
             /* vary the peer's port so several connections live at once */
             memcpy(f, seeds[s], seed_len[s]);
             len = seed_len[s];
-            if (s >= 9 && s <= 13)
+            if (s >= 9 && s <= 14)
                 net_put16(f + ETH_HLEN + 20, (uint16_t)(40000 + rnd() % 8));
         }
         /* 1 in 16 plain seeds and 3 in 4 replies go through unmutated: keeps valid state
@@ -307,12 +343,13 @@ int main(int argc, char **argv)
     CHECK(tc[TCPC_RX_SEGS] > 0);
     CHECK(tc[TCPC_CONN_PASSIVE] > 0);
     fprintf(stderr, "fuzz: %lu frames, rx %llu, tx %llu, udp_rx %llu, icmp %llu, arp replies %llu, "
-            "tcp: segs %llu, accepted %llu, rst rx %llu, retrans %llu, discarded %llu\n",
+            "tcp: segs %llu, accepted %llu, rst rx %llu, retrans %llu (sack %llu), discarded %llu\n",
             frames, (unsigned long long)t->c.counters.rx_frames, (unsigned long long)t->ntx_total,
             (unsigned long long)t->c.counters.udp_rx, (unsigned long long)t->c.counters.icmp_echo_tx,
             (unsigned long long)t->c.counters.arp_replies_tx, (unsigned long long)tc[TCPC_RX_SEGS],
             (unsigned long long)tc[TCPC_CONN_PASSIVE], (unsigned long long)tc[TCPC_RST_RX],
-            (unsigned long long)tc[TCPC_RETRANS], (unsigned long long)tc[TCPC_DISCARDED]);
+            (unsigned long long)tc[TCPC_RETRANS], (unsigned long long)tc[TCPC_SACK_RETRANS],
+            (unsigned long long)tc[TCPC_DISCARDED]);
     tl_free(t);
     return tl_done();
 }

@@ -421,6 +421,58 @@ static void sack_blocks_for_holes(void)
     }
 }
 
+/* Our sender with SACK (tcp_sack.c): one duplicate ACK whose blocks show two holes starts
+ * recovery (the head has more than 2 segments SACKed above it) and retransmits both holes at
+ * once, nothing SACKed is resent, and the full ACK ends recovery without an RTO. */
+static void sack_sender_retransmits_holes(void)
+{
+    struct conn k;
+    k.t = tt_new();
+    k.cur = k.t->ntx;
+    k.h = (uint64_t)tcp_connect(&k.t->c, 1, TL_PEER, PPORT);
+    struct tt_seg s;
+    CHECK(tt_next(k.t, &k.cur, &s));
+    CHECK(s.o.sack_ok); /* we offer SACK-permitted */
+    k.lport = s.sport;
+    k.iss = s.seq;
+    uint8_t o[8];
+    uint32_t ol = tcp_put_opt_mss(o, MSS);
+    ol += tcp_put_opt_sack_ok(o + ol);
+    tt_send(k.t, PPORT, k.lport, PISS, k.iss + 1, TCP_SYN | TCP_ACK, 65535, NULL, 0, o, ol);
+    while (tt_next(k.t, &k.cur, &s)) {
+    }
+    tl_events_reset(k.t);
+    struct tcp_pcb *p = pcb(&k);
+    CHECK(p != NULL && p->sack_on);
+    if (p == NULL)
+        return;
+    static char data[10 * MSS];
+    struct net_iov iov = {data, sizeof(data)};
+    CHECK_EQ(tcp_sendv(&k.t->c, k.h, &iov, 1), sizeof(data));
+    uint32_t seqs[16];
+    CHECK_EQ(drain(&k, seqs, 16), 10);
+    const uint32_t b = k.iss + 1;
+    /* segments 0 and 3 lost: the peer holds [1,3) and [4,10) */
+    uint32_t l[2] = {b + 4 * MSS, b + 1 * MSS}, r[2] = {b + 10 * MSS, b + 3 * MSS};
+    uint8_t so[20];
+    uint32_t sl = tcp_put_opt_sack(so, l, r, 2);
+    tt_send(k.t, PPORT, k.lport, PISS + 1, b, TCP_ACK, 65535, NULL, 0, so, sl);
+    CHECK(p->in_recovery);
+    CHECK_EQ(p->nsb, 2);
+    int n = drain(&k, seqs, 16);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(seqs[0], b);
+    CHECK_EQ(seqs[1], b + 3 * MSS);
+    CHECK_EQ(k.t->c.counters.tcp[TCPC_SACK_RETRANS], 1);
+    /* both arrive: full ACK */
+    ack(&k, b + 10 * MSS);
+    CHECK(!p->in_recovery);
+    CHECK_EQ(p->nsb, 0);
+    CHECK_EQ(k.t->c.counters.tcp[TCPC_RTO], 0);
+    CHECK_EQ(k.t->c.counters.tcp[TCPC_RETRANS], 2);
+    finish(&k, b + 10 * MSS);
+}
+
 int main(void)
 {
     TL_RUN(partial_acks_in_recovery);
@@ -430,5 +482,6 @@ int main(void)
     TL_RUN(events_deferred_when_full);
     TL_RUN(dead_deferred_when_full);
     TL_RUN(sack_blocks_for_holes);
+    TL_RUN(sack_sender_retransmits_holes);
     return tl_done();
 }
