@@ -2,9 +2,10 @@
  * `npm run bench -- <name> [--json]`: benchmarks, never part of `npm test`.
  *   trap   cost of one batched call (batch 1, 8, 64) and `ix run` -> first app instruction
  *   nic    NIC queue path vs a C reflector on a TAP device
+ *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
- * With no name, runs trap and nic (e2e only when named).
+ * With no name, runs trap, nic and net (e2e only when named).
  */
 import { writeFileSync } from 'node:fs';
 import { runTrapBench, printTrapBench } from './trap.js';
@@ -12,7 +13,7 @@ import { runTrapBench, printTrapBench } from './trap.js';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const names = args.filter((a) => !a.startsWith('--'));
-const all = ['trap', 'nic', 'e2e'];
+const all = ['trap', 'nic', 'net', 'e2e'];
 // e2e takes minutes and needs sockperf/memcached: it runs only when named
 const todo = names.length ? names : all.filter((n) => n !== 'e2e');
 const results: Record<string, unknown> = {};
@@ -39,6 +40,11 @@ for (const n of todo) {
       if (print) print(r);
       else console.log(JSON.stringify(r, null, 2));
     }
+  } else if (n === 'net') {
+    const { runNetBench, printNetBench } = await import('./net.js');
+    const r = await runNetBench();
+    results.net = r;
+    if (!json) printNetBench(r);
   } else if (n === 'e2e') {
     const { runE2eBench, printE2eBench, e2eOptionsFromArgs } = await import('./e2e.js');
     const r = await runE2eBench(e2eOptionsFromArgs(args));
