@@ -21,7 +21,7 @@ const enabled = switchValue === '1';
 if (!enabled) {
   console.warn(`skipping the nested CI run (test/nested.test.ts): set IX_NESTED=1 to run it (IX_NESTED=${switchValue ?? 'unset'}, CI=${process.env.CI ?? 'unset'})`);
 }
-const timeoutS = Number(process.env.IX_NESTED_TIMEOUT ?? 1500);
+const timeoutS = Number(process.env.IX_NESTED_TIMEOUT ?? 1800);
 
 interface VitestJson {
   success: boolean;
@@ -41,7 +41,8 @@ interface TrapJson {
 }
 
 describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with hardware virtualization', () => {
-  const out = process.env.IX_NESTED_OUT ?? mkdtempSync(join(tmpdir(), 'ix-nested-'));
+  // created in beforeAll, not at collection: a skipped run must leave nothing behind
+  let out = '';
   let run: { status: number | null; output: string; seconds: number };
   const file = (n: string) => join(out, n);
   const json = <T>(n: string): T => {
@@ -52,6 +53,7 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
   const tail = () => run.output.split('\n').slice(-60).join('\n');
 
   beforeAll(() => {
+    out = process.env.IX_NESTED_OUT ?? mkdtempSync(join(tmpdir(), 'ix-nested-'));
     const t0 = Date.now();
     const r = spawnSync('bash', [resolve('ci/nested/run.sh'), out], {
       encoding: 'utf8',
@@ -66,7 +68,7 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
 
   afterAll(() => {
     // keep the results of a failed run for inspection; drop them otherwise
-    if (run?.status === 0 && !process.env.IX_NESTED_OUT) rmSync(out, { recursive: true, force: true });
+    if (out && run?.status === 0 && !process.env.IX_NESTED_OUT) rmSync(out, { recursive: true, force: true });
   });
 
   it('boots, runs the inner suite and exits 0', () => {
@@ -122,11 +124,14 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
   });
 
   describe.runIf(enabled && requireKvm())('on this host', () => {
-    const { dir, cleanup } = tempDir('ix-nested-host-');
-    afterAll(cleanup);
     it('the same guest kernel reports the host platform (pvm on a PVM host), unlike inside the VM', () => {
-      const cfg = writeConfig(dir, 'host', `name = "host"\ncores = 1\n[app]\npath = "${appElf('hello')}"\n`);
-      const r = ix(['run', '--selftest', '--json', cfg]);
+      const { dir, cleanup } = tempDir('ix-nested-host-');
+      let r: ReturnType<typeof ix>;
+      try {
+        r = ix(['run', '--selftest', '--json', writeConfig(dir, 'host', `name = "host"\ncores = 1\n[app]\npath = "${appElf('hello')}"\n`)]);
+      } finally {
+        cleanup();
+      }
       expect(r.status, r.stderr).toBe(0);
       const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary;
       const isPvm = existsSync('/sys/module/kvm_pvm');

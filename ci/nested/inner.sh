@@ -1,54 +1,78 @@
 #!/bin/sh
-# Runs inside the nested-CI VM (busybox sh), from the repository root, shared read-only.
-# $1 is the result folder shared with the host. Writes selftest.json (the platform the
-# guest kernel reports), vitest.json (the guest-boot test files, CI=true so nothing
-# skips), vitest-e2e.json (one end-to-end network test) and trap.json (the batched-trap
-# benchmark); exits non-zero if any of them failed.
+# Runs inside the nested-CI VM, chrooted into the host's root (read-only under a tmpfs
+# overlay), from the repository root. $1 is the result folder shared with the host. Writes
+# selftest.json (the platform the guest kernel reports), vitest.json (the guest-boot test
+# files, CI=true so nothing skips), vitest-e2e.json (one end-to-end network test) and
+# trap.json (the batched-trap benchmark); exits non-zero if any of them failed.
+#
+# Every phase is bounded (IX_NESTED_PHASE_TIMEOUT, default 420 s): a hung `ix run` (seen once:
+# a boot/fault test that never finished, QEMU spinning) fails that phase with a list of the
+# processes still running, instead of holding the VM until the host's timeout.
 out="$1"
 export CI=true IX_EXPECT_PLATFORM=native NO_COLOR=1 HOME=/root
 what="all"
 [ -f "$out/env" ] && . "$out/env" && what="${IX_NESTED_INNER:-all}"
+limit="${IX_NESTED_PHASE_TIMEOUT:-420}"
 wants() { [ "$what" = all ] || case " $what " in *" $1 "*) true ;; *) false ;; esac; }
 rc=0
 now() { cut -d' ' -f1 /proc/uptime; }
+since() { awk "BEGIN{print $(now)-$1}"; }
 echo "nested-inner: start at $(now)s uptime, node $(node --version), /dev/kvm: $([ -c /dev/kvm ] && echo yes || echo no)"
+
+# bounded NAME CMD...: run CMD with the phase limit; 30 s before it, print what still runs
+bounded() {
+  name="$1"
+  shift
+  (
+    sleep $((limit - 30))
+    echo "nested-inner: $name still running after $((limit - 30)) s; processes:"
+    ps -eo pid,etime,stat,args | grep -E 'node|ix' | grep -v grep | cut -c1-300
+  ) &
+  dog=$!
+  timeout -k 10 "$limit" "$@"
+  st=$?
+  kill "$dog" 2>/dev/null
+  [ $st -eq 124 ] || [ $st -eq 137 ] && echo "nested-inner: $name timed out after $limit s"
+  return $st
+}
 
 if wants selftest; then
   # one boot on one core with the self-test: the JSON summary's platform must be "native"
   cfg=/tmp/nested-selftest.toml
   printf 'name = "nested"\ncores = 1\n[app]\npath = "%s/guest/build/apps/hello.elf"\n' "$PWD" >"$cfg"
   t0=$(now)
-  node bin/ix.js run --selftest --json "$cfg" >/tmp/selftest.out 2>/tmp/selftest.err
+  bounded selftest node bin/ix.js run --selftest --json "$cfg" >/tmp/selftest.out 2>/tmp/selftest.err
   st=$?
   tail -n 1 /tmp/selftest.out >"$out/selftest.json"
   cp /tmp/selftest.err "$out/selftest.log"
-  echo "nested-inner: selftest exit $st in $(awk "BEGIN{print $(now)-$t0}")s: $(cat "$out/selftest.json")"
+  echo "nested-inner: selftest exit $st in $(since "$t0")s: $(cat "$out/selftest.json")"
   [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/selftest.err; }
 fi
 
 if wants tests; then
+  # the verbose reporter prints each test as it ends: a hang shows where it is
   t0=$(now)
-  node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts \
-    --reporter=default --reporter=json --outputFile.json="$out/vitest.json" || rc=1
-  echo "nested-inner: tests done in $(awk "BEGIN{print $(now)-$t0}")s"
+  bounded tests node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts \
+    --reporter=verbose --reporter=json --outputFile.json="$out/vitest.json" || rc=1
+  echo "nested-inner: tests done in $(since "$t0")s"
 fi
 
 if wants e2e; then
   # one end-to-end network test: the echo dataplane on one core, with its NIC (a TAP in a
   # namespace) and Linux clients (TCP connections, UDP datagrams, a bulk echo, ping)
   t0=$(now)
-  node node_modules/vitest/vitest.mjs run test/e2e-echo.test.ts -t 'echo dataplane with 1 core' \
-    --reporter=default --reporter=json --outputFile.json="$out/vitest-e2e.json" || rc=1
-  echo "nested-inner: e2e done in $(awk "BEGIN{print $(now)-$t0}")s"
+  bounded e2e node node_modules/vitest/vitest.mjs run test/e2e-echo.test.ts -t 'echo dataplane with 1 core' \
+    --reporter=verbose --reporter=json --outputFile.json="$out/vitest-e2e.json" || rc=1
+  echo "nested-inner: e2e done in $(since "$t0")s"
 fi
 
 if wants bench; then
   # the benchmark writes a results file into the (overlaid, VM-local) working directory
   t0=$(now)
-  node dist/bench/index.js trap --json >/tmp/trap.out 2>/tmp/trap.err
+  bounded bench node dist/bench/index.js trap --json >/tmp/trap.out 2>/tmp/trap.err
   st=$?
   tail -n 1 /tmp/trap.out >"$out/trap.json"
-  echo "nested-inner: trap bench exit $st in $(awk "BEGIN{print $(now)-$t0}")s"
+  echo "nested-inner: trap bench exit $st in $(since "$t0")s"
   [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/trap.err; }
 fi
 echo "nested-inner: end at $(now)s uptime, rc=$rc"

@@ -10,7 +10,8 @@
 #                          nested VT-x/AMD-V, else tcg with an emulated AMD-V CPU)
 #        IX_NESTED_CPUS    vCPUs of the VM (default 2)
 #        IX_NESTED_MEM     memory of the VM in MiB (default 2048)
-#        IX_NESTED_TIMEOUT seconds before the VM is killed (default 1500)
+#        IX_NESTED_TIMEOUT seconds before the VM is killed (default 1800)
+#        IX_NESTED_PHASE_TIMEOUT  seconds each inner phase may take (default 420)
 #        IX_NESTED_INNER   what inner.sh runs: "all" (default) or a space-separated subset of
 #                          selftest tests e2e bench
 set -euo pipefail
@@ -45,11 +46,11 @@ case "$accel" in
   *) die "IX_NESTED_ACCEL must be tcg, kvm or auto (got '$accel')" ;;
 esac
 
-echo "IX_NESTED_INNER=${IX_NESTED_INNER:-all}" >"$out/env"
+printf 'IX_NESTED_INNER="%s"\nIX_NESTED_PHASE_TIMEOUT=%s\n' "${IX_NESTED_INNER:-all}" "${IX_NESTED_PHASE_TIMEOUT:-420}" >"$out/env"
 echo "nested/run: accel=$accel kernel=$(cat "$(dirname "$kernel")/kernel-version") out=$out" >&2
 start=$(date +%s)
 set +e
-timeout --foreground -k 10 "${IX_NESTED_TIMEOUT:-1500}" qemu-system-x86_64 \
+timeout --foreground -k 10 "${IX_NESTED_TIMEOUT:-1800}" qemu-system-x86_64 \
   "${accel_args[@]}" -machine q35 -smp "${IX_NESTED_CPUS:-2}" -m "${IX_NESTED_MEM:-2048}" \
   -nodefaults -display none -no-reboot -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
