@@ -3,8 +3,11 @@
 // memcrm storing and fetching values up to the 1 MB item limit (many frames each), memcslap
 // and memcaslap for a bounded time with zero errors and verified values, with 1 and 2 cores.
 //
-// Each core holds its own partition (docs/kvstore.md): checks that store on one connection
-// and fetch on another run with 1 core; with 2 cores every check stays within a connection.
+// With 2 cores (configs/kvstore.toml) both cores serve one store in the shared region
+// (docs/kvstore.md): a key stored through one connection is fetched through a new one,
+// hundreds of times (RSS puts the connections on both cores; `stats` says which), cas
+// uniques hold across connections, and increments from parallel connections on both cores
+// add up.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +44,51 @@ while ends < n and time.time() - t0 < 30:
     if not d: break
     d = tail + d; ends += d.count(b"VALUE pk 0 3\\r\\nabc\\r\\nEND\\r\\n"); tail = d[d.rfind(b"END\\r\\n") + 5:]
 print(ends)
+`;
+
+// Store on one connection, fetch on a new one, n times; cas across connections; parallel
+// increments from fresh connections. Prints a JSON summary.
+const CROSS = `
+import json, os, socket, sys, threading
+host = sys.argv[1]; n = int(sys.argv[2])
+def conn():
+    s = socket.create_connection((host, 11211)); s.settimeout(10); return s
+def ask(s, req, ends):
+    s.sendall(req); b = b""
+    while not any(b.endswith(e) for e in ends):
+        d = s.recv(1 << 16)
+        if not d: raise Exception("connection closed after %r: %r" % (req[:40], b))
+        b += d
+    return b
+def core(s):
+    r = ask(s, b"stats\\r\\n", [b"END\\r\\n"])
+    return int(r.split(b"STAT core ")[1].split(b"\\r\\n")[0])
+bad = []; pairs = {}
+for i in range(n):
+    v = os.urandom(1 + (i * 37) % 3000); k = b"x%d" % i
+    a = conn(); ca = core(a)
+    r = ask(a, b"set %s 7 0 %d\\r\\n%s\\r\\n" % (k, len(v), v), [b"STORED\\r\\n", b"ERROR\\r\\n"]); a.close()
+    if r != b"STORED\\r\\n": bad.append("set %d: %r" % (i, r)); continue
+    b = conn(); cb = core(b)
+    want = b"VALUE %s 7 %d\\r\\n%s\\r\\nEND\\r\\n" % (k, len(v), v)
+    r = ask(b, b"get %s\\r\\n" % k, [b"END\\r\\n"]); b.close()
+    if r != want: bad.append("get %d (set on core %d, get on core %d): %r" % (i, ca, cb, r[:60]))
+    pairs["%d->%d" % (ca, cb)] = pairs.get("%d->%d" % (ca, cb), 0) + 1
+# cas: the unique read on one connection is valid on another, once
+a = conn(); r = ask(a, b"set c 0 0 1\\r\\n1\\r\\ngets c\\r\\n", [b"END\\r\\n"]); a.close()
+u = r.split(b"\\r\\n")[1].split(b" ")[4]
+cas = []
+for _ in range(2):
+    c = conn(); cas.append(ask(c, b"cas c 0 0 1 %s\\r\\n2\\r\\n" % u, [b"\\r\\n"]).decode().strip()); c.close()
+# increments: threads, each through fresh connections
+a = conn(); ask(a, b"set ctr 0 0 1\\r\\n0\\r\\n", [b"\\r\\n"]); a.close()
+def incr():
+    for _ in range(50):
+        c = conn(); ask(c, b"incr ctr 1\\r\\n", [b"\\r\\n"]); c.close()
+ts = [threading.Thread(target=incr) for _ in range(6)]
+[t.start() for t in ts]; [t.join() for t in ts]
+a = conn(); ctr = ask(a, b"get ctr\\r\\n", [b"END\\r\\n"]).split(b"\\r\\n")[1].decode(); a.close()
+print(json.dumps({"bad": bad[:5], "nbad": len(bad), "pairs": pairs, "cas": cas, "ctr": ctr}))
 `;
 
 function config1(): string {
@@ -135,11 +183,32 @@ describe.runIf(run)('kvstore with 1 core', () => {
 });
 
 describe.runIf(run)('kvstore with 2 cores (configs/kvstore.toml)', () => {
-  it('passes memccapable and runs memcaslap and memcslap over both cores without errors', async () => {
+  it('shares one store between the cores: keys, cas and incr across connections; memccapable, memccp/memccat, memcaslap and memcslap without errors', async () => {
     const dp = await startDataplane(resolve('configs/kvstore.toml'), READY);
     let summary: Record<string, unknown> | null = null;
     try {
       capable(dp);
+      const cross = JSON.parse(ok(dp, 'python3', ['-c', CROSS, dp.address, '300'], 120_000)) as {
+        bad: string[]; nbad: number; pairs: Record<string, number>; cas: string[]; ctr: string;
+      };
+      expect(cross.bad, JSON.stringify(cross)).toEqual([]);
+      expect(cross.nbad).toBe(0);
+      // RSS put the storing and the fetching connection on different cores, both ways
+      expect(cross.pairs['0->1'] ?? 0, JSON.stringify(cross.pairs)).toBeGreaterThan(10);
+      expect(cross.pairs['1->0'] ?? 0, JSON.stringify(cross.pairs)).toBeGreaterThan(10);
+      expect(cross.cas).toEqual(['STORED', 'EXISTS']);
+      expect(cross.ctr).toBe('300');
+      // unmodified tools, one process (connection) to store and one to fetch, repeatedly
+      for (let i = 0; i < 12; i++) {
+        const name = `cross${i}.bin`;
+        const data = randomBytes(1 + ((i * 7919) % 200_000));
+        writeFileSync(join(dir, name), data);
+        ok(dp, 'memccp', [`--servers=${dp.address}`, join(dir, name)]);
+        ok(dp, 'memccat', [`--servers=${dp.address}`, `--file=${join(dir, `${name}.out`)}`, name]);
+        expect(readFileSync(join(dir, `${name}.out`)).equals(data), `${name} fetched back differs`).toBe(true);
+      }
+      const stat = ok(dp, 'memcstat', [`--servers=${dp.address}`]);
+      expect(Number(/curr_items: (\d+)/.exec(stat)?.[1])).toBeGreaterThanOrEqual(300 + 12);
       aslap(dp, '3s');
       aslap(dp, '800', ['-X', '100000', '-c', '8']);
       ok(dp, 'memcslap', [`--servers=${dp.address}`, '--concurrency=8', '--execute-number=1000', '--test=set']);

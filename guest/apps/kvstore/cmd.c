@@ -167,20 +167,24 @@ static int cmd_get(struct kv_conn *c, const char *line, uint32_t len, uint32_t f
         kv_stats.cmd_get++;
         if (touch)
             kv_stats.cmd_touch++;
+        kv_lock(); /* one key at a time: other cores wait for one lookup, not a multi-get */
         struct kv_item *it = kv_find(k.p, k.n);
         if (!it) {
+            kv_unlock();
             kv_stats.get_misses++;
             if (touch)
                 kv_stats.touch_misses++;
             continue;
         }
-        kv_stats.get_hits++;
-        if (touch) {
-            kv_stats.touch_hits++;
+        if (touch)
             it->exptime = exptime;
-        }
         kv_bump(it);
-        value_header(c, &k, it, with_cas);
+        kv_pin(it); /* the reply's reference: the item stays valid after the lock is dropped */
+        kv_unlock();
+        kv_stats.get_hits++;
+        if (touch)
+            kv_stats.touch_hits++;
+        value_header(c, &k, it, with_cas); /* flags, nbytes, cas never change once linked */
         kv_out_item(c, it);
     }
     c->resume = 0;
@@ -230,7 +234,9 @@ static void cmd_store(struct kv_conn *c, int cmd, struct tok *t, int n)
         swallow(c, (uint64_t)bytes + 2);
         return;
     }
+    kv_lock();
     struct kv_item *it = kv_alloc(t[1].p, t[1].n, (uint32_t)flags, kv_exptime(exptime), (uint32_t)bytes + 2);
+    kv_unlock();
     if (!it) {
         kv_out_str(c, "SERVER_ERROR out of memory storing object\r\n");
         swallow(c, (uint64_t)bytes + 2);
@@ -251,7 +257,7 @@ static struct kv_item *concat(struct kv_item *old, struct kv_item *add, int appe
     kv_pin(old); /* eviction for the new item must not take the old one */
     struct kv_item *it = kv_alloc(kv_item_key(old), old->nkey, old->flags, old->exptime,
                                   old->nbytes - 2 + add->nbytes);
-    kv_unpin(old);
+    kv_unpin_locked(old);
     if (!it)
         return 0;
     struct kv_item *a = append ? old : add, *b = append ? add : old;
@@ -267,8 +273,10 @@ void kv_cmd_value_done(struct kv_conn *c)
     c->pend = 0;
     c->state = KV_LINE;
     const char *v = kv_item_val(it);
+    kv_lock(); /* find, compare and link as one step: a cas or add racing on another core */
     if (v[it->nbytes - 2] != '\r' || v[it->nbytes - 1] != '\n') {
         kv_discard(it);
+        kv_unlock();
         kv_out_str(c, "CLIENT_ERROR bad data chunk\r\n");
         return;
     }
@@ -322,6 +330,7 @@ void kv_cmd_value_done(struct kv_conn *c)
         }
         break;
     }
+    kv_unlock();
     if (r[0] == 'S' && r[1] == 'E')
         noreply = 0; /* errors are always reported */
     reply(c, noreply, r);
@@ -345,8 +354,10 @@ static void cmd_arith(struct kv_conn *c, int incr, struct tok *t, int n)
         kv_out_str(c, "CLIENT_ERROR invalid numeric delta argument\r\n");
         return;
     }
+    kv_lock(); /* read, compute and link the new value as one step */
     struct kv_item *old = kv_find(t[1].p, t[1].n);
     if (!old) {
+        kv_unlock();
         if (incr)
             kv_stats.incr_misses++;
         else
@@ -359,6 +370,7 @@ static void cmd_arith(struct kv_conn *c, int incr, struct tok *t, int n)
     while (cur.n && cur.p[cur.n - 1] == ' ') /* values stored by other servers' decr may be padded */
         cur.n--;
     if (parse_u64(&cur, &v)) {
+        kv_unlock();
         kv_out_str(c, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
         return;
     }
@@ -373,8 +385,9 @@ static void cmd_arith(struct kv_conn *c, int incr, struct tok *t, int n)
     int len = ix_snprintf(num, sizeof num, "%llu", (unsigned long long)v);
     kv_pin(old);
     struct kv_item *it = kv_alloc(kv_item_key(old), old->nkey, old->flags, old->exptime, (uint32_t)len + 2);
-    kv_unpin(old);
+    kv_unpin_locked(old);
     if (!it) {
+        kv_unlock();
         kv_out_str(c, "SERVER_ERROR out of memory\r\n");
         return;
     }
@@ -382,6 +395,7 @@ static void cmd_arith(struct kv_conn *c, int incr, struct tok *t, int n)
     kv_item_val(it)[len] = '\r';
     kv_item_val(it)[len + 1] = '\n';
     kv_link(it);
+    kv_unlock();
     if (!noreply)
         reply_fmt(c, 32, "%s\r\n", num);
 }
@@ -390,12 +404,9 @@ static void cmd_stats(struct kv_conn *c, struct tok *t, int n)
 {
     if (n > 1) {
         if (eq(&t[1], "reset") && n == 2) {
-            struct kv_stats keep = kv_stats;
-            kv_stats = (struct kv_stats){0};
-            kv_stats.curr_items = keep.curr_items;
-            kv_stats.bytes = keep.bytes;
-            kv_stats.limit_maxbytes = keep.limit_maxbytes;
-            kv_stats.curr_connections = keep.curr_connections;
+            kv_lock();
+            kv_stats_reset();
+            kv_unlock();
             kv_out_str(c, "RESET\r\n");
         } else if (n == 2 && (eq(&t[1], "settings") || eq(&t[1], "items") || eq(&t[1], "slabs") ||
                               eq(&t[1], "sizes") || eq(&t[1], "conns"))) {
@@ -405,7 +416,9 @@ static void cmd_stats(struct kv_conn *c, struct tok *t, int n)
         }
         return;
     }
-    const struct kv_stats *s = &kv_stats;
+    struct kv_counters total;
+    kv_stats_total(&total); /* all cores sharing the store */
+    const struct kv_counters *s = &total;
     uint32_t up = kv_now() - 10;
     reply_fmt(c, KV_CMD_ROOM,
               "STAT pid %u\r\nSTAT uptime %u\r\nSTAT version " KV_VERSION "\r\nSTAT pointer_size 64\r\n"
@@ -498,10 +511,13 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
         } else if (!key_ok(&t[1]) || args > 3 || (args == 3 && !eq(&t[2], "0"))) {
             kv_out_str(c, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
         } else {
+            kv_lock();
             struct kv_item *it = kv_find(t[1].p, t[1].n);
-            if (it) {
-                kv_stats.delete_hits++;
+            if (it)
                 kv_unlink(it);
+            kv_unlock();
+            if (it) { /* not dereferenced: it may be gone already */
+                kv_stats.delete_hits++;
                 reply(c, noreply, "DELETED\r\n");
             } else {
                 kv_stats.delete_misses++;
@@ -519,11 +535,15 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
             kv_out_str(c, "CLIENT_ERROR bad command line format\r\n");
         } else {
             kv_stats.cmd_touch++;
+            kv_lock();
             struct kv_item *it = kv_find(t[1].p, t[1].n);
             if (it) {
-                kv_stats.touch_hits++;
                 it->exptime = kv_exptime(e);
                 kv_bump(it);
+            }
+            kv_unlock();
+            if (it) {
+                kv_stats.touch_hits++;
                 reply(c, noreply, "TOUCHED\r\n");
             } else {
                 kv_stats.touch_misses++;
@@ -536,7 +556,9 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
         if (n - noreply > 2 || (n - noreply == 2 && parse_i64(&t[1], &delay))) {
             kv_out_str(c, "CLIENT_ERROR bad command line format\r\n");
         } else {
+            kv_lock();
             kv_flush(delay > 0 ? (uint32_t)delay : 0);
+            kv_unlock();
             reply(c, noreply, "OK\r\n");
         }
     } else if (eq(cmd, "version")) {

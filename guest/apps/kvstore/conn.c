@@ -85,7 +85,6 @@ void kv_out_str(struct kv_conn *c, const char *s)
 
 void kv_out_item(struct kv_conn *c, struct kv_item *it)
 {
-    kv_pin(it);
     struct kv_out *o = &c->outq[c->out_tail++ % KV_OUTQ];
     o->base = kv_item_val(it);
     o->len = it->nbytes;
@@ -304,7 +303,9 @@ void kv_conn_dead(struct kv_conn *c)
             kv_unpin(o->it);
     }
     if (c->pend) {
+        kv_lock();
         kv_discard(c->pend);
+        kv_unlock();
         c->pend = 0;
     }
     c->in_head = c->in_tail = 0; /* the stack frees the segments with the connection */

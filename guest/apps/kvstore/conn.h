@@ -83,6 +83,7 @@ int kv_out_room(struct kv_conn *c, uint32_t bytes, uint32_t pieces);
 char *kv_out_reserve(struct kv_conn *c, uint32_t max); /* NULL if no contiguous room */
 void kv_out_commit(struct kv_conn *c, uint32_t n);     /* after kv_out_reserve */
 void kv_out_str(struct kv_conn *c, const char *s);     /* room must have been checked */
+/* Queue an item's value; takes over a pin the caller holds (kv_pin under the lock). */
 void kv_out_item(struct kv_conn *c, struct kv_item *it);
 
 /* cmd.c: execute one command line (without its "\n"; a trailing "\r" is allowed).

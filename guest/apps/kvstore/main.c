@@ -1,11 +1,12 @@
-/* kvstore: an in-memory key-value store speaking the memcached text protocol, one
- * independent partition per dataplane core (see docs/kvstore.md).
+/* kvstore: an in-memory key-value store speaking the memcached text protocol (see
+ * docs/kvstore.md). With `[app] shared` all cores serve one store in the shared region; without
+ * it each core keeps its own partition in its heap.
  *   args: [port=11211] [conns=N] [item_max=BYTES] [epoch=UNIX_SECONDS]
  *     conns     connections per core (default: up to 512, at most a quarter of the heap)
  *     item_max  largest value (default 1048576, as memcached's -I 1m)
  *     epoch     unix time at start: lets exptime values above 30 days (absolute unix times)
  *               be honoured; without it they never expire (the guest has no wall clock)
- * Everything else of the heap holds the items; the LRU evicts when it is full. */
+ * The items fill the shared region (or the rest of the heap); the LRU evicts when it is full. */
 #include <ix.h>
 #include <ixev.h>
 #include "conn.h"
@@ -74,6 +75,44 @@ static int arg_num(const char *a, const char *name, uint64_t *v)
     return 1;
 }
 
+/* Lay out the store (core 0 in the shared region, or each core in its heap) or wait for
+ * core 0 to publish it. The cores start at about the same time; a bounded wait turns a core
+ * 0 that never gets there into an error instead of a hang. Returns 0 or -1 (reported). */
+static int store_start(const struct ix_app_info *info, int shared, void *heap_rest, uint64_t heap_left,
+                       uint32_t item_max, uint64_t epoch)
+{
+    if (shared && info->cpu != 0) {
+        uint64_t t0 = ix_rdtsc();
+        int r;
+        while ((r = kv_store_attach((void *)info->shared, info->cpu)) == 0) {
+            if (ix_rdtsc() - t0 > 30 * tsc_hz) {
+                ix_printf("kvstore: core %u: the shared store was not ready after 30 s", info->cpu);
+                return -1;
+            }
+            __asm__ volatile("pause");
+        }
+        if (r < 0) {
+            ix_printf("kvstore: core %u: core 0 could not set up the shared store", info->cpu);
+            return -1;
+        }
+        tsc0 = kv_clock_base(); /* one store clock for every core (expiry times are shared) */
+        return 0;
+    }
+    void *mem = shared ? (void *)info->shared : heap_rest;
+    uint64_t size = shared ? info->shared_size : heap_left;
+    if (kv_store_init(mem, size, item_max, info->cpu)) {
+        ix_printf("kvstore: %s of %llu bytes too small for items of up to %llu bytes (raise [app] %s)",
+                  shared ? "shared memory" : "heap", (unsigned long long)size, (unsigned long long)item_max,
+                  shared ? "shared" : "heap");
+        return -1;
+    }
+    tsc0 = ix_rdtsc();
+    kv_set_clock_base(tsc0);
+    kv_set_epoch(epoch);
+    kv_store_publish();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const struct ix_app_info *info = ix_info();
@@ -88,13 +127,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    tsc0 = ix_rdtsc();
     tsc_hz = info->tsc_khz ? info->tsc_khz * 1000 : 1000000000ull;
     kv_core = info->cpu;
-    uint64_t fit = info->heap_size / 4 / sizeof(struct kv_conn);
+    int shared = info->shared != 0 && info->shared_size != 0;
+    /* shared store: the heap holds only connections; else a quarter at most */
+    uint64_t fit = info->heap_size / (shared ? 1 : 4) / sizeof(struct kv_conn);
     if (conns == 0)
         conns = fit < 512 ? fit : 512;
-    if (conns == 0 || conns * sizeof(struct kv_conn) >= info->heap_size) {
+    if (conns == 0 || conns * sizeof(struct kv_conn) > info->heap_size ||
+        (!shared && conns * sizeof(struct kv_conn) >= info->heap_size)) {
         ix_printf("kvstore: heap of %llu bytes too small for %llu connections",
                   (unsigned long long)info->heap_size, (unsigned long long)conns);
         return 2;
@@ -105,12 +146,8 @@ int main(int argc, char **argv)
         free_list = &pool[i - 1];
     }
     uint64_t used = conns * sizeof(struct kv_conn);
-    if (kv_store_init((char *)info->heap + used, info->heap_size - used, (uint32_t)item_max)) {
-        ix_printf("kvstore: heap too small for items of up to %llu bytes (raise [app] heap)",
-                  (unsigned long long)item_max);
+    if (store_start(info, shared, (char *)info->heap + used, info->heap_size - used, (uint32_t)item_max, epoch))
         return 2;
-    }
-    kv_set_epoch(epoch);
     ixev_init(&ops);
     int e = ixev_listen((uint16_t)port, 1024);
     if (e) {
@@ -118,9 +155,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (info->cpu == 0)
-        ix_printf("kvstore: memcached protocol on TCP port %llu, %u cores, %llu connections and %llu MB of "
-                  "items per core",
+        ix_printf("kvstore: memcached protocol on TCP port %llu, %u cores, %llu connections per core, "
+                  "%llu MB of items %s",
                   (unsigned long long)port, info->ncpus, (unsigned long long)conns,
-                  (unsigned long long)(kv_stats.limit_maxbytes >> 20));
+                  (unsigned long long)(kv_stats.limit_maxbytes >> 20), shared ? "shared by all cores" : "per core");
     return ixev_run();
 }

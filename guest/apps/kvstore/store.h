@@ -1,16 +1,35 @@
-/* kvstore: one partition of the key-value store (one per core): items in a buddy arena, a
- * chained hash table, one LRU list, lazy expiry, eviction from the LRU tail.
+/* kvstore: the key-value store: items in a buddy arena, a chained hash table, one LRU list,
+ * lazy expiry, eviction from the LRU tail, the cas counter.
+ *
+ * The store lives in one memory region: with `[app] shared` configured, the region mapped at
+ * the same address into every core's instance, so that all cores serve one table, as
+ * memcached's threads do; without it, a part of each core's private heap (one partition per
+ * core). Both modes run the same code: core 0 (or each core, privately) lays the store out
+ * with kv_store_init and publishes it; the other cores wait in kv_store_attach until it is
+ * ready. One spinlock (kv_lock) guards the table, the LRU, the arena, the cas counter and the
+ * mutable item fields (exptime, linked, list links); every function below that takes or
+ * returns an item must be called with it held, except kv_unpin.
  *
  * Items are immutable once linked: every update (set, append, incr ...) builds a new item
  * and links it in place of the old one. A reply can therefore send straight from item
- * memory; an item pinned by a reply in flight (refs > 0) is only unlinked on replacement or
- * deletion and is freed when the last pin goes. */
+ * memory without the lock. `refs` counts the table's reference (1 while linked) plus pins by
+ * replies in flight, atomically: a reply on one core unpins while another core may unlink the
+ * item; whoever drops the last reference frees it, so an item pinned on core 0 is never freed
+ * by an eviction or a delete on core 1. */
 #ifndef KV_STORE_H
 #define KV_STORE_H
 #include <stddef.h>
 #include <stdint.h>
 
 #define KV_KEY_MAX 250
+#define KV_CORES_MAX 64 /* per-core statistics slots in the store */
+
+/* The host unit test runs "cores" as threads: per-core variables are thread-local there. */
+#ifdef KV_HOST_THREADS
+#define KV_PER_CORE _Thread_local
+#else
+#define KV_PER_CORE
+#endif
 
 struct kv_item {
     struct kv_item *hnext;      /* hash chain */
@@ -21,7 +40,7 @@ struct kv_item {
     uint32_t stime;             /* store clock second of the last link (flush_all delay) */
     uint32_t flags;
     uint32_t nbytes;            /* value bytes including the trailing "\r\n" */
-    uint32_t refs;              /* pins by replies in flight */
+    uint32_t refs;              /* atomic: 1 while linked + pins by replies in flight */
     uint8_t nkey, order, linked, pad;
     char data[];                /* key (nkey bytes) then value (nbytes bytes) */
 };
@@ -29,7 +48,11 @@ struct kv_item {
 static inline char *kv_item_key(struct kv_item *it) { return it->data; }
 static inline char *kv_item_val(struct kv_item *it) { return it->data + it->nkey; }
 
-struct kv_stats {
+/* All uint64_t (summed field by field). Each core counts in its own slot (no shared cache
+ * lines on the hot path); `stats` adds the slots up. A gauge such as curr_items may go
+ * "negative" in one slot (an item linked on core 0, deleted on core 1): the sum modulo 2^64
+ * is right. */
+struct kv_counters {
     uint64_t curr_items, total_items, bytes, evictions, reclaimed, expired_unfetched;
     uint64_t cmd_get, get_hits, get_misses, get_expired, get_flushed, cmd_set, cmd_touch, touch_hits,
         touch_misses, delete_hits, delete_misses, incr_hits, incr_misses, decr_hits, decr_misses,
@@ -38,19 +61,35 @@ struct kv_stats {
     uint64_t curr_connections, total_connections, rejected_connections;
 };
 
-extern struct kv_stats kv_stats;
+/* This core's statistics slot. */
+extern KV_PER_CORE struct kv_counters *kv_stats_slot;
+#define kv_stats (*kv_stats_slot)
 
 /* Seconds since start, + 10 so that small internal values (1 = "already expired") never
  * collide with a real time. Provided by the app (main.c) or the unit test. */
 uint32_t kv_now(void);
 
-/* Carve the hash table, the buddy tag map and the arena out of [mem, mem + size).
- * item_max: the largest value accepted (bytes, without "\r\n"). Returns 0 or -1 when the
- * memory is too small for one item of that size. */
-int kv_store_init(void *mem, uint64_t size, uint32_t item_max);
+/* Lay the store out in [mem, mem + size) (zeroed memory: the shared region or a part of the
+ * heap) and use it from `core`. item_max: the largest value accepted (bytes, without
+ * "\r\n"). Returns 0, or -1 when the memory is too small for one item of that size (waiting
+ * cores then see the store failed). Other cores cannot attach before kv_store_publish. */
+int kv_store_init(void *mem, uint64_t size, uint32_t item_max, uint32_t core);
+/* Make the initialized store usable by the cores waiting in kv_store_attach. */
+void kv_store_publish(void);
+/* Use the store another core lays out in mem: 1 when attached, 0 when it is not ready yet
+ * (call again: the caller bounds the wait), -1 when its initialization failed. */
+int kv_store_attach(void *mem, uint32_t core);
+
 uint32_t kv_item_max(void);
-/* Wall-clock seconds (unix time) at store clock 0, or 0 when unknown (see kv_exptime). */
+/* Wall-clock seconds (unix time) at store clock 0, or 0 when unknown (see kv_exptime).
+ * Set before publishing. */
 void kv_set_epoch(uint64_t unix_at_start);
+/* A value every core reads back (main.c: the TSC at store clock 0). Set before publishing. */
+void kv_set_clock_base(uint64_t v);
+uint64_t kv_clock_base(void);
+
+void kv_lock(void);
+void kv_unlock(void);
 
 /* Protocol exptime -> store clock (0 never; negative -> already expired; <= 30 days relative;
  * larger: unix time, converted with the epoch, or treated as never when there is none). */
@@ -61,16 +100,26 @@ struct kv_item *kv_find(const char *key, size_t nkey);
 void kv_bump(struct kv_item *it); /* move to the LRU head */
 
 /* A new, unlinked item with room for nbytes of value (incl. "\r\n"); evicts from the LRU tail
- * as needed. NULL when the size exceeds the limit or nothing more can be evicted. */
+ * as needed. NULL when the size exceeds the limit or nothing more can be evicted. Until it
+ * is linked no other core can reach it: its value may be filled in without the lock. */
 struct kv_item *kv_alloc(const char *key, size_t nkey, uint32_t flags, uint32_t exptime, uint32_t nbytes);
 /* Link it (replacing any item with the same key), new cas, LRU head. */
 void kv_link(struct kv_item *it);
 void kv_unlink(struct kv_item *it);
 /* Drop an item never linked (abandoned store). */
 void kv_discard(struct kv_item *it);
-static inline void kv_pin(struct kv_item *it) { it->refs++; }
+/* Pin a linked item (lock held: it cannot go meanwhile). */
+static inline void kv_pin(struct kv_item *it) { __atomic_add_fetch(&it->refs, 1, __ATOMIC_RELAXED); }
+/* Unpin, without the lock held: takes it only to free an item whose last reference this was. */
 void kv_unpin(struct kv_item *it);
+/* Unpin with the lock held. */
+void kv_unpin_locked(struct kv_item *it);
 /* flush_all: delay 0 unlinks everything now; else items stored up to now+delay vanish then. */
 void kv_flush(uint32_t delay);
+
+/* Statistics of all cores (counters since the last reset; gauges as they are). */
+void kv_stats_total(struct kv_counters *out);
+/* stats reset: counters of all cores start again from 0 (lock held). */
+void kv_stats_reset(void);
 
 #endif

@@ -8,7 +8,9 @@
 #include "buddy.h"
 #include "conn.h"
 
-static int failures;
+int kvt_failures;
+#define failures kvt_failures
+void kvt_threads(void); /* kvthreads.c */
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
         if (!(cond)) {                                                                     \
@@ -114,7 +116,8 @@ static void fresh(uint64_t heap_bytes, uint32_t item_max)
         if (!pieces[i].acked)
             free(pieces[i].copy);
     cur = &conn_a;
-    CHECK(kv_store_init(heap, heap_bytes, item_max) == 0, "store init");
+    CHECK(kv_store_init(heap, heap_bytes, item_max, 0) == 0, "store init");
+    kv_store_publish();
     memset(&conn, 0, sizeof conn);
     kv_conn_init(&conn);
     out_len = 0;
@@ -612,6 +615,7 @@ int main(void)
     test_random();
     test_eviction();
     test_pinning();
+    kvt_threads();
     if (failures) {
         fprintf(stderr, "kvtest: %d check(s) failed\n", failures);
         return 1;
