@@ -49,9 +49,11 @@ describe.runIf(run)('booting the dataplane kernel', () => {
     const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as { platform: string; selftestSeconds: number };
     const expected = process.env.IX_EXPECT_PLATFORM ?? (isPvmHost() ? 'pvm' : 'native');
     expect(summary.platform).toBe(expected);
-    // emulated PVM runs ~1e6 iterations/s (1000 s for this loop); native ~3e9/s
+    // emulated PVM runs ~1e6 iterations/s (1000 s for this loop); native ~3e9/s. Inside the
+    // nested CI VM (QEMU/TCG emulating AMD-V) the loop takes 2-6 s: ci/nested/inner.sh raises
+    // the bound to 60 s there, which still tells native execution from emulation.
     expect(summary.selftestSeconds).toBeGreaterThan(0);
-    expect(summary.selftestSeconds).toBeLessThan(5);
+    expect(summary.selftestSeconds).toBeLessThan(Number(process.env.IX_SELFTEST_MAX_SECONDS ?? 5));
   });
 });
 
