@@ -30,6 +30,11 @@ static inline void kv_spin_lock(struct kv_lock *l)
     }
 }
 
+static inline int kv_spin_trylock(struct kv_lock *l)
+{
+    return __atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 && !__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE);
+}
+
 static inline void kv_spin_unlock(struct kv_lock *l) { __atomic_store_n(&l->v, 0, __ATOMIC_RELEASE); }
 
 #endif

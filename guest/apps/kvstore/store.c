@@ -114,7 +114,13 @@ uint32_t kv_item_max(void) { return S->item_max; }
 void kv_set_epoch(uint64_t unix_at_start) { S->epoch = unix_at_start; }
 void kv_set_clock_base(uint64_t v) { S->clock_base = v; }
 uint64_t kv_clock_base(void) { return S->clock_base; }
-void kv_lock(void) { kv_spin_lock(&S->lock); }
+void kv_lock(void)
+{
+    if (!kv_spin_trylock(&S->lock)) {
+        kv_stats.lock_waits++; /* contention, as seen in `stats` */
+        kv_spin_lock(&S->lock);
+    }
+}
 void kv_unlock(void) { kv_spin_unlock(&S->lock); }
 
 uint32_t kv_exptime(int64_t e)
@@ -231,6 +237,10 @@ struct kv_item *kv_find(const char *key, size_t nkey)
 
 void kv_bump(struct kv_item *it)
 {
+    uint32_t now = kv_now();
+    if (now - it->atime < KV_BUMP_INTERVAL)
+        return;
+    it->atime = now;
     if (it->linked && S->lru_head != it) {
         lru_remove(it);
         lru_push(it);
@@ -284,6 +294,7 @@ struct kv_item *kv_alloc(const char *key, size_t nkey, uint32_t flags, uint32_t 
     it->flags = flags;
     it->nbytes = nbytes;
     it->refs = 0;
+    it->atime = 0;
     it->nkey = (uint8_t)nkey;
     it->order = (uint8_t)order;
     it->linked = 0;
@@ -305,6 +316,7 @@ void kv_link(struct kv_item *it)
     __atomic_add_fetch(&it->refs, 1, __ATOMIC_RELEASE); /* the table's reference */
     it->cas = S->next_cas++;
     it->stime = kv_now();
+    it->atime = it->stime;
     kv_stats.curr_items++;
     kv_stats.total_items++;
     kv_stats.bytes += (uint64_t)it->nkey + it->nbytes;

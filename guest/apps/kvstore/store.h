@@ -41,6 +41,7 @@ struct kv_item {
     uint32_t flags;
     uint32_t nbytes;            /* value bytes including the trailing "\r\n" */
     uint32_t refs;              /* atomic: 1 while linked + pins by replies in flight */
+    uint32_t atime;             /* store clock second of the last move to the LRU head */
     uint8_t nkey, order, linked, pad;
     char data[];                /* key (nkey bytes) then value (nbytes bytes) */
 };
@@ -59,6 +60,7 @@ struct kv_counters {
         cas_hits, cas_misses, cas_badval, cmd_flush, alloc_failures;
     uint64_t limit_maxbytes;
     uint64_t curr_connections, total_connections, rejected_connections;
+    uint64_t lock_waits; /* store lock found held by another core */
 };
 
 /* This core's statistics slot. */
@@ -97,7 +99,12 @@ uint32_t kv_exptime(int64_t exptime);
 
 /* The live item for key, or NULL (expired and flushed items are unlinked on the way). */
 struct kv_item *kv_find(const char *key, size_t nkey);
-void kv_bump(struct kv_item *it); /* move to the LRU head */
+/* Move to the LRU head, unless it got there less than KV_BUMP_INTERVAL seconds ago (as
+ * memcached's ITEM_UPDATE_INTERVAL): a hot key read on every core would otherwise make
+ * each get write the list head and its neighbours, bouncing their cache lines between
+ * cores under the lock. */
+#define KV_BUMP_INTERVAL 60
+void kv_bump(struct kv_item *it);
 
 /* A new, unlinked item with room for nbytes of value (incl. "\r\n"); evicts from the LRU tail
  * as needed. NULL when the size exceeds the limit or nothing more can be evicted. Until it
