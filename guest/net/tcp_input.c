@@ -55,10 +55,30 @@ static void set_mss(struct net_core *c, struct tcp_pcb *p, const struct tcp_opts
     p->mss = (uint16_t)mss;
 }
 
+
+/* The options a SYN (or SYN-ACK) carries decide window scaling, timestamps, SACK and the MSS
+ * for the life of the connection (RFC 7323, RFC 2018, RFC 9293 §3.7.1). */
+static void adopt_syn_options(struct net_core *c, struct tcp_pcb *p, const struct seg *s)
+{
+    const struct tcp_tunables *tun = &c->tcp->tun;
+    p->ws_on = s->o.ws_ok && tun->wscale;
+    if (p->ws_on) {
+        p->snd_ws = s->o.ws;
+    } else {
+        p->snd_ws = 0;
+        p->rcv_ws = 0;
+    }
+    p->ts_on = s->o.ts_ok && tun->timestamps;
+    if (p->ts_on)
+        p->ts_recent = s->o.tsval;
+    p->sack_seen = s->o.sack_ok;
+    p->sack_on = s->o.sack_ok && tun->sack;
+    set_mss(c, p, &s->o);
+}
+
 static void passive_open(struct net_core *c, struct tcp_listener *l, uint32_t src, uint32_t dst,
                          uint16_t sport, uint16_t dport, const struct seg *s)
 {
-    const struct tcp_tunables *tun = &c->tcp->tun;
     if (l->pending >= l->backlog) {
         TCP_TCTR(c, SYN_DROPPED); /* like Linux: drop, the client's SYN retry comes back */
         return;
@@ -83,19 +103,7 @@ static void passive_open(struct net_core *c, struct tcp_listener *l, uint32_t sr
     p->iss = tcp_isn(c, p);
     p->snd_una = p->snd_nxt = p->snd_max = p->iss;
     p->snd_end = p->fin_seq = p->sq_seq = p->iss + 1;
-    p->ws_on = s->o.ws_ok && tun->wscale;
-    if (p->ws_on) {
-        p->snd_ws = s->o.ws;
-    } else {
-        p->snd_ws = 0;
-        p->rcv_ws = 0;
-    }
-    p->ts_on = s->o.ts_ok && tun->timestamps;
-    if (p->ts_on)
-        p->ts_recent = s->o.tsval;
-    p->sack_seen = s->o.sack_ok;
-    p->sack_on = s->o.sack_ok && tun->sack;
-    set_mss(c, p, &s->o);
+    adopt_syn_options(c, p, s);
     p->snd_wnd = s->wnd; /* never scaled in a SYN */
     p->max_sndwnd = p->snd_wnd;
     p->snd_wl1 = s->seq;
@@ -107,7 +115,6 @@ static void passive_open(struct net_core *c, struct tcp_listener *l, uint32_t sr
 
 static void syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct seg *s)
 {
-    const struct tcp_tunables *tun = &c->tcp->tun;
     if (s->flags & TCP_ACK) {
         if (seq_leq(s->ack, p->iss) || seq_gt(s->ack, p->snd_max)) {
             if (!(s->flags & TCP_RST))
@@ -127,19 +134,7 @@ static void syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct seg *s)
     p->irs = s->seq;
     p->rcv_nxt = s->seq + 1;
     p->rcv_adv = p->rcv_nxt;
-    p->ws_on = s->o.ws_ok && tun->wscale;
-    if (p->ws_on) {
-        p->snd_ws = s->o.ws;
-    } else {
-        p->snd_ws = 0;
-        p->rcv_ws = 0;
-    }
-    p->ts_on = s->o.ts_ok && tun->timestamps;
-    if (p->ts_on)
-        p->ts_recent = s->o.tsval;
-    p->sack_seen = s->o.sack_ok;
-    p->sack_on = s->o.sack_ok && tun->sack; /* we offered it iff tun->sack */
-    set_mss(c, p, &s->o);
+    adopt_syn_options(c, p, s); /* we offered SACK iff tun->sack */
     tcp_cc_init(c, p);
     p->snd_wnd = s->wnd;
     p->max_sndwnd = p->snd_wnd;
