@@ -1,5 +1,5 @@
 /** The `ix` command line (commander). */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, checkHostFit, ConfigError, HostFitError } from '../config/index.js';
 import { registerCheck } from './check.js';
@@ -13,11 +13,16 @@ import { runDataplane, RunError } from '../control/run.js';
 import { ElfError } from '../vmm/elf.js';
 import { BootError } from '../vmm/boot.js';
 import { MachineError } from '../vmm/machine.js';
+import { releaseSpareVcpuWorkers } from '../vmm/worker-pool.js';
 
 export async function main(argv: string[]): Promise<void> {
 const startedWallMs = performance.timeOrigin;
 const program = new Command();
 program.name('ix').description('IX-style protected dataplanes on stock Linux KVM').showHelpAfterError();
+// commander's own exits (usage errors, --help) must not end the process while a prestarted
+// vCPU worker is still loading (worker-pool.ts): it throws instead (here and in every
+// subcommand, which inherit this), and the workers are stopped first
+program.exitOverride();
 
 program
   .command('run')
@@ -35,7 +40,9 @@ program
     } catch (e) {
       if (e instanceof ConfigError || e instanceof HostFitError) {
         process.stderr.write(`${e.message}\n`);
-        process.exit(2);
+        await releaseSpareVcpuWorkers();
+        process.exitCode = 2;
+        return;
       }
       throw e;
     }
@@ -49,7 +56,9 @@ program
     } catch (e) {
       if (e instanceof RegistryError) {
         process.stderr.write(`ix: ${cfg.name}: refused: ${e.message}\n`);
-        process.exit(3);
+        await releaseSpareVcpuWorkers();
+        process.exitCode = 3;
+        return;
       }
       throw e;
     }
@@ -80,7 +89,13 @@ registerStop(program);
 registerExec(program);
 registerCheck(program, { probeBoot: async () => (await import('../control/probe.js')).probeBoot() });
 
-await program.parseAsync(argv);
+try {
+  await program.parseAsync(argv);
+} catch (e) {
+  if (!(e instanceof CommanderError)) throw e;
+  await releaseSpareVcpuWorkers();
+  process.exitCode = e.exitCode;
+}
 }
 
 function parsePort(v: string): number {

@@ -34,6 +34,7 @@ export interface FaultReport {
 }
 
 export type WorkerMessage =
+  | { type: 'loaded' }
   | { type: 'started'; cpu: number; tid: number; firstRunWallMs: number; affinity: number[] }
   | { type: 'app-exit'; cpu: number; status: number }
   | { type: 'app-fault'; cpu: number; fault: FaultReport }

@@ -171,6 +171,10 @@ function run(): void {
   post({ type: 'stopped', cpu: d.cpu });
 }
 
+// Every import above has been evaluated (the KVM binding is loaded): from here on the worker
+// may be stopped safely (worker-pool.ts explains why that matters).
+post({ type: 'loaded' });
+
 parentPort!.once('message', (m: { type: 'go'; data: VcpuWorkerData }) => {
   d = m.data;
   control = new Int32Array(d.control);
