@@ -6,16 +6,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  IX_NIC_ARP_MAX,
+  IX_NIC_ARP_PAGE,
   IX_NIC_MAX_QUEUES,
   IX_RETA_MAX,
   IX_RSS_KEY_LEN,
+  NIC_ARP,
   NIC_INFO,
   NIC_VQ,
+  readNicArpTable,
   readNicInfo,
+  writeNicArpTable,
   writeNicInfo,
   NicInfoError,
 } from '../src/net/nic-layout.js';
 import { RingLayoutError, allocNicRings, prepareNicRings, queueBytes } from '../src/net/rings.js';
+import { LIMITS } from '../src/config/defaults.js';
 import { availRingBytes, descTableBytes, usedRingBytes } from '../src/net/virtqueue.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ix-nic-layout-'));
@@ -30,12 +36,15 @@ int main(void) {
   printf("{\\n");
   printf("\\"IX_NIC_MAX_QUEUES\\": %d,\\n\\"IX_RSS_KEY_LEN\\": %d,\\n\\"IX_RETA_MAX\\": %d,\\n",
          IX_NIC_MAX_QUEUES, IX_RSS_KEY_LEN, IX_RETA_MAX);
+  printf("\\"IX_NIC_ARP_MAX\\": %d,\\n\\"IX_NIC_ARP_PAGE\\": %d,\\n", IX_NIC_ARP_MAX, IX_NIC_ARP_PAGE);
+  printf("\\"ix_nic_arp.size\\": %zu,\\n", sizeof(struct ix_nic_arp));
+  F(ix_nic_arp, ip); F(ix_nic_arp, mac);
   printf("\\"ix_nic_vq.size\\": %zu,\\n", sizeof(struct ix_nic_vq));
   F(ix_nic_vq, desc); F(ix_nic_vq, avail); F(ix_nic_vq, used);
   printf("\\"ix_nic_vq.qsize\\": %zu,\\n", offsetof(struct ix_nic_vq, size));
   F(ix_nic_info, present); F(ix_nic_info, nqueues); F(ix_nic_info, mac); F(ix_nic_info, mtu);
-  F(ix_nic_info, addr); F(ix_nic_info, netmask); F(ix_nic_info, gateway); F(ix_nic_info, pad0);
-  F(ix_nic_info, rss_key); F(ix_nic_info, reta_size); F(ix_nic_info, pad1); F(ix_nic_info, reta);
+  F(ix_nic_info, addr); F(ix_nic_info, netmask); F(ix_nic_info, gateway); F(ix_nic_info, arp_count);
+  F(ix_nic_info, rss_key); F(ix_nic_info, reta_size); F(ix_nic_info, arp_table_pfn); F(ix_nic_info, reta);
   F(ix_nic_info, rx); F(ix_nic_info, tx); F(ix_nic_info, notify_port);
   printf("\\"ix_nic_info.size\\": %zu\\n}\\n", sizeof(struct ix_nic_info));
   return 0;
@@ -54,8 +63,37 @@ describe('ix_nic_info layout', () => {
     expect(c['IX_NIC_MAX_QUEUES']).toBe(IX_NIC_MAX_QUEUES);
     expect(c['IX_RSS_KEY_LEN']).toBe(IX_RSS_KEY_LEN);
     expect(c['IX_RETA_MAX']).toBe(IX_RETA_MAX);
+    expect(c['IX_NIC_ARP_MAX']).toBe(IX_NIC_ARP_MAX);
+    expect(c['IX_NIC_ARP_PAGE']).toBe(IX_NIC_ARP_PAGE);
+    for (const [k, v] of Object.entries(NIC_ARP)) expect([`ix_nic_arp.${k}`, c[`ix_nic_arp.${k}`]]).toEqual([`ix_nic_arp.${k}`, v]);
     for (const [k, v] of Object.entries(NIC_VQ)) expect([`ix_nic_vq.${k}`, c[`ix_nic_vq.${k}`]]).toEqual([`ix_nic_vq.${k}`, v]);
     for (const [k, v] of Object.entries(NIC_INFO)) expect([`ix_nic_info.${k}`, c[`ix_nic_info.${k}`]]).toEqual([`ix_nic_info.${k}`, v]);
+    // every mirrored constant was printed by the C program (a field missing from the C side
+    // would compare undefined and fail, but make sure the comparison itself can fail)
+    expect(Object.keys(NIC_ARP).every((k) => typeof c[`ix_nic_arp.${k}`] === 'number')).toBe(true);
+    expect(NIC_INFO.arp_count + 4).not.toBe(c['ix_nic_info.arp_count']);
+    expect(NIC_INFO.arp_table_pfn + 4).not.toBe(c['ix_nic_info.arp_table_pfn']);
+  });
+
+  it('the static ARP table: the config limit, one page, round trip, host-side checks', () => {
+    expect(IX_NIC_ARP_MAX).toBe(LIMITS.arpMax);
+    expect(IX_NIC_ARP_MAX * NIC_ARP.size).toBe(IX_NIC_ARP_PAGE);
+    const page = new DataView(new ArrayBuffer(2 * IX_NIC_ARP_PAGE));
+    new Uint8Array(page.buffer).fill(0xee);
+    const entries = Array.from({ length: IX_NIC_ARP_MAX }, (_, i) => ({ ip: 0x0a000100 + i, mac: Uint8Array.from([2, 0x11, 0, 0, i >> 8, i & 255]) }));
+    writeNicArpTable(page, 0, entries);
+    const back = readNicArpTable(page, 0, IX_NIC_ARP_MAX);
+    expect(back.map((e) => [e.ip, Array.from(e.mac)])).toEqual(entries.map((e) => [e.ip, Array.from(e.mac)]));
+    expect(new Uint8Array(page.buffer)[IX_NIC_ARP_PAGE]).toBe(0xee); // nothing written past the page
+    // a short table zeroes the rest of the page (count 2: entries 2.. are all zero)
+    writeNicArpTable(page, 0, entries.slice(0, 2));
+    expect(new Uint8Array(page.buffer, 2 * NIC_ARP.size, IX_NIC_ARP_PAGE - 2 * NIC_ARP.size).every((b) => b === 0)).toBe(true);
+    expect(page.getUint32(NIC_ARP.size + NIC_ARP.ip, true)).toBe(0x0a000101);
+    expect(() => writeNicArpTable(page, 0, [...entries, entries[0]!])).toThrow(NicInfoError);
+    expect(() => writeNicArpTable(page, 0, [{ ip: 1, mac: Uint8Array.from([1, 0, 0x5e, 0, 0, 1]) }])).toThrow(/unicast/);
+    expect(() => writeNicArpTable(page, 0, [{ ip: 1, mac: new Uint8Array(6) }])).toThrow(/unicast/);
+    expect(() => writeNicArpTable(page, 0, [{ ip: 1, mac: new Uint8Array(5) }])).toThrow(NicInfoError);
+    expect(() => writeNicArpTable(page, IX_NIC_ARP_PAGE + 1, entries)).toThrow(NicInfoError);
   });
 
   it('round-trips through writeNicInfo/readNicInfo and rejects bad descriptions', () => {
@@ -79,6 +117,8 @@ describe('ix_nic_info layout', () => {
         { desc: 0x40000n, avail: 0x41000n, used: 0x42000n, size: 128 },
       ],
       notifyPort: 0x5e0n,
+      arpCount: 3,
+      arpTable: 0x7f000n,
     };
     writeNicInfo(view, 100, info);
     const back = readNicInfo(view, 100);
@@ -90,6 +130,16 @@ describe('ix_nic_info layout', () => {
     expect(back.tx).toEqual(info.tx);
     expect(back.notifyPort).toBe(0x5e0n);
     expect(back.gateway).toBe(0x0a000001);
+    expect(back.arpCount).toBe(3);
+    expect(back.arpTable).toBe(0x7f000n);
+    expect(view.getUint32(100 + NIC_INFO.arp_table_pfn, true)).toBe(0x7f); // a page number
+    // no table: count 0 and no page
+    writeNicInfo(view, 100, { ...info, arpCount: undefined, arpTable: undefined });
+    expect(readNicInfo(view, 100).arpCount).toBe(0);
+    expect(readNicInfo(view, 100).arpTable).toBe(0n);
+    expect(() => writeNicInfo(view, 100, { ...info, arpCount: IX_NIC_ARP_MAX + 1 })).toThrow(/at most 256/);
+    expect(() => writeNicInfo(view, 100, { ...info, arpTable: 0x7f010n })).toThrow(NicInfoError); // not page aligned
+    expect(() => writeNicInfo(view, 100, { ...info, arpTable: 0n })).toThrow(NicInfoError);
     expect(() => writeNicInfo(view, 100, { ...info, reta: [0, 2] })).toThrow(NicInfoError);
     expect(() => writeNicInfo(view, 100, { ...info, reta: [0, 1, 0] })).toThrow(NicInfoError);
     expect(() => writeNicInfo(view, 8000, info)).toThrow(NicInfoError);

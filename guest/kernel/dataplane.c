@@ -9,6 +9,7 @@
 #include "mm.h"
 #include "platform.h"
 #include "x86.h"
+#include "../net/arp.h"
 #include "../net/plat.h"
 #include "../net/timer.h"
 #include "../net/tcp.h"
@@ -91,6 +92,37 @@ void dp_create(struct percpu *c)
 
 static void timer_fired(struct timer *t, void *arg);
 
+/* Static ARP entries (config [[nic.arp]], docs/nic.md): the host's table page is checked
+ * before it is read (count bounded, the page inside guest memory and outside both the kernel
+ * image and the page allocator's range), then every entry is installed as a permanent
+ * neighbour on this core's stack; arp_add_static checks each entry. A table the guest cannot
+ * honour stops the dataplane at start: running without an entry the operator configured
+ * would quietly send to whatever ARP answers instead. */
+static void dp_install_static_arp(struct percpu *c, struct dataplane *dp, const struct ix_nic_info *ni)
+{
+    _Static_assert(ARP_STATIC_MAX >= IX_NIC_ARP_MAX, "the stack's static table holds every NIC table entry");
+    uint32_t n = ni->arp_count;
+    if (n == 0)
+        return;
+    if (n > IX_NIC_ARP_MAX)
+        panic("cpu%u: the NIC description lists %u static ARP entries, at most %u are allowed", c->id, n, IX_NIC_ARP_MAX);
+    const struct ix_bootinfo *bi = c->bi;
+    uint64_t pa = (uint64_t)ni->arp_table_pfn << 12, end = pa + IX_NIC_ARP_PAGE;
+    if (pa == 0 || end > bi->mem_size || (pa < bi->kernel_phys_end && end > IX_KERNEL_PHYS) ||
+        (pa < bi->free_phys_end && end > bi->free_phys_start))
+        panic("cpu%u: the static ARP table at guest-physical 0x%lx is not in memory the host reserved for it", c->id, pa);
+    const struct ix_nic_arp *t = phys_to_virt(pa);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t ip = t[i].ip;
+        int r = arp_add_static(&dp->nc, ip, t[i].mac);
+        if (r)
+            panic("cpu%u: static ARP entry %u (%u.%u.%u.%u) refused (%d): the address must be on the NIC's subnet and not its own, the MAC unicast",
+                  c->id, i, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255, r);
+    }
+    if (c->id == 0)
+        kprintf("cpu0: %u static ARP entries installed (each core has them)\n", arp_static_count(&dp->nc));
+}
+
 void dp_start(struct percpu *c)
 {
     struct dataplane *dp = c->dp;
@@ -106,6 +138,7 @@ void dp_start(struct percpu *c)
     int r = net_init(&dp->nc, c->id, &cfg, &dp->pool, dp->scratch, dp->scratch_len, DP_MAX_TCP_CONNS);
     if (r)
         panic("cpu%u: net_init failed (%d)", c->id, r);
+    dp_install_static_arp(c, dp, ni);
     /* outgoing connections pick ports whose replies the host steers back to this core */
     _Static_assert(NET_RSS_KEY_LEN == IX_RSS_KEY_LEN && NET_RSS_RETA_MAX == IX_RETA_MAX, "RSS sizes");
     for (int i = 0; i < NET_RSS_KEY_LEN; i++)

@@ -19,10 +19,20 @@ struct arp_entry {
     uint32_t pend_n;
 };
 
+/* A permanent entry: no state, no timer, no queue (it is resolved from the start). */
+struct arp_static {
+    uint32_t ip;
+    uint8_t mac[6];
+    uint16_t pad;
+};
+
 struct arp_cache {
     struct arp_entry e[ARP_ENTRIES];
     uint64_t next_tick;
     uint32_t last_hit;        /* index of the last lookup hit: traffic is usually to one peer */
+    uint32_t nstatic;         /* entries used in st[], sorted by ip (ascending, unique) */
+    uint64_t static_conflicts;
+    struct arp_static st[ARP_STATIC_MAX];
 };
 
 size_t arp_cache_size(void) { return sizeof(struct arp_cache); }
@@ -32,6 +42,28 @@ void arp_init(struct net_core *c, void *mem)
     struct arp_cache *a = mem;
     __builtin_memset(a, 0, sizeof(*a));
     c->arp = a;
+}
+
+/* Index of the first static entry with ip >= the given one (nstatic if none). */
+static uint32_t arp_static_pos(const struct arp_cache *a, uint32_t ip)
+{
+    uint32_t lo = 0, hi = a->nstatic;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (a->st[mid].ip < ip)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const struct arp_static *arp_static_find(const struct arp_cache *a, uint32_t ip)
+{
+    if (a->nstatic == 0)
+        return NULL;
+    uint32_t i = arp_static_pos(a, ip);
+    return i < a->nstatic && a->st[i].ip == ip ? &a->st[i] : NULL;
 }
 
 static struct arp_entry *arp_find(struct arp_cache *a, uint32_t ip)
@@ -177,7 +209,12 @@ void arp_input(struct net_core *c, struct mbuf *m)
     bool for_us = tpa == c->cfg.addr && c->cfg.addr != 0;
     /* spa 0 is a probe (RFC 5227): nothing to learn. Our own address from someone else is
      * a conflict we do not try to resolve; never cache it. */
-    if (spa != 0 && spa != c->cfg.addr) {
+    const struct arp_static *st = spa != 0 ? arp_static_find(c->arp, spa) : NULL;
+    if (st != NULL) {
+        /* Permanent: whatever the packet says, the configured MAC stays. */
+        if (!eth_addr_eq(st->mac, sha))
+            c->arp->static_conflicts++;
+    } else if (spa != 0 && spa != c->cfg.addr) {
         struct arp_entry *e = arp_find(c->arp, spa);
         if (e != NULL) {
             arp_resolved(c, e, sha, now);
@@ -217,6 +254,9 @@ int arp_output(struct net_core *c, struct mbuf *m, const struct net_iov *iov, in
                uint32_t next_hop)
 {
     struct arp_cache *a = c->arp;
+    const struct arp_static *st = arp_static_find(a, next_hop);
+    if (st != NULL)
+        return eth_xmit(c, m, iov, iovcnt, st->mac);
     struct arp_entry *e = arp_find(a, next_hop);
     if (e != NULL && e->state == ARP_RESOLVED)
         return eth_xmit(c, m, iov, iovcnt, e->mac);
@@ -273,8 +313,63 @@ void arp_tick(struct net_core *c, uint64_t now)
     }
 }
 
+/* ---- static entries ------------------------------------------------------------------- */
+
+/* The same rules as the config's check of [[nic.arp]].ip (src/config/schema.ts), so a valid
+ * config is never refused here: on our subnet, not our address, not the subnet's network or
+ * broadcast address when the subnet has them (prefixes up to /30). */
+static bool arp_static_ip_ok(const struct net_config *cfg, uint32_t ip)
+{
+    uint32_t host_mask = ~cfg->netmask;
+    if (ip == cfg->addr || ((ip ^ cfg->addr) & cfg->netmask) != 0)
+        return false;
+    if (host_mask >= 3 && ((ip & host_mask) == 0 || (ip & host_mask) == host_mask))
+        return false;
+    return ip != 0 && ip != 0xffffffffu;
+}
+
+int arp_add_static(struct net_core *c, uint32_t ip, const uint8_t *mac)
+{
+    static const uint8_t zero_mac[6] = {0};
+    struct arp_cache *a = c->arp;
+    if (!arp_static_ip_ok(&c->cfg, ip) || eth_addr_is_mcast(mac) || eth_addr_eq(mac, zero_mac))
+        return -IX_EINVAL;
+    uint32_t i = arp_static_pos(a, ip);
+    if (i < a->nstatic && a->st[i].ip == ip) {
+        __builtin_memcpy(a->st[i].mac, mac, 6);
+        return 0;
+    }
+    if (a->nstatic >= ARP_STATIC_MAX)
+        return -IX_ENOMEM;
+    for (uint32_t j = a->nstatic; j > i; j--)
+        a->st[j] = a->st[j - 1];
+    a->st[i] = (struct arp_static){.ip = ip};
+    __builtin_memcpy(a->st[i].mac, mac, 6);
+    a->nstatic++;
+    /* A dynamic entry for the same address would never be looked at again: release it,
+     * sending what waited for resolution to the configured MAC. */
+    struct arp_entry *e = arp_find(a, ip);
+    if (e != NULL) {
+        __builtin_memcpy(e->mac, mac, 6);
+        arp_flush_pending(c, e);
+        e->state = ARP_FREE;
+    }
+    return 0;
+}
+
+uint32_t arp_static_count(const struct net_core *c) { return c->arp->nstatic; }
+
+bool arp_is_static(const struct net_core *c, uint32_t ip) { return arp_static_find(c->arp, ip) != NULL; }
+
+uint64_t arp_static_conflicts(const struct net_core *c) { return c->arp->static_conflicts; }
+
 bool arp_lookup(struct net_core *c, uint32_t ip, uint8_t *mac)
 {
+    const struct arp_static *st = arp_static_find(c->arp, ip);
+    if (st != NULL) {
+        __builtin_memcpy(mac, st->mac, 6);
+        return true;
+    }
     struct arp_entry *e = arp_find(c->arp, ip);
     if (e == NULL || e->state != ARP_RESOLVED)
         return false;
@@ -284,6 +379,7 @@ bool arp_lookup(struct net_core *c, uint32_t ip, uint8_t *mac)
 
 void arp_flush(struct net_core *c)
 {
+    /* dynamic entries only: the static table holds no frames */
     for (uint32_t i = 0; i < ARP_ENTRIES; i++) {
         struct arp_entry *e = &c->arp->e[i];
         arp_drop_pending(c, e);

@@ -94,6 +94,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
           address: cfg.nic.address,
           prefix: cfg.nic.prefix,
           gateway: cfg.nic.gateway,
+          arp: cfg.nic.arp,
           rssTableSize: cfg.nic.rssTableSize,
           tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp',
         }

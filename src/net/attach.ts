@@ -1,9 +1,10 @@
-// One call for the control plane: place the rings in guest memory, describe the NIC in the
-// boot info page (struct ix_nic_info), and start the backend on a TAP device (created here,
-// optionally inside a namespace, and brought up) or on fds the caller opened.
+// One call for the control plane: place the rings in guest memory (and, after them, the page
+// of static ARP entries when there are any), describe the NIC in the boot info page (struct
+// ix_nic_info), and start the backend on a TAP device (created here, optionally inside a
+// namespace, and brought up) or on fds the caller opened.
 import { spawnSync } from 'node:child_process';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
-import { writeNicInfo, type NicInfo } from './nic-layout.js';
+import { IX_NIC_ARP_PAGE, writeNicArpTable, writeNicInfo, type NicArpEntry, type NicInfo } from './nic-layout.js';
 import { startNicBackend, type NicBackendOptions, type NicHandle } from './nic-backend.js';
 import { prepareNicRings } from './rings.js';
 import { MS_RSS_KEY, defaultReta } from './toeplitz.js';
@@ -21,6 +22,8 @@ export interface AttachNicOptions {
   addr: number;
   netmask: number;
   gateway: number;
+  /** static ARP entries (config `[[nic.arp]]`, at most IX_NIC_ARP_MAX): permanent in the guest */
+  arp?: readonly NicArpEntry[];
   rss?: { key?: Uint8Array; retaSize?: number };
   /** the guest's `out` port for kicks */
   notifyPort: bigint;
@@ -38,6 +41,18 @@ export class AttachNicError extends Error {
 export async function attachNic(o: AttachNicOptions): Promise<{ nic: NicHandle; info: NicInfo }> {
   const mem = new GuestMemory(o.memory);
   const rings = prepareNicRings(mem, o.ringArea.start, o.ringArea.end, o.nqueues, o.queueSize ?? 256);
+  // The ARP table takes the page after the rings (rings.end is page aligned), inside the same
+  // reserved range, so the guest's page allocator never hands it out.
+  const arp = o.arp ?? [];
+  let arpTable = 0n;
+  if (arp.length > 0) {
+    if (rings.end + IX_NIC_ARP_PAGE > o.ringArea.end)
+      throw new AttachNicError(
+        `no room for the static ARP table: the rings end at 0x${rings.end.toString(16)} and the reserved range at 0x${o.ringArea.end.toString(16)}; reserve one more page`,
+      );
+    writeNicArpTable(mem.dv, rings.end, arp);
+    arpTable = BigInt(rings.end);
+  }
   const info: NicInfo = {
     nqueues: o.nqueues,
     mac: o.mac,
@@ -50,6 +65,8 @@ export async function attachNic(o: AttachNicOptions): Promise<{ nic: NicHandle; 
     rx: rings.rx,
     tx: rings.tx,
     notifyPort: o.notifyPort,
+    arpCount: arp.length,
+    arpTable,
   };
   writeNicInfo(o.bootInfo.view, o.bootInfo.offset, info);
   const common = { memory: o.memory, queues: rings, mtu: info.mtu, rss: { key: info.rssKey, reta: Array.from(info.reta) }, ...o.backend };

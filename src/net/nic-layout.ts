@@ -5,6 +5,10 @@
 export const IX_NIC_MAX_QUEUES = 16;
 export const IX_RSS_KEY_LEN = 40;
 export const IX_RETA_MAX = 512;
+/** static ARP entries at most (the config's LIMITS.arpMax) */
+export const IX_NIC_ARP_MAX = 256;
+/** the ARP table is one guest page: IX_NIC_ARP_MAX entries of NIC_ARP.size bytes */
+export const IX_NIC_ARP_PAGE = 4096;
 
 /** struct ix_nic_vq: guest-physical addresses of one split virtqueue. */
 export const NIC_VQ = {
@@ -13,6 +17,13 @@ export const NIC_VQ = {
   avail: 8,
   used: 16,
   qsize: 24,
+} as const;
+
+/** struct ix_nic_arp: one static ARP entry in the table page. */
+export const NIC_ARP = {
+  size: 16,
+  ip: 0,
+  mac: 4,
 } as const;
 
 /** struct ix_nic_info. */
@@ -25,10 +36,10 @@ export const NIC_INFO = {
   addr: 16,
   netmask: 20,
   gateway: 24,
-  pad0: 28,
+  arp_count: 28,
   rss_key: 32,
   reta_size: 72,
-  pad1: 76,
+  arp_table_pfn: 76,
   reta: 80,
   rx: 1104,
   tx: 1616,
@@ -54,6 +65,16 @@ export interface NicInfo {
   rx: NicVqAddrs[];
   tx: NicVqAddrs[];
   notifyPort: bigint;
+  /** static ARP entries in the table page (0 or absent: none) */
+  arpCount?: number;
+  /** guest-physical address of the table page (page aligned; ignored when arpCount is 0) */
+  arpTable?: bigint;
+}
+
+/** One static ARP entry (config `[[nic.arp]]`). */
+export interface NicArpEntry {
+  ip: number; // IPv4, host order
+  mac: Uint8Array; // 6 bytes
 }
 
 export class NicInfoError extends Error {
@@ -73,6 +94,55 @@ function checkInfo(info: NicInfo): void {
     if (q >= info.nqueues) throw new NicInfoError(`reta names queue ${q} but there are only ${info.nqueues}`);
   if (info.rx.length !== info.nqueues || info.tx.length !== info.nqueues)
     throw new NicInfoError(`need ${info.nqueues} rx and tx queues, got ${info.rx.length} rx and ${info.tx.length} tx`);
+  const arpCount = info.arpCount ?? 0;
+  if (!Number.isInteger(arpCount) || arpCount < 0 || arpCount > IX_NIC_ARP_MAX)
+    throw new NicInfoError(`${arpCount} static ARP entries, at most ${IX_NIC_ARP_MAX} fit`);
+  if (arpCount > 0) {
+    const gpa = info.arpTable ?? 0n;
+    if (gpa === 0n || gpa % BigInt(IX_NIC_ARP_PAGE) !== 0n || gpa >> 12n >= 1n << 32n)
+      throw new NicInfoError(`ARP table address 0x${gpa.toString(16)} is not a non-zero page address below 2^44`);
+  }
+}
+
+function checkArpEntry(e: NicArpEntry, i: number): void {
+  if (!Number.isInteger(e.ip) || e.ip < 0 || e.ip > 0xffffffff) throw new NicInfoError(`ARP entry ${i}: ip ${e.ip} is not an IPv4 address`);
+  if (e.mac.length !== 6) throw new NicInfoError(`ARP entry ${i}: mac has ${e.mac.length} bytes, want 6`);
+  if ((e.mac[0]! & 1) !== 0 || e.mac.every((b) => b === 0))
+    throw new NicInfoError(`ARP entry ${i}: the MAC must be unicast and not all zeros`);
+}
+
+/**
+ * Write the static ARP table (struct ix_nic_arp[entries.length], the rest of the page zeroed)
+ * at `offset` of `view`: the page whose guest-physical address goes into
+ * ix_nic_info.arp_table_pfn (<< 12). The host's own checks; the guest checks again.
+ */
+export function writeNicArpTable(view: DataView, offset: number, entries: readonly NicArpEntry[]): void {
+  if (entries.length > IX_NIC_ARP_MAX) throw new NicInfoError(`${entries.length} static ARP entries, at most ${IX_NIC_ARP_MAX} fit`);
+  if (offset < 0 || offset + IX_NIC_ARP_PAGE > view.byteLength)
+    throw new NicInfoError(`the ARP table page at offset ${offset} does not fit in a ${view.byteLength}-byte view`);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, IX_NIC_ARP_PAGE);
+  bytes.fill(0);
+  const seen = new Set<number>();
+  entries.forEach((e, i) => {
+    checkArpEntry(e, i);
+    if (seen.has(e.ip)) throw new NicInfoError(`ARP entry ${i}: ip ${e.ip >>> 24}.${(e.ip >>> 16) & 255}.${(e.ip >>> 8) & 255}.${e.ip & 255} is listed twice`);
+    seen.add(e.ip);
+    view.setUint32(offset + i * NIC_ARP.size + NIC_ARP.ip, e.ip >>> 0, true);
+    bytes.set(e.mac, i * NIC_ARP.size + NIC_ARP.mac);
+  });
+}
+
+/** Read `count` entries (at most IX_NIC_ARP_MAX) of an ARP table page back (tests). */
+export function readNicArpTable(view: DataView, offset: number, count: number): NicArpEntry[] {
+  const out: NicArpEntry[] = [];
+  for (let i = 0; i < Math.min(count, IX_NIC_ARP_MAX); i++) {
+    const at = offset + i * NIC_ARP.size;
+    out.push({
+      ip: view.getUint32(at + NIC_ARP.ip, true),
+      mac: new Uint8Array(view.buffer, view.byteOffset + at + NIC_ARP.mac, 6).slice(),
+    });
+  }
+  return out;
 }
 
 /** Write struct ix_nic_info at `offset` of `view` (little-endian, as on x86-64). */
@@ -89,6 +159,9 @@ export function writeNicInfo(view: DataView, offset: number, info: NicInfo): voi
   view.setUint32(offset + NIC_INFO.addr, info.addr >>> 0, true);
   view.setUint32(offset + NIC_INFO.netmask, info.netmask >>> 0, true);
   view.setUint32(offset + NIC_INFO.gateway, info.gateway >>> 0, true);
+  const arpCount = info.arpCount ?? 0;
+  view.setUint32(offset + NIC_INFO.arp_count, arpCount, true);
+  view.setUint32(offset + NIC_INFO.arp_table_pfn, arpCount > 0 ? Number((info.arpTable ?? 0n) >> 12n) : 0, true);
   bytes.set(info.rssKey, NIC_INFO.rss_key);
   view.setUint32(offset + NIC_INFO.reta_size, info.reta.length, true);
   for (let i = 0; i < info.reta.length; i++)
@@ -134,6 +207,8 @@ export function readNicInfo(view: DataView, offset: number): NicInfo & { present
     addr: view.getUint32(offset + NIC_INFO.addr, true),
     netmask: view.getUint32(offset + NIC_INFO.netmask, true),
     gateway: view.getUint32(offset + NIC_INFO.gateway, true),
+    arpCount: view.getUint32(offset + NIC_INFO.arp_count, true),
+    arpTable: BigInt(view.getUint32(offset + NIC_INFO.arp_table_pfn, true)) << 12n,
     rssKey: bytes.slice(NIC_INFO.rss_key, NIC_INFO.rss_key + IX_RSS_KEY_LEN),
     reta,
     rx,

@@ -6,7 +6,7 @@
 import { attachNic } from '../net/attach.js';
 import { Netns } from '../net/netns.js';
 import type { NicHandle } from '../net/nic-backend.js';
-import type { NicVqAddrs } from '../net/nic-layout.js';
+import type { NicArpEntry, NicVqAddrs } from '../net/nic-layout.js';
 import { BootInfo } from './abi.js';
 import { bootInfoView } from './boot.js';
 
@@ -19,6 +19,8 @@ export interface NicOptions {
   address: string;
   prefix: number;
   gateway: string | null;
+  /** static ARP entries (config `[[nic.arp]]`): permanent neighbours in every core's cache */
+  arp?: readonly { ip: string; mac: string }[];
   rssTableSize: number;
   /** purpose tag for the namespace name (a-z0-9) */
   tag: string;
@@ -42,6 +44,24 @@ export const NIC_RING_RESERVE = 1 << 20;
 export const ipToInt = (ip: string): number => ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
 export const intToIp = (v: number): string => [24, 16, 8, 0].map((s) => (v >>> s) & 255).join('.');
 const maskOf = (prefix: number): number => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+
+export class NicOptionsError extends Error {
+  override name = 'NicOptionsError';
+}
+
+const macBytes = (mac: string): Uint8Array => Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
+
+/** `[[nic.arp]]` entries as the guest ABI wants them (IPv4 in host order, MAC bytes). The
+ * config has validated them already; this only refuses what it cannot convert. */
+export function arpEntriesFor(list: readonly { ip: string; mac: string }[]): NicArpEntry[] {
+  return list.map((e, i) => {
+    const octets = e.ip.split('.');
+    if (octets.length !== 4 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255))
+      throw new NicOptionsError(`nic.arp[${i}].ip = "${e.ip}" is not a dotted-quad IPv4 address`);
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(e.mac)) throw new NicOptionsError(`nic.arp[${i}].mac = "${e.mac}" is not a MAC address`);
+    return { ip: ipToInt(e.ip), mac: macBytes(e.mac) };
+  });
+}
 
 /** The Linux side of the link: the gateway if there is one, else the first other host address. */
 export function peerAddressFor(address: string, prefix: number, gateway: string | null): string {
@@ -67,10 +87,11 @@ export async function attachDataplaneNic(
       memory: { base: mem.base, size: mem.size },
       ringArea,
       nqueues,
-      mac: Uint8Array.from(o.mac.split(':').map((h) => parseInt(h, 16))),
+      mac: macBytes(o.mac),
       addr: ipToInt(o.address),
       netmask: maskOf(o.prefix),
       gateway: o.gateway ? ipToInt(o.gateway) : 0,
+      arp: arpEntriesFor(o.arp ?? []),
       rss: { retaSize: o.rssTableSize },
       notifyPort: BigInt(NIC_NOTIFY_PORT),
       bootInfo: { view: bi, offset: BootInfo.nic },
