@@ -14,10 +14,24 @@ export function guessCores(text: string): number {
   return Number.isInteger(n) && n >= 1 && n <= 16 ? n : 1;
 }
 
+/** Options of `ix run` that take a value as the next argument (src/cli/main.ts). */
+export const VALUE_OPTIONS = new Set(['--log-level', '--metrics-port']);
+
+/** The config path among `ix run`'s arguments: the first operand that is not an option's value. */
+export function configArg(args: string[]): string | undefined {
+  for (let k = 0; k < args.length; k++) {
+    const a = args[k]!;
+    if (a === '--') return args[k + 1];
+    if (VALUE_OPTIONS.has(a)) k++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
 export function prestartFromArgv(argv: string[]): void {
   const i = argv.indexOf('run');
   if (i < 0 || i > 2) return;
-  const path = argv.slice(i + 1).find((a) => !a.startsWith('-'));
+  const path = configArg(argv.slice(i + 1));
   if (!path) return;
   try {
     prestartVcpuWorkers(guessCores(readFileSync(path, 'utf8')));

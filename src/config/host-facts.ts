@@ -88,9 +88,6 @@ export function deviceFacts(path: string): DeviceFacts {
   return { path, exists: true, mode: modeString(st.mode), owner: `${idName('/etc/passwd', st.uid)}:${idName('/etc/group', st.gid)}`, openRw };
 }
 
-// A variable specifier keeps TypeScript from requiring src/kvm/ at compile time: that
-// module is written by another part of the project and may not exist yet.
-const KVM_MODULE = '../kvm/index.js';
 
 interface KvmLike {
   apiVersion(): number | Promise<number>;
@@ -98,7 +95,7 @@ interface KvmLike {
 }
 
 /** KVM_GET_API_VERSION through src/kvm (the only place allowed to do ioctls). */
-export async function kvmApiFacts(load: () => Promise<unknown> = () => import(KVM_MODULE)): Promise<HostFacts['kvmApi']> {
+export async function kvmApiFacts(load: () => Promise<unknown> = () => import('../kvm/index.js')): Promise<HostFacts['kvmApi']> {
   let mod: { Kvm?: { open?: () => KvmLike | Promise<KvmLike> } };
   try {
     mod = (await load()) as typeof mod;

@@ -3,7 +3,7 @@
 // problem itself ("out of range", "wrong type") is derived from the zod issue code or,
 // for custom checks, carried in `params.problem`. Cross-field rules of the [nic] section
 // are a refinement of that section, so zod runs them only when its fields are valid.
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS, LOG_LEVELS, PROTECTIONS } from './defaults.js';
 import {
   formatIpv4,

@@ -5,6 +5,7 @@
 //   nic.kickFd   // eventfd: write 8 bytes (or register as KVM ioeventfd) when the guest kicks
 //   nic.stats()  // per-queue counters, read from shared memory (no messages)
 //   await nic.stop()
+import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as libc from './libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
@@ -175,7 +176,6 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
       const buf = Buffer.alloc(8);
       buf.writeBigUInt64LE(1n);
       // wake the worker out of poll(2)
-      const { writeSync } = await import('node:fs');
       try {
         writeSync(stopFd, buf);
       } catch {

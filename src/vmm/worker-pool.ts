@@ -9,11 +9,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 function workerUrl(): URL {
-  // From dist/ the worker sits next to this file; from src/ (tests) use the build.
-  const here = new URL('./vcpu-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  const built = new URL('../../dist/vmm/vcpu-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built;
+  // In the bundle (dist/bundle/) the worker sits next to this code as vcpu-worker.cjs; in
+  // dist/ as vcpu-worker.js; from src/ (tests) use the build.
+  for (const rel of ['./vcpu-worker.cjs', './vcpu-worker.js', '../../dist/vmm/vcpu-worker.js']) {
+    const u = new URL(rel, import.meta.url);
+    if (existsSync(fileURLToPath(u))) return u;
+  }
   throw new Error('the vCPU worker is not built: run `npm run build` first');
 }
 
@@ -31,7 +32,10 @@ interface Spare {
   settled: Promise<void>;
 }
 
-const spare: Spare[] = [];
+// The bundle has two copies of this module: in the entry (which prestarts the workers) and in
+// the control plane it loads (which takes them). The pool itself lives on globalThis.
+const POOL = Symbol.for('ix.vcpu-worker-pool');
+const spare: Spare[] = ((globalThis as { [POOL]?: Spare[] })[POOL] ??= []);
 
 function track(worker: Worker): Spare {
   const settled = new Promise<void>((res) => {
