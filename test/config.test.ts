@@ -77,8 +77,8 @@ const broken: Broken[] = [
   { what: 'cores negative CPU', toml: build({ top: { cores: [-1] } }), path: 'cores', value: [-1], problem: 'entry 0 (-1): out of range', allowed: '0 to 4095' },
   { what: 'cores string', toml: build({ top: { cores: '2' } }), path: 'cores', value: '2', problem: 'wrong type (string)', allowed: 'a core count' },
   { what: 'cores float', toml: build({ top: { cores: 1.5 } }), path: 'cores', value: 1.5, problem: 'wrong type (float)', allowed: 'a core count' },
-  { what: 'memory too small', toml: build({ top: { memory: '8M' } }), path: 'memory', value: '8M', problem: 'out of range (8 MiB)', allowed: 'from 16M to 16G' },
-  { what: 'memory too large', toml: build({ top: { memory: '32G' } }), path: 'memory', value: '32G', problem: 'out of range', allowed: 'from 16M to 16G' },
+  { what: 'memory too small', toml: build({ top: { memory: '8M' } }), path: 'memory', value: '8M', problem: 'out of range (8 MiB)', allowed: 'from 16M to 4G' },
+  { what: 'memory too large', toml: build({ top: { memory: '6G' } }), path: 'memory', value: '6G', problem: 'out of range', allowed: 'from 16M to 4G' },
   { what: 'memory bad unit', toml: build({ top: { memory: '64X' } }), path: 'memory', value: '64X', problem: 'not a size', allowed: '"NNNM"' },
   { what: 'memory not page multiple', toml: build({ top: { memory: 16 * 1024 * 1024 + 1000 } }), path: 'memory', value: 16778216, problem: 'not a multiple of 4K', allowed: 'a multiple of 4K' },
   { what: 'memory boolean', toml: build({ top: { memory: true } }), path: 'memory', value: true, problem: 'wrong type (boolean)', allowed: 'integer bytes' },
@@ -95,7 +95,7 @@ const broken: Broken[] = [
   { what: 'name is a TOML date', toml: 'name = 1979-05-27\n[app]\npath = "a"\n', path: 'name', value: new TomlDate('1979-05-27'), problem: 'wrong type (date/time)', allowed: 'lower-case letters' },
   { what: '__proto__ key', toml: 'name = "a"\n__proto__ = 1\n[app]\npath = "x"\n', path: '__proto__', value: 1, problem: /^unknown key$/, allowed: 'the keys at the top level' },
   { what: 'cores list with a float', toml: build({ top: { cores: [0, 1.5] } }), path: 'cores', value: [0, 1.5], problem: 'entry 1 (1.5): wrong type (float)', allowed: 'distinct host CPU ids' },
-  { what: 'memory too large for an integer', toml: build({ top: { memory: '99999999999999999G' } }), path: 'memory', value: '99999999999999999G', problem: 'not a size', allowed: 'from 16M to 16G' },
+  { what: 'memory too large for an integer', toml: build({ top: { memory: '99999999999999999G' } }), path: 'memory', value: '99999999999999999G', problem: 'not a size', allowed: 'from 16M to 4G' },
   // [app]
   { what: 'app missing', toml: build({ app: DEL }), path: 'app', problem: 'missing (required)', allowed: 'a table [app]' },
   { what: 'app not a table', toml: build({ app: 'hello.elf' }), path: 'app', value: 'hello.elf', problem: 'wrong type (string)', allowed: 'a table [app]' },
@@ -397,7 +397,7 @@ level = "debug"
   it.each([
     ['"16M"', 16 * 2 ** 20],
     ['"16384K"', 16 * 2 ** 20],
-    ['"16g"', 16 * 2 ** 30],
+    ['"4g"', 4 * 2 ** 30],
     ['"100M"', 100 * 2 ** 20],
     ['33554432', 32 * 2 ** 20],
   ])('memory = %s', (v, bytes) => {
@@ -452,7 +452,7 @@ describe('host fit (runtime checks, injected host)', () => {
   });
 
   it('rejects more memory than the host has', () => {
-    expect(hostFitProblems(cfg({ memory: '8G' }), host())[0]).toMatch(/^memory = 8192 MiB: more than this host's 4096 MiB/);
+    expect(hostFitProblems(cfg({ memory: '4G' }), host({ totalMemBytes: 2 * 2 ** 30 }))[0]).toMatch(/^memory = 4096 MiB: more than this host's 2048 MiB/);
   });
 
   it.each([
@@ -467,7 +467,7 @@ describe('host fit (runtime checks, injected host)', () => {
 
   it('checkHostFit throws HostFitError listing all problems with the file', () => {
     try {
-      checkHostFit(cfg({ cores: 4, memory: '16G' }), host({ fileKind: () => 'missing' }));
+      checkHostFit(cfg({ cores: 4, memory: '4G' }), host({ fileKind: () => 'missing', totalMemBytes: 2 * 2 ** 30 }));
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(HostFitError);

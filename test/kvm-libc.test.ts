@@ -25,6 +25,18 @@ describe('memory', () => {
     }
   });
 
+  it('a view larger than V8 allows is a RangeError, not a process abort (koffi aborts on it)', () => {
+    const len = libc.MAX_VIEW_BYTES + 4096; // MAP_NORESERVE: nothing is touched
+    const a = libc.mmapAnonymous(len);
+    try {
+      expect(() => libc.view(a, len)).toThrow(RangeError);
+      expect(() => libc.view(a, len)).toThrow(/more than one ArrayBuffer can hold/);
+      expect(new Uint8Array(libc.view(a, 4096)).length).toBe(4096);
+    } finally {
+      libc.munmap(a, len);
+    }
+  });
+
   it('a worker thread builds its own view from the address alone', async () => {
     const len = 64 * 1024;
     const a = libc.mmapAnonymous(len);

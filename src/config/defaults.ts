@@ -34,7 +34,9 @@ export const LIMITS = {
   coresMax: 64,
   cpuIdMax: 4095,
   memoryMin: 16 * 1024 * 1024,
-  memoryMax: 16 * 1024 * 1024 * 1024,
+  // the control plane sees guest memory through one ArrayBuffer, and V8 (Node 20) caps an
+  // ArrayBuffer at 4 GiB (buffer.constants.MAX_LENGTH)
+  memoryMax: 4 * 1024 * 1024 * 1024,
   memoryAlign: 4096,
   batchMin: 1,
   batchMax: 1024,

@@ -13,6 +13,7 @@
  * and koffi.errno() is the errno of the last call made by *this* thread.
  */
 import koffi from 'koffi';
+import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
 const lib = koffi.load('libc.so.6');
@@ -130,6 +131,9 @@ export function munmap(addr: bigint | number, len: number): void {
   if (munmapC(toAddress(addr), len) < 0) throw new LibcError(`munmap(0x${addr.toString(16)}, ${len})`, errno());
 }
 
+/** The largest ArrayBuffer this V8 makes (4 GiB on Node 20): the most one view can cover. */
+export const MAX_VIEW_BYTES = bufferConstants.MAX_LENGTH;
+
 /**
  * An ArrayBuffer over native memory at `addr` (no copy). Works in any thread given only the
  * number: worker threads share the address space, so a vCPU worker receives the guest
@@ -138,6 +142,8 @@ export function munmap(addr: bigint | number, len: number): void {
  */
 export function view(addr: bigint | number | string, len: number): ArrayBuffer {
   checkLength(len, 'view');
+  // koffi aborts the process (not a JS error) when V8 cannot make the ArrayBuffer
+  if (len > MAX_VIEW_BYTES) throw new RangeError(`view: ${len} bytes is more than one ArrayBuffer can hold here (${MAX_VIEW_BYTES}, V8's limit)`);
   return koffi.view(toAddress(typeof addr === 'string' ? BigInt(addr) : addr), len);
 }
 

@@ -6,6 +6,7 @@
 //
 // Module state is per thread: a worker that imports this gets its own bindings.
 import koffi from 'koffi';
+import { constants as bufferConstants } from 'node:buffer';
 
 const libc = koffi.load('libc.so.6');
 
@@ -27,8 +28,12 @@ const strerrorC = libc.func('const char *strerror(int errnum)') as (e: number) =
 
 export const errno = (): number => koffi.errno();
 export const strerror = (e: number): string => `${strerrorC(e)} (errno ${e})`;
-/** An ArrayBuffer over native memory at `addr` (no copy). */
-export const view = (addr: number, len: number): ArrayBuffer => koffi.view(addr, len);
+/** An ArrayBuffer over native memory at `addr` (no copy); at most V8's ArrayBuffer limit
+ * (4 GiB on Node 20), above which koffi would abort the process instead of throwing. */
+export const view = (addr: number, len: number): ArrayBuffer => {
+  if (len > bufferConstants.MAX_LENGTH) throw new RangeError(`view: ${len} bytes is more than one ArrayBuffer can hold here (${bufferConstants.MAX_LENGTH})`);
+  return koffi.view(addr, len);
+};
 
 export const O_RDWR = 0o2;
 export const O_RDONLY = 0o0;
