@@ -193,6 +193,10 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     expect(Number(r.cores[0]!.rxPps)).toBeGreaterThan(10); // ~100 pings/s
     expect(Number(r.cores[0]!.txPps)).toBeGreaterThan(10);
     expect(r.cores[0]!.tcpConns).toBe(0);
+    // the core halts between pings (10 ms apart, idle poll 100 us): each halt is an exit
+    expect(Number(c.haltExits)).toBeGreaterThan(0);
+    expect(Number(c.exits)).toBeGreaterThanOrEqual(Number(c.hypercallExits) + Number(c.kickExits) + Number(c.haltExits));
+    expect(Number(r.cores[0]!.exitsPerS)).toBeGreaterThan(0);
 
     const t = ix(['stats']); // the only dataplane: no name needed
     expect(t.status, t.stderr).toBe(0);

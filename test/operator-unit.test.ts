@@ -19,7 +19,7 @@ const freshDir = () => join(root, `d${seq++}`);
 function core(cpu: number, o: Partial<CoreCounters> = {}): CoreCounters {
   return {
     cpu, rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, loops: 0, rxBatches: [0, 0, 0, 0, 0, 0, 0, 0], bpolls: 0, calls: 0,
-    events: 0, drops: 0, tcpConns: 0, busyCycles: 0, idleCycles: 0, halts: 0, nicDrops: 0, ...o,
+    events: 0, drops: 0, tcpConns: 0, busyCycles: 0, idleCycles: 0, halts: 0, nicDrops: 0, exits: 0, hypercallExits: 0, kickExits: 0, haltExits: 0, ...o,
   };
 }
 
@@ -28,7 +28,7 @@ describe('rates from two samples', () => {
   const b: Sample = {
     t: 3000,
     cores: [
-      core(0, { rxFrames: 2000, txFrames: 1000, rxBytes: 128000, loops: 400, rxBatches: [200, 0, 0, 100, 100, 0, 0, 0], bpolls: 50, calls: 400, events: 600, tcpConns: 7, busyCycles: 300, idleCycles: 100 }),
+      core(0, { rxFrames: 2000, txFrames: 1000, rxBytes: 128000, loops: 400, rxBatches: [200, 0, 0, 100, 100, 0, 0, 0], bpolls: 50, calls: 400, events: 600, tcpConns: 7, busyCycles: 300, idleCycles: 100, exits: 90, hypercallExits: 10, kickExits: 30, haltExits: 40 }),
       core(1, { rxFrames: 100, drops: 25, nicDrops: 3, busyCycles: 10, idleCycles: 10, tcpConns: 2 }),
     ],
   };
@@ -41,6 +41,7 @@ describe('rates from two samples', () => {
     expect(c0.batchesPerS).toEqual([100, 0, 0, 50, 50, 0, 0, 0]);
     expect(c0.meanBatch).toBe(10); // 2000 frames in 200 non-empty batches
     expect(c0.idleShare).toBe(0.25);
+    expect(c0).toMatchObject({ exitsPerS: 45, kickExitsPerS: 15, haltExitsPerS: 20 });
   });
 
   it('drops add guest and NIC; a core with no trap and no cycles has no ratio', () => {
@@ -72,8 +73,8 @@ describe('rates from two samples', () => {
     const text = renderReport({ name: 'dp', pid: 42, uptimeS: 12, ...r, counters: b.cores });
     const lines = text.trim().split('\n');
     expect(lines[0]).toBe('dp (pid 42, up 12 s; rates over the last 2.0 s)');
-    expect(lines[1]).toMatch(/^core\s+rx pkt\/s\s+tx pkt\/s.*calls\/bpoll\s+tcp conns\s+drops\/s\s+idle\s+rx batch sizes$/);
-    expect(lines[2]).toMatch(/^\s+0\s+1\.0k\s+500\s+64\.0k\s+0\s+300\s+8\.0\s+7\s+0\s+25\.0%\s+4-7:50% 8-15:50%$/);
+    expect(lines[1]).toMatch(/^core\s+rx pkt\/s\s+tx pkt\/s.*calls\/bpoll\s+tcp conns\s+drops\/s\s+idle\s+exits\/s\s+rx batch sizes$/);
+    expect(lines[2]).toMatch(/^\s+0\s+1\.0k\s+500\s+64\.0k\s+0\s+300\s+8\.0\s+7\s+0\s+25\.0%\s+45\s+4-7:50% 8-15:50%$/);
     expect(lines[4]).toMatch(/^\s*all\s+1\.0k/);
   });
 
@@ -89,10 +90,13 @@ describe('rates from two samples', () => {
 
 describe('Prometheus text', () => {
   it('counters and gauges per core, batch buckets, escaped labels', () => {
-    const t = prometheusText('a"b', [core(0, { rxFrames: 12, tcpConns: 3, rxBatches: [5, 1, 0, 0, 0, 0, 0, 2] })]);
+    const t = prometheusText('a"b', [core(0, { rxFrames: 12, tcpConns: 3, rxBatches: [5, 1, 0, 0, 0, 0, 0, 2], exits: 10, hypercallExits: 1, kickExits: 4, haltExits: 2 })]);
     expect(t).toContain('# TYPE ix_rx_frames_total counter\nix_rx_frames_total{dataplane="a\\"b",core="0"} 12\n');
     expect(t).toContain('# TYPE ix_tcp_connections gauge\nix_tcp_connections{dataplane="a\\"b",core="0"} 3\n');
     expect(t).toContain('ix_rx_batches_total{dataplane="a\\"b",core="0",size="64+"} 2\n');
+    expect(t).toContain('# TYPE ix_vcpu_exits_total counter\n');
+    expect(t).toContain('ix_vcpu_exits_total{dataplane="a\\"b",core="0",reason="kick"} 4\n');
+    expect(t).toContain('ix_vcpu_exits_total{dataplane="a\\"b",core="0",reason="other"} 3\n'); // 10 - 1 - 4 - 2
     // every sample line is "name{labels} value"
     for (const l of t.trim().split('\n')) expect(l).toMatch(/^(# (HELP|TYPE) \S+ .+|ix_[a-z_]+\{[^}]*\} \d+)$/);
   });

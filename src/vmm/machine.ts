@@ -14,7 +14,9 @@ import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } fro
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
 import { attachDataplaneNic, NIC_RING_RESERVE, type AttachedNic, type NicOptions } from './nic.js';
-import { CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type WorkerMessage } from './messages.js';
+import {
+  CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL, type FaultReport, type WorkerMessage,
+} from './messages.js';
 
 export interface MachineOptions {
   kernelPath: string;
@@ -79,6 +81,14 @@ export interface CpuReport {
 }
 
 /** One core's dataplane counters (guest/include/ix/stats.h), as read from shared memory. */
+/** How often KVM_RUN returned to a vCPU's worker, by reason (`other`: the rest, e.g. EINTR). */
+export interface VcpuExitCounts {
+  total: number;
+  hypercall: number;
+  kick: number;
+  halt: number;
+}
+
 export interface CoreStatsSample {
   cpu: number;
   rxFrames: bigint;
@@ -98,6 +108,8 @@ export interface CoreStatsSample {
   idleCycles: bigint;
   halts: bigint;
   tsc: bigint;
+  /** host side: returns from KVM_RUN on this vCPU (src/vmm/messages.ts EXIT_*) */
+  exits: VcpuExitCounts;
 }
 
 export class MachineError extends Error {
@@ -130,6 +142,7 @@ export class Machine extends EventEmitter {
   private drain!: LogDrain;
   private drainTimer: NodeJS.Timeout | null = null;
   private readonly control: Int32Array;
+  private readonly exits: Float64Array;
   private readonly outcomes: CpuOutcome[];
   private readonly halted: boolean[];
   private finished: Promise<MachineResult>;
@@ -146,6 +159,7 @@ export class Machine extends EventEmitter {
     this.kernel = ElfImage.load(opts.kernelPath);
     this.app = ElfImage.load(opts.appPath);
     this.control = new Int32Array(new SharedArrayBuffer(opts.ncpus * CTRL_CELLS * 4));
+    this.exits = new Float64Array(new SharedArrayBuffer(opts.ncpus * EXIT_CELLS * 8));
     this.outcomes = Array.from({ length: opts.ncpus }, () => ({ state: 'running' }) as CpuOutcome);
     this.halted = new Array<boolean>(opts.ncpus).fill(false);
     this.finished = new Promise((res) => (this.finish = res));
@@ -218,6 +232,7 @@ export class Machine extends EventEmitter {
           memSize: o.memBytes,
           pinCpu: o.pinCpus ? o.pinCpus[i]! : null,
           control: this.control.buffer,
+          exits: this.exits.buffer as SharedArrayBuffer,
           nic: this.nic
             ? { wakeCounters: this.nic.handle.wakeCounters.buffer as SharedArrayBuffer, rx: this.nic.rx[i]!, kickFd: this.nic.handle.kickFd, notifyPort: this.nic.notifyPort }
             : null,
@@ -411,6 +426,12 @@ export class Machine extends EventEmitter {
         idleCycles: g(CoreStats.idleCycles),
         halts: g(CoreStats.halts),
         tsc: g(CoreStats.tsc),
+        exits: {
+          total: this.exits[cpu * EXIT_CELLS + EXIT_TOTAL]!,
+          hypercall: this.exits[cpu * EXIT_CELLS + EXIT_HYPERCALL]!,
+          kick: this.exits[cpu * EXIT_CELLS + EXIT_KICK]!,
+          halt: this.exits[cpu * EXIT_CELLS + EXIT_HALT]!,
+        },
       });
     }
     return out;

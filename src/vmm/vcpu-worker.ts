@@ -11,18 +11,25 @@ import { BOOTINFO_GPA } from './boot.js';
 import { nicIdleWait, nicKick } from '../net/nic-wait.js';
 import { Fault, HC, HC_PORT, Hcall, REG_NAMES, BootInfo, CpuStatus, CPU_STATE } from './abi.js';
 import {
-  CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, type FaultReport, type VcpuWorkerData, type WorkerMessage,
+  CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL,
+  type FaultReport, type VcpuWorkerData, type WorkerMessage,
 } from './messages.js';
 
 // The worker is started ahead of need (worker-pool.ts) and learns its vCPU from a 'go' message.
 let d: VcpuWorkerData;
 let control: Int32Array;
+let exits: Float64Array;
 let mem: DataView;
 let u8: Uint8Array;
 let wakeCounters: Int32Array | null = null;
 let reportedIdle = false;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 const cell = (i: number) => d.cpu * CTRL_CELLS + i;
+/** count one exit of kind i (this worker is the only writer of its cells) */
+const countExit = (i: number): void => {
+  const k = d.cpu * EXIT_CELLS + i;
+  exits[k] = (exits[k] ?? 0) + 1;
+};
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
@@ -117,21 +124,28 @@ function run(): void {
     try {
       exit = vcpu.run();
     } catch (e) {
-      if (e instanceof KvmError && e.code === 'EINTR') continue;
+      if (e instanceof KvmError && e.code === 'EINTR') {
+        countExit(EXIT_TOTAL);
+        continue;
+      }
       post({ type: 'crash', cpu: d.cpu, reason: `KVM_RUN failed: ${(e as Error).message}`, regs: regsOf(vcpu) });
       return;
     }
+    countExit(EXIT_TOTAL);
     switch (exit.reason) {
       case 'io':
         if (exit.port === HC_PORT && exit.direction === 'out' && exit.size === 4) {
+          countExit(EXIT_HYPERCALL);
           if (!hypercall(exit.data.readUInt32LE(0))) return;
         } else if (d.nic && exit.port === d.nic.notifyPort && exit.direction === 'out') {
+          countExit(EXIT_KICK);
           nicKick(d.nic.kickFd); // the guest posted buffers while the backend slept
         } else {
           post({ type: 'bad-exit', cpu: d.cpu, what: `port I/O ${exit.direction} ${hex(exit.port)} size ${exit.size}` });
         }
         break;
       case 'hlt':
+        countExit(EXIT_HALT);
         if ((cpuState() === CPU_STATE.appDone || cpuState() === CPU_STATE.panic) && !d.nic) {
           post({ type: 'halted', cpu: d.cpu });
           // Nothing will wake this core until the dataplane has a NIC: wait for stop.
@@ -178,6 +192,7 @@ post({ type: 'loaded' });
 parentPort!.once('message', (m: { type: 'go'; data: VcpuWorkerData }) => {
   d = m.data;
   control = new Int32Array(d.control);
+  exits = new Float64Array(d.exits);
   mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
   u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
   if (d.nic) wakeCounters = new Int32Array(d.nic.wakeCounters);
