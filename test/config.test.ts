@@ -139,6 +139,8 @@ const broken: Broken[] = [
   { what: 'nic.rss_table_size 100', toml: build({ nic: { rss_table_size: 100 } }), path: 'nic.rss_table_size', value: 100, problem: 'not a power of two', allowed: 'a power of two from 1 to 512' },
   { what: 'nic.rss_table_size 1024', toml: build({ nic: { rss_table_size: 1024 } }), path: 'nic.rss_table_size', value: 1024, problem: 'out of range', allowed: 'a power of two from 1 to 512' },
   { what: 'nic.rss_table_size 0', toml: build({ nic: { rss_table_size: 0 } }), path: 'nic.rss_table_size', value: 0, problem: 'out of range', allowed: 'a power of two from 1 to 512' },
+  { what: 'nic.backend_spin_us negative', toml: build({ nic: { backend_spin_us: -1 } }), path: 'nic.backend_spin_us', value: -1, problem: 'out of range', allowed: 'an integer from 0 to 100000' },
+  { what: 'nic.backend_spin_us string', toml: build({ nic: { backend_spin_us: '50us' } }), path: 'nic.backend_spin_us', value: '50us', problem: 'wrong type', allowed: 'an integer from 0 to 100000' },
   { what: 'nic.arp not a list', toml: build({ nic: { arp: 'x' } }), path: 'nic.arp', value: 'x', problem: 'wrong type (string)', allowed: 'tables [[nic.arp]]' },
   { what: 'nic.arp ip outside subnet', toml: build({ nic: { arp: [{ ip: '192.168.1.1', mac: '02:00:00:00:00:09' }] } }), path: 'nic.arp[0].ip', value: '192.168.1.1', problem: 'the entry is outside', allowed: "inside nic.address's subnet" },
   { what: 'nic.arp duplicate ip', toml: build({ nic: { arp: [{ ip: '10.10.0.1', mac: '02:00:00:00:00:09' }, { ip: '10.10.0.1', mac: '02:00:00:00:00:0a' }] } }), path: 'nic.arp[1].ip', value: '10.10.0.1', problem: 'already listed in nic.arp[0]', allowed: 'each listed once' },
@@ -347,6 +349,7 @@ mac = "02:AA:bb:CC:dd:01"
 address = "10.10.0.2/24"
 gateway = "10.10.0.1"
 rss_table_size = 64
+backend_spin_us = 50
 [[nic.arp]]
 ip = "10.10.0.1"
 mac = "02-00-00-00-00-02"
@@ -379,6 +382,7 @@ level = "debug"
           { ip: '10.10.0.3', mac: '02:00:00:00:00:03' },
         ],
         rssTableSize: 64,
+        backendSpinUs: 50,
       },
       log: { level: 'debug' },
     } satisfies DataplaneConfig);
@@ -386,7 +390,7 @@ level = "debug"
 
   it('namespace NIC gets a derived, stable, locally administered unicast MAC and defaults', () => {
     const cfg = parseConfig(build({ top: { name: 'dp-a' }, nic: {} }), '/x/a.toml');
-    expect(cfg.nic).toEqual({ tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128 });
+    expect(cfg.nic).toEqual({ tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, backendSpinUs: 20 });
     const mac = cfg.nic!.mac;
     expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(parseInt(mac.slice(0, 2), 16) & 0b11).toBe(0b10);
@@ -526,6 +530,7 @@ describe('docs/config.md', () => {
       heap: DEFAULTS.app.heap,
       shared: DEFAULTS.app.shared,
       rss_table_size: DEFAULTS.nic.rssTableSize,
+      backend_spin_us: DEFAULTS.nic.backendSpinUs,
       arp: DEFAULTS.nic.arp,
       level: DEFAULTS.log.level,
     };

@@ -118,12 +118,12 @@ function expectNothingLeft(name: string, pid: number): void {
   expect(groupMembers(pid), `processes of the group of pid ${pid}`).toEqual([]);
 }
 
-function echoConfig(name: string, o: { cores?: number | number[]; args?: string[]; app?: string } = {}): string {
+function echoConfig(name: string, o: { cores?: number | number[]; args?: string[]; app?: string; nic?: string } = {}): string {
   return writeConfig(
     dir,
     name,
     `name = "${name}"\ncores = ${JSON.stringify(o.cores ?? 1)}\nmemory = "128M"\n[app]\npath = "${appElf(o.app ?? 'echo')}"\n` +
-      `args = ${JSON.stringify(o.args ?? ['7'])}\nheap = "8M"\n[nic]\nnamespace = true\naddress = "10.77.0.2/24"\n`,
+      `args = ${JSON.stringify(o.args ?? ['7'])}\nheap = "8M"\n[nic]\nnamespace = true\naddress = "10.77.0.2/24"\n${o.nic ?? ''}`,
   );
 }
 
@@ -161,6 +161,7 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     expect(ready.socket).toBe(join(runDir, `${name}.sock`));
     netns = String(dp.find(/^NIC up/)!.netns);
     expect(netnsList()).toContain(netns);
+    expect(dp.find(/^NIC up/)!.backendSpinUs).toBe(20); // the default, as the backend worker reported it
 
     const ps = ix(['ps', '--json']);
     expect(ps.status, ps.stderr).toBe(0);
@@ -307,9 +308,10 @@ describe.runIf(run)('nothing left behind', () => {
 
   it('SIGKILL: the TAP goes with the process; namespace, entry and socket are stale and `ix ps` removes them', async () => {
     const name = `kill-${tag}`;
-    const dp = new IxRun(['run', echoConfig(name)]);
+    const dp = new IxRun(['run', echoConfig(name, { nic: 'backend_spin_us = 75\n' })]);
     await dp.waitFor(/^ready: /);
     const nic = dp.find(/^NIC up/)!;
+    expect(nic.backendSpinUs).toBe(75); // [nic] backend_spin_us reached the backend worker
     const netns = String(nic.netns);
     process.kill(dp.pid, 'SIGKILL');
     expect((await dp.exited).signal).toBe('SIGKILL');

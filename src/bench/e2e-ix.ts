@@ -28,7 +28,7 @@ export interface RunningIx {
 
 export const IX_ADDRESS = '10.10.0.2';
 
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[]): string {
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number): string {
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
     `name = ${q(app.name)}`,
@@ -43,6 +43,7 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[]): string {
     `namespace = true`,
     `address = "${IX_ADDRESS}/24"`,
     `gateway = "10.10.0.1"`,
+    ...(backendSpinUs !== undefined ? [`backend_spin_us = ${backendSpinUs}`] : []),
     '',
   ].join('\n');
   const p = join(dir, `${app.name}.toml`);

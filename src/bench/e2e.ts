@@ -39,6 +39,8 @@ export interface E2eOptions {
   echoConns?: number[];
   /** memcaslap concurrency (connections) */
   kvConns?: number;
+  /** the dataplane's `[nic] backend_spin_us` (default: the config default) */
+  backendSpinUs?: number;
   log?: (msg: string) => void;
 }
 
@@ -59,7 +61,8 @@ export interface E2eRow {
 }
 
 export interface E2eResult {
-  options: Required<Omit<E2eOptions, 'log'>>;
+  /** backendSpinUs: null = the config default */
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs'>> & { backendSpinUs: number | null };
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -106,6 +109,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     clientCpus: opts.clientCpus ?? [1],
     echoConns: opts.echoConns ?? [1, 16, 256],
     kvConns: opts.kvConns ?? 32,
+    backendSpinUs: opts.backendSpinUs ?? null,
   };
   const log = opts.log ?? ((m: string) => console.error(m));
   const why = netnsUnavailable();
@@ -179,7 +183,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>) => {
     let dp: RunningIx;
     try {
-      dp = await startIx(writeIxConfig(dir, app, o.serverCpus), app.ports[0]!);
+      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined), app.ports[0]!);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
       log(`  ix ${app.name} did not start: ${(e as Error).message}`);
@@ -316,7 +320,7 @@ export function printE2eBench(r: E2eResult): void {
   const f = (n: number | null) => (n === null ? '-' : n >= 1000 ? n.toFixed(0) : n.toFixed(n >= 100 ? 1 : 2));
   const w = Math.max(...r.rows.map((x) => x.metric.length));
   const o = r.options;
-  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}; medians)`);
+  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}; medians)`);
   console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?`);
   for (const x of r.rows)
     console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${(x.ratio === null ? '-' : x.ratio.toFixed(2)).padStart(6)}  ${x.goal.padEnd(7)}  ${x.met === null ? '' : x.met ? 'yes' : 'no'}`);
@@ -330,7 +334,7 @@ export function printE2eBench(r: E2eResult): void {
   console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews both sides)`);
 }
 
-/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256` (client-cpus= empty: unpinned). */
+/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N` (client-cpus= empty: unpinned). */
 export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const get = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   const num = (k: string, lo: number, hi: number) => {
@@ -354,6 +358,7 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const serverCpus = list('server-cpus', 0, 1023);
   const clientCpus = list('client-cpus', 0, 1023);
   const echoConns = list('conns', 1, 4096);
+  const spin = num('backend-spin-us', 0, 100_000);
   if (seconds !== undefined) o.seconds = seconds;
   if (rounds !== undefined) o.rounds = rounds;
   if (serverCpus !== undefined) {
@@ -362,5 +367,6 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   }
   if (clientCpus !== undefined) o.clientCpus = clientCpus;
   if (echoConns !== undefined && echoConns.length) o.echoConns = echoConns;
+  if (spin !== undefined) o.backendSpinUs = spin;
   return o;
 }

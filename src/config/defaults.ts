@@ -18,6 +18,7 @@ export const DEFAULTS = {
   },
   nic: {
     rssTableSize: 128,
+    backendSpinUs: 20,
     gateway: null,
     arp: [] as readonly { ip: string; mac: string }[],
   },
@@ -44,6 +45,8 @@ export const LIMITS = {
   idlePollUsMax: 1_000_000,
   rssTableMin: 1,
   rssTableMax: 512,
+  backendSpinUsMin: 0,
+  backendSpinUsMax: 100_000,
   portMin: 1,
   portMax: 65535,
   // Linux IFNAMSIZ is 16 including the terminating NUL.

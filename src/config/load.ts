@@ -99,6 +99,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       gateway: f.nic.gateway ?? DEFAULTS.nic.gateway,
       arp: (f.nic.arp ?? DEFAULTS.nic.arp).map((e) => ({ ip: e.ip, mac: parseMac(e.mac)! })),
       rssTableSize: f.nic.rss_table_size ?? DEFAULTS.nic.rssTableSize,
+      backendSpinUs: f.nic.backend_spin_us ?? DEFAULTS.nic.backendSpinUs,
     };
   }
   return {

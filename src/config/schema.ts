@@ -47,6 +47,7 @@ export const ALLOWED = {
   'nic.address': 'an IPv4 host address with prefix length, e.g. "10.10.0.2/24" (prefix 1 to 32; not the network or broadcast address)',
   'nic.gateway': 'an IPv4 address inside nic.address\'s subnet, other than nic.address itself',
   'nic.rss_table_size': `a power of two from ${LIMITS.rssTableMin} to ${LIMITS.rssTableMax}`,
+  'nic.backend_spin_us': `an integer from ${LIMITS.backendSpinUsMin} to ${LIMITS.backendSpinUsMax}: microseconds the host NIC backend keeps polling after its last frame before it sleeps`,
   'nic.arp': `a list of at most ${LIMITS.arpMax} tables [[nic.arp]] with \`ip\` and \`mac\``,
   'nic.arp[].ip': 'an IPv4 address inside nic.address\'s subnet, each listed once, other than nic.address',
   'nic.arp[].mac': 'a unicast MAC address "xx:xx:xx:xx:xx:xx" (hex), not all zeros',
@@ -214,6 +215,7 @@ const nicSchema = z
       if (p !== null) return p;
       return ((v as number) & ((v as number) - 1)) === 0 ? null : 'not a power of two';
     }).optional(),
+    backend_spin_us: leaf<number>(ALLOWED['nic.backend_spin_us'], (v) => intIn(LIMITS.backendSpinUsMin, LIMITS.backendSpinUsMax, v)).optional(),
     arp: z.array(arpSchema, { error: ALLOWED['nic.arp'] }).optional(),
   }, { error: ALLOWED.nic })
   .superRefine((nic, ctx) => {

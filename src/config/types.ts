@@ -18,6 +18,8 @@ export interface NicConfig {
   gateway: string | null;
   arp: { ip: string; mac: string }[];
   rssTableSize: number;
+  /** how long the host NIC backend polls after its last frame before it sleeps */
+  backendSpinUs: number;
 }
 
 export interface DataplaneConfig {

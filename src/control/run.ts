@@ -96,6 +96,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
           gateway: cfg.nic.gateway,
           arp: cfg.nic.arp,
           rssTableSize: cfg.nic.rssTableSize,
+          backendSpinUs: cfg.nic.backendSpinUs,
           tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp',
         }
       : undefined,
@@ -149,7 +150,7 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     o.claim?.update({ netns: n.netns?.name ?? null, tap: n.tapName, address: `${cfg.nic!.address}/${cfg.nic!.prefix}` });
     const where = n.netns ? ` in namespace ${n.netns.name}` : '';
     log.info(
-      { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count },
+      { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs },
       `NIC up: ${cfg.nic!.address} on ${n.tapName}${where}` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
     );
   }

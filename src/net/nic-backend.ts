@@ -55,6 +55,8 @@ export interface NicHandle {
   readonly kickFd: number;
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
   readonly wakeCounters: Int32Array;
+  /** how long the backend polls after its last frame before sleeping (as the worker reported) */
+  readonly spinUs: number;
   stats(): QueueStats[];
   /** why the worker died, if it did (it also logged it); undefined while healthy */
   failure(): Error | undefined;
@@ -127,9 +129,13 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
   const worker = new Worker(netWorkerUrl('nic-worker.js'), { workerData: init });
   let failure: Error | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let spinUs = init.spinUs;
   const ready = new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: { type: string; msg?: string; q?: number }) => {
-      if (m.type === 'ready') resolve();
+    worker.on('message', (m: { type: string; msg?: string; q?: number; spinUs?: number }) => {
+      if (m.type === 'ready') {
+        spinUs = m.spinUs ?? spinUs;
+        resolve();
+      }
       else if (m.type === 'log') log(m.msg ?? '');
       else if (m.type === 'wake') o.onWake?.(m.q ?? 0);
       else if (m.type === 'error') {
@@ -167,6 +173,7 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     tapName: tap?.name,
     kickFd,
     wakeCounters: ctl,
+    spinUs,
     stats: () => readStats(statsArr, nq),
     failure: () => failure,
     async stop(): Promise<void> {

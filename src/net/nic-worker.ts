@@ -42,8 +42,8 @@ function run(init: WorkerInit): void {
   });
   engine.attach();
   Atomics.store(ctl, CTL_STATE, 1);
-  port.postMessage({ type: 'ready' });
   const spinMs = init.spinUs / 1000;
+  port.postMessage({ type: 'ready', spinUs: init.spinUs });
   let last = performance.now();
   while (Atomics.load(ctl, CTL_STOP) === 0) {
     let work = engine.pollOnce();

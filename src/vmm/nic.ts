@@ -22,6 +22,8 @@ export interface NicOptions {
   /** static ARP entries (config `[[nic.arp]]`): permanent neighbours in every core's cache */
   arp?: readonly { ip: string; mac: string }[];
   rssTableSize: number;
+  /** NIC backend polling after its last frame before it sleeps (default 20 µs) */
+  backendSpinUs?: number;
   /** purpose tag for the namespace name (a-z0-9) */
   tag: string;
 }
@@ -96,7 +98,7 @@ export async function attachDataplaneNic(
       notifyPort: BigInt(NIC_NOTIFY_PORT),
       bootInfo: { view: bi, offset: BootInfo.nic },
       tap: { name: tapName, netns: netns?.name },
-      backend: { log },
+      backend: { log, spinUs: o.backendSpinUs },
     });
     let peerAddress: string | null = null;
     if (netns) {
