@@ -233,6 +233,21 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     expect(await h.text()).toMatch(new RegExp(`^ix_events_total\\{dataplane="${name}",core="0"\\} \\d+$`, 'm'));
   });
 
+  it('the echo app (ixev) answers a request with one ix_bpoll trap, not one that sends and one that waits', () => {
+    type Counters = { counters: { bpolls: number; events: number }[] };
+    const before = JSON.parse(ix(['stats', name, '--json']).stdout) as Counters;
+    // 300 requests in a row on one connection, each answered before the next is sent
+    const py = "import socket\ns=socket.create_connection(('10.77.0.2',7))\nfor i in range(300):\n    m=b'%06d' % i\n    s.sendall(m)\n    got=b''\n    while len(got)<6: got+=s.recv(6-len(got))\n    assert got==m, (got, m)\ns.close()\nprint('ok')";
+    const r = spawnSync('ip', ['netns', 'exec', netns, 'python3', '-c', py], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stdout.trim(), r.stderr).toBe('ok');
+    const after = JSON.parse(ix(['stats', name, '--json']).stdout) as Counters;
+    const traps = after.counters[0]!.bpolls - before.counters[0]!.bpolls;
+    // one trap per request (RECV in, sendv out, then wait: IX_BPOLL_WAIT), plus the
+    // connection's open and close; two per request without the flag
+    expect(traps).toBeGreaterThanOrEqual(300);
+    expect(traps).toBeLessThan(1.5 * 300);
+  });
+
   it('a second dataplane with the same name, or the same pinned CPU, is refused before anything is created', () => {
     const same = ix(['run', echoConfig(name, { cores: [1] })]);
     expect(same.status).toBe(3);

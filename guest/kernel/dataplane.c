@@ -347,7 +347,7 @@ _Noreturn void dp_serve_without_app(struct percpu *c)
     }
 }
 
-long dp_run(struct percpu *c, uint64_t ncalls)
+long dp_run(struct percpu *c, uint64_t ncalls, int wait)
 {
     struct dataplane *dp = c->dp;
     if (!dp)
@@ -355,7 +355,9 @@ long dp_run(struct percpu *c, uint64_t ncalls)
     uint64_t idle_since = plat_now_us();
     for (;;) {
         poll_once(c, dp);
-        if (dp->nc.ev_len > 0 || ncalls > 0)
+        /* calls were made: back to the app at once (their results may be all it waits
+         * for), unless it asked to wait for an event (IX_BPOLL_WAIT) */
+        if (dp->nc.ev_len > 0 || (ncalls > 0 && !wait))
             break;
         if (plat_now_us() - idle_since < c->bi->idle_poll_us) {
             cpu_relax();

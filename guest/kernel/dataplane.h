@@ -43,8 +43,9 @@ void dp_create(struct percpu *c);
 /* On core c itself, before entering the app: bring up the stack and the queue pair. */
 void dp_start(struct percpu *c);
 /* One ix_bpoll round after the calls ran: timers, receive, transmit, and when the app asked
- * for nothing (ncalls == 0), poll then halt until there is an event. Returns events posted. */
-long dp_run(struct percpu *c, uint64_t ncalls);
+ * for nothing (ncalls == 0) or asked to wait (IX_BPOLL_WAIT), poll then halt until there is
+ * an event. Returns events posted. */
+long dp_run(struct percpu *c, uint64_t ncalls, int wait);
 /* Begin a round: hand the stack this core's event array (or none: events are deferred). */
 void dp_begin(struct percpu *c, int no_events);
 /* End a calls-only round: transmit what the calls queued. Returns 0 (no events). */

@@ -69,7 +69,8 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
     struct app *a = c->app;
     c->status->bpoll_calls++;
     int no_events = (n & IX_BPOLL_NO_EVENTS) != 0;
-    n &= ~IX_BPOLL_NO_EVENTS;
+    int wait = (n & IX_BPOLL_WAIT) != 0;
+    n &= ~(IX_BPOLL_NO_EVENTS | IX_BPOLL_WAIT);
     if (n > IX_BATCH_MAX || !app_range_ok(a, calls, n * sizeof(struct ix_call), VMA_R | VMA_W))
         app_fault_bad_calls(c, calls, n);
     dp_begin(c, no_events);
@@ -83,5 +84,5 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
         hcall(c, IX_HC_APP_EXIT, (uint64_t)a->exit_status, 0);
         app_stopped(c);
     }
-    return no_events ? dp_flush(c) : dp_run(c, n);
+    return no_events ? dp_flush(c) : dp_run(c, n, wait);
 }

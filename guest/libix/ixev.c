@@ -245,11 +245,15 @@ static void results(uint32_t n)
     }
 }
 
-/* One trap: run the queued calls, process their results; returns the events posted. */
-static int flush(void)
+/* One trap: run the queued calls, process their results; returns the events posted. With
+ * `wait`, the trap returns only with an event: nothing the library or the app does depends
+ * on a call's result before the next event (a partly taken sendv goes on at the next SENT),
+ * so one trap per request instead of a sending one and a waiting one. An app with an idle
+ * callback wants control back after every round and does not wait. */
+static int flush(int wait)
 {
     uint32_t n = ncalls;
-    long nev = ix_bpoll(calls, n);
+    long nev = ix_bpoll(calls, n | (wait && !ops->idle ? IX_BPOLL_WAIT : 0));
     results(n);
     return (int)nev;
 }
@@ -265,12 +269,12 @@ int ixev_run(void)
 {
     const struct ix_event *ev = ix_events();
     while (running) {
-        int nev = flush();
+        int nev = flush(1);
         for (int i = 0; i < nev; i++)
             dispatch(&ev[i]);
         if (ops->idle)
             ops->idle();
     }
-    flush();
+    flush(0); /* the last calls (closes): do not wait for an event that may never come */
     return status;
 }

@@ -60,6 +60,13 @@ _Static_assert(sizeof(struct ix_sg) == 16, "ix_sg is 16 bytes");
  * array while it is still reading the events of the last round. */
 #define IX_BPOLL_NO_EVENTS (1ull << 63)
 
+/* OR'ed into ix_bpoll's count: run the calls, then return only with at least one event, as
+ * a bpoll without calls does (poll, then halt until a frame or a timer). For an app whose
+ * calls start work it must wait for anyway (a reply sent, a buffer released): without it a
+ * request costs two traps, one that sends and returns at once with no event, and one that
+ * waits. Ignored together with IX_BPOLL_NO_EVENTS. */
+#define IX_BPOLL_WAIT (1ull << 62)
+
 #define IX_SG_MAX 32       /* entries per sendv */
 #define IX_LOG_MAX 512     /* bytes per log call */
 #define IX_BATCH_MAX 1024  /* calls per bpoll */
