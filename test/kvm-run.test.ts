@@ -4,6 +4,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { CAP, Kvm, KvmError, KVM_API_VERSION, libc } from '../src/kvm/index.js';
 import { describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
+import * as netLibc from '../src/net/libc.js';
 
 let g: TinyGuest | null = null;
 afterEach(() => {
@@ -52,6 +53,25 @@ describeKvm('a real-mode guest', () => {
     const r = g.vcpu.getRegs();
     expect(r.rip).toBe(0x1005n); // after the hlt
     expect(r.rax & 0xffn).toBe(0x42n);
+  });
+
+  it('KVM_IOEVENTFD: OUTs to a registered port signal the eventfd in the kernel; the vCPU sees no io exit', () => {
+    // mov $0x42,%al; out %al,$0x10; out %al,$0x10; out %al,$0x11; hlt
+    g = tinyGuest([0xb0, 0x42, 0xe6, 0x10, 0xe6, 0x10, 0xe6, 0x11, 0xf4]);
+    const efd = netLibc.makeEventfd();
+    const buf = netLibc.mapAnon(4096);
+    try {
+      g.vm.ioeventfdPio(0x10, 1, efd);
+      const e1 = g.vcpu.run();
+      // the unregistered port 0x11 still exits to user space
+      expect(e1.reason === 'io' && e1.port).toBe(0x11);
+      expect(g.vcpu.run().reason).toBe('hlt');
+      expect(netLibc.read(efd, buf, 8)).toBe(8);
+      expect(new DataView(netLibc.view(buf, 8)).getBigUint64(0, true)).toBe(2n); // two OUTs, two signals
+      expect(() => g!.vm.ioeventfdPio(0x10000, 1, efd)).toThrow(/not a 16-bit I\/O port/);
+    } finally {
+      netLibc.close(efd);
+    }
   });
 
   it('IN: the value put in the io data area reaches the guest', () => {

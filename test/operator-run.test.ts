@@ -162,6 +162,7 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     netns = String(dp.find(/^NIC up/)!.netns);
     expect(netnsList()).toContain(netns);
     expect(dp.find(/^NIC up/)!.backendSpinUs).toBe(20); // the default, as the backend worker reported it
+    expect(dp.find(/^NIC up/)!.kicksInKernel).toBe(true); // KVM_IOEVENTFD on the notify port
 
     const ps = ix(['ps', '--json']);
     expect(ps.status, ps.stderr).toBe(0);

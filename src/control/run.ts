@@ -150,7 +150,7 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     o.claim?.update({ netns: n.netns?.name ?? null, tap: n.tapName, address: `${cfg.nic!.address}/${cfg.nic!.prefix}` });
     const where = n.netns ? ` in namespace ${n.netns.name}` : '';
     log.info(
-      { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs },
+      { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs, kicksInKernel: m.kicksInKernel },
       `NIC up: ${cfg.nic!.address} on ${n.tapName}${where}` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
     );
   }

@@ -13,6 +13,9 @@ export {
   REG_NAMES, SEGMENT_NAMES, StructValueError,
   type Regs, type RegName, type Sregs, type Segment, type SegmentName, type DTable, type CpuidEntry, type MsrEntry, type Fpu,
 } from './structs.js';
-export { LAYOUT, ARRAYS, EXIT, EXIT_IO_IN, EXIT_IO_OUT, CAP, MEM_LOG_DIRTY_PAGES, MEM_READONLY, KVM_API_VERSION, type StructLayout } from './layout.js';
+export {
+  LAYOUT, ARRAYS, EXIT, EXIT_IO_IN, EXIT_IO_OUT, CAP, MEM_LOG_DIRTY_PAGES, MEM_READONLY, IOEVENTFD_FLAG_DATAMATCH, IOEVENTFD_FLAG_PIO, KVM_API_VERSION,
+  type StructLayout,
+} from './layout.js';
 export { IOCTL, KVMIO, ioc, io, ior, iow, iowr, type IoctlName } from './ioctl.js';
 export * as libc from './libc.js';

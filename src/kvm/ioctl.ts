@@ -41,6 +41,7 @@ export const IOCTL = {
   KVM_SET_TSS_ADDR: io(KVMIO, 0x47),
   KVM_SET_IDENTITY_MAP_ADDR: iow(KVMIO, 0x48, U64),
   KVM_CREATE_IRQCHIP: io(KVMIO, 0x60),
+  KVM_IOEVENTFD: iow(KVMIO, 0x79, LAYOUT.kvm_ioeventfd.size),
   // vCPU fd
   KVM_SET_TSC_KHZ: io(KVMIO, 0xa2),
   KVM_GET_TSC_KHZ: io(KVMIO, 0xa3),

@@ -3,7 +3,7 @@
  */
 import { KvmError } from './errors.js';
 import { FdOwner } from './fd.js';
-import { KVM_API_VERSION, LAYOUT } from './layout.js';
+import { IOEVENTFD_FLAG_PIO, KVM_API_VERSION, LAYOUT } from './layout.js';
 import { O_CLOEXEC, O_RDWR, openFd } from './libc.js';
 import { cpuid2Buffer, decodeCpuid2, type CpuidEntry } from './structs.js';
 import { Vcpu } from './vcpu.js';
@@ -135,6 +135,23 @@ export class Vm {
     b.writeBigUInt64LE(r.memorySize, f.memory_size);
     b.writeBigUInt64LE(r.userspaceAddr, f.userspace_addr);
     this.h.ptr('KVM_SET_USER_MEMORY_REGION', b, `slot ${r.slot}, gpa 0x${r.guestPhysAddr.toString(16)}, ${r.memorySize} bytes`);
+  }
+
+  /**
+   * KVM_IOEVENTFD: a guest write of `len` bytes to I/O port `port` signals the eventfd `fd`
+   * inside the host kernel and the guest goes on; the vCPU thread never sees the exit. On PVM
+   * that leaves out the return to user space and the next KVM_RUN of a port I/O exit.
+   */
+  ioeventfdPio(port: number, len: 1 | 2 | 4 | 8, fd: number): void {
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new KvmError('KVM_IOEVENTFD', 22, `port ${port} is not a 16-bit I/O port`);
+    if (!Number.isInteger(fd) || fd < 0) throw new KvmError('KVM_IOEVENTFD', 9, `fd ${fd} is not a file descriptor`);
+    const f = LAYOUT.kvm_ioeventfd.fields;
+    const b = Buffer.alloc(LAYOUT.kvm_ioeventfd.size);
+    b.writeBigUInt64LE(BigInt(port), f.addr);
+    b.writeUInt32LE(len, f.len);
+    b.writeInt32LE(fd, f.fd);
+    b.writeUInt32LE(IOEVENTFD_FLAG_PIO, f.flags);
+    this.h.ptr('KVM_IOEVENTFD', b, `port 0x${port.toString(16)}, ${len} bytes, eventfd ${fd}`);
   }
 
   createVcpu(id: number): Vcpu {

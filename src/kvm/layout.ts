@@ -55,6 +55,7 @@ export const LAYOUT = {
     fields: { fpr: 0, fcw: 128, fsw: 130, ftwx: 132, last_opcode: 134, last_ip: 136, last_dp: 144, xmm: 152, mxcsr: 408 },
   },
   kvm_interrupt: { size: 4, fields: { irq: 0 } },
+  kvm_ioeventfd: { size: 64, fields: { datamatch: 0, addr: 8, len: 16, fd: 20, flags: 24 } },
   kvm_run: {
     size: 2352,
     fields: {
@@ -99,6 +100,10 @@ export const EXIT = {
 export const EXIT_IO_IN = 0;
 export const EXIT_IO_OUT = 1;
 
+/** kvm_ioeventfd.flags */
+export const IOEVENTFD_FLAG_DATAMATCH = 1;
+export const IOEVENTFD_FLAG_PIO = 2;
+
 /** kvm_userspace_memory_region.flags */
 export const MEM_LOG_DIRTY_PAGES = 1;
 export const MEM_READONLY = 2;
@@ -116,6 +121,7 @@ export const CAP = {
   GET_TSC_KHZ: 61,
   MAX_VCPUS: 66,
   IMMEDIATE_EXIT: 136,
+  IOEVENTFD: 36,
 } as const;
 
 /** The only KVM API version that exists since Linux 2.6.22. */

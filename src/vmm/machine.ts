@@ -13,7 +13,7 @@ import { BootInfo, CoreStats, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFT
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
-import { attachDataplaneNic, NIC_RING_RESERVE, type AttachedNic, type NicOptions } from './nic.js';
+import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic, type NicOptions } from './nic.js';
 import {
   CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL, type FaultReport, type WorkerMessage,
 } from './messages.js';
@@ -167,6 +167,8 @@ export class Machine extends EventEmitter {
 
   /** the attached NIC (after start) */
   nic: AttachedNic | null = null;
+  /** guest kicks signal the NIC backend in the host kernel (KVM_IOEVENTFD), not through the vCPU worker */
+  kicksInKernel = false;
 
   /** Create the VM, load everything, attach the NIC and start every vCPU. */
   async start(): Promise<void> {
@@ -213,6 +215,14 @@ export class Machine extends EventEmitter {
       this.nic = await attachDataplaneNic(o.nic, { base: this.memAddr, size: o.memBytes, view: this.mem }, plan.reserved, o.ncpus, (m) =>
         this.emit('warning', `nic: ${m}`),
       );
+      // The guest's kick (`outl` to the notify port) goes straight to the backend's eventfd
+      // in the host kernel. Without ioeventfd support the vCPU worker forwards it instead.
+      try {
+        this.vm.ioeventfdPio(NIC_NOTIFY_PORT, 4, this.nic.handle.kickFd);
+        this.kicksInKernel = true;
+      } catch (e) {
+        this.emit('warning', `nic: guest kicks go through user space (KVM_IOEVENTFD failed: ${(e as Error).message})`);
+      }
     }
     this.vcpus.forEach((v, i) => this.initialState(v, i));
     this.drain = new LogDrain(this.mem, LOG_RINGS_GPA, LOG_RING_SIZE, o.ncpus, (cpu, line) => this.emit('log', cpu, line));
