@@ -3,7 +3,9 @@
 // ways, data, every close sequence, RST/SYN checks, backlog; RTO backoff, fast retransmit,
 // out-of-order/duplicates, zero window probes, delayed ACK, window update; NewReno partial ACKs,
 // limited transmit, early retransmit, keepalive, events deferred when the event array is full
-// and delivered by the next net_events_begin). Each binary ends with a leak
+// and delivered by the next net_events_begin; RACK-TLP for the SACK sender: lost
+// retransmissions, tail loss probes, reordering, 2-3 segment windows, RTO, no-SACK-blocks
+// fallback). Each binary ends with a leak
 // check (no TCP control block, no mbuf left) and exits non-zero on any failed check.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -30,7 +32,7 @@ describe('TCP host unit tests (sanitizers on)', () => {
     expect(await runUnit('timer_test')).toContain('timer_test: ok');
   });
 
-  for (const name of ['tcp_basic_test', 'tcp_loss_test', 'tcp_recovery_test']) {
+  for (const name of ['tcp_basic_test', 'tcp_loss_test', 'tcp_recovery_test', 'tcp_rack_test']) {
     it(name, async () => {
       const out = await runUnit(name);
       expect(out).toContain('all checks passed');

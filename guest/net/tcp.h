@@ -73,7 +73,8 @@ struct tcp_tunables {
     bool timestamps;         /* offer/accept RFC 7323 timestamps */
     bool wscale;             /* offer/accept window scaling */
     bool sack;               /* offer/accept SACK-permitted: we send SACK blocks (RFC 2018)
-                              * for out-of-order data; the peer's blocks are not used yet */
+                              * for out-of-order data, and our sender uses the peer's for
+                              * RACK-TLP loss recovery (RFC 8985) */
 };
 void tcp_get_tunables(struct net_core *c, struct tcp_tunables *t);
 void tcp_set_tunables(struct net_core *c, const struct tcp_tunables *t);
@@ -93,7 +94,7 @@ enum tcp_counter {
     TCPC_OOO_DROPPED,    /* ... dropped (queue full / duplicate) */
     TCPC_RETRANS,        /* segments retransmitted */
     TCPC_RTO,            /* retransmission timeouts */
-    TCPC_FAST_RETRANS,   /* fast retransmits (3 dup ACKs) */
+    TCPC_FAST_RETRANS,   /* fast retransmits (3 dup ACKs; with SACK: recovery episodes) */
     TCPC_SYN_DROPPED,    /* SYNs dropped: backlog or PCB pool full */
     TCPC_DELAYED_ACKS,   /* ACKs sent by the delayed-ACK timer */
     TCPC_PROBES,         /* zero-window and keepalive probes */
@@ -104,8 +105,14 @@ enum tcp_counter {
     TCPC_CONN_PASSIVE,   /* connections established (passive) */
     TCPC_CONN_ACTIVE,    /* connections established (active) */
     TCPC_TIMEOUTS,       /* connections that gave up retransmitting */
-    TCPC_SACK_RETRANS,   /* retransmissions chosen from the SACK scoreboard (tcp_sack.c) */
-    TCPC_RACK_RETRANS,   /* retransmissions of a retransmission found lost (tcp_sack.c) */
+    TCPC_SACK_RETRANS,   /* SACK recovery: resends of segments marked lost, other than the
+                          * episode's first and other than lost retransmissions (tcp_sack.c) */
+    TCPC_RACK_RETRANS,   /* retransmissions of a retransmission found lost (RACK, tcp_rack.c) */
+    TCPC_RACK_LOST,      /* segments RACK marked lost (tcp_rack.c) */
+    TCPC_REO_TIMEOUTS,   /* RACK reordering timer expiries that found losses */
+    TCPC_TLP_PROBES,     /* tail loss probes sent (RFC 8985 §7) */
+    TCPC_TLP_RECOVERIES, /* ... whose retransmission repaired a loss (cwnd reduced once) */
+    TCPC_SEG_NOREC,      /* new data held back: no per-segment record to be had */
     TCPC_COUNT
 };
 

@@ -299,30 +299,32 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
         p->rto_count = 0;
         p->probes = 0;
         if (p->sack_on)
-            tcp_sack_update(p, &s->o);
-        tcp_cc_ack(c, p, acked);
-        if (p->sack_on && p->in_recovery)
-            tcp_sack_recover(c, p);
+            tcp_rack_ack(c, p, &s->o, acked, false); /* RACK-TLP, tcp_rack.c */
+        else
+            tcp_cc_ack(c, p, acked);
         tcp_rearm_rtx(c, p);
+        if (p->sack_on)
+            tcp_tlp_arm(c, p);
         if (p->pend_sent != 0)
             tcp_pend(c, p, 0); /* IX_EV_TCP_SENT: the app may reuse that memory */
+    } else if (p->sack_on) {
+        /* SACK: every ACK's blocks count (RACK); what is lost is resent by tcp_output. A
+         * duplicate in the RFC 5681 sense only matters for the no-blocks fallback. */
+        bool dup = s->ack == p->snd_una && s->plen == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
+                   wnd >= p->snd_wnd && p->snd_una != p->snd_max;
+        if (dup || s->o.nsack > 0) {
+            tcp_rack_ack(c, p, &s->o, 0, dup);
+            tcp_tlp_arm(c, p);
+        }
     } else if (s->ack == p->snd_una && s->plen == 0 && !(s->flags & (TCP_SYN | TCP_FIN)) &&
                wnd >= p->snd_wnd && p->snd_una != p->snd_max) {
         /* A duplicate ACK (RFC 5681 §2 definition, relaxed to a window that grew: a
          * receiver whose app reads while a hole is open advertises more room on its
          * duplicates, and ignoring those turns a fast retransmit into an RTO). */
-        if (p->sack_on)
-            tcp_sack_update(p, &s->o);
         if (tcp_cc_dupack(c, p)) {
             TCP_TCTR(c, FAST_RETRANS);
             p->rtt_timing = false;
-            int n = tcp_xmit(c, p, p->snd_una, p->mss, 0);
-            if (p->sack_on) {
-                tcp_sack_entered_recovery(p, n > 0 ? (uint32_t)n : 0);
-                tcp_sack_recover(c, p);
-            }
-        } else if (p->in_recovery && p->sack_on) {
-            tcp_sack_recover(c, p);
+            (void)tcp_xmit(c, p, p->snd_una, p->mss, 0);
         } else if (!p->in_recovery && p->dupacks <= 2) {
             /* Limited transmit (RFC 3042): each of the first two duplicate ACKs sends one
              * new segment if the peer's window allows, so a small window still produces

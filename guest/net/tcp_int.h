@@ -10,6 +10,42 @@
 
 #define TCP_SB_MAX 8 /* SACK scoreboard ranges per connection */
 
+/* Per-segment send state of a SACK connection (tcp_sack.c, tcp_rack.c): one record per
+ * transmitted range of sequence space (normally one segment, a FIN included), kept in
+ * sequence order; together they cover exactly [snd_una, snd_max). A record holds sequence
+ * numbers and a time, never data: the bytes stay in the app memory the send queue
+ * references (zero copy). Records come from a per-core pool; index 0 means "none". */
+struct tcp_seg {
+    uint32_t next;      /* next record in sequence order */
+    uint32_t seq, end;  /* [seq, end) */
+    uint32_t flags;     /* SEGF_* */
+    uint64_t xmit_us;   /* time of its latest (re)transmission */
+};
+#define SEGF_SACKED 0x1u   /* the receiver reported it in a SACK block */
+#define SEGF_LOST 0x2u     /* marked lost (RACK, RTO, DupThresh fallback): to be resent */
+#define SEGF_RTX 0x4u      /* a retransmission of it is in flight (counts in pipe) */
+#define SEGF_EVER_RTX 0x8u /* retransmitted at least once: its RTT sample is ambiguous */
+#define TCP_SEG_CONN_MAX 1024u       /* records per connection; beyond: merged into the tail */
+#define TCP_SEG_MERGE_MAX (64u << 10) /* a merged record stays below this */
+
+/* RACK (RFC 8985 §6) and TLP (§7) state of a SACK connection. */
+struct tcp_rack {
+    uint64_t xmit_us;     /* RACK.xmit_ts: latest send time of a delivered segment */
+    uint32_t end;         /* RACK.end_seq: that segment's end (ties on xmit_us) */
+    uint32_t rtt_us;      /* RACK.rtt: its RTT */
+    uint32_t min_rtt_us;  /* windowed minimum RTT (reo_wnd = min_rtt / 4) */
+    uint64_t min_rtt_at;
+    uint32_t fack;        /* highest sequence delivered (ACKed or SACKed) */
+    uint32_t fack_ack;    /* fack before the ACK being processed (reordering check) */
+    bool valid;           /* xmit_us/end/rtt_us describe a delivered segment */
+    bool have_min;
+    bool reord;           /* RACK.reordering_seen */
+    bool advanced;        /* this ACK delivered a segment sent after the previous RACK one */
+    bool tlp_out;         /* TLP.end_seq != None: a probe is outstanding (one per episode) */
+    bool tlp_rtx;         /* TLP.is_retrans: the probe was a retransmission */
+    uint32_t tlp_end;     /* TLP.end_seq */
+};
+
 enum tcp_state {
     TCPS_CLOSED = 0,
     TCPS_LISTEN,        /* listeners are not PCBs; kept for completeness */
@@ -60,11 +96,12 @@ struct tcp_pcb {
     bool ts_on;              /* timestamps negotiated */
     bool ws_on;              /* window scaling negotiated */
     bool sack_seen;          /* the peer offered SACK-permitted */
-    bool sack_on;            /* SACK negotiated: our ACKs carry SACK blocks */
+    bool sack_on;            /* SACK negotiated: our ACKs carry SACK blocks, our sender
+                              * runs RACK-TLP on per-segment records */
     uint8_t snd_ws, rcv_ws;  /* window shifts (0 if not negotiated) */
     uint8_t dupacks;
     bool in_recovery;
-    bool loss_state;         /* SACK recovery after an RTO: everything not SACKed is lost */
+    bool loss_state;         /* SACK: in RTO recovery (in_recovery too), not fast recovery */
     bool rtt_timing;
     bool fin_queued;         /* our FIN is at seq fin_seq */
     bool fin_rcvd;
@@ -91,9 +128,19 @@ struct tcp_pcb {
     /* SACK scoreboard (tcp_sack.c) */
     uint8_t nsb;
     uint32_t sb_l[TCP_SB_MAX], sb_r[TCP_SB_MAX];
-    uint32_t high_rxt;       /* RFC 6675 HighRxt */
-    uint32_t head_rxt_mark;  /* snd_max when the head hole was last retransmitted */
-    uint64_t head_rxt_us;    /* ... and when (0 = not retransmitted) */
+    /* per-segment records (tcp_sack.c) and what their flags add up to */
+    uint32_t sg_head, sg_tail, sg_count;
+    uint32_t sg_spare;       /* a record reserved for the next new data (0 = none) */
+    uint32_t sacked_bytes, sacked_segs;   /* SEGF_SACKED */
+    uint32_t lost_bytes;     /* SEGF_LOST, not SACKed */
+    uint32_t rtx_bytes;      /* SEGF_RTX, not SACKed (retransmissions in flight) */
+    uint32_t rexmit_bytes;   /* SEGF_LOST without SEGF_RTX: waiting to be resent */
+    uint32_t ever_rtx_segs;  /* records with SEGF_EVER_RTX */
+    bool fr_first;           /* the next retransmission is the recovery's first (counted as
+                              * a fast retransmit, not as a SACK retransmission) */
+    uint32_t prr_delivered, prr_out, prr_recover_fs;  /* PRR (RFC 6937), tcp_cc.c */
+    uint32_t cwnd_acc;       /* bytes ACKed towards the next congestion avoidance step */
+    struct tcp_rack rk;
     uint32_t rtt_seq;
     uint64_t rtt_start;
     uint32_t srtt_us, rttvar_us, rto_us;
@@ -119,6 +166,8 @@ struct tcp_pcb {
     struct timer t_rtx;      /* retransmission / persist */
     struct timer t_dack;     /* delayed ACK */
     struct timer t_misc;     /* keepalive, FIN_WAIT_2, TIME_WAIT */
+    struct timer t_rack;     /* RACK reordering timer (tcp_rack.c) */
+    struct timer t_tlp;      /* tail loss probe timer (tcp_rack.c) */
 };
 
 struct tcp_core {
@@ -131,6 +180,8 @@ struct tcp_core {
     uint32_t hash_mask;
     struct tcp_slice *slices, *free_slices;
     uint32_t nslices, slices_free;
+    struct tcp_seg *segs;    /* record pool: segs[1 .. nsegs]; segs[0] unused ("none") */
+    uint32_t nsegs, free_seg, segs_free;
     struct tcp_listener listeners[16];
     struct tcp_pcb *pend_head, *pend_tail;
     struct timer t_pend;     /* retries deferred events from the timer run */
@@ -145,6 +196,13 @@ struct tcp_core {
 static inline struct tcp_core *tcp_of(struct net_core *c) { return c->tcp; }
 static inline uint64_t tcp_handle(const struct tcp_pcb *p) { return ((uint64_t)p->gen << 32) | p->idx; }
 static inline uint32_t tcp_now_ms(void);
+
+/* States in which data (and our FIN) may be sent. */
+static inline bool tcp_can_send_data(uint8_t st)
+{
+    return st == TCPS_ESTABLISHED || st == TCPS_CLOSE_WAIT || st == TCPS_FIN_WAIT_1 ||
+           st == TCPS_CLOSING || st == TCPS_LAST_ACK;
+}
 
 /* tcp_pcb.c */
 struct tcp_pcb *tcp_pcb_alloc(struct net_core *c);
@@ -183,14 +241,35 @@ void tcp_cc_init(struct net_core *c, struct tcp_pcb *p);
 void tcp_cc_ack(struct net_core *c, struct tcp_pcb *p, uint32_t acked);  /* new data acked */
 bool tcp_cc_dupack(struct net_core *c, struct tcp_pcb *p);  /* true: fast retransmit now */
 void tcp_cc_rto(struct net_core *c, struct tcp_pcb *p);
+void tcp_cc_enter_recovery(struct net_core *c, struct tcp_pcb *p); /* SACK: a loss was found */
+void tcp_cc_tlp_loss(struct net_core *c, struct tcp_pcb *p);       /* a probe repaired a loss */
+void tcp_cc_prr(struct net_core *c, struct tcp_pcb *p, uint32_t delivered); /* cwnd in recovery */
 
-/* tcp_sack.c (only when p->sack_on) */
+/* tcp_sack.c (only when p->sack_on): records, scoreboard, pipe, retransmissions */
 void tcp_sack_clear(struct tcp_pcb *p);
 void tcp_sack_update(struct tcp_pcb *p, const struct tcp_opts *o);  /* after snd_una moved */
-bool tcp_sack_head_lost(const struct tcp_pcb *p);
-void tcp_sack_entered_recovery(struct tcp_pcb *p, uint32_t rxt_len);
-void tcp_sack_partial_ack(struct tcp_pcb *p);
-void tcp_sack_recover(struct net_core *c, struct tcp_pcb *p);
+uint32_t tcp_segs_pool_size(unsigned max_conns);
+void tcp_segs_pool_init(struct tcp_core *tc, struct tcp_seg *segs, uint32_t n);
+bool tcp_seg_reserve(struct net_core *c, struct tcp_pcb *p);  /* room to record new data */
+void tcp_seg_sent(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t end);
+void tcp_segs_free(struct net_core *c, struct tcp_pcb *p);
+void tcp_segs_acked(struct net_core *c, struct tcp_pcb *p, uint32_t ack, uint64_t now);
+void tcp_segs_sacked(struct net_core *c, struct tcp_pcb *p, const struct tcp_opts *o, uint64_t now);
+void tcp_sack_forget(struct net_core *c, struct tcp_pcb *p);  /* a second RTO: maybe reneged */
+void tcp_seg_mark_lost(struct tcp_pcb *p, struct tcp_seg *r);
+uint32_t tcp_sack_pipe(const struct tcp_pcb *p);
+bool tcp_sack_rexmit(struct net_core *c, struct tcp_pcb *p, bool force);
+static inline struct tcp_seg *tcp_seg_of(struct net_core *c, uint32_t i) { return &c->tcp->segs[i]; }
+
+/* tcp_rack.c (only when p->sack_on): RACK-TLP, RFC 8985 */
+void tcp_rack_init(struct tcp_pcb *p);
+void tcp_rack_delivered(struct tcp_pcb *p, const struct tcp_seg *r, uint64_t now);
+void tcp_rack_ack(struct net_core *c, struct tcp_pcb *p, const struct tcp_opts *o, uint32_t acked,
+                  bool pure_dup);
+void tcp_rack_rto(struct net_core *c, struct tcp_pcb *p);
+void tcp_rack_min_rtt(struct tcp_pcb *p, uint32_t rtt_us, uint64_t now);
+void tcp_tlp_arm(struct net_core *c, struct tcp_pcb *p);
+void tcp_rack_timers_init(struct tcp_pcb *p);
 
 /* tcp_events.c */
 void tcp_pend(struct net_core *c, struct tcp_pcb *p, uint8_t what);  /* set and try posting */

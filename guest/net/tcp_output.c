@@ -130,6 +130,17 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
             flags |= TCP_PSH;
     }
 
+    /* SACK connections record every segment sent after the handshake (tcp_sack.c); new
+     * sequence space goes out only once a record for it is certain. */
+    uint32_t seq_used = len + ((flags & TCP_FIN) ? 1u : 0u);
+    bool track = p->sack_on && !syn && seq_used > 0;
+    if (track && seq_gt(seq + seq_used, p->snd_max) && !tcp_seg_reserve(c, p)) {
+        TCP_TCTR(c, SEG_NOREC);
+        if (!timer_pending(&p->t_rtx))
+            tcp_rearm_rtx(c, p); /* retried by the RTO/persist timer if no ACK comes */
+        return -IX_ENOMEM;
+    }
+
     struct mbuf *m = mbuf_alloc(c->pool);
     if (m == NULL) {
         TCP_TCTR(c, TX_FAIL);
@@ -223,6 +234,12 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
         return 0;
     uint32_t end = seq + used;
     bool rtx = seq_lt(seq, p->snd_max);
+    bool new_data = seq_gt(end, p->snd_max);
+    if (track) {
+        tcp_seg_sent(c, p, seq, end);
+        if (p->in_recovery)
+            p->prr_out += used; /* PRR: what recovery has sent (tcp_cc.c) */
+    }
     if (rtx) {
         TCP_TCTR(c, RETRANS);
         /* Karn: a retransmission makes the RTT sample ambiguous. */
@@ -239,6 +256,8 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
         p->snd_max = end;
     if (!timer_pending(&p->t_rtx))
         tcp_rearm_rtx(c, p);
+    if (track && new_data)
+        tcp_tlp_arm(c, p); /* RFC 8985 §7.2: restart the probe timer after new data */
     return (int)used;
 }
 
@@ -277,17 +296,16 @@ void tcp_send_rst(struct net_core *c, uint32_t laddr, uint32_t raddr, uint16_t l
         TCP_TCTR(c, TX_SEGS);
 }
 
-static bool can_send_data(uint8_t st)
-{
-    return st == TCPS_ESTABLISHED || st == TCPS_CLOSE_WAIT || st == TCPS_FIN_WAIT_1 ||
-           st == TCPS_CLOSING || st == TCPS_LAST_ACK;
-}
-
 /* Send new (or, after an RTO rolled snd_nxt back, old) data as the windows allow, then
- * the FIN once all data is out. No Nagle: the API hands over whole messages already. */
+ * the FIN once all data is out. No Nagle: the API hands over whole messages already.
+ * With SACK, segments marked lost go first (tcp_sack.c), and cwnd is measured against the
+ * RFC 6675 pipe instead of everything outstanding (SACKed and lost bytes have left the
+ * network); the peer's window still bounds the sequence space outstanding. */
 void tcp_output(struct net_core *c, struct tcp_pcb *p)
 {
-    if (!can_send_data(p->state))
+    if (!tcp_can_send_data(p->state))
+        return;
+    if (p->sack_on && !tcp_sack_rexmit(c, p, false))
         return;
     for (int guard = 0; guard < 1024; guard++) {
         uint32_t flight = p->snd_nxt - p->snd_una;
@@ -297,8 +315,16 @@ void tcp_output(struct net_core *c, struct tcp_pcb *p)
                 (void)tcp_xmit(c, p, p->snd_nxt, 0, 0);
             return;
         }
-        uint32_t wnd = p->snd_wnd < p->cwnd ? p->snd_wnd : p->cwnd;
-        uint32_t usable = wnd > flight ? wnd - flight : 0;
+        uint32_t usable;
+        if (p->sack_on) {
+            uint32_t pipe = tcp_sack_pipe(p);
+            uint32_t cw = p->cwnd > pipe ? p->cwnd - pipe : 0;
+            uint32_t rw = p->snd_wnd > flight ? p->snd_wnd - flight : 0;
+            usable = cw < rw ? cw : rw;
+        } else {
+            uint32_t wnd = p->snd_wnd < p->cwnd ? p->snd_wnd : p->cwnd;
+            usable = wnd > flight ? wnd - flight : 0;
+        }
         uint32_t len = data_left;
         if (len > p->mss)
             len = p->mss;

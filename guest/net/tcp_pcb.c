@@ -1,5 +1,6 @@
-/* TCP control blocks: the per-core pool, the 4-tuple hash, handles, listeners, ISNs, and
- * the pool of send slices. Everything is carved from the memory given to tcp_core_init. */
+/* TCP control blocks: the per-core pool, the 4-tuple hash, handles, listeners, ISNs, the
+ * pool of send slices and that of per-segment records (tcp_sack.c). Everything is carved
+ * from the memory given to tcp_core_init. */
 #include "plat.h"
 #include "tcp_int.h"
 
@@ -37,11 +38,15 @@ static uint32_t hash_size(unsigned max_conns)
 
 static uint32_t nslices_for(unsigned max_conns) { return max_conns * 2 + 1024; }
 
+_Static_assert(TCPC_COUNT <= sizeof(((struct net_counters *)0)->tcp) / sizeof(uint64_t),
+               "TCP counters must fit net_counters.tcp[]");
+
 size_t tcp_core_mem_size(unsigned max_conns)
 {
     return ALIGN64(sizeof(struct tcp_core)) + ALIGN64(sizeof(struct tcp_pcb) * max_conns) +
            ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns)) +
-           ALIGN64(sizeof(struct tcp_slice) * nslices_for(max_conns));
+           ALIGN64(sizeof(struct tcp_slice) * nslices_for(max_conns)) +
+           ALIGN64(sizeof(struct tcp_seg) * ((size_t)tcp_segs_pool_size(max_conns) + 1));
 }
 
 static void pend_timer_fn(struct timer *t, void *arg)
@@ -72,6 +77,8 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     p += ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns));
     tc->slices = (struct tcp_slice *)p;
     tc->nslices = nslices_for(max_conns);
+    p += ALIGN64(sizeof(struct tcp_slice) * nslices_for(max_conns));
+    tcp_segs_pool_init(tc, (struct tcp_seg *)p, tcp_segs_pool_size(max_conns));
     tc->max_conns = max_conns;
 
     /* Free lists in index order so the first connections get the first slots. */
@@ -214,6 +221,7 @@ void tcp_slices_free(struct net_core *c, struct tcp_pcb *p)
     }
     p->sq_tail = NULL;
     p->cur = NULL;
+    tcp_segs_free(c, p); /* the per-segment records describe the same data */
 }
 
 void tcp_pcb_free(struct net_core *c, struct tcp_pcb *p)

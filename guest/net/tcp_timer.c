@@ -1,6 +1,7 @@
 /* TCP timers on the core's timer wheel: retransmission (RFC 6298) doubling as the persist
  * timer for zero windows, delayed ACK, and one "misc" timer for keepalive, FIN_WAIT_2 and
- * TIME_WAIT (2 MSL). Three struct timer per PCB, no allocation. */
+ * TIME_WAIT (2 MSL); the RACK reordering and tail loss probe timers are tcp_rack.c's. Five
+ * struct timer per PCB, no allocation. */
 #include "plat.h"
 #include "tcp_int.h"
 
@@ -90,9 +91,9 @@ static void rtx_fn(struct timer *t, void *arg)
         tcp_cc_rto(c, p);
         p->rtt_timing = false;
         p->dupacks = 0;
-        if (p->loss_state) {
-            /* SACK: resend only what the scoreboard does not cover (tcp_sack.c). */
-            tcp_sack_recover(c, p);
+        if (p->sack_on) {
+            /* SACK: RACK marks what is lost, only that is resent (tcp_rack.c). */
+            tcp_rack_rto(c, p);
         } else {
             /* Go back: resend from the oldest unacknowledged byte with the loss window. */
             p->snd_nxt = p->snd_una;
@@ -172,6 +173,7 @@ void tcp_timers_init(struct tcp_pcb *p)
     timer_init(&p->t_rtx, rtx_fn);
     timer_init(&p->t_dack, dack_fn);
     timer_init(&p->t_misc, misc_fn);
+    tcp_rack_timers_init(p);
 }
 
 void tcp_timers_cancel(struct net_core *c, struct tcp_pcb *p)
@@ -179,6 +181,8 @@ void tcp_timers_cancel(struct net_core *c, struct tcp_pcb *p)
     timer_cancel(c->wheel, &p->t_rtx);
     timer_cancel(c->wheel, &p->t_dack);
     timer_cancel(c->wheel, &p->t_misc);
+    timer_cancel(c->wheel, &p->t_rack);
+    timer_cancel(c->wheel, &p->t_tlp);
 }
 
 void tcp_arm_dack(struct net_core *c, struct tcp_pcb *p)
@@ -205,6 +209,8 @@ void tcp_enter_time_wait(struct net_core *c, struct tcp_pcb *p)
     p->state = TCPS_TIME_WAIT;
     timer_cancel(c->wheel, &p->t_rtx);
     timer_cancel(c->wheel, &p->t_dack);
+    timer_cancel(c->wheel, &p->t_rack);
+    timer_cancel(c->wheel, &p->t_tlp);
     tcp_slices_free(c, p);
     tcp_arm_misc(c, p, 2ull * c->tcp->tun.msl_us);
 }
