@@ -11,7 +11,7 @@
 #include "../drivers/vnet_netif.h"
 
 #define DP_MBUFS 4096          /* per core: 8 MiB of 2 KiB buffers */
-#define DP_MAX_TCP_CONNS 8192  /* per core (~3.6 MiB of TCP state) */
+#define DP_MAX_TCP_CONNS 8192  /* per core (~6 MiB of TCP state: control blocks, send records) */
 #define DP_APP_TIMERS 64
 
 struct app_timer {
