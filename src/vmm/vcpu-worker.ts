@@ -19,7 +19,7 @@ import {
 let d: VcpuWorkerData;
 let control: Int32Array;
 let exits: Float64Array;
-let mem: DataView;
+let mem: DataView | undefined;
 let u8: Uint8Array;
 let wakeCounters: Int32Array | null = null;
 let reportedIdle = false;
@@ -32,6 +32,19 @@ const countExit = (i: number): void => {
 };
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+
+/**
+ * The view of guest memory, made at the first exit rather than before the first KVM_RUN: a
+ * 64 MB+ external ArrayBuffer makes V8 collect garbage (external memory pressure), a few ms
+ * that would otherwise sit between `ix run` and the app's first instruction.
+ */
+function guestMem(): DataView {
+  if (!mem) {
+    mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
+    u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
+  }
+  return mem;
+}
 
 function regsOf(vcpu: Vcpu): Record<string, string> | null {
   try {
@@ -55,13 +68,13 @@ function readFault(gpa: number): FaultReport {
   const f = gpa + Hcall.fault;
   const regs: Record<string, string> = {};
   REG_NAMES.forEach((n, i) => {
-    regs[n] = hex(mem.getBigUint64(f + Fault.regs + i * 8, true));
+    regs[n] = hex(guestMem().getBigUint64(f + Fault.regs + i * 8, true));
   });
   return {
-    kind: mem.getUint32(f + Fault.kind, true),
-    vector: mem.getUint32(f + Fault.vector, true),
-    errorCode: hex(mem.getBigUint64(f + Fault.errorCode, true)),
-    addr: hex(mem.getBigUint64(f + Fault.addr, true)),
+    kind: guestMem().getUint32(f + Fault.kind, true),
+    vector: guestMem().getUint32(f + Fault.vector, true),
+    errorCode: hex(guestMem().getBigUint64(f + Fault.errorCode, true)),
+    addr: hex(guestMem().getBigUint64(f + Fault.addr, true)),
     regs,
   };
 }
@@ -76,9 +89,9 @@ function hypercall(gpa: number): boolean {
     post({ type: 'bad-exit', cpu: d.cpu, what: `hypercall request at ${hex(gpa)} outside guest memory` });
     return true;
   }
-  const nr = mem.getUint32(gpa + Hcall.nr, true);
-  const a0 = mem.getBigUint64(gpa + Hcall.a0, true);
-  const a1 = mem.getBigUint64(gpa + Hcall.a1, true);
+  const nr = guestMem().getUint32(gpa + Hcall.nr, true);
+  const a0 = guestMem().getBigUint64(gpa + Hcall.a0, true);
+  const a1 = guestMem().getBigUint64(gpa + Hcall.a1, true);
   switch (nr) {
     case HC.appExit:
       post({ type: 'app-exit', cpu: d.cpu, status: Number(BigInt.asIntN(32, a0)) });
@@ -109,7 +122,7 @@ function hypercall(gpa: number): boolean {
 
 const statusAt = (field: number) => BOOTINFO_GPA + BootInfo.cpu + d.cpu * CpuStatus.size + field;
 function cpuState(): number {
-  return mem.getUint32(statusAt(CpuStatus.state), true);
+  return guestMem().getUint32(statusAt(CpuStatus.state), true);
 }
 
 function run(): void {
@@ -160,8 +173,8 @@ function run(): void {
         if (d.nic && wakeCounters) {
           // The dataplane is idle: sleep until the backend has a frame for this queue or the
           // guest's next timer is due, then resume it (it continues after its HLT).
-          const us = Number(mem.getBigUint64(statusAt(CpuStatus.haltTimeoutUs), true));
-          nicIdleWait(wakeCounters, mem, d.nic.rx, d.cpu, Math.min(Math.max(us, 0), 10_000) / 1000);
+          const us = Number(guestMem().getBigUint64(statusAt(CpuStatus.haltTimeoutUs), true));
+          nicIdleWait(wakeCounters, guestMem(), d.nic.rx, d.cpu, Math.min(Math.max(us, 0), 10_000) / 1000);
           break;
         }
         post({ type: 'crash', cpu: d.cpu, reason: 'the kernel halted before its app was done', regs: regsOf(vcpu) });
@@ -193,8 +206,6 @@ parentPort!.once('message', (m: { type: 'go'; data: VcpuWorkerData }) => {
   d = m.data;
   control = new Int32Array(d.control);
   exits = new Float64Array(d.exits);
-  mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
-  u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
   if (d.nic) wakeCounters = new Int32Array(d.nic.wakeCounters);
   run();
   parentPort!.close();
