@@ -5,17 +5,10 @@
  * This module must stay light: it is loaded before anything else.
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { workerScriptUrl } from '../net/worker-url.js';
 
 function workerUrl(): URL {
-  // In the bundle (dist/bundle/) the worker sits next to this code as vcpu-worker.cjs; in
-  // dist/ as vcpu-worker.js; from src/ (tests) use the build.
-  for (const rel of ['./vcpu-worker.cjs', './vcpu-worker.js', '../../dist/vmm/vcpu-worker.js']) {
-    const u = new URL(rel, import.meta.url);
-    if (existsSync(fileURLToPath(u))) return u;
-  }
-  throw new Error('the vCPU worker is not built: run `npm run build` first');
+  return workerScriptUrl(import.meta.url, 'vcpu-worker.js');
 }
 
 /**

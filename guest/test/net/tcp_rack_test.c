@@ -121,6 +121,14 @@ static void warm_up(struct conn *k, uint32_t n)
     CHECK(p != NULL && p->rk.have_min && p->rk.min_rtt_us == RTT);
 }
 
+/* A SACK connection past its warm-up flight of n segments; its PCB (NULL: already reported). */
+static struct tcp_pcb *start(struct conn *k, uint32_t n)
+{
+    open_sack(k);
+    warm_up(k, n);
+    return pcb(k);
+}
+
 /* Holes at 3 and 6 in a flight of 10: RACK marks both lost at once (3+ segments SACKed
  * above them, no reordering seen yet: reo_wnd 0), both are retransmitted. Both
  * retransmissions are lost; new data sent with them is SACKed a round trip later: RACK finds
@@ -128,9 +136,7 @@ static void warm_up(struct conn *k, uint32_t n)
 static void lost_retransmission_not_head(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     uint32_t segs[64];
@@ -175,9 +181,7 @@ static void lost_retransmission_not_head(void)
 static void tail_loss_probe_last_segment(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     uint32_t segs[64];
@@ -216,9 +220,7 @@ static void tail_loss_probe_last_segment(void)
 static void tail_loss_probe_new_data(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     uint32_t segs[64];
@@ -262,9 +264,7 @@ static void tail_loss_probe_new_data(void)
 static void reordering_within_reo_wnd(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     uint32_t segs[64];
@@ -404,9 +404,7 @@ static void small_windows(void)
 static void single_segment_probe_before_rto(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     uint32_t segs[64];
@@ -433,9 +431,7 @@ static void single_segment_probe_before_rto(void)
 static void rto_then_rack(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     struct peer pe;
@@ -469,9 +465,7 @@ static void rto_then_rack(void)
 static void dupthresh_without_blocks(void)
 {
     struct conn k;
-    open_sack(&k);
-    warm_up(&k, 10);
-    struct tcp_pcb *p = pcb(&k);
+    struct tcp_pcb *p = start(&k, 10);
     if (p == NULL)
         return;
     uint32_t segs[64];
