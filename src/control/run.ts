@@ -182,9 +182,9 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     platform: r0?.platform ?? 'unknown',
     cores: reports.map((r) => ({
       cpu: r.cpu,
-      rxFrames: Number(r.rxFrames),
-      txFrames: Number(r.txFrames),
-      events: Number(r.events),
+      rxFrames: Number(r.stats.rxFrames),
+      txFrames: Number(r.stats.txFrames),
+      events: Number(r.stats.events),
       bpolls: Number(r.bpollCalls),
       calls: Number(r.callsExecuted),
     })),

@@ -7,7 +7,7 @@ import { attachNic } from '../net/attach.js';
 import { Netns } from '../net/netns.js';
 import type { NicHandle } from '../net/nic-backend.js';
 import type { NicArpEntry, NicVqAddrs } from '../net/nic-layout.js';
-import { BootInfo } from './abi.js';
+import { BootInfo } from '../abi/index.js';
 import { bootInfoView } from './boot.js';
 
 export interface NicOptions {
@@ -96,7 +96,7 @@ export async function attachDataplaneNic(
       arp: arpEntriesFor(o.arp ?? []),
       rss: { retaSize: o.rssTableSize },
       notifyPort: BigInt(NIC_NOTIFY_PORT),
-      bootInfo: { view: bi, offset: BootInfo.nic },
+      bootInfo: { view: bi, offset: BootInfo.at.nic },
       tap: { name: tapName, netns: netns?.name },
       backend: { log, spinUs: o.backendSpinUs },
     });
