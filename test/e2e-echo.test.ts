@@ -1,4 +1,4 @@
-// The dataplane end to end (issue 6): Linux clients in the dataplane's own namespace against
+// The dataplane end to end: Linux clients in the dataplane's own namespace against
 // the echo app, with 1 and 2 cores: many TCP connections and UDP datagrams, a 100 MB echo
 // whose SHA-256 matches, connections spread over both cores by RSS, and an app fault during
 // traffic that resets that core's connections while the other core and the dataplane go on.

@@ -1,6 +1,6 @@
 /**
  * `ix run`: start a dataplane from a validated config and run it in the foreground until
- * every app is gone, the guest fails, or SIGINT/SIGTERM (DESIGN.md §1).
+ * every app is gone, the guest fails, or SIGINT/SIGTERM (docs/design.md).
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';

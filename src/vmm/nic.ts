@@ -1,5 +1,5 @@
 /**
- * Attaching the dataplane's NIC (issue 4, DESIGN.md §9): a multi-queue TAP (inside a fresh
+ * Attaching the dataplane's NIC (docs/nic.md): a multi-queue TAP (inside a fresh
  * network namespace for demos and tests), one virtio queue pair per core placed in guest
  * memory, described in boot info, served by the backend thread in src/net/.
  */

@@ -1,5 +1,5 @@
 /**
- * One vCPU: a worker thread running KVM_RUN in a loop and handling its exits (DESIGN.md §3).
+ * One vCPU: a worker thread running KVM_RUN in a loop and handling its exits (docs/architecture.md).
  * Hypercalls arrive as port I/O; every value read from the guest is bounds-checked against
  * guest memory. Everything the main thread must know is posted as a WorkerMessage.
  */
