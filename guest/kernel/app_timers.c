@@ -2,7 +2,7 @@
  * stack's timer wheel. A timer that fires posts IX_EV_TIMER with the app's cookie; a handle
  * carries the slot and a generation, so a stale handle cannot cancel a reused slot. */
 #include "dataplane.h"
-#include "../net/plat.h"
+#include "../net/stack_env.h"
 
 static void timer_fired(struct timer *t, void *arg)
 {
@@ -11,7 +11,7 @@ static void timer_fired(struct timer *t, void *arg)
     at->fired = 1;
     struct ix_event *ev = net_event_reserve(nc);
     if (!ev) {
-        timer_arm(nc->wheel, t, plat_now_us() + 100); /* event array full: try again soon */
+        timer_arm(nc->wheel, t, env_now_us() + 100); /* event array full: try again soon */
         return;
     }
     ev->type = IX_EV_TIMER;
@@ -35,7 +35,7 @@ int dp_timer_arm(struct dataplane *dp, uint64_t cookie, uint64_t delay_us, uint6
         at->fired = 0;
         at->gen++;
         at->cookie = cookie;
-        timer_arm(dp->nc.wheel, &at->t, plat_now_us() + delay_us);
+        timer_arm(dp->nc.wheel, &at->t, env_now_us() + delay_us);
         *handle = ((uint64_t)at->gen << 8) | i;
         return 0;
     }

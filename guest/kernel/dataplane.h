@@ -30,7 +30,7 @@ struct dataplane {
     uint64_t scratch_len;
     struct vnet_port port;
     struct net_rss rss;
-    struct vnet_platform vplat;
+    struct vnet_env venv;
     uint16_t notify_port;
     struct app_timer timers[DP_APP_TIMERS];
     uint16_t udp_ports[64]; /* bound by the app: unbound when it is gone */
@@ -73,6 +73,6 @@ void dp_timers_init(struct dataplane *dp);
 void dp_timers_cancel_all(struct dataplane *dp);
 /* stack_env.c: calibrate the stack's clock from the boot info; the driver's services for core c. */
 void stack_env_init(const struct ix_bootinfo *bi);
-struct vnet_platform dp_vnet_platform(struct percpu *c);
+struct vnet_env dp_vnet_env(struct percpu *c);
 
 #endif

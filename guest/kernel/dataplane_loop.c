@@ -7,7 +7,7 @@
 #include "app.h"
 #include "platform.h"
 #include "x86.h"
-#include "../net/plat.h"
+#include "../net/stack_env.h"
 #include "../net/timer.h"
 #include "../net/tcp.h"
 #include "../net/udp.h"
@@ -94,7 +94,7 @@ static int poll_once(struct percpu *c, struct dataplane *dp)
  * most 10 ms; shorter waits are cheaper to spin than to exit). Halted time counts as idle. */
 static void halt_until_work(struct percpu *c, struct dataplane *dp)
 {
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     uint64_t next = timer_wheel_next_deadline(dp->nc.wheel);
     uint64_t wait = next > now ? next - now : 0;
     if (wait > 10000)
@@ -145,19 +145,19 @@ long dp_run(struct percpu *c, uint64_t ncalls, int wait)
     struct dataplane *dp = c->dp;
     if (!dp)
         return 0;
-    uint64_t idle_since = plat_now_us();
+    uint64_t idle_since = env_now_us();
     for (;;) {
         poll_once(c, dp);
         /* calls were made: back to the app at once (their results may be all it waits
          * for), unless it asked to wait for an event (IX_BPOLL_WAIT) */
         if (dp->nc.ev_len > 0 || (ncalls > 0 && !wait))
             break;
-        if (plat_now_us() - idle_since < c->bi->idle_poll_us) {
+        if (env_now_us() - idle_since < c->bi->idle_poll_us) {
             cpu_relax();
             continue;
         }
         halt_until_work(c, dp);
-        idle_since = plat_now_us();
+        idle_since = env_now_us();
     }
     c->stats->events += dp->nc.ev_len;
     publish_stats(c, dp);

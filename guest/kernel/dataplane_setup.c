@@ -106,8 +106,8 @@ void dp_start(struct percpu *c)
     dp_install_static_arp(c, dp, ni);
     dp_setup_rss(c, dp, ni);
     dp->notify_port = (uint16_t)ni->notify_port;
-    dp->vplat = dp_vnet_platform(c);
-    if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->vplat))
+    dp->venv = dp_vnet_env(c);
+    if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->venv))
         panic("cpu%u: the NIC description for queue %u is invalid", c->id, c->id);
     dp_timers_init(dp);
     kprintf("cpu%u: NIC queue %u up, %u mbufs, %u TCP connections max\n", c->id, c->id, DP_MBUFS, DP_MAX_TCP_CONNS);

@@ -1,16 +1,16 @@
 /* What the network stack and the virtio-net driver need from the kernel that hosts them:
- * the stack's clock and log (net/plat.h), and the driver's address translation and kick
- * (struct vnet_platform, drivers/vnet_netif.h). The host test harnesses under guest/test
+ * the stack's clock and log (net/stack_env.h), and the driver's address translation and kick
+ * (struct vnet_env, drivers/vnet_netif.h). The host test harnesses under guest/test
  * provide the same services with host calls instead. */
 #include "dataplane.h"
 #include "console.h"
 #include "mm.h"
 #include "x86.h"
-#include "../net/plat.h"
+#include "../net/stack_env.h"
 #include "../lib/fmt.h"
 #include <stdarg.h>
 
-/* ---- the stack's clock and log (net/plat.h) ---------------------------------------- */
+/* ---- the stack's clock and log (net/stack_env.h) ---------------------------------------- */
 
 static uint64_t tsc_khz = 1;
 
@@ -19,13 +19,13 @@ void stack_env_init(const struct ix_bootinfo *bi)
     tsc_khz = bi->tsc_khz ? bi->tsc_khz : 1;
 }
 
-uint64_t plat_now_us(void)
+uint64_t env_now_us(void)
 {
     uint64_t t = rdtsc();
     return (t / tsc_khz) * 1000 + (t % tsc_khz) * 1000 / tsc_khz;
 }
 
-void plat_log(const char *fmt, ...)
+void env_log(const char *fmt, ...)
 {
     char buf[200];
     va_list ap;
@@ -65,7 +65,7 @@ static void dp_kick(void *ctx, uint16_t queue)
     outl(c->dp->notify_port, queue);
 }
 
-struct vnet_platform dp_vnet_platform(struct percpu *c)
+struct vnet_env dp_vnet_env(struct percpu *c)
 {
-    return (struct vnet_platform){.ctx = c, .virt_to_phys = dp_v2p, .phys_to_virt = dp_p2v, .kick = dp_kick};
+    return (struct vnet_env){.ctx = c, .virt_to_phys = dp_v2p, .phys_to_virt = dp_p2v, .kick = dp_kick};
 }

@@ -3,7 +3,7 @@
  * in its mbuf: the mbuf is trimmed to the in-window bytes and queued (in order: delivered
  * to the app by event; out of order: kept sorted until the hole fills). */
 #include "csum.h"
-#include "plat.h"
+#include "stack_env.h"
 #include "tcp_int.h"
 
 struct seg {
@@ -142,7 +142,7 @@ static void syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct seg *s)
     p->snd_wl2 = s->ack;
     if (s->flags & TCP_ACK) {
         if (p->rtt_timing && p->rto_count == 0)
-            tcp_rtt_sample(c, p, (uint32_t)(plat_now_us() - p->rtt_start));
+            tcp_rtt_sample(c, p, (uint32_t)(env_now_us() - p->rtt_start));
         p->rtt_timing = false;
         p->snd_una = s->ack;
         p->rto_count = 0;
@@ -290,7 +290,7 @@ static bool process_ack(struct net_core *c, struct tcp_pcb *p, const struct seg 
         p->last_ack_adv = acked;
         ack_data(c, p, s->ack);
         if (p->rtt_timing && seq_gt(s->ack, p->rtt_seq)) {
-            tcp_rtt_sample(c, p, (uint32_t)(plat_now_us() - p->rtt_start));
+            tcp_rtt_sample(c, p, (uint32_t)(env_now_us() - p->rtt_start));
             p->rtt_timing = false;
         }
         p->snd_una = s->ack;
@@ -449,7 +449,7 @@ static void synced_input(struct net_core *c, struct tcp_pcb *p, struct seg *s, s
             return;
         }
         if (p->rtt_timing && p->rto_count == 0)
-            tcp_rtt_sample(c, p, (uint32_t)(plat_now_us() - p->rtt_start));
+            tcp_rtt_sample(c, p, (uint32_t)(env_now_us() - p->rtt_start));
         p->rtt_timing = false;
         p->snd_una = s->ack;
         p->rto_count = 0;

@@ -281,7 +281,7 @@ void tcp_rq_free(struct net_core *c, struct tcp_pcb *p);
 /* tcp_input.c helpers used elsewhere */
 void tcp_listener_drop_pending(struct tcp_pcb *p);
 
-#include "plat.h"
-static inline uint32_t tcp_now_ms(void) { return (uint32_t)(plat_now_us() / 1000u); }
+#include "stack_env.h"
+static inline uint32_t tcp_now_ms(void) { return (uint32_t)(env_now_us() / 1000u); }
 
 #endif

@@ -84,9 +84,9 @@ int main(void)
     uint32_t nbufs = mbuf_pool_init(pool, mem + 0x200000, 80 * MBUF_SIZE);
     CHECK(nbufs >= 79);
     c->pool = pool;
-    struct vnet_platform plat = { 0, v2p, p2v, kick };
+    struct vnet_env env = { 0, v2p, p2v, kick };
 
-    CHECK(vnet_port_init(p, c, &info, 0, &plat) == 0);
+    CHECK(vnet_port_init(p, c, &info, 0, &env) == 0);
     CHECK(c->netif == p);
     CHECK(fdev_pending(&drx) == qs);         /* ring filled from the pool */
     CHECK(mbuf_pool_in_use(pool) == qs);

@@ -33,7 +33,7 @@ struct harness_opts {
     unsigned max_conns;         /* --max-conns N (TCP control blocks) */
     unsigned mem_mb;            /* --mem-mb N (ARP/UDP/TCP state) */
     double duration_s;          /* --duration S: exit after S seconds (0 = until signal) */
-    int verbose;                /* --verbose: plat_log to stderr */
+    int verbose;                /* --verbose: env_log to stderr */
     int impair_on;              /* --impair SPEC given */
     struct h_impair_cfg impair;
 };

@@ -17,7 +17,7 @@
 
 #include "harness.h"
 #include "harness_sha256.h"
-#include "../../net/plat.h"
+#include "../../net/stack_env.h"
 
 int tcp_listen(struct net_core *c, uint16_t port, unsigned backlog);
 int64_t tcp_connect(struct net_core *c, uint64_t cookie, uint32_t raddr, uint16_t rport);
@@ -104,7 +104,7 @@ W void h_tcp_setup(struct net_core *c)
             fprintf(stderr, "harness: tcp_listen %u failed\n", o->tcp_sink[i]);
     if (o->connect_addr == 0)
         return;
-    client_start_us = plat_now_us();
+    client_start_us = env_now_us();
     for (unsigned i = 0; i < o->conns; i++) {
         struct hconn *h = conn_new(K_CLIENT);
         int64_t r = h ? tcp_connect(c, cookie_of(h), o->connect_addr, o->connect_port) : -IX_ENOMEM;
@@ -190,7 +190,7 @@ static void client_finished(struct hconn *h, uint64_t reason)
         client_failed++;
     client_done++;
     if (client_done == h_opts.conns) {
-        client_end_us = plat_now_us();
+        client_end_us = env_now_us();
         double s = (double)(client_end_us - client_start_us) / 1e6;
         printf("client done conns=%u ok=%u failed=%u sent=%llu recvd=%llu mismatches=%llu "
                "seconds=%.3f mbit_s=%.1f\n",

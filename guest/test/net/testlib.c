@@ -19,9 +19,10 @@ const uint8_t TL_PEER_MAC[6] = {0x02, 0, 0, 0, 0, 0x01};
 uint64_t tl_now_us = 1000000;
 int tl_failures;
 
-uint64_t plat_now_us(void) { return tl_now_us; }
+/* The stack's link-time callbacks (net/stack_env.h, net/netif.h) for the unit tests. */
+uint64_t env_now_us(void) { return tl_now_us; }
 
-void plat_log(const char *fmt, ...)
+void env_log(const char *fmt, ...)
 {
     if (getenv("TL_LOG") == NULL)
         return;

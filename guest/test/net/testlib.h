@@ -48,7 +48,7 @@ struct tl {
     uintptr_t rx_lo, rx_hi;  /* valid bytes of the last injected frame [lo, hi) */
 };
 
-/* Fake monotonic clock used by plat_now_us() in tests. */
+/* Fake monotonic clock used by env_now_us() in tests. */
 extern uint64_t tl_now_us;
 
 struct tl *tl_new(void);
