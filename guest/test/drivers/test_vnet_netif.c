@@ -7,19 +7,12 @@
 #include <string.h>
 
 #include "../../net/core.h"
+#include "check.h"
 #include "fake_device.h"
 #include "vnet_netif.h"
 
 #define MEM_SIZE (8u << 20)
 static uint8_t *mem;
-static int failures;
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
 /* stack stubs: record what the glue hands over */
 static struct mbuf *inputs[64];
@@ -173,10 +166,5 @@ int main(void)
     CHECK(vnet_port_prepare_halt(p) == true);
 
     free(mem);
-    if (failures) {
-        fprintf(stderr, "vnet netif tests: %d failures\n", failures);
-        return 1;
-    }
-    printf("vnet netif tests: all passed\n");
-    return 0;
+    return check_summary("test_vnet_netif");
 }
