@@ -6,7 +6,7 @@
  * RX buffer layout: the 12-byte virtio-net header lands in the mbuf's headroom, so the
  * frame starts exactly at m->data as net_input() expects.
  *
- * Per iteration of the dataplane loop (DESIGN.md §6):
+ * Per iteration of the dataplane loop (guest/kernel/dataplane_loop.c):
  *   vnet_port_rx(p, B)       reclaim finished TX, deliver up to B frames, refill RX
  *   ... stack and app work, netif_tx() calls ...
  *   vnet_port_tx_flush(p)    publish the TX batch (kicks the host only if it sleeps)

@@ -1,5 +1,5 @@
 /* The per-core dataplane: one network stack instance (guest/net), one virtio-net queue pair
- * (guest/drivers), and the run-to-completion loop of DESIGN.md §6 that ix_bpoll runs. */
+ * (guest/drivers), and the run-to-completion loop that ix_bpoll runs (docs/guest-kernel.md). */
 #ifndef IX_KERNEL_DATAPLANE_H
 #define IX_KERNEL_DATAPLANE_H
 #include <stdint.h>

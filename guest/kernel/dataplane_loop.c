@@ -1,4 +1,4 @@
-/* The per-core dataplane loop (DESIGN.md §6): reclaim TX, the app's calls (syscall.c), due
+/* The per-core dataplane loop: reclaim TX, the app's calls (syscall.c), due
  * timers, receive at most `batch` frames and run them through the stack, post events,
  * transmit, return to the app. An app that asked for nothing gets control back only with at
  * least one event: the core polls for idle_poll_us, then halts until the host wakes it (a

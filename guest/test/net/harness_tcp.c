@@ -1,4 +1,4 @@
-/* TCP apps of the harness, written against the contract API (stack-contract.md):
+/* TCP apps of the harness, written against the stack's TCP API (net/tcp.h):
  *   --tcp-echo PORT     echo, zero copy: received bytes are sent back straight from the
  *                       receive buffers, which are released (tcp_recv_done) only as the
  *                       echoed bytes are acknowledged (IX_EV_TCP_SENT)
@@ -10,7 +10,7 @@
  *                       then close; the harness exits when every connection is dead.
  * Conventions assumed of TCP: a RECV event with length 0 means the peer closed (FIN); a
  * handle is invalid after its DEAD event.
- * Every function here is weak: a file named tcp_harness*.c (the TCP engineer's) may replace
+ * Every function here is weak: a file named tcp_harness*.c may replace
  * them with strong definitions if TCP's conventions differ. */
 #include <stdlib.h>
 #include <string.h>
