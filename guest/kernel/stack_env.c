@@ -7,7 +7,6 @@
 #include "mm.h"
 #include "x86.h"
 #include "../net/stack_env.h"
-#include "../lib/fmt.h"
 #include <stdarg.h>
 
 /* ---- the stack's clock and log (net/stack_env.h) ---------------------------------------- */
@@ -27,17 +26,10 @@ uint64_t env_now_us(void)
 
 void env_log(const char *fmt, ...)
 {
-    char buf[200];
     va_list ap;
     va_start(ap, fmt);
-    int n = ix_vsnprintf(buf, sizeof buf, fmt, ap);
+    console_vprintf(this_cpu(), true, fmt, ap);
     va_end(ap);
-    if (n > (int)sizeof buf - 1)
-        n = sizeof buf - 1;
-    struct percpu *c = this_cpu();
-    console_write(c, buf, (size_t)n);
-    if (n == 0 || buf[n - 1] != '\n')
-        console_write(c, "\n", 1);
 }
 
 /* ---- the driver's address translation and kick ------------------------------------- */
