@@ -1,8 +1,9 @@
-/* The per-core dataplane loop: reclaim TX, the app's calls (syscall.c), due
- * timers, receive at most `batch` frames and run them through the stack, post events,
- * transmit, return to the app. An app that asked for nothing gets control back only with at
+/* The per-core dataplane loop: reclaim TX, the app's calls (syscall.c), due timers,
+ * receive at most `batch` frames and run them through the stack, post events, transmit,
+ * return to the app. An app that asked for nothing gets control back only with at
  * least one event: the core polls for idle_poll_us, then halts until the host wakes it (a
- * frame for this queue) or the next timer is due. */
+ * frame for this queue) or the next timer is due. Also here: the counters published for
+ * `ix stats`, and the rewrite of received payload addresses into the app's view. */
 #include "dataplane.h"
 #include "app.h"
 #include "platform.h"

@@ -9,8 +9,9 @@
 #include "../net/stack_env.h"
 #include <stdarg.h>
 
-/* ---- the stack's clock and log (net/stack_env.h) ---------------------------------------- */
+/* ---- the stack's clock and log (net/stack_env.h) ------------------------------------ */
 
+/* The TSC rate the host reports in the boot info: one value for every core. */
 static uint64_t tsc_khz = 1;
 
 void stack_env_init(const struct ix_bootinfo *bi)
