@@ -147,6 +147,7 @@ TRAP_NOERR \v
 .endr
 
 /* Frame layout (struct trap_frame in trap.h): r15 ... rax, vector, error, rip, cs, rflags, rsp, ss */
+    .globl trap_common
 trap_common:
     push    %rax
     push    %rbx

@@ -6,7 +6,7 @@
 import { array, defineStruct, nested, u32, u64 } from './struct.js';
 
 export const HC_PORT = 0x1e0;
-export const HC = { appExit: 1, appFault: 2, panic: 3, logKick: 4, idle: 5 } as const;
+export const HC = { appExit: 1, appFault: 2, panic: 3, logKick: 4, idle: 5, refuse: 6 } as const;
 
 export const FAULT_KINDS: Record<number, string> = {
   1: 'page fault',
@@ -15,6 +15,7 @@ export const FAULT_KINDS: Record<number, string> = {
   4: 'bad call array',
   5: 'exception',
   6: 'divide error',
+  7: 'bad event report',
 };
 
 /** enum ix_reg: the order of ix_fault.regs (not kvm_regs' order) */

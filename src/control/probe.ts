@@ -24,7 +24,7 @@ export async function probeBoot(timeoutMs = 1000): Promise<ProbeResult> {
     memBytes: 32 << 20,
     batch: 64,
     idlePollUs: 0,
-    protection: 'ring3',
+    protection: 'auto',
     selftest: 'short',
   });
   await m.start();

@@ -11,7 +11,7 @@ import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
-import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, VCPU_CTRL, VCPU_EXIT_CELLS } from '../abi/index.js';
+import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, CPU_STATE, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
 import { LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
 import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
 import { Symbolizer, type AppFault } from './symbols.js';
@@ -34,7 +34,8 @@ export interface MachineOptions {
   memBytes: number;
   batch: number;
   idlePollUs: number;
-  protection: 'ring3' | 'none';
+  /** the configured boundary; the guest resolves 'auto' and refuses what its platform cannot enforce */
+  protection: ProtectionMode;
   appStackSize?: number;
   appHeapSize?: number;
   appSharedSize?: number;
@@ -236,10 +237,26 @@ export class Machine extends EventEmitter {
         this.drain.drain(true);
         this.crash(m.cpu, `kernel panic: ${this.symbols.annotate(m.message)}`);
         break;
-      case 'crash':
+      case 'refused':
+        // every CPU refuses alike: the first one ends the run, with the guest's reason
+        this.end(1, m.message);
+        break;
+      case 'crash': {
         this.drain.drain(true);
+        const report = this.cpuReports()[m.cpu];
+        if (m.shutdown && report?.protection === 'pvm-host-switch' && report.state === CPU_STATE.running) {
+          // Under this boundary an app can crash its own vCPU (a frame pushed to an unmapped
+          // stack ends in a triple fault): its core is lost, the others go on.
+          const f = this.symbols.describeCrash(m.cpu, m.regs, report.protection);
+          this.outcomes[m.cpu] = { state: 'faulted', fault: f };
+          this.halted[m.cpu] = true;
+          this.emit('app-fault', f);
+          this.check();
+          break;
+        }
         this.crash(m.cpu, this.symbols.crash(m.reason, m.regs));
         break;
+      }
       case 'bad-exit':
         if (!this.warned.has(m.what)) {
           this.warned.add(m.what);

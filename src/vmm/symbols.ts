@@ -15,6 +15,8 @@ export interface AppFault {
   addr: string;
   errorCode: string;
   regs: Record<string, string>;
+  /** what the operator should know beyond the fault itself */
+  note?: string;
 }
 
 export class Symbolizer {
@@ -39,6 +41,27 @@ export class Symbolizer {
     const sym = rip ? this.symbolize(BigInt(rip)) : null;
     const list = regs ? ' ' + Object.entries(regs).map(([k, v]) => `${k}=${v}`).join(' ') : '';
     return `${reason}${sym ? ` at ${sym}` : ''}${list}`;
+  }
+
+  /**
+   * An app that crashed its vCPU (KVM_EXIT_SHUTDOWN) under a boundary that lets it: the
+   * vCPU's registers as KVM saw them last; its RIP is the app's when the crash came from
+   * the app's own code (the usual case: a fault with an unusable stack).
+   */
+  describeCrash(cpu: number, regs: Record<string, string> | null, protection: string): AppFault {
+    const r = regs ?? {};
+    const rip = r.rip ?? '0x0';
+    return {
+      cpu,
+      kind: 'vCPU crashed (triple fault)',
+      vector: 8,
+      rip,
+      symbol: this.app.symbolize(BigInt(rip)) ?? this.kernel.symbolize(BigInt(rip)),
+      addr: r.cr2 ?? '0x0',
+      errorCode: '0x0',
+      regs: r,
+      note: `protection "${protection}" does not isolate availability: the app could crash its core; the other cores go on`,
+    };
   }
 
   /** The guest's fault report as the operator reads it: kind name, RIP with the app's symbol. */
