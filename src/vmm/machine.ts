@@ -277,7 +277,9 @@ export class Machine extends EventEmitter {
     if (this.outcomes.some((o) => o.state === 'running') || this.halted.some((h) => !h)) return;
     const faulted = this.outcomes.filter((o) => o.state === 'faulted').length;
     const bad = this.outcomes.filter((o) => o.state === 'exited' && o.status !== 0).length;
-    if (faulted) this.end(1, `no app left: ${faulted} of ${this.opts.ncpus} cores stopped their app after a fault`);
+    const crashed = this.outcomes.filter((o) => o.state === 'faulted' && o.fault.note !== undefined).length;
+    const lost = crashed ? ` (${crashed} by crashing its vCPU, which protection "pvm-host-switch" cannot prevent)` : '';
+    if (faulted) this.end(1, `no app left: ${faulted} of ${this.opts.ncpus} cores stopped their app after a fault${lost}`);
     else if (bad) this.end(1, `no app left: ${bad} of ${this.opts.ncpus} apps exited with a non-zero status`);
     else this.end(0, 'every app exited with status 0');
   }
