@@ -14,7 +14,7 @@ import * as libc from '../sys/libc.js';
 import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, CPU_STATE, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
 import { LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
 import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
-import { Symbolizer, type AppFault } from './symbols.js';
+import { Symbolizer, VCPU_CRASH_KIND, type AppFault } from './symbols.js';
 import { setInitialState } from './vcpu-init.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
@@ -83,6 +83,7 @@ export class Machine extends EventEmitter {
   private vm: Vm | null = null;
   private vcpus: Vcpu[] = [];
   private workers: Worker[] = [];
+  private readonly workersGone = new Set<Worker>();
   private memAddr: libc.Addr = 0;
   private mem!: DataView;
   private drain!: LogDrain;
@@ -198,6 +199,7 @@ export class Machine extends EventEmitter {
       });
       w.on('message', (m: WorkerMessage) => this.onMessage(m));
       w.on('error', (e: Error) => this.crash(i, `vCPU worker failed: ${e.message}`));
+      w.once('exit', () => this.workersGone.add(w)); // a crashed vCPU's worker ends before teardown
       this.workers.push(w);
     });
   }
@@ -277,7 +279,7 @@ export class Machine extends EventEmitter {
     if (this.outcomes.some((o) => o.state === 'running') || this.halted.some((h) => !h)) return;
     const faulted = this.outcomes.filter((o) => o.state === 'faulted').length;
     const bad = this.outcomes.filter((o) => o.state === 'exited' && o.status !== 0).length;
-    const crashed = this.outcomes.filter((o) => o.state === 'faulted' && o.fault.note !== undefined).length;
+    const crashed = this.outcomes.filter((o) => o.state === 'faulted' && o.fault.kind === VCPU_CRASH_KIND).length;
     const lost = crashed ? ` (${crashed} by crashing its vCPU, which protection "pvm-host-switch" cannot prevent)` : '';
     if (faulted) this.end(1, `no app left: ${faulted} of ${this.opts.ncpus} cores stopped their app after a fault${lost}`);
     else if (bad) this.end(1, `no app left: ${bad} of ${this.opts.ncpus} apps exited with a non-zero status`);
@@ -333,7 +335,7 @@ export class Machine extends EventEmitter {
       }
     }
     await Promise.all(
-      this.workers.map(
+      this.workers.filter((w) => !this.workersGone.has(w)).map(
         (w) =>
           new Promise<void>((res) => {
             const t = setTimeout(() => void w.terminate().then(() => res()), 2000);

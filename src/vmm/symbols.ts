@@ -19,6 +19,9 @@ export interface AppFault {
   note?: string;
 }
 
+/** AppFault.kind of an app that crashed its own vCPU (a boundary that allows it) */
+export const VCPU_CRASH_KIND = 'vCPU crashed (triple fault)';
+
 export class Symbolizer {
   constructor(private readonly kernel: ElfImage, private readonly app: ElfImage) {}
 
@@ -53,7 +56,7 @@ export class Symbolizer {
     const rip = r.rip ?? '0x0';
     return {
       cpu,
-      kind: 'vCPU crashed (triple fault)',
+      kind: VCPU_CRASH_KIND,
       vector: 8,
       rip,
       symbol: this.app.symbolize(BigInt(rip)) ?? this.kernel.symbolize(BigInt(rip)),
