@@ -10,6 +10,8 @@
  *   jump-kernel   jump into the kernel's address range
  *   bad-rsp       point RSP at unmapped memory, then fault: under pvm-host-switch the
  *                 event frame cannot be pushed and the core is lost (triple fault)
+ *   timed-fault   #UD with the TSC just before it in %r12 (the boundary benchmark subtracts
+ *                 it from the kernel's TSC in the report: fault delivery and report cost)
  *   hostile-report  make the pvm-host-switch event report SYSCALL itself: a claimed
  *                 interrupt (harmless: the app goes on), then a "frame" in kernel memory
  * A fault on one core only, when argv[2] names it ("core=N"); other cores exit 0. */
@@ -72,6 +74,11 @@ __attribute__((noinline)) static void bad_rsp(void)
     __asm__ volatile("mov $0x1000, %%rsp\n ud2" ::: "memory");
 }
 
+__attribute__((noinline)) static void timed_fault(void)
+{
+    __asm__ volatile("rdtsc\n shl $32, %%rdx\n or %%rdx, %%rax\n mov %%rax, %%r12\n ud2" ::: "rax", "rdx", "r12");
+}
+
 static long raw_syscall(uint64_t rax, uint64_t rdi)
 {
     uint64_t rsi = 0;
@@ -123,6 +130,8 @@ int main(int argc, char **argv)
         jump_kernel();
     else if (streq(k, "bad-rsp"))
         bad_rsp();
+    else if (streq(k, "timed-fault"))
+        timed_fault();
     else if (streq(k, "hostile-report"))
         hostile_report();
     else if (streq(k, "bad-log-ptr")) {

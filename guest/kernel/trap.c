@@ -7,6 +7,7 @@
 #include "console.h"
 #include "hcall.h"
 #include "platform.h"
+#include "x86.h"
 #include "../lib/string.h"
 
 extern const uint64_t __ex_table_start[], __ex_table_end[];
@@ -91,8 +92,10 @@ _Noreturn void app_fault_bad_report(struct percpu *c, uint64_t frame)
 
 _Noreturn void app_fault(struct percpu *c, const struct trap_frame *f)
 {
+    uint64_t tsc = rdtsc();
     struct ix_fault *r = &c->hc.fault;
     memset(r, 0, sizeof *r);
+    r->tsc = tsc;
     r->vector = (uint32_t)f->vector;
     r->error_code = f->error;
     switch (f->vector) {

@@ -24,10 +24,10 @@ export const FAULT_REG_NAMES = [
   'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags',
 ] as const;
 
-export const Fault = defineStruct('ix_fault', 168, {
-  kind: u32(0), vector: u32(4), errorCode: u64(8), addr: u64(16), regs: array('u64', 24, FAULT_REG_NAMES.length),
+export const Fault = defineStruct('ix_fault', 176, {
+  kind: u32(0), vector: u32(4), errorCode: u64(8), addr: u64(16), regs: array('u64', 24, FAULT_REG_NAMES.length), tsc: u64(168),
 });
 
-export const Hcall = defineStruct('ix_hcall', 192, {
+export const Hcall = defineStruct('ix_hcall', 200, {
   nr: u32(0), cpu: u32(4), a0: u64(8), a1: u64(16), fault: nested(24, Fault),
 });

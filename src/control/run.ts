@@ -111,7 +111,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
   m.on('app-exit', (cpu, status) => log.info({ cpu, status }, `app on core ${cpu} exited with status ${status}`));
   m.on('app-fault', (f) =>
     log.error(
-      { cpu: f.cpu, kind: f.kind, rip: f.rip, symbol: f.symbol, addr: f.addr, error: f.errorCode, regs: f.regs, ...(f.note ? { note: f.note } : {}) },
+      { cpu: f.cpu, kind: f.kind, rip: f.rip, symbol: f.symbol, addr: f.addr, error: f.errorCode, regs: f.regs, tsc: f.tsc, ...(f.note ? { note: f.note } : {}) },
       `app on core ${f.cpu} stopped: ${f.kind} at ${f.rip}${f.symbol ? ` (${f.symbol})` : ''}, address ${f.addr}${f.note ? `; ${f.note}` : ''}`,
     ),
   );

@@ -27,6 +27,7 @@ export interface FaultReport {
   errorCode: string; // hex
   addr: string; // hex
   regs: Record<string, string>; // name -> hex
+  tsc: string; // hex: the kernel's TSC when it took the fault
 }
 
 export type WorkerMessage =

@@ -15,6 +15,8 @@ export interface AppFault {
   addr: string;
   errorCode: string;
   regs: Record<string, string>;
+  /** hex: the guest kernel's TSC when it took the fault (0x0 when unknown) */
+  tsc: string;
   /** what the operator should know beyond the fault itself */
   note?: string;
 }
@@ -63,6 +65,7 @@ export class Symbolizer {
       addr: r.cr2 ?? '0x0',
       errorCode: '0x0',
       regs: r,
+      tsc: '0x0',
       note: `protection "${protection}" does not isolate availability: the app could crash its core; the other cores go on`,
     };
   }
@@ -79,6 +82,7 @@ export class Symbolizer {
       addr: f.addr,
       errorCode: f.errorCode,
       regs: f.regs,
+      tsc: f.tsc,
     };
   }
 }

@@ -66,7 +66,7 @@ function readFault(gpa: number): FaultReport {
   const f = readField1(Hcall, guestMem(), gpa, 'fault');
   const regs: Record<string, string> = {};
   FAULT_REG_NAMES.forEach((n, i) => (regs[n] = hex(f.regs[i] ?? 0n)));
-  return { kind: f.kind, vector: f.vector, errorCode: hex(f.errorCode), addr: hex(f.addr), regs };
+  return { kind: f.kind, vector: f.vector, errorCode: hex(f.errorCode), addr: hex(f.addr), regs, tsc: hex(f.tsc) };
 }
 
 function inGuest(gpa: number, len: number): boolean {

@@ -46,6 +46,7 @@ struct ix_fault {
     uint64_t error_code;
     uint64_t addr;      /* faulting address (CR2 for #PF, the bad pointer for BAD_CALLS) */
     uint64_t regs[IX_NREGS];
+    uint64_t tsc;       /* the kernel's TSC when it took the fault (for the boundary benchmark) */
 };
 
 struct ix_hcall {
