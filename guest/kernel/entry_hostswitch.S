@@ -2,6 +2,7 @@
  * mode). Everything here sits in .text.entry: the user-level event stubs run at CPL 3 on
  * the app's page table, which maps these pages read-only. */
 #include "layout.h"
+#include "entry_regs.h"
 
     .section .text.entry, "ax"
     .code64
@@ -95,39 +96,11 @@ HS_NOERR \v
 hs_event:
     testb   $3, 24(%rsp)                        /* the pushed CS */
     jz      trap_common                         /* kernel mode: entry.S */
-    push    %rax                                /* struct trap_frame, as trap_common builds it */
-    push    %rbx
-    push    %rcx
-    push    %rdx
-    push    %rsi
-    push    %rdi
-    push    %rbp
-    push    %r8
-    push    %r9
-    push    %r10
-    push    %r11
-    push    %r12
-    push    %r13
-    push    %r14
-    push    %r15
+    PUSH_GPRS
     mov     %rsp, %rdi
     mov     $SYSCALL_EVENT_REPORT, %eax
     syscall                                     /* returns here only if the app may go on */
-    pop     %r15
-    pop     %r14
-    pop     %r13
-    pop     %r12
-    pop     %r11
-    pop     %r10
-    pop     %r9
-    pop     %r8
-    pop     %rbp
-    pop     %rdi
-    pop     %rsi
-    pop     %rdx
-    pop     %rcx
-    pop     %rbx
-    pop     %rax
+    POP_GPRS
     add     $16, %rsp                           /* vector, error */
     iretq
 
