@@ -87,7 +87,7 @@ const broken: Broken[] = [
   { what: 'batch string', toml: build({ top: { batch: '64' } }), path: 'batch', value: '64', problem: 'wrong type (string)', allowed: 'an integer from 1 to 1024' },
   { what: 'idle_poll_us negative', toml: build({ top: { idle_poll_us: -1 } }), path: 'idle_poll_us', value: -1, problem: 'out of range', allowed: 'from 0 to 1000000' },
   { what: 'idle_poll_us too big', toml: build({ top: { idle_poll_us: 2_000_000 } }), path: 'idle_poll_us', value: 2000000, problem: 'out of range', allowed: 'from 0 to 1000000' },
-  { what: 'protection ring0', toml: build({ top: { protection: 'ring0' } }), path: 'protection', value: 'ring0', problem: 'not one of the allowed values', allowed: '"ring3" or "none"' },
+  { what: 'protection ring0', toml: build({ top: { protection: 'ring0' } }), path: 'protection', value: 'ring0', problem: 'not one of the allowed values', allowed: '"page-tables" (alias "ring3")' },
   { what: 'unknown top key near miss', toml: build({ top: { cors: 2 } }), path: 'cors', value: 2, problem: 'unknown key; did you mean "cores"?', allowed: 'the keys at the top level: name, cores' },
   { what: 'unknown top key with dash', toml: build({ top: { 'idle-poll-us': 5 } }), path: 'idle-poll-us', value: 5, problem: 'did you mean "idle_poll_us"?', allowed: 'the keys at the top level' },
   { what: 'key of [log] at the top', toml: build({ top: { level: 'debug' } }), path: 'level', value: 'debug', problem: 'did you mean "level" in table [log]?', allowed: 'the keys at the top level' },
@@ -318,7 +318,7 @@ describe('valid configs resolve with defaults', () => {
       memoryBytes: 64 * 1024 * 1024,
       batch: 64,
       idlePollUs: 100,
-      protection: 'ring3',
+      protection: 'auto',
       app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0 },
       nic: null,
       log: { level: 'info' },
@@ -326,6 +326,17 @@ describe('valid configs resolve with defaults', () => {
     expect(cfg).toEqual(expected);
     expect(cfg.memoryBytes).toBe(DEFAULTS.memoryBytes);
     expect(cfg.batch).toBe(DEFAULTS.batch);
+  });
+
+  it.each([
+    ['auto', 'auto'],
+    ['page-tables', 'page-tables'],
+    ['ring3', 'page-tables'], // the earlier name of the same boundary
+    ['pvm-host-switch', 'pvm-host-switch'],
+    ['shared-page-table', 'shared-page-table'], // accepted here; the guest refuses it at boot
+    ['none', 'none'],
+  ])('protection = "%s" resolves to %s', (written, mode) => {
+    expect(parseConfig(`name = "p"\nprotection = "${written}"\n[app]\npath = "a.elf"\n`, '/x/p.toml').protection).toBe(mode);
   });
 
   it('full config resolves every key', () => {

@@ -3,7 +3,8 @@
 // is then a dataplane panic (nothing protects the dataplane), reported with the app symbol.
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
-import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
+import { existsSync } from 'node:fs';
+import { appElf, ix, logRecords, tempDir, writeConfig } from './ix-cli.js';
 
 const run = requireKvm();
 const { dir, cleanup } = tempDir('ix-prot-');
@@ -36,5 +37,38 @@ describe.runIf(run)('protection = "none"', () => {
     const r = ix(['run', cfg]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^ix: fnone: cpu0: kernel panic: kernel #UD invalid opcode .* \(invalid_op\)/m);
+  });
+});
+
+describe.runIf(run)('choosing the boundary', () => {
+  const pvm = existsSync('/sys/module/kvm_pvm');
+  const hello = (name: string, prot: string, json = true) =>
+    ix(['run', ...(json ? ['--json'] : []), writeConfig(dir, name, `name = "${name}"\ncores = 1\n${prot ? `protection = "${prot}"\n` : ''}[app]\npath = "${appElf('hello')}"\n`)]);
+
+  it('"auto" (the default) picks page-tables, and ix run says so', () => {
+    const r = hello('pauto', '');
+    expect(r.status, r.stderr).toBe(0);
+    const rec = logRecords(r.stderr).find((x) => String(x.msg).startsWith('protection: '));
+    expect(rec).toMatchObject({ protection: 'page-tables', configured: 'auto', msg: 'protection: page-tables (chosen by "auto" for this platform)' });
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ protection: 'page-tables' });
+  });
+
+  it('"ring3" is still accepted and means page-tables', () => {
+    const r = hello('pring3', 'ring3');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ protection: 'page-tables' });
+  });
+
+  it('"shared-page-table" is refused at boot with one line that says why', () => {
+    const r = hello('pshared', 'shared-page-table', false);
+    expect(r.status).toBe(1);
+    const why = pvm ? /U\/S bit does not separate app from kernel/ : /not implemented yet/;
+    expect(r.stderr).toMatch(new RegExp(`^ix: pshared: protection "shared-page-table" .*${why.source}`, 'm'));
+  });
+
+  it.runIf(!pvm)('"pvm-host-switch" is refused where the guest is not on a kvm_pvm host', () => {
+    const r = hello('phs', 'pvm-host-switch', false);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^ix: phs: protection "pvm-host-switch" needs a kvm_pvm host/m);
   });
 });

@@ -1,5 +1,6 @@
 /* bench_trap: the cost of one batched call, for batch sizes 1, 8 and 64 (issue: npm run
- * bench -- trap). Prints one machine-readable line per size:
+ * bench -- trap, boundary). First the null crossing (batch=0: no calls, no events), then
+ * one machine-readable line per size:
  *   bench_trap batch=<n> traps=<t> cycles=<c> tsc_khz=<k>                                 */
 #include <ix.h>
 
@@ -10,6 +11,14 @@ int main(int argc, char **argv)
     static struct ix_call calls[64];
     static const unsigned sizes[] = {1, 8, 64};
     const unsigned traps = 20000;
+    /* the null crossing: no calls, no event array (returns at once) */
+    for (unsigned i = 0; i < 200; i++)
+        ix_bpoll(calls, IX_BPOLL_NO_EVENTS);
+    uint64_t t0 = ix_rdtsc();
+    for (unsigned i = 0; i < traps; i++)
+        ix_bpoll(calls, IX_BPOLL_NO_EVENTS);
+    ix_printf("bench_trap core=%u batch=0 traps=%u cycles=%lu tsc_khz=%lu", ix_cpu(), traps,
+              (unsigned long)(ix_rdtsc() - t0), (unsigned long)ix_info()->tsc_khz);
     for (unsigned s = 0; s < 3; s++) {
         unsigned n = sizes[s];
         for (unsigned i = 0; i < 200; i++) /* warm up */

@@ -4,6 +4,16 @@
  *   invalid-op    execute an invalid instruction
  *   bad-calls     hand ix_bpoll a call array in kernel memory
  *   bad-log-ptr   pass a bad pointer inside a call: must get -IX_EFAULT and go on (exit 0)
+ *   privileged    execute a privileged instruction (hlt): #GP
+ *   divide        divide by zero: #DE
+ *   write-rxpool  write the read-only view of received payloads (needs a [nic])
+ *   jump-kernel   jump into the kernel's address range
+ *   bad-rsp       point RSP at unmapped memory, then fault: under pvm-host-switch the
+ *                 event frame cannot be pushed and the core is lost (triple fault)
+ *   timed-fault   #UD with the TSC just before it in %r12 (the boundary benchmark subtracts
+ *                 it from the kernel's TSC in the report: fault delivery and report cost)
+ *   hostile-report  make the pvm-host-switch event report SYSCALL itself: a claimed
+ *                 interrupt (harmless: the app goes on), then a "frame" in kernel memory
  * A fault on one core only, when argv[2] names it ("core=N"); other cores exit 0. */
 #include <ix.h>
 
@@ -39,10 +49,62 @@ __attribute__((noinline)) static void bad_calls(void)
     ix_bpoll((struct ix_call *)0x0000400000200000ull, 1);
 }
 
+__attribute__((noinline)) static void privileged(void)
+{
+    __asm__ volatile("hlt");
+}
+
+__attribute__((noinline)) static void divide(void)
+{
+    __asm__ volatile("xor %%ecx, %%ecx\n mov $1000, %%eax\n xor %%edx, %%edx\n div %%ecx" ::: "rax", "rcx", "rdx");
+}
+
+__attribute__((noinline)) static void write_rxpool(void)
+{
+    *(volatile uint64_t *)0x0000007e00000000ull = 1; /* APP_RXPOOL_VA, mapped read-only */
+}
+
+__attribute__((noinline)) static void jump_kernel(void)
+{
+    ((void (*)(void))KERNEL_DATA)();
+}
+
+__attribute__((noinline)) static void bad_rsp(void)
+{
+    __asm__ volatile("mov $0x1000, %%rsp\n ud2" ::: "memory");
+}
+
+__attribute__((noinline)) static void timed_fault(void)
+{
+    __asm__ volatile("rdtsc\n shl $32, %%rdx\n or %%rdx, %%rax\n mov %%rax, %%r12\n ud2" ::: "rax", "rdx", "r12");
+}
+
+static long raw_syscall(uint64_t rax, uint64_t rdi)
+{
+    uint64_t rsi = 0;
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi)
+                     :
+                     : "rcx", "rdx", "r8", "r9", "r10", "r11", "memory");
+    return (long)rax;
+}
+
+__attribute__((noinline)) static void hostile_report(void)
+{
+    /* struct trap_frame of the kernel: r15 ... rax, vector, error, rip, cs, rflags, rsp, ss */
+    uint64_t frame[22] = {0};
+    frame[15] = 32; /* "an interrupt arrived" */
+    frame[17] = 0x0000400000100000ull;
+    raw_syscall(IX_SYSCALL_EVENT_REPORT, (uint64_t)frame);
+    ix_printf("hostile-report: a claimed interrupt was harmless");
+    raw_syscall(IX_SYSCALL_EVENT_REPORT, (uint64_t)KERNEL_DATA); /* a frame in kernel memory */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        ix_printf("usage: fault read-kernel|write-events|invalid-op|bad-calls|bad-log-ptr [core=N]");
+        ix_printf("usage: fault read-kernel|write-events|invalid-op|bad-calls|bad-log-ptr|privileged|divide|"
+                  "write-rxpool|jump-kernel|bad-rsp|hostile-report [core=N]");
         return 2;
     }
     if (argc > 2 && argv[2][0] == 'c' && (unsigned)(argv[2][5] - '0') != ix_cpu()) {
@@ -58,6 +120,20 @@ int main(int argc, char **argv)
         invalid_op();
     else if (streq(k, "bad-calls"))
         bad_calls();
+    else if (streq(k, "privileged"))
+        privileged();
+    else if (streq(k, "divide"))
+        divide();
+    else if (streq(k, "write-rxpool"))
+        write_rxpool();
+    else if (streq(k, "jump-kernel"))
+        jump_kernel();
+    else if (streq(k, "bad-rsp"))
+        bad_rsp();
+    else if (streq(k, "timed-fault"))
+        timed_fault();
+    else if (streq(k, "hostile-report"))
+        hostile_report();
     else if (streq(k, "bad-log-ptr")) {
         int32_t err;
         ix_call1(IX_OP_LOG, (uint64_t)KERNEL_DATA, 16, 0, &err);

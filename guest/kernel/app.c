@@ -16,12 +16,12 @@
 #include "dataplane.h"
 #include "mm.h"
 #include "platform.h"
+#include "protection.h"
 #include "hcall.h"
 #include "x86.h"
 #include "../lib/string.h"
 #include <ix/app.h>
 
-extern char __entry_text_start[], __entry_text_end[], __idt_page[];
 extern _Noreturn void switch_stack_and_call(uint8_t *stack_top, void (*fn)(struct percpu *), struct percpu *arg);
 
 static struct app apps[IX_MAX_CPUS];
@@ -63,16 +63,10 @@ static void map_private(uint64_t upml4, uint64_t va, uint64_t len, uint32_t prot
 
 static void map_entry_area(struct percpu *c, uint64_t kpml4, uint64_t upml4)
 {
-    uint64_t ublock = plat->entry_pte_user;
     uint64_t eb_pa = virt_to_phys(c->eb);
-    for (uint64_t off = 0; off < ENTRY_BLOCK_SIZE; off += PAGE_SIZE) {
+    for (uint64_t off = 0; off < ENTRY_BLOCK_SIZE; off += PAGE_SIZE)
         map_page(kpml4, ENTRY_VA + off, eb_pa + off, PTE_W | PTE_U | PTE_NX);
-        /* page 0 (header, GDT, TSS) is read-only to the app; the RSP0 stack is not */
-        map_page(upml4, ENTRY_VA + off, eb_pa + off, (off ? PTE_W : 0) | ublock | PTE_NX);
-    }
-    for (char *p = __entry_text_start; p < __entry_text_end; p += PAGE_SIZE)
-        map_page(upml4, (uint64_t)p, virt_to_phys(p), ublock);
-    map_page(upml4, (uint64_t)__idt_page, virt_to_phys(__idt_page), ublock | PTE_NX);
+    boundary->map_kernel_part(c, upml4); /* what the app's table maps depends on the boundary */
 }
 
 static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4, uint64_t heap,
@@ -112,7 +106,7 @@ static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4,
         info->shared = APP_SHARED_VA;
         info->shared_size = bi->app_shared_size;
     }
-    if (bi->protection == 1) {
+    if (boundary->id == IX_PROT_NONE) {
         info->bpoll_direct = (uint64_t)ix_bpoll_direct;
     }
     map_page(upml4, APP_INFO_VA, pa, PTE_U | PTE_NX);

@@ -5,6 +5,7 @@
  * page table, so all three must be mapped there (read-only), and at the same address the
  * kernel loaded them from. */
 #include "cpu.h"
+#include "protection.h"
 #include "x86.h"
 #include "../lib/string.h"
 
@@ -23,37 +24,33 @@ struct percpu percpus[IX_MAX_CPUS];
 
 static const uint64_t early_gdt[4] = {0, 0, GDT_KCODE, GDT_KDATA};
 
-struct idt_gate {
-    uint16_t off_lo, sel;
-    uint8_t ist, type;
-    uint16_t off_mid;
-    uint32_t off_hi, zero;
-};
-#define IDT_VECTORS 48
 static struct idt_gate idt[256] __attribute__((section(".data.idt"), aligned(4096)));
 extern const uint64_t trap_vectors[IDT_VECTORS];
 
-static void idt_init(void)
+void idt_fill(struct idt_gate *t, const uint64_t *handlers, uint16_t sel, uint8_t type)
 {
     /* Every CPU writes the same values: racing writers cannot disagree. */
     for (int v = 0; v < IDT_VECTORS; v++) {
-        uint64_t h = trap_vectors[v];
-        idt[v].off_lo = (uint16_t)h;
-        idt[v].sel = SEL_KCODE;
-        idt[v].ist = 0;
-        idt[v].type = 0x8e; /* present, DPL 0, 64-bit interrupt gate */
-        idt[v].off_mid = (uint16_t)(h >> 16);
-        idt[v].off_hi = (uint32_t)(h >> 32);
-        idt[v].zero = 0;
+        uint64_t h = handlers[v];
+        t[v].off_lo = (uint16_t)h;
+        t[v].sel = sel;
+        t[v].ist = 0;
+        t[v].type = type;
+        t[v].off_mid = (uint16_t)(h >> 16);
+        t[v].off_hi = (uint32_t)(h >> 32);
+        t[v].zero = 0;
     }
 }
 
-extern char ix_syscall_entry[];
+static void idt_init(void)
+{
+    idt_fill(idt, trap_vectors, SEL_KCODE, 0x8e); /* present, DPL 0, 64-bit interrupt gate */
+}
 
 static void syscall_msrs(void)
 {
     wrmsr(MSR_STAR, ((uint64_t)(SEL_USER32 | 3) << 48) | ((uint64_t)SEL_KCODE << 32));
-    wrmsr(MSR_LSTAR, (uint64_t)ix_syscall_entry);
+    wrmsr(MSR_LSTAR, (uint64_t)boundary->syscall_entry);
     /* clear TF, IF, DF, IOPL, NT, AC on entry */
     wrmsr(MSR_SFMASK, 0x47700);
 }
@@ -106,4 +103,6 @@ void cpu_late_init(struct percpu *c)
     lgdt((void *)(ENTRY_VA + ENTRY_GDT_OFF), GDT_ENTRIES * 8 - 1);
     ltr(SEL_TSS);
     syscall_msrs();
+    if (boundary->cpu_init)
+        boundary->cpu_init(c);
 }

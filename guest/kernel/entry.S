@@ -10,6 +10,7 @@
  * mapped while the app runs.
  */
 #include "layout.h"
+#include "entry_regs.h"
 
     .section .text.entry, "ax"
     .code64
@@ -148,22 +149,9 @@ TRAP_NOERR \v
 .endr
 
 /* Frame layout (struct trap_frame in trap.h): r15 ... rax, vector, error, rip, cs, rflags, rsp, ss */
+    .globl trap_common
 trap_common:
-    push    %rax
-    push    %rbx
-    push    %rcx
-    push    %rdx
-    push    %rsi
-    push    %rdi
-    push    %rbp
-    push    %r8
-    push    %r9
-    push    %r10
-    push    %r11
-    push    %r12
-    push    %r13
-    push    %r14
-    push    %r15
+    PUSH_GPRS
     testb   $3, 18*8(%rsp)                      /* cs */
     jz      1f
     movabs  $ENTRY_VA, %rax                     /* from the app: load the kernel page table */
@@ -175,21 +163,7 @@ trap_common:
     and     $-16, %rsp
     call    trap_dispatch                       /* returns only for kernel-mode events */
     mov     %rbx, %rsp
-    pop     %r15
-    pop     %r14
-    pop     %r13
-    pop     %r12
-    pop     %r11
-    pop     %r10
-    pop     %r9
-    pop     %r8
-    pop     %rbp
-    pop     %rdi
-    pop     %rsi
-    pop     %rdx
-    pop     %rcx
-    pop     %rbx
-    pop     %rax
+    POP_GPRS
     add     $16, %rsp
     iretq                                       /* to kernel code (CS=0x10): emulated on PVM */
 

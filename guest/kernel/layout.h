@@ -40,6 +40,10 @@
 #define APP_RXPOOL_VA 0x0000007e00000000 /* the core's mbuf pool, read-only: received payloads */
 #define APP_VA_LIMIT 0x0000008000000000
 
+/* %rax of the pvm-host-switch event stubs' SYSCALL: IX_SYSCALL_EVENT_REPORT of ix/abi.h (which
+ * assembly cannot include; prot_hostswitch.c checks they agree). */
+#define SYSCALL_EVENT_REPORT 0x45
+
 #define APP_RFLAGS 0x2 /* ring 3 runs with interrupts masked: the core is only woken while idle in the kernel */
 
 #endif

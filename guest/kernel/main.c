@@ -11,6 +11,7 @@
 #include "hcall.h"
 #include "mm.h"
 #include "platform.h"
+#include "protection.h"
 #include "x86.h"
 
 extern void selftest_loop(uint64_t iterations);
@@ -64,6 +65,7 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
     c->cpuid_1_ecx = r[2];
     c->cpuid_1_edx = r[3];
     plat_detect(c);
+    prot_select(c); /* before going native: PVM takes some boundaries' flags in the same MSR */
     plat->go_native(c);
     c->status->tsc_native = rdtsc();
     c->log = phys_to_virt(bi->log_ring_phys + cpu * bi->log_ring_size);
@@ -82,9 +84,5 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
             (c->status->tsc_native - t0) * 1000 / khz, (rdtsc() - t0) * 1000 / khz);
     c->status->state = IX_CPU_RUNNING;
     c->status->tsc_app_entry = rdtsc();
-    extern _Noreturn void ix_enter_app(uint64_t rip, uint64_t rsp, uint64_t arg);
-    extern _Noreturn void ix_enter_app_ring0(uint64_t rip, uint64_t rsp, uint64_t arg);
-    if (bi->protection == 1)
-        ix_enter_app_ring0(c->app->entry, c->app->stack_top, APP_INFO_VA); /* no boundary */
-    ix_enter_app(c->app->entry, c->app->stack_top, APP_INFO_VA);
+    boundary->enter_app(c->app->entry, c->app->stack_top, APP_INFO_VA);
 }

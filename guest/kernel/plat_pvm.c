@@ -3,6 +3,7 @@
  * writing the address of its VIF page to MSR_PVM_CTL; from the next instruction on it runs
  * at full speed. Virtual IF lives in the VIF page: STI/CLI trap and change nothing. */
 #include "platform.h"
+#include "protection.h"
 #include "x86.h"
 
 #define VIF_IF 0
@@ -15,8 +16,8 @@ static void pvm_go_native(struct percpu *c)
     vif[VIF_IF] = 0; /* interrupts masked until the core idles */
     uint64_t gpa = (uint64_t)vif - IX_KERNEL_BASE;
     /* flag bit 4: the host writes the #PF address into the VIF page (no trapping mov %cr2).
-     * Not bit 0 (KPTI): with it, events from ring 3 cannot be delivered. */
-    wrmsr(MSR_PVM_CTL, gpa | PVM_CTL_CR2_CELL);
+     * The boundary may add its own (pvm-host-switch: bits 0 and 2, prot_hostswitch.c). */
+    wrmsr(MSR_PVM_CTL, gpa | PVM_CTL_CR2_CELL | boundary->pvm_ctl_flags);
 }
 
 static uint64_t pvm_read_cr2(struct percpu *c)

@@ -7,6 +7,7 @@
 #include "console.h"
 #include "hcall.h"
 #include "platform.h"
+#include "x86.h"
 #include "../lib/string.h"
 
 extern const uint64_t __ex_table_start[], __ex_table_end[];
@@ -75,10 +76,26 @@ _Noreturn void app_fault_bad_calls(struct percpu *c, uint64_t calls, uint64_t n)
     report_app_fault(c);
 }
 
-static void app_fault(struct percpu *c, struct trap_frame *f)
+_Noreturn void app_fault_bad_report(struct percpu *c, uint64_t frame)
 {
     struct ix_fault *r = &c->hc.fault;
     memset(r, 0, sizeof *r);
+    r->kind = IX_FAULT_BAD_REPORT;
+    r->vector = 0xffffffff;
+    r->addr = frame;
+    uint64_t *top = (uint64_t *)c->kstack_top;
+    r->regs[IX_REG_RSP] = top[-1];
+    r->regs[IX_REG_RIP] = top[-2];
+    r->regs[IX_REG_RDI] = frame;
+    report_app_fault(c);
+}
+
+_Noreturn void app_fault(struct percpu *c, const struct trap_frame *f)
+{
+    uint64_t tsc = rdtsc();
+    struct ix_fault *r = &c->hc.fault;
+    memset(r, 0, sizeof *r);
+    r->tsc = tsc;
     r->vector = (uint32_t)f->vector;
     r->error_code = f->error;
     switch (f->vector) {

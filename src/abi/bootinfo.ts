@@ -22,8 +22,10 @@ export const PLATFORM_NAMES: Record<number, string> = { 0: 'unknown', 1: 'native
 export const BOOT_SELFTEST_LOOP = 1;
 export const BOOT_SELFTEST_SHORT = 2;
 export const CPU_STATE = { off: 0, booting: 1, running: 2, appDone: 3, panic: 4 } as const;
-/** bootinfo.protection */
-export const PROTECTION = { ring3: 0, none: 1 } as const;
+/** bootinfo.protection (as configured) and ix_cpu_status.protection (as enforced): IX_PROT_* */
+export const PROTECTION = { 'page-tables': 0, none: 1, 'pvm-host-switch': 2, 'shared-page-table': 3, auto: 4 } as const;
+export type ProtectionMode = keyof typeof PROTECTION;
+export const PROTECTION_NAMES: Record<number, ProtectionMode> = Object.fromEntries(Object.entries(PROTECTION).map(([k, v]) => [v, k as ProtectionMode]));
 
 /** One loadable segment of the app, placed by the host in guest-physical memory. */
 export const AppSeg = defineStruct('ix_app_seg', 40, {
@@ -34,7 +36,7 @@ export const AppSeg = defineStruct('ix_app_seg', 40, {
 export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   state: u32(0), platform: u32(4), tscKernelEntry: u64(8), tscNative: u64(16), tscAppEntry: u64(24),
   selftestCycles: u64(32), selftestIters: u64(40), bpollCalls: u64(48), callsExecuted: u64(56),
-  logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80),
+  logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80), protection: u32(88),
 });
 
 export const BootInfo = defineStruct('ix_bootinfo', 9008, {

@@ -6,7 +6,7 @@
 import { array, defineStruct, nested, u32, u64 } from './struct.js';
 
 export const HC_PORT = 0x1e0;
-export const HC = { appExit: 1, appFault: 2, panic: 3, logKick: 4, idle: 5 } as const;
+export const HC = { appExit: 1, appFault: 2, panic: 3, logKick: 4, idle: 5, refuse: 6 } as const;
 
 export const FAULT_KINDS: Record<number, string> = {
   1: 'page fault',
@@ -15,6 +15,7 @@ export const FAULT_KINDS: Record<number, string> = {
   4: 'bad call array',
   5: 'exception',
   6: 'divide error',
+  7: 'bad event report',
 };
 
 /** enum ix_reg: the order of ix_fault.regs (not kvm_regs' order) */
@@ -23,10 +24,10 @@ export const FAULT_REG_NAMES = [
   'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags',
 ] as const;
 
-export const Fault = defineStruct('ix_fault', 168, {
-  kind: u32(0), vector: u32(4), errorCode: u64(8), addr: u64(16), regs: array('u64', 24, FAULT_REG_NAMES.length),
+export const Fault = defineStruct('ix_fault', 176, {
+  kind: u32(0), vector: u32(4), errorCode: u64(8), addr: u64(16), regs: array('u64', 24, FAULT_REG_NAMES.length), tsc: u64(168),
 });
 
-export const Hcall = defineStruct('ix_hcall', 192, {
+export const Hcall = defineStruct('ix_hcall', 200, {
   nr: u32(0), cpu: u32(4), a0: u64(8), a1: u64(16), fault: nested(24, Fault),
 });

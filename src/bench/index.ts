@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <name> [--json]`: benchmarks, never part of `npm test`.
  *   trap   cost of one batched call (batch 1, 8, 64) and `ix run` -> first app instruction
+ *   boundary  every protection boundary the platform offers, side by side (docs/protection.md)
  *   nic    NIC queue path vs a C reflector on a TAP device
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
@@ -13,9 +14,9 @@ import { runTrapBench, printTrapBench } from './trap.js';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const names = args.filter((a) => !a.startsWith('--'));
-const all = ['trap', 'nic', 'net', 'e2e'];
-// e2e takes minutes and needs sockperf/memcached: it runs only when named
-const todo = names.length ? names : all.filter((n) => n !== 'e2e');
+const all = ['trap', 'boundary', 'nic', 'net', 'e2e'];
+// e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode: they run only when named
+const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary');
 const results: Record<string, unknown> = {};
 
 for (const n of todo) {
@@ -30,6 +31,11 @@ for (const n of todo) {
     const r = await runTrapBench();
     results.trap = r;
     if (!json) printTrapBench(r);
+  } else if (n === 'boundary') {
+    const { runBoundaryBench, printBoundaryBench } = await import('./boundary.js');
+    const r = await runBoundaryBench();
+    results.boundary = r;
+    if (!json) printBoundaryBench(r);
   } else if (n === 'nic') {
     const { runNicBench } = await import('./nic.js');
     const mod = (await import('./nic.js')) as Record<string, unknown>;

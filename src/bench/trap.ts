@@ -17,7 +17,7 @@ interface Run {
   spawnWallMs: number;
 }
 
-function runIx(args: string[]): Promise<Run> {
+export function runIx(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
     const spawnWallMs = performance.timeOrigin + performance.now();
     const p = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin/ix.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,7 +29,7 @@ function runIx(args: string[]): Promise<Run> {
   });
 }
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -72,6 +72,7 @@ export async function runTrapBench(opts: { rounds?: number; boots?: number } = {
         if (run.status !== 0) throw new Error(`bench_trap failed (status ${run.status}):\n${run.stderr}`);
         for (const m of run.stdout.matchAll(/bench_trap core=\d+ batch=(\d+) traps=(\d+) cycles=(\d+) tsc_khz=(\d+)/g)) {
           const [batch, traps, cycles, khz] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+          if (batch === 0) continue; // the null crossing: npm run bench -- boundary
           const us = (cycles / khz) * 1000 / (traps * batch);
           into.set(batch, [...(into.get(batch) ?? []), us]);
         }

@@ -7,7 +7,7 @@ export const DEFAULTS = {
   memoryBytes: 64 * 1024 * 1024,
   batch: 64,
   idlePollUs: 100,
-  protection: 'ring3',
+  protection: 'auto',
   app: {
     heap: '4M',
     heapBytes: 4 * 1024 * 1024,
@@ -58,4 +58,7 @@ export const LIMITS = {
 } as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-export const PROTECTIONS = ['ring3', 'none'] as const;
+/** protection boundaries (docs/protection.md); the first is the default */
+export const PROTECTIONS = ['auto', 'page-tables', 'pvm-host-switch', 'shared-page-table', 'none'] as const;
+/** earlier names still accepted in config files, and the mode each one means */
+export const PROTECTION_ALIASES = { ring3: 'page-tables' } as const;

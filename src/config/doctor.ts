@@ -19,6 +19,8 @@ export interface ProbeResult {
   platform: string;
   native: boolean;
   ms: number;
+  /** the boundary protection = "auto" resolved to in the probe guest (absent: not known) */
+  protection?: string;
 }
 
 export type ProbeOutcome = { ran: false } | { ran: true; result: ProbeResult } | { ran: true; error: string };
@@ -131,7 +133,8 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
   } else if ('error' in probe) {
     c.push(item('probe-boot', 'probe boot', 'fail', `failed: ${probe.error}`));
   } else if (probe.result.native) {
-    c.push(item('probe-boot', 'probe boot', 'ok', `platform ${probe.result.platform}: the guest reached native mode in ${probe.result.ms} ms`));
+    const prot = probe.result.protection !== undefined ? `; protection "auto" chooses "${probe.result.protection}" here` : '';
+    c.push(item('probe-boot', 'probe boot', 'ok', `platform ${probe.result.platform}: the guest reached native mode in ${probe.result.ms} ms${prot}`));
   } else {
     c.push(item('probe-boot', 'probe boot', 'fail', `platform ${probe.result.platform}: the guest did not reach native mode within 1 s (${probe.result.ms} ms); it would run emulated, far too slowly`, 'see docs/pvm.md and `ix run --log-level debug`'));
   }

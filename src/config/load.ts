@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type * as z from 'zod';
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS, PROTECTION_ALIASES } from './defaults.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile } from './schema.js';
 import { closest } from './suggest.js';
-import type { DataplaneConfig } from './types.js';
+import type { DataplaneConfig, Protection } from './types.js';
 import { macFromName, parseCidr, parseMac, parseSize, formatIpv4 } from './values.js';
 
 export const INLINE_SOURCE = '<inline>';
@@ -85,6 +85,11 @@ function toIssues(raw: unknown, issues: readonly z.core.$ZodIssue[]): ConfigIssu
   return out;
 }
 
+/** A protection name as written (an alias such as "ring3" included) -> the mode it names. */
+function resolveProtection(p: Protection | keyof typeof PROTECTION_ALIASES): Protection {
+  return p in PROTECTION_ALIASES ? PROTECTION_ALIASES[p as keyof typeof PROTECTION_ALIASES] : (p as Protection);
+}
+
 function resolveConfig(f: ConfigFile, source: string, baseDir: string): DataplaneConfig {
   const coresList = Array.isArray(f.cores) ? [...f.cores] : null;
   let nic: DataplaneConfig['nic'] = null;
@@ -109,7 +114,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
     memoryBytes: f.memory !== undefined ? parseSize(f.memory)! : DEFAULTS.memoryBytes,
     batch: f.batch ?? DEFAULTS.batch,
     idlePollUs: f.idle_poll_us ?? DEFAULTS.idlePollUs,
-    protection: f.protection ?? DEFAULTS.protection,
+    protection: resolveProtection(f.protection ?? DEFAULTS.protection),
     app: {
       path: resolvePath(baseDir, f.app.path),
       args: [...(f.app.args ?? DEFAULTS.app.args)],

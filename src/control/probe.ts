@@ -11,6 +11,8 @@ export interface ProbeResult {
   platform: string;
   native: boolean;
   ms: number;
+  /** what protection = "auto" resolved to on this platform */
+  protection: string;
 }
 
 export async function probeBoot(timeoutMs = 1000): Promise<ProbeResult> {
@@ -24,7 +26,7 @@ export async function probeBoot(timeoutMs = 1000): Promise<ProbeResult> {
     memBytes: 32 << 20,
     batch: 64,
     idlePollUs: 0,
-    protection: 'ring3',
+    protection: 'auto',
     selftest: 'short',
   });
   await m.start();
@@ -37,5 +39,5 @@ export async function probeBoot(timeoutMs = 1000): Promise<ProbeResult> {
   const secs = m.tscKhz && r ? Number(r.selftestCycles) / m.tscKhz / 1000 : 0;
   // native execution runs this loop at >1e9 iterations/s; emulation at ~1e6
   const native = res.exitCode === 0 && iters > 0 && secs > 0 && iters / secs > 1e8;
-  return { platform: r?.platform ?? 'unknown', native, ms: Math.round(ms * 10) / 10 };
+  return { platform: r?.platform ?? 'unknown', native, ms: Math.round(ms * 10) / 10, protection: r?.protection ?? 'unknown' };
 }

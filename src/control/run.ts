@@ -40,6 +40,8 @@ export interface RunOutcome extends MachineResult {
   /** the same instant as a wall-clock time (performance.timeOrigin-based ms) */
   firstAppInstructionWallMs: number | null;
   platform: string;
+  /** the boundary the guest enforced ('auto' resolved), 'unknown' if it never got that far */
+  protection: string;
   selftestSeconds: number | null;
   /** per-core counters at the end of the run */
   cores: { cpu: number; rxFrames: number; txFrames: number; events: number; bpolls: number; calls: number }[];
@@ -109,8 +111,8 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
   m.on('app-exit', (cpu, status) => log.info({ cpu, status }, `app on core ${cpu} exited with status ${status}`));
   m.on('app-fault', (f) =>
     log.error(
-      { cpu: f.cpu, kind: f.kind, rip: f.rip, symbol: f.symbol, addr: f.addr, error: f.errorCode, regs: f.regs },
-      `app on core ${f.cpu} stopped: ${f.kind} at ${f.rip}${f.symbol ? ` (${f.symbol})` : ''}, address ${f.addr}`,
+      { cpu: f.cpu, kind: f.kind, rip: f.rip, symbol: f.symbol, addr: f.addr, error: f.errorCode, regs: f.regs, tsc: f.tsc, ...(f.note ? { note: f.note } : {}) },
+      `app on core ${f.cpu} stopped: ${f.kind} at ${f.rip}${f.symbol ? ` (${f.symbol})` : ''}, address ${f.addr}${f.note ? `; ${f.note}` : ''}`,
     ),
   );
   m.on('warning', (w) => log.warn(w));
@@ -161,6 +163,9 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     if (++started === cfg.cores.count) {
       log.info({ cores: cfg.cores.count, pinned: cfg.cores.cpus !== null, hostCpus }, `${cfg.cores.count} cores started`);
       void whenAppsRunning(m, cfg.cores.count).then((ok) => {
+        const prot = m.cpuReports()[0]?.protection ?? 'unknown';
+        if (ok)
+          log.info({ protection: prot, configured: cfg.protection, platform: m.cpuReports()[0]?.platform }, `protection: ${prot}` + (cfg.protection === 'auto' ? ' (chosen by "auto" for this platform)' : ''));
         if (ok)
           log.info(
             { socket: o.claim?.socketPath ?? null },
@@ -180,6 +185,7 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     firstAppInstructionMs: m.firstAppInstructionMs(since),
     firstAppInstructionWallMs: m.firstAppInstructionMs(0),
     platform: r0?.platform ?? 'unknown',
+    protection: r0?.protection ?? 'unknown',
     cores: reports.map((r) => ({
       cpu: r.cpu,
       rxFrames: Number(r.stats.rxFrames),

@@ -15,7 +15,7 @@
  */
 import {
   APP_ARGS_MAX, AppSeg, BOOTINFO_MAGIC, BOOTINFO_VERSION, BootInfo, HC_PORT, KERNEL_BASE, KERNEL_PHYS, LogRing,
-  MAX_APP_SEGS, MAX_CPUS, PROTECTION, writeStruct, type WriteValue,
+  MAX_APP_SEGS, MAX_CPUS, PROTECTION, writeStruct, type ProtectionMode, type WriteValue,
 } from '../abi/index.js';
 import type { ElfImage } from './elf.js';
 
@@ -42,7 +42,7 @@ export interface BootParams {
   tscKhz: number;
   batch: number;
   idlePollUs: number;
-  protection: 'ring3' | 'none';
+  protection: ProtectionMode;
   flags: number;
   appArgs: string[];
   appStackSize: number;

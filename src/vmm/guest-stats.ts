@@ -5,15 +5,17 @@
  * matters within one sample.
  */
 import {
-  BootInfo, CoreStats, CpuStatus, PLATFORM_NAMES, readStruct, readVcpuExits,
+  BootInfo, CoreStats, CPU_STATE, CpuStatus, PLATFORM_NAMES, PROTECTION_NAMES, readStruct, readVcpuExits,
   type CoreStatsValue, type StructValue, type VcpuExitCounts,
 } from '../abi/index.js';
 import { BOOTINFO_GPA } from './boot.js';
 
-export type CpuReport = Omit<StructValue<typeof CpuStatus>, 'platform'> & {
+export type CpuReport = Omit<StructValue<typeof CpuStatus>, 'platform' | 'protection'> & {
   cpu: number;
   /** the platform the guest detected on this CPU: 'pvm', 'native' or 'unknown' */
   platform: string;
+  /** the protection boundary this CPU enforces ('auto' resolved), or 'unknown' before it chose */
+  protection: string;
   /** dataplane counters (zero without a NIC) */
   stats: CoreStatsValue;
 };
@@ -28,7 +30,8 @@ const statsGpa = (cpu: number): number => BOOTINFO_GPA + BootInfo.at.stats + cpu
 export function readCpuReports(mem: DataView, ncpus: number): CpuReport[] {
   return Array.from({ length: ncpus }, (_, cpu) => {
     const s = readStruct(CpuStatus, mem, statusGpa(cpu));
-    return { ...s, cpu, platform: PLATFORM_NAMES[s.platform] ?? 'unknown', stats: readStruct(CoreStats, mem, statsGpa(cpu)) };
+    const protection = s.state < CPU_STATE.running ? 'unknown' : (PROTECTION_NAMES[s.protection] ?? 'unknown');
+    return { ...s, cpu, platform: PLATFORM_NAMES[s.platform] ?? 'unknown', protection, stats: readStruct(CoreStats, mem, statsGpa(cpu)) };
   });
 }
 

@@ -11,10 +11,10 @@ import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
-import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, VCPU_CTRL, VCPU_EXIT_CELLS } from '../abi/index.js';
+import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, CPU_STATE, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
 import { LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
 import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
-import { Symbolizer, type AppFault } from './symbols.js';
+import { Symbolizer, VCPU_CRASH_KIND, type AppFault } from './symbols.js';
 import { setInitialState } from './vcpu-init.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
@@ -34,7 +34,8 @@ export interface MachineOptions {
   memBytes: number;
   batch: number;
   idlePollUs: number;
-  protection: 'ring3' | 'none';
+  /** the configured boundary; the guest resolves 'auto' and refuses what its platform cannot enforce */
+  protection: ProtectionMode;
   appStackSize?: number;
   appHeapSize?: number;
   appSharedSize?: number;
@@ -82,6 +83,7 @@ export class Machine extends EventEmitter {
   private vm: Vm | null = null;
   private vcpus: Vcpu[] = [];
   private workers: Worker[] = [];
+  private readonly workersGone = new Set<Worker>();
   private memAddr: libc.Addr = 0;
   private mem!: DataView;
   private drain!: LogDrain;
@@ -197,6 +199,7 @@ export class Machine extends EventEmitter {
       });
       w.on('message', (m: WorkerMessage) => this.onMessage(m));
       w.on('error', (e: Error) => this.crash(i, `vCPU worker failed: ${e.message}`));
+      w.once('exit', () => this.workersGone.add(w)); // a crashed vCPU's worker ends before teardown
       this.workers.push(w);
     });
   }
@@ -236,10 +239,26 @@ export class Machine extends EventEmitter {
         this.drain.drain(true);
         this.crash(m.cpu, `kernel panic: ${this.symbols.annotate(m.message)}`);
         break;
-      case 'crash':
+      case 'refused':
+        // every CPU refuses alike: the first one ends the run, with the guest's reason
+        this.end(1, m.message);
+        break;
+      case 'crash': {
         this.drain.drain(true);
+        const report = this.cpuReports()[m.cpu];
+        if (m.shutdown && report?.protection === 'pvm-host-switch' && report.state === CPU_STATE.running) {
+          // Under this boundary an app can crash its own vCPU (a frame pushed to an unmapped
+          // stack ends in a triple fault): its core is lost, the others go on.
+          const f = this.symbols.describeCrash(m.cpu, m.regs, report.protection);
+          this.outcomes[m.cpu] = { state: 'faulted', fault: f };
+          this.halted[m.cpu] = true;
+          this.emit('app-fault', f);
+          this.check();
+          break;
+        }
         this.crash(m.cpu, this.symbols.crash(m.reason, m.regs));
         break;
+      }
       case 'bad-exit':
         if (!this.warned.has(m.what)) {
           this.warned.add(m.what);
@@ -260,7 +279,9 @@ export class Machine extends EventEmitter {
     if (this.outcomes.some((o) => o.state === 'running') || this.halted.some((h) => !h)) return;
     const faulted = this.outcomes.filter((o) => o.state === 'faulted').length;
     const bad = this.outcomes.filter((o) => o.state === 'exited' && o.status !== 0).length;
-    if (faulted) this.end(1, `no app left: ${faulted} of ${this.opts.ncpus} cores stopped their app after a fault`);
+    const crashed = this.outcomes.filter((o) => o.state === 'faulted' && o.fault.kind === VCPU_CRASH_KIND).length;
+    const lost = crashed ? ` (${crashed} by crashing its vCPU, which protection "pvm-host-switch" cannot prevent)` : '';
+    if (faulted) this.end(1, `no app left: ${faulted} of ${this.opts.ncpus} cores stopped their app after a fault${lost}`);
     else if (bad) this.end(1, `no app left: ${bad} of ${this.opts.ncpus} apps exited with a non-zero status`);
     else this.end(0, 'every app exited with status 0');
   }
@@ -314,7 +335,7 @@ export class Machine extends EventEmitter {
       }
     }
     await Promise.all(
-      this.workers.map(
+      this.workers.filter((w) => !this.workersGone.has(w)).map(
         (w) =>
           new Promise<void>((res) => {
             const t = setTimeout(() => void w.terminate().then(() => res()), 2000);

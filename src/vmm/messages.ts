@@ -27,6 +27,7 @@ export interface FaultReport {
   errorCode: string; // hex
   addr: string; // hex
   regs: Record<string, string>; // name -> hex
+  tsc: string; // hex: the kernel's TSC when it took the fault
 }
 
 export type WorkerMessage =
@@ -38,5 +39,7 @@ export type WorkerMessage =
   | { type: 'log-kick'; cpu: number }
   | { type: 'halted'; cpu: number }
   | { type: 'stopped'; cpu: number }
-  | { type: 'crash'; cpu: number; reason: string; regs: Record<string, string> | null }
+  | { type: 'refused'; cpu: number; message: string }
+  /** shutdown: the vCPU triple-faulted (KVM_EXIT_SHUTDOWN) */
+  | { type: 'crash'; cpu: number; reason: string; regs: Record<string, string> | null; shutdown?: boolean }
   | { type: 'bad-exit'; cpu: number; what: string };

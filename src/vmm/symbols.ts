@@ -15,7 +15,14 @@ export interface AppFault {
   addr: string;
   errorCode: string;
   regs: Record<string, string>;
+  /** hex: the guest kernel's TSC when it took the fault (0x0 when unknown) */
+  tsc: string;
+  /** what the operator should know beyond the fault itself */
+  note?: string;
 }
+
+/** AppFault.kind of an app that crashed its own vCPU (a boundary that allows it) */
+export const VCPU_CRASH_KIND = 'vCPU crashed (triple fault)';
 
 export class Symbolizer {
   constructor(private readonly kernel: ElfImage, private readonly app: ElfImage) {}
@@ -41,6 +48,28 @@ export class Symbolizer {
     return `${reason}${sym ? ` at ${sym}` : ''}${list}`;
   }
 
+  /**
+   * An app that crashed its vCPU (KVM_EXIT_SHUTDOWN) under a boundary that lets it: the
+   * vCPU's registers as KVM saw them last; its RIP is the app's when the crash came from
+   * the app's own code (the usual case: a fault with an unusable stack).
+   */
+  describeCrash(cpu: number, regs: Record<string, string> | null, protection: string): AppFault {
+    const r = regs ?? {};
+    const rip = r.rip ?? '0x0';
+    return {
+      cpu,
+      kind: VCPU_CRASH_KIND,
+      vector: 8,
+      rip,
+      symbol: this.app.symbolize(BigInt(rip)) ?? this.kernel.symbolize(BigInt(rip)),
+      addr: r.cr2 ?? '0x0',
+      errorCode: '0x0',
+      regs: r,
+      tsc: '0x0',
+      note: `protection "${protection}" does not isolate availability: the app could crash its core; the other cores go on`,
+    };
+  }
+
   /** The guest's fault report as the operator reads it: kind name, RIP with the app's symbol. */
   describeFault(cpu: number, f: FaultReport): AppFault {
     const rip = f.regs.rip ?? '0x0';
@@ -53,6 +82,7 @@ export class Symbolizer {
       addr: f.addr,
       errorCode: f.errorCode,
       regs: f.regs,
+      tsc: f.tsc,
     };
   }
 }

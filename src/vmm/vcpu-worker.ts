@@ -66,11 +66,18 @@ function readFault(gpa: number): FaultReport {
   const f = readField1(Hcall, guestMem(), gpa, 'fault');
   const regs: Record<string, string> = {};
   FAULT_REG_NAMES.forEach((n, i) => (regs[n] = hex(f.regs[i] ?? 0n)));
-  return { kind: f.kind, vector: f.vector, errorCode: hex(f.errorCode), addr: hex(f.addr), regs };
+  return { kind: f.kind, vector: f.vector, errorCode: hex(f.errorCode), addr: hex(f.addr), regs, tsc: hex(f.tsc) };
 }
 
 function inGuest(gpa: number, len: number): boolean {
   return Number.isSafeInteger(gpa) && gpa >= 0 && len >= 0 && gpa + len <= d.memSize;
+}
+
+/** A message the guest passed by address and length (at most max bytes). */
+function guestText(gpa: bigint, len: bigint, max: number): string {
+  const n = Math.min(Number(len), max);
+  const at = Number(gpa);
+  return inGuest(at, n) ? Buffer.from(u8.subarray(at, at + n)).toString('utf8') : `(message at ${hex(gpa)} outside guest memory)`;
 }
 
 /** Returns false when the vCPU must stop. */
@@ -91,10 +98,12 @@ function hypercall(gpa: number): boolean {
       post({ type: 'app-fault', cpu: d.cpu, fault: readFault(gpa) });
       return true;
     case HC.panic: {
-      const len = Math.min(Number(a1), 4096);
-      const at = Number(a0);
-      const message = inGuest(at, len) ? Buffer.from(u8.subarray(at, at + len)).toString('utf8') : `(message at ${hex(a0)} outside guest memory)`;
-      post({ type: 'panic', cpu: d.cpu, message });
+      post({ type: 'panic', cpu: d.cpu, message: guestText(a0, a1, 4096) });
+      return false;
+    }
+    case HC.refuse: {
+      // the guest cannot enforce the configured protection on this platform; its CPU halts
+      post({ type: 'refused', cpu: d.cpu, message: guestText(a0, a1, 1024) });
       return false;
     }
     case HC.logKick: {
@@ -174,7 +183,7 @@ function run(): void {
       case 'intr':
         break;
       case 'shutdown':
-        post({ type: 'crash', cpu: d.cpu, reason: 'triple fault (KVM_EXIT_SHUTDOWN)', regs: regsOf(vcpu) });
+        post({ type: 'crash', cpu: d.cpu, reason: 'triple fault (KVM_EXIT_SHUTDOWN)', regs: regsOf(vcpu), shutdown: true });
         return;
       case 'internal_error':
         post({ type: 'crash', cpu: d.cpu, reason: `KVM internal error, suberror ${exit.suberror}`, regs: regsOf(vcpu) });

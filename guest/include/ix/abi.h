@@ -67,6 +67,12 @@ _Static_assert(sizeof(struct ix_sg) == 16, "ix_sg is 16 bytes");
  * waits. Ignored together with IX_BPOLL_NO_EVENTS. */
 #define IX_BPOLL_WAIT (1ull << 62)
 
+/* SYSCALL with %rax = 0 is ix_bpoll (libix clears it). %rax = IX_SYSCALL_EVENT_REPORT is
+ * reserved for the kernel's own user-level event stubs under protection "pvm-host-switch"
+ * (docs/protection.md): %rdi points at the frame they saved on the app's stack. The kernel
+ * treats it as a claim by the app; an app that makes one itself gains nothing. */
+#define IX_SYSCALL_EVENT_REPORT 0x45
+
 #define IX_SG_MAX 32       /* entries per sendv */
 #define IX_LOG_MAX 512     /* bytes per log call */
 #define IX_BATCH_MAX 1024  /* calls per bpoll */

@@ -35,6 +35,15 @@
 #define IX_BOOT_SELFTEST_LOOP (1u << 0)  /* run a 1e9-iteration loop at boot and time it */
 #define IX_BOOT_SELFTEST_SHORT (1u << 1) /* the same with 1e8 iterations (ix check's probe) */
 
+/* protection boundaries between the app and the dataplane (docs/protection.md). The host
+ * writes the configured one into bootinfo.protection; each CPU writes the one it enforces
+ * (never AUTO) into its status. */
+#define IX_PROT_PAGE_TABLES 0     /* separate page tables, the kernel switches CR3 ("ring3") */
+#define IX_PROT_NONE 1            /* the app in ring 0 on the kernel's page table */
+#define IX_PROT_PVM_HOST_SWITCH 2 /* PVM only: the host switches CR3 on SYSCALL/SYSRET */
+#define IX_PROT_SHARED_PAGE_TABLE 3 /* native only: one page table, U/S protects (not implemented) */
+#define IX_PROT_AUTO 4            /* the fastest that isolates memory and availability here */
+
 /* One loadable segment of the app, placed by the host in guest-physical memory. */
 struct ix_app_seg {
     uint64_t vaddr;  /* where the app expects it (page aligned by the loader) */
@@ -59,7 +68,9 @@ struct ix_cpu_status {
     uint64_t log_dropped;     /* bytes dropped because the log ring was full */
     uint64_t halt_timeout_us; /* set before each idle HLT: wake the CPU after this long at the latest */
     uint64_t halts;           /* idle halts taken */
-    uint64_t pad[4];
+    uint32_t protection;      /* IX_PROT_* this CPU enforces (the resolution of AUTO) */
+    uint32_t pad1;
+    uint64_t pad[3];
 };
 
 #define IX_CPU_OFF 0
@@ -84,7 +95,7 @@ struct ix_bootinfo {
     uint32_t flags;           /* IX_BOOT_* */
     uint32_t batch;           /* RX batch bound */
     uint32_t idle_poll_us;
-    uint32_t protection;      /* 0 = ring3, 1 = none */
+    uint32_t protection;      /* IX_PROT_* as configured */
     uint32_t hc_port;         /* I/O port of hypercalls */
 
     /* the app */

@@ -18,6 +18,8 @@ enum ix_hc_nr {
     IX_HC_PANIC = 3,      /* the kernel cannot go on: a0 = GPA of a message, a1 = its length */
     IX_HC_LOG_KICK = 4,   /* the log ring is filling up: drain it now */
     IX_HC_IDLE = 5,       /* nothing left to do on this CPU */
+    IX_HC_REFUSE = 6,     /* the configured protection cannot run on this platform:
+                             a0 = GPA of the reason, a1 = its length; the CPU halts */
 };
 
 /* Why an app was stopped. */
@@ -28,6 +30,7 @@ enum ix_fault_kind {
     IX_FAULT_BAD_CALLS = 4,   /* ix_bpoll given a call array outside its memory */
     IX_FAULT_OTHER = 5,       /* any other exception: see vector */
     IX_FAULT_DIVIDE = 6,      /* #DE */
+    IX_FAULT_BAD_REPORT = 7,  /* pvm-host-switch: an event report whose frame is not in the app */
 };
 
 /* Registers at the fault, in this order (struct ix_fault.regs). */
@@ -43,6 +46,7 @@ struct ix_fault {
     uint64_t error_code;
     uint64_t addr;      /* faulting address (CR2 for #PF, the bad pointer for BAD_CALLS) */
     uint64_t regs[IX_NREGS];
+    uint64_t tsc;       /* the kernel's TSC when it took the fault (for the boundary benchmark) */
 };
 
 struct ix_hcall {

@@ -1,0 +1,39 @@
+/* Assembly only: save and restore every general register in the order of struct trap_frame
+ * (trap.h), lowest address first: r15 ... rax. Shared by entry.S and entry_hostswitch.S. */
+#ifndef IX_KERNEL_ENTRY_REGS_H
+#define IX_KERNEL_ENTRY_REGS_H
+.macro PUSH_GPRS
+    push    %rax
+    push    %rbx
+    push    %rcx
+    push    %rdx
+    push    %rsi
+    push    %rdi
+    push    %rbp
+    push    %r8
+    push    %r9
+    push    %r10
+    push    %r11
+    push    %r12
+    push    %r13
+    push    %r14
+    push    %r15
+.endm
+.macro POP_GPRS
+    pop     %r15
+    pop     %r14
+    pop     %r13
+    pop     %r12
+    pop     %r11
+    pop     %r10
+    pop     %r9
+    pop     %r8
+    pop     %rbp
+    pop     %rdi
+    pop     %rsi
+    pop     %rdx
+    pop     %rcx
+    pop     %rbx
+    pop     %rax
+.endm
+#endif
