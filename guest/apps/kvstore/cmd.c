@@ -429,7 +429,7 @@ static void cmd_stats(struct kv_conn *c, struct tok *t, int n)
               "STAT incr_hits %llu\r\nSTAT decr_misses %llu\r\nSTAT decr_hits %llu\r\nSTAT cas_misses %llu\r\n"
               "STAT cas_hits %llu\r\nSTAT cas_badval %llu\r\nSTAT touch_hits %llu\r\nSTAT touch_misses %llu\r\n"
               "STAT limit_maxbytes %llu\r\nSTAT bytes %llu\r\nSTAT curr_items %llu\r\nSTAT total_items %llu\r\n"
-              "STAT evictions %llu\r\nSTAT reclaimed %llu\r\nSTAT lock_waits %llu\r\nEND\r\n",
+              "STAT evictions %llu\r\nSTAT reclaimed %llu\r\nSTAT lock_waits %llu\r\nSTAT input_overflows %llu\r\nEND\r\n",
               kv_core + 1, up, kv_core, (unsigned long long)s->curr_connections,
               (unsigned long long)s->total_connections, (unsigned long long)s->rejected_connections,
               (unsigned long long)s->cmd_get, (unsigned long long)s->cmd_set, (unsigned long long)s->cmd_flush,
@@ -443,7 +443,7 @@ static void cmd_stats(struct kv_conn *c, struct tok *t, int n)
               (unsigned long long)s->limit_maxbytes, (unsigned long long)s->bytes,
               (unsigned long long)s->curr_items, (unsigned long long)s->total_items,
               (unsigned long long)s->evictions, (unsigned long long)s->reclaimed,
-              (unsigned long long)s->lock_waits);
+              (unsigned long long)s->lock_waits, (unsigned long long)s->input_overflows);
 }
 
 int kv_cmd_get_part(struct kv_conn *c, const char *line, uint32_t len, uint32_t *prefix)

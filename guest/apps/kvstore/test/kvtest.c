@@ -428,6 +428,55 @@ static void test_long_multiget(void)
     free(want);
 }
 
+/* Output backpressure: a peer pipelines 2400 gets of 20 KB values in tiny segments (one
+ * request each, as a client pacing its requests does) without reading. The connection
+ * pauses once KV_OUT_MAX bytes wait, holds (copies, merged) the tiny segments without giving
+ * them back, is never closed, and answers every request once the peer reads. */
+static void test_backpressure(void)
+{
+    fresh(32 << 20, 1 << 20);
+    enum { NV = 4, VLEN = 20000, NREQ = 2400 };
+    static char val[NV][VLEN];
+    char *s = malloc(VLEN + 100);
+    for (int k = 0; k < NV; k++) {
+        for (int i = 0; i < VLEN; i++)
+            val[k][i] = (char)('a' + (i * 7 + k) % 26);
+        size_t l = (size_t)sprintf(s, "set v%d %d 0 %d\r\n", k, k, VLEN);
+        memcpy(s + l, val[k], VLEN);
+        memcpy(s + l + VLEN, "\r\n", 2);
+        run(s, l + VLEN + 2, 1448);
+    }
+    free(s);
+    out_len = 0;
+    size_t before = recv_done_total, given = 0;
+    static char reqs[NREQ][16];
+    for (int i = 0; i < NREQ; i++) {
+        int n = sprintf(reqs[i], "get v%d\r\n", i % NV);
+        kv_conn_recv(&conn, reqs[i], (size_t)n);
+        given += (size_t)n;
+    }
+    CHECK(closes == 0, "closed while the peer was not reading");
+    CHECK(conn.out_bytes <= KV_OUT_MAX + VLEN + 64, "output queue unbounded: %llu bytes", (unsigned long long)conn.out_bytes);
+    CHECK(recv_done_total - before < given / 2, "input given back while it cannot be answered: %zu of %zu",
+          recv_done_total - before, given);
+    int rounds = 0;
+    while (outstanding(&conn) && rounds++ < 1000000)
+        ack(&conn, 2);
+    size_t w = 0, hl = 0;
+    char hdr[64];
+    int ok = 1;
+    for (int i = 0; i < NREQ && ok; i++) {
+        hl = (size_t)sprintf(hdr, "VALUE v%d %d %d\r\n", i % NV, i % NV, VLEN);
+        ok = w + hl + VLEN + 7 <= out_len && memcmp(out + w, hdr, hl) == 0 &&
+             memcmp(out + w + hl, val[i % NV], VLEN) == 0 && memcmp(out + w + hl + VLEN, "\r\nEND\r\n", 7) == 0;
+        CHECK(ok, "reply %d wrong", i);
+        w += hl + VLEN + 7;
+    }
+    CHECK(w == out_len, "%zu bytes of replies, want %zu", out_len, w);
+    CHECK(recv_done_total - before == given, "input not all given back: %zu of %zu", recv_done_total - before, given);
+    CHECK(closes == 0, "closed");
+}
+
 /* Random command streams against a reference model: random values (some many segments
  * long), random segmentation of the input and random acknowledgement pacing. */
 struct model {
@@ -611,6 +660,7 @@ int main(void)
     test_expiry();
     test_big_values();
     test_flow_control();
+    test_backpressure();
     test_long_multiget();
     test_random();
     test_eviction();
