@@ -65,6 +65,7 @@ struct kv_conn {
     uint64_t data_left;     /* KV_DATA: bytes of value (+"\r\n") still to come; KV_SWALLOW too */
     uint32_t data_off;
     uint8_t pend_cmd, pend_noreply;
+    uint8_t noreply;        /* the command being run said noreply: no reply at all */
     uint64_t pend_cas;
     /* output */
     struct kv_out outq[KV_OUTQ];
@@ -107,5 +108,8 @@ extern uint32_t kv_core;
 int kv_cmd_get_part(struct kv_conn *c, const char *line, uint32_t len, uint32_t *prefix);
 /* cmd.c: the value of a storage command has been received completely. */
 void kv_cmd_value_done(struct kv_conn *c);
+/* stats.c: `stats` and its sub-commands */
+struct kv_tok;
+void kv_cmd_stats(struct kv_conn *c, struct kv_tok *t, uint32_t ntok);
 
 #endif
