@@ -186,9 +186,8 @@ static void maybe_close(struct kv_conn *c)
 
 static void line_too_long(struct kv_conn *c)
 {
-    /* the header ring has room: nothing can be queued after a line that is not complete */
-    if (kv_out_room(c, 64, 1))
-        kv_out_str(c, "CLIENT_ERROR line too long\r\n");
+    /* memcached closes a connection whose line (not a multi-get) outgrows its buffer, without
+     * a reply; the replies queued before still go */
     c->quitting = 1;
 }
 

@@ -16,7 +16,8 @@
 #include <ixev.h>
 #include "store.h"
 
-#define KV_LINE_MAX 4096   /* longest command line split across segments */
+#define KV_LINE_MAX 8192   /* longest command line split across segments (memcached answers lines
+                              its 16 KB read buffer gets whole, closes on > 2 KB split ones) */
 #define KV_HRING 8192      /* reply header ring */
 #define KV_OUTQ IXEV_SENDQ /* never more pieces in flight than ixev can queue */
 #define KV_INQ 512         /* received segments held while paused: a 256 KB window of >= 512 B segments */
