@@ -143,7 +143,9 @@ describe.runIf(run)('kvstore with 1 core', () => {
       const files: [string, Buffer][] = [
         ['small.txt', Buffer.from('hello from the dataplane\n')],
         ['frames.bin', randomBytes(300_000)],
-        ['limit.bin', randomBytes(1 << 20)], // exactly the default item limit
+        // the largest value memcached's -I 1m takes with this key: its 57-byte item header,
+        // the key and the value count against the limit
+        ['limit.bin', randomBytes((1 << 20) - 57 - 'limit.bin'.length - 2)],
       ];
       for (const [name, data] of files) writeFileSync(join(dir, name), data);
       ok(dp, 'memccp', [`--servers=${dp.address}`, ...files.map(([n]) => join(dir, n))]);
@@ -152,9 +154,9 @@ describe.runIf(run)('kvstore with 1 core', () => {
         ok(dp, 'memccat', [`--servers=${dp.address}`, `--file=${out}`, name]);
         expect(readFileSync(out).equals(data), `${name} fetched back differs`).toBe(true);
       }
-      // one byte over the limit is refused (SERVER_ERROR object too large), and the
-      // connection goes on serving
-      writeFileSync(join(dir, 'over.bin'), randomBytes((1 << 20) + 1));
+      // exactly 1 MiB is over the limit, as in memcached (SERVER_ERROR object too large), and
+      // the connection goes on serving
+      writeFileSync(join(dir, 'over.bin'), randomBytes(1 << 20));
       const over = dp.exec('memccp', [`--servers=${dp.address}`, join(dir, 'over.bin')]);
       expect(over.status).not.toBe(0);
       expect(over.stderr).toMatch(/TOO BIG/);

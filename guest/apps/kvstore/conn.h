@@ -16,15 +16,22 @@
 #include <ixev.h>
 #include "store.h"
 
-#define KV_LINE_MAX 4096   /* longest command line split across segments */
+#define KV_LINE_MAX 8192   /* longest command line split across segments (memcached answers lines
+                              its 16 KB read buffer gets whole, closes on > 2 KB split ones) */
 #define KV_HRING 8192      /* reply header ring */
 #define KV_OUTQ IXEV_SENDQ /* never more pieces in flight than ixev can queue */
 #define KV_INQ 512         /* received segments held while paused: a 256 KB window of >= 512 B segments */
+#define KV_CBUF 24576      /* copies of small segments that arrive while paused (still held) */
+#define KV_COPY_MAX 512    /* a segment up to this size is copied into cbuf while paused */
+#define KV_OUT_MAX (512u << 10) /* reply bytes queued and not acknowledged before a command waits */
 #define KV_CMD_ROOM 2048   /* header room a command needs before it starts (stats is ~1 KB) */
 
 enum { KV_LINE, KV_DATA, KV_SWALLOW };
 enum { OUT_HDR, OUT_ITEM };
 
+/* A received segment, or a run of small segments copied into cbuf. Either way its bytes
+ * are still held by the stack: they go back with ixev_recv_done once parsed, which keeps
+ * the TCP window closed while the connection cannot answer. */
 struct kv_in {
     const char *data;
     uint32_t len, off;
@@ -59,6 +66,7 @@ struct kv_conn {
     uint64_t data_left;     /* KV_DATA: bytes of value (+"\r\n") still to come; KV_SWALLOW too */
     uint32_t data_off;
     uint8_t pend_cmd, pend_noreply;
+    uint8_t noreply;        /* the command being run said noreply: no reply at all */
     uint64_t pend_cas;
     /* output */
     struct kv_out outq[KV_OUTQ];
@@ -66,9 +74,12 @@ struct kv_conn {
     uint32_t out_acked;     /* bytes of outq[head] already acknowledged */
     uint32_t hr_head, hr_tail, hr_used;
     uint32_t hr_waste;      /* wasted bytes at the ring end, charged to the next piece */
+    uint64_t out_bytes;     /* reply bytes queued and not yet acknowledged */
+    uint32_t cb_head, cb_tail, cb_used; /* cbuf ring: write position, oldest live byte, live bytes */
     struct kv_conn *next_free;
     char lbuf[KV_LINE_MAX];
     char hring[KV_HRING];
+    char cbuf[KV_CBUF];
 };
 
 void kv_conn_init(struct kv_conn *c);
@@ -98,5 +109,8 @@ extern uint32_t kv_core;
 int kv_cmd_get_part(struct kv_conn *c, const char *line, uint32_t len, uint32_t *prefix);
 /* cmd.c: the value of a storage command has been received completely. */
 void kv_cmd_value_done(struct kv_conn *c);
+/* stats.c: `stats` and its sub-commands */
+struct kv_tok;
+void kv_cmd_stats(struct kv_conn *c, struct kv_tok *t, uint32_t ntok);
 
 #endif

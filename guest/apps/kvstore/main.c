@@ -3,7 +3,8 @@
  * it each core keeps its own partition in its heap.
  *   args: [port=11211] [conns=N] [item_max=BYTES] [epoch=UNIX_SECONDS]
  *     conns     connections per core (default: up to 512, at most a quarter of the heap)
- *     item_max  largest value (default 1048576, as memcached's -I 1m)
+ *     item_max  largest item (default 1048576, as memcached's -I 1m: key, value and memcached's
+ *               57-byte item header count)
  *     epoch     unix time at start: lets exptime values above 30 days (absolute unix times)
  *               be honoured; without it they never expire (the guest has no wall clock)
  * The items fill the shared region (or the rest of the heap); the LRU evicts when it is full. */
@@ -12,6 +13,7 @@
 #include "conn.h"
 
 static struct kv_conn *free_list;
+uint32_t kv_ncores = 1, kv_conns_max, kv_port; /* for stats */
 static uint64_t tsc0, tsc_hz;
 
 uint32_t kv_now(void)
@@ -129,6 +131,8 @@ int main(int argc, char **argv)
     }
     tsc_hz = info->tsc_khz ? info->tsc_khz * 1000 : 1000000000ull;
     kv_core = info->cpu;
+    kv_ncores = info->ncpus;
+    kv_port = (uint32_t)port;
     int shared = info->shared != 0 && info->shared_size != 0;
     /* shared store: the heap holds only connections; else a quarter at most */
     uint64_t fit = info->heap_size / (shared ? 1 : 4) / sizeof(struct kv_conn);
@@ -140,6 +144,7 @@ int main(int argc, char **argv)
                   (unsigned long long)info->heap_size, (unsigned long long)conns);
         return 2;
     }
+    kv_conns_max = (uint32_t)conns;
     struct kv_conn *pool = (struct kv_conn *)info->heap;
     for (uint64_t i = conns; i > 0; i--) {
         pool[i - 1].next_free = free_list;

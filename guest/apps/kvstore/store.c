@@ -71,7 +71,7 @@ int kv_store_init(void *mem, uint64_t size, uint32_t imax, uint32_t core)
     uint64_t buckets = 256;
     while (buckets * 256 < size && buckets < (1ull << 30)) /* ~1 bucket per 4 min-size items */
         buckets <<= 1;
-    int order = buddy_order_for(sizeof(struct kv_item) + KV_KEY_MAX + (uint64_t)imax + 2);
+    int order = buddy_order_for(sizeof(struct kv_item) + (uint64_t)imax);
     if (buckets * sizeof(struct kv_item *) + 128 >= size || order < 0)
         goto fail;
     s->table = (struct kv_item **)p;
@@ -111,7 +111,19 @@ int kv_store_attach(void *mem, uint32_t core)
 }
 
 uint32_t kv_item_max(void) { return S->item_max; }
+
+int kv_item_size_ok(size_t nkey, uint32_t flags, uint32_t nbytes)
+{
+    uint64_t total = KV_MC_ITEM_HDR + nkey + (flags ? 4u : 0u) + (uint64_t)nbytes;
+    return nbytes >= 2 && nkey <= KV_KEY_MAX && total <= S->item_max;
+}
+
+int kv_item_chunked(size_t nkey, uint32_t flags, uint32_t nbytes)
+{
+    return KV_MC_ITEM_HDR + nkey + (flags ? 4u : 0u) + (uint64_t)nbytes > (512u << 10);
+}
 void kv_set_epoch(uint64_t unix_at_start) { S->epoch = unix_at_start; }
+uint64_t kv_epoch(void) { return S->epoch; }
 void kv_set_clock_base(uint64_t v) { S->clock_base = v; }
 uint64_t kv_clock_base(void) { return S->clock_base; }
 void kv_lock(void)
@@ -133,8 +145,8 @@ uint32_t kv_exptime(int64_t e)
     if (e <= (int64_t)REL_MAX) {
         t = (uint64_t)kv_now() + (uint64_t)e;
     } else {
-        if (!S->epoch)
-            return 0; /* no wall clock: an absolute time cannot be placed; never expires */
+        if (!S->epoch) /* no wall clock: a time surely past expires, a later one never does */
+            return (uint64_t)e <= KV_PAST_UNIX ? 1 : 0;
         if ((uint64_t)e <= S->epoch)
             return 1;
         t = (uint64_t)e - S->epoch + CLOCK_BASE;
@@ -227,6 +239,8 @@ struct kv_item *kv_find(const char *key, size_t nkey)
         if (it->hash != h || it->nkey != nkey || __builtin_memcmp(it->data, key, nkey) != 0)
             continue;
         if (is_dead(it, kv_now())) {
+            if (!it->fetched && it->exptime && it->exptime <= kv_now())
+                kv_stats.expired_unfetched++;
             kv_unlink(it);
             return 0;
         }
@@ -258,10 +272,13 @@ static int evict_one(void)
     for (struct kv_item *it = S->lru_tail; it && skipped < 64; it = it->prev, skipped++) {
         if (__atomic_load_n(&it->refs, __ATOMIC_ACQUIRE) > 1)
             continue;
-        if (is_dead(it, now))
+        if (is_dead(it, now)) {
             kv_stats.reclaimed++;
-        else
+            kv_stats.expired_unfetched += !it->fetched;
+        } else {
             kv_stats.evictions++;
+            kv_stats.evicted_unfetched += !it->fetched;
+        }
         kv_unlink(it);
         return 1;
     }
@@ -270,7 +287,7 @@ static int evict_one(void)
 
 struct kv_item *kv_alloc(const char *key, size_t nkey, uint32_t flags, uint32_t exptime, uint32_t nbytes)
 {
-    if (nkey == 0 || nkey > KV_KEY_MAX || nbytes < 2 || nbytes - 2 > S->item_max) {
+    if (nkey == 0 || !kv_item_size_ok(nkey, flags, nbytes)) {
         kv_stats.alloc_failures++;
         return 0;
     }
@@ -298,7 +315,7 @@ struct kv_item *kv_alloc(const char *key, size_t nkey, uint32_t flags, uint32_t 
     it->nkey = (uint8_t)nkey;
     it->order = (uint8_t)order;
     it->linked = 0;
-    it->pad = 0;
+    it->fetched = 0;
     __builtin_memcpy(it->data, key, nkey);
     return it;
 }
@@ -322,11 +339,11 @@ void kv_link(struct kv_item *it)
     kv_stats.bytes += (uint64_t)it->nkey + it->nbytes;
 }
 
-void kv_flush(uint32_t delay)
+void kv_flush(uint32_t at)
 {
     kv_stats.cmd_flush++;
-    if (delay) {
-        S->flush_at = kv_now() + delay;
+    if (at > kv_now()) {
+        S->flush_at = at;
         return;
     }
     S->flush_at = 0;
@@ -375,4 +392,12 @@ void kv_stats_reset(void)
 {
     /* each core writes only its own slot; a reset records the totals to subtract */
     sum_slots((uint64_t *)&S->reset_base);
+}
+
+uint32_t kv_oldest_age(void) { return S->lru_tail ? kv_now() - S->lru_tail->atime : 0; }
+
+void kv_arena_usage(uint64_t *used, uint64_t *size)
+{
+    *used = S->arena.used;
+    *size = S->arena.size;
 }

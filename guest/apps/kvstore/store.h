@@ -42,7 +42,8 @@ struct kv_item {
     uint32_t nbytes;            /* value bytes including the trailing "\r\n" */
     uint32_t refs;              /* atomic: 1 while linked + pins by replies in flight */
     uint32_t atime;             /* store clock second of the last move to the LRU head */
-    uint8_t nkey, order, linked, pad;
+    uint8_t nkey, order, linked;
+    uint8_t fetched;            /* read by a get since it was linked (expired_unfetched) */
     char data[];                /* key (nkey bytes) then value (nbytes bytes) */
 };
 
@@ -54,13 +55,14 @@ static inline char *kv_item_val(struct kv_item *it) { return it->data + it->nkey
  * "negative" in one slot (an item linked on core 0, deleted on core 1): the sum modulo 2^64
  * is right. */
 struct kv_counters {
-    uint64_t curr_items, total_items, bytes, evictions, reclaimed, expired_unfetched;
+    uint64_t curr_items, total_items, bytes, evictions, reclaimed, expired_unfetched, evicted_unfetched;
     uint64_t cmd_get, get_hits, get_misses, get_expired, get_flushed, cmd_set, cmd_touch, touch_hits,
         touch_misses, delete_hits, delete_misses, incr_hits, incr_misses, decr_hits, decr_misses,
         cas_hits, cas_misses, cas_badval, cmd_flush, alloc_failures;
     uint64_t limit_maxbytes;
     uint64_t curr_connections, total_connections, rejected_connections;
     uint64_t lock_waits; /* store lock found held by another core */
+    uint64_t input_overflows; /* connections closed: more held input than kept track of */
 };
 
 /* This core's statistics slot. */
@@ -83,9 +85,17 @@ void kv_store_publish(void);
 int kv_store_attach(void *mem, uint32_t core);
 
 uint32_t kv_item_max(void);
+/* memcached's item size limit (-I, item_max): its item header (48 bytes), the key and a NUL,
+ * 4 bytes of flags unless they are 0, the 8-byte cas and the value with "\r\n" must fit. */
+#define KV_MC_ITEM_HDR 57u
+int kv_item_size_ok(size_t nkey, uint32_t flags, uint32_t nbytes);
+/* Would memcached keep this item in chunks (larger than its largest slab chunk, 512 KB)?
+ * It then refuses incr/decr on it as non-numeric. */
+int kv_item_chunked(size_t nkey, uint32_t flags, uint32_t nbytes);
 /* Wall-clock seconds (unix time) at store clock 0, or 0 when unknown (see kv_exptime).
  * Set before publishing. */
 void kv_set_epoch(uint64_t unix_at_start);
+uint64_t kv_epoch(void);
 /* A value every core reads back (main.c: the TSC at store clock 0). Set before publishing. */
 void kv_set_clock_base(uint64_t v);
 uint64_t kv_clock_base(void);
@@ -96,6 +106,8 @@ void kv_unlock(void);
 /* Protocol exptime -> store clock (0 never; negative -> already expired; <= 30 days relative;
  * larger: unix time, converted with the epoch, or treated as never when there is none). */
 uint32_t kv_exptime(int64_t exptime);
+/* Without an epoch, absolute times up to this one (2025-01-01) are surely in the past. */
+#define KV_PAST_UNIX 1735689600
 
 /* The live item for key, or NULL (expired and flushed items are unlinked on the way). */
 struct kv_item *kv_find(const char *key, size_t nkey);
@@ -121,12 +133,17 @@ static inline void kv_pin(struct kv_item *it) { __atomic_add_fetch(&it->refs, 1,
 void kv_unpin(struct kv_item *it);
 /* Unpin with the lock held. */
 void kv_unpin_locked(struct kv_item *it);
-/* flush_all: delay 0 unlinks everything now; else items stored up to now+delay vanish then. */
-void kv_flush(uint32_t delay);
+/* flush_all: at 0 (or not in the future) unlinks everything now; else items stored up to the
+ * store clock `at` vanish then. */
+void kv_flush(uint32_t at);
 
 /* Statistics of all cores (counters since the last reset; gauges as they are). */
 void kv_stats_total(struct kv_counters *out);
 /* stats reset: counters of all cores start again from 0 (lock held). */
 void kv_stats_reset(void);
+/* For `stats items` / `stats slabs` (lock held): seconds since the LRU tail was last used,
+ * and the arena's bytes in use and in all. */
+uint32_t kv_oldest_age(void);
+void kv_arena_usage(uint64_t *used, uint64_t *size);
 
 #endif

@@ -160,11 +160,11 @@ void kvt_threads(void)
     /* the whole arena is free: count the largest blocks it yields */
     char big[KV_KEY_MAX];
     memset(big, 'b', sizeof big);
-    uint64_t block = (uint64_t)64 << buddy_order_for(sizeof(struct kv_item) + KV_KEY_MAX + item_max + 2);
+    uint64_t block = (uint64_t)64 << buddy_order_for(sizeof(struct kv_item) + item_max);
     struct kv_item *got[256];
     uint32_t n = 0;
     kv_lock();
-    while (n < 256 && (got[n] = kv_alloc(big, sizeof big, 0, 0, item_max + 2)))
+    while (n < 256 && (got[n] = kv_alloc(big, sizeof big, 0, 0, item_max - KV_MC_ITEM_HDR - KV_KEY_MAX)))
         n++;
     CHECK_MSG(n * block == s.limit_maxbytes, "%u free blocks of %llu after all deletes, arena %llu", n,
            (unsigned long long)block, (unsigned long long)s.limit_maxbytes);

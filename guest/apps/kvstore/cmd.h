@@ -1,0 +1,21 @@
+/* kvstore: shared between the command files (cmd.c: dispatch, retrieval and the small
+ * commands; cmd_store.c: storage commands and incr/decr). */
+#ifndef KV_CMD_H
+#define KV_CMD_H
+#include "conn.h"
+#include "proto.h"
+
+#define KV_VERSION "1.6.0"
+
+/* A reply line ("\r\n" added), unless the command said noreply (c->noreply): memcached then
+ * answers nothing at all, errors included. */
+void kv_reply(struct kv_conn *c, const char *s);
+void kv_reply_fmt(struct kv_conn *c, uint32_t max, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* memcached's set_noreply_maybe: the last token is "noreply" */
+int kv_noreply_maybe(struct kv_conn *c, const struct kv_tok *t, uint32_t ntok);
+
+enum { C_SET = 1, C_ADD, C_REPLACE, C_APPEND, C_PREPEND, C_CAS };
+void kv_cmd_store(struct kv_conn *c, int cmd, struct kv_tok *t, uint32_t ntok);
+void kv_cmd_arith(struct kv_conn *c, int incr, struct kv_tok *t, uint32_t ntok);
+
+#endif
