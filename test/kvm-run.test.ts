@@ -4,7 +4,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { CAP, Kvm, KvmError, KVM_API_VERSION, libc } from '../src/kvm/index.js';
 import { describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
-import * as netLibc from '../src/net/libc.js';
+import * as netLibc from '../src/nic/libc-compat.js';
 
 let g: TinyGuest | null = null;
 afterEach(() => {

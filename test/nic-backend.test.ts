@@ -2,17 +2,17 @@
 // worker thread, its sleep/kick/wake cycle and stop() are exercised everywhere; bad
 // configurations are refused on the caller's stack before any thread starts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeGuestQueue, startFakeGuest } from '../src/net/fake-guest.js';
-import { FakeGuestRam, GuestMemory, GuestMemoryError } from '../src/net/guest-memory.js';
-import * as libc from '../src/net/libc.js';
-import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/net/nic-backend.js';
-import { allocNicRings } from '../src/net/rings.js';
-import { RssConfigError } from '../src/net/toeplitz.js';
-import { VirtqueueLayoutError } from '../src/net/virtqueue.js';
-import { nicIdleWait, nicKick } from '../src/net/nic-wait.js';
+import { FakeGuestQueue, startFakeGuest } from '../src/testing/fake-guest.js';
+import { FakeGuestRam, GuestMemory, GuestMemoryError } from '../src/nic/guest-memory.js';
+import * as libc from '../src/nic/libc-compat.js';
+import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/nic/backend.js';
+import { allocNicRings } from '../src/nic/rings.js';
+import { RssConfigError } from '../src/nic/toeplitz.js';
+import { VirtqueueLayoutError } from '../src/nic/virtqueue.js';
+import { nicIdleWait, nicKick } from '../src/nic/wait.js';
 import { spawn } from 'node:child_process';
-import { attachNic } from '../src/net/attach.js';
-import { NIC_INFO, readNicInfo } from '../src/net/nic-layout.js';
+import { attachNic } from '../src/nic/attach.js';
+import { NIC_INFO, readNicInfo } from '../src/abi/nic.js';
 
 const MiB = 1 << 20;
 const cleanups: (() => void | Promise<void>)[] = [];

@@ -3,14 +3,14 @@
 // them intact, hostile descriptors are refused and counted without touching memory outside
 // the fake guest RAM, and EVENT_IDX kicks/wakes happen exactly when asked for.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FAKE_BUF_SIZE, FakeGuestQueue } from '../src/net/fake-guest.js';
-import { FakeGuestRam, GuestMemory } from '../src/net/guest-memory.js';
-import * as libc from '../src/net/libc.js';
-import { NicEngine } from '../src/net/nic-engine.js';
-import { NCOUNTERS, readStats } from '../src/net/nic-stats.js';
-import { allocNicRings } from '../src/net/rings.js';
-import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/net/toeplitz.js';
-import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/net/virtqueue.js';
+import { FAKE_BUF_SIZE, FakeGuestQueue } from '../src/testing/fake-guest.js';
+import { FakeGuestRam, GuestMemory } from '../src/nic/guest-memory.js';
+import * as libc from '../src/nic/libc-compat.js';
+import { NicEngine } from '../src/nic/engine.js';
+import { NCOUNTERS, readStats } from '../src/nic/stats.js';
+import { allocNicRings } from '../src/nic/rings.js';
+import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/nic/virtqueue.js';
 
 const MiB = 1 << 20;
 const NQ = 2;

@@ -1,4 +1,4 @@
-// Keeps src/net/nic-layout.ts equal to guest/include/ix/nic.h: a C program prints sizeof and
+// Keeps src/abi/nic.ts equal to guest/include/ix/nic.h: a C program prints sizeof and
 // offsetof of every field; the test compares them with the TypeScript constants.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,10 +19,10 @@ import {
   writeNicArpTable,
   writeNicInfo,
   NicInfoError,
-} from '../src/net/nic-layout.js';
-import { RingLayoutError, allocNicRings, prepareNicRings, queueBytes } from '../src/net/rings.js';
+} from '../src/abi/nic.js';
+import { RingLayoutError, allocNicRings, prepareNicRings, queueBytes } from '../src/nic/rings.js';
 import { LIMITS } from '../src/config/defaults.js';
-import { availRingBytes, descTableBytes, usedRingBytes } from '../src/net/virtqueue.js';
+import { availRingBytes, descTableBytes, usedRingBytes } from '../src/nic/virtqueue.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ix-nic-layout-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

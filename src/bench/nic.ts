@@ -16,13 +16,13 @@
 //   const r = await runNicBench({ seconds: 2 }); console.table(r.table)
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FakeGuestRam, GuestMemory } from '../net/guest-memory.js';
-import * as libc from '../net/libc.js';
-import { NIC_WAKE_ANY, startNicBackend } from '../net/nic-backend.js';
-import { buildNicTools, type PingResult } from '../net/nic-tools.js';
-import { Netns, netnsUnavailable } from '../net/netns.js';
-import { FakeGuestQueue, startFakeGuest } from '../net/fake-guest.js';
-import { allocNicRings } from '../net/rings.js';
+import { FakeGuestRam, GuestMemory } from '../nic/guest-memory.js';
+import * as libc from '../nic/libc-compat.js';
+import { NIC_WAKE_ANY, startNicBackend } from '../nic/backend.js';
+import { buildNicTools, type PingResult } from '../testing/nic-tools.js';
+import { Netns, netnsUnavailable } from '../nic/netns.js';
+import { FakeGuestQueue, startFakeGuest } from '../testing/fake-guest.js';
+import { allocNicRings } from '../nic/rings.js';
 
 const run = promisify(execFile);
 

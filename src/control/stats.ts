@@ -1,10 +1,10 @@
 /**
  * Live dataplane statistics (issue 5): raw samples of the per-core counters the guest keeps
  * in shared memory (guest/include/ix/stats.h, read without exits) and of the NIC backend's
- * per-queue counters (src/net/nic-stats.ts), turned into per-core rates from two samples,
+ * per-queue counters (src/nic/stats.ts), turned into per-core rates from two samples,
  * rendered as a table, as JSON or as Prometheus text exposition.
  */
-import type { QueueStats } from '../net/nic-stats.js';
+import type { QueueStats } from '../nic/stats.js';
 import type { CoreStatsSample } from '../vmm/machine.js';
 
 /** RX batch-size buckets of ix_core_stats.rx_batches. */

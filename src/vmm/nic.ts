@@ -1,12 +1,12 @@
 /**
  * Attaching the dataplane's NIC (issue 4, DESIGN.md §9): a multi-queue TAP (inside a fresh
  * network namespace for demos and tests), one virtio queue pair per core placed in guest
- * memory, described in boot info, served by the backend thread in src/net/.
+ * memory, described in boot info, served by the backend thread in src/nic/.
  */
-import { attachNic } from '../net/attach.js';
-import { Netns } from '../net/netns.js';
-import type { NicHandle } from '../net/nic-backend.js';
-import type { NicArpEntry, NicVqAddrs } from '../net/nic-layout.js';
+import { attachNic } from '../nic/attach.js';
+import { Netns } from '../nic/netns.js';
+import type { NicHandle } from '../nic/backend.js';
+import type { NicArpEntry, NicVqAddrs } from '../abi/nic.js';
 import { BootInfo } from './abi.js';
 import { bootInfoView } from './boot.js';
 

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Vcpu, KvmError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../kvm/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
-import { nicIdleWait, nicKick } from '../net/nic-wait.js';
+import { nicIdleWait, nicKick } from '../nic/wait.js';
 import { Fault, HC, HC_PORT, Hcall, REG_NAMES, BootInfo, CpuStatus, CPU_STATE } from './abi.js';
 import {
   CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL,

@@ -1,7 +1,7 @@
 // The packet mover: one pass over every queue pair moves frames TAP fd -> guest RX ring and
 // guest TX ring -> TAP fd, directly between the fd and guest memory (read/readv/write/writev
 // with guest buffer addresses; no intermediate JS buffer). Synchronous and single-threaded:
-// the worker (nic-worker.ts) calls pollOnce() in its loop; tests may call it directly.
+// the worker (worker.ts) calls pollOnce() in its loop; tests may call it directly.
 //
 // Frame format on both sides: a 12-byte struct virtio_net_hdr (v1) followed by the Ethernet
 // frame. The TAP is opened with IFF_VNET_HDR and a header size of 12, so the kernel reads and
@@ -12,10 +12,10 @@
 // into a buffer of that queue (counted as rx_steered_copies); with one queue, or when the
 // kernel's choice agrees, there is no copy.
 import type { GuestMemory } from './guest-memory.js';
-import * as libc from './libc.js';
-import type { NicVqAddrs } from './nic-layout.js';
+import * as libc from './libc-compat.js';
+import type { NicVqAddrs } from '../abi/nic.js';
 import { loadNicio, type Nicio } from './nicio.js';
-import { COUNTER_INDEX, NCOUNTERS, type CounterName } from './nic-stats.js';
+import { COUNTER_INDEX, NCOUNTERS, type CounterName } from './stats.js';
 import { RssSteering, type RssConfig } from './toeplitz.js';
 import {
   Chain,

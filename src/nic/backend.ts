@@ -7,16 +7,16 @@
 //   await nic.stop()
 import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import * as libc from './libc.js';
+import * as libc from './libc-compat.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
-import type { NicVqAddrs } from './nic-layout.js';
-import { NCOUNTERS, readStats, type QueueStats } from './nic-stats.js';
+import type { NicVqAddrs } from '../abi/nic.js';
+import { NCOUNTERS, readStats, type QueueStats } from './stats.js';
 import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
 import { MS_RSS_KEY, RssSteering, defaultReta } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
-import { netWorkerUrl } from './worker-url.js';
-import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from './nic-ctl.js';
+import { workerScriptUrl } from './worker-url.js';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from '../abi/nic-ctl.js';
 
 export interface NicBackendOptions {
   memory: GuestMemorySpec;
@@ -126,7 +126,7 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     inlineReflector: o.benchInlineReflector,
   };
   const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const worker = new Worker(netWorkerUrl('nic-worker.js'), { workerData: init });
+  const worker = new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: init });
   let failure: Error | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   let spinUs = init.spinUs;

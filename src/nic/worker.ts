@@ -3,10 +3,10 @@
 // fds that can take a frame, the guest-kick eventfd and the stop eventfd.
 import { parentPort, workerData } from 'node:worker_threads';
 import { GuestMemory } from './guest-memory.js';
-import * as libc from './libc.js';
-import { NicEngine } from './nic-engine.js';
-import { FakeGuestQueue } from './fake-guest.js';
-import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from './nic-ctl.js';
+import * as libc from './libc-compat.js';
+import { NicEngine } from './engine.js';
+import { FakeGuestQueue } from '../testing/fake-guest.js';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from '../abi/nic-ctl.js';
 
 function run(init: WorkerInit): void {
   const port = parentPort!;

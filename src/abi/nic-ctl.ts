@@ -1,6 +1,6 @@
 // Shared between the NIC backend (main thread) and its worker: the worker's start data and
 // the layout of the control words in shared memory.
-import type { NicVqAddrs } from './nic-layout.js';
+import type { NicVqAddrs } from './nic.js';
 
 export interface WorkerInit {
   base: number;

@@ -4,8 +4,8 @@
 // namespace, and brought up) or on fds the caller opened.
 import { spawnSync } from 'node:child_process';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
-import { IX_NIC_ARP_PAGE, writeNicArpTable, writeNicInfo, type NicArpEntry, type NicInfo } from './nic-layout.js';
-import { startNicBackend, type NicBackendOptions, type NicHandle } from './nic-backend.js';
+import { IX_NIC_ARP_PAGE, writeNicArpTable, writeNicInfo, type NicArpEntry, type NicInfo } from '../abi/nic.js';
+import { startNicBackend, type NicBackendOptions, type NicHandle } from './backend.js';
 import { prepareNicRings } from './rings.js';
 import { MS_RSS_KEY, defaultReta } from './toeplitz.js';
 

@@ -6,7 +6,7 @@
 // With `netns`, the device is created directly inside that network namespace: the calling
 // thread enters the namespace (setns affects only this thread), opens the queues, and returns
 // to its own namespace. Nothing is ever created in the caller's namespace.
-import * as libc from './libc.js';
+import * as libc from './libc-compat.js';
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETVNETHDRSZ = 0x400454d8;

@@ -4,11 +4,11 @@
  * run() (decoded exit object, as the VMM uses it), runRaw() (no decoding) and a bare koffi
  * ioctl with no binding code at all, so the binding's own overhead can be read off.
  *
- *   npm run build:ts && node dist/kvm/bench-exit.js [exits=10000] [rounds=5]
+ *   npm run build:ts && node dist/testing/bench-exit.js [exits=10000] [rounds=5]
  */
-import { IOCTL } from './ioctl.js';
-import { Kvm } from './kvm.js';
-import { ioctlInt, mmapAnonymous, munmap, view } from './libc.js';
+import { IOCTL } from '../kvm/ioctl.js';
+import { Kvm } from '../kvm/kvm.js';
+import { ioctlInt, mmapAnonymous, munmap, view } from '../kvm/libc.js';
 
 const exits = Number(process.argv[2] ?? 10_000);
 const rounds = Number(process.argv[3] ?? 5);
