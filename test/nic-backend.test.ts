@@ -3,7 +3,9 @@
 // configurations are refused on the caller's stack before any thread starts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeGuestQueue, startFakeGuest } from '../src/testing/fake-guest.js';
-import { FakeGuestRam, GuestMemory, GuestMemoryError } from '../src/nic/guest-memory.js';
+import { GuestMemory, GuestMemoryError } from '../src/nic/guest-memory.js';
+import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
+import { datagramPair } from '../src/testing/datagram-pair.js';
 import * as libc from '../src/nic/libc-compat.js';
 import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/nic/backend.js';
 import { allocNicRings } from '../src/nic/rings.js';
@@ -38,7 +40,7 @@ describe('startNicBackend', () => {
   it('refuses bad configurations before starting anything', async () => {
     const ram = new FakeGuestRam(4 * MiB);
     cleanups.push(() => ram.free());
-    const [a, b] = libc.datagramPair();
+    const [a, b] = datagramPair();
     cleanups.push(() => void (libc.close(a), libc.close(b)));
     const rings = allocNicRings(1 * MiB, 1, 64);
     const base = { memory: ram.spec, queues: rings, tapFds: [a] };
@@ -66,7 +68,7 @@ describe('startNicBackend', () => {
     const mem = new GuestMemory(ram.spec);
     const bufBase = [4 * MiB, 6 * MiB];
     for (let q = 0; q < 2; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
-    const pairs = [libc.datagramPair(), libc.datagramPair()];
+    const pairs = [datagramPair(), datagramPair()];
     cleanups.push(() => pairs.flat().forEach((fd) => libc.close(fd)));
     const kickFd = libc.makeEventfd();
     cleanups.push(() => void libc.close(kickFd));
@@ -126,7 +128,7 @@ describe('nicIdleWait / nicKick (the vCPU worker side of a halted core)', () => 
     const mem = new GuestMemory(ram.spec);
     const g = new FakeGuestQueue(mem, rings.rx[0]!, rings.tx[0]!, 4 * MiB);
     g.init();
-    const [dev, peer] = libc.datagramPair();
+    const [dev, peer] = datagramPair();
     cleanups.push(() => void (libc.close(dev), libc.close(peer)));
     // a long idle timeout: only the kick (or a frame) can get the backend out of poll(2)
     const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: [dev], idleTimeoutMs: 10_000 });
@@ -177,7 +179,7 @@ describe('attachNic', () => {
     cleanups.push(() => ram.free());
     const mem = new GuestMemory(ram.spec);
     mem.u8.fill(0x77, 2 * MiB, 3 * MiB); // garbage where the rings will go
-    const [dev, peer] = libc.datagramPair();
+    const [dev, peer] = datagramPair();
     cleanups.push(() => void (libc.close(dev), libc.close(peer)));
     const boot = new DataView(new ArrayBuffer(4096));
     const { nic, info } = await attachNic({

@@ -4,7 +4,9 @@
 // the fake guest RAM, and EVENT_IDX kicks/wakes happen exactly when asked for.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FAKE_BUF_SIZE, FakeGuestQueue } from '../src/testing/fake-guest.js';
-import { FakeGuestRam, GuestMemory } from '../src/nic/guest-memory.js';
+import { GuestMemory } from '../src/nic/guest-memory.js';
+import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
+import { datagramPair } from '../src/testing/datagram-pair.js';
 import * as libc from '../src/nic/libc-compat.js';
 import { NicEngine } from '../src/nic/engine.js';
 import { NCOUNTERS, readStats } from '../src/nic/stats.js';
@@ -81,7 +83,7 @@ describe.each(['koffi', 'burst'] as const)('io = %s', (io) => {
     devFds = [];
     peerFds = [];
     for (let q = 0; q < NQ; q++) {
-      const [a, b] = libc.datagramPair();
+      const [a, b] = datagramPair();
       devFds.push(a);
       peerFds.push(b);
     }

@@ -7,7 +7,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeGuestRam, GuestMemory } from '../src/nic/guest-memory.js';
+import { GuestMemory } from '../src/nic/guest-memory.js';
+import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
 import * as libc from '../src/nic/libc-compat.js';
 import { NIC_WAKE_ANY, startNicBackend, type NicHandle } from '../src/nic/backend.js';
 import { buildNicTools, type PingResult } from '../src/testing/nic-tools.js';

@@ -25,9 +25,6 @@ export interface WorkerInit {
   cpu?: number;
   /** poll(2) timeout while idle: a lost kick costs at most this much latency */
   idleTimeoutMs: number;
-  /** benchmarks only: run a fake-guest reflector (fake-guest.ts) inside the worker loop, on
-   * buffers at these guest-physical addresses (one area per queue) */
-  inlineReflector?: number[];
 }
 export const CTL_STOP = 0;
 export const CTL_STATE = 1;

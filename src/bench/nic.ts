@@ -16,12 +16,13 @@
 //   const r = await runNicBench({ seconds: 2 }); console.table(r.table)
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FakeGuestRam, GuestMemory } from '../nic/guest-memory.js';
+import { GuestMemory } from '../nic/guest-memory.js';
+import { FakeGuestRam } from '../testing/fake-guest-ram.js';
 import * as libc from '../nic/libc-compat.js';
 import { NIC_WAKE_ANY, startNicBackend } from '../nic/backend.js';
 import { buildNicTools, type PingResult } from '../testing/nic-tools.js';
 import { Netns, netnsUnavailable } from '../nic/netns.js';
-import { FakeGuestQueue, startFakeGuest } from '../testing/fake-guest.js';
+import { FakeGuestQueue, inlineReflectorWorker, startFakeGuest } from '../testing/fake-guest.js';
 import { allocNicRings } from '../nic/rings.js';
 
 const run = promisify(execFile);
@@ -159,7 +160,7 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
           kickFd,
           spinUs: o.backendSpinUs,
           cpu: 0, // like the C reflector (taskset -c 0); the client runs on core 1
-          benchInlineReflector: inline ? bufBase : undefined,
+          worker: inline ? inlineReflectorWorker(bufBase) : undefined,
           io: config.endsWith('burst') ? 'burst' : 'koffi',
           log,
         });

@@ -44,8 +44,9 @@ export interface NicBackendOptions {
   io?: 'koffi' | 'burst';
   idleTimeoutMs?: number;
   log?: (msg: string) => void;
-  /** benchmarks only: reflect frames with a fake guest inside the backend thread (see nic-ctl.ts) */
-  benchInlineReflector?: number[];
+  /** run another worker script than the production one (benchmarks compose the engine with a
+   * fake guest in src/testing/); `extra` is handed to it in workerData.extra */
+  worker?: { url: URL; extra?: unknown };
 }
 
 export interface NicHandle {
@@ -123,10 +124,11 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
     io: o.io ?? 'koffi',
     cpu: o.cpu,
     idleTimeoutMs: o.idleTimeoutMs ?? 100,
-    inlineReflector: o.benchInlineReflector,
   };
   const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const worker = new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: init });
+  const worker = o.worker
+    ? new Worker(o.worker.url, { workerData: { ...init, extra: o.worker.extra } })
+    : new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: init });
   let failure: Error | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   let spinUs = init.spinUs;

@@ -74,24 +74,12 @@ export function makeEventfd(): number {
   return fd;
 }
 
-const socketpairC = libc.func('int socketpair(int domain, int type, int proto, uintptr_t sv)') as (
+export const socketpair = libc.func('int socketpair(int domain, int type, int proto, uintptr_t sv)') as (
   d: number, t: number, p: number, sv: number) => number;
 export const AF_UNIX = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
-
-/** A non-blocking AF_UNIX datagram pair: a stand-in for a TAP fd in unit tests (keeps frame boundaries). */
-export function datagramPair(): [number, number] {
-  const sv = mapAnon(4096);
-  try {
-    if (socketpairC(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) throw new SyscallError('socketpair', errno());
-    const dv = new DataView(view(sv, 8));
-    return [dv.getInt32(0, true), dv.getInt32(4, true)];
-  } finally {
-    munmap(sv, 4096);
-  }
-}
 
 const schedSetaffinity = libc.func('int sched_setaffinity(int pid, size_t size, uintptr_t mask)') as (p: number, s: number, m: number) => number;
 /** Pin the calling thread to one CPU. */
