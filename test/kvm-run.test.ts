@@ -2,9 +2,9 @@
 // I/O, MMIO and HLT; register, MSR and CPUID round trips; errors carrying name and errno.
 // Needs /dev/kvm: skipped with a message without it, failing when CI=true.
 import { afterEach, expect, it } from 'vitest';
-import { CAP, Kvm, KvmError, KVM_API_VERSION, libc } from '../src/kvm/index.js';
+import { CAP, Kvm, SysError, KVM_API_VERSION, libc } from '../src/kvm/index.js';
 import { describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
-import * as netLibc from '../src/nic/libc-compat.js';
+import * as sys from '../src/sys/libc.js';
 
 let g: TinyGuest | null = null;
 afterEach(() => {
@@ -58,19 +58,19 @@ describeKvm('a real-mode guest', () => {
   it('KVM_IOEVENTFD: OUTs to a registered port signal the eventfd in the kernel; the vCPU sees no io exit', () => {
     // mov $0x42,%al; out %al,$0x10; out %al,$0x10; out %al,$0x11; hlt
     g = tinyGuest([0xb0, 0x42, 0xe6, 0x10, 0xe6, 0x10, 0xe6, 0x11, 0xf4]);
-    const efd = netLibc.makeEventfd();
-    const buf = netLibc.mapAnon(4096);
+    const efd = sys.makeEventfd();
+    const buf = sys.mapAnon(4096);
     try {
       g.vm.ioeventfdPio(0x10, 1, efd);
       const e1 = g.vcpu.run();
       // the unregistered port 0x11 still exits to user space
       expect(e1.reason === 'io' && e1.port).toBe(0x11);
       expect(g.vcpu.run().reason).toBe('hlt');
-      expect(netLibc.read(efd, buf, 8)).toBe(8);
-      expect(new DataView(netLibc.view(buf, 8)).getBigUint64(0, true)).toBe(2n); // two OUTs, two signals
+      expect(sys.read(efd, buf, 8)).toBe(8);
+      expect(new DataView(sys.view(buf, 8)).getBigUint64(0, true)).toBe(2n); // two OUTs, two signals
       expect(() => g!.vm.ioeventfdPio(0x10000, 1, efd)).toThrow(/not a 16-bit I\/O port/);
     } finally {
-      netLibc.close(efd);
+      sys.close(efd);
     }
   });
 
@@ -193,27 +193,27 @@ describeKvm('a real-mode guest', () => {
 });
 
 describeKvm('errors', () => {
-  function kvmError(f: () => unknown): KvmError {
+  function kvmError(f: () => unknown): SysError {
     try {
       f();
     } catch (e) {
-      if (e instanceof KvmError) return e;
+      if (e instanceof SysError) return e;
       throw e;
     }
-    throw new Error('expected a KvmError');
+    throw new Error('expected a SysError');
   }
 
   it('a duplicate vCPU id: KVM_CREATE_VCPU, EEXIST, with a hint', () => {
     g = tinyGuest([0xf4]);
     const e = kvmError(() => g!.vm.createVcpu(0));
-    expect([e.ioctl, e.code, e.errno]).toEqual(['KVM_CREATE_VCPU', 'EEXIST', 17]);
+    expect([e.call, e.code, e.errno]).toEqual(['KVM_CREATE_VCPU', 'EEXIST', 17]);
     expect(e.message).toMatch(/^KVM_CREATE_VCPU failed: EEXIST \(File exists\) - a vCPU with this id already exists/);
   });
 
   it('a vCPU id beyond the host limit: KVM_CREATE_VCPU, EINVAL', () => {
     g = tinyGuest([0xf4]);
     const e = kvmError(() => g!.vm.createVcpu(1_000_000));
-    expect([e.ioctl, e.code]).toEqual(['KVM_CREATE_VCPU', 'EINVAL']);
+    expect([e.call, e.code]).toEqual(['KVM_CREATE_VCPU', 'EINVAL']);
     expect(e.message).toMatch(/KVM_CAP_MAX_VCPUS of this host; vCPU id 1000000$/);
   });
 
@@ -225,7 +225,7 @@ describeKvm('errors', () => {
       const v = vm.createVcpu(0);
       try {
         const e = kvmError(() => v.interrupt(0x20));
-        expect([e.ioctl, e.code]).toEqual(['KVM_INTERRUPT', 'ENXIO']);
+        expect([e.call, e.code]).toEqual(['KVM_INTERRUPT', 'ENXIO']);
         expect(e.message).toMatch(/userspace irqchip/);
       } finally {
         v.close();
@@ -241,26 +241,26 @@ describeKvm('errors', () => {
     const s = g.vcpu.getSregs();
     s.cr0 = 0x80000000n;
     const e = kvmError(() => g!.vcpu.setSregs(s));
-    expect([e.ioctl, e.code]).toEqual(['KVM_SET_SREGS', 'EINVAL']);
+    expect([e.call, e.code]).toEqual(['KVM_SET_SREGS', 'EINVAL']);
     expect(e.message).toMatch(/^KVM_SET_SREGS failed: EINVAL \(Invalid argument\) - /);
   });
 
   it('overlapping memory slots: KVM_SET_USER_MEMORY_REGION, EEXIST', () => {
     g = tinyGuest([0xf4]);
-    const e = kvmError(() => g!.vm.setUserMemoryRegion({ slot: 1, flags: 0, guestPhysAddr: 0x1000n, memorySize: 0x1000n, userspaceAddr: g!.mem }));
-    expect([e.ioctl, e.code]).toEqual(['KVM_SET_USER_MEMORY_REGION', 'EEXIST']);
+    const e = kvmError(() => g!.vm.setUserMemoryRegion({ slot: 1, flags: 0, guestPhysAddr: 0x1000n, memorySize: 0x1000n, userspaceAddr: BigInt(g!.mem) }));
+    expect([e.call, e.code]).toEqual(['KVM_SET_USER_MEMORY_REGION', 'EEXIST']);
     expect(e.message).toMatch(/overlaps/);
   });
 
   it('a misaligned region is refused before the ioctl, naming the field', () => {
     g = tinyGuest([0xf4]);
-    const e = kvmError(() => g!.vm.setUserMemoryRegion({ slot: 2, flags: 0, guestPhysAddr: 0x100800n, memorySize: 0x1000n, userspaceAddr: g!.mem }));
+    const e = kvmError(() => g!.vm.setUserMemoryRegion({ slot: 2, flags: 0, guestPhysAddr: 0x100800n, memorySize: 0x1000n, userspaceAddr: BigInt(g!.mem) }));
     expect(e.message).toMatch(/guestPhysAddr 0x100800 is not 4 KiB aligned/);
   });
 
   it('a missing device: open, ENOENT, says how to get KVM', () => {
     const e = kvmError(() => Kvm.open('/dev/ix-no-such-kvm'));
-    expect([e.ioctl, e.code]).toEqual(['open', 'ENOENT']);
+    expect([e.call, e.code]).toEqual(['open', 'ENOENT']);
     expect(e.message).toMatch(/modprobe/);
     expect(e.message).toMatch(/\/dev\/ix-no-such-kvm/);
   });
@@ -269,7 +269,7 @@ describeKvm('errors', () => {
     const k = Kvm.open('/dev/null');
     try {
       const e = kvmError(() => k.apiVersion());
-      expect([e.ioctl, e.code]).toEqual(['KVM_GET_API_VERSION', 'ENOTTY']);
+      expect([e.call, e.code]).toEqual(['KVM_GET_API_VERSION', 'ENOTTY']);
     } finally {
       k.close();
     }
@@ -280,11 +280,11 @@ describeKvm('errors', () => {
     const v = g.vcpu;
     v.close();
     const e = kvmError(() => v.getRegs());
-    expect([e.ioctl, e.code]).toEqual(['KVM_GET_REGS', 'EBADF']);
+    expect([e.call, e.code]).toEqual(['KVM_GET_REGS', 'EBADF']);
     expect(e.message).toMatch(/vCPU 0 was closed/);
   });
 
-  it('mmap failure is a LibcError with the size', () => {
-    expect(() => libc.mmapAnonymous(2 ** 50)).toThrow(/mmap\(1125899906842624 bytes, anonymous\) failed: ENOMEM/);
+  it('mmap failure is a SysError with the size', () => {
+    expect(() => libc.mapAnon(2 ** 50, { shared: true, noreserve: true })).toThrow(/mmap\(1125899906842624 bytes, anonymous\) failed: ENOMEM/);
   });
 });

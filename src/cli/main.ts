@@ -71,7 +71,7 @@ program
       else if (r.exitCode !== 0) process.stderr.write(`ix: ${cfg.name}: ${r.reason}\n`);
       process.exitCode = r.exitCode;
     } catch (e) {
-      if (e instanceof RunError || e instanceof ElfError || e instanceof BootError || e instanceof MachineError || (e as Error).name === 'KvmError') {
+      if (e instanceof RunError || e instanceof ElfError || e instanceof BootError || e instanceof MachineError || (e as Error).name === 'SysError') {
         log.fatal((e as Error).message);
         process.stderr.write(`ix: ${(e as Error).message}\n`);
         process.exitCode = 1;

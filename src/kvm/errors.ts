@@ -1,8 +1,8 @@
 /**
- * KvmError: a failed KVM ioctl (or the open of /dev/kvm), with the request name, errno and
- * its symbolic code, and a hint saying what usually causes it and what to do.
+ * A failed KVM ioctl (or the open of /dev/kvm) is a SysError (src/sys) named after the
+ * request, with a hint from this table saying what usually causes it and what to do.
  */
-import { errnoName, strerror } from './libc.js';
+import { SysError, errnoName } from '../sys/errors.js';
 
 /** Hints for the (call, errno code) pairs seen in practice; '*' matches any call. */
 const HINTS: Record<string, string> = {
@@ -39,20 +39,13 @@ export function hintFor(call: string, code: string): string {
   return HINTS[`${call}:${code}`] ?? HINTS[`*:${code}`] ?? '';
 }
 
-export class KvmError extends Error {
-  override name = 'KvmError';
-  /** Symbolic errno, e.g. 'EINVAL'. */
-  readonly code: string;
-  /**
-   * @param ioctl the request name ('KVM_SET_SREGS') or the call ('open') that failed
-   * @param errno the positive errno value
-   * @param detail extra context appended after the hint (e.g. the path or the MSR index)
-   */
-  constructor(readonly ioctl: string, readonly errno: number, detail = '') {
-    const code = errnoName(errno);
-    const hint = hintFor(ioctl, code);
-    const tail = [hint, detail].filter((s) => s !== '').join('; ');
-    super(`${ioctl} failed: ${code} (${strerror(errno)})${tail ? ` - ${tail}` : ''}`);
-    this.code = code;
-  }
+/**
+ * The error for a failed KVM request.
+ * @param call the request name ('KVM_SET_SREGS') or the call ('open') that failed
+ * @param errno the positive errno value
+ * @param detail extra context appended after the hint (e.g. the path or the MSR index)
+ */
+export function kvmError(call: string, errno: number, detail = ''): SysError {
+  const hint = [hintFor(call, errnoName(errno)), detail].filter((s) => s !== '').join('; ');
+  return new SysError(call, errno, hint);
 }

@@ -1,11 +1,11 @@
 /**
- * The one ioctl helper every class uses: runs the request, turns -1 into a KvmError with
+ * The one ioctl helper every class uses: runs the request, turns -1 into a SysError with
  * the request's name, errno and hint. `FdOwner` tracks the fd so a use after close() fails
  * with a clear EBADF instead of hitting an fd number the process has since reused.
  */
-import { KvmError } from './errors.js';
+import { kvmError } from './errors.js';
 import { IOCTL, type IoctlName } from './ioctl.js';
-import { closeFd, errno, ioctlInt, ioctlPtr } from './libc.js';
+import { closeFd, errno, ioctl, ioctlBuf } from '../sys/libc.js';
 
 const EBADF = 9;
 
@@ -24,29 +24,29 @@ export class FdOwner {
     return this.fdValue < 0;
   }
 
-  /** The fd, or a KvmError(EBADF) naming the request if this object was closed. */
+  /** The fd, or a SysError(EBADF) naming the request if this object was closed. */
   live(name: string): number {
-    if (this.fdValue < 0) throw new KvmError(name, EBADF, `${this.what} was closed`);
+    if (this.fdValue < 0) throw kvmError(name, EBADF, `${this.what} was closed`);
     return this.fdValue;
   }
 
   /** ioctl with an integer argument; returns the non-negative result. */
   int(name: IoctlName, arg = 0, detail = ''): number {
-    const r = ioctlInt(this.live(name), IOCTL[name], arg);
-    if (r < 0) throw new KvmError(name, errno(), detail);
+    const r = ioctl(this.live(name), IOCTL[name], arg);
+    if (r < 0) throw kvmError(name, errno(), detail);
     return r;
   }
 
   /** ioctl with a buffer argument; returns the non-negative result. */
   ptr(name: IoctlName, buf: Uint8Array, detail = ''): number {
-    const r = ioctlPtr(this.live(name), IOCTL[name], buf);
-    if (r < 0) throw new KvmError(name, errno(), detail);
+    const r = ioctlBuf(this.live(name), IOCTL[name], buf);
+    if (r < 0) throw kvmError(name, errno(), detail);
     return r;
   }
 
   /** Like ptr(), but returns -errno instead of throwing (for E2BIG retry loops). */
   ptrOrErrno(name: IoctlName, buf: Uint8Array): number {
-    const r = ioctlPtr(this.live(name), IOCTL[name], buf);
+    const r = ioctlBuf(this.live(name), IOCTL[name], buf);
     return r < 0 ? -errno() : r;
   }
 

@@ -4,7 +4,8 @@
  */
 export { Kvm, Vm, type MemoryRegion } from './kvm.js';
 export { Vcpu, KICK_SIGNAL, installKickHandler, removeKickHandler } from './vcpu.js';
-export { KvmError, hintFor } from './errors.js';
+export { kvmError, hintFor } from './errors.js';
+export { SysError } from '../sys/errors.js';
 export {
   RunArea, ExitDecoder, IoExit, MmioExit, InternalErrorExit, FailEntryExit, SystemEventExit, UnknownExit,
   type VcpuExit, type ExitReason, type HltExit, type ShutdownExit, type IntrExit, type IrqWindowOpenExit,
@@ -18,4 +19,4 @@ export {
   type StructLayout,
 } from './layout.js';
 export { IOCTL, KVMIO, ioc, io, ior, iow, iowr, type IoctlName } from './ioctl.js';
-export * as libc from './libc.js';
+export * as libc from '../sys/libc.js';

@@ -1,10 +1,10 @@
 /**
  * The system fd (/dev/kvm) and VM fds. See vcpu.ts for the vCPU.
  */
-import { KvmError } from './errors.js';
+import { kvmError } from './errors.js';
 import { FdOwner } from './fd.js';
 import { IOEVENTFD_FLAG_PIO, KVM_API_VERSION, LAYOUT } from './layout.js';
-import { O_CLOEXEC, O_RDWR, openFd } from './libc.js';
+import { O_CLOEXEC, O_RDWR, openFd } from '../sys/libc.js';
 import { cpuid2Buffer, decodeCpuid2, type CpuidEntry } from './structs.js';
 import { Vcpu } from './vcpu.js';
 
@@ -30,10 +30,10 @@ export class Kvm {
     this.h = new FdOwner(fd, path);
   }
 
-  /** Open the KVM device. Failing, the KvmError says whether it is missing or forbidden. */
+  /** Open the KVM device. Failing, the SysError says whether it is missing or forbidden. */
   static open(path = '/dev/kvm'): Kvm {
     const fd = openFd(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) throw new KvmError('open', -fd, path);
+    if (fd < 0) throw kvmError('open', -fd, path);
     return new Kvm(fd, path);
   }
 
@@ -63,9 +63,9 @@ export class Kvm {
       const buf = cpuid2Buffer(n);
       const r = this.h.ptrOrErrno('KVM_GET_SUPPORTED_CPUID', buf);
       if (r >= 0) return decodeCpuid2(buf);
-      if (r !== -E2BIG) throw new KvmError('KVM_GET_SUPPORTED_CPUID', -r);
+      if (r !== -E2BIG) throw kvmError('KVM_GET_SUPPORTED_CPUID', -r);
     }
-    throw new KvmError('KVM_GET_SUPPORTED_CPUID', E2BIG, 'more than 8192 entries');
+    throw kvmError('KVM_GET_SUPPORTED_CPUID', E2BIG, 'more than 8192 entries');
   }
 
   /** KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for a vCPU. */
@@ -74,9 +74,9 @@ export class Kvm {
     // First ask with room for none: the kernel answers E2BIG and writes the count.
     const probe = Buffer.alloc(hdr.size);
     const r0 = this.h.ptrOrErrno('KVM_GET_MSR_INDEX_LIST', probe);
-    if (r0 < 0 && r0 !== -E2BIG) throw new KvmError('KVM_GET_MSR_INDEX_LIST', -r0);
+    if (r0 < 0 && r0 !== -E2BIG) throw kvmError('KVM_GET_MSR_INDEX_LIST', -r0);
     const n = probe.readUInt32LE(hdr.fields.nmsrs);
-    if (n > 65536) throw new KvmError('KVM_GET_MSR_INDEX_LIST', E2BIG, `implausible count ${n}`);
+    if (n > 65536) throw kvmError('KVM_GET_MSR_INDEX_LIST', E2BIG, `implausible count ${n}`);
     const buf = Buffer.alloc(hdr.size + n * 4);
     buf.writeUInt32LE(n, hdr.fields.nmsrs);
     this.h.ptr('KVM_GET_MSR_INDEX_LIST', buf);
@@ -90,7 +90,7 @@ export class Kvm {
   createVm(): Vm {
     const v = this.apiVersion();
     if (v !== KVM_API_VERSION) {
-      throw new KvmError('KVM_GET_API_VERSION', 22, `this binding speaks KVM API ${KVM_API_VERSION}, ${this.path} reports ${v}`);
+      throw kvmError('KVM_GET_API_VERSION', 22, `this binding speaks KVM API ${KVM_API_VERSION}, ${this.path} reports ${v}`);
     }
     const fd = this.h.int('KVM_CREATE_VM', 0);
     return new Vm(fd, this.vcpuMmapSize());
@@ -119,7 +119,7 @@ export class Vm {
    * alignment, 64-bit ranges) so the usual mistakes fail with a precise message.
    */
   setUserMemoryRegion(r: MemoryRegion): void {
-    const bad = (msg: string) => new KvmError('KVM_SET_USER_MEMORY_REGION', 22, `slot ${r.slot}: ${msg}`);
+    const bad = (msg: string) => kvmError('KVM_SET_USER_MEMORY_REGION', 22, `slot ${r.slot}: ${msg}`);
     if (!Number.isInteger(r.slot) || r.slot < 0 || r.slot > 0xffffffff) throw bad(`slot must be a 32-bit unsigned integer`);
     if (!Number.isInteger(r.flags) || r.flags < 0 || r.flags > 0xffffffff) throw bad('flags must be a 32-bit unsigned integer');
     for (const k of ['guestPhysAddr', 'memorySize', 'userspaceAddr'] as const) {
@@ -143,8 +143,8 @@ export class Vm {
    * that leaves out the return to user space and the next KVM_RUN of a port I/O exit.
    */
   ioeventfdPio(port: number, len: 1 | 2 | 4 | 8, fd: number): void {
-    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new KvmError('KVM_IOEVENTFD', 22, `port ${port} is not a 16-bit I/O port`);
-    if (!Number.isInteger(fd) || fd < 0) throw new KvmError('KVM_IOEVENTFD', 9, `fd ${fd} is not a file descriptor`);
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw kvmError('KVM_IOEVENTFD', 22, `port ${port} is not a 16-bit I/O port`);
+    if (!Number.isInteger(fd) || fd < 0) throw kvmError('KVM_IOEVENTFD', 9, `fd ${fd} is not a file descriptor`);
     const f = LAYOUT.kvm_ioeventfd.fields;
     const b = Buffer.alloc(LAYOUT.kvm_ioeventfd.size);
     b.writeBigUInt64LE(BigInt(port), f.addr);

@@ -6,13 +6,14 @@
  * Both mappings of kvm_run are the same pages, so the main thread's setImmediateExit()
  * is seen by the worker's KVM_RUN.
  */
-import { KvmError } from './errors.js';
+import { kvmError } from './errors.js';
+import type { SysError } from '../sys/errors.js';
 import { ExitDecoder, RunArea, type VcpuExit } from './exit.js';
 import { FdOwner } from './fd.js';
 import { IOCTL } from './ioctl.js';
 import { LAYOUT } from './layout.js';
 import { isMainThread } from 'node:worker_threads';
-import { closeFd, errno, ioctlInt, mmapFd, munmap, tgkill, view } from './libc.js';
+import { closeFd, errno, ioctl, mapFd, tgkill, unmap, view, type Addr } from '../sys/libc.js';
 import {
   decodeFpu, decodeMsrs, decodeRegs, decodeSregs, encodeCpuid2, encodeFpu, encodeMsrs, encodeRegs, encodeSregs,
   type CpuidEntry, type Fpu, type MsrEntry, type Regs, type Sregs,
@@ -45,7 +46,7 @@ export function removeKickHandler(): void {
 
 export class Vcpu {
   private readonly h: FdOwner;
-  private runAddr: bigint;
+  private runAddr: Addr;
   readonly runArea: RunArea;
   private readonly exits: ExitDecoder;
   // One scratch buffer per structure, reused by every call (no allocation per get/set).
@@ -61,7 +62,7 @@ export class Vcpu {
       throw new RangeError(`vCPU mmap size ${mmapSize} is smaller than struct kvm_run (${LAYOUT.kvm_run.size}); pass Kvm.vcpuMmapSize()`);
     }
     this.h = new FdOwner(fd, `vCPU ${id}`, owned);
-    this.runAddr = mmapFd(fd, mmapSize);
+    this.runAddr = mapFd(fd, mmapSize);
     this.runArea = new RunArea(view(this.runAddr, mmapSize));
     this.exits = new ExitDecoder(this.runArea);
   }
@@ -91,12 +92,12 @@ export class Vcpu {
 
   /**
    * KVM_RUN until the next exit; returns the decoded exit (valid until the next run()).
-   * Throws KvmError; code 'EINTR' means a signal or immediate_exit stopped it (the kick).
+   * Throws SysError; code 'EINTR' means a signal or immediate_exit stopped it (the kick).
    * Allocates nothing on the success path.
    */
   run(): VcpuExit {
-    const r = ioctlInt(this.h.live('KVM_RUN'), KVM_RUN, 0);
-    if (r < 0) throw new KvmError('KVM_RUN', errno(), `vCPU ${this.id}`);
+    const r = ioctl(this.h.live('KVM_RUN'), KVM_RUN, 0);
+    if (r < 0) throw kvmError('KVM_RUN', errno(), `vCPU ${this.id}`);
     return this.exits.decode();
   }
 
@@ -105,7 +106,7 @@ export class Vcpu {
    * -errno. For loops that want to handle EINTR without an exception; decode with lastExit().
    */
   runRaw(): number {
-    const r = ioctlInt(this.h.live('KVM_RUN'), KVM_RUN, 0);
+    const r = ioctl(this.h.live('KVM_RUN'), KVM_RUN, 0);
     return r < 0 ? -errno() : this.runArea.exitReason;
   }
 
@@ -125,7 +126,7 @@ export class Vcpu {
 
   /**
    * Kick the thread `tid` (the one running this vCPU's KVM_RUN) out of the guest: sets
-   * immediate_exit, then sends KICK_SIGNAL to that thread. Its run() throws KvmError EINTR.
+   * immediate_exit, then sends KICK_SIGNAL to that thread. Its run() throws SysError EINTR.
    * Needs installKickHandler() first, or the signal terminates the process.
    */
   kick(tid: number): void {
@@ -169,7 +170,7 @@ export class Vcpu {
 
   /**
    * Read MSRs. KVM stops at the first MSR it does not handle, so fewer results than indices
-   * means that one is unsupported: reported as a KvmError naming it.
+   * means that one is unsupported: reported as a SysError naming it.
    */
   getMsrs(indices: readonly number[]): MsrEntry[] {
     if (indices.length === 0) return [];
@@ -205,9 +206,9 @@ export class Vcpu {
   /** Unmap kvm_run and close the fd (if owned). Exits returned earlier become invalid. */
   close(): void {
     if (this.h.closed) return;
-    if (this.runAddr !== 0n) {
-      munmap(this.runAddr, this.mmapSize);
-      this.runAddr = 0n;
+    if (this.runAddr !== 0) {
+      unmap(this.runAddr, this.mmapSize);
+      this.runAddr = 0;
     }
     this.h.closeFd();
   }
@@ -217,7 +218,7 @@ export class Vcpu {
 // first unhandled MSR carries EINVAL, the errno KVM itself uses for a refused MSR.
 const EINVAL = 22;
 
-function unsupportedMsr(name: 'KVM_GET_MSRS' | 'KVM_SET_MSRS', done: number, indices: readonly number[]): KvmError {
+function unsupportedMsr(name: 'KVM_GET_MSRS' | 'KVM_SET_MSRS', done: number, indices: readonly number[]): SysError {
   const bad = indices[done];
-  return new KvmError(name, EINVAL, `handled ${done} of ${indices.length} MSRs; MSR 0x${(bad ?? 0).toString(16)} is not supported by this host${name === 'KVM_SET_MSRS' ? ' or the value was refused' : ''}`);
+  return kvmError(name, EINVAL, `handled ${done} of ${indices.length} MSRs; MSR 0x${(bad ?? 0).toString(16)} is not supported by this host${name === 'KVM_SET_MSRS' ? ' or the value was refused' : ''}`);
 }

@@ -8,7 +8,7 @@
  */
 import { IOCTL } from '../kvm/ioctl.js';
 import { Kvm } from '../kvm/kvm.js';
-import { ioctlInt, mmapAnonymous, munmap, view } from '../kvm/libc.js';
+import { ioctl, mapAnon, unmap, view } from '../sys/libc.js';
 
 const exits = Number(process.argv[2] ?? 10_000);
 const rounds = Number(process.argv[3] ?? 5);
@@ -16,10 +16,10 @@ const MEM = 0x10000;
 
 const kvm = Kvm.open();
 const vm = kvm.createVm();
-const mem = mmapAnonymous(MEM);
+const mem = mapAnon(MEM, { shared: true });
 // loop: out %al,$0x10; jmp loop
 new Uint8Array(view(mem, MEM)).set([0xe6, 0x10, 0xeb, 0xfc], 0x1000);
-vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(MEM), userspaceAddr: mem });
+vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(MEM), userspaceAddr: BigInt(mem) });
 const vcpu = vm.createVcpu(0);
 const s = vcpu.getSregs();
 s.cs = { ...s.cs, base: 0n, selector: 0 };
@@ -58,10 +58,10 @@ time('runRaw()', () => {
 const fd = vcpu.fd;
 const req = IOCTL.KVM_RUN;
 time('bare koffi ioctl(KVM_RUN)', () => {
-  for (let i = 0; i < exits; i++) if (ioctlInt(fd, req, 0) !== 0) throw new Error('KVM_RUN failed');
+  for (let i = 0; i < exits; i++) if (ioctl(fd, req, 0) !== 0) throw new Error('KVM_RUN failed');
 });
 
 vcpu.close();
 vm.close();
 kvm.close();
-munmap(mem, MEM);
+unmap(mem, MEM);

@@ -8,7 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
-import * as libc from '../kvm/libc.js';
+import * as libc from '../sys/libc.js';
 import { BootInfo, CoreStats, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT } from './abi.js';
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
 import { ElfImage } from './elf.js';
@@ -137,7 +137,7 @@ export class Machine extends EventEmitter {
   private vm: Vm | null = null;
   private vcpus: Vcpu[] = [];
   private workers: Worker[] = [];
-  private memAddr = 0n;
+  private memAddr: libc.Addr = 0;
   private mem!: DataView;
   private drain!: LogDrain;
   private drainTimer: NodeJS.Timeout | null = null;
@@ -185,10 +185,10 @@ export class Machine extends EventEmitter {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
-    this.memAddr = libc.mmapAnonymous(o.memBytes);
+    this.memAddr = libc.mapAnon(o.memBytes, { shared: true, noreserve: true });
     this.mem = new DataView(libc.view(this.memAddr, o.memBytes));
     const u8 = new Uint8Array(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
-    this.vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(o.memBytes), userspaceAddr: this.memAddr });
+    this.vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(o.memBytes), userspaceAddr: BigInt(this.memAddr) });
 
     const cpuid = this.kvm.supportedCpuid();
     for (let i = 0; i < o.ncpus; i++) {
@@ -238,7 +238,7 @@ export class Machine extends EventEmitter {
           vmFd: this.vm!.fd,
           vcpuFd: v.fd,
           vcpuMmapSize: this.kvm!.vcpuMmapSize(),
-          memBase: this.memAddr.toString(),
+          memBase: this.memAddr,
           memSize: o.memBytes,
           pinCpu: o.pinCpus ? o.pinCpus[i]! : null,
           control: this.control.buffer,
@@ -504,9 +504,9 @@ export class Machine extends EventEmitter {
     this.kvm = null;
     if (this.memAddr) {
       this.finalReports = this.cpuReports();
-      libc.munmap(this.memAddr, this.opts.memBytes);
+      libc.unmap(this.memAddr, this.opts.memBytes);
     }
-    this.memAddr = 0n;
+    this.memAddr = 0;
   }
 
   /** Milliseconds since `sinceWallMs` until the first app instruction on cpu 0, derived from

@@ -5,7 +5,7 @@ export interface VcpuWorkerData {
   vmFd: number;
   vcpuFd: number;
   vcpuMmapSize: number;
-  memBase: string; // host address of guest-physical 0 (bigint as decimal string)
+  memBase: number; // host address of guest-physical 0
   memSize: number;
   pinCpu: number | null;
   /** Int32 cells shared with the main thread, see CTRL_* */

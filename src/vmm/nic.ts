@@ -76,7 +76,7 @@ export function peerAddressFor(address: string, prefix: number, gateway: string 
 
 export async function attachDataplaneNic(
   o: NicOptions,
-  mem: { base: bigint; size: number; view: DataView },
+  mem: { base: number; size: number; view: DataView },
   ringArea: { start: number; end: number },
   nqueues: number,
   log: (msg: string) => void,

@@ -5,8 +5,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { Vcpu, KvmError, type VcpuExit } from '../kvm/index.js';
-import * as libc from '../kvm/libc.js';
+import { Vcpu, SysError, type VcpuExit } from '../kvm/index.js';
+import * as libc from '../sys/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
 import { nicIdleWait, nicKick } from '../nic/wait.js';
 import { Fault, HC, HC_PORT, Hcall, REG_NAMES, BootInfo, CpuStatus, CPU_STATE } from './abi.js';
@@ -40,7 +40,7 @@ const hex = (v: bigint | number) => `0x${v.toString(16)}`;
  */
 function guestMem(): DataView {
   if (!mem) {
-    mem = new DataView(libc.view(BigInt(d.memBase), d.memSize));
+    mem = new DataView(libc.view(d.memBase, d.memSize));
     u8 = new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength);
   }
   return mem;
@@ -137,7 +137,7 @@ function run(): void {
     try {
       exit = vcpu.run();
     } catch (e) {
-      if (e instanceof KvmError && e.code === 'EINTR') {
+      if (e instanceof SysError && e.code === 'EINTR') {
         countExit(EXIT_TOTAL);
         continue;
       }

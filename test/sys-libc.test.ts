@@ -1,45 +1,45 @@
-// src/kvm/libc.ts: anonymous shared memory and views of it from any thread, thread ids,
+// src/sys/libc.ts, the one libc binding: anonymous shared memory and views of it from any thread, thread ids,
 // CPU affinity, signals to one thread and errno text. No /dev/kvm needed.
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { libc } from '../src/kvm/index.js';
+import * as libc from '../src/sys/libc.js';
 import { builtBinding } from './fixtures/kvm/env.js';
 
 describe('memory', () => {
   it('mmapAnonymous gives page-aligned zeroed memory; two views of one address share it', () => {
     const len = 3 * 4096;
-    const a = libc.mmapAnonymous(len);
+    const a = libc.mapAnon(len, { shared: true, noreserve: true });
     try {
-      expect(typeof a).toBe('bigint');
-      expect(a % 4096n).toBe(0n);
+      expect(typeof a).toBe('number');
+      expect(a % 4096).toBe(0);
       const v1 = new Uint8Array(libc.view(a, len));
-      const v2 = new DataView(libc.view(a.toString(), len)); // the decimal string form works too
+      const v2 = new DataView(libc.view(a, len));
       expect(v1.every((b) => b === 0)).toBe(true);
       v1[4096] = 0xab;
       expect(v2.getUint8(4096)).toBe(0xab);
-      const v3 = new Uint8Array(libc.view(a + 4096n, 16));
+      const v3 = new Uint8Array(libc.view(a + 4096, 16));
       expect(v3[0]).toBe(0xab);
     } finally {
-      libc.munmap(a, len);
+      libc.unmap(a, len);
     }
   });
 
   it('a view larger than V8 allows is a RangeError, not a process abort (koffi aborts on it)', () => {
     const len = libc.MAX_VIEW_BYTES + 4096; // MAP_NORESERVE: nothing is touched
-    const a = libc.mmapAnonymous(len);
+    const a = libc.mapAnon(len, { shared: true, noreserve: true });
     try {
       expect(() => libc.view(a, len)).toThrow(RangeError);
       expect(() => libc.view(a, len)).toThrow(/more than one ArrayBuffer can hold/);
       expect(new Uint8Array(libc.view(a, 4096)).length).toBe(4096);
     } finally {
-      libc.munmap(a, len);
+      libc.unmap(a, len);
     }
   });
 
   it('a worker thread builds its own view from the address alone', async () => {
     const len = 64 * 1024;
-    const a = libc.mmapAnonymous(len);
+    const a = libc.mapAnon(len, { shared: true, noreserve: true });
     try {
       const u8 = new Uint8Array(libc.view(a, len));
       u8[0] = 0x11;
@@ -58,15 +58,15 @@ describe('memory', () => {
       // Pinning the worker did not pin the main thread.
       expect(libc.getThreadAffinity().length).toBeGreaterThanOrEqual(1);
     } finally {
-      libc.munmap(a, len);
+      libc.unmap(a, len);
     }
   });
 
   it('rejects bad lengths and addresses before calling libc', () => {
-    expect(() => libc.mmapAnonymous(0)).toThrow(/positive integer/);
-    expect(() => libc.view(0n, 16)).toThrow(/not a valid pointer/);
-    expect(() => libc.view(4096n, -1)).toThrow(/positive integer/);
-    expect(() => libc.munmap(4096n, 1.5)).toThrow(/positive integer/);
+    expect(() => libc.mapAnon(0)).toThrow(/positive integer/);
+    expect(() => libc.view(0, 16)).toThrow(/not a valid pointer/);
+    expect(() => libc.view(4096, -1)).toThrow(/positive integer/);
+    expect(() => libc.unmap(4096, 1.5)).toThrow(/positive integer/);
   });
 });
 
