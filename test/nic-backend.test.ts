@@ -6,7 +6,7 @@ import { FakeGuestQueue, startFakeGuest } from '../src/testing/fake-guest.js';
 import { GuestMemory, GuestMemoryError } from '../src/nic/guest-memory.js';
 import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
 import { datagramPair } from '../src/testing/datagram-pair.js';
-import * as libc from '../src/nic/libc-compat.js';
+import * as libc from '../src/sys/libc.js';
 import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/nic/backend.js';
 import { allocNicRings } from '../src/nic/rings.js';
 import { RssConfigError } from '../src/nic/toeplitz.js';

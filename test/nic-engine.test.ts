@@ -7,7 +7,7 @@ import { FAKE_BUF_SIZE, FakeGuestQueue } from '../src/testing/fake-guest.js';
 import { GuestMemory } from '../src/nic/guest-memory.js';
 import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
 import { datagramPair } from '../src/testing/datagram-pair.js';
-import * as libc from '../src/nic/libc-compat.js';
+import * as libc from '../src/sys/libc.js';
 import { NicEngine } from '../src/nic/engine.js';
 import { NCOUNTERS, readStats } from '../src/nic/stats.js';
 import { allocNicRings } from '../src/nic/rings.js';

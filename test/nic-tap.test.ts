@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GuestMemory } from '../src/nic/guest-memory.js';
 import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
-import * as libc from '../src/nic/libc-compat.js';
+import * as libc from '../src/sys/libc.js';
 import { NIC_WAKE_ANY, startNicBackend, type NicHandle } from '../src/nic/backend.js';
 import { buildNicTools, type PingResult } from '../src/testing/nic-tools.js';
 import { Netns, netnsUnavailable } from '../src/nic/netns.js';

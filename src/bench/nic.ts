@@ -18,7 +18,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GuestMemory } from '../nic/guest-memory.js';
 import { FakeGuestRam } from '../testing/fake-guest-ram.js';
-import * as libc from '../nic/libc-compat.js';
+import * as libc from '../sys/libc.js';
 import { NIC_WAKE_ANY, startNicBackend } from '../nic/backend.js';
 import { buildNicTools, type PingResult } from '../testing/nic-tools.js';
 import { Netns, netnsUnavailable } from '../nic/netns.js';

@@ -7,7 +7,7 @@
 //   await nic.stop()
 import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
 import type { NicVqAddrs } from '../abi/nic.js';
 import { NCOUNTERS, readStats, type QueueStats } from './stats.js';

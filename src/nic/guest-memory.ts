@@ -3,7 +3,7 @@
 // anonymous shared mmap), so every worker thread can build its own view from the number.
 //
 // Every guest-supplied (address, length) goes through `check()` before use.
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
 
 export interface GuestMemorySpec {
   /** host address of guest-physical 0 (bigint or number) */

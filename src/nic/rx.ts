@@ -3,7 +3,8 @@
 // queue (rx_steered_copies), ARP is copied to every queue. A queue without buffers leaves
 // frames in the kernel (back-pressure); a frame for a queue without buffers is dropped.
 import type { GuestMemory } from './guest-memory.js';
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
+import { errnoText } from './errno.js';
 import type { EngineEvents } from './events.js';
 import { ETH_HLEN, VNET_HDR_LEN } from './frame.js';
 import type { Nicio } from './nicio.js';
@@ -179,7 +180,7 @@ export class RxPath {
 
   private readFailed(q: number): void {
     const e = libc.errno();
-    if (e !== libc.EAGAIN && e !== libc.EINTR) this.p.events.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${libc.strerror(e)}`);
+    if (e !== libc.EAGAIN && e !== libc.EINTR) this.p.events.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${errnoText(e)}`);
   }
 
   /** Move up to `batch` frames from queue q's fd into the guest. Returns the frames read. */
@@ -239,7 +240,7 @@ export class RxPath {
     } else {
       got = nicio.readBurst(fd, bArea + B_ADDR, bArea + B_LEN, bArea + B_OUT, k);
       if (got < 0) {
-        this.p.events.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${libc.strerror(-got)}`);
+        this.p.events.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${errnoText(-got)}`);
         return 0;
       }
     }

@@ -1,7 +1,7 @@
 // Native scratch memory of the engine: iovec arrays for readv/writev, the host's own all-zero
 // virtio-net header for TX, and (io = 'burst') the argument arrays of the C helper.
 import type { GuestMemory } from './guest-memory.js';
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
 import { VNET_HDR_LEN } from './frame.js';
 import { MAX_CHAIN_SEGS, type Chain } from './virtqueue.js';
 

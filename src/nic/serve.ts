@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from '../abi/nic-ctl.js';
 import { GuestMemory } from './guest-memory.js';
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
 import { NicEngine } from './engine.js';
 
 /** What the loop drives: the engine itself, or something composed around it. */

@@ -2,7 +2,8 @@
 // queue, then checked here (runt, oversize, no offload flags in the guest's header) and sent
 // with the host's own zero header in front of the guest's frame bytes (scratch.ts).
 import type { GuestMemory } from './guest-memory.js';
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
+import { errnoText } from './errno.js';
 import type { EngineEvents } from './events.js';
 import { ETH_HLEN, VNET_HDR_LEN } from './frame.js';
 import type { Nicio } from './nicio.js';
@@ -62,7 +63,7 @@ export class TxPath {
     const ev = this.p.events;
     if (w < 0) {
       ev.count(q, 'tx_drop_write_error');
-      ev.once(`${q}.tx.write`, `nic: queue ${q}: write to TAP failed: ${libc.strerror(err)}`);
+      ev.once(`${q}.tx.write`, `nic: queue ${q}: write to TAP failed: ${errnoText(err)}`);
     } else {
       ev.count(q, 'tx_frames');
       ev.count(q, 'tx_bytes', c.total - VNET_HDR_LEN);

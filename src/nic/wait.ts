@@ -6,7 +6,7 @@
 // that exit: nicIdleWait(). The backend publishes used.idx *before* it bumps the wake
 // counter, so either the counter moves after we sampled it (Atomics.wait returns at once)
 // or used.idx already differs from used_event (a frame is waiting: do not sleep).
-import * as libc from './libc-compat.js';
+import * as libc from '../sys/libc.js';
 import type { NicVqAddrs } from '../abi/nic.js';
 import { CTL_WAKE } from '../abi/nic-ctl.js';
 

@@ -1,6 +1,6 @@
 // Fake guest RAM for tests and benchmarks (the NIC engine and backend run over it instead of
 // a VM's memory).
-import * as libc from '../nic/libc-compat.js';
+import * as libc from '../sys/libc.js';
 import type { GuestMemorySpec } from '../nic/guest-memory.js';
 
 /**
@@ -19,7 +19,7 @@ export class FakeGuestRam {
   constructor(size: number, guard = 65536) {
     this.guard = guard;
     this.mapLen = guard + size + guard;
-    this.mapBase = libc.mapAnon(this.mapLen, libc.PROT_READ | libc.PROT_WRITE, true);
+    this.mapBase = libc.mapAnon(this.mapLen, { shared: true });
     for (const g of this.guards()) {
       new Uint8Array(libc.view(g, guard)).fill(FakeGuestRam.PATTERN);
       libc.mprotect(g, guard, libc.PROT_NONE);

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { FakeGuestQueue } from './fake-guest.js';
 import { GuestMemory } from '../nic/guest-memory.js';
-import * as libc from '../nic/libc-compat.js';
+import * as libc from '../sys/libc.js';
 import type { NicVqAddrs } from '../abi/nic.js';
 
 export interface FakeGuestInit {
