@@ -14,6 +14,7 @@ import { VirtqueueLayoutError } from '../src/nic/virtqueue.js';
 import { nicIdleWait, nicKick } from '../src/nic/wait.js';
 import { spawn } from 'node:child_process';
 import { attachNic } from '../src/nic/attach.js';
+import { testNicPlan } from '../src/testing/nic-plan.js';
 import { NIC_INFO, readNicInfo } from '../src/abi/nic.js';
 
 const MiB = 1 << 20;
@@ -43,22 +44,23 @@ describe('startNicBackend', () => {
     const [a, b] = datagramPair();
     cleanups.push(() => void (libc.close(a), libc.close(b)));
     const rings = allocNicRings(1 * MiB, 1, 64);
-    const base = { memory: ram.spec, queues: rings, tapFds: [a] };
-    await expect(startNicBackend({ ...base, queues: { rx: [{ ...rings.rx[0]!, size: 48 }], tx: rings.tx } })).rejects.toThrow(
+    const plan = testNicPlan({ nqueues: 1, queueSize: 64 });
+    const base = { memory: ram.spec, rings, tapFds: [a] };
+    await expect(startNicBackend(plan, { ...base, rings: { rx: [{ ...rings.rx[0]!, size: 48 }], tx: rings.tx } })).rejects.toThrow(
       VirtqueueLayoutError,
     );
     await expect(
-      startNicBackend({ ...base, queues: { rx: [{ ...rings.rx[0]!, used: BigInt(4 * MiB - 8) }], tx: rings.tx } }),
+      startNicBackend(plan, { ...base, rings: { rx: [{ ...rings.rx[0]!, used: BigInt(4 * MiB - 8) }], tx: rings.tx } }),
     ).rejects.toThrow(/outside guest memory/);
-    await expect(startNicBackend({ ...base, rss: { reta: [0, 1] } })).rejects.toThrow(RssConfigError);
-    await expect(startNicBackend({ ...base, tapFds: [a, b] })).rejects.toThrow(NicBackendError);
-    await expect(startNicBackend({ memory: ram.spec, queues: rings })).rejects.toThrow(/tapFds or tapName/);
+    await expect(startNicBackend(testNicPlan({ reta: [0, 1] }), base)).rejects.toThrow(RssConfigError);
+    await expect(startNicBackend(plan, { ...base, tapFds: [a, b] })).rejects.toThrow(NicBackendError);
+    await expect(startNicBackend(plan, { memory: ram.spec, rings })).rejects.toThrow(/tapFds or tapName/);
     // a failure inside the worker (here: pinning to a CPU that does not exist) rejects the start
     const msgs: string[] = [];
-    await expect(startNicBackend({ ...base, cpu: 1000, log: (m) => msgs.push(m) })).rejects.toThrow(/NIC worker failed: .*sched_setaffinity/);
+    await expect(startNicBackend(testNicPlan({ cpu: 1000 }), { ...base, log: (m) => msgs.push(m) })).rejects.toThrow(/NIC worker failed: .*sched_setaffinity/);
     expect(msgs.join()).toMatch(/sched_setaffinity/);
-    await expect(startNicBackend({ ...base, memory: { base: 0n, size: 4096 } })).rejects.toThrow(GuestMemoryError);
-    await expect(startNicBackend({ ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
+    await expect(startNicBackend(plan, { ...base, memory: { base: 0n, size: 4096 } })).rejects.toThrow(GuestMemoryError);
+    await expect(startNicBackend(plan, { ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
   });
 
   it.each(['koffi', 'burst'] as const)('serves a halting fake guest from its worker thread and stops cleanly (io %s)', async (io) => {
@@ -73,7 +75,13 @@ describe('startNicBackend', () => {
     const kickFd = libc.makeEventfd();
     cleanups.push(() => void libc.close(kickFd));
     const logs: string[] = [];
-    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: pairs.map((p) => p[0]), kickFd, io, cpu: 0, log: (m) => logs.push(m) });
+    const nic = await startNicBackend(testNicPlan({ nqueues: 2, queueSize: 128, io, cpu: 0 }), {
+      memory: ram.spec,
+      rings,
+      tapFds: pairs.map((p) => p[0]),
+      kickFd,
+      log: (m) => logs.push(m),
+    });
     cleanups.push(() => nic.stop());
     const guest = await startFakeGuest({
       memory: ram.spec,
@@ -131,7 +139,7 @@ describe('nicIdleWait / nicKick (the vCPU worker side of a halted core)', () => 
     const [dev, peer] = datagramPair();
     cleanups.push(() => void (libc.close(dev), libc.close(peer)));
     // a long idle timeout: only the kick (or a frame) can get the backend out of poll(2)
-    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: [dev], idleTimeoutMs: 10_000 });
+    const nic = await startNicBackend(testNicPlan({ queueSize: 64, idleTimeoutMs: 10_000 }), { memory: ram.spec, rings, tapFds: [dev] });
     cleanups.push(() => nic.stop());
     const rx = rings.rx[0]!;
 
@@ -182,18 +190,14 @@ describe('attachNic', () => {
     const [dev, peer] = datagramPair();
     cleanups.push(() => void (libc.close(dev), libc.close(peer)));
     const boot = new DataView(new ArrayBuffer(4096));
-    const { nic, info } = await attachNic({
+    const plan = testNicPlan({ nqueues: 1, queueSize: 128 });
+    expect([Array.from(plan.mac), plan.addr, plan.netmask, plan.gateway]).toEqual([[2, 0, 0, 0, 0, 9], 0x0a000002, 0xffffff00, 0x0a000001]);
+    const { handle: nic, info } = await attachNic(plan, {
       memory: ram.spec,
       ringArea: { start: 2 * MiB, end: 3 * MiB },
-      nqueues: 1,
-      queueSize: 128,
-      mac: Uint8Array.from([2, 0, 0, 0, 0, 9]),
-      addr: 0x0a000002,
-      netmask: 0xffffff00,
-      gateway: 0x0a000001,
-      notifyPort: 0x5e0n,
+      notifyPort: 0x5e0,
       bootInfo: { view: boot, offset: 512 },
-      tap: { fds: [dev] },
+      tapFds: [dev],
     });
     cleanups.push(() => nic.stop());
     const back = readNicInfo(boot, 512);

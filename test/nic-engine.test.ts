@@ -11,6 +11,7 @@ import * as libc from '../src/sys/libc.js';
 import { NicEngine } from '../src/nic/engine.js';
 import { NCOUNTERS, readStats } from '../src/nic/stats.js';
 import { allocNicRings } from '../src/nic/rings.js';
+import { testNicPlan } from '../src/testing/nic-plan.js';
 import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/nic/virtqueue.js';
 
@@ -94,17 +95,15 @@ describe.each(['koffi', 'burst'] as const)('io = %s', (io) => {
     guests = [];
     for (let q = 0; q < NQ; q++) guests.push(new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, (4 + q) * MiB));
     for (const g of guests) g.init();
-    engine = new NicEngine({
+    const plan = testNicPlan({ nqueues: NQ, queueSize: QSIZE, reta, io });
+    expect([Array.from(plan.rss.key), plan.mtu, plan.backend.batch]).toEqual([Array.from(MS_RSS_KEY), 1500, 64]);
+    engine = new NicEngine(plan, {
       mem,
-      rx: rings.rx,
-      tx: rings.tx,
+      rings,
       fds: devFds,
-      rss: { key: MS_RSS_KEY, reta },
-      mtu: 1500,
       stats,
       wake: (q) => wakes.push(q),
       log: (m) => logs.push(m),
-      io,
     });
     engine.attach();
   });

@@ -15,6 +15,7 @@ import { buildNicTools, type PingResult } from '../src/testing/nic-tools.js';
 import { Netns, netnsUnavailable } from '../src/nic/netns.js';
 import { FakeGuestQueue, startFakeGuest, type FakeGuestHandle } from '../src/testing/fake-guest.js';
 import { allocNicRings } from '../src/nic/rings.js';
+import { testNicPlan } from '../src/testing/nic-plan.js';
 import { MS_RSS_KEY, Toeplitz, defaultReta } from '../src/nic/toeplitz.js';
 
 const run = promisify(execFile);
@@ -52,14 +53,12 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
     const mem = new GuestMemory(ram.spec);
     for (let q = 0; q < 2; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
     kickFd = libc.makeEventfd();
-    nic = await startNicBackend({
+    const plan = testNicPlan({ nqueues: 2, queueSize: 256, reta, spinUs: 20, tap: { name: TAP, netns: { kind: 'existing', name: ns.name } } });
+    expect(Array.from(plan.rss.key)).toEqual(Array.from(MS_RSS_KEY));
+    nic = await startNicBackend(plan, {
       memory: ram.spec,
-      queues: rings,
-      tapName: TAP,
-      netns: ns.name,
-      rss: { key: MS_RSS_KEY, reta },
+      rings,
       kickFd,
-      spinUs: 20,
       onWake: (q) => onWakeCalls[q]!++,
     });
     // the fake guest core halts as soon as it is idle (no polling budget), so every frame

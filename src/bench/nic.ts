@@ -24,6 +24,7 @@ import { buildNicTools, type PingResult } from '../testing/nic-tools.js';
 import { Netns, netnsUnavailable } from '../nic/netns.js';
 import { FakeGuestQueue, inlineReflectorWorker, startFakeGuest } from '../testing/fake-guest.js';
 import { allocNicRings } from '../nic/rings.js';
+import { testNicPlan } from '../testing/nic-plan.js';
 
 const run = promisify(execFile);
 
@@ -152,16 +153,18 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
           const mem = new GuestMemory(ram.spec);
           for (let q = 0; q < o.queues; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
         }
-        const nic = await startNicBackend({
-          memory: ram.spec,
-          queues: rings,
-          tapName: TAP,
-          netns: ns.name,
-          kickFd,
+        const plan = testNicPlan({
+          nqueues: o.queues,
+          tap: { name: TAP, netns: { kind: 'existing', name: ns.name } },
           spinUs: o.backendSpinUs,
           cpu: 0, // like the C reflector (taskset -c 0); the client runs on core 1
-          worker: inline ? inlineReflectorWorker(bufBase) : undefined,
           io: config.endsWith('burst') ? 'burst' : 'koffi',
+        });
+        const nic = await startNicBackend(plan, {
+          memory: ram.spec,
+          rings,
+          kickFd,
+          worker: inline ? inlineReflectorWorker(bufBase) : undefined,
           log,
         });
         const guest =

@@ -1,86 +1,122 @@
-// One call for the control plane: place the rings in guest memory (and, after them, the page
-// of static ARP entries when there are any), describe the NIC in the boot info page (struct
-// ix_nic_info), and start the backend on a TAP device (created here, optionally inside a
-// namespace, and brought up) or on fds the caller opened.
+// One call for the control plane: create the plan's namespace if it wants a fresh one, place
+// the rings in guest memory (and, after them, the page of static ARP entries when there are
+// any), describe the NIC in the boot info page (struct ix_nic_info), start the backend on the
+// plan's TAP (or on fds the caller opened), bring the TAP up and address the namespace side.
 import { spawnSync } from 'node:child_process';
+import { IX_NIC_ARP_PAGE, writeNicArpTable, writeNicInfo, type NicInfo, type NicVqAddrs } from '../abi/nic.js';
+import { startNicBackend, type NicHandle, type NicRuntime } from './backend.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
-import { IX_NIC_ARP_PAGE, writeNicArpTable, writeNicInfo, type NicArpEntry, type NicInfo } from '../abi/nic.js';
-import { startNicBackend, type NicBackendOptions, type NicHandle } from './backend.js';
+import { Netns } from './netns.js';
+import type { NicPlan } from './plan.js';
 import { prepareNicRings } from './rings.js';
-import { MS_RSS_KEY, defaultReta } from './toeplitz.js';
 
-export interface AttachNicOptions {
+export interface NicAttachEnv {
   memory: GuestMemorySpec;
-  /** free guest-physical range the rings may use */
+  /** free guest-physical range the rings (and the ARP page) may use */
   ringArea: { start: number; end: number };
-  nqueues: number;
-  /** entries per ring (default 256) */
-  queueSize?: number;
-  mac: Uint8Array;
-  mtu?: number;
-  /** IPv4, host byte order */
-  addr: number;
-  netmask: number;
-  gateway: number;
-  /** static ARP entries (config `[[nic.arp]]`, at most IX_NIC_ARP_MAX): permanent in the guest */
-  arp?: readonly NicArpEntry[];
-  rss?: { key?: Uint8Array; retaSize?: number };
   /** the guest's `out` port for kicks */
-  notifyPort: bigint;
+  notifyPort: number;
   /** where struct ix_nic_info lives: a view of the boot info page and the offset in it */
   bootInfo: { view: DataView; offset: number };
-  /** a TAP to create (and bring up unless up === false) or already open queue fds */
-  tap: { name: string; netns?: string; up?: boolean } | { fds: number[] };
-  backend?: Pick<NicBackendOptions, 'wakeFds' | 'onWake' | 'kickFd' | 'spinUs' | 'batch' | 'idleTimeoutMs' | 'log'>;
+  /** open queue fds instead of the plan's TAP (tests) */
+  tapFds?: number[];
+  backend?: Pick<NicRuntime, 'wakeFds' | 'onWake' | 'kickFd' | 'log'>;
+}
+
+export interface AttachedNic {
+  handle: NicHandle;
+  /** what was written into ix_nic_info */
+  info: NicInfo;
+  rx: NicVqAddrs[];
+  /** the namespace created for the TAP (null when the plan did not ask for a fresh one) */
+  netns: Netns | null;
+  tapName: string | undefined;
+  /** the Linux side's address in a fresh namespace (else null) */
+  peerAddress: string | null;
+  close(): Promise<void>;
 }
 
 export class AttachNicError extends Error {
   override name = 'AttachNicError';
 }
 
-export async function attachNic(o: AttachNicOptions): Promise<{ nic: NicHandle; info: NicInfo }> {
-  const mem = new GuestMemory(o.memory);
-  const rings = prepareNicRings(mem, o.ringArea.start, o.ringArea.end, o.nqueues, o.queueSize ?? 256);
+function ipOrThrow(args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new AttachNicError(`ip ${args.join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+}
+
+/** Rings, ARP page and ix_nic_info in guest memory (no thread, no device yet). */
+function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo {
+  const mem = new GuestMemory(env.memory);
+  const rings = prepareNicRings(mem, env.ringArea.start, env.ringArea.end, plan.nqueues, plan.queueSize);
   // The ARP table takes the page after the rings (rings.end is page aligned), inside the same
   // reserved range, so the guest's page allocator never hands it out.
-  const arp = o.arp ?? [];
   let arpTable = 0n;
-  if (arp.length > 0) {
-    if (rings.end + IX_NIC_ARP_PAGE > o.ringArea.end)
+  if (plan.arp.length > 0) {
+    if (rings.end + IX_NIC_ARP_PAGE > env.ringArea.end)
       throw new AttachNicError(
-        `no room for the static ARP table: the rings end at 0x${rings.end.toString(16)} and the reserved range at 0x${o.ringArea.end.toString(16)}; reserve one more page`,
+        `no room for the static ARP table: the rings end at 0x${rings.end.toString(16)} and the reserved range at 0x${env.ringArea.end.toString(16)}; reserve one more page`,
       );
-    writeNicArpTable(mem.dv, rings.end, arp);
+    writeNicArpTable(mem.dv, rings.end, plan.arp);
     arpTable = BigInt(rings.end);
   }
   const info: NicInfo = {
-    nqueues: o.nqueues,
-    mac: o.mac,
-    mtu: o.mtu ?? 1500,
-    addr: o.addr,
-    netmask: o.netmask,
-    gateway: o.gateway,
-    rssKey: o.rss?.key ?? MS_RSS_KEY,
-    reta: defaultReta(o.nqueues, o.rss?.retaSize ?? 128),
+    nqueues: plan.nqueues,
+    mac: plan.mac,
+    mtu: plan.mtu,
+    addr: plan.addr,
+    netmask: plan.netmask,
+    gateway: plan.gateway,
+    rssKey: plan.rss.key,
+    reta: plan.rss.reta,
     rx: rings.rx,
     tx: rings.tx,
-    notifyPort: o.notifyPort,
-    arpCount: arp.length,
+    notifyPort: BigInt(env.notifyPort),
+    arpCount: plan.arp.length,
     arpTable,
   };
-  writeNicInfo(o.bootInfo.view, o.bootInfo.offset, info);
-  const common = { memory: o.memory, queues: rings, mtu: info.mtu, rss: { key: info.rssKey, reta: Array.from(info.reta) }, ...o.backend };
-  const nic =
-    'fds' in o.tap
-      ? await startNicBackend({ ...common, tapFds: o.tap.fds })
-      : await startNicBackend({ ...common, tapName: o.tap.name, netns: o.tap.netns });
-  if (!('fds' in o.tap) && o.tap.up !== false) {
-    const args = [...(o.tap.netns ? ['-n', o.tap.netns] : []), 'link', 'set', 'dev', o.tap.name, 'up'];
-    const r = spawnSync('ip', args, { encoding: 'utf8' });
-    if (r.status !== 0) {
-      await nic.stop();
-      throw new AttachNicError(`ip ${args.join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+  writeNicInfo(env.bootInfo.view, env.bootInfo.offset, info);
+  return info;
+}
+
+export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<AttachedNic> {
+  const fresh = env.tapFds === undefined && plan.tap?.netns?.kind === 'fresh' ? plan.tap.netns : null;
+  const netns = fresh ? new Netns(fresh.tag) : null;
+  let handle: NicHandle | undefined;
+  try {
+    const info = describeNic(plan, env);
+    handle = await startNicBackend(plan, {
+      ...env.backend,
+      memory: env.memory,
+      rings: { rx: info.rx, tx: info.tx },
+      tapFds: env.tapFds,
+      netns: netns?.name,
+    });
+    let peerAddress: string | null = null;
+    if (env.tapFds === undefined && plan.tap) {
+      const where = netns ? ['-n', netns.name] : plan.tap.netns?.kind === 'existing' ? ['-n', plan.tap.netns.name] : [];
+      ipOrThrow([...where, 'link', 'set', 'dev', plan.tap.name, 'up']);
+      if (fresh && netns) {
+        peerAddress = fresh.peer;
+        netns.ip('addr', 'add', `${peerAddress}/${plan.prefix}`, 'dev', plan.tap.name);
+      }
     }
+    const h = handle;
+    return {
+      handle: h,
+      info,
+      rx: info.rx,
+      netns,
+      tapName: h.tapName,
+      peerAddress,
+      async close() {
+        await h.stop();
+        netns?.remove();
+      },
+    };
+  } catch (e) {
+    await handle?.stop();
+    netns?.remove();
+    throw e;
   }
-  return { nic, info };
 }

@@ -10,34 +10,26 @@ import { maxFrameWithHeader } from './frame.js';
 import { loadNicio } from './nicio.js';
 import { RxPath } from './rx.js';
 import { BURST_MAX, IoScratch } from './scratch.js';
+import type { NicPlan } from './plan.js';
 import { NCOUNTERS } from './stats.js';
 import { FrameSteering } from './steering.js';
-import type { RssConfig } from './toeplitz.js';
 import { TxPath } from './tx.js';
 import { DeviceQueue, ForbiddenRanges, availRingBytes, descTableBytes, usedRingBytes } from './virtqueue.js';
 
 export { VNET_HDR_LEN } from './frame.js';
 
-export interface EngineOptions {
+/** What the engine serves beside the plan (its rss, mtu, backend.batch and backend.io). */
+export interface EngineRuntime {
   mem: GuestMemory;
-  rx: NicVqAddrs[];
-  tx: NicVqAddrs[];
+  rings: { rx: NicVqAddrs[]; tx: NicVqAddrs[] };
   /** one fd per queue pair: a TAP queue fd (or, in unit tests, any datagram fd) */
   fds: number[];
-  rss: RssConfig;
-  /** IP MTU; frames up to mtu + 18 bytes are accepted */
-  mtu: number;
   /** NCOUNTERS * nqueues counters (stats.ts) */
   stats: Float64Array;
   /** the guest asked to be told about new used entries on queue pair q */
   wake: (q: number) => void;
   /** called once per (queue, direction, kind) of problem */
   log: (msg: string) => void;
-  /** frames per direction per queue per pass (default 64, at most 64) */
-  batch?: number;
-  /** 'koffi' (default): one read/writev per frame through koffi; 'burst': up to `batch`
-   * frames per FFI call through the small C helper (nicio.ts) */
-  io?: 'koffi' | 'burst';
 }
 
 export class EngineError extends Error {
@@ -54,28 +46,35 @@ export class NicEngine {
   private readonly tx: TxPath;
   private readonly events: EngineEvents;
 
-  constructor(private readonly o: EngineOptions) {
+  private readonly wake: (q: number) => void;
+
+  /** plan: rss, mtu (frames up to mtu + 18 bytes are accepted), backend.batch (frames per
+   * direction per queue per pass, 1..64) and backend.io ('koffi': one read/writev per frame;
+   * 'burst': up to `batch` frames per FFI call through the C helper, nicio.ts). */
+  constructor(plan: NicPlan, o: EngineRuntime) {
     const nq = o.fds.length;
-    if (nq < 1 || o.rx.length !== nq || o.tx.length !== nq)
-      throw new EngineError(`need one fd, one RX and one TX queue per pair: got ${nq} fds, ${o.rx.length} RX, ${o.tx.length} TX`);
+    const { rx: rxRings, tx: txRings } = o.rings;
+    if (nq < 1 || nq !== plan.nqueues || rxRings.length !== nq || txRings.length !== nq)
+      throw new EngineError(`need one fd, one RX and one TX queue per pair for ${plan.nqueues} pairs: got ${nq} fds, ${rxRings.length} RX, ${txRings.length} TX`);
     if (o.stats.length < nq * NCOUNTERS) throw new EngineError(`stats array too small for ${nq} queues`);
     this.nq = nq;
     this.fds = o.fds;
-    const batch = o.batch ?? 64;
-    const maxFrame = maxFrameWithHeader(o.mtu);
-    const steering = new FrameSteering(o.mem, o.rss, nq);
+    this.wake = o.wake;
+    const batch = plan.backend.batch;
+    const maxFrame = maxFrameWithHeader(plan.mtu);
+    const steering = new FrameSteering(o.mem, plan.rss, nq);
     const forbidden = new ForbiddenRanges();
-    for (const q of [...o.rx, ...o.tx]) {
+    for (const q of [...rxRings, ...txRings]) {
       forbidden.add(Number(q.desc), descTableBytes(q.size));
       forbidden.add(Number(q.avail), availRingBytes(q.size));
       forbidden.add(Number(q.used), usedRingBytes(q.size));
     }
     for (let q = 0; q < nq; q++) {
-      this.rxq.push(new DeviceQueue(o.mem, o.rx[q]!, 'rx', forbidden));
-      this.txq.push(new DeviceQueue(o.mem, o.tx[q]!, 'tx', forbidden));
+      this.rxq.push(new DeviceQueue(o.mem, rxRings[q]!, 'rx', forbidden));
+      this.txq.push(new DeviceQueue(o.mem, txRings[q]!, 'tx', forbidden));
     }
     if (batch < 1 || batch > BURST_MAX) throw new EngineError(`batch ${batch} outside 1..${BURST_MAX}`);
-    const nicio = o.io === 'burst' ? loadNicio() : undefined;
+    const nicio = plan.backend.io === 'burst' ? loadNicio() : undefined;
     this.scratch = new IoScratch(o.mem, nicio !== undefined);
     this.events = new EngineEvents(o.stats, o.log);
     const common = { mem: o.mem, fds: o.fds, events: this.events, scratch: this.scratch, batch, maxFrame, nicio };
@@ -106,7 +105,7 @@ export class NicEngine {
     for (let q = 0; q < this.nq; q++) {
       if (this.rx.publish(q)) {
         this.events.count(q, 'wakeups');
-        this.o.wake(q);
+        this.wake(q);
       }
     }
     return work;

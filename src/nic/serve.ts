@@ -2,7 +2,8 @@
 // while there is work (and for `spinUs` after the last frame), then sleeps in poll(2) on the
 // TAP fds that can take a frame, the guest-kick eventfd and the stop eventfd.
 import { parentPort } from 'node:worker_threads';
-import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from '../abi/nic-ctl.js';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
+import type { WorkerData } from './worker-data.js';
 import { GuestMemory } from './guest-memory.js';
 import * as libc from '../sys/libc.js';
 import { NicEngine } from './engine.js';
@@ -17,25 +18,21 @@ export interface NicPoller {
 
 export type ComposePoller = (engine: NicEngine, mem: GuestMemory) => NicPoller;
 
-function serve(init: WorkerInit, compose: ComposePoller): void {
+function serve(init: WorkerData, compose: ComposePoller): void {
   const port = parentPort!;
-  if (init.cpu !== undefined) libc.pinThisThread(init.cpu);
+  const { backend } = init.plan;
+  if (backend.cpu !== null) libc.pinThisThread(backend.cpu);
   const ctl = new Int32Array(init.ctl);
   const one = libc.mapAnon(4096); // eventfd value 1 for write(), and a pollfd array after it
   const oneDv = new DataView(libc.view(one, 4096));
   oneDv.setBigUint64(0, 1n, true);
   const pfdBase = one + 64;
   const mem = new GuestMemory({ base: init.base, size: init.size });
-  const engine = new NicEngine({
+  const engine = new NicEngine(init.plan, {
     mem,
-    rx: init.rx,
-    tx: init.tx,
+    rings: init.rings,
     fds: init.fds,
-    rss: { key: init.rssKey, reta: init.reta },
-    mtu: init.mtu,
     stats: new Float64Array(init.stats),
-    batch: init.batch,
-    io: init.io,
     log: (msg) => port.postMessage({ type: 'log', msg }),
     wake: (q) => {
       Atomics.add(ctl, CTL_WAKE + q, 1);
@@ -50,8 +47,8 @@ function serve(init: WorkerInit, compose: ComposePoller): void {
   const poller = compose(engine, mem);
   poller.attach();
   Atomics.store(ctl, CTL_STATE, 1);
-  const spinMs = init.spinUs / 1000;
-  port.postMessage({ type: 'ready', spinUs: init.spinUs });
+  const spinMs = backend.spinUs / 1000;
+  port.postMessage({ type: 'ready', spinUs: backend.spinUs });
   let last = performance.now();
   while (Atomics.load(ctl, CTL_STOP) === 0) {
     if (poller.pollOnce() > 0) {
@@ -67,7 +64,7 @@ function serve(init: WorkerInit, compose: ComposePoller): void {
       oneDv.setInt16(64 + 8 * i + 4, libc.POLLIN, true);
       oneDv.setInt16(64 + 8 * i + 6, 0, true);
     }
-    libc.poll(pfdBase, all.length, init.idleTimeoutMs);
+    libc.poll(pfdBase, all.length, backend.idleTimeoutMs);
     if (oneDv.getInt16(64 + 6, true) !== 0) libc.read(init.kickFd, one + 8, 8); // drain the kick counter
     last = performance.now();
   }
@@ -76,7 +73,7 @@ function serve(init: WorkerInit, compose: ComposePoller): void {
 }
 
 /** Runs the loop in this worker thread; a failure is reported to the backend as a message. */
-export function runNicWorker(init: WorkerInit, compose: ComposePoller = (engine) => engine): void {
+export function runNicWorker(init: WorkerData, compose: ComposePoller = (engine) => engine): void {
   try {
     serve(init, compose);
   } catch (e) {

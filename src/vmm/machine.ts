@@ -13,7 +13,8 @@ import { BootInfo, CoreStats, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFT
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
-import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic, type NicOptions } from './nic.js';
+import type { NicPlan } from '../nic/plan.js';
+import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic } from './nic.js';
 import {
   CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL, type FaultReport, type WorkerMessage,
 } from './messages.js';
@@ -33,7 +34,7 @@ export interface MachineOptions {
   appHeapSize?: number;
   appSharedSize?: number;
   /** the NIC, if the dataplane has one */
-  nic?: NicOptions;
+  nic?: NicPlan;
   /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
   selftest?: boolean | 'short';
 }
