@@ -1,4 +1,4 @@
-// Fault isolation (DESIGN.md §8): an app that touches dataplane memory, writes its read-only
+// Fault isolation (docs/design.md): an app that touches dataplane memory, writes its read-only
 // event array, executes an invalid instruction or hands the trap a call array it does not
 // own is stopped; the dataplane reports kind, RIP with the app's symbol, address and
 // registers; the host exits non-zero with a one-line reason once no app is left.

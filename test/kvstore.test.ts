@@ -1,4 +1,4 @@
-// The kvstore app end to end (issue 6): Debian's libmemcached-tools, unmodified, in the
+// The kvstore app end to end: Debian's libmemcached-tools, unmodified, in the
 // dataplane's own namespace: memccapable's ASCII protocol conformance tests, memccp/memccat/
 // memcrm storing and fetching values up to the 1 MB item limit (many frames each), memcslap
 // and memcaslap for a bounded time with zero errors and verified values, with 1 and 2 cores.

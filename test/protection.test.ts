@@ -1,4 +1,4 @@
-// protection = "none" (DESIGN.md §8): the app runs in ring 0 and ix_bpoll is a function call,
+// protection = "none" (docs/design.md): the app runs in ring 0 and ix_bpoll is a function call,
 // so the cost of the protection boundary can be measured. The same apps must work; a fault
 // is then a dataplane panic (nothing protects the dataplane), reported with the app symbol.
 import { afterAll, describe, expect, it } from 'vitest';

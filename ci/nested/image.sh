@@ -129,6 +129,7 @@ add_mod() { # depth-first: dependencies before the module
   order+=("$n")
 }
 for m in kvm_amd kvm_intel virtio_pci 9pnet_virtio 9p overlay tun; do add_mod "$m"; done
+# "$out.tmp/root" is the initramfs being assembled in the cache, not a path on the host
 mkdir -p "$out.tmp/root/lib/modules"
 for n in "${order[@]}"; do
   cp "${modpath[$n]}" "$out.tmp/root/lib/modules/$n.ko"

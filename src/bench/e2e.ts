@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- e2e`: the dataplane against Linux, side by side in one run, same server
- * CPUs and the same client binary and flags (issue 6, item 7). Not a test.
+ * CPUs and the same client binary and flags. Not a test.
  *
  *   rtt     sockperf ping-pong, TCP, 64 B, full RTT, one connection:
  *             blocking client:  ix (bench/e2e/guest/spserver.c)  vs `sockperf server` (default)

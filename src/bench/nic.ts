@@ -102,7 +102,7 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
       ns.ip('addr', 'add', `${HOST_IP}/24`, 'dev', TAP);
       ns.ip('neigh', 'replace', GUEST_IP, 'lladdr', GUEST_MAC, 'dev', TAP, 'nud', 'permanent');
     };
-    // the client spins on core 1 (HOSTNET.md: servers on core 0, clients on core 1)
+    // the client spins on core 1 (the benchmarks' rule: servers on core 0, clients on core 1)
     const ping = async (inflight: number, count: number): Promise<PingResult> => {
       const { stdout } = await run(
         'ip',

@@ -1,5 +1,6 @@
 /** `ix exec <name> -- <command...>`: run an ordinary tool inside a running dataplane's
  * network namespace (where the Linux side of its NIC lives), e.g. ping or ncat. */
+import { reportError } from './errors.js';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { Registry } from '../control/registry.js';
@@ -20,12 +21,7 @@ export function registerExec(program: Command): void {
         if (r.error) throw new LookupError(`cannot run ${command[0]} in ${e.netns}: ${r.error.message}`);
         process.exitCode = r.status ?? 1;
       } catch (err) {
-        if (err instanceof LookupError || (err as Error).name === 'RegistryError') {
-          process.stderr.write(`ix exec: ${(err as Error).message}\n`);
-          process.exitCode = 1;
-          return;
-        }
-        throw err;
+        reportError(err, { cmd: 'ix exec', name });
       }
     });
 }

@@ -1,18 +1,16 @@
 /** The `ix` command line (commander). */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { performance } from 'node:perf_hooks';
-import { loadConfig, checkHostFit, ConfigError, HostFitError } from '../config/index.js';
+import { loadConfig, checkHostFit } from '../config/index.js';
+import { reportError } from './errors.js';
 import { registerCheck } from './check.js';
 import { registerStats } from './stats.js';
 import { registerPs } from './ps.js';
 import { registerStop } from './stop.js';
 import { registerExec } from './exec.js';
-import { Registry, RegistryError, type Claim } from '../control/registry.js';
+import { Registry, type Claim } from '../control/registry.js';
 import { createLogger } from '../control/logger.js';
-import { runDataplane, RunError } from '../control/run.js';
-import { ElfError } from '../vmm/elf.js';
-import { BootError } from '../vmm/boot.js';
-import { MachineError } from '../vmm/machine.js';
+import { runDataplane } from '../control/run.js';
 import { releaseSpareVcpuWorkers } from '../vmm/worker-pool.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -38,13 +36,9 @@ program
       cfg = loadConfig(configPath);
       checkHostFit(cfg);
     } catch (e) {
-      if (e instanceof ConfigError || e instanceof HostFitError) {
-        process.stderr.write(`${e.message}\n`);
-        await releaseSpareVcpuWorkers();
-        process.exitCode = 2;
-        return;
-      }
-      throw e;
+      reportError(e, { cmd: 'ix run' });
+      await releaseSpareVcpuWorkers();
+      return;
     }
     const log = createLogger(opts.logLevel ?? cfg.log.level);
     // claim the name and pinned CPUs before anything is created; a conflict is refused here
@@ -54,13 +48,9 @@ program
         log.warn({ stale: c }, `removed what dataplane '${c.name}' (pid ${c.pid}, no longer running) left behind: ${c.removed.join(', ') || 'nothing'}`),
       );
     } catch (e) {
-      if (e instanceof RegistryError) {
-        process.stderr.write(`ix: ${cfg.name}: refused: ${e.message}\n`);
-        await releaseSpareVcpuWorkers();
-        process.exitCode = 3;
-        return;
-      }
-      throw e;
+      reportError(e, { cmd: 'ix run', name: cfg.name });
+      await releaseSpareVcpuWorkers();
+      return;
     }
     try {
       const r = await runDataplane(cfg, { log, selftest: opts.selftest, startedWallMs, claim, metricsPort: opts.metricsPort ?? null });
@@ -71,13 +61,7 @@ program
       else if (r.exitCode !== 0) process.stderr.write(`ix: ${cfg.name}: ${r.reason}\n`);
       process.exitCode = r.exitCode;
     } catch (e) {
-      if (e instanceof RunError || e instanceof ElfError || e instanceof BootError || e instanceof MachineError || (e as Error).name === 'SysError') {
-        log.fatal((e as Error).message);
-        process.stderr.write(`ix: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      throw e;
+      reportError(e, { cmd: 'ix run', name: cfg.name }, () => log.fatal((e as Error).message));
     } finally {
       claim.release();
     }

@@ -1,8 +1,9 @@
 /** `ix stats [name]`: live per-core rates of a running dataplane, read through its control
  * socket (the dataplane answers from the guest's shared-memory counters, no exits). */
+import { reportError } from './errors.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { Registry } from '../control/registry.js';
-import { ControlSocketError, request } from '../control/socket.js';
+import { request } from '../control/socket.js';
 import { renderReport, type StatsReport } from '../control/stats.js';
 import { findDataplane, LookupError } from './stop.js';
 
@@ -46,12 +47,7 @@ export function registerStats(program: Command): void {
           await new Promise((r) => setTimeout(r, 1000));
         }
       } catch (err) {
-        if (err instanceof LookupError || err instanceof ControlSocketError || (err as Error).name === 'RegistryError') {
-          process.stderr.write(`ix stats: ${(err as Error).message}\n`);
-          process.exitCode = 1;
-          return;
-        }
-        throw err;
+        reportError(err, { cmd: 'ix stats', name });
       }
     });
 }

@@ -1,5 +1,6 @@
 /** `ix stop <name>`: ask a running dataplane to stop through its control socket and wait
  * until its process is gone (SIGTERM when the socket does not answer). */
+import { reportError } from './errors.js';
 import type { Command } from 'commander';
 import { entryAlive, Registry, type Entry } from '../control/registry.js';
 import { ControlSocketError, request } from '../control/socket.js';
@@ -60,12 +61,7 @@ export function registerStop(program: Command): void {
         const { entry, how } = await stopDataplane(new Registry(), name, Number.isFinite(t) && t > 0 ? t * 1000 : 10_000);
         process.stdout.write(`stopped ${entry.name} (pid ${entry.pid}${how === 'SIGTERM' ? ', by SIGTERM: the control socket did not answer' : ''})\n`);
       } catch (e) {
-        if (e instanceof LookupError || (e as Error).name === 'RegistryError') {
-          process.stderr.write(`ix stop: ${(e as Error).message}\n`);
-          process.exitCode = 1;
-          return;
-        }
-        throw e;
+        reportError(e, { cmd: 'ix stop', name });
       }
     });
 }

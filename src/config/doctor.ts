@@ -133,7 +133,7 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
   } else if (probe.result.native) {
     c.push(item('probe-boot', 'probe boot', 'ok', `platform ${probe.result.platform}: the guest reached native mode in ${probe.result.ms} ms`));
   } else {
-    c.push(item('probe-boot', 'probe boot', 'fail', `platform ${probe.result.platform}: the guest did not reach native mode within 1 s (${probe.result.ms} ms); it would run emulated, far too slowly`, 'see docs on PVM (shared/PVM.md) and `ix run --log-level debug`'));
+    c.push(item('probe-boot', 'probe boot', 'fail', `platform ${probe.result.platform}: the guest did not reach native mode within 1 s (${probe.result.ms} ms); it would run emulated, far too slowly`, 'see docs/pvm.md and `ix run --log-level debug`'));
   }
 
   if (facts.config !== undefined) {

@@ -1,5 +1,5 @@
 /**
- * The runtime directory of running dataplanes (issue 5): one `<name>.json` entry (pid,
+ * The runtime directory of running dataplanes: one `<name>.json` entry (pid,
  * pinned CPUs, config, socket, namespace) and one `<name>.sock` control socket per
  * dataplane. `ix run` claims its entry before it creates anything, so a second dataplane
  * with the same name or an overlapping pinned CPU list is refused up front; an entry whose

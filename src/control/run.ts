@@ -1,6 +1,6 @@
 /**
  * `ix run`: start a dataplane from a validated config and run it in the foreground until
- * every app is gone, the guest fails, or SIGINT/SIGTERM (DESIGN.md §1).
+ * every app is gone, the guest fails, or SIGINT/SIGTERM (docs/design.md).
  */
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -170,9 +170,9 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     platform: r0?.platform ?? 'unknown',
     cores: reports.map((r) => ({
       cpu: r.cpu,
-      rxFrames: Number(r.rxFrames),
-      txFrames: Number(r.txFrames),
-      events: Number(r.events),
+      rxFrames: Number(r.stats.rxFrames),
+      txFrames: Number(r.stats.txFrames),
+      events: Number(r.stats.events),
       bpolls: Number(r.bpollCalls),
       calls: Number(r.callsExecuted),
     })),

@@ -1,5 +1,5 @@
 /**
- * The control socket of a running dataplane (issue 5): a Unix stream socket in the runtime
+ * The control socket of a running dataplane: a Unix stream socket in the runtime
  * directory (registry.ts). A client writes one JSON request line, {"op": "..."}; the
  * dataplane answers one JSON line, {"ok": true, ...} or {"ok": false, "error": "..."}, and
  * closes. Ops: "info", "stats", "metrics" (Prometheus text), "stop".

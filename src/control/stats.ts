@@ -1,32 +1,18 @@
 /**
- * Live dataplane statistics (issue 5): raw samples of the per-core counters the guest keeps
- * in shared memory (guest/include/ix/stats.h, read without exits) and of the NIC backend's
- * per-queue counters (src/nic/stats.ts), turned into per-core rates from two samples,
- * rendered as a table, as JSON or as Prometheus text exposition.
+ * Live dataplane statistics: raw samples of the per-core counters the guest keeps in shared
+ * memory (src/abi/stats.ts, read without exits) and of the NIC backend's per-queue counters,
+ * turned into per-core rates from two samples, rendered as a table, as JSON or as Prometheus
+ * text exposition. The guest's counters come from one table (CORE_COUNTERS); the host adds
+ * its NIC drops and vCPU exits.
  */
+import { BATCH_BUCKETS, CORE_COUNTERS, type CoreCounterKey } from '../abi/index.js';
 import type { QueueStats } from '../nic/stats.js';
-import type { CoreStatsSample } from '../vmm/machine.js';
+import type { CoreStatsSample } from '../vmm/guest-stats.js';
 
-/** RX batch-size buckets of ix_core_stats.rx_batches. */
-export const BATCH_BUCKETS = ['0', '1', '2-3', '4-7', '8-15', '16-31', '32-63', '64+'] as const;
+export { BATCH_BUCKETS } from '../abi/index.js';
 
 /** One core's counters as plain numbers (JSON-safe; exact below 2^53). */
-export interface CoreCounters {
-  cpu: number;
-  rxFrames: number;
-  txFrames: number;
-  rxBytes: number;
-  txBytes: number;
-  loops: number;
-  rxBatches: number[];
-  bpolls: number;
-  calls: number;
-  events: number;
-  drops: number;
-  tcpConns: number;
-  busyCycles: number;
-  idleCycles: number;
-  halts: number;
+export type CoreCounters = { cpu: number; rxBatches: number[] } & Record<CoreCounterKey, number> & {
   /** NIC backend drops on this core's queue pair (every rx_drop_* and tx_drop_* counter) */
   nicDrops: number;
   /** returns from KVM_RUN on this core's vCPU (each 25-38 us on PVM): all, and by reason */
@@ -34,7 +20,10 @@ export interface CoreCounters {
   hypercallExits: number;
   kickExits: number;
   haltExits: number;
-}
+};
+
+/** the host's additions to the guest's counters */
+const HOST_COUNTERS = ['nicDrops', 'exits', 'hypercallExits', 'kickExits', 'haltExits'] as const;
 
 export interface Sample {
   /** host monotonic time of the sample, ms */
@@ -91,28 +80,17 @@ export function takeSample(t: number, guest: CoreStatsSample[], nic: QueueStats[
       const q = nic?.[g.cpu];
       let nicDrops = 0;
       if (q) for (const [k, v] of Object.entries(q)) if (k.startsWith('rx_drop_') || k.startsWith('tx_drop_')) nicDrops += v;
-      return {
+      const c = {
         cpu: g.cpu,
-        rxFrames: n(g.rxFrames),
-        txFrames: n(g.txFrames),
-        rxBytes: n(g.rxBytes),
-        txBytes: n(g.txBytes),
-        loops: n(g.loops),
         rxBatches: BATCH_BUCKETS.map((_, i) => n(g.rxBatches[i])),
-        bpolls: n(g.bpolls),
-        calls: n(g.calls),
-        events: n(g.events),
-        drops: n(g.drops),
-        tcpConns: n(g.tcpConns),
-        busyCycles: n(g.busyCycles),
-        idleCycles: n(g.idleCycles),
-        halts: n(g.halts),
         nicDrops,
         exits: g.exits.total,
         hypercallExits: g.exits.hypercall,
         kickExits: g.exits.kick,
         haltExits: g.exits.halt,
-      };
+      } as CoreCounters;
+      for (const { key } of CORE_COUNTERS) c[key] = n(g[key]);
+      return c;
     }),
   };
 }
@@ -161,13 +139,12 @@ export function rates(a: Sample, b: Sample): { intervalS: number; cores: CoreRat
   const cores = b.cores.map((c, i) => coreRates(a.cores[i]!, c, secs));
   // the total is the rate of the summed counters (so shares and ratios weigh cores by work)
   const sum = (s: Sample): CoreCounters => {
-    const z: CoreCounters = { cpu: -1, rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, loops: 0, rxBatches: BATCH_BUCKETS.map(() => 0), bpolls: 0, calls: 0, events: 0, drops: 0, tcpConns: 0, busyCycles: 0, idleCycles: 0, halts: 0, nicDrops: 0, exits: 0, hypercallExits: 0, kickExits: 0, haltExits: 0 };
+    const z = { cpu: -1, rxBatches: BATCH_BUCKETS.map(() => 0) } as CoreCounters;
+    const keys = [...CORE_COUNTERS.map((m) => m.key), ...HOST_COUNTERS];
+    for (const k of keys) z[k] = 0;
     for (const c of s.cores) {
-      for (const k of Object.keys(z) as (keyof CoreCounters)[]) {
-        if (k === 'cpu') continue;
-        if (k === 'rxBatches') z.rxBatches = z.rxBatches.map((v, i) => v + (c.rxBatches[i] ?? 0));
-        else z[k] += c[k];
-      }
+      for (const k of keys) z[k] += c[k];
+      z.rxBatches = z.rxBatches.map((v, i) => v + (c.rxBatches[i] ?? 0));
     }
     return z;
   };
@@ -243,21 +220,9 @@ export function renderReport(r: StatsReport): string {
 
 // ---------------------------------------------------------------------------- Prometheus
 
-const METRICS: { key: keyof Omit<CoreCounters, 'cpu' | 'rxBatches'>; name: string; type: 'counter' | 'gauge'; help: string }[] = [
-  { key: 'rxFrames', name: 'ix_rx_frames_total', type: 'counter', help: 'Frames received from the core\'s NIC queue.' },
-  { key: 'txFrames', name: 'ix_tx_frames_total', type: 'counter', help: 'Frames handed to the core\'s NIC queue.' },
-  { key: 'rxBytes', name: 'ix_rx_bytes_total', type: 'counter', help: 'Bytes received.' },
-  { key: 'txBytes', name: 'ix_tx_bytes_total', type: 'counter', help: 'Bytes transmitted.' },
-  { key: 'loops', name: 'ix_loops_total', type: 'counter', help: 'Dataplane loop iterations.' },
-  { key: 'bpolls', name: 'ix_bpolls_total', type: 'counter', help: 'ix_bpoll traps from the app.' },
-  { key: 'calls', name: 'ix_calls_total', type: 'counter', help: 'Batched calls executed.' },
-  { key: 'events', name: 'ix_events_total', type: 'counter', help: 'Events posted to the app.' },
-  { key: 'drops', name: 'ix_drops_total', type: 'counter', help: 'Frames dropped by the guest stack.' },
-  { key: 'nicDrops', name: 'ix_nic_drops_total', type: 'counter', help: 'Frames dropped by the host NIC backend on the core\'s queue pair.' },
-  { key: 'tcpConns', name: 'ix_tcp_connections', type: 'gauge', help: 'TCP connections in use.' },
-  { key: 'busyCycles', name: 'ix_busy_cycles_total', type: 'counter', help: 'TSC cycles spent working.' },
-  { key: 'idleCycles', name: 'ix_idle_cycles_total', type: 'counter', help: 'TSC cycles spent idle (polling with nothing to do, or halted).' },
-  { key: 'halts', name: 'ix_halts_total', type: 'counter', help: 'Idle halts.' },
+const METRICS: { key: CoreCounterKey | 'nicDrops'; metric: string; type: 'counter' | 'gauge'; help: string }[] = [
+  ...CORE_COUNTERS,
+  { key: 'nicDrops', metric: 'ix_nic_drops_total', type: 'counter', help: 'Frames dropped by the host NIC backend on the core\'s queue pair.' },
 ];
 
 /** ix_vcpu_exits_total by reason; `other` is what the named reasons do not cover (EINTR, ...) */
@@ -275,8 +240,8 @@ export function prometheusText(name: string, cores: CoreCounters[]): string {
   const dp = `dataplane="${label(name)}"`;
   const out: string[] = [];
   for (const m of METRICS) {
-    out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
-    for (const c of cores) out.push(`${m.name}{${dp},core="${c.cpu}"} ${c[m.key]}`);
+    out.push(`# HELP ${m.metric} ${m.help}`, `# TYPE ${m.metric} ${m.type}`);
+    for (const c of cores) out.push(`${m.metric}{${dp},core="${c.cpu}"} ${c[m.key]}`);
   }
   out.push('# HELP ix_rx_batches_total Dataplane loop iterations by frames received in the iteration.', '# TYPE ix_rx_batches_total counter');
   for (const c of cores) BATCH_BUCKETS.forEach((b, i) => out.push(`ix_rx_batches_total{${dp},core="${c.cpu}",size="${b}"} ${c.rxBatches[i] ?? 0}`));

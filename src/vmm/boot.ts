@@ -1,7 +1,7 @@
 /**
  * Lays out guest-physical memory and fills it before the first KVM_RUN: the kernel and app
  * images, the boot page table (a direct map of all guest memory), the log rings and the
- * boot info page (DESIGN.md §4). Pure functions over a byte view of guest memory, so they are
+ * boot info page (docs/guest-kernel.md). Pure functions over a byte view of guest memory, so they are
  * testable without /dev/kvm.
  *
  * Guest-physical layout:
@@ -14,9 +14,9 @@
  *                It must be zero: the guest allocator relies on it (fresh anonymous memory).
  */
 import {
-  APP_ARGS_MAX, AppSeg, BOOTINFO_MAGIC, BOOTINFO_VERSION, BootInfo, HC_PORT, KERNEL_BASE,
-  KERNEL_PHYS, LogRing, MAX_APP_SEGS, MAX_CPUS,
-} from './abi.js';
+  APP_ARGS_MAX, AppSeg, BOOTINFO_MAGIC, BOOTINFO_VERSION, BootInfo, HC_PORT, KERNEL_BASE, KERNEL_PHYS, LogRing,
+  MAX_APP_SEGS, MAX_CPUS, PROTECTION, writeStruct, type WriteValue,
+} from '../abi/index.js';
 import type { ElfImage } from './elf.js';
 
 export const BOOTINFO_GPA = 0x1000;
@@ -71,7 +71,7 @@ const alignUp = (v: number, a: number) => Math.ceil(v / a) * a;
 
 /** Build the boot page table: PML4 slot 128 -> the direct map of all memory with 2 MiB pages.
  * U=1 at every level: on PVM hosts the kernel itself runs with CPL 3 in hardware and cannot
- * touch a U=0 page (PVM.md §5); apps never run on this table, so it exposes nothing. */
+ * touch a U=0 page (docs/pvm.md); apps never run on this table, so it exposes nothing. */
 export function buildBootPageTable(mem: DataView, memBytes: number): void {
   const P = 1n, W = 2n, U = 4n, PS = 0x80n;
   const gibs = Math.ceil(memBytes / GIB);
@@ -106,11 +106,14 @@ function loadSegmentsByPaddr(u8: Uint8Array, img: ElfImage, memBytes: number): n
   return alignUp(end, PAGE);
 }
 
-/** Place the app's segments at page-aligned physical addresses from `at`; describe them in boot info. */
-function loadApp(bi: DataView, u8: Uint8Array, app: ElfImage, at: number, memBytes: number): number {
+type BootInfoValue = WriteValue<typeof BootInfo>;
+
+/** Place the app's segments at page-aligned physical addresses from `at`; describe them in `bi`. */
+function loadApp(bi: BootInfoValue, u8: Uint8Array, app: ElfImage, at: number, memBytes: number): number {
   if (app.segments.length > MAX_APP_SEGS) throw new BootError(`${app.path}: ${app.segments.length} loadable segments; at most ${MAX_APP_SEGS}`);
   let pa = at;
   let prevEnd = 0n;
+  const segs: WriteValue<typeof AppSeg>[] = [];
   const sorted = [...app.segments].sort((a, b) => (a.vaddr < b.vaddr ? -1 : 1));
   sorted.forEach((s, i) => {
     const lead = Number(s.vaddr % BigInt(PAGE));
@@ -123,27 +126,21 @@ function loadApp(bi: DataView, u8: Uint8Array, app: ElfImage, at: number, memByt
     if (pa + alignUp(filesz, PAGE) > memBytes) throw new BootError(`${app.path} does not fit in guest memory; raise \`memory\``);
     u8.fill(0, pa, pa + alignUp(filesz, PAGE));
     u8.set(app.data.subarray(s.offset, s.offset + s.filesz), pa + lead);
-    const o = BootInfo.appSegs + i * AppSeg.size;
-    bi.setBigUint64(o + AppSeg.vaddr, vaddr, true);
-    bi.setBigUint64(o + AppSeg.paddr, BigInt(pa), true);
-    bi.setBigUint64(o + AppSeg.filesz, BigInt(filesz), true);
-    bi.setBigUint64(o + AppSeg.memsz, BigInt(memsz), true);
-    bi.setUint32(o + AppSeg.flags, s.flags, true);
+    segs.push({ vaddr, paddr: pa, filesz, memsz, flags: s.flags });
     pa += alignUp(filesz, PAGE);
     prevEnd = vaddr + BigInt(memsz);
   });
-  bi.setBigUint64(BootInfo.appEntry, app.entry, true);
-  bi.setUint32(BootInfo.appNsegs, sorted.length, true);
+  bi.appSegs = segs;
+  bi.appEntry = app.entry;
+  bi.appNsegs = sorted.length;
   return pa;
 }
 
-function writeArgs(bi: DataView, args: string[]): void {
+function packArgs(args: string[]): BootInfoValue {
   const bytes = Buffer.concat(args.map((a) => Buffer.from(`${a}\0`, 'utf8')));
   if (bytes.length > APP_ARGS_MAX || args.length > 64)
     throw new BootError(`app arguments take ${bytes.length} bytes (${args.length} args); at most ${APP_ARGS_MAX} bytes and 64 args`);
-  new Uint8Array(bi.buffer, bi.byteOffset + BootInfo.appArgs, APP_ARGS_MAX).set(bytes);
-  bi.setUint32(BootInfo.appArgc, args.length, true);
-  bi.setUint32(BootInfo.appArgsLen, bytes.length, true);
+  return { appArgs: bytes, appArgc: args.length, appArgsLen: bytes.length };
 }
 
 /** Fill guest memory for boot. `mem`/`u8` view guest-physical 0..memBytes. */
@@ -153,36 +150,39 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
   u8.fill(0, 0, KERNEL_PHYS);
   buildBootPageTable(mem, p.memBytes);
   const kernelEnd = loadSegmentsByPaddr(u8, kernel, p.memBytes);
-  const bi = bootInfoView(mem);
+  const bi: BootInfoValue = {};
   const appEnd = loadApp(bi, u8, app, kernelEnd, p.memBytes);
   const reserved = { start: alignUp(appEnd, PAGE), end: alignUp(appEnd, PAGE) + alignUp(p.reserveBytes ?? 0, PAGE) };
   const freeStart = alignUp(reserved.end, 2 * PAGE);
   if (freeStart + (4 << 20) > p.memBytes) throw new BootError(`guest memory (${p.memBytes} bytes) leaves less than 4 MiB free after the images; raise \`memory\``);
 
-  bi.setBigUint64(BootInfo.magic, BOOTINFO_MAGIC, true);
-  bi.setUint32(BootInfo.version, BOOTINFO_VERSION, true);
-  bi.setUint32(BootInfo.sizeField, BootInfo.size, true);
-  bi.setBigUint64(BootInfo.memSize, BigInt(p.memBytes), true);
-  bi.setBigUint64(BootInfo.kernelPhysEnd, BigInt(kernelEnd), true);
-  bi.setBigUint64(BootInfo.freePhysStart, BigInt(freeStart), true);
-  bi.setBigUint64(BootInfo.freePhysEnd, BigInt(p.memBytes), true);
-  bi.setBigUint64(BootInfo.pgdPhys, BigInt(PGD_GPA), true);
-  bi.setBigUint64(BootInfo.tscKhz, BigInt(p.tscKhz), true);
-  bi.setUint32(BootInfo.ncpus, p.ncpus, true);
-  bi.setUint32(BootInfo.flags, p.flags, true);
-  bi.setUint32(BootInfo.batch, p.batch, true);
-  bi.setUint32(BootInfo.idlePollUs, p.idlePollUs, true);
-  bi.setUint32(BootInfo.protection, p.protection === 'none' ? 1 : 0, true);
-  bi.setUint32(BootInfo.hcPort, HC_PORT, true);
-  bi.setBigUint64(BootInfo.appStackSize, BigInt(p.appStackSize), true);
-  bi.setBigUint64(BootInfo.appHeapSize, BigInt(p.appHeapSize), true);
-  bi.setBigUint64(BootInfo.appSharedSize, BigInt(p.appSharedSize ?? 0), true);
-  writeArgs(bi, p.appArgs);
-  bi.setBigUint64(BootInfo.logRingPhys, BigInt(LOG_RINGS_GPA), true);
-  bi.setBigUint64(BootInfo.logRingSize, BigInt(LOG_RING_SIZE), true);
+  writeStruct(BootInfo, mem, BOOTINFO_GPA, {
+    ...bi,
+    ...packArgs(p.appArgs),
+    magic: BOOTINFO_MAGIC,
+    version: BOOTINFO_VERSION,
+    size: BootInfo.size,
+    memSize: p.memBytes,
+    kernelPhysEnd: kernelEnd,
+    freePhysStart: freeStart,
+    freePhysEnd: p.memBytes,
+    pgdPhys: PGD_GPA,
+    tscKhz: p.tscKhz,
+    ncpus: p.ncpus,
+    flags: p.flags,
+    batch: p.batch,
+    idlePollUs: p.idlePollUs,
+    protection: PROTECTION[p.protection],
+    hcPort: HC_PORT,
+    appStackSize: p.appStackSize,
+    appHeapSize: p.appHeapSize,
+    appSharedSize: p.appSharedSize ?? 0,
+    logRingPhys: LOG_RINGS_GPA,
+    logRingSize: LOG_RING_SIZE,
+  });
   for (let c = 0; c < MAX_CPUS; c++) {
     const r = LOG_RINGS_GPA + c * LOG_RING_SIZE;
-    mem.setUint32(r + LogRing.size, LOG_RING_DATA, true);
+    writeStruct(LogRing, mem, r, { size: LOG_RING_DATA });
   }
   return { entry: kernel.entry, kernelPhysEnd: kernelEnd, freeStart, freeEnd: p.memBytes, reserved };
 }

@@ -1,5 +1,5 @@
 /** Reads the guest's per-CPU log rings (guest/include/ix/logring.h) and splits them into lines. */
-import { LogRing } from './abi.js';
+import { LOGRING_HDR, LogRing, readField1, writeStruct } from '../abi/index.js';
 
 export class LogDrain {
   private partial: string[] = [];
@@ -23,16 +23,16 @@ export class LogDrain {
 
   drainOne(cpu: number, flushPartial = false): number {
     const r = this.ringsGpa + cpu * this.stride;
-    const size = this.mem.getUint32(r + LogRing.size, true);
-    const head = this.mem.getUint32(r + LogRing.head, true);
-    const tail = this.mem.getUint32(r + LogRing.tail, true);
+    const size = readField1(LogRing, this.mem, r, 'size');
+    const head = readField1(LogRing, this.mem, r, 'head');
+    const tail = readField1(LogRing, this.mem, r, 'tail');
     // The guest is untrusted: a head that claims more than a full ring is clamped.
     const avail = Math.min((head - tail) >>> 0, size);
     if (avail > 0) {
       const bytes = new Uint8Array(avail);
-      const data = r + LogRing.data;
+      const data = r + LOGRING_HDR;
       for (let i = 0; i < avail; i++) bytes[i] = this.mem.getUint8(data + ((tail + i) & (size - 1)));
-      this.mem.setUint32(r + LogRing.tail, (tail + avail) >>> 0, true);
+      writeStruct(LogRing, this.mem, r, { tail: (tail + avail) >>> 0 });
       const text = this.partial[cpu] + Buffer.from(bytes).toString('utf8');
       const lines = text.split('\n');
       this.partial[cpu] = lines.pop() ?? '';

@@ -1,7 +1,9 @@
 /**
  * A dataplane guest: one KVM VM with its memory, kernel, app and one worker thread per vCPU.
  * The main thread owns the lifecycle, drains the guest's log rings and turns worker messages
- * into events (DESIGN.md §3, §4, §9).
+ * into events (docs/architecture.md). Set-up details live beside it: initial vCPU state
+ * (vcpu-init.ts), boot loading (boot.ts), fault symbolisation (symbols.ts), statistics
+ * decoding (guest-stats.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
@@ -9,15 +11,19 @@ import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
-import { BootInfo, CoreStats, CpuStatus, FAULT_KINDS, PLATFORM_NAMES, BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT } from './abi.js';
-import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, PGD_GPA, prepareGuest } from './boot.js';
+import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, VCPU_CTRL, VCPU_EXIT_CELLS } from '../abi/index.js';
+import { LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
+import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
+import { Symbolizer, type AppFault } from './symbols.js';
+import { setInitialState } from './vcpu-init.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
 import type { NicPlan } from '../nic/plan.js';
 import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic } from './nic.js';
-import {
-  CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL, type FaultReport, type WorkerMessage,
-} from './messages.js';
+import type { WorkerMessage } from './messages.js';
+
+export type { AppFault } from './symbols.js';
+export type { CoreStatsSample, CpuReport } from './guest-stats.js';
 
 export interface MachineOptions {
   kernelPath: string;
@@ -39,17 +45,6 @@ export interface MachineOptions {
   selftest?: boolean | 'short';
 }
 
-export interface AppFault {
-  cpu: number;
-  kind: string;
-  vector: number;
-  rip: string;
-  symbol: string | null;
-  addr: string;
-  errorCode: string;
-  regs: Record<string, string>;
-}
-
 export type CpuOutcome =
   | { state: 'running' }
   | { state: 'exited'; status: number }
@@ -61,56 +56,6 @@ export interface MachineResult {
   exitCode: number;
   reason: string;
   cpus: CpuOutcome[];
-}
-
-export interface CpuReport {
-  cpu: number;
-  platform: string;
-  state: number;
-  tscKernelEntry: bigint;
-  tscNative: bigint;
-  tscAppEntry: bigint;
-  selftestCycles: bigint;
-  selftestIters: bigint;
-  bpollCalls: bigint;
-  callsExecuted: bigint;
-  /** dataplane counters (ix/stats.h); zero without a NIC */
-  rxFrames: bigint;
-  txFrames: bigint;
-  events: bigint;
-  tcpConns: bigint;
-}
-
-/** One core's dataplane counters (guest/include/ix/stats.h), as read from shared memory. */
-/** How often KVM_RUN returned to a vCPU's worker, by reason (`other`: the rest, e.g. EINTR). */
-export interface VcpuExitCounts {
-  total: number;
-  hypercall: number;
-  kick: number;
-  halt: number;
-}
-
-export interface CoreStatsSample {
-  cpu: number;
-  rxFrames: bigint;
-  txFrames: bigint;
-  rxBytes: bigint;
-  txBytes: bigint;
-  loops: bigint;
-  /** loop iterations by frames received: 0, 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64+ */
-  rxBatches: bigint[];
-  bpolls: bigint;
-  calls: bigint;
-  events: bigint;
-  drops: bigint;
-  /** gauge */
-  tcpConns: bigint;
-  busyCycles: bigint;
-  idleCycles: bigint;
-  halts: bigint;
-  tsc: bigint;
-  /** host side: returns from KVM_RUN on this vCPU (src/vmm/messages.ts EXIT_*) */
-  exits: VcpuExitCounts;
 }
 
 export class MachineError extends Error {
@@ -151,6 +96,7 @@ export class Machine extends EventEmitter {
   private done = false;
   private warned = new Set<string>();
   private finalReports: CpuReport[] = [];
+  private readonly symbols: Symbolizer;
   /** wall-clock ms (performance.timeOrigin based) of each vCPU's first KVM_RUN */
   readonly firstRunWallMs: number[] = [];
   tscKhz = 0;
@@ -159,8 +105,9 @@ export class Machine extends EventEmitter {
     super();
     this.kernel = ElfImage.load(opts.kernelPath);
     this.app = ElfImage.load(opts.appPath);
-    this.control = new Int32Array(new SharedArrayBuffer(opts.ncpus * CTRL_CELLS * 4));
-    this.exits = new Float64Array(new SharedArrayBuffer(opts.ncpus * EXIT_CELLS * 8));
+    this.symbols = new Symbolizer(this.kernel, this.app);
+    this.control = new Int32Array(new SharedArrayBuffer(opts.ncpus * VCPU_CTRL.cells * 4));
+    this.exits = new Float64Array(new SharedArrayBuffer(opts.ncpus * VCPU_EXIT_CELLS * 8));
     this.outcomes = Array.from({ length: opts.ncpus }, () => ({ state: 'running' }) as CpuOutcome);
     this.halted = new Array<boolean>(opts.ncpus).fill(false);
     this.finished = new Promise((res) => (this.finish = res));
@@ -225,7 +172,7 @@ export class Machine extends EventEmitter {
         this.emit('warning', `nic: guest kicks go through user space (KVM_IOEVENTFD failed: ${(e as Error).message})`);
       }
     }
-    this.vcpus.forEach((v, i) => this.initialState(v, i));
+    this.vcpus.forEach((v, i) => setInitialState(v, this.kernel.entry, i));
     this.drain = new LogDrain(this.mem, LOG_RINGS_GPA, LOG_RING_SIZE, o.ncpus, (cpu, line) => this.emit('log', cpu, line));
     this.drainTimer = setInterval(() => this.drain.drain(), 10);
 
@@ -255,34 +202,6 @@ export class Machine extends EventEmitter {
     });
   }
 
-  private initialState(v: Vcpu, cpu: number): void {
-    // 64-bit mode, paging on with the host-built direct map; see PVM.md §4 for why CR4 is
-    // only PAE (the PVM CPUID has no PCID) and why CR3 bit 12 must be clear.
-    const s = v.getSregs();
-    const code = { base: 0n, limit: 0xffffffff, selector: 0x10, type: 11, present: 1, dpl: 0, db: 0, s: 1, l: 1, g: 1, avl: 0, unusable: 0 };
-    const data = { base: 0n, limit: 0xffffffff, selector: 0x18, type: 3, present: 1, dpl: 0, db: 1, s: 1, l: 0, g: 1, avl: 0, unusable: 0 };
-    s.cs = { ...s.cs, ...code };
-    s.ds = { ...s.ds, ...data };
-    s.es = { ...s.es, ...data };
-    s.fs = { ...s.fs, ...data };
-    s.gs = { ...s.gs, ...data };
-    s.ss = { ...s.ss, ...data };
-    s.tr = { ...s.tr, base: 0n, limit: 0x67, selector: 0, type: 11, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 };
-    s.ldt = { ...s.ldt, base: 0n, limit: 0xffff, selector: 0, type: 2, present: 1, dpl: 0, db: 0, s: 0, l: 0, g: 0, avl: 0, unusable: 0 };
-    s.cr0 = 0x80050033n;
-    s.cr4 = 0x20n;
-    s.cr3 = BigInt(PGD_GPA);
-    s.efer = 0xd01n;
-    v.setSregs(s);
-    const r = v.getRegs();
-    for (const k of Object.keys(r) as (keyof typeof r)[]) r[k] = 0n;
-    r.rip = this.kernel.entry;
-    r.rdi = BigInt(BOOTINFO_GPA);
-    r.rsi = BigInt(cpu);
-    r.rflags = 2n;
-    v.setRegs(r);
-  }
-
   private onMessage(m: WorkerMessage): void {
     switch (m.type) {
       case 'started':
@@ -297,7 +216,7 @@ export class Machine extends EventEmitter {
         break;
       case 'app-fault': {
         this.drain.drainOne(m.cpu, true);
-        const f = this.describeFault(m.cpu, m.fault);
+        const f = this.symbols.describeFault(m.cpu, m.fault);
         this.outcomes[m.cpu] = { state: 'faulted', fault: f };
         this.emit('app-fault', f);
         this.check();
@@ -305,8 +224,8 @@ export class Machine extends EventEmitter {
       }
       case 'log-kick':
         this.drain.drainOne(m.cpu);
-        Atomics.add(this.control, m.cpu * CTRL_CELLS + CTRL_LOG_SEQ, 1);
-        Atomics.notify(this.control, m.cpu * CTRL_CELLS + CTRL_LOG_SEQ);
+        Atomics.add(this.control, m.cpu * VCPU_CTRL.cells + VCPU_CTRL.logSeq, 1);
+        Atomics.notify(this.control, m.cpu * VCPU_CTRL.cells + VCPU_CTRL.logSeq);
         break;
       case 'halted':
         this.halted[m.cpu] = true;
@@ -316,16 +235,12 @@ export class Machine extends EventEmitter {
         break;
       case 'panic':
         this.drain.drain(true);
-        this.crash(m.cpu, `kernel panic: ${this.symbolizeText(m.message)}`);
+        this.crash(m.cpu, `kernel panic: ${this.symbols.annotate(m.message)}`);
         break;
-      case 'crash': {
+      case 'crash':
         this.drain.drain(true);
-        const rip = m.regs?.rip;
-        const sym = rip ? this.symbolize(BigInt(rip)) : null;
-        const regs = m.regs ? ' ' + Object.entries(m.regs).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-        this.crash(m.cpu, `${m.reason}${sym ? ` at ${sym}` : ''}${regs}`);
+        this.crash(m.cpu, this.symbols.crash(m.reason, m.regs));
         break;
-      }
       case 'bad-exit':
         if (!this.warned.has(m.what)) {
           this.warned.add(m.what);
@@ -333,31 +248,6 @@ export class Machine extends EventEmitter {
         }
         break;
     }
-  }
-
-  private symbolize(addr: bigint): string | null {
-    return this.app.symbolize(addr) ?? this.kernel.symbolize(addr);
-  }
-
-  private symbolizeText(msg: string): string {
-    return msg.replace(/rip ([0-9a-f]+)/, (all, h: string) => {
-      const s = this.symbolize(BigInt(`0x${h}`));
-      return s ? `${all} (${s})` : all;
-    });
-  }
-
-  private describeFault(cpu: number, f: FaultReport): AppFault {
-    const rip = f.regs.rip ?? '0x0';
-    return {
-      cpu,
-      kind: FAULT_KINDS[f.kind] ?? `fault kind ${f.kind}`,
-      vector: f.vector,
-      rip,
-      symbol: this.app.symbolize(BigInt(rip)),
-      addr: f.addr,
-      errorCode: f.errorCode,
-      regs: f.regs,
-    };
   }
 
   private crash(cpu: number, reason: string): void {
@@ -382,70 +272,15 @@ export class Machine extends EventEmitter {
     void this.teardown().then(() => this.finish({ exitCode, reason, cpus: [...this.outcomes] }));
   }
 
-  /** Per-CPU status the guest wrote into boot info. */
+  /** Per-CPU status the guest wrote into boot info (the last one read once torn down). */
   cpuReports(): CpuReport[] {
-    if (!this.memAddr) return this.finalReports;
-    const out: CpuReport[] = [];
-    for (let cpu = 0; cpu < this.opts.ncpus; cpu++) {
-      const b = BOOTINFO_GPA + BootInfo.cpu + cpu * CpuStatus.size;
-      const g64 = (o: number) => this.mem.getBigUint64(b + o, true);
-      const sb = BOOTINFO_GPA + BootInfo.stats + cpu * CoreStats.size;
-      const s64 = (o: number) => this.mem.getBigUint64(sb + o, true);
-      out.push({
-        cpu,
-        platform: PLATFORM_NAMES[this.mem.getUint32(b + CpuStatus.platform, true)] ?? 'unknown',
-        state: this.mem.getUint32(b + CpuStatus.state, true),
-        tscKernelEntry: g64(CpuStatus.tscKernelEntry),
-        tscNative: g64(CpuStatus.tscNative),
-        tscAppEntry: g64(CpuStatus.tscAppEntry),
-        selftestCycles: g64(CpuStatus.selftestCycles),
-        selftestIters: g64(CpuStatus.selftestIters),
-        bpollCalls: g64(CpuStatus.bpollCalls),
-        callsExecuted: g64(CpuStatus.callsExecuted),
-        rxFrames: s64(CoreStats.rxFrames),
-        txFrames: s64(CoreStats.txFrames),
-        events: s64(CoreStats.events),
-        tcpConns: s64(CoreStats.tcpConns),
-      });
-    }
-    return out;
+    return this.memAddr ? readCpuReports(this.mem, this.opts.ncpus) : this.finalReports;
   }
 
-  /** Per-core dataplane counters the guest keeps in boot info (no exits: a plain read of
-   * shared memory; a counter may be mid-update, which only matters within one sample).
-   * Empty once the machine is torn down. */
+  /** Per-core dataplane counters the guest keeps in boot info (no exits). Empty once the
+   * machine is torn down. */
   coreStats(): CoreStatsSample[] {
-    if (!this.memAddr) return [];
-    const out: CoreStatsSample[] = [];
-    for (let cpu = 0; cpu < this.opts.ncpus; cpu++) {
-      const b = BOOTINFO_GPA + BootInfo.stats + cpu * CoreStats.size;
-      const g = (o: number) => this.mem.getBigUint64(b + o, true);
-      out.push({
-        cpu,
-        rxFrames: g(CoreStats.rxFrames),
-        txFrames: g(CoreStats.txFrames),
-        rxBytes: g(CoreStats.rxBytes),
-        txBytes: g(CoreStats.txBytes),
-        loops: g(CoreStats.loops),
-        rxBatches: Array.from({ length: (CoreStats.bpolls - CoreStats.rxBatches) / 8 }, (_, i) => g(CoreStats.rxBatches + 8 * i)),
-        bpolls: g(CoreStats.bpolls),
-        calls: g(CoreStats.calls),
-        events: g(CoreStats.events),
-        drops: g(CoreStats.drops),
-        tcpConns: g(CoreStats.tcpConns),
-        busyCycles: g(CoreStats.busyCycles),
-        idleCycles: g(CoreStats.idleCycles),
-        halts: g(CoreStats.halts),
-        tsc: g(CoreStats.tsc),
-        exits: {
-          total: this.exits[cpu * EXIT_CELLS + EXIT_TOTAL]!,
-          hypercall: this.exits[cpu * EXIT_CELLS + EXIT_HYPERCALL]!,
-          kick: this.exits[cpu * EXIT_CELLS + EXIT_KICK]!,
-          halt: this.exits[cpu * EXIT_CELLS + EXIT_HALT]!,
-        },
-      });
-    }
-    return out;
+    return this.memAddr ? readCoreStats(this.mem, this.exits, this.opts.ncpus) : [];
   }
 
   /** Resolves when the run is over (all apps gone, a crash, or stop()). */
@@ -463,14 +298,14 @@ export class Machine extends EventEmitter {
 
   private async teardown(): Promise<void> {
     for (let i = 0; i < this.opts.ncpus; i++) {
-      Atomics.store(this.control, i * CTRL_CELLS + CTRL_STOP, 1);
-      Atomics.notify(this.control, i * CTRL_CELLS + CTRL_STOP);
+      Atomics.store(this.control, i * VCPU_CTRL.cells + VCPU_CTRL.stop, 1);
+      Atomics.notify(this.control, i * VCPU_CTRL.cells + VCPU_CTRL.stop);
     }
     // A worker inside KVM_RUN leaves it on a signal (EINTR) with immediate_exit set.
     process.on('SIGUSR2', noop);
     for (let i = 0; i < this.vcpus.length; i++) {
       this.vcpus[i]!.setImmediateExit(true);
-      const tid = Atomics.load(this.control, i * CTRL_CELLS + CTRL_TID);
+      const tid = Atomics.load(this.control, i * VCPU_CTRL.cells + VCPU_CTRL.tid);
       if (tid > 0) {
         try {
           libc.tgkill(process.pid, tid, 'SIGUSR2');

@@ -1,11 +1,11 @@
 /**
- * Attaching the dataplane's NIC (issue 4, DESIGN.md §9): the VMM's side of src/nic/attach.ts.
+ * Attaching the dataplane's NIC (docs/nic.md): the VMM's side of src/nic/attach.ts.
  * The plan (src/nic/plan.ts, built from the config) says what; this says where in the VM:
  * the reserved guest-physical range, the boot info page and the kick port.
  */
 import { attachNic, type AttachedNic as NicAttached } from '../nic/attach.js';
 import type { NicPlan } from '../nic/plan.js';
-import { BootInfo } from './abi.js';
+import { BootInfo } from '../abi/index.js';
 import { bootInfoView } from './boot.js';
 
 /** the attached NIC and the port its kicks arrive on */
@@ -32,7 +32,7 @@ export async function attachDataplaneNic(
     memory: { base: mem.base, size: mem.size },
     ringArea,
     notifyPort: NIC_NOTIFY_PORT,
-    bootInfo: { view: bootInfoView(mem.view), offset: BootInfo.nic },
+    bootInfo: { view: bootInfoView(mem.view), offset: BootInfo.at.nic },
     backend: { log },
   });
   return { ...nic, notifyPort: NIC_NOTIFY_PORT };

@@ -1,5 +1,5 @@
 /**
- * One vCPU: a worker thread running KVM_RUN in a loop and handling its exits (DESIGN.md §3).
+ * One vCPU: a worker thread running KVM_RUN in a loop and handling its exits (docs/architecture.md).
  * Hypercalls arrive as port I/O; every value read from the guest is bounds-checked against
  * guest memory. Everything the main thread must know is posted as a WorkerMessage.
  */
@@ -9,11 +9,8 @@ import { Vcpu, SysError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
 import { nicIdleWait, nicKick } from '../nic/wait.js';
-import { Fault, HC, HC_PORT, Hcall, REG_NAMES, BootInfo, CpuStatus, CPU_STATE } from './abi.js';
-import {
-  CTRL_CELLS, CTRL_LOG_SEQ, CTRL_STOP, CTRL_TID, EXIT_CELLS, EXIT_HALT, EXIT_HYPERCALL, EXIT_KICK, EXIT_TOTAL,
-  type FaultReport, type VcpuWorkerData, type WorkerMessage,
-} from './messages.js';
+import { BootInfo, CPU_STATE, CpuStatus, FAULT_REG_NAMES, HC, HC_PORT, Hcall, VCPU_CTRL, exitCell, readField1, type VcpuExitReason } from '../abi/index.js';
+import type { FaultReport, VcpuWorkerData, WorkerMessage } from './messages.js';
 
 // The worker is started ahead of need (worker-pool.ts) and learns its vCPU from a 'go' message.
 let d: VcpuWorkerData;
@@ -24,10 +21,10 @@ let u8: Uint8Array;
 let wakeCounters: Int32Array | null = null;
 let reportedIdle = false;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
-const cell = (i: number) => d.cpu * CTRL_CELLS + i;
-/** count one exit of kind i (this worker is the only writer of its cells) */
-const countExit = (i: number): void => {
-  const k = d.cpu * EXIT_CELLS + i;
+const cell = (i: number) => d.cpu * VCPU_CTRL.cells + i;
+/** count one exit (this worker is the only writer of its cells) */
+const countExit = (reason: VcpuExitReason): void => {
+  const k = exitCell(d.cpu, reason);
   exits[k] = (exits[k] ?? 0) + 1;
 };
 
@@ -64,19 +61,12 @@ function regsOf(vcpu: Vcpu): Record<string, string> | null {
   }
 }
 
+/** The fault report in a hypercall block (already checked to lie inside guest memory). */
 function readFault(gpa: number): FaultReport {
-  const f = gpa + Hcall.fault;
+  const f = readField1(Hcall, guestMem(), gpa, 'fault');
   const regs: Record<string, string> = {};
-  REG_NAMES.forEach((n, i) => {
-    regs[n] = hex(guestMem().getBigUint64(f + Fault.regs + i * 8, true));
-  });
-  return {
-    kind: guestMem().getUint32(f + Fault.kind, true),
-    vector: guestMem().getUint32(f + Fault.vector, true),
-    errorCode: hex(guestMem().getBigUint64(f + Fault.errorCode, true)),
-    addr: hex(guestMem().getBigUint64(f + Fault.addr, true)),
-    regs,
-  };
+  FAULT_REG_NAMES.forEach((n, i) => (regs[n] = hex(f.regs[i] ?? 0n)));
+  return { kind: f.kind, vector: f.vector, errorCode: hex(f.errorCode), addr: hex(f.addr), regs };
 }
 
 function inGuest(gpa: number, len: number): boolean {
@@ -89,9 +79,10 @@ function hypercall(gpa: number): boolean {
     post({ type: 'bad-exit', cpu: d.cpu, what: `hypercall request at ${hex(gpa)} outside guest memory` });
     return true;
   }
-  const nr = guestMem().getUint32(gpa + Hcall.nr, true);
-  const a0 = guestMem().getBigUint64(gpa + Hcall.a0, true);
-  const a1 = guestMem().getBigUint64(gpa + Hcall.a1, true);
+  const m = guestMem();
+  const nr = readField1(Hcall, m, gpa, 'nr');
+  const a0 = readField1(Hcall, m, gpa, 'a0');
+  const a1 = readField1(Hcall, m, gpa, 'a1');
   switch (nr) {
     case HC.appExit:
       post({ type: 'app-exit', cpu: d.cpu, status: Number(BigInt.asIntN(32, a0)) });
@@ -107,9 +98,9 @@ function hypercall(gpa: number): boolean {
       return false;
     }
     case HC.logKick: {
-      const seq = Atomics.load(control, cell(CTRL_LOG_SEQ));
+      const seq = Atomics.load(control, cell(VCPU_CTRL.logSeq));
       post({ type: 'log-kick', cpu: d.cpu });
-      Atomics.wait(control, cell(CTRL_LOG_SEQ), seq, 200); // until the main thread drained
+      Atomics.wait(control, cell(VCPU_CTRL.logSeq), seq, 200); // until the main thread drained
       return true;
     }
     case HC.idle:
@@ -120,49 +111,50 @@ function hypercall(gpa: number): boolean {
   }
 }
 
-const statusAt = (field: number) => BOOTINFO_GPA + BootInfo.cpu + d.cpu * CpuStatus.size + field;
+/** This vCPU's struct ix_cpu_status in the boot info page. */
+const statusGpa = (): number => BOOTINFO_GPA + BootInfo.at.cpu + d.cpu * CpuStatus.size;
 function cpuState(): number {
-  return guestMem().getUint32(statusAt(CpuStatus.state), true);
+  return readField1(CpuStatus, guestMem(), statusGpa(), 'state');
 }
 
 function run(): void {
   const vcpu = Vcpu.fromFd(d.vcpuFd, d.vcpuMmapSize);
   if (d.pinCpu !== null) libc.setThreadAffinity([d.pinCpu]);
   const tid = libc.gettid();
-  Atomics.store(control, cell(CTRL_TID), tid);
+  Atomics.store(control, cell(VCPU_CTRL.tid), tid);
   post({ type: 'started', cpu: d.cpu, tid, firstRunWallMs: performance.timeOrigin + performance.now(), affinity: libc.getThreadAffinity() });
   for (;;) {
-    if (Atomics.load(control, cell(CTRL_STOP))) break;
+    if (Atomics.load(control, cell(VCPU_CTRL.stop))) break;
     let exit: VcpuExit;
     try {
       exit = vcpu.run();
     } catch (e) {
       if (e instanceof SysError && e.code === 'EINTR') {
-        countExit(EXIT_TOTAL);
+        countExit('total');
         continue;
       }
       post({ type: 'crash', cpu: d.cpu, reason: `KVM_RUN failed: ${(e as Error).message}`, regs: regsOf(vcpu) });
       return;
     }
-    countExit(EXIT_TOTAL);
+    countExit('total');
     switch (exit.reason) {
       case 'io':
         if (exit.port === HC_PORT && exit.direction === 'out' && exit.size === 4) {
-          countExit(EXIT_HYPERCALL);
+          countExit('hypercall');
           if (!hypercall(exit.data.readUInt32LE(0))) return;
         } else if (d.nic && exit.port === d.nic.notifyPort && exit.direction === 'out') {
-          countExit(EXIT_KICK);
+          countExit('kick');
           nicKick(d.nic.kickFd); // the guest posted buffers while the backend slept
         } else {
           post({ type: 'bad-exit', cpu: d.cpu, what: `port I/O ${exit.direction} ${hex(exit.port)} size ${exit.size}` });
         }
         break;
       case 'hlt':
-        countExit(EXIT_HALT);
+        countExit('halt');
         if ((cpuState() === CPU_STATE.appDone || cpuState() === CPU_STATE.panic) && !d.nic) {
           post({ type: 'halted', cpu: d.cpu });
           // Nothing will wake this core until the dataplane has a NIC: wait for stop.
-          while (!Atomics.load(control, cell(CTRL_STOP))) Atomics.wait(control, cell(CTRL_STOP), 0, 1000);
+          while (!Atomics.load(control, cell(VCPU_CTRL.stop))) Atomics.wait(control, cell(VCPU_CTRL.stop), 0, 1000);
           post({ type: 'stopped', cpu: d.cpu });
           return;
         }
@@ -173,7 +165,7 @@ function run(): void {
         if (d.nic && wakeCounters) {
           // The dataplane is idle: sleep until the backend has a frame for this queue or the
           // guest's next timer is due, then resume it (it continues after its HLT).
-          const us = Number(guestMem().getBigUint64(statusAt(CpuStatus.haltTimeoutUs), true));
+          const us = Number(readField1(CpuStatus, guestMem(), statusGpa(), 'haltTimeoutUs'));
           nicIdleWait(wakeCounters, guestMem(), d.nic.rx, d.cpu, Math.min(Math.max(us, 0), 10_000) / 1000);
           break;
         }

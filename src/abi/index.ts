@@ -1,0 +1,71 @@
+/**
+ * The host<->guest ABI: every structure the host and the guest share in memory, declared
+ * once (src/abi/struct.ts explains how) and checked against guest/include/ix by
+ * test/abi-layout.test.ts.
+ */
+import { AppInfo, IxCall, IxEvent, IxSg } from './app.js';
+import { AppSeg, BootInfo, CpuStatus } from './bootinfo.js';
+import { Fault, Hcall } from './hypercall.js';
+import { LogRing } from './logring.js';
+import { NicArp, NicInfo, NicVq } from './nic-info.js';
+import { CoreStats } from './stats.js';
+import type { StructDef } from './struct.js';
+import * as app from './app.js';
+import * as boot from './bootinfo.js';
+import * as hc from './hypercall.js';
+import * as log from './logring.js';
+import * as nic from './nic-info.js';
+import * as stats from './stats.js';
+
+
+export * from './struct.js';
+export * from './app.js';
+export * from './bootinfo.js';
+export * from './hypercall.js';
+export * from './logring.js';
+export * from './nic-info.js';
+export * from './stats.js';
+
+/** Every struct shared with the guest, for the layout test. */
+export const GUEST_STRUCTS: readonly StructDef[] = [
+  BootInfo, AppSeg, CpuStatus, CoreStats, Hcall, Fault, LogRing, IxCall, IxEvent, IxSg, AppInfo, NicInfo, NicVq, NicArp,
+];
+export * from './cells.js';
+
+/** Every constant shared with the guest: [TypeScript value, C expression], for the layout test. */
+export const GUEST_CONSTANTS: Record<string, [number | bigint, string]> = {
+  BOOTINFO_MAGIC: [boot.BOOTINFO_MAGIC, 'IX_BOOTINFO_MAGIC'],
+  BOOTINFO_VERSION: [boot.BOOTINFO_VERSION, 'IX_BOOTINFO_VERSION'],
+  MAX_CPUS: [boot.MAX_CPUS, 'IX_MAX_CPUS'],
+  MAX_APP_SEGS: [boot.MAX_APP_SEGS, 'IX_MAX_APP_SEGS'],
+  APP_ARGS_MAX: [boot.APP_ARGS_MAX, 'IX_APP_ARGS_MAX'],
+  KERNEL_BASE: [boot.KERNEL_BASE, 'IX_KERNEL_BASE'],
+  KERNEL_PHYS: [boot.KERNEL_PHYS, 'IX_KERNEL_PHYS'],
+  'PLATFORM.unknown': [boot.PLATFORM.unknown, 'IX_PLATFORM_UNKNOWN'],
+  'PLATFORM.native': [boot.PLATFORM.native, 'IX_PLATFORM_NATIVE'],
+  'PLATFORM.pvm': [boot.PLATFORM.pvm, 'IX_PLATFORM_PVM'],
+  BOOT_SELFTEST_LOOP: [boot.BOOT_SELFTEST_LOOP, 'IX_BOOT_SELFTEST_LOOP'],
+  BOOT_SELFTEST_SHORT: [boot.BOOT_SELFTEST_SHORT, 'IX_BOOT_SELFTEST_SHORT'],
+  'CPU_STATE.off': [boot.CPU_STATE.off, 'IX_CPU_OFF'],
+  'CPU_STATE.booting': [boot.CPU_STATE.booting, 'IX_CPU_BOOTING'],
+  'CPU_STATE.running': [boot.CPU_STATE.running, 'IX_CPU_RUNNING'],
+  'CPU_STATE.appDone': [boot.CPU_STATE.appDone, 'IX_CPU_APP_DONE'],
+  'CPU_STATE.panic': [boot.CPU_STATE.panic, 'IX_CPU_PANIC'],
+  HC_PORT: [hc.HC_PORT, 'IX_HC_PORT'],
+  'HC.appExit': [hc.HC.appExit, 'IX_HC_APP_EXIT'],
+  'HC.appFault': [hc.HC.appFault, 'IX_HC_APP_FAULT'],
+  'HC.panic': [hc.HC.panic, 'IX_HC_PANIC'],
+  'HC.logKick': [hc.HC.logKick, 'IX_HC_LOG_KICK'],
+  'HC.idle': [hc.HC.idle, 'IX_HC_IDLE'],
+  'FAULT_REG_NAMES.length': [hc.FAULT_REG_NAMES.length, 'IX_NREGS'],
+  'FAULT_REG_NAMES.rip': [hc.FAULT_REG_NAMES.indexOf('rip'), 'IX_REG_RIP'],
+  'FAULT_REG_NAMES.r8': [hc.FAULT_REG_NAMES.indexOf('r8'), 'IX_REG_R8'],
+  LOGRING_HDR: [log.LOGRING_HDR, 'IX_LOGRING_HDR'],
+  STATS_BATCH_BUCKETS: [stats.STATS_BATCH_BUCKETS, 'IX_STATS_BATCH_BUCKETS'],
+  IX_NIC_MAX_QUEUES: [nic.IX_NIC_MAX_QUEUES, 'IX_NIC_MAX_QUEUES'],
+  IX_RSS_KEY_LEN: [nic.IX_RSS_KEY_LEN, 'IX_RSS_KEY_LEN'],
+  IX_RETA_MAX: [nic.IX_RETA_MAX, 'IX_RETA_MAX'],
+  IX_NIC_ARP_MAX: [nic.IX_NIC_ARP_MAX, 'IX_NIC_ARP_MAX'],
+  IX_NIC_ARP_PAGE: [nic.IX_NIC_ARP_PAGE, 'IX_NIC_ARP_PAGE'],
+  'AppInfo.size': [app.AppInfo.size, 'sizeof(struct ix_app_info)'],
+};

@@ -1,0 +1,37 @@
+/**
+ * guest/include/ix/stats.h: the per-core dataplane counters the guest keeps in the boot info
+ * page (bootinfo.stats[cpu]) and the host reads without exits. Each counter is declared once
+ * here, with what `ix stats` and the Prometheus endpoint say about it; everything else (the
+ * sample the VMM takes, the rates, the metrics) is derived from this table.
+ */
+import { array, defineStruct, u64, type StructValue } from './struct.js';
+
+/** RX batch-size buckets of ix_core_stats.rx_batches (IX_STATS_BATCH_BUCKETS) */
+export const BATCH_BUCKETS = ['0', '1', '2-3', '4-7', '8-15', '16-31', '32-63', '64+'] as const;
+export const STATS_BATCH_BUCKETS = BATCH_BUCKETS.length;
+
+export const CoreStats = defineStruct('ix_core_stats', 216, {
+  rxFrames: u64(0), txFrames: u64(8), rxBytes: u64(16), txBytes: u64(24), loops: u64(32),
+  rxBatches: array('u64', 40, STATS_BATCH_BUCKETS), bpolls: u64(104), calls: u64(112), events: u64(120),
+  drops: u64(128), tcpConns: u64(136), busyCycles: u64(144), idleCycles: u64(152), halts: u64(160),
+  tsc: u64(168),
+});
+export type CoreStatsValue = StructValue<typeof CoreStats>;
+
+/** The scalar counters, with their Prometheus names (rxBatches and tsc are handled apart). */
+export const CORE_COUNTERS = [
+  { key: 'rxFrames', metric: 'ix_rx_frames_total', type: 'counter', help: 'Frames received from the core\'s NIC queue.' },
+  { key: 'txFrames', metric: 'ix_tx_frames_total', type: 'counter', help: 'Frames handed to the core\'s NIC queue.' },
+  { key: 'rxBytes', metric: 'ix_rx_bytes_total', type: 'counter', help: 'Bytes received.' },
+  { key: 'txBytes', metric: 'ix_tx_bytes_total', type: 'counter', help: 'Bytes transmitted.' },
+  { key: 'loops', metric: 'ix_loops_total', type: 'counter', help: 'Dataplane loop iterations.' },
+  { key: 'bpolls', metric: 'ix_bpolls_total', type: 'counter', help: 'ix_bpoll traps from the app.' },
+  { key: 'calls', metric: 'ix_calls_total', type: 'counter', help: 'Batched calls executed.' },
+  { key: 'events', metric: 'ix_events_total', type: 'counter', help: 'Events posted to the app.' },
+  { key: 'drops', metric: 'ix_drops_total', type: 'counter', help: 'Frames dropped by the guest stack.' },
+  { key: 'tcpConns', metric: 'ix_tcp_connections', type: 'gauge', help: 'TCP connections in use.' },
+  { key: 'busyCycles', metric: 'ix_busy_cycles_total', type: 'counter', help: 'TSC cycles spent working.' },
+  { key: 'idleCycles', metric: 'ix_idle_cycles_total', type: 'counter', help: 'TSC cycles spent idle (polling with nothing to do, or halted).' },
+  { key: 'halts', metric: 'ix_halts_total', type: 'counter', help: 'Idle halts.' },
+] as const satisfies readonly { key: Exclude<keyof CoreStatsValue, 'rxBatches' | 'tsc'>; metric: string; type: 'counter' | 'gauge'; help: string }[];
+export type CoreCounterKey = (typeof CORE_COUNTERS)[number]['key'];
