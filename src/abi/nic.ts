@@ -1,14 +1,13 @@
 // TypeScript mirror of guest/include/ix/nic.h: the NIC description the host writes into the
-// boot info page. test/nic-layout.test.ts compiles a C program that prints sizeof/offsetof of
-// the C structs and compares them with the constants here.
+// boot info page, and the static ARP page. test/nic-layout.test.ts compiles a C program that
+// prints sizeof/offsetof of the C structs and compares them with the constants here. (The
+// same structs as defineStruct tables are in nic-info.ts; these offset tables and writers are
+// to be converted to readStruct/writeStruct.)
 
-export const IX_NIC_MAX_QUEUES = 16;
-export const IX_RSS_KEY_LEN = 40;
-export const IX_RETA_MAX = 512;
-/** static ARP entries at most (the config's LIMITS.arpMax) */
-export const IX_NIC_ARP_MAX = 256;
-/** the ARP table is one guest page: IX_NIC_ARP_MAX entries of NIC_ARP.size bytes */
-export const IX_NIC_ARP_PAGE = 4096;
+// The limits are declared once, with the defineStruct tables, in nic-info.ts.
+import { IX_NIC_ARP_MAX, IX_NIC_ARP_PAGE, IX_NIC_MAX_QUEUES, IX_RETA_MAX, IX_RSS_KEY_LEN } from './nic-info.js';
+
+export { IX_NIC_ARP_MAX, IX_NIC_ARP_PAGE, IX_NIC_MAX_QUEUES, IX_RETA_MAX, IX_RSS_KEY_LEN };
 
 /** struct ix_nic_vq: guest-physical addresses of one split virtqueue. */
 export const NIC_VQ = {
