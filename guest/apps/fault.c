@@ -1,4 +1,4 @@
-/* fault: misbehaves in the way argv[1] names, to test fault isolation (DESIGN.md §8).
+/* fault: misbehaves in the way argv[1] names, to test fault isolation (docs/guest-kernel.md).
  *   read-kernel   read dataplane memory
  *   write-events  write the read-only event array
  *   invalid-op    execute an invalid instruction

@@ -6,19 +6,19 @@
 static uint64_t v2p(void *ctx, const void *va)
 {
     struct vnet_port *p = ctx;
-    return p->plat->virt_to_phys(p->plat->ctx, va);
+    return p->env->virt_to_phys(p->env->ctx, va);
 }
 
 static void *p2v(void *ctx, uint64_t pa)
 {
     struct vnet_port *p = ctx;
-    return p->plat->phys_to_virt(p->plat->ctx, pa);
+    return p->env->phys_to_virt(p->env->ctx, pa);
 }
 
 static void kick(void *ctx, uint16_t q)
 {
     struct vnet_port *p = ctx;
-    p->plat->kick(p->plat->ctx, q);
+    p->env->kick(p->env->ctx, q);
 }
 
 static int rx_alloc(void *ctx, void **cookie, void **buf, uint32_t *len)
@@ -55,10 +55,10 @@ static void tx_done(void *ctx, void *cookie)
 }
 
 int vnet_port_init(struct vnet_port *p, struct net_core *c, const struct ix_nic_info *info, uint16_t queue,
-                   const struct vnet_platform *plat)
+                   const struct vnet_env *env)
 {
     _Static_assert(MBUF_HEADROOM >= VNET_HDR_LEN, "the virtio-net header must fit in the headroom");
-    p->plat = plat;
+    p->env = env;
     p->c = c;
     p->rx_nomem = 0;
     p->ops = (struct vnet_ops){ p, v2p, p2v, rx_alloc, rx_deliver, tx_done, kick };

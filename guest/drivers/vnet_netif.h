@@ -6,7 +6,7 @@
  * RX buffer layout: the 12-byte virtio-net header lands in the mbuf's headroom, so the
  * frame starts exactly at m->data as net_input() expects.
  *
- * Per iteration of the dataplane loop (DESIGN.md §6):
+ * Per iteration of the dataplane loop (guest/kernel/dataplane_loop.c):
  *   vnet_port_rx(p, B)       reclaim finished TX, deliver up to B frames, refill RX
  *   ... stack and app work, netif_tx() calls ...
  *   vnet_port_tx_flush(p)    publish the TX batch (kicks the host only if it sleeps)
@@ -19,9 +19,12 @@
 
 struct net_core;
 
-/* What the kernel provides: address translation (direct map for kernel memory, the app's
- * page table for app memory) and the kick (an `out` to ix_nic_info.notify_port). */
-struct vnet_platform {
+/* The driver's host services, passed as function pointers with a context: address
+ * translation (direct map for kernel memory, the app's page table for app memory) and the
+ * kick (an `out` to ix_nic_info.notify_port). Provided by guest/kernel/stack_env.c
+ * (dp_vnet_env, one per core) and by guest/test/drivers/test_vnet_netif.c (identity map,
+ * counted kicks). */
+struct vnet_env {
     void *ctx;
     uint64_t (*virt_to_phys)(void *ctx, const void *p);
     void *(*phys_to_virt)(void *ctx, uint64_t pa);
@@ -31,7 +34,7 @@ struct vnet_platform {
 struct vnet_port {
     struct vnet_queue q;
     struct vnet_ops ops;
-    const struct vnet_platform *plat;
+    const struct vnet_env *env;
     struct net_core *c;
     uint64_t rx_nomem; /* refills that found the mbuf pool empty */
 };
@@ -39,7 +42,7 @@ struct vnet_port {
 /* Set up queue pair `queue` for core c (sets c->netif = p) and fill its RX ring.
  * Returns 0 or -1 (bad NIC description). */
 int vnet_port_init(struct vnet_port *p, struct net_core *c, const struct ix_nic_info *info, uint16_t queue,
-                   const struct vnet_platform *plat);
+                   const struct vnet_env *env);
 
 /* Reclaim finished TX, deliver up to `budget` received frames to net_input(), refill RX.
  * Returns the number of frames delivered. */

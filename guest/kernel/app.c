@@ -1,7 +1,7 @@
-/* App instances and their address spaces (DESIGN.md §8).
+/* App instances and their address spaces (the protection model: docs/guest-kernel.md).
  *
  * Each core gets two page tables, allocated as an 8 KiB-aligned pair (kernel, app), as PVM
- * expects for a later KPTI mode (PVM.md §8):
+ * expects should the kernel later use its KPTI mode (docs/pvm.md):
  *   kernel: slot 0 = the app (so the kernel reads call arrays in place after checking them),
  *           slot 128 = the direct map of all guest memory (shared, host-built),
  *           slot 255 = this core's entry block at ENTRY_VA.

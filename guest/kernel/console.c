@@ -35,16 +35,23 @@ void console_write(struct percpu *c, const char *s, size_t n)
         hcall(c, IX_HC_LOG_KICK, 0, 0);
 }
 
-void kprintf_on(struct percpu *c, const char *fmt, ...)
+void console_vprintf(struct percpu *c, bool line, const char *fmt, va_list ap)
 {
     char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
     int n = ix_vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
     if (n > (int)sizeof buf - 1)
         n = sizeof buf - 1;
     console_write(c, buf, (size_t)n);
+    if (line && (n == 0 || buf[n - 1] != '\n'))
+        console_write(c, "\n", 1);
+}
+
+void kprintf_on(struct percpu *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    console_vprintf(c, false, fmt, ap);
+    va_end(ap);
 }
 
 _Noreturn void panic_on(struct percpu *c, const char *fmt, ...)

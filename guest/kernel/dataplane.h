@@ -1,5 +1,5 @@
 /* The per-core dataplane: one network stack instance (guest/net), one virtio-net queue pair
- * (guest/drivers), and the run-to-completion loop of DESIGN.md §6 that ix_bpoll runs. */
+ * (guest/drivers), and the run-to-completion loop that ix_bpoll runs (docs/guest-kernel.md). */
 #ifndef IX_KERNEL_DATAPLANE_H
 #define IX_KERNEL_DATAPLANE_H
 #include <stdint.h>
@@ -30,18 +30,24 @@ struct dataplane {
     uint64_t scratch_len;
     struct vnet_port port;
     struct net_rss rss;
-    struct vnet_platform vplat;
+    struct vnet_env venv;
     uint16_t notify_port;
     struct app_timer timers[DP_APP_TIMERS];
     uint16_t udp_ports[64]; /* bound by the app: unbound when it is gone */
     unsigned n_udp_ports;
 };
 
+/* ---- set-up (dataplane_setup.c) ---- */
 /* BSP, while building core c's address space: allocate its pools and map the mbuf pool
  * read-only into the app at APP_RXPOOL_VA. No-op without a NIC. */
 void dp_create(struct percpu *c);
 /* On core c itself, before entering the app: bring up the stack and the queue pair. */
 void dp_start(struct percpu *c);
+/* App address <-> kernel address of a payload in the core's mbuf pool (0 if outside). */
+uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr);
+uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va);
+
+/* ---- the loop (dataplane_loop.c) ---- */
 /* One ix_bpoll round after the calls ran: timers, receive, transmit, and when the app asked
  * for nothing (ncalls == 0) or asked to wait (IX_BPOLL_WAIT), poll then halt until there is
  * an event. Returns events posted. */
@@ -51,17 +57,22 @@ void dp_begin(struct percpu *c, int no_events);
 /* End a calls-only round: transmit what the calls queued. Returns 0 (no events). */
 long dp_flush(struct percpu *c);
 
-/* App address <-> kernel address of a payload in the core's mbuf pool (0 if outside). */
-uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr);
-uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va);
-
 /* The app is gone: reset its connections, close its ports, post no more events. */
 void dp_app_gone(struct percpu *c);
 /* Keep the core's stack serving (ARP, ICMP, RST for new connections) without an app. */
 _Noreturn void dp_serve_without_app(struct percpu *c);
 void dp_note_udp_port(struct dataplane *dp, uint16_t port);
 
+/* ---- the app's timers (app_timers.c) ---- */
 int dp_timer_arm(struct dataplane *dp, uint64_t cookie, uint64_t delay_us, uint64_t *handle);
 int dp_timer_cancel(struct dataplane *dp, uint64_t handle);
+
+/* ---- used only between the dataplane's own files ---- */
+/* app_timers.c: set up the slots (dp_start); cancel every armed one (the app is gone). */
+void dp_timers_init(struct dataplane *dp);
+void dp_timers_cancel_all(struct dataplane *dp);
+/* stack_env.c: calibrate the stack's clock from the boot info; the driver's services for core c. */
+void stack_env_init(const struct ix_bootinfo *bi);
+struct vnet_env dp_vnet_env(struct percpu *c);
 
 #endif

@@ -6,7 +6,8 @@
  * Everything in .text.entry runs, at least partly, with the app's page table loaded: the
  * app page table maps these pages (and this CPU's entry block at ENTRY_VA) but nothing else
  * of the kernel. That is how isolation works on PVM hosts, where the U/S bit cannot
- * separate app from kernel (PVM.md §5): the kernel is simply not mapped while the app runs.
+ * separate app from kernel (the kernel itself runs at CPL3 there): the kernel is simply not
+ * mapped while the app runs.
  */
 #include "layout.h"
 

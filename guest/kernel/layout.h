@@ -5,7 +5,7 @@
 
 /* GDT selectors. SYSCALL loads CS/SS from STAR[47:32] (0x10/0x18); SYSRET loads
  * CS = STAR[63:48] + 16 and SS = STAR[63:48] + 8 with RPL 3: base 0x23 gives 0x33/0x2b, which
- * are also the user selectors PVM hosts use in hardware (PVM.md §5). */
+ * are also the user selectors kvm_pvm hosts load in hardware while the guest runs. */
 #define SEL_KCODE 0x10
 #define SEL_KDATA 0x18
 #define SEL_USER32 0x20

@@ -1,4 +1,4 @@
-/* The network calls of ix_bpoll (DESIGN.md §7): every argument the app passes is checked
+/* The network calls of ix_bpoll (docs/abi.md): every argument the app passes is checked
  * against its own memory before the stack sees it; a bad one fails that call alone. */
 #include <ix/abi.h>
 #include "app.h"

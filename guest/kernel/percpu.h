@@ -49,7 +49,7 @@ struct percpu {
     struct app *app;
     struct dataplane *dp;       /* NULL without a NIC */
     volatile uint8_t *vif;      /* PVM: this CPU's VIF page */
-    uint32_t cpuid_1_ecx, cpuid_1_edx; /* cached before going native (PVM.md §1) */
+    uint32_t cpuid_1_ecx, cpuid_1_edx; /* read before going native: on PVM the outer hypervisor answers CPUID afterwards */
     struct ix_hcall hc __attribute__((aligned(64))); /* hypercall request buffer */
 };
 

@@ -1,4 +1,4 @@
-/* kvm_pvm hosts (PVM.md). The kernel runs at hardware CPL3 with a virtual CPL kept by the
+/* kvm_pvm hosts (docs/pvm.md). The kernel runs at hardware CPL3 with a virtual CPL kept by the
  * host. It starts emulated (~1e6 instructions/s) and switches itself to native execution by
  * writing the address of its VIF page to MSR_PVM_CTL; from the next instruction on it runs
  * at full speed. Virtual IF lives in the VIF page: STI/CLI trap and change nothing. */
@@ -15,7 +15,7 @@ static void pvm_go_native(struct percpu *c)
     vif[VIF_IF] = 0; /* interrupts masked until the core idles */
     uint64_t gpa = (uint64_t)vif - IX_KERNEL_BASE;
     /* flag bit 4: the host writes the #PF address into the VIF page (no trapping mov %cr2).
-     * Not bit 0 (KPTI): with it, events from ring 3 cannot be delivered (PVM.md §2). */
+     * Not bit 0 (KPTI): with it, events from ring 3 cannot be delivered. */
     wrmsr(MSR_PVM_CTL, gpa | PVM_CTL_CR2_CELL);
 }
 

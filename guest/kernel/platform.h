@@ -1,5 +1,5 @@
 /* The platform layer: the only code that knows whether this kernel runs in real ring 0 under
- * VT-x/AMD-V ("native") or under kvm_pvm ("pvm", PVM.md). Everything else calls through
+ * VT-x/AMD-V ("native") or under kvm_pvm ("pvm", docs/pvm.md). Everything else calls through
  * `plat`. The IDT, GDT, TSS, SYSCALL path and exception frames are the same on both. */
 #ifndef IX_KERNEL_PLATFORM_H
 #define IX_KERNEL_PLATFORM_H
@@ -17,16 +17,16 @@ struct platform {
     /* Wait for an interrupt with interrupts enabled, then mask them again. */
     void (*halt)(struct percpu *c);
     /* PTE bits for the kernel's entry area in an app page table: on PVM every page the CPU
-     * touches needs U=1 (a present U=0 page hangs the vCPU, PVM.md §5); natively the entry
-     * area stays supervisor-only. */
+     * touches needs U=1 (the kernel runs at hardware CPL3 there, and a present U=0 page
+     * hangs the vCPU); natively the entry area stays supervisor-only. */
     uint64_t entry_pte_user;
 };
 
 extern const struct platform *plat;
 extern const struct platform platform_native, platform_pvm;
 
-/* Detect the platform (PVM.md §1: CPUID cannot tell; RDMSR of the PVM signature MSR under
- * a #GP fixup can) and set `plat`. Needs the IDT. */
+/* Detect the platform (CPUID cannot tell the two apart; RDMSR of the PVM signature MSR
+ * under a #GP fixup can) and set `plat`. Needs the IDT. */
 void plat_detect(struct percpu *c);
 
 #define MSR_PVM_CTL 0x4b564d10u

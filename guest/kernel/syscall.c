@@ -1,4 +1,4 @@
-/* ix_bpoll: the one trap (DESIGN.md §7). The app hands an array of calls; each is checked
+/* ix_bpoll: the one trap (docs/abi.md). The app hands an array of calls; each is checked
  * and executed in order, and its outcome written back into its own slot. A bad argument
  * fails that call alone (err = -IX_E*); only a call array the app does not own stops it. */
 #include <ix/abi.h>

@@ -1,4 +1,4 @@
-/* libix: what ring-3 apps are written against (DESIGN.md §7).
+/* libix: what ring-3 apps are written against (docs/abi.md).
  *
  *   int main(int argc, char **argv)     runs once on every dataplane core
  *   ix_bpoll(calls, n)                  one trap: executes n calls, returns events posted

@@ -1,4 +1,4 @@
-/* ixev: the event library apps are written against (IX's ixev, DESIGN.md §7).
+/* ixev: the event library apps are written against (after IX's ixev; docs/abi.md).
  *
  * The app registers callbacks; ixev_run() loops: one ix_bpoll per iteration carries every
  * call the callbacks queued (accept, send, recv_done, close ...) and brings back events,

@@ -2,7 +2,7 @@
 #include "arp.h"
 
 #include "eth.h"
-#include "plat.h"
+#include "stack_env.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 
@@ -205,7 +205,7 @@ void arp_input(struct net_core *c, struct mbuf *m)
     else
         c->counters.arp_replies_rx++;
 
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     bool for_us = tpa == c->cfg.addr && c->cfg.addr != 0;
     /* spa 0 is a probe (RFC 5227): nothing to learn. Our own address from someone else is
      * a conflict we do not try to resolve; never cache it. */
@@ -261,7 +261,7 @@ int arp_output(struct net_core *c, struct mbuf *m, const struct net_iov *iov, in
     if (e != NULL && e->state == ARP_RESOLVED)
         return eth_xmit(c, m, iov, iovcnt, e->mac);
 
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     if (e == NULL) {
         e = arp_slot(a);
         if (e == NULL) {

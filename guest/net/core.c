@@ -6,7 +6,7 @@
 #include "arp.h"
 #include "eth.h"
 #include "ipv4.h"
-#include "plat.h"
+#include "stack_env.h"
 #include "timer.h"
 #include "udp.h"
 
@@ -69,7 +69,7 @@ void net_input(struct net_core *c, struct mbuf *m)
 
 void net_poll_timers(struct net_core *c)
 {
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     arp_tick(c, now);
     if (c->wheel != NULL)
         (void)timer_wheel_run(c->wheel, now, c);

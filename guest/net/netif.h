@@ -19,7 +19,9 @@ struct net_iov {
  * frees it and posts a completion event when one was asked for (UDP sends). The slices are
  * only read and must stay valid until the owner (TCP: until acked; UDP: until
  * IX_EV_UDP_SENT) releases them. Returns 0, or -1 if the TX queue is full (the caller keeps
- * ownership of hdr then). iovcnt is 0..NET_IOV_MAX. */
+ * ownership of hdr then). iovcnt is 0..NET_IOV_MAX.
+ * A link-time callback (see stack_env.h): defined by guest/drivers/vnet_netif.c in the
+ * kernel, guest/test/net/testlib.c (capturing netif) and guest/test/net/harness.c (TAP). */
 int netif_tx(struct net_core *c, struct mbuf *hdr, const struct net_iov *iov, int iovcnt);
 
 #endif

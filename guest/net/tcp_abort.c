@@ -1,6 +1,6 @@
 /* When the app on a core is gone (it exited or was stopped after a fault), its connections
  * cannot make progress: reset every one of them so the peers learn at once, and close the
- * listeners so new connection attempts are refused with RST (DESIGN.md §8). */
+ * listeners so new connection attempts are refused with RST. */
 #include "tcp.h"
 #include "tcp_int.h"
 

@@ -2,7 +2,7 @@
  * reject, sendv, recv_done, close. Arguments come from untrusted apps (through the
  * batched-call layer): every handle, count and length is checked here. */
 #include "rss.h"
-#include "plat.h"
+#include "stack_env.h"
 #include "tcp_int.h"
 
 int tcp_listen(struct net_core *c, uint16_t port, unsigned backlog)

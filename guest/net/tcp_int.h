@@ -278,10 +278,25 @@ void tcp_conn_dead(struct net_core *c, struct tcp_pcb *p, int reason); /* to CLO
 void tcp_maybe_release(struct net_core *c, struct tcp_pcb *p);
 void tcp_rq_free(struct net_core *c, struct tcp_pcb *p);
 
-/* tcp_input.c helpers used elsewhere */
+/* tcp_pcb.c: a SYN_RECEIVED connection leaves its listener's backlog */
 void tcp_listener_drop_pending(struct tcp_pcb *p);
 
-#include "plat.h"
-static inline uint32_t tcp_now_ms(void) { return (uint32_t)(plat_now_us() / 1000u); }
+/* An arriving segment's header fields, parsed once by tcp_input (tcp_input.c). */
+struct tcp_rx_seg {
+    uint32_t seq, ack, wnd;
+    uint32_t plen;         /* payload bytes */
+    uint8_t flags;
+    struct tcp_opts o;
+};
+
+/* tcp_handshake.c: input for no connection, for a listener, for SYN_SENT */
+void tcp_reset_no_pcb(struct net_core *c, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                      const struct tcp_rx_seg *s);
+void tcp_passive_open(struct net_core *c, struct tcp_listener *l, uint32_t src, uint32_t dst,
+                      uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s);
+void tcp_syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct tcp_rx_seg *s);
+
+#include "stack_env.h"
+static inline uint32_t tcp_now_ms(void) { return (uint32_t)(env_now_us() / 1000u); }
 
 #endif

@@ -248,7 +248,7 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
     } else if (!p->rtt_timing) {
         p->rtt_timing = true;
         p->rtt_seq = seq;
-        p->rtt_start = plat_now_us();
+        p->rtt_start = env_now_us();
     }
     if (seq == p->snd_nxt || seq_gt(end, p->snd_nxt))
         p->snd_nxt = seq_max(p->snd_nxt, end);

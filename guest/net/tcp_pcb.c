@@ -1,7 +1,7 @@
 /* TCP control blocks: the per-core pool, the 4-tuple hash, handles, listeners, ISNs, the
  * pool of send slices and that of per-segment records (tcp_sack.c). Everything is carved
  * from the memory given to tcp_core_init. */
-#include "plat.h"
+#include "stack_env.h"
 #include "tcp_int.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -95,7 +95,7 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     }
     tc->slices_free = tc->nslices;
 
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     if (c->wheel == NULL) {
         timer_wheel_init(&tc->wheel_storage, now, TCP_TICK_US);
         c->wheel = &tc->wheel_storage;
@@ -296,7 +296,7 @@ uint32_t tcp_isn(struct net_core *c, const struct tcp_pcb *p)
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
     x ^= x >> 31;
-    return (uint32_t)x + (uint32_t)(plat_now_us() / 4);
+    return (uint32_t)x + (uint32_t)(env_now_us() / 4);
 }
 
 uint16_t tcp_our_mss(const struct net_core *c) { return (uint16_t)(c->tcp->tun.mtu - 40); }
@@ -308,7 +308,7 @@ void tcp_pcb_init_conn(struct net_core *c, struct tcp_pcb *p)
     p->laddr = c->cfg.addr;
     p->mss = 536; /* RFC 9293 §3.7.1 default until the peer's MSS option says otherwise */
     p->rto_us = tc->tun.rto_init_us;
-    p->last_rx_us = plat_now_us();
+    p->last_rx_us = env_now_us();
     /* Window scale we would use: smallest shift that lets rcvbuf fit in 16 bits. */
     uint8_t ws = 0;
     while (ws < TCP_WSCALE_MAX && (tc->tun.rcvbuf >> ws) > 0xffff)

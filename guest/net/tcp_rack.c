@@ -33,7 +33,7 @@
  * marked lost; the rest stay in flight for RACK to judge. The first is resent regardless of
  * cwnd (one segment after a timeout).
  */
-#include "plat.h"
+#include "stack_env.h"
 #include "tcp_int.h"
 
 #define PCB_OF(t, field) ((struct tcp_pcb *)((uint8_t *)(t) - __builtin_offsetof(struct tcp_pcb, field)))
@@ -196,7 +196,7 @@ static void tlp_on_ack(struct net_core *c, struct tcp_pcb *p, const struct tcp_o
 void tcp_rack_ack(struct net_core *c, struct tcp_pcb *p, const struct tcp_opts *o, uint32_t acked,
                   bool pure_dup)
 {
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     uint32_t sacked_before = p->sacked_bytes;
     p->rk.fack_ack = p->rk.fack;
     p->rk.advanced = false;
@@ -230,7 +230,7 @@ void tcp_rack_ack(struct net_core *c, struct tcp_pcb *p, const struct tcp_opts *
  * and RTO recovery). */
 void tcp_rack_rto(struct net_core *c, struct tcp_pcb *p)
 {
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     tlp_end(c, p);
     if (timer_pending(&p->t_rack))
         timer_cancel(c->wheel, &p->t_rack);
@@ -268,7 +268,7 @@ void tcp_tlp_arm(struct net_core *c, struct tcp_pcb *p)
         if (flight <= p->mss)
             pto += TLP_WCDELACK_US;
     }
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     uint64_t at = now + pto;
     /* Capped by the RTO: a probe due later goes one tick before the RTO instead, and takes
      * its place (it re-arms the RTO), as Linux does: a single lost segment (PTO + 200 ms) is
@@ -327,7 +327,7 @@ static void rack_timer_fn(struct timer *t, void *arg)
     if (!p->sack_on || !tcp_can_send_data(p->state) || p->sg_head == 0)
         return;
     uint32_t before = p->rexmit_bytes;
-    detect_loss(c, p, plat_now_us());
+    detect_loss(c, p, env_now_us());
     if (p->rexmit_bytes == 0)
         return;
     if (p->rexmit_bytes != before)

@@ -28,7 +28,7 @@
  * retransmission is in flight. Lost records are resent first, in sequence order, while
  * cwnd - pipe allows (NextSeg rule 1); then new data (rule 2, in tcp_output).
  */
-#include "plat.h"
+#include "stack_env.h"
 #include "tcp_int.h"
 
 static uint32_t min32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -223,7 +223,7 @@ bool tcp_seg_reserve(struct net_core *c, struct tcp_pcb *p)
 void tcp_seg_sent(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t end)
 {
     struct tcp_core *tc = c->tcp;
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     uint32_t top = p->snd_max;
     if (seq_lt(seq, top)) {
         uint32_t e = seq_lt(end, top) ? end : top;

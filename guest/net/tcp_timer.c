@@ -2,7 +2,7 @@
  * timer for zero windows, delayed ACK, and one "misc" timer for keepalive, FIN_WAIT_2 and
  * TIME_WAIT (2 MSL); the RACK reordering and tail loss probe timers are tcp_rack.c's. Five
  * struct timer per PCB, no allocation. */
-#include "plat.h"
+#include "stack_env.h"
 #include "tcp_int.h"
 
 #define PCB_OF(t, field) ((struct tcp_pcb *)((uint8_t *)(t) - __builtin_offsetof(struct tcp_pcb, field)))
@@ -39,7 +39,7 @@ void tcp_rtt_sample(struct net_core *c, struct tcp_pcb *p, uint32_t r)
 
 void tcp_rearm_rtx(struct net_core *c, struct tcp_pcb *p)
 {
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     if (p->snd_una != p->snd_max) {
         timer_arm(c->wheel, &p->t_rtx, now + backed_off(c, p, p->rto_count));
     } else if (seq_lt(p->snd_nxt, p->snd_end) || (p->fin_queued && p->snd_nxt == p->fin_seq)) {
@@ -152,7 +152,7 @@ static void misc_fn(struct timer *t, void *arg)
     }
     if (tun->ka_idle_us == 0)
         return;
-    uint64_t now = plat_now_us();
+    uint64_t now = env_now_us();
     uint64_t idle_until = p->last_rx_us + tun->ka_idle_us;
     if (now < idle_until) {
         p->probes = 0;
@@ -188,17 +188,17 @@ void tcp_timers_cancel(struct net_core *c, struct tcp_pcb *p)
 void tcp_arm_dack(struct net_core *c, struct tcp_pcb *p)
 {
     if (!timer_pending(&p->t_dack))
-        timer_arm(c->wheel, &p->t_dack, plat_now_us() + c->tcp->tun.dack_us);
+        timer_arm(c->wheel, &p->t_dack, env_now_us() + c->tcp->tun.dack_us);
 }
 
 void tcp_arm_misc(struct net_core *c, struct tcp_pcb *p, uint64_t delay_us)
 {
-    timer_arm(c->wheel, &p->t_misc, plat_now_us() + delay_us);
+    timer_arm(c->wheel, &p->t_misc, env_now_us() + delay_us);
 }
 
 void tcp_keepalive_reset(struct net_core *c, struct tcp_pcb *p)
 {
-    p->last_rx_us = plat_now_us();
+    p->last_rx_us = env_now_us();
     if (c->tcp->tun.ka_idle_us != 0 && !timer_pending(&p->t_misc) &&
         (p->state == TCPS_ESTABLISHED || p->state == TCPS_CLOSE_WAIT))
         timer_arm(c->wheel, &p->t_misc, p->last_rx_us + c->tcp->tun.ka_idle_us);

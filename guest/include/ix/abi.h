@@ -1,4 +1,4 @@
-/* The batched system call ABI between ring-3 apps and the dataplane (DESIGN.md §7).
+/* The batched system call ABI between ring-3 apps and the dataplane (docs/abi.md).
  *
  * One trap, ix_bpoll(calls, n): the app hands an array of 40-byte calls; the kernel
  * executes them in order, writes each call's outcome back into its own slot (err, ret),

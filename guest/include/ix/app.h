@@ -1,4 +1,4 @@
-/* What an app finds at start: %rdi points to this read-only page (DESIGN.md §7, §8).
+/* What an app finds at start: %rdi points to this read-only page (docs/abi.md).
  * Each dataplane core runs its own instance of the app, in its own address space. */
 #ifndef IX_APP_H
 #define IX_APP_H

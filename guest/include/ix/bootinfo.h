@@ -21,7 +21,7 @@
 #define IX_MAX_APP_SEGS 8
 #define IX_APP_ARGS_MAX 1024
 
-/* Guest virtual layout (DESIGN.md §4). The kernel direct-maps all guest-physical memory at
+/* Guest virtual layout (docs/guest-kernel.md). The kernel direct-maps all guest-physical memory at
  * IX_KERNEL_BASE (PML4 slot 128, lower canonical half: PVM hosts only run guests there). */
 #define IX_KERNEL_BASE 0x0000400000000000ull
 #define IX_KERNEL_PHYS 0x100000ull /* the kernel image is loaded at 1 MiB */

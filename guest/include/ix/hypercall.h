@@ -1,4 +1,4 @@
-/* Hypercalls: the guest kernel's rare requests to the host (DESIGN.md §9).
+/* Hypercalls: the guest kernel's rare requests to the host (docs/guest-kernel.md).
  *
  * A hypercall is `outl %eax, $IX_HC_PORT` where %eax holds the guest-physical address of a
  * struct ix_hcall (below 4 GiB). On PVM hosts an exit costs 25-38 us, so hypercalls are

@@ -1,4 +1,4 @@
-/* The NIC description the host writes into the boot info page (DESIGN.md §6, §9).
+/* The NIC description the host writes into the boot info page (docs/nic.md).
  *
  * The "NIC" is a set of virtio 1.x split virtqueues that live in guest memory: one RX/TX
  * pair per dataplane core. The host allocates the rings (descriptor table, available ring,

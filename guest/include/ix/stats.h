@@ -1,5 +1,5 @@
 /* Per-core dataplane counters, kept by the guest in shared memory and read by the host
- * without exits (DESIGN.md §9): `ix stats` turns them into rates. One struct per core, in
+ * without exits: `ix stats` turns them into rates. One struct per core, in
  * the boot info page (struct ix_bootinfo.stats[cpu]). Every field only grows (except the
  * gauges marked so); the host computes rates from two samples. Written by one core only. */
 #ifndef IX_STATS_H

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "fake_device.h"
 #include "virtio_net.h"
 
@@ -12,14 +13,6 @@
 #define NBUF 512
 #define BUF_SIZE 2048
 static uint8_t *mem;
-static int failures;
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
 /* test environment behind struct vnet_ops */
 struct env {
@@ -289,7 +282,7 @@ static void test_index_wraparound(void)
         CHECK(fdev_tx(&dtx[0], out, sizeof out) == (int)len && memcmp(out, f, len) == 0);
         fdev_publish(&dtx[0]);
         CHECK(vnet_tx_reclaim(q, 8) == 1);
-        if (failures)
+        if (check_failures)
             break;
     }
     CHECK(q->st.rx_frames == 70000 && q->st.tx_frames == 70000);
@@ -358,10 +351,5 @@ int main(void)
     test_tx_splits_at_physical_page_breaks();
     test_buggy_device();
     free(mem);
-    if (failures) {
-        fprintf(stderr, "virtio-net driver tests: %d failures\n", failures);
-        return 1;
-    }
-    printf("virtio-net driver tests: all passed\n");
-    return 0;
+    return check_summary("test_virtio_net");
 }

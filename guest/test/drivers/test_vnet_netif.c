@@ -7,19 +7,12 @@
 #include <string.h>
 
 #include "../../net/core.h"
+#include "check.h"
 #include "fake_device.h"
 #include "vnet_netif.h"
 
 #define MEM_SIZE (8u << 20)
 static uint8_t *mem;
-static int failures;
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                          \
-        }                                                                        \
-    } while (0)
 
 /* stack stubs: record what the glue hands over */
 static struct mbuf *inputs[64];
@@ -84,9 +77,9 @@ int main(void)
     uint32_t nbufs = mbuf_pool_init(pool, mem + 0x200000, 80 * MBUF_SIZE);
     CHECK(nbufs >= 79);
     c->pool = pool;
-    struct vnet_platform plat = { 0, v2p, p2v, kick };
+    struct vnet_env env = { 0, v2p, p2v, kick };
 
-    CHECK(vnet_port_init(p, c, &info, 0, &plat) == 0);
+    CHECK(vnet_port_init(p, c, &info, 0, &env) == 0);
     CHECK(c->netif == p);
     CHECK(fdev_pending(&drx) == qs);         /* ring filled from the pool */
     CHECK(mbuf_pool_in_use(pool) == qs);
@@ -173,10 +166,5 @@ int main(void)
     CHECK(vnet_port_prepare_halt(p) == true);
 
     free(mem);
-    if (failures) {
-        fprintf(stderr, "vnet netif tests: %d failures\n", failures);
-        return 1;
-    }
-    printf("vnet netif tests: all passed\n");
-    return 0;
+    return check_summary("test_vnet_netif");
 }

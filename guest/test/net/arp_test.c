@@ -421,18 +421,18 @@ static void test_static_capacity(void)
 
 int main(void)
 {
-    TL_RUN(test_reply_to_request);
-    TL_RUN(test_ignored);
-    TL_RUN(test_pending_then_resolved);
-    TL_RUN(test_queue_bound_and_timeout);
-    TL_RUN(test_expiry_and_gateway);
-    TL_RUN(test_cache_full);
-    TL_RUN(test_static_used_without_request);
-    TL_RUN(test_static_never_expires);
-    TL_RUN(test_static_not_overwritten);
-    TL_RUN(test_static_with_dynamic);
-    TL_RUN(test_static_replaces_pending);
-    TL_RUN(test_static_validation);
-    TL_RUN(test_static_capacity);
-    return tl_done();
+    CHECK_RUN(test_reply_to_request);
+    CHECK_RUN(test_ignored);
+    CHECK_RUN(test_pending_then_resolved);
+    CHECK_RUN(test_queue_bound_and_timeout);
+    CHECK_RUN(test_expiry_and_gateway);
+    CHECK_RUN(test_cache_full);
+    CHECK_RUN(test_static_used_without_request);
+    CHECK_RUN(test_static_never_expires);
+    CHECK_RUN(test_static_not_overwritten);
+    CHECK_RUN(test_static_with_dynamic);
+    CHECK_RUN(test_static_replaces_pending);
+    CHECK_RUN(test_static_validation);
+    CHECK_RUN(test_static_capacity);
+    return check_summary("arp_test");
 }

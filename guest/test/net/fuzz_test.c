@@ -351,5 +351,5 @@ int main(int argc, char **argv)
             (unsigned long long)tc[TCPC_RETRANS], (unsigned long long)tc[TCPC_SACK_RETRANS],
             (unsigned long long)tc[TCPC_DISCARDED]);
     tl_free(t);
-    return tl_done();
+    return check_summary("fuzz_test");
 }

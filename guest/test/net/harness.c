@@ -32,14 +32,15 @@ static uint64_t tx_errors;
 #define H_BATCH 64
 #define H_EV_CAP 1024
 
-uint64_t plat_now_us(void)
+/* The stack's link-time callbacks (net/stack_env.h, net/netif.h) for the TAP harness. */
+uint64_t env_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void plat_log(const char *fmt, ...)
+void env_log(const char *fmt, ...)
 {
     if (!h_opts.verbose)
         return;
@@ -73,7 +74,7 @@ int netif_tx(struct net_core *c, struct mbuf *hdr, const struct net_iov *iov, in
             memcpy(frame + len, v[i].iov_base, v[i].iov_len);
             len += (uint32_t)v[i].iov_len;
         }
-        h_impair_in(H_IMP_TX, frame, len, plat_now_us());
+        h_impair_in(H_IMP_TX, frame, len, env_now_us());
         net_tx_complete(c, hdr);
         return 0;
     }
@@ -357,14 +358,14 @@ int main(int argc, char **argv)
     printf(" mac=%02x:%02x:%02x:%02x:%02x:%02x pid=%d\n", o->mac[0], o->mac[1], o->mac[2],
            o->mac[3], o->mac[4], o->mac[5], (int)getpid());
 
-    uint64_t deadline = o->duration_s > 0 ? plat_now_us() + (uint64_t)(o->duration_s * 1e6) : 0;
+    uint64_t deadline = o->duration_s > 0 ? env_now_us() + (uint64_t)(o->duration_s * 1e6) : 0;
     int idle = 0;
     while (!h_stop) {
         /* Spin briefly after activity (latency), then sleep in epoll with a short timeout
          * so timers (ARP retries, TCP RTO) still run. */
         struct timespec tmo = {0, idle > 64 ? 1000000 : 0};
         if (o->impair_on && idle > 64) {
-            int64_t due = h_impair_next_due(plat_now_us());
+            int64_t due = h_impair_next_due(env_now_us());
             if (due >= 0 && due < 1000)
                 tmo.tv_nsec = due * 1000;
         }
@@ -382,7 +383,7 @@ int main(int argc, char **argv)
             ssize_t r = read(tap_fd, frame, sizeof(frame));
             if (r <= 0)
                 break;
-            h_impair_in(H_IMP_RX, frame, (uint32_t)r, plat_now_us());
+            h_impair_in(H_IMP_RX, frame, (uint32_t)r, env_now_us());
         }
         for (; !(o->impair_on && h_impair_active(H_IMP_RX)) && got < H_BATCH; got++) {
             struct mbuf *m = mbuf_alloc(&pool);
@@ -397,11 +398,11 @@ int main(int argc, char **argv)
             net_input(&core, m);
         }
         if (o->impair_on)
-            h_impair_poll(plat_now_us());
+            h_impair_poll(env_now_us());
         net_poll_timers(&core);
         handle_events(&core);
         idle = (got || core.ev_len) ? 0 : idle + 1;
-        if (deadline && plat_now_us() >= deadline)
+        if (deadline && env_now_us() >= deadline)
             break;
     }
     arp_flush(&core);

@@ -33,7 +33,7 @@ struct harness_opts {
     unsigned max_conns;         /* --max-conns N (TCP control blocks) */
     unsigned mem_mb;            /* --mem-mb N (ARP/UDP/TCP state) */
     double duration_s;          /* --duration S: exit after S seconds (0 = until signal) */
-    int verbose;                /* --verbose: plat_log to stderr */
+    int verbose;                /* --verbose: env_log to stderr */
     int impair_on;              /* --impair SPEC given */
     struct h_impair_cfg impair;
 };
@@ -47,7 +47,7 @@ int h_tap_open(const char *name);                        /* fd, or exits with a 
 void h_tap_config_peer(const char *name, uint32_t addr, uint32_t netmask);
 
 /* Apps. UDP is in harness_udp.c; TCP in harness_tcp.c as weak defaults that a file named
- * tcp_harness*.c (owned by the TCP engineer) may replace with strong definitions. */
+ * tcp_harness*.c may replace with strong definitions. */
 void h_udp_setup(struct net_core *c);
 int h_udp_event(struct net_core *c, const struct ix_event *ev);   /* 1 if handled */
 void h_tcp_setup(struct net_core *c);

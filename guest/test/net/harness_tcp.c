@@ -1,4 +1,4 @@
-/* TCP apps of the harness, written against the contract API (stack-contract.md):
+/* TCP apps of the harness, written against the stack's TCP API (net/tcp.h):
  *   --tcp-echo PORT     echo, zero copy: received bytes are sent back straight from the
  *                       receive buffers, which are released (tcp_recv_done) only as the
  *                       echoed bytes are acknowledged (IX_EV_TCP_SENT)
@@ -10,14 +10,14 @@
  *                       then close; the harness exits when every connection is dead.
  * Conventions assumed of TCP: a RECV event with length 0 means the peer closed (FIN); a
  * handle is invalid after its DEAD event.
- * Every function here is weak: a file named tcp_harness*.c (the TCP engineer's) may replace
+ * Every function here is weak: a file named tcp_harness*.c may replace
  * them with strong definitions if TCP's conventions differ. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "harness_sha256.h"
-#include "../../net/plat.h"
+#include "../../net/stack_env.h"
 
 int tcp_listen(struct net_core *c, uint16_t port, unsigned backlog);
 int64_t tcp_connect(struct net_core *c, uint64_t cookie, uint32_t raddr, uint16_t rport);
@@ -104,7 +104,7 @@ W void h_tcp_setup(struct net_core *c)
             fprintf(stderr, "harness: tcp_listen %u failed\n", o->tcp_sink[i]);
     if (o->connect_addr == 0)
         return;
-    client_start_us = plat_now_us();
+    client_start_us = env_now_us();
     for (unsigned i = 0; i < o->conns; i++) {
         struct hconn *h = conn_new(K_CLIENT);
         int64_t r = h ? tcp_connect(c, cookie_of(h), o->connect_addr, o->connect_port) : -IX_ENOMEM;
@@ -190,7 +190,7 @@ static void client_finished(struct hconn *h, uint64_t reason)
         client_failed++;
     client_done++;
     if (client_done == h_opts.conns) {
-        client_end_us = plat_now_us();
+        client_end_us = env_now_us();
         double s = (double)(client_end_us - client_start_us) / 1e6;
         printf("client done conns=%u ok=%u failed=%u sent=%llu recvd=%llu mismatches=%llu "
                "seconds=%.3f mbit_s=%.1f\n",

@@ -73,7 +73,7 @@ static void test_ignored(void)
 
 int main(void)
 {
-    TL_RUN(test_echo_reply);
-    TL_RUN(test_ignored);
-    return tl_done();
+    CHECK_RUN(test_echo_reply);
+    CHECK_RUN(test_ignored);
+    return check_summary("icmp_test");
 }

@@ -183,9 +183,9 @@ static void test_init_validation(void)
 
 int main(void)
 {
-    TL_RUN(test_input_drops);
-    TL_RUN(test_input_options_padding_bcast);
-    TL_RUN(test_output);
-    TL_RUN(test_init_validation);
-    return tl_done();
+    CHECK_RUN(test_input_drops);
+    CHECK_RUN(test_input_options_padding_bcast);
+    CHECK_RUN(test_output);
+    CHECK_RUN(test_init_validation);
+    return check_summary("ipv4_test");
 }

@@ -74,7 +74,7 @@ static void test_ops(void)
 
 int main(void)
 {
-    TL_RUN(test_pool);
-    TL_RUN(test_ops);
-    return tl_done();
+    CHECK_RUN(test_pool);
+    CHECK_RUN(test_ops);
+    return check_summary("mbuf_test");
 }

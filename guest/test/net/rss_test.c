@@ -1,8 +1,8 @@
 /* The guest's Toeplitz hash against the Microsoft RSS verification vectors (the same ones
  * test/nic-toeplitz.test.ts checks the host with), and flow ownership through a table. */
-#include <assert.h>
 #include <stdio.h>
 #include "rss.h"
+#include "check.h"
 
 static const uint8_t ms_key[NET_RSS_KEY_LEN] = {
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
@@ -23,10 +23,7 @@ int main(void)
     };
     for (unsigned i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint32_t h = rss_hash(ms_key, v[i].src, v[i].dst, v[i].sport, v[i].dport);
-        if (h != v[i].want) {
-            fprintf(stderr, "vector %u: got %08x want %08x\n", i, h, v[i].want);
-            return 1;
-        }
+        CHECK_MSG(h == v[i].want, "vector %u: got %08x want %08x", i, h, v[i].want);
     }
     /* ownership: with 2 queues alternating in the table, about half the ports are ours,
      * and the answer agrees with the hash */
@@ -39,12 +36,12 @@ int main(void)
     for (uint16_t port = 40000; port < 41000; port++) {
         bool m = rss_flow_is_mine(&r, ip(10, 10, 0, 2), port, ip(10, 10, 0, 1), 80);
         uint32_t h = rss_hash(ms_key, ip(10, 10, 0, 1), ip(10, 10, 0, 2), 80, port);
-        assert(m == ((h & 127) % 2 == 1));
+        CHECK(m == ((h & 127) % 2 == 1));
         mine += m;
     }
-    assert(mine > 350 && mine < 650);
+    CHECK(mine > 350 && mine < 650);
     r.reta_size = 0; /* no table: every flow is ours */
-    assert(rss_flow_is_mine(&r, 1, 2, 3, 4));
-    fprintf(stderr, "rss_test: %u of 1000 ports on queue 1\nall checks passed\n", mine);
-    return 0;
+    CHECK(rss_flow_is_mine(&r, 1, 2, 3, 4));
+    fprintf(stderr, "rss_test: %u of 1000 ports on queue 1\n", mine);
+    return check_summary("rss_test");
 }

@@ -286,12 +286,12 @@ static void reject_and_backlog(void)
 
 int main(void)
 {
-    TL_RUN(passive_echo_and_close);
-    TL_RUN(active_close_time_wait);
-    TL_RUN(simultaneous_close);
-    TL_RUN(active_open_and_reset);
-    TL_RUN(refused_and_no_listener);
-    TL_RUN(simultaneous_open);
-    TL_RUN(reject_and_backlog);
-    return tl_done();
+    CHECK_RUN(passive_echo_and_close);
+    CHECK_RUN(active_close_time_wait);
+    CHECK_RUN(simultaneous_close);
+    CHECK_RUN(active_open_and_reset);
+    CHECK_RUN(refused_and_no_listener);
+    CHECK_RUN(simultaneous_open);
+    CHECK_RUN(reject_and_backlog);
+    return check_summary("tcp_basic_test");
 }

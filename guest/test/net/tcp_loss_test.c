@@ -187,10 +187,10 @@ static void delayed_ack_and_window_update(void)
 
 int main(void)
 {
-    TL_RUN(rto_backoff_and_give_up);
-    TL_RUN(fast_retransmit);
-    TL_RUN(out_of_order_and_duplicates);
-    TL_RUN(zero_window_and_probe);
-    TL_RUN(delayed_ack_and_window_update);
-    return tl_done();
+    CHECK_RUN(rto_backoff_and_give_up);
+    CHECK_RUN(fast_retransmit);
+    CHECK_RUN(out_of_order_and_duplicates);
+    CHECK_RUN(zero_window_and_probe);
+    CHECK_RUN(delayed_ack_and_window_update);
+    return check_summary("tcp_loss_test");
 }

@@ -682,15 +682,15 @@ static void random_path(void)
 
 int main(void)
 {
-    TL_RUN(lost_retransmission_not_head);
-    TL_RUN(tail_loss_probe_last_segment);
-    TL_RUN(tail_loss_probe_new_data);
-    TL_RUN(reordering_within_reo_wnd);
-    TL_RUN(small_windows);
-    TL_RUN(probe_loss_detection);
-    TL_RUN(rto_then_rack);
-    TL_RUN(single_segment_probe_before_rto);
-    TL_RUN(dupthresh_without_blocks);
-    TL_RUN(random_path);
-    return tl_done();
+    CHECK_RUN(lost_retransmission_not_head);
+    CHECK_RUN(tail_loss_probe_last_segment);
+    CHECK_RUN(tail_loss_probe_new_data);
+    CHECK_RUN(reordering_within_reo_wnd);
+    CHECK_RUN(small_windows);
+    CHECK_RUN(probe_loss_detection);
+    CHECK_RUN(rto_then_rack);
+    CHECK_RUN(single_segment_probe_before_rto);
+    CHECK_RUN(dupthresh_without_blocks);
+    CHECK_RUN(random_path);
+    return check_summary("tcp_rack_test");
 }

@@ -475,13 +475,13 @@ static void sack_sender_retransmits_holes(void)
 
 int main(void)
 {
-    TL_RUN(partial_acks_in_recovery);
-    TL_RUN(limited_transmit);
-    TL_RUN(early_retransmit);
-    TL_RUN(keepalive);
-    TL_RUN(events_deferred_when_full);
-    TL_RUN(dead_deferred_when_full);
-    TL_RUN(sack_blocks_for_holes);
-    TL_RUN(sack_sender_retransmits_holes);
-    return tl_done();
+    CHECK_RUN(partial_acks_in_recovery);
+    CHECK_RUN(limited_transmit);
+    CHECK_RUN(early_retransmit);
+    CHECK_RUN(keepalive);
+    CHECK_RUN(events_deferred_when_full);
+    CHECK_RUN(dead_deferred_when_full);
+    CHECK_RUN(sack_blocks_for_holes);
+    CHECK_RUN(sack_sender_retransmits_holes);
+    return check_summary("tcp_recovery_test");
 }

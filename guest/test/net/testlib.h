@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "../../net/core.h"
+#include "check.h"
 
 #define TL_POOL_MBUFS 512
 #define TL_TX_MAX 64
@@ -48,7 +49,7 @@ struct tl {
     uintptr_t rx_lo, rx_hi;  /* valid bytes of the last injected frame [lo, hi) */
 };
 
-/* Fake monotonic clock used by plat_now_us() in tests. */
+/* Fake monotonic clock used by env_now_us() in tests. */
 extern uint64_t tl_now_us;
 
 struct tl *tl_new(void);
@@ -81,33 +82,5 @@ const uint8_t *tl_parse_ipv4(const struct tl_frame *f, uint8_t *proto, uint32_t 
 /* Does the L4 checksum (TCP/UDP with pseudo header, ICMP without) verify? */
 int tl_l4_csum_ok(uint8_t proto, uint32_t src, uint32_t dst, const uint8_t *l4, uint32_t len);
 
-/* Checks: count failures, print the location, continue (exit after too many). */
-extern int tl_failures;
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-            if (++tl_failures > 50)                                                       \
-                exit(1);                                                                  \
-        }                                                                                 \
-    } while (0)
-#define CHECK_EQ(a, b)                                                                    \
-    do {                                                                                  \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);   \
-        if (a_ != b_) {                                                                   \
-            fprintf(stderr, "FAIL %s:%d: %s == %s (%llu != %llu)\n", __FILE__, __LINE__,   \
-                    #a, #b, a_, b_);                                                      \
-            if (++tl_failures > 50)                                                       \
-                exit(1);                                                                  \
-        }                                                                                 \
-    } while (0)
-/* Run a test function, then report. Returns the process exit status. */
-#define TL_RUN(fn)                                                                        \
-    do {                                                                                  \
-        int before_ = tl_failures;                                                        \
-        fn();                                                                             \
-        fprintf(stderr, "%s %s\n", tl_failures == before_ ? "ok  " : "FAIL", #fn);        \
-    } while (0)
-int tl_done(void);  /* prints a summary; 0 if no failures */
 
 #endif

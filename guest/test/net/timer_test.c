@@ -10,18 +10,8 @@
 #include <stdlib.h>
 
 #include "../../net/timer.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                              \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);           \
-            fprintf(stderr, __VA_ARGS__);                                             \
-            fprintf(stderr, "\n");                                                    \
-            if (++failures > 20)                                                      \
-                exit(1);                                                              \
-        }                                                                             \
-    } while (0)
 
 #define N 512
 struct mt {
@@ -48,9 +38,9 @@ static uint64_t rnd(void)
 static void fire(struct timer *t, void *arg)
 {
     struct mt *m = (struct mt *)t;
-    CHECK(arg == (void *)&timers, "arg passed through");
-    CHECK(m->armed, "timer %ld fired while not armed", (long)(m - timers));
-    CHECK(now_us >= m->deadline, "timer %ld fired early: now %lu deadline %lu", (long)(m - timers),
+    CHECK_MSG(arg == (void *)&timers, "arg passed through");
+    CHECK_MSG(m->armed, "timer %ld fired while not armed", (long)(m - timers));
+    CHECK_MSG(now_us >= m->deadline, "timer %ld fired early: now %lu deadline %lu", (long)(m - timers),
           (unsigned long)now_us, (unsigned long)m->deadline);
     m->armed = 0;
     m->fired++;
@@ -108,7 +98,7 @@ static void random_test(void)
                 total_fired++;
             timer_cancel(&w, &m->t);
             m->armed = 0;
-            CHECK(!timer_pending(&m->t), "cancelled timer not pending");
+            CHECK_MSG(!timer_pending(&m->t), "cancelled timer not pending");
         } else {
             uint64_t adv;
             switch (rnd() % 4) {
@@ -125,27 +115,27 @@ static void random_test(void)
             uint64_t after = 0;
             for (int i = 0; i < N; i++)
                 after += (uint64_t)timers[i].fired;
-            CHECK(after - before == n, "run returned %u, %lu fired", n, (unsigned long)(after - before));
+            CHECK_MSG(after - before == n, "run returned %u, %lu fired", n, (unsigned long)(after - before));
             total_fired += n;
             for (int i = 0; i < N; i++)
-                CHECK(!(timers[i].armed && timers[i].due <= now_us), "timer %d overdue: due %lu now %lu", i,
+                CHECK_MSG(!(timers[i].armed && timers[i].due <= now_us), "timer %d overdue: due %lu now %lu", i,
                       (unsigned long)timers[i].due, (unsigned long)now_us);
         }
         unsigned armed = 0;
         for (int i = 0; i < N; i++)
             armed += timers[i].armed != 0;
-        CHECK(armed == w.count, "count %u model %u", w.count, armed);
+        CHECK_MSG(armed == w.count, "count %u model %u", w.count, armed);
         if (step % 7 == 0) {
             uint64_t got = timer_wheel_next_deadline(&w), want = model_next();
-            CHECK(got == want, "next deadline %lu, model %lu (step %d)", (unsigned long)got, (unsigned long)want, step);
+            CHECK_MSG(got == want, "next deadline %lu, model %lu (step %d)", (unsigned long)got, (unsigned long)want, step);
         }
     }
     /* Drain: everything fires eventually. */
     now_us += (1ull << 28) * tick;
     total_fired += timer_wheel_run(&w, now_us, &timers);
-    CHECK(w.count == 0, "all fired, %u left", w.count);
-    CHECK(total_fired == total_armed, "armed %lu consumed %lu", (unsigned long)total_armed, (unsigned long)total_fired);
-    CHECK(timer_wheel_next_deadline(&w) == UINT64_MAX, "empty wheel has no deadline");
+    CHECK_MSG(w.count == 0, "all fired, %u left", w.count);
+    CHECK_MSG(total_fired == total_armed, "armed %lu consumed %lu", (unsigned long)total_armed, (unsigned long)total_fired);
+    CHECK_MSG(timer_wheel_next_deadline(&w) == UINT64_MAX, "empty wheel has no deadline");
 }
 
 /* Callbacks that re-arm themselves and cancel others. */
@@ -181,37 +171,32 @@ static void callback_test(void)
     timer_arm(&w2, &c, 100);
     timer_arm(&w2, &b, 50);
     now2 = 50;
-    CHECK(timer_wheel_run(&w2, now2, NULL) == 1 && b_runs == 1, "b once at 50");
+    CHECK_MSG(timer_wheel_run(&w2, now2, NULL) == 1 && b_runs == 1, "b once at 50");
     now2 = 100;
     timer_wheel_run(&w2, now2, NULL);
-    CHECK(a_runs == 1, "a ran once: %d", a_runs);
+    CHECK_MSG(a_runs == 1, "a ran once: %d", a_runs);
     /* b re-armed for "now" (50) at 50 runs on the next tick (51), within this run, re-arms
      * for 100 and runs once more: three runs, no loop. */
-    CHECK(b_runs == 3, "b re-armed for 'now' ran on later ticks within the same run: %d", b_runs);
-    CHECK(c_runs == 0, "c was cancelled by a");
+    CHECK_MSG(b_runs == 3, "b re-armed for 'now' ran on later ticks within the same run: %d", b_runs);
+    CHECK_MSG(c_runs == 0, "c was cancelled by a");
     for (int i = 0; i < 10; i++) {
         now2 += 100;
         timer_wheel_run(&w2, now2, NULL);
     }
-    CHECK(a_runs == 5, "a periodic 5 times: %d", a_runs);
-    CHECK(b_runs == 3, "b 3 times: %d", b_runs);
-    CHECK(w2.count == 0, "wheel empty");
+    CHECK_MSG(a_runs == 5, "a periodic 5 times: %d", a_runs);
+    CHECK_MSG(b_runs == 3, "b 3 times: %d", b_runs);
+    CHECK_MSG(w2.count == 0, "wheel empty");
     /* Deadlines are rounded up to the tick: never early. */
     timer_wheel_init(&w2, 1000, 64);
     timer_arm(&w2, &c, 1001);
-    CHECK(timer_wheel_next_deadline(&w2) == 1024, "rounded up to tick: %lu", (unsigned long)timer_wheel_next_deadline(&w2));
-    CHECK(timer_wheel_run(&w2, 1023, NULL) == 0, "not early");
-    CHECK(timer_wheel_run(&w2, 1024, NULL) == 1 && c_runs == 1, "fires at the tick");
+    CHECK_MSG(timer_wheel_next_deadline(&w2) == 1024, "rounded up to tick: %lu", (unsigned long)timer_wheel_next_deadline(&w2));
+    CHECK_MSG(timer_wheel_run(&w2, 1023, NULL) == 0, "not early");
+    CHECK_MSG(timer_wheel_run(&w2, 1024, NULL) == 1 && c_runs == 1, "fires at the tick");
 }
 
 int main(void)
 {
     callback_test();
     random_test();
-    if (failures) {
-        fprintf(stderr, "timer_test: %d failures\n", failures);
-        return 1;
-    }
-    printf("timer_test: ok\n");
-    return 0;
+    return check_summary("timer_test");
 }

@@ -199,11 +199,11 @@ static void test_zero_copy_echo(void)
 
 int main(void)
 {
-    TL_RUN(test_bind);
-    TL_RUN(test_recv);
-    TL_RUN(test_recv_event_full);
-    TL_RUN(test_sendv);
-    TL_RUN(test_sent_deferred);
-    TL_RUN(test_zero_copy_echo);
-    return tl_done();
+    CHECK_RUN(test_bind);
+    CHECK_RUN(test_recv);
+    CHECK_RUN(test_recv_event_full);
+    CHECK_RUN(test_sendv);
+    CHECK_RUN(test_sent_deferred);
+    CHECK_RUN(test_zero_copy_echo);
+    return check_summary("udp_test");
 }

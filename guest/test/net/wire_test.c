@@ -139,10 +139,10 @@ static void test_csum(void)
 
 int main(void)
 {
-    TL_RUN(test_eth);
-    TL_RUN(test_arp);
-    TL_RUN(test_ipv4);
-    TL_RUN(test_icmp_udp);
-    TL_RUN(test_csum);
-    return tl_done();
+    CHECK_RUN(test_eth);
+    CHECK_RUN(test_arp);
+    CHECK_RUN(test_ipv4);
+    CHECK_RUN(test_icmp_udp);
+    CHECK_RUN(test_csum);
+    return check_summary("wire_test");
 }

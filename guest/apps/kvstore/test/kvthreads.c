@@ -14,17 +14,8 @@
 #include <string.h>
 #include "buddy.h"
 #include "store.h"
+#include "check.h"
 
-extern int kvt_failures;
-#define TCHECK(cond, ...)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            __atomic_add_fetch(&kvt_failures, 1, __ATOMIC_RELAXED);                        \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);       \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fprintf(stderr, "\n");                                                         \
-        }                                                                                  \
-    } while (0)
 
 #define THREADS 4
 #define KEYS 128
@@ -62,7 +53,7 @@ static int intact(struct kv_item *it)
 static void *core(void *arg)
 {
     uint32_t id = (uint32_t)(uintptr_t)arg;
-    TCHECK(kv_store_attach(mem, id) == 1, "core %u: attach", id);
+    CHECK_MSG(kv_store_attach(mem, id) == 1, "core %u: attach", id);
     unsigned rs = id * 7919u + 1;
     struct kv_item *pinned[PINS] = {0};
     uint32_t np = 0;
@@ -90,9 +81,9 @@ static void *core(void *arg)
             kv_unlock();
             if (!it)
                 continue;
-            TCHECK(intact(it), "core %u: value of %s torn at get", id, key);
+            CHECK_MSG(intact(it), "core %u: value of %s torn at get", id, key);
             if (pinned[np % PINS]) {
-                TCHECK(intact(pinned[np % PINS]), "core %u: pinned value changed before unpin", id);
+                CHECK_MSG(intact(pinned[np % PINS]), "core %u: pinned value changed before unpin", id);
                 kv_unpin(pinned[np % PINS]); /* without the lock, as conn.c does on ack */
             }
             pinned[np++ % PINS] = it;
@@ -108,7 +99,7 @@ static void *core(void *arg)
             if (old) {
                 kv_pin(old);
                 struct kv_item *it = kv_alloc(key, (size_t)nk, 0, 0, old->nbytes);
-                TCHECK(intact(old), "core %u: old value changed while pinned for a replace", id);
+                CHECK_MSG(intact(old), "core %u: old value changed while pinned for a replace", id);
                 kv_unpin_locked(old);
                 if (it) {
                     uint32_t seed;
@@ -123,7 +114,7 @@ static void *core(void *arg)
     }
     for (uint32_t i = 0; i < PINS; i++)
         if (pinned[i]) {
-            TCHECK(intact(pinned[i]), "core %u: pinned value changed", id);
+            CHECK_MSG(intact(pinned[i]), "core %u: pinned value changed", id);
             kv_unpin(pinned[i]);
         }
     return 0;
@@ -136,24 +127,24 @@ void kvt_threads(void)
     mem = aligned_alloc(4096, size);
     memset(mem, 0, size);
     /* before core 0 publishes, other cores are told to wait */
-    TCHECK(kv_store_attach(mem, 1) == 0, "attach before init");
-    TCHECK(kv_store_init(mem, size, item_max, 0) == 0, "init");
-    TCHECK(kv_store_attach(mem, 1) == 0, "attach before publish");
+    CHECK_MSG(kv_store_attach(mem, 1) == 0, "attach before init");
+    CHECK_MSG(kv_store_init(mem, size, item_max, 0) == 0, "init");
+    CHECK_MSG(kv_store_attach(mem, 1) == 0, "attach before publish");
     kv_store_publish();
     pthread_t t[THREADS];
     for (uint32_t i = 0; i < THREADS; i++)
         pthread_create(&t[i], 0, core, (void *)(uintptr_t)i);
     for (uint32_t i = 0; i < THREADS; i++)
         pthread_join(t[i], 0);
-    TCHECK(kv_store_attach(mem, 0) == 1, "attach");
+    CHECK_MSG(kv_store_attach(mem, 0) == 1, "attach");
     struct kv_counters s;
     kv_stats_total(&s);
     uint64_t nlinks = 0;
     for (uint32_t i = 0; i < THREADS; i++)
         nlinks += links[i];
-    TCHECK(s.total_items == nlinks, "total_items %llu, links %llu", (unsigned long long)s.total_items,
+    CHECK_MSG(s.total_items == nlinks, "total_items %llu, links %llu", (unsigned long long)s.total_items,
            (unsigned long long)nlinks);
-    TCHECK(s.evictions > 0, "the arena never filled (no evictions)");
+    CHECK_MSG(s.evictions > 0, "the arena never filled (no evictions)");
     kv_lock();
     char key[16];
     for (uint32_t k = 0; k < KEYS; k++) {
@@ -164,7 +155,7 @@ void kvt_threads(void)
     }
     kv_unlock();
     kv_stats_total(&s);
-    TCHECK(s.curr_items == 0 && s.bytes == 0, "curr_items %llu bytes %llu after deleting all",
+    CHECK_MSG(s.curr_items == 0 && s.bytes == 0, "curr_items %llu bytes %llu after deleting all",
            (unsigned long long)s.curr_items, (unsigned long long)s.bytes);
     /* the whole arena is free: count the largest blocks it yields */
     char big[KV_KEY_MAX];
@@ -175,7 +166,7 @@ void kvt_threads(void)
     kv_lock();
     while (n < 256 && (got[n] = kv_alloc(big, sizeof big, 0, 0, item_max + 2)))
         n++;
-    TCHECK(n * block == s.limit_maxbytes, "%u free blocks of %llu after all deletes, arena %llu", n,
+    CHECK_MSG(n * block == s.limit_maxbytes, "%u free blocks of %llu after all deletes, arena %llu", n,
            (unsigned long long)block, (unsigned long long)s.limit_maxbytes);
     for (uint32_t i = 0; i < n; i++)
         kv_discard(got[i]);
