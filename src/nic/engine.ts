@@ -5,7 +5,7 @@
 // calls pollOnce(); tests may call it directly. Frame format: frame.ts.
 import type { NicVqAddrs } from '../abi/nic.js';
 import type { GuestMemory } from './guest-memory.js';
-import { EngineEvents } from './events.js';
+import { EngineError, EngineEvents } from './events.js';
 import { maxFrameWithHeader } from './frame.js';
 import { loadNicio } from './nicio.js';
 import { RxPath } from './rx.js';
@@ -17,6 +17,7 @@ import { TxPath } from './tx.js';
 import { DeviceQueue, ForbiddenRanges, availRingBytes, descTableBytes, usedRingBytes } from './virtqueue.js';
 
 export { VNET_HDR_LEN } from './frame.js';
+export { EngineError } from './events.js';
 
 /** What the engine serves beside the plan (its rss, mtu, backend.batch and backend.io). */
 export interface EngineRuntime {
@@ -30,10 +31,6 @@ export interface EngineRuntime {
   wake: (q: number) => void;
   /** called once per (queue, direction, kind) of problem */
   log: (msg: string) => void;
-}
-
-export class EngineError extends Error {
-  override name = 'EngineError';
 }
 
 export class NicEngine {

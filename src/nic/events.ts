@@ -3,6 +3,11 @@
 import { COUNTER_INDEX, NCOUNTERS, type CounterName } from './stats.js';
 import type { BadKind } from './virtqueue.js';
 
+/** The engine's own failures: bad construction arguments, broken internal invariants. */
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
 export class EngineEvents {
   private readonly logged = new Set<string>();
 

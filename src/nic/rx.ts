@@ -5,16 +5,12 @@
 import type { GuestMemory } from './guest-memory.js';
 import * as libc from '../sys/libc.js';
 import { errnoText } from './errno.js';
-import type { EngineEvents } from './events.js';
+import { EngineError, type EngineEvents } from './events.js';
 import { ETH_HLEN, VNET_HDR_LEN } from './frame.js';
 import type { Nicio } from './nicio.js';
 import { B_ADDR, B_LEN, B_OUT, BURST_MAX, type IoScratch } from './scratch.js';
 import type { FrameSteering } from './steering.js';
 import { Chain, type DeviceQueue } from './virtqueue.js';
-
-export class RxPathError extends Error {
-  override name = 'RxPathError';
-}
 
 export interface RxPathParts {
   mem: GuestMemory;
@@ -106,7 +102,7 @@ export class RxPath {
 
   /** Copy n bytes from chain a to chain b (both validated, b.total >= n), inside guest memory. */
   private copyChain(a: Chain, b: Chain, n: number): void {
-    if (n > a.total || n > b.total) throw new RxPathError(`internal: copy of ${n} bytes between chains of ${a.total} and ${b.total}`);
+    if (n > a.total || n > b.total) throw new EngineError(`internal: copy of ${n} bytes between chains of ${a.total} and ${b.total}`);
     const u8 = this.p.mem.u8;
     let ai = 0;
     let ao = 0;

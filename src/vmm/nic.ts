@@ -3,7 +3,7 @@
  * The plan (src/nic/plan.ts, built from the config) says what; this says where in the VM:
  * the reserved guest-physical range, the boot info page and the kick port.
  */
-import { attachNic, type AttachedNic as NicAttached } from '../nic/attach.js';
+import { AttachNicError, attachNic, type AttachedNic as NicAttached } from '../nic/attach.js';
 import type { NicPlan } from '../nic/plan.js';
 import { BootInfo } from '../abi/index.js';
 import { bootInfoView } from './boot.js';
@@ -15,10 +15,6 @@ export const NIC_NOTIFY_PORT = 0x1e8;
 /** guest-physical bytes reserved for the rings (16 queue pairs of 256 entries fit easily) */
 export const NIC_RING_RESERVE = 1 << 20;
 
-export class NicAttachError extends Error {
-  override name = 'NicAttachError';
-}
-
 export async function attachDataplaneNic(
   plan: NicPlan,
   mem: { base: number; size: number; view: DataView },
@@ -27,7 +23,7 @@ export async function attachDataplaneNic(
   log: (msg: string) => void,
 ): Promise<AttachedNic> {
   if (plan.nqueues !== nqueues)
-    throw new NicAttachError(`the NIC plan has ${plan.nqueues} queue pairs but the VM ${nqueues} vCPUs; plan the NIC with the dataplane's core count`);
+    throw new AttachNicError(`the NIC plan has ${plan.nqueues} queue pairs but the VM ${nqueues} vCPUs; plan the NIC with the dataplane's core count`);
   const nic = await attachNic(plan, {
     memory: { base: mem.base, size: mem.size },
     ringArea,
