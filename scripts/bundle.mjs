@@ -38,5 +38,5 @@ await Promise.all([
   }),
   build({ ...cjs, entryPoints: ['src/cli/main.ts'], outfile: `${out}/main.cjs` }),
   build({ ...cjs, entryPoints: ['src/vmm/vcpu-worker.ts'], outfile: `${out}/vcpu-worker.cjs` }),
-  build({ ...cjs, entryPoints: ['src/net/nic-worker.ts'], outfile: `${out}/nic-worker.cjs` }),
+  build({ ...cjs, entryPoints: ['src/nic/worker.ts'], outfile: `${out}/nic-worker.cjs` }),
 ]);

@@ -2,17 +2,20 @@
 // worker thread, its sleep/kick/wake cycle and stop() are exercised everywhere; bad
 // configurations are refused on the caller's stack before any thread starts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeGuestQueue, startFakeGuest } from '../src/net/fake-guest.js';
-import { FakeGuestRam, GuestMemory, GuestMemoryError } from '../src/net/guest-memory.js';
-import * as libc from '../src/net/libc.js';
-import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/net/nic-backend.js';
-import { allocNicRings } from '../src/net/rings.js';
-import { RssConfigError } from '../src/net/toeplitz.js';
-import { VirtqueueLayoutError } from '../src/net/virtqueue.js';
-import { nicIdleWait, nicKick } from '../src/net/nic-wait.js';
+import { FakeGuestQueue, startFakeGuest } from '../src/testing/fake-guest.js';
+import { GuestMemory, GuestMemoryError } from '../src/nic/guest-memory.js';
+import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
+import { datagramPair } from '../src/testing/datagram-pair.js';
+import * as libc from '../src/sys/libc.js';
+import { NIC_WAKE_ANY, NicBackendError, startNicBackend } from '../src/nic/backend.js';
+import { allocNicRings } from '../src/nic/rings.js';
+import { RssConfigError } from '../src/nic/toeplitz.js';
+import { VirtqueueLayoutError } from '../src/nic/virtqueue.js';
+import { nicIdleWait, nicKick } from '../src/nic/wait.js';
 import { spawn } from 'node:child_process';
-import { attachNic } from '../src/net/attach.js';
-import { NIC_INFO, readNicInfo } from '../src/net/nic-layout.js';
+import { attachNic } from '../src/nic/attach.js';
+import { testNicPlan } from '../src/testing/nic-plan.js';
+import { NIC_INFO, readNicInfo } from '../src/abi/nic.js';
 
 const MiB = 1 << 20;
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -38,25 +41,26 @@ describe('startNicBackend', () => {
   it('refuses bad configurations before starting anything', async () => {
     const ram = new FakeGuestRam(4 * MiB);
     cleanups.push(() => ram.free());
-    const [a, b] = libc.datagramPair();
+    const [a, b] = datagramPair();
     cleanups.push(() => void (libc.close(a), libc.close(b)));
     const rings = allocNicRings(1 * MiB, 1, 64);
-    const base = { memory: ram.spec, queues: rings, tapFds: [a] };
-    await expect(startNicBackend({ ...base, queues: { rx: [{ ...rings.rx[0]!, size: 48 }], tx: rings.tx } })).rejects.toThrow(
+    const plan = testNicPlan({ nqueues: 1, queueSize: 64 });
+    const base = { memory: ram.spec, rings, tapFds: [a] };
+    await expect(startNicBackend(plan, { ...base, rings: { rx: [{ ...rings.rx[0]!, size: 48 }], tx: rings.tx } })).rejects.toThrow(
       VirtqueueLayoutError,
     );
     await expect(
-      startNicBackend({ ...base, queues: { rx: [{ ...rings.rx[0]!, used: BigInt(4 * MiB - 8) }], tx: rings.tx } }),
+      startNicBackend(plan, { ...base, rings: { rx: [{ ...rings.rx[0]!, used: BigInt(4 * MiB - 8) }], tx: rings.tx } }),
     ).rejects.toThrow(/outside guest memory/);
-    await expect(startNicBackend({ ...base, rss: { reta: [0, 1] } })).rejects.toThrow(RssConfigError);
-    await expect(startNicBackend({ ...base, tapFds: [a, b] })).rejects.toThrow(NicBackendError);
-    await expect(startNicBackend({ memory: ram.spec, queues: rings })).rejects.toThrow(/tapFds or tapName/);
+    await expect(startNicBackend(testNicPlan({ reta: [0, 1] }), base)).rejects.toThrow(RssConfigError);
+    await expect(startNicBackend(plan, { ...base, tapFds: [a, b] })).rejects.toThrow(NicBackendError);
+    await expect(startNicBackend(plan, { memory: ram.spec, rings })).rejects.toThrow(/tapFds or tapName/);
     // a failure inside the worker (here: pinning to a CPU that does not exist) rejects the start
     const msgs: string[] = [];
-    await expect(startNicBackend({ ...base, cpu: 1000, log: (m) => msgs.push(m) })).rejects.toThrow(/NIC worker failed: .*sched_setaffinity/);
+    await expect(startNicBackend(testNicPlan({ cpu: 1000 }), { ...base, log: (m) => msgs.push(m) })).rejects.toThrow(/NIC worker failed: .*sched_setaffinity/);
     expect(msgs.join()).toMatch(/sched_setaffinity/);
-    await expect(startNicBackend({ ...base, memory: { base: 0n, size: 4096 } })).rejects.toThrow(GuestMemoryError);
-    await expect(startNicBackend({ ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
+    await expect(startNicBackend(plan, { ...base, memory: { base: 0n, size: 4096 } })).rejects.toThrow(GuestMemoryError);
+    await expect(startNicBackend(plan, { ...base, memory: { base: ram.spec.base, size: 2 ** 32 + 4096 } })).rejects.toThrow(/at most 4 GiB/);
   });
 
   it.each(['koffi', 'burst'] as const)('serves a halting fake guest from its worker thread and stops cleanly (io %s)', async (io) => {
@@ -66,12 +70,18 @@ describe('startNicBackend', () => {
     const mem = new GuestMemory(ram.spec);
     const bufBase = [4 * MiB, 6 * MiB];
     for (let q = 0; q < 2; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
-    const pairs = [libc.datagramPair(), libc.datagramPair()];
+    const pairs = [datagramPair(), datagramPair()];
     cleanups.push(() => pairs.flat().forEach((fd) => libc.close(fd)));
     const kickFd = libc.makeEventfd();
     cleanups.push(() => void libc.close(kickFd));
     const logs: string[] = [];
-    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: pairs.map((p) => p[0]), kickFd, io, cpu: 0, log: (m) => logs.push(m) });
+    const nic = await startNicBackend(testNicPlan({ nqueues: 2, queueSize: 128, io, cpu: 0 }), {
+      memory: ram.spec,
+      rings,
+      tapFds: pairs.map((p) => p[0]),
+      kickFd,
+      log: (m) => logs.push(m),
+    });
     cleanups.push(() => nic.stop());
     const guest = await startFakeGuest({
       memory: ram.spec,
@@ -126,10 +136,10 @@ describe('nicIdleWait / nicKick (the vCPU worker side of a halted core)', () => 
     const mem = new GuestMemory(ram.spec);
     const g = new FakeGuestQueue(mem, rings.rx[0]!, rings.tx[0]!, 4 * MiB);
     g.init();
-    const [dev, peer] = libc.datagramPair();
+    const [dev, peer] = datagramPair();
     cleanups.push(() => void (libc.close(dev), libc.close(peer)));
     // a long idle timeout: only the kick (or a frame) can get the backend out of poll(2)
-    const nic = await startNicBackend({ memory: ram.spec, queues: rings, tapFds: [dev], idleTimeoutMs: 10_000 });
+    const nic = await startNicBackend(testNicPlan({ queueSize: 64, idleTimeoutMs: 10_000 }), { memory: ram.spec, rings, tapFds: [dev] });
     cleanups.push(() => nic.stop());
     const rx = rings.rx[0]!;
 
@@ -177,21 +187,17 @@ describe('attachNic', () => {
     cleanups.push(() => ram.free());
     const mem = new GuestMemory(ram.spec);
     mem.u8.fill(0x77, 2 * MiB, 3 * MiB); // garbage where the rings will go
-    const [dev, peer] = libc.datagramPair();
+    const [dev, peer] = datagramPair();
     cleanups.push(() => void (libc.close(dev), libc.close(peer)));
     const boot = new DataView(new ArrayBuffer(4096));
-    const { nic, info } = await attachNic({
+    const plan = testNicPlan({ nqueues: 1, queueSize: 128 });
+    expect([Array.from(plan.mac), plan.addr, plan.netmask, plan.gateway]).toEqual([[2, 0, 0, 0, 0, 9], 0x0a000002, 0xffffff00, 0x0a000001]);
+    const { handle: nic, info } = await attachNic(plan, {
       memory: ram.spec,
       ringArea: { start: 2 * MiB, end: 3 * MiB },
-      nqueues: 1,
-      queueSize: 128,
-      mac: Uint8Array.from([2, 0, 0, 0, 0, 9]),
-      addr: 0x0a000002,
-      netmask: 0xffffff00,
-      gateway: 0x0a000001,
-      notifyPort: 0x5e0n,
+      notifyPort: 0x5e0,
       bootInfo: { view: boot, offset: 512 },
-      tap: { fds: [dev] },
+      tapFds: [dev],
     });
     cleanups.push(() => nic.stop());
     const back = readNicInfo(boot, 512);

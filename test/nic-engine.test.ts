@@ -3,14 +3,17 @@
 // them intact, hostile descriptors are refused and counted without touching memory outside
 // the fake guest RAM, and EVENT_IDX kicks/wakes happen exactly when asked for.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FAKE_BUF_SIZE, FakeGuestQueue } from '../src/net/fake-guest.js';
-import { FakeGuestRam, GuestMemory } from '../src/net/guest-memory.js';
-import * as libc from '../src/net/libc.js';
-import { NicEngine } from '../src/net/nic-engine.js';
-import { NCOUNTERS, readStats } from '../src/net/nic-stats.js';
-import { allocNicRings } from '../src/net/rings.js';
-import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/net/toeplitz.js';
-import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/net/virtqueue.js';
+import { FAKE_BUF_SIZE, FakeGuestQueue } from '../src/testing/fake-guest.js';
+import { GuestMemory } from '../src/nic/guest-memory.js';
+import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
+import { datagramPair } from '../src/testing/datagram-pair.js';
+import * as libc from '../src/sys/libc.js';
+import { NicEngine } from '../src/nic/engine.js';
+import { NCOUNTERS, readStats } from '../src/nic/stats.js';
+import { allocNicRings } from '../src/nic/rings.js';
+import { testNicPlan } from '../src/testing/nic-plan.js';
+import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/nic/virtqueue.js';
 
 const MiB = 1 << 20;
 const NQ = 2;
@@ -81,7 +84,7 @@ describe.each(['koffi', 'burst'] as const)('io = %s', (io) => {
     devFds = [];
     peerFds = [];
     for (let q = 0; q < NQ; q++) {
-      const [a, b] = libc.datagramPair();
+      const [a, b] = datagramPair();
       devFds.push(a);
       peerFds.push(b);
     }
@@ -92,17 +95,15 @@ describe.each(['koffi', 'burst'] as const)('io = %s', (io) => {
     guests = [];
     for (let q = 0; q < NQ; q++) guests.push(new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, (4 + q) * MiB));
     for (const g of guests) g.init();
-    engine = new NicEngine({
+    const plan = testNicPlan({ nqueues: NQ, queueSize: QSIZE, reta, io });
+    expect([Array.from(plan.rss.key), plan.mtu, plan.backend.batch]).toEqual([Array.from(MS_RSS_KEY), 1500, 64]);
+    engine = new NicEngine(plan, {
       mem,
-      rx: rings.rx,
-      tx: rings.tx,
+      rings,
       fds: devFds,
-      rss: { key: MS_RSS_KEY, reta },
-      mtu: 1500,
       stats,
       wake: (q) => wakes.push(q),
       log: (m) => logs.push(m),
-      io,
     });
     engine.attach();
   });

@@ -7,14 +7,16 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeGuestRam, GuestMemory } from '../src/net/guest-memory.js';
-import * as libc from '../src/net/libc.js';
-import { NIC_WAKE_ANY, startNicBackend, type NicHandle } from '../src/net/nic-backend.js';
-import { buildNicTools, type PingResult } from '../src/net/nic-tools.js';
-import { Netns, netnsUnavailable } from '../src/net/netns.js';
-import { FakeGuestQueue, startFakeGuest, type FakeGuestHandle } from '../src/net/fake-guest.js';
-import { allocNicRings } from '../src/net/rings.js';
-import { MS_RSS_KEY, Toeplitz, defaultReta } from '../src/net/toeplitz.js';
+import { GuestMemory } from '../src/nic/guest-memory.js';
+import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
+import * as libc from '../src/sys/libc.js';
+import { NIC_WAKE_ANY, startNicBackend, type NicHandle } from '../src/nic/backend.js';
+import { buildNicTools, type PingResult } from '../src/testing/nic-tools.js';
+import { Netns, netnsUnavailable } from '../src/nic/netns.js';
+import { FakeGuestQueue, startFakeGuest, type FakeGuestHandle } from '../src/testing/fake-guest.js';
+import { allocNicRings } from '../src/nic/rings.js';
+import { testNicPlan } from '../src/testing/nic-plan.js';
+import { MS_RSS_KEY, Toeplitz, defaultReta } from '../src/nic/toeplitz.js';
 
 const run = promisify(execFile);
 const why = netnsUnavailable();
@@ -51,14 +53,12 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
     const mem = new GuestMemory(ram.spec);
     for (let q = 0; q < 2; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
     kickFd = libc.makeEventfd();
-    nic = await startNicBackend({
+    const plan = testNicPlan({ nqueues: 2, queueSize: 256, reta, spinUs: 20, tap: { name: TAP, netns: { kind: 'existing', name: ns.name } } });
+    expect(Array.from(plan.rss.key)).toEqual(Array.from(MS_RSS_KEY));
+    nic = await startNicBackend(plan, {
       memory: ram.spec,
-      queues: rings,
-      tapName: TAP,
-      netns: ns.name,
-      rss: { key: MS_RSS_KEY, reta },
+      rings,
       kickFd,
-      spinUs: 20,
       onWake: (q) => onWakeCalls[q]!++,
     });
     // the fake guest core halts as soon as it is idle (no polling budget), so every frame
@@ -130,7 +130,7 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
 
   it('leaves no TAP behind after SIGKILL of the process holding it', async () => {
     const code = `
-      const { openTap } = await import(${JSON.stringify(new URL('../dist/net/tap.js', import.meta.url).href)});
+      const { openTap } = await import(${JSON.stringify(new URL('../dist/nic/tap.js', import.meta.url).href)});
       openTap({ name: 'ixkill0', queues: 2, netns: ${JSON.stringify(ns.name)} });
       console.log('ready');
       setInterval(() => {}, 1000);`;

@@ -1,7 +1,7 @@
 // Toeplitz hash against the Microsoft RSS verification suite (IPv4 and IPv4 with TCP ports),
 // and steering of whole Ethernet frames through the redirection table.
 import { describe, expect, it } from 'vitest';
-import { MS_RSS_KEY, RssConfigError, RssSteering, Toeplitz, defaultReta } from '../src/net/toeplitz.js';
+import { MS_RSS_KEY, RssConfigError, RssSteering, Toeplitz, defaultReta } from '../src/nic/toeplitz.js';
 
 const ip = (s: string): number => s.split('.').reduce((a, b) => a * 256 + Number(b), 0);
 

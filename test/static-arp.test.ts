@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm, inCI } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { cleanupStaleNetns, netnsUnavailable } from '../src/net/netns.js';
+import { cleanupStaleNetns, netnsUnavailable } from '../src/nic/netns.js';
 
 const why = netnsUnavailable();
 if (why && inCI) throw new Error(`the static ARP end-to-end test needs network namespaces and CI=true: ${why}`);

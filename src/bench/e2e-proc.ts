@@ -5,7 +5,7 @@ import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'nod
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../control/paths.js';
-import { Netns } from '../net/netns.js';
+import { Netns } from '../nic/netns.js';
 
 export class E2eBenchError extends Error {
   override name = 'E2eBenchError';

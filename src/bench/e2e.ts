@@ -23,7 +23,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { PACKAGE_ROOT, appElf } from '../control/paths.js';
-import { netnsUnavailable, cleanupStaleNetns } from '../net/netns.js';
+import { netnsUnavailable, cleanupStaleNetns } from '../nic/netns.js';
 import { parseEchoLoad, parseMemslap, parseSockperf, type EchoLoadResult, type MemslapResult, type RttResult } from './e2e-parse.js';
 import { IX_ADDRESS, startIx, writeIxConfig, type IxApp, type RunningIx } from './e2e-ix.js';
 import { E2eBenchError, LinuxLink, THIRD_PARTY, buildE2eTools, runClient, startServer, which } from './e2e-proc.js';

@@ -13,7 +13,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netns, netnsUnavailable } from '../net/netns.js';
+import { Netns, netnsUnavailable } from '../nic/netns.js';
 
 export interface NetBenchOptions {
   /** round trips per measurement (after 1000 warm-up round trips) */

@@ -16,13 +16,15 @@
 //   const r = await runNicBench({ seconds: 2 }); console.table(r.table)
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FakeGuestRam, GuestMemory } from '../net/guest-memory.js';
-import * as libc from '../net/libc.js';
-import { NIC_WAKE_ANY, startNicBackend } from '../net/nic-backend.js';
-import { buildNicTools, type PingResult } from '../net/nic-tools.js';
-import { Netns, netnsUnavailable } from '../net/netns.js';
-import { FakeGuestQueue, startFakeGuest } from '../net/fake-guest.js';
-import { allocNicRings } from '../net/rings.js';
+import { GuestMemory } from '../nic/guest-memory.js';
+import { FakeGuestRam } from '../testing/fake-guest-ram.js';
+import * as libc from '../sys/libc.js';
+import { NIC_WAKE_ANY, startNicBackend } from '../nic/backend.js';
+import { buildNicTools, type PingResult } from '../testing/nic-tools.js';
+import { Netns, netnsUnavailable } from '../nic/netns.js';
+import { FakeGuestQueue, inlineReflectorWorker, startFakeGuest } from '../testing/fake-guest.js';
+import { allocNicRings } from '../nic/rings.js';
+import { testNicPlan } from '../testing/nic-plan.js';
 
 const run = promisify(execFile);
 
@@ -151,16 +153,18 @@ export async function runNicBench(opts: NicBenchOptions = {}): Promise<NicBenchR
           const mem = new GuestMemory(ram.spec);
           for (let q = 0; q < o.queues; q++) new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, bufBase[q]!).init();
         }
-        const nic = await startNicBackend({
-          memory: ram.spec,
-          queues: rings,
-          tapName: TAP,
-          netns: ns.name,
-          kickFd,
+        const plan = testNicPlan({
+          nqueues: o.queues,
+          tap: { name: TAP, netns: { kind: 'existing', name: ns.name } },
           spinUs: o.backendSpinUs,
           cpu: 0, // like the C reflector (taskset -c 0); the client runs on core 1
-          benchInlineReflector: inline ? bufBase : undefined,
           io: config.endsWith('burst') ? 'burst' : 'koffi',
+        });
+        const nic = await startNicBackend(plan, {
+          memory: ram.spec,
+          rings,
+          kickFd,
+          worker: inline ? inlineReflectorWorker(bufBase) : undefined,
           log,
         });
         const guest =

@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { Claim } from './registry.js';
 import { startControlServer, startMetricsServer, type ControlOp } from './socket.js';
 import { SampleHistory, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
+import { planNic } from '../nic/plan.js';
 
 export class RunError extends Error {
   constructor(message: string) {
@@ -88,20 +89,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     appHeapSize: cfg.app.heapBytes,
     appSharedSize: cfg.app.sharedBytes,
     selftest: o.selftest ?? false,
-    nic: cfg.nic
-      ? {
-          tap: cfg.nic.tap,
-          namespace: cfg.nic.namespace,
-          mac: cfg.nic.mac,
-          address: cfg.nic.address,
-          prefix: cfg.nic.prefix,
-          gateway: cfg.nic.gateway,
-          arp: cfg.nic.arp,
-          rssTableSize: cfg.nic.rssTableSize,
-          backendSpinUs: cfg.nic.backendSpinUs,
-          tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp',
-        }
-      : undefined,
+    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp' }) : undefined,
   });
   const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
   m.on('log', (cpu, line) => {

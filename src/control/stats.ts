@@ -6,7 +6,7 @@
  * its NIC drops and vCPU exits.
  */
 import { BATCH_BUCKETS, CORE_COUNTERS, type CoreCounterKey } from '../abi/index.js';
-import type { QueueStats } from '../net/nic-stats.js';
+import type { QueueStats } from '../nic/stats.js';
 import type { CoreStatsSample } from '../vmm/guest-stats.js';
 
 export { BATCH_BUCKETS } from '../abi/index.js';

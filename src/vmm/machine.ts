@@ -18,7 +18,8 @@ import { Symbolizer, VCPU_CRASH_KIND, type AppFault } from './symbols.js';
 import { setInitialState } from './vcpu-init.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
-import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic, type NicOptions } from './nic.js';
+import type { NicPlan } from '../nic/plan.js';
+import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic } from './nic.js';
 import type { WorkerMessage } from './messages.js';
 
 export type { AppFault } from './symbols.js';
@@ -40,7 +41,7 @@ export interface MachineOptions {
   appHeapSize?: number;
   appSharedSize?: number;
   /** the NIC, if the dataplane has one */
-  nic?: NicOptions;
+  nic?: NicPlan;
   /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
   selftest?: boolean | 'short';
 }

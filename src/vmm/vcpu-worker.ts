@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Vcpu, SysError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
-import { nicIdleWait, nicKick } from '../net/nic-wait.js';
+import { nicIdleWait, nicKick } from '../nic/wait.js';
 import { BootInfo, CPU_STATE, CpuStatus, FAULT_REG_NAMES, HC, HC_PORT, Hcall, VCPU_CTRL, exitCell, readField1, type VcpuExitReason } from '../abi/index.js';
 import type { FaultReport, VcpuWorkerData, WorkerMessage } from './messages.js';
 

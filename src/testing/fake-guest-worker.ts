@@ -4,9 +4,9 @@
 // shared memory so a test can check where RSS put each flow.
 import { parentPort, workerData } from 'node:worker_threads';
 import { FakeGuestQueue } from './fake-guest.js';
-import { GuestMemory } from './guest-memory.js';
-import * as libc from './libc.js';
-import type { NicVqAddrs } from './nic-layout.js';
+import { GuestMemory } from '../nic/guest-memory.js';
+import * as libc from '../sys/libc.js';
+import type { NicVqAddrs } from '../abi/nic.js';
 
 export interface FakeGuestInit {
   base: number;

@@ -4,10 +4,10 @@
  * run() (decoded exit object, as the VMM uses it), runRaw() (no decoding) and a bare koffi
  * ioctl with no binding code at all, so the binding's own overhead can be read off.
  *
- *   npm run build:ts && node dist/kvm/bench-exit.js [exits=10000] [rounds=5]
+ *   npm run build:ts && node dist/testing/bench-exit.js [exits=10000] [rounds=5]
  */
-import { IOCTL } from './ioctl.js';
-import { Kvm } from './kvm.js';
+import { IOCTL } from '../kvm/ioctl.js';
+import { Kvm } from '../kvm/kvm.js';
 import { ioctl, mapAnon, unmap, view } from '../sys/libc.js';
 
 const exits = Number(process.argv[2] ?? 10_000);

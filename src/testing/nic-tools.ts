@@ -9,7 +9,7 @@ export class NicToolsError extends Error {
   override name = 'NicToolsError';
 }
 
-/** Repository root: src/net/x.ts or dist/net/x.js -> ../.. */
+/** Repository root: src/testing/x.ts or dist/testing/x.js -> ../.. */
 export function repoRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }

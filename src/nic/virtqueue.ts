@@ -3,7 +3,7 @@
 // ring *contents* are written by the guest and are untrusted: every index, descriptor
 // address, length, flag and chain link is checked here before the backend touches memory.
 import type { GuestMemory } from './guest-memory.js';
-import type { NicVqAddrs } from './nic-layout.js';
+import type { NicVqAddrs } from '../abi/nic.js';
 
 export const VIRTQ_DESC_F_NEXT = 1;
 export const VIRTQ_DESC_F_WRITE = 2;

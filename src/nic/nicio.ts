@@ -1,6 +1,6 @@
-// Loader of the optional burst I/O helper (src/net/native/nicio.c): built on first use with
-// make into dist/net/native/libnicio.so, bound with koffi. Used by NicEngine when io = 'burst'.
-import { execFileSync } from 'node:child_process';
+// Loader of the optional burst I/O helper (src/nic/native/nicio.c), which `npm run build`
+// compiles into dist/nic/native/libnicio.so; bound with koffi. Used by the engine when
+// io = 'burst'. Nothing is built at run time.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,16 +17,22 @@ export interface Nicio {
 
 let cached: Nicio | undefined;
 
+/** dist/nic/native/libnicio.so, from src/nic/, dist/nic/ or dist/bundle/ alike. */
+export function nicioPath(): string {
+  return join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'dist', 'nic', 'native', 'libnicio.so');
+}
+
 export function loadNicio(): Nicio {
   if (cached) return cached;
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const so = join(root, 'dist', 'net', 'native', 'libnicio.so');
+  const so = nicioPath();
+  if (!existsSync(so))
+    throw new NicioError(`the burst I/O helper ${so} is missing (io = 'burst'); run npm run build (it compiles src/nic/native/nicio.c, needs gcc and make)`);
+  let lib: ReturnType<typeof koffi.load>;
   try {
-    execFileSync('make', ['-s', '-C', join(root, 'src', 'net', 'native')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    lib = koffi.load(so);
   } catch (e) {
-    if (!existsSync(so)) throw new NicioError(`building libnicio.so failed (needs gcc and make): ${(e as { stderr?: Buffer }).stderr?.toString() ?? String(e)}`);
+    throw new NicioError(`loading ${so} failed: ${(e as Error).message}; rebuild it with npm run build`);
   }
-  const lib = koffi.load(so);
   cached = {
     readBurst: lib.func('int nicio_read_burst(int fd, uintptr_t addr, uintptr_t len, uintptr_t out, int n)') as Nicio['readBurst'],
     writeBurst: lib.func('int nicio_write_burst(int fd, uintptr_t iov, uintptr_t cnt, uintptr_t res, int n)') as Nicio['writeBurst'],

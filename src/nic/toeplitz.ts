@@ -5,7 +5,7 @@
 // The hash is computed with a per-key table: for input byte position i and byte value v,
 // t[i*256+v] is the XOR of the 32-bit key windows of every set bit of v. Twelve lookups
 // per packet.
-import { IX_RETA_MAX, IX_RSS_KEY_LEN } from './nic-layout.js';
+import { IX_RETA_MAX, IX_RSS_KEY_LEN } from '../abi/nic.js';
 
 /** The key from the Microsoft RSS verification suite; also a sensible default. */
 export const MS_RSS_KEY = Uint8Array.from([

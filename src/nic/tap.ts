@@ -6,7 +6,8 @@
 // With `netns`, the device is created directly inside that network namespace: the calling
 // thread enters the namespace (setns affects only this thread), opens the queues, and returns
 // to its own namespace. Nothing is ever created in the caller's namespace.
-import * as libc from './libc.js';
+import * as libc from '../sys/libc.js';
+import { errnoText } from './errno.js';
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETVNETHDRSZ = 0x400454d8;
@@ -46,18 +47,18 @@ function ifreq(): { addr: number; u8: Uint8Array; dv: DataView } {
 
 function openQueue(name: string): number {
   const fd = libc.open('/dev/net/tun', libc.O_RDWR | libc.O_NONBLOCK | libc.O_CLOEXEC, 0);
-  if (fd < 0) throw new TapError(`open /dev/net/tun failed: ${libc.strerror(libc.errno())}; the NIC backend needs CAP_NET_ADMIN`);
+  if (fd < 0) throw new TapError(`open /dev/net/tun failed: ${errnoText(libc.errno())}; the NIC backend needs CAP_NET_ADMIN`);
   try {
     const r = ifreq();
     r.u8.fill(0);
     r.u8.set(new TextEncoder().encode(name));
     r.dv.setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR, true);
     if (libc.ioctl(fd, TUNSETIFF, r.addr) < 0)
-      throw new TapError(`TUNSETIFF ${name} failed: ${libc.strerror(libc.errno())}; is the name taken by a non-multi-queue device?`);
+      throw new TapError(`TUNSETIFF ${name} failed: ${errnoText(libc.errno())}; is the name taken by a non-multi-queue device?`);
     r.dv.setInt32(0, 12, true);
-    if (libc.ioctl(fd, TUNSETVNETHDRSZ, r.addr) < 0) throw new TapError(`TUNSETVNETHDRSZ ${name} failed: ${libc.strerror(libc.errno())}`);
+    if (libc.ioctl(fd, TUNSETVNETHDRSZ, r.addr) < 0) throw new TapError(`TUNSETVNETHDRSZ ${name} failed: ${errnoText(libc.errno())}`);
     // No offloads: the kernel hands us only complete frames with checksums filled in.
-    if (libc.ioctl(fd, TUNSETOFFLOAD, 0) < 0) throw new TapError(`TUNSETOFFLOAD ${name} failed: ${libc.strerror(libc.errno())}`);
+    if (libc.ioctl(fd, TUNSETOFFLOAD, 0) < 0) throw new TapError(`TUNSETOFFLOAD ${name} failed: ${errnoText(libc.errno())}`);
     return fd;
   } catch (e) {
     libc.close(fd);
@@ -69,21 +70,21 @@ function withNetns<T>(netns: string | undefined, fn: () => T): T {
   if (netns === undefined) return fn();
   if (!/^[A-Za-z0-9._-]+$/.test(netns)) throw new TapError(`bad namespace name '${netns}'`);
   const self = libc.open('/proc/thread-self/ns/net', libc.O_RDONLY | libc.O_CLOEXEC, 0);
-  if (self < 0) throw new TapError(`cannot open own network namespace: ${libc.strerror(libc.errno())}`);
+  if (self < 0) throw new TapError(`cannot open own network namespace: ${errnoText(libc.errno())}`);
   const target = libc.open(`/run/netns/${netns}`, libc.O_RDONLY | libc.O_CLOEXEC, 0);
   if (target < 0) {
     libc.close(self);
-    throw new TapError(`network namespace '${netns}' not found (/run/netns/${netns}): ${libc.strerror(libc.errno())}; create it with ip netns add`);
+    throw new TapError(`network namespace '${netns}' not found (/run/netns/${netns}): ${errnoText(libc.errno())}; create it with ip netns add`);
   }
   try {
     if (libc.setns(target, libc.CLONE_NEWNET) < 0)
-      throw new TapError(`setns into '${netns}' failed: ${libc.strerror(libc.errno())}; needs CAP_SYS_ADMIN`);
+      throw new TapError(`setns into '${netns}' failed: ${errnoText(libc.errno())}; needs CAP_SYS_ADMIN`);
     try {
       return fn();
     } finally {
       if (libc.setns(self, libc.CLONE_NEWNET) < 0)
         // Staying in the wrong namespace would silently misdirect everything this thread does.
-        throw new TapError(`could not return from namespace '${netns}': ${libc.strerror(libc.errno())}`);
+        throw new TapError(`could not return from namespace '${netns}': ${errnoText(libc.errno())}`);
     }
   } finally {
     libc.close(target);

@@ -6,9 +6,9 @@
 // that exit: nicIdleWait(). The backend publishes used.idx *before* it bumps the wake
 // counter, so either the counter moves after we sampled it (Atomics.wait returns at once)
 // or used.idx already differs from used_event (a frame is waiting: do not sleep).
-import * as libc from './libc.js';
-import type { NicVqAddrs } from './nic-layout.js';
-import { CTL_WAKE } from './nic-ctl.js';
+import * as libc from '../sys/libc.js';
+import type { NicVqAddrs } from '../abi/nic.js';
+import { CTL_WAKE } from '../abi/nic-ctl.js';
 
 export type IdleWaitResult = 'pending' | 'woken' | 'timeout';
 

@@ -2,7 +2,7 @@
 // guest-physical range and writes their addresses into struct ix_nic_info; the guest driver
 // then initialises the driver side. Each part starts on its own 64-byte line so the words the
 // driver writes (avail) and the words the device writes (used) never share a cache line.
-import type { NicVqAddrs } from './nic-layout.js';
+import type { NicVqAddrs } from '../abi/nic.js';
 import { availRingBytes, descTableBytes, usedRingBytes } from './virtqueue.js';
 
 const LINE = 64;

@@ -1,7 +1,7 @@
-/* Optional burst I/O for the NIC backend (src/net/nic-engine.ts, io: 'burst'): move up to n
+/* Optional burst I/O for the NIC backend (src/nic/engine.ts, io: 'burst'): move up to n
  * frames between a TAP fd and guest memory in one FFI call instead of one call per frame.
  * The engine has already validated every address and length against guest memory; this
- * code only loops over read()/writev(). Built by src/net/native/Makefile into libnicio.so.
+ * code only loops over read()/writev(). Built by src/nic/native/Makefile into libnicio.so.
  */
 #define _GNU_SOURCE
 #include <errno.h>

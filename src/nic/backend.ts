@@ -1,51 +1,44 @@
 // The NIC backend API the VMM calls: start a worker thread that serves the guest's virtio-net
 // queue pairs from a TAP device. See docs/nic.md.
 //
-//   const nic = await startNicBackend({ memory: { base, size }, queues: { rx, tx }, tapName, netns, onWake });
+//   const nic = await startNicBackend(plan, { memory: { base, size }, rings: { rx, tx }, onWake });
 //   nic.kickFd   // eventfd: write 8 bytes (or register as KVM ioeventfd) when the guest kicks
 //   nic.stats()  // per-queue counters, read from shared memory (no messages)
 //   await nic.stop()
 import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import * as libc from './libc.js';
+import * as libc from '../sys/libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
-import type { NicVqAddrs } from './nic-layout.js';
-import { NCOUNTERS, readStats, type QueueStats } from './nic-stats.js';
+import type { NicVqAddrs } from '../abi/nic.js';
+import { NCOUNTERS, readStats, type QueueStats } from './stats.js';
 import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
-import { MS_RSS_KEY, RssSteering, defaultReta } from './toeplitz.js';
+import { RssSteering } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
-import { netWorkerUrl } from './worker-url.js';
-import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY, type WorkerInit } from './nic-ctl.js';
+import { workerScriptUrl } from './worker-url.js';
+import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
+import type { NicPlan } from './plan.js';
+import type { WorkerData } from './worker-data.js';
 
-export interface NicBackendOptions {
+/** What exists only at run time, beside the plan. */
+export interface NicRuntime {
   memory: GuestMemorySpec;
   /** ring addresses (as written into struct ix_nic_info), one RX/TX pair per queue */
-  queues: { rx: NicVqAddrs[]; tx: NicVqAddrs[] };
-  /** either open fds (one per queue; the backend does not close them) ... */
+  rings: { rx: NicVqAddrs[]; tx: NicVqAddrs[] };
+  /** open fds, one per queue (the backend does not close them), instead of the plan's TAP */
   tapFds?: number[];
-  /** ... or a TAP name to create (and close on stop), optionally inside a namespace */
-  tapName?: string;
+  /** the namespace attach created for a plan whose TAP wants a fresh one */
   netns?: string;
-  rss?: { key?: Uint8Array; reta?: number[] };
-  mtu?: number;
   /** per-queue eventfds the backend writes when the guest asked for an interrupt (KVM irqfd) */
   wakeFds?: number[];
   /** called on the main thread when the guest asked for an interrupt (slower than wakeFds) */
   onWake?: (queue: number) => void;
   /** an eventfd the guest kicks arrive on; created if absent */
   kickFd?: number;
-  /** keep polling this long after the last frame before sleeping (default 20 us: on 2 cores longer spins starve the guest core) */
-  spinUs?: number;
-  batch?: number;
-  /** pin the backend thread to this host CPU (the VMM's core allocation decides) */
-  cpu?: number;
-  /** frame I/O: 'koffi' (default, one call per frame) or 'burst' (C helper, see nicio.ts) */
-  io?: 'koffi' | 'burst';
-  idleTimeoutMs?: number;
   log?: (msg: string) => void;
-  /** benchmarks only: reflect frames with a fake guest inside the backend thread (see nic-ctl.ts) */
-  benchInlineReflector?: number[];
+  /** run another worker script than the production one (benchmarks compose the engine with a
+   * fake guest in src/testing/); `extra` is handed to it in workerData.extra */
+  worker?: { url: URL; extra?: unknown };
 }
 
 export interface NicHandle {
@@ -70,66 +63,65 @@ export class NicBackendError extends Error {
   override name = 'NicBackendError';
 }
 
-export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> {
-  const nq = o.queues.rx.length;
-  if (nq < 1 || nq > 16 || o.queues.tx.length !== nq)
-    throw new NicBackendError(`need 1..16 RX queues and as many TX queues, got ${nq} RX and ${o.queues.tx.length} TX`);
-  const mtu = o.mtu ?? 1500;
-  const key = o.rss?.key ?? MS_RSS_KEY;
-  const reta = o.rss?.reta ?? defaultReta(nq);
+/** The TAP's namespace: the one attach created, or an existing one the plan names. */
+function tapNetns(plan: NicPlan, run: NicRuntime): string | undefined {
+  const ns = plan.tap?.netns ?? null;
+  if (run.netns !== undefined) return run.netns;
+  if (ns === null) return undefined;
+  if (ns.kind === 'existing') return ns.name;
+  throw new NicBackendError(`the plan's TAP ${plan.tap!.name} wants a fresh namespace: create it first (attachNic does) and pass its name as netns`);
+}
+
+export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<NicHandle> {
+  const nq = plan.nqueues;
+  if (!Number.isInteger(nq) || nq < 1 || nq > 16 || run.rings.rx.length !== nq || run.rings.tx.length !== nq)
+    throw new NicBackendError(`need 1..16 queue pairs and one RX and one TX ring each: the plan has ${nq}, the rings ${run.rings.rx.length} RX and ${run.rings.tx.length} TX`);
   // Validate everything here so configuration errors surface on the caller's stack.
-  const mem = new GuestMemory(o.memory);
-  new RssSteering({ key, reta }, nq);
-  if (o.io === 'burst') loadNicio(); // build/load errors surface here, not in the worker
-  const batch = o.batch ?? 64;
+  const mem = new GuestMemory(run.memory);
+  new RssSteering(plan.rss, nq);
+  if (plan.backend.io === 'burst') loadNicio(); // a missing helper is reported here, not in the worker
+  const batch = plan.backend.batch;
   if (!Number.isInteger(batch) || batch < 1 || batch > 64) throw new NicBackendError(`batch ${batch} outside 1..64`);
   const forbidden = new ForbiddenRanges();
-  for (const q of o.queues.rx) new DeviceQueue(mem, q, 'rx', forbidden);
-  for (const q of o.queues.tx) new DeviceQueue(mem, q, 'tx', forbidden);
+  for (const q of run.rings.rx) new DeviceQueue(mem, q, 'rx', forbidden);
+  for (const q of run.rings.tx) new DeviceQueue(mem, q, 'tx', forbidden);
 
   let tap: Tap | undefined;
   let fds: number[];
-  if (o.tapFds) {
-    if (o.tapFds.length !== nq) throw new NicBackendError(`${o.tapFds.length} TAP fds for ${nq} queues`);
-    fds = o.tapFds;
-  } else if (o.tapName) {
-    tap = openTap({ name: o.tapName, queues: nq, netns: o.netns });
+  if (run.tapFds) {
+    if (run.tapFds.length !== nq) throw new NicBackendError(`${run.tapFds.length} TAP fds for ${nq} queues`);
+    fds = run.tapFds;
+  } else if (plan.tap) {
+    tap = openTap({ name: plan.tap.name, queues: nq, netns: tapNetns(plan, run) });
     fds = tap.fds;
-  } else throw new NicBackendError('give either tapFds or tapName');
+  } else throw new NicBackendError('the plan has no TAP (plan.tap is null): give either tapFds or tapName');
 
-  const ownKick = o.kickFd === undefined;
-  const kickFd = o.kickFd ?? libc.makeEventfd();
+  const ownKick = run.kickFd === undefined;
+  const kickFd = run.kickFd ?? libc.makeEventfd();
   const stopFd = libc.makeEventfd();
   const statsSab = new SharedArrayBuffer(8 * NCOUNTERS * nq);
-  const ctlSab = new SharedArrayBuffer(4 * (CTL_WAKE + 16));
+  const ctlSab = new SharedArrayBuffer(4 * CTL_CELLS);
   const ctl = new Int32Array(ctlSab);
-  const init: WorkerInit = {
+  const data: WorkerData = {
+    plan,
     base: mem.base,
     size: mem.size,
-    rx: o.queues.rx,
-    tx: o.queues.tx,
+    rings: { rx: run.rings.rx, tx: run.rings.tx },
     fds,
-    rssKey: key,
-    reta: Array.from(reta),
-    mtu,
     stats: statsSab,
     ctl: ctlSab,
     kickFd,
     stopFd,
-    wakeFds: o.wakeFds ?? [],
-    postWakes: o.onWake !== undefined,
-    spinUs: o.spinUs ?? 20,
-    batch,
-    io: o.io ?? 'koffi',
-    cpu: o.cpu,
-    idleTimeoutMs: o.idleTimeoutMs ?? 100,
-    inlineReflector: o.benchInlineReflector,
+    wakeFds: run.wakeFds ?? [],
+    postWakes: run.onWake !== undefined,
   };
-  const log = o.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const worker = new Worker(netWorkerUrl('nic-worker.js'), { workerData: init });
+  const log = run.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const worker = run.worker
+    ? new Worker(run.worker.url, { workerData: { ...data, extra: run.worker.extra } })
+    : new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: data });
   let failure: Error | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  let spinUs = init.spinUs;
+  let spinUs = plan.backend.spinUs;
   const ready = new Promise<void>((resolve, reject) => {
     worker.on('message', (m: { type: string; msg?: string; q?: number; spinUs?: number }) => {
       if (m.type === 'ready') {
@@ -137,7 +129,7 @@ export async function startNicBackend(o: NicBackendOptions): Promise<NicHandle> 
         resolve();
       }
       else if (m.type === 'log') log(m.msg ?? '');
-      else if (m.type === 'wake') o.onWake?.(m.q ?? 0);
+      else if (m.type === 'wake') run.onWake?.(m.q ?? 0);
       else if (m.type === 'error') {
         failure = new NicBackendError(`NIC worker failed: ${m.msg}`);
         log(failure.message);

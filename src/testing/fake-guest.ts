@@ -6,9 +6,11 @@
 //
 // Buffer b (0..size-1) lives at bufBase + b * bufSize; RX descriptor b and TX descriptor b
 // both always point at buffer b, and a buffer is in at most one ring at a time.
-import type { GuestMemory } from './guest-memory.js';
-import type { NicVqAddrs } from './nic-layout.js';
-import { VIRTQ_DESC_F_WRITE, fence } from './virtqueue.js';
+import { Worker } from 'node:worker_threads';
+import type { GuestMemory } from '../nic/guest-memory.js';
+import { workerScriptUrl } from '../nic/worker-url.js';
+import type { NicVqAddrs } from '../abi/nic.js';
+import { VIRTQ_DESC_F_WRITE, fence } from '../nic/virtqueue.js';
 
 export const FAKE_BUF_SIZE = 2048;
 
@@ -210,11 +212,9 @@ export async function startFakeGuest(o: {
    * wake counter array (NicHandle.wakeCounters, index wakeIndex) instead of spinning */
   wake?: { counters: Int32Array; index: number; spinUs: number };
 }): Promise<FakeGuestHandle> {
-  const { Worker } = await import('node:worker_threads');
-  const { netWorkerUrl } = await import('./worker-url.js');
   const ctl = new SharedArrayBuffer(8);
   const ports = new SharedArrayBuffer(4 * 65536 * o.rx.length);
-  const w = new Worker(netWorkerUrl('fake-guest-worker.js'), {
+  const w = new Worker(workerScriptUrl(import.meta.url, 'fake-guest-worker.js'), {
     workerData: {
       base: Number(o.memory.base),
       size: o.memory.size,
@@ -243,4 +243,10 @@ export async function startFakeGuest(o: {
       await exited;
     },
   };
+}
+
+/** The backend's `worker` option for a fake guest reflector inside the backend thread
+ * (reflector-worker.ts), on buffers at these guest-physical addresses (one area per queue). */
+export function inlineReflectorWorker(bufBase: number[]): { url: URL; extra: { bufBase: number[] } } {
+  return { url: workerScriptUrl(import.meta.url, 'reflector-worker.js'), extra: { bufBase } };
 }

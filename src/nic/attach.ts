@@ -1,0 +1,122 @@
+// One call for the control plane: create the plan's namespace if it wants a fresh one, place
+// the rings in guest memory (and, after them, the page of static ARP entries when there are
+// any), describe the NIC in the boot info page (struct ix_nic_info), start the backend on the
+// plan's TAP (or on fds the caller opened), bring the TAP up and address the namespace side.
+import { spawnSync } from 'node:child_process';
+import { IX_NIC_ARP_PAGE, writeNicArpTable, writeNicInfo, type NicInfo, type NicVqAddrs } from '../abi/nic.js';
+import { startNicBackend, type NicHandle, type NicRuntime } from './backend.js';
+import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
+import { Netns } from './netns.js';
+import type { NicPlan } from './plan.js';
+import { prepareNicRings } from './rings.js';
+
+export interface NicAttachEnv {
+  memory: GuestMemorySpec;
+  /** free guest-physical range the rings (and the ARP page) may use */
+  ringArea: { start: number; end: number };
+  /** the guest's `out` port for kicks */
+  notifyPort: number;
+  /** where struct ix_nic_info lives: a view of the boot info page and the offset in it */
+  bootInfo: { view: DataView; offset: number };
+  /** open queue fds instead of the plan's TAP (tests) */
+  tapFds?: number[];
+  backend?: Pick<NicRuntime, 'wakeFds' | 'onWake' | 'kickFd' | 'log'>;
+}
+
+export interface AttachedNic {
+  handle: NicHandle;
+  /** what was written into ix_nic_info */
+  info: NicInfo;
+  rx: NicVqAddrs[];
+  /** the namespace created for the TAP (null when the plan did not ask for a fresh one) */
+  netns: Netns | null;
+  tapName: string | undefined;
+  /** the Linux side's address in a fresh namespace (else null) */
+  peerAddress: string | null;
+  close(): Promise<void>;
+}
+
+export class AttachNicError extends Error {
+  override name = 'AttachNicError';
+}
+
+function ipOrThrow(args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new AttachNicError(`ip ${args.join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+}
+
+/** Rings, ARP page and ix_nic_info in guest memory (no thread, no device yet). */
+function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo {
+  const mem = new GuestMemory(env.memory);
+  const rings = prepareNicRings(mem, env.ringArea.start, env.ringArea.end, plan.nqueues, plan.queueSize);
+  // The ARP table takes the page after the rings (rings.end is page aligned), inside the same
+  // reserved range, so the guest's page allocator never hands it out.
+  let arpTable = 0n;
+  if (plan.arp.length > 0) {
+    if (rings.end + IX_NIC_ARP_PAGE > env.ringArea.end)
+      throw new AttachNicError(
+        `no room for the static ARP table: the rings end at 0x${rings.end.toString(16)} and the reserved range at 0x${env.ringArea.end.toString(16)}; reserve one more page`,
+      );
+    writeNicArpTable(mem.dv, rings.end, plan.arp);
+    arpTable = BigInt(rings.end);
+  }
+  const info: NicInfo = {
+    nqueues: plan.nqueues,
+    mac: plan.mac,
+    mtu: plan.mtu,
+    addr: plan.addr,
+    netmask: plan.netmask,
+    gateway: plan.gateway,
+    rssKey: plan.rss.key,
+    reta: plan.rss.reta,
+    rx: rings.rx,
+    tx: rings.tx,
+    notifyPort: BigInt(env.notifyPort),
+    arpCount: plan.arp.length,
+    arpTable,
+  };
+  writeNicInfo(env.bootInfo.view, env.bootInfo.offset, info);
+  return info;
+}
+
+export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<AttachedNic> {
+  const fresh = env.tapFds === undefined && plan.tap?.netns?.kind === 'fresh' ? plan.tap.netns : null;
+  const netns = fresh ? new Netns(fresh.tag) : null;
+  let handle: NicHandle | undefined;
+  try {
+    const info = describeNic(plan, env);
+    handle = await startNicBackend(plan, {
+      ...env.backend,
+      memory: env.memory,
+      rings: { rx: info.rx, tx: info.tx },
+      tapFds: env.tapFds,
+      netns: netns?.name,
+    });
+    let peerAddress: string | null = null;
+    if (env.tapFds === undefined && plan.tap) {
+      const where = netns ? ['-n', netns.name] : plan.tap.netns?.kind === 'existing' ? ['-n', plan.tap.netns.name] : [];
+      ipOrThrow([...where, 'link', 'set', 'dev', plan.tap.name, 'up']);
+      if (fresh && netns) {
+        peerAddress = fresh.peer;
+        netns.ip('addr', 'add', `${peerAddress}/${plan.prefix}`, 'dev', plan.tap.name);
+      }
+    }
+    const h = handle;
+    return {
+      handle: h,
+      info,
+      rx: info.rx,
+      netns,
+      tapName: h.tapName,
+      peerAddress,
+      async close() {
+        await h.stop();
+        netns?.remove();
+      },
+    };
+  } catch (e) {
+    await handle?.stop();
+    netns?.remove();
+    throw e;
+  }
+}

@@ -1,0 +1,82 @@
+// The NIC backend's worker loop: builds the engine over guest memory, then runs pollOnce()
+// while there is work (and for `spinUs` after the last frame), then sleeps in poll(2) on the
+// TAP fds that can take a frame, the guest-kick eventfd and the stop eventfd.
+import { parentPort } from 'node:worker_threads';
+import { CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
+import type { WorkerData } from './worker-data.js';
+import { GuestMemory } from './guest-memory.js';
+import * as libc from '../sys/libc.js';
+import { NicEngine } from './engine.js';
+
+/** What the loop drives: the engine itself, or something composed around it. */
+export interface NicPoller {
+  attach(): void;
+  pollOnce(): number;
+  sleepFds(): number[] | null;
+  close(): void;
+}
+
+export type ComposePoller = (engine: NicEngine, mem: GuestMemory) => NicPoller;
+
+function serve(init: WorkerData, compose: ComposePoller): void {
+  const port = parentPort!;
+  const { backend } = init.plan;
+  if (backend.cpu !== null) libc.pinThisThread(backend.cpu);
+  const ctl = new Int32Array(init.ctl);
+  const one = libc.mapAnon(4096); // eventfd value 1 for write(), and a pollfd array after it
+  const oneDv = new DataView(libc.view(one, 4096));
+  oneDv.setBigUint64(0, 1n, true);
+  const pfdBase = one + 64;
+  const mem = new GuestMemory({ base: init.base, size: init.size });
+  const engine = new NicEngine(init.plan, {
+    mem,
+    rings: init.rings,
+    fds: init.fds,
+    stats: new Float64Array(init.stats),
+    log: (msg) => port.postMessage({ type: 'log', msg }),
+    wake: (q) => {
+      Atomics.add(ctl, CTL_WAKE + q, 1);
+      Atomics.notify(ctl, CTL_WAKE + q);
+      Atomics.add(ctl, CTL_WAKE_ANY, 1);
+      Atomics.notify(ctl, CTL_WAKE_ANY);
+      const fd = init.wakeFds[q];
+      if (fd !== undefined && fd >= 0) libc.write(fd, one, 8);
+      if (init.postWakes) port.postMessage({ type: 'wake', q });
+    },
+  });
+  const poller = compose(engine, mem);
+  poller.attach();
+  Atomics.store(ctl, CTL_STATE, 1);
+  const spinMs = backend.spinUs / 1000;
+  port.postMessage({ type: 'ready', spinUs: backend.spinUs });
+  let last = performance.now();
+  while (Atomics.load(ctl, CTL_STOP) === 0) {
+    if (poller.pollOnce() > 0) {
+      last = performance.now();
+      continue;
+    }
+    if (performance.now() - last < spinMs) continue;
+    const fds = poller.sleepFds();
+    if (fds === null) continue;
+    const all = [init.kickFd, init.stopFd, ...fds];
+    for (let i = 0; i < all.length; i++) {
+      oneDv.setInt32(64 + 8 * i, all[i]!, true);
+      oneDv.setInt16(64 + 8 * i + 4, libc.POLLIN, true);
+      oneDv.setInt16(64 + 8 * i + 6, 0, true);
+    }
+    libc.poll(pfdBase, all.length, backend.idleTimeoutMs);
+    if (oneDv.getInt16(64 + 6, true) !== 0) libc.read(init.kickFd, one + 8, 8); // drain the kick counter
+    last = performance.now();
+  }
+  poller.close();
+  Atomics.store(ctl, CTL_STATE, 2);
+}
+
+/** Runs the loop in this worker thread; a failure is reported to the backend as a message. */
+export function runNicWorker(init: WorkerData, compose: ComposePoller = (engine) => engine): void {
+  try {
+    serve(init, compose);
+  } catch (e) {
+    parentPort!.postMessage({ type: 'error', msg: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+  }
+}

@@ -1,0 +1,25 @@
+// What the NIC worker thread starts with: the plan, unchanged, and what exists only at run
+// time (guest memory, ring addresses, fds, shared buffers). Structured-cloneable.
+import type { NicVqAddrs } from '../abi/nic.js';
+import type { NicPlan } from './plan.js';
+
+export interface WorkerData {
+  plan: NicPlan;
+  /** guest memory: host address of guest-physical 0, and its size */
+  base: number;
+  size: number;
+  rings: { rx: NicVqAddrs[]; tx: NicVqAddrs[] };
+  /** one TAP queue fd per queue pair */
+  fds: number[];
+  /** Float64Array of NCOUNTERS per queue (stats.ts) */
+  stats: SharedArrayBuffer;
+  /** Int32Array of control cells (src/abi/nic-ctl.ts) */
+  ctl: SharedArrayBuffer;
+  kickFd: number;
+  stopFd: number;
+  wakeFds: number[];
+  /** post a message per wake (the caller gave onWake) */
+  postWakes: boolean;
+  /** a worker other than the production one (benchmarks) gets this */
+  extra?: unknown;
+}

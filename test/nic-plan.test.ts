@@ -1,0 +1,60 @@
+// The NIC plan: built once from the validated [nic] config (planNic), a plain structured-
+// cloneable object carried unchanged to the worker and the engine. Static ARP entries are
+// validated once, by the config schema; the plan only converts them and the ABI writer only
+// checks the layout.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../src/config/index.js';
+import { MS_RSS_KEY } from '../src/nic/toeplitz.js';
+import { NicPlanError, macBytes, peerAddressFor, planNic } from '../src/nic/plan.js';
+
+const config = (nic: string): string =>
+  `name = "plan-t"\ncores = 2\n[app]\npath = "/bin/true"\n[nic]\n${nic}`;
+
+describe('planNic', () => {
+  it('converts the config once: addresses, MAC, RSS, static ARP as bytes, backend knobs, the TAP', () => {
+    const cfg = parseConfig(
+      config(
+        'tap = "ixp0"\nmac = "02:AA:bb:CC:dd:01"\naddress = "10.10.0.2/24"\ngateway = "10.10.0.1"\nrss_table_size = 64\nbackend_spin_us = 50\n' +
+          '[[nic.arp]]\nip = "10.10.0.1"\nmac = "02-00-00-00-00-02"\n[[nic.arp]]\nip = "10.10.0.3"\nmac = "02:00:00:00:00:03"\n',
+      ),
+    );
+    const plan = planNic(cfg.nic!, cfg.cores.count, { tag: 'plant' });
+    expect(plan).toEqual({
+      nqueues: 2,
+      queueSize: 256,
+      mac: Uint8Array.from([2, 0xaa, 0xbb, 0xcc, 0xdd, 1]),
+      mtu: 1500,
+      addr: 0x0a0a0002,
+      prefix: 24,
+      netmask: 0xffffff00,
+      gateway: 0x0a0a0001,
+      rss: { key: Uint8Array.from(MS_RSS_KEY), reta: Array.from({ length: 64 }, (_, i) => i % 2) },
+      arp: [
+        { ip: 0x0a0a0001, mac: Uint8Array.from([2, 0, 0, 0, 0, 2]) },
+        { ip: 0x0a0a0003, mac: Uint8Array.from([2, 0, 0, 0, 0, 3]) },
+      ],
+      backend: { spinUs: 50, batch: 64, io: 'koffi', idleTimeoutMs: 100, cpu: null },
+      tap: { name: 'ixp0', netns: null },
+    });
+    // what the worker receives in its workerData is the same plan
+    expect(structuredClone(plan)).toEqual(plan);
+  });
+
+  it('a namespace NIC: a fresh namespace with the Linux side on the gateway or the first other address', () => {
+    const ns = (extra: string) => planNic(parseConfig(config(`namespace = true\naddress = "10.9.0.1/24"\n${extra}`)).nic!, 1, { tag: 'x' });
+    expect(ns('').tap).toEqual({ name: 'ixtap0', netns: { kind: 'fresh', tag: 'x', peer: '10.9.0.2' } });
+    expect(ns('gateway = "10.9.0.254"\n').tap!.netns).toEqual({ kind: 'fresh', tag: 'x', peer: '10.9.0.254' });
+    expect(peerAddressFor('10.9.0.5', 24, null)).toBe('10.9.0.1');
+  });
+
+  it('static ARP is validated by the config alone: duplicates, multicast and zero MACs never reach the plan', () => {
+    const arp = (entries: [string, string][]) =>
+      config('namespace = true\naddress = "10.9.0.1/24"\n' + entries.map(([ip, mac]) => `[[nic.arp]]\nip = "${ip}"\nmac = "${mac}"\n`).join(''));
+    expect(() => parseConfig(arp([['10.9.0.2', '02:00:00:00:00:09'], ['10.9.0.2', '02:00:00:00:00:0a']]))).toThrow(ConfigError);
+    expect(() => parseConfig(arp([['10.9.0.2', '01:00:5e:00:00:01']]))).toThrow(/multicast/);
+    expect(() => parseConfig(arp([['10.9.0.2', '00:00:00:00:00:00']]))).toThrow(/all-zero/);
+    expect(() => parseConfig(arp([['10.8.0.2', '02:00:00:00:00:09']]))).toThrow(/outside/);
+    // a hand-made config that skipped the schema is refused at conversion, not written
+    expect(() => macBytes('nope')).toThrow(NicPlanError);
+  });
+});
