@@ -20,6 +20,9 @@ describe('the CLI error table', () => {
     expect(declared.size).toBeGreaterThan(20);
     const missing = [...declared].filter((n) => !(n in ERROR_TABLE) && !NOT_CLI_ERRORS.has(n));
     expect(missing).toEqual([]);
+    // and no entry names a class that no longer exists
+    const stale = [...Object.keys(ERROR_TABLE), ...NOT_CLI_ERRORS].filter((n) => !declared.has(n));
+    expect(stale).toEqual([]);
   });
 
   it('maps config errors to 2, refusals to 3, failures to 1, and unknown errors to null', () => {

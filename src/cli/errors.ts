@@ -45,7 +45,6 @@ export const ERROR_TABLE: Record<string, Rule> = {
   SysError: failed,
   AbiError: failed,
   StructValueError: failed,
-  NicOptionsError: failed,
   NicPlanError: failed,
   NicInfoError: failed,
   NicBackendError: failed,
