@@ -15,7 +15,7 @@ import { nicIdleWait, nicKick } from '../src/nic/wait.js';
 import { spawn } from 'node:child_process';
 import { attachNic } from '../src/nic/attach.js';
 import { testNicPlan } from '../src/testing/nic-plan.js';
-import { NIC_INFO, readNicInfo } from '../src/abi/nic.js';
+import { NicInfo, readNicInfo } from '../src/abi/nic.js';
 
 const MiB = 1 << 20;
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -205,7 +205,7 @@ describe('attachNic', () => {
     expect(back.rx).toEqual(info.rx);
     expect(Number(back.rx[0]!.desc)).toBeGreaterThanOrEqual(2 * MiB);
     expect(Number(back.tx[0]!.used)).toBeLessThan(3 * MiB);
-    expect(boot.getUint32(512 + NIC_INFO.reta_size, true)).toBe(128);
+    expect(boot.getUint32(512 + NicInfo.at.retaSize, true)).toBe(128);
     // a guest driver set up only from the boot info description
     const g = new FakeGuestQueue(mem, back.rx[0]!, back.tx[0]!, 4 * MiB);
     g.init();

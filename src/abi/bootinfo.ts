@@ -4,7 +4,7 @@
  * writes back, read by the host without exits.
  */
 import { bytes, defineStruct, nested, nestedArray, u32, u64 } from './struct.js';
-import { NicInfo } from './nic-info.js';
+import { NicInfo } from './nic.js';
 import { CoreStats } from './stats.js';
 
 export const BOOTINFO_MAGIC = 0x4f464e49544f4f42n; // "BOOTINFO"

@@ -7,14 +7,14 @@ import { AppInfo, IxCall, IxEvent, IxSg } from './app.js';
 import { AppSeg, BootInfo, CpuStatus } from './bootinfo.js';
 import { Fault, Hcall } from './hypercall.js';
 import { LogRing } from './logring.js';
-import { NicArp, NicInfo, NicVq } from './nic-info.js';
+import { NicArp, NicInfo, NicVq } from './nic.js';
 import { CoreStats } from './stats.js';
 import type { StructDef } from './struct.js';
 import * as app from './app.js';
 import * as boot from './bootinfo.js';
 import * as hc from './hypercall.js';
 import * as log from './logring.js';
-import * as nic from './nic-info.js';
+import * as nic from './nic.js';
 import * as stats from './stats.js';
 
 
@@ -23,7 +23,7 @@ export * from './app.js';
 export * from './bootinfo.js';
 export * from './hypercall.js';
 export * from './logring.js';
-export * from './nic-info.js';
+export * from './nic.js';
 export * from './stats.js';
 
 /** Every struct shared with the guest, for the layout test. */

@@ -1,56 +1,33 @@
-// TypeScript mirror of guest/include/ix/nic.h: the NIC description the host writes into the
-// boot info page, and the static ARP page. test/nic-layout.test.ts compiles a C program that
-// prints sizeof/offsetof of the C structs and compares them with the constants here. (The
-// same structs as defineStruct tables are in nic-info.ts; these offset tables and writers are
-// to be converted to readStruct/writeStruct.)
+/**
+ * guest/include/ix/nic.h: the NIC description the host writes into the boot info page
+ * (struct ix_nic_info), its queue addresses (struct ix_nic_vq) and the page of static ARP
+ * entries (struct ix_nic_arp[]), and the host's writer and reader of them.
+ */
+import { array, bytes, defineStruct, nestedArray, readStruct, u16, u32, u64, writeStruct, type StructValue } from './struct.js';
 
-// The limits are declared once, with the defineStruct tables, in nic-info.ts.
-import { IX_NIC_ARP_MAX, IX_NIC_ARP_PAGE, IX_NIC_MAX_QUEUES, IX_RETA_MAX, IX_RSS_KEY_LEN } from './nic-info.js';
+export const IX_NIC_MAX_QUEUES = 16;
+export const IX_RSS_KEY_LEN = 40;
+export const IX_RETA_MAX = 512;
+/** static ARP entries at most (the config's limit too) */
+export const IX_NIC_ARP_MAX = 256;
+/** the ARP table is one guest page: IX_NIC_ARP_MAX entries */
+export const IX_NIC_ARP_PAGE = 4096;
 
-export { IX_NIC_ARP_MAX, IX_NIC_ARP_PAGE, IX_NIC_MAX_QUEUES, IX_RETA_MAX, IX_RSS_KEY_LEN };
+/** One split virtqueue: guest-physical addresses of its three parts. */
+export const NicVq = defineStruct('ix_nic_vq', 32, { desc: u64(0), avail: u64(8), used: u64(16), size: u16(24) });
 
-/** struct ix_nic_vq: guest-physical addresses of one split virtqueue. */
-export const NIC_VQ = {
-  size: 32,
-  desc: 0,
-  avail: 8,
-  used: 16,
-  qsize: 24,
-} as const;
+/** One static ARP entry in the table page. */
+export const NicArp = defineStruct('ix_nic_arp', 16, { ip: u32(0), mac: bytes(4, 6) });
 
-/** struct ix_nic_arp: one static ARP entry in the table page. */
-export const NIC_ARP = {
-  size: 16,
-  ip: 0,
-  mac: 4,
-} as const;
+export const NicInfo = defineStruct('ix_nic_info', 2136, {
+  present: u32(0), nqueues: u32(4), mac: bytes(8, 6), mtu: u16(14), addr: u32(16), netmask: u32(20),
+  gateway: u32(24), arpCount: u32(28), rssKey: bytes(32, IX_RSS_KEY_LEN), retaSize: u32(72),
+  arpTablePfn: u32(76), reta: array('u16', 80, IX_RETA_MAX), rx: nestedArray(1104, NicVq, IX_NIC_MAX_QUEUES),
+  tx: nestedArray(1616, NicVq, IX_NIC_MAX_QUEUES), notifyPort: u64(2128),
+});
 
-/** struct ix_nic_info. */
-export const NIC_INFO = {
-  size: 2136,
-  present: 0,
-  nqueues: 4,
-  mac: 8,
-  mtu: 14,
-  addr: 16,
-  netmask: 20,
-  gateway: 24,
-  arp_count: 28,
-  rss_key: 32,
-  reta_size: 72,
-  arp_table_pfn: 76,
-  reta: 80,
-  rx: 1104,
-  tx: 1616,
-  notify_port: 2128,
-} as const;
-
-export interface NicVqAddrs {
-  desc: bigint;
-  avail: bigint;
-  used: bigint;
-  size: number;
-}
+/** The guest-physical addresses of one virtqueue's three parts and its size. */
+export type NicVqAddrs = StructValue<typeof NicVq>;
 
 export interface NicInfo {
   nqueues: number;
@@ -114,97 +91,62 @@ export function writeNicArpTable(view: DataView, offset: number, entries: readon
   if (entries.length > IX_NIC_ARP_MAX) throw new NicInfoError(`${entries.length} static ARP entries, at most ${IX_NIC_ARP_MAX} fit`);
   if (offset < 0 || offset + IX_NIC_ARP_PAGE > view.byteLength)
     throw new NicInfoError(`the ARP table page at offset ${offset} does not fit in a ${view.byteLength}-byte view`);
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, IX_NIC_ARP_PAGE);
-  bytes.fill(0);
+  new Uint8Array(view.buffer, view.byteOffset + offset, IX_NIC_ARP_PAGE).fill(0);
   entries.forEach((e, i) => {
     if (!Number.isInteger(e.ip) || e.ip < 0 || e.ip > 0xffffffff) throw new NicInfoError(`ARP entry ${i}: ip ${e.ip} is not a 32-bit value`);
     if (e.mac.length !== 6) throw new NicInfoError(`ARP entry ${i}: mac has ${e.mac.length} bytes, want 6`);
-    view.setUint32(offset + i * NIC_ARP.size + NIC_ARP.ip, e.ip >>> 0, true);
-    bytes.set(e.mac, i * NIC_ARP.size + NIC_ARP.mac);
+    writeStruct(NicArp, view, offset + i * NicArp.size, { ip: e.ip, mac: e.mac });
   });
 }
 
 /** Read `count` entries (at most IX_NIC_ARP_MAX) of an ARP table page back (tests). */
 export function readNicArpTable(view: DataView, offset: number, count: number): NicArpEntry[] {
-  const out: NicArpEntry[] = [];
-  for (let i = 0; i < Math.min(count, IX_NIC_ARP_MAX); i++) {
-    const at = offset + i * NIC_ARP.size;
-    out.push({
-      ip: view.getUint32(at + NIC_ARP.ip, true),
-      mac: new Uint8Array(view.buffer, view.byteOffset + at + NIC_ARP.mac, 6).slice(),
-    });
-  }
-  return out;
+  return Array.from({ length: Math.min(count, IX_NIC_ARP_MAX) }, (_, i) => readStruct(NicArp, view, offset + i * NicArp.size));
 }
 
-/** Write struct ix_nic_info at `offset` of `view` (little-endian, as on x86-64). */
+/** Write struct ix_nic_info at `offset` of `view` (zeroed first). */
 export function writeNicInfo(view: DataView, offset: number, info: NicInfo): void {
   checkInfo(info);
-  if (offset < 0 || offset + NIC_INFO.size > view.byteLength)
+  if (offset < 0 || offset + NicInfo.size > view.byteLength)
     throw new NicInfoError(`ix_nic_info at offset ${offset} does not fit in a ${view.byteLength}-byte view`);
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, NIC_INFO.size);
-  bytes.fill(0);
-  view.setUint32(offset + NIC_INFO.present, 1, true);
-  view.setUint32(offset + NIC_INFO.nqueues, info.nqueues, true);
-  bytes.set(info.mac, NIC_INFO.mac);
-  view.setUint16(offset + NIC_INFO.mtu, info.mtu, true);
-  view.setUint32(offset + NIC_INFO.addr, info.addr >>> 0, true);
-  view.setUint32(offset + NIC_INFO.netmask, info.netmask >>> 0, true);
-  view.setUint32(offset + NIC_INFO.gateway, info.gateway >>> 0, true);
   const arpCount = info.arpCount ?? 0;
-  view.setUint32(offset + NIC_INFO.arp_count, arpCount, true);
-  view.setUint32(offset + NIC_INFO.arp_table_pfn, arpCount > 0 ? Number((info.arpTable ?? 0n) >> 12n) : 0, true);
-  bytes.set(info.rssKey, NIC_INFO.rss_key);
-  view.setUint32(offset + NIC_INFO.reta_size, info.reta.length, true);
-  for (let i = 0; i < info.reta.length; i++)
-    view.setUint16(offset + NIC_INFO.reta + 2 * i, info.reta[i] ?? 0, true);
-  const writeVq = (base: number, q: NicVqAddrs): void => {
-    view.setBigUint64(base + NIC_VQ.desc, q.desc, true);
-    view.setBigUint64(base + NIC_VQ.avail, q.avail, true);
-    view.setBigUint64(base + NIC_VQ.used, q.used, true);
-    view.setUint16(base + NIC_VQ.qsize, q.size, true);
-  };
-  for (let i = 0; i < info.nqueues; i++) {
-    writeVq(offset + NIC_INFO.rx + i * NIC_VQ.size, info.rx[i]!);
-    writeVq(offset + NIC_INFO.tx + i * NIC_VQ.size, info.tx[i]!);
-  }
-  view.setBigUint64(offset + NIC_INFO.notify_port, info.notifyPort, true);
+  writeStruct(NicInfo, view, offset, {
+    present: 1,
+    nqueues: info.nqueues,
+    mac: info.mac,
+    mtu: info.mtu,
+    addr: info.addr >>> 0,
+    netmask: info.netmask >>> 0,
+    gateway: info.gateway >>> 0,
+    arpCount,
+    arpTablePfn: arpCount > 0 ? Number((info.arpTable ?? 0n) >> 12n) : 0,
+    rssKey: info.rssKey,
+    retaSize: info.reta.length,
+    reta: info.reta,
+    rx: info.rx.slice(0, info.nqueues),
+    tx: info.tx.slice(0, info.nqueues),
+    notifyPort: info.notifyPort,
+  }, { zero: true });
 }
 
-/** Read struct ix_nic_info back (used by tests and by `ix stats`). */
+/** Read struct ix_nic_info back (tests, `ix stats`): counts clamped to the arrays' sizes. */
 export function readNicInfo(view: DataView, offset: number): NicInfo & { present: boolean } {
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, NIC_INFO.size);
-  const nqueues = view.getUint32(offset + NIC_INFO.nqueues, true);
-  const retaSize = Math.min(view.getUint32(offset + NIC_INFO.reta_size, true), IX_RETA_MAX);
-  const readVq = (base: number): NicVqAddrs => ({
-    desc: view.getBigUint64(base + NIC_VQ.desc, true),
-    avail: view.getBigUint64(base + NIC_VQ.avail, true),
-    used: view.getBigUint64(base + NIC_VQ.used, true),
-    size: view.getUint16(base + NIC_VQ.qsize, true),
-  });
-  const nq = Math.min(nqueues, IX_NIC_MAX_QUEUES);
-  const rx: NicVqAddrs[] = [];
-  const tx: NicVqAddrs[] = [];
-  for (let i = 0; i < nq; i++) {
-    rx.push(readVq(offset + NIC_INFO.rx + i * NIC_VQ.size));
-    tx.push(readVq(offset + NIC_INFO.tx + i * NIC_VQ.size));
-  }
-  const reta: number[] = [];
-  for (let i = 0; i < retaSize; i++) reta.push(view.getUint16(offset + NIC_INFO.reta + 2 * i, true));
+  const v = readStruct(NicInfo, view, offset);
+  const nq = Math.min(v.nqueues, IX_NIC_MAX_QUEUES);
   return {
-    present: view.getUint32(offset + NIC_INFO.present, true) !== 0,
-    nqueues,
-    mac: bytes.slice(NIC_INFO.mac, NIC_INFO.mac + 6),
-    mtu: view.getUint16(offset + NIC_INFO.mtu, true),
-    addr: view.getUint32(offset + NIC_INFO.addr, true),
-    netmask: view.getUint32(offset + NIC_INFO.netmask, true),
-    gateway: view.getUint32(offset + NIC_INFO.gateway, true),
-    arpCount: view.getUint32(offset + NIC_INFO.arp_count, true),
-    arpTable: BigInt(view.getUint32(offset + NIC_INFO.arp_table_pfn, true)) << 12n,
-    rssKey: bytes.slice(NIC_INFO.rss_key, NIC_INFO.rss_key + IX_RSS_KEY_LEN),
-    reta,
-    rx,
-    tx,
-    notifyPort: view.getBigUint64(offset + NIC_INFO.notify_port, true),
+    present: v.present !== 0,
+    nqueues: v.nqueues,
+    mac: v.mac,
+    mtu: v.mtu,
+    addr: v.addr,
+    netmask: v.netmask,
+    gateway: v.gateway,
+    arpCount: v.arpCount,
+    arpTable: BigInt(v.arpTablePfn) << 12n,
+    rssKey: v.rssKey,
+    reta: v.reta.slice(0, Math.min(v.retaSize, IX_RETA_MAX)),
+    rx: v.rx.slice(0, nq),
+    tx: v.tx.slice(0, nq),
+    notifyPort: v.notifyPort,
   };
 }
