@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARRAYS, CAP, EXIT, EXIT_IO_IN, EXIT_IO_OUT, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_LOG_DIRTY_PAGES, MEM_READONLY, IOEVENTFD_FLAG_DATAMATCH, IOEVENTFD_FLAG_PIO, ioc } from '../src/kvm/index.js';
+import { ARRAYS, CAP, EXIT, EXIT_IO, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_FLAG, IOEVENTFD_FLAG, ioc } from '../src/kvm/index.js';
 
 interface CLayout {
   structs: Record<string, { size: number; fields: Record<string, number> }>;
@@ -66,15 +66,15 @@ describe('ioctl numbers', () => {
 describe('constants', () => {
   it('exit reasons', () => {
     for (const [k, v] of Object.entries(EXIT)) expect(v, k).toBe(c.constants[`KVM_EXIT_${k}`]);
-    expect(EXIT_IO_IN).toBe(c.constants.KVM_EXIT_IO_IN);
-    expect(EXIT_IO_OUT).toBe(c.constants.KVM_EXIT_IO_OUT);
+    expect(EXIT_IO.in).toBe(c.constants.KVM_EXIT_IO_IN);
+    expect(EXIT_IO.out).toBe(c.constants.KVM_EXIT_IO_OUT);
   });
 
   it('capabilities and memory flags', () => {
     for (const [k, v] of Object.entries(CAP)) expect(v, k).toBe(c.constants[`KVM_CAP_${k}`]);
-    expect(MEM_LOG_DIRTY_PAGES).toBe(c.constants.KVM_MEM_LOG_DIRTY_PAGES);
-    expect(MEM_READONLY).toBe(c.constants.KVM_MEM_READONLY);
-    expect(IOEVENTFD_FLAG_DATAMATCH).toBe(c.constants.KVM_IOEVENTFD_FLAG_DATAMATCH);
-    expect(IOEVENTFD_FLAG_PIO).toBe(c.constants.KVM_IOEVENTFD_FLAG_PIO);
+    expect(MEM_FLAG.logDirtyPages).toBe(c.constants.KVM_MEM_LOG_DIRTY_PAGES);
+    expect(MEM_FLAG.readonly).toBe(c.constants.KVM_MEM_READONLY);
+    expect(IOEVENTFD_FLAG.datamatch).toBe(c.constants.KVM_IOEVENTFD_FLAG_DATAMATCH);
+    expect(IOEVENTFD_FLAG.pio).toBe(c.constants.KVM_IOEVENTFD_FLAG_PIO);
   });
 });

@@ -75,7 +75,7 @@ fi
 
 log "building $out ($kpkg $kver_deb)"
 rm -rf "$out.tmp"
-mkdir -p "$out.tmp/deb" "$out.tmp/root"
+mkdir -p "$out.tmp/deb" "$out.tmp/initramfs"
 if [ -n "$kdeb" ]; then
   cp "$kdeb" "$out.tmp/deb/"
 else
@@ -129,16 +129,16 @@ add_mod() { # depth-first: dependencies before the module
   order+=("$n")
 }
 for m in kvm_amd kvm_intel virtio_pci 9pnet_virtio 9p overlay tun; do add_mod "$m"; done
-# "$out.tmp/root" is the initramfs being assembled in the cache, not a path on the host
-mkdir -p "$out.tmp/root/lib/modules"
+# "$out.tmp/initramfs" is the initramfs being assembled in the cache
+mkdir -p "$out.tmp/initramfs/lib/modules"
 for n in "${order[@]}"; do
-  cp "${modpath[$n]}" "$out.tmp/root/lib/modules/$n.ko"
-  echo "$n" >>"$out.tmp/root/lib/modules/order"
+  cp "${modpath[$n]}" "$out.tmp/initramfs/lib/modules/$n.ko"
+  echo "$n" >>"$out.tmp/initramfs/lib/modules/order"
 done
 log "modules: ${order[*]}"
 
 # --- busybox and init: everything else comes from the host's root over 9p ----------------------
-r="$out.tmp/root"
+r="$out.tmp/initramfs"
 mkdir -p "$r/bin" "$r/sbin" "$r/usr/bin" "$r/usr/sbin" "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/mnt"
 cp "$busybox_bin" "$r/bin/busybox"
 ln -s busybox "$r/bin/sh"
@@ -148,7 +148,7 @@ chmod 755 "$r/init"
 # uncompressed: the kernel unpacks it with memcpy (decompressing under TCG costs time)
 (cd "$r" && find . | "$busybox_bin" cpio -o -H newc -R 0:0 2>/dev/null) >"$out.tmp/initrd.cpio"
 echo "$kpkg $kver_deb $kname" >"$out.tmp/kernel-version"
-rm -rf "$out.tmp/deb" "$out.tmp/root"
+rm -rf "$out.tmp/deb" "$out.tmp/initramfs"
 rm -rf "$out"
 mv "$out.tmp" "$out"
 touch "$out/ready"

@@ -10,6 +10,7 @@
 // shows the median of each statistic over the repeats.
 //
 //   const r = await runNetBench({ rounds: 20000 }); printNetBench(r);
+import type { BenchResult } from './result.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,11 +50,7 @@ export interface NetBenchRow {
   mean_us: number;
 }
 
-export interface NetBenchResult {
-  options: Required<Omit<NetBenchOptions, 'log'>>;
-  rows: NetBenchRow[];
-  raw: Record<NetBenchPath, PingPongResult[]>;
-}
+export type NetBenchResult = BenchResult<NetBenchOptions, NetBenchRow, PingPongResult, NetBenchPath>;
 
 export class NetBenchError extends Error {
   override name = 'NetBenchError';

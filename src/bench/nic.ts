@@ -14,6 +14,7 @@
 // slow periods of the host hit all of them alike; medians are reported.
 //
 //   const r = await runNicBench({ seconds: 2 }); console.table(r.table)
+import type { BenchResult } from './result.js';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GuestMemory } from '../nic/guest-memory.js';
@@ -56,11 +57,7 @@ export interface NicBenchRow {
   rtt_p50_us_n: number;
   lost: number;
 }
-export interface NicBenchResult {
-  options: Required<Omit<NicBenchOptions, 'log'>>;
-  rows: NicBenchRow[];
-  raw: Record<string, PingResult[]>;
-}
+export type NicBenchResult = BenchResult<NicBenchOptions, NicBenchRow, PingResult>;
 
 export class NicBenchError extends Error {
   override name = 'NicBenchError';

@@ -5,7 +5,7 @@
  * So a KVM_RUN round trip allocates nothing, but an exit object is only valid until the next
  * run() of that vCPU: copy what you keep (toJSON() gives a plain snapshot).
  */
-import { ARRAYS, EXIT, EXIT_IO_OUT, LAYOUT } from './layout.js';
+import { ARRAYS, EXIT, EXIT_IO, LAYOUT } from './layout.js';
 
 const R = LAYOUT.kvm_run.fields;
 
@@ -85,7 +85,7 @@ export class IoExit {
   readonly reason = 'io' as const;
   constructor(private readonly r: RunArea) {}
   get direction(): 'in' | 'out' {
-    return this.r.dv.getUint8(R['io.direction']) === EXIT_IO_OUT ? 'out' : 'in';
+    return this.r.dv.getUint8(R['io.direction']) === EXIT_IO.out ? 'out' : 'in';
   }
   /** bytes per access: 1, 2 or 4 */
   get size(): number {

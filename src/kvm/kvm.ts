@@ -3,7 +3,7 @@
  */
 import { kvmError } from './errors.js';
 import { FdOwner } from './fd.js';
-import { IOEVENTFD_FLAG_PIO, KVM_API_VERSION, LAYOUT } from './layout.js';
+import { IOEVENTFD_FLAG, KVM_API_VERSION, LAYOUT } from './layout.js';
 import { O_CLOEXEC, O_RDWR, openFd } from '../sys/libc.js';
 import { cpuid2Buffer, decodeCpuid2, type CpuidEntry } from './structs.js';
 import { Vcpu } from './vcpu.js';
@@ -14,7 +14,7 @@ const U64_MAX = 2n ** 64n - 1n;
 
 export interface MemoryRegion {
   slot: number;
-  /** MEM_LOG_DIRTY_PAGES | MEM_READONLY, or 0 */
+  /** MEM_FLAG.logDirtyPages | MEM_FLAG.readonly, or 0 */
   flags: number;
   guestPhysAddr: bigint;
   /** 0 deletes the slot */
@@ -150,7 +150,7 @@ export class Vm {
     b.writeBigUInt64LE(BigInt(port), f.addr);
     b.writeUInt32LE(len, f.len);
     b.writeInt32LE(fd, f.fd);
-    b.writeUInt32LE(IOEVENTFD_FLAG_PIO, f.flags);
+    b.writeUInt32LE(IOEVENTFD_FLAG.pio, f.flags);
     this.h.ptr('KVM_IOEVENTFD', b, `port 0x${port.toString(16)}, ${len} bytes, eventfd ${fd}`);
   }
 

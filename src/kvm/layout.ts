@@ -97,16 +97,12 @@ export const EXIT = {
   SYSTEM_EVENT: 24,
 } as const;
 
-export const EXIT_IO_IN = 0;
-export const EXIT_IO_OUT = 1;
-
+/** kvm_run.io.direction */
+export const EXIT_IO = { in: 0, out: 1 } as const;
 /** kvm_ioeventfd.flags */
-export const IOEVENTFD_FLAG_DATAMATCH = 1;
-export const IOEVENTFD_FLAG_PIO = 2;
-
+export const IOEVENTFD_FLAG = { datamatch: 1, pio: 2 } as const;
 /** kvm_userspace_memory_region.flags */
-export const MEM_LOG_DIRTY_PAGES = 1;
-export const MEM_READONLY = 2;
+export const MEM_FLAG = { logDirtyPages: 1, readonly: 2 } as const;
 
 /** KVM_CAP_* for checkExtension(). */
 export const CAP = {

@@ -9,7 +9,7 @@ import { EngineError, EngineEvents } from './events.js';
 import { maxFrameWithHeader } from './frame.js';
 import { loadNicio } from './nicio.js';
 import { RxPath } from './rx.js';
-import { BURST_MAX, IoScratch } from './scratch.js';
+import { BURST, IoScratch } from './scratch.js';
 import type { NicPlan } from './plan.js';
 import { NCOUNTERS } from './stats.js';
 import { FrameSteering } from './steering.js';
@@ -70,7 +70,7 @@ export class NicEngine {
       this.rxq.push(new DeviceQueue(o.mem, rxRings[q]!, 'rx', forbidden));
       this.txq.push(new DeviceQueue(o.mem, txRings[q]!, 'tx', forbidden));
     }
-    if (batch < 1 || batch > BURST_MAX) throw new EngineError(`batch ${batch} outside 1..${BURST_MAX}`);
+    if (batch < 1 || batch > BURST.max) throw new EngineError(`batch ${batch} outside 1..${BURST.max}`);
     const nicio = plan.backend.io === 'burst' ? loadNicio() : undefined;
     this.scratch = new IoScratch(o.mem, nicio !== undefined);
     this.events = new EngineEvents(o.stats, o.log);

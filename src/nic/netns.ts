@@ -1,4 +1,4 @@
-// Network namespaces for NIC tests, demos and benchmarks (DESIGN.md §10): every TAP device,
+// Network namespaces for NIC tests, demos and benchmarks (docs/nic.md): every TAP device,
 // address and client lives inside a namespace created here, named ix-<purpose>-<pid>-<rand>,
 // and removed on exit. Stale namespaces of dead processes (same naming) are removed too.
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -8,7 +8,7 @@ import { errnoText } from './errno.js';
 import { EngineError, type EngineEvents } from './events.js';
 import { ETH_HLEN, VNET_HDR_LEN } from './frame.js';
 import type { Nicio } from './nicio.js';
-import { B_ADDR, B_LEN, B_OUT, BURST_MAX, type IoScratch } from './scratch.js';
+import { BURST, type IoScratch } from './scratch.js';
 import type { FrameSteering } from './steering.js';
 import { Chain, type DeviceQueue } from './virtqueue.js';
 
@@ -49,7 +49,7 @@ export class RxPath {
     this.touched = new Array<boolean>(this.nq).fill(false);
     if (p.nicio) {
       for (let q = 0; q < this.nq; q++) this.ready.push([]);
-      for (let i = 0; i < (this.nq + 1) * BURST_MAX; i++) this.spare.push(new Chain());
+      for (let i = 0; i < (this.nq + 1) * BURST.max; i++) this.spare.push(new Chain());
     }
   }
 
@@ -221,8 +221,8 @@ export class RxPath {
     // a burst covers the leading single-segment chains; a chained buffer goes alone
     let k = 0;
     while (k < ready.length && ready[k]!.count === 1) {
-      dv.setBigUint64(B_ADDR + 8 * k, BigInt(this.p.mem.host(ready[k]!.addr[0]!)), true);
-      dv.setUint32(B_LEN + 4 * k, ready[k]!.len[0]!, true);
+      dv.setBigUint64(BURST.addr + 8 * k, BigInt(this.p.mem.host(ready[k]!.addr[0]!)), true);
+      dv.setUint32(BURST.len + 4 * k, ready[k]!.len[0]!, true);
       k++;
     }
     let got: number;
@@ -231,10 +231,10 @@ export class RxPath {
       const n = libc.readv(fd, this.p.scratch.fillIov(c), c.count);
       if (n < 0) this.readFailed(q);
       if (n <= 0) return 0;
-      dv.setInt32(B_OUT, n, true);
+      dv.setInt32(BURST.out, n, true);
       got = 1;
     } else {
-      got = nicio.readBurst(fd, bArea + B_ADDR, bArea + B_LEN, bArea + B_OUT, k);
+      got = nicio.readBurst(fd, bArea + BURST.addr, bArea + BURST.len, bArea + BURST.out, k);
       if (got < 0) {
         this.p.events.once(`${q}.rx.read`, `nic: queue ${q}: read from TAP failed: ${errnoText(-got)}`);
         return 0;
@@ -243,7 +243,7 @@ export class RxPath {
     let keep = 0;
     for (let i = 0; i < ready.length; i++) {
       const c = ready[i]!;
-      if (i < got && this.deliver(q, c, dv.getInt32(B_OUT + 4 * i, true))) this.spare.push(c);
+      if (i < got && this.deliver(q, c, dv.getInt32(BURST.out + 4 * i, true))) this.spare.push(c);
       else ready[keep++] = c;
     }
     ready.length = keep;

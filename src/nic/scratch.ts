@@ -8,14 +8,8 @@ import { MAX_CHAIN_SEGS, type Chain } from './virtqueue.js';
 const ZERO_HDR_OFF = 16 * (MAX_CHAIN_SEGS + 1);
 const IOV_AREA = 4096;
 // burst area: u64 addr[64] | u32 len[64] | i32 out[64] | i32 cnt[64] | i32 res[64] | iovec[64 * 65]
-export const BURST_MAX = 64;
-export const B_ADDR = 0;
-export const B_LEN = 512;
-export const B_OUT = 768;
-export const B_CNT = 1024;
-export const B_RES = 1280;
-export const B_IOV = 2048;
-const B_AREA = B_IOV + 16 * BURST_MAX * (MAX_CHAIN_SEGS + 1);
+export const BURST = { max: 64, addr: 0, len: 512, out: 768, cnt: 1024, res: 1280, iov: 2048 } as const;
+const B_AREA = BURST.iov + 16 * BURST.max * (MAX_CHAIN_SEGS + 1);
 
 export class IoScratch {
   /** native struct iovec[MAX_CHAIN_SEGS + 1] */

@@ -7,7 +7,7 @@ import { errnoText } from './errno.js';
 import type { EngineEvents } from './events.js';
 import { ETH_HLEN, VNET_HDR_LEN } from './frame.js';
 import type { Nicio } from './nicio.js';
-import { B_CNT, B_IOV, B_RES, BURST_MAX, type IoScratch } from './scratch.js';
+import { BURST, type IoScratch } from './scratch.js';
 import { Chain, type DeviceQueue } from './virtqueue.js';
 
 export interface TxPathParts {
@@ -32,7 +32,7 @@ export class TxPath {
   private readonly burst: Chain[] = [];
 
   constructor(private readonly p: TxPathParts) {
-    if (p.nicio) for (let i = 0; i < BURST_MAX; i++) this.burst.push(new Chain());
+    if (p.nicio) for (let i = 0; i < BURST.max; i++) this.burst.push(new Chain());
   }
 
   /** Byte i of chain c (validated chain, i < c.total). */
@@ -110,18 +110,18 @@ export class TxPath {
       }
       // collect: copy this frame's iovecs into the burst area
       const cnt = scratch.fillTxIov(c);
-      new Uint8Array(dv!.buffer, dv!.byteOffset + B_IOV + 16 * iovAt, 16 * cnt).set(
+      new Uint8Array(dv!.buffer, dv!.byteOffset + BURST.iov + 16 * iovAt, 16 * cnt).set(
         new Uint8Array(scratch.iovDv.buffer, scratch.iovDv.byteOffset, 16 * cnt),
       );
-      dv!.setInt32(B_CNT + 4 * nb, cnt, true);
+      dv!.setInt32(BURST.cnt + 4 * nb, cnt, true);
       iovAt += cnt;
       nb++;
     }
     if (nb > 0) {
       const a = scratch.bArea;
-      nicio!.writeBurst(fd, a + B_IOV, a + B_CNT, a + B_RES, nb);
+      nicio!.writeBurst(fd, a + BURST.iov, a + BURST.cnt, a + BURST.res, nb);
       for (let i = 0; i < nb; i++) {
-        const res = dv!.getInt32(B_RES + 4 * i, true);
+        const res = dv!.getInt32(BURST.res + 4 * i, true);
         const c = this.burst[i]!;
         this.result(q, c, res, -res);
         tq.pushUsed(c.head, 0);
