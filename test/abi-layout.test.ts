@@ -1,14 +1,15 @@
 // The host<->guest ABI mirror: src/abi declares every struct shared with the guest once
 // (GUEST_STRUCTS) and every shared constant (GUEST_CONSTANTS). This test generates a C
 // program that includes every header in guest/include/ix, prints sizeof/offsetof/size of
-// every declared struct and field and the value of every constant, and compares.
+// every declared struct and field and the value of every constant, and compares. The
+// virtqueue's structs come from the guest's driver header (guest/drivers/virtqueue.h).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  CORE_COUNTERS, CoreStats, GUEST_CONSTANTS, GUEST_STRUCTS, cName, fieldSize, readStruct, writeStruct, type StructDef,
+  CORE_COUNTERS, CoreStats, DRIVER_STRUCTS, GUEST_CONSTANTS, GUEST_STRUCTS, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, cName, fieldSize, readStruct, writeStruct, type StructDef,
 } from '../src/abi/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ix-abi-layout-'));
@@ -18,7 +19,7 @@ const HEADERS = readdirSync(resolve('guest/include/ix')).filter((f) => f.endsWit
 /** [key, C expression, TypeScript value] for every struct size, field offset, field size and constant. */
 function checks(): [string, string, bigint][] {
   const out: [string, string, bigint][] = [];
-  for (const s of GUEST_STRUCTS) {
+  for (const s of [...GUEST_STRUCTS, ...DRIVER_STRUCTS]) {
     out.push([`${s.c}.sizeof`, `sizeof(struct ${s.c})`, BigInt(s.size)]);
     for (const [k, f] of Object.entries(s.fields)) {
       const c = cName(k, f);
@@ -27,6 +28,7 @@ function checks(): [string, string, bigint][] {
     }
   }
   for (const [k, [v, c]] of Object.entries(GUEST_CONSTANTS)) out.push([k, c, BigInt(v)]);
+  out.push(['VIRTQ_DESC_F_NEXT', 'VQ_DESC_F_NEXT', BigInt(VIRTQ_DESC_F_NEXT)], ['VIRTQ_DESC_F_WRITE', 'VQ_DESC_F_WRITE', BigInt(VIRTQ_DESC_F_WRITE)]);
   return out;
 }
 
@@ -34,6 +36,7 @@ function cValues(list: [string, string, bigint][]): Map<string, bigint> {
   const src = `#include <stdio.h>
 #include <stddef.h>
 ${HEADERS.map((h) => `#include <ix/${h}>`).join('\n')}
+#include "drivers/virtqueue.h"
 int main(void) {
 ${list.map(([k, e]) => `  printf("%s=%llu\\n", "${k}", (unsigned long long)(${e}));`).join('\n')}
   return 0;
@@ -42,7 +45,7 @@ ${list.map(([k, e]) => `  printf("%s=%llu\\n", "${k}", (unsigned long long)(${e}
   const c = join(dir, 'abi.c');
   const exe = join(dir, 'abi');
   writeFileSync(c, src);
-  execFileSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', resolve('guest/include'), '-I', resolve('guest/include/ix'), '-o', exe, c]);
+  execFileSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-I', resolve('guest'), '-I', resolve('guest/include'), '-I', resolve('guest/include/ix'), '-o', exe, c]);
   const out = new Map<string, bigint>();
   for (const l of execFileSync(exe, { encoding: 'utf8' }).trim().split('\n')) {
     const [k, v] = l.split('=') as [string, string];

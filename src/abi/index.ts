@@ -9,6 +9,7 @@ import { Fault, Hcall } from './hypercall.js';
 import { LogRing } from './logring.js';
 import { NicArp, NicInfo, NicVq } from './nic.js';
 import { CoreStats } from './stats.js';
+import { VqAvailHdr, VqDesc, VqUsedElem, VqUsedHdr } from './virtio.js';
 import type { StructDef } from './struct.js';
 import * as app from './app.js';
 import * as boot from './bootinfo.js';
@@ -25,8 +26,12 @@ export * from './hypercall.js';
 export * from './logring.js';
 export * from './nic.js';
 export * from './stats.js';
+export * from './virtio.js';
 
-/** Every struct shared with the guest, for the layout test. */
+/** The virtqueue's structs, declared by the guest's driver (guest/drivers/virtqueue.h). */
+export const DRIVER_STRUCTS: readonly StructDef[] = [VqDesc, VqUsedElem, VqAvailHdr, VqUsedHdr];
+
+/** Every struct shared with the guest in guest/include/ix, for the layout test. */
 export const GUEST_STRUCTS: readonly StructDef[] = [
   BootInfo, AppSeg, CpuStatus, CoreStats, Hcall, Fault, LogRing, IxCall, IxEvent, IxSg, AppInfo, NicInfo, NicVq, NicArp,
 ];

@@ -4,17 +4,26 @@
 // address, length, flag and chain link is checked here before the backend touches memory.
 import type { GuestMemory } from './guest-memory.js';
 import type { NicVqAddrs } from '../abi/nic.js';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VQ_RING, VqAvailHdr, VqDesc, VqUsedElem, VqUsedHdr } from '../abi/virtio.js';
 
-export const VIRTQ_DESC_F_NEXT = 1;
-export const VIRTQ_DESC_F_WRITE = 2;
-export const VIRTQ_DESC_F_INDIRECT = 4;
-export const VRING_DESC_SIZE = 16;
+export { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../abi/virtio.js';
+export const VRING_DESC_SIZE = VqDesc.size;
+// the per-frame loop reads the rings at these offsets (declared once, in src/abi/virtio.ts)
+const IDX = VqUsedHdr.at.idx;
+const AVAIL_IDX = VqAvailHdr.at.idx;
+const D_ADDR = VqDesc.at.addr;
+const D_LEN = VqDesc.at.len;
+const D_FLAGS = VqDesc.at.flags;
+const D_NEXT = VqDesc.at.next;
+const U_SIZE = VqUsedElem.size;
+const U_ID = VqUsedElem.at.id;
+const U_LEN = VqUsedElem.at.len;
 /** Most segments one chain may have (virtio-net TX: header mbuf + NET_IOV_MAX slices + slack). */
 export const MAX_CHAIN_SEGS = 64;
 
 export const descTableBytes = (size: number): number => VRING_DESC_SIZE * size;
-export const availRingBytes = (size: number): number => 4 + 2 * size + 2;
-export const usedRingBytes = (size: number): number => 4 + 8 * size + 2;
+export const availRingBytes = (size: number): number => VQ_RING + 2 * size + 2;
+export const usedRingBytes = (size: number): number => VQ_RING + U_SIZE * size + 2;
 
 /** Why a chain was refused. Each is a per-queue counter (`drop_<kind>`). */
 export const BAD_KINDS = [
@@ -133,13 +142,13 @@ export class DeviceQueue {
    * every buffer the guest posted since is pending. Chains in flight at a restart are lost.
    */
   attach(): void {
-    this.lastAvail = this.usedIdx = this.publishedUsed = this.dv.getUint16(this.used + 2, true);
+    this.lastAvail = this.usedIdx = this.publishedUsed = this.dv.getUint16(this.used + IDX, true);
     this.broken = false;
   }
 
   /** Buffers the guest posted that we have not consumed; -1 if avail.idx is impossible. */
   pending(): number {
-    const n = (this.dv.getUint16(this.avail + 2, true) - this.lastAvail) & 0xffff;
+    const n = (this.dv.getUint16(this.avail + AVAIL_IDX, true) - this.lastAvail) & 0xffff;
     return n > this.size ? -1 : n;
   }
 
@@ -159,7 +168,7 @@ export class DeviceQueue {
     }
     const dv = this.dv;
     const mask = this.size - 1;
-    const head = dv.getUint16(this.avail + 4 + 2 * (this.lastAvail & mask), true);
+    const head = dv.getUint16(this.avail + VQ_RING + 2 * (this.lastAvail & mask), true);
     this.lastAvail = (this.lastAvail + 1) & 0xffff;
     c.head = head;
     c.count = 0;
@@ -176,10 +185,10 @@ export class DeviceQueue {
       this.visited[i] = this.gen;
       if (c.count === MAX_CHAIN_SEGS) return 'chain_too_long';
       const d = this.desc + VRING_DESC_SIZE * i;
-      const lo = dv.getUint32(d, true);
-      const hi = dv.getUint32(d + 4, true);
-      const len = dv.getUint32(d + 8, true);
-      const flags = dv.getUint16(d + 12, true);
+      const lo = dv.getUint32(d + D_ADDR, true);
+      const hi = dv.getUint32(d + D_ADDR + 4, true);
+      const len = dv.getUint32(d + D_LEN, true);
+      const flags = dv.getUint16(d + D_FLAGS, true);
       if (hi >= 0x200000) return 'desc_out_of_range'; // >= 2^53: not a safe JS number, and never RAM
       const addr = hi * 0x100000000 + lo;
       if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0 || (flags & VIRTQ_DESC_F_WRITE) !== wantWrite) return 'bad_flags';
@@ -191,16 +200,16 @@ export class DeviceQueue {
       c.count++;
       c.total += len;
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) return 'ok';
-      i = dv.getUint16(d + 14, true);
+      i = dv.getUint16(d + D_NEXT, true);
       if (i >= this.size) return 'bad_next';
     }
   }
 
   /** Give back one chain (not visible to the guest until publish()). */
   pushUsed(head: number, len: number): void {
-    const e = this.used + 4 + 8 * (this.usedIdx & (this.size - 1));
-    this.dv.setUint32(e, head, true);
-    this.dv.setUint32(e + 4, len, true);
+    const e = this.used + VQ_RING + U_SIZE * (this.usedIdx & (this.size - 1));
+    this.dv.setUint32(e + U_ID, head, true);
+    this.dv.setUint32(e + U_LEN, len, true);
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
   }
 
@@ -213,10 +222,10 @@ export class DeviceQueue {
     const old = this.publishedUsed;
     const now = this.usedIdx;
     // x86 keeps stores in order, so the entries are visible before the index.
-    this.dv.setUint16(this.used + 2, now, true);
+    this.dv.setUint16(this.used + IDX, now, true);
     this.publishedUsed = now;
     fence(); // the index store must be visible before we read used_event
-    const usedEvent = this.dv.getUint16(this.avail + 4 + 2 * this.size, true);
+    const usedEvent = this.dv.getUint16(this.avail + VQ_RING + 2 * this.size, true);
     return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
   }
 
@@ -225,7 +234,7 @@ export class DeviceQueue {
    * have consumed). Returns true if buffers are already pending (do not sleep then).
    */
   enableKick(): boolean {
-    this.dv.setUint16(this.used + 4 + 8 * this.size, this.lastAvail, true);
+    this.dv.setUint16(this.used + VQ_RING + U_SIZE * this.size, this.lastAvail, true);
     fence();
     const n = this.pending();
     if (n < 0) this.broken = true;

@@ -6,6 +6,7 @@
 // that exit: nicIdleWait(). The backend publishes used.idx *before* it bumps the wake
 // counter, so either the counter moves after we sampled it (Atomics.wait returns at once)
 // or used.idx already differs from used_event (a frame is waiting: do not sleep).
+import { VQ_RING, VqUsedHdr } from '../abi/virtio.js';
 import * as libc from '../sys/libc.js';
 import type { NicVqAddrs } from '../abi/nic.js';
 import { CTL_WAKE } from '../abi/nic-ctl.js';
@@ -19,8 +20,8 @@ export type IdleWaitResult = 'pending' | 'woken' | 'timeout';
  */
 export function nicIdleWait(counters: Int32Array, mem: DataView, rx: NicVqAddrs, q: number, timeoutMs: number): IdleWaitResult {
   const seen = Atomics.load(counters, CTL_WAKE + q);
-  const usedIdx = mem.getUint16(Number(rx.used) + 2, true);
-  const usedEvent = mem.getUint16(Number(rx.avail) + 4 + 2 * rx.size, true);
+  const usedIdx = mem.getUint16(Number(rx.used) + VqUsedHdr.at.idx, true);
+  const usedEvent = mem.getUint16(Number(rx.avail) + VQ_RING + 2 * rx.size, true); // used_event
   if (usedIdx !== usedEvent) return 'pending';
   return Atomics.wait(counters, CTL_WAKE + q, seen, timeoutMs) === 'timed-out' ? 'timeout' : 'woken';
 }

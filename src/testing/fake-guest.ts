@@ -6,6 +6,8 @@
 //
 // Buffer b (0..size-1) lives at bufBase + b * bufSize; RX descriptor b and TX descriptor b
 // both always point at buffer b, and a buffer is in at most one ring at a time.
+import { VQ_RING, VqAvailHdr, VqDesc, VqUsedElem, VqUsedHdr } from '../abi/virtio.js';
+import { readStruct, writeStruct } from '../abi/struct.js';
 import { Worker } from 'node:worker_threads';
 import type { GuestMemory } from '../nic/guest-memory.js';
 import { workerScriptUrl } from '../nic/worker-url.js';
@@ -42,15 +44,11 @@ export class DriverRing {
   }
 
   setDesc(i: number, addr: number, len: number, flags: number, next = 0): void {
-    const d = this.desc + 16 * i;
-    this.dv.setBigUint64(d, BigInt(addr), true);
-    this.dv.setUint32(d + 8, len, true);
-    this.dv.setUint16(d + 12, flags, true);
-    this.dv.setUint16(d + 14, next, true);
+    writeStruct(VqDesc, this.dv, this.desc + VqDesc.size * i, { addr, len, flags, next });
   }
 
   post(head: number): void {
-    this.dv.setUint16(this.avail + 4 + 2 * (this.availIdx & (this.size - 1)), head, true);
+    this.dv.setUint16(this.avail + VQ_RING + 2 * (this.availIdx & (this.size - 1)), head, true);
     this.availIdx = (this.availIdx + 1) & 0xffff;
   }
 
@@ -58,44 +56,44 @@ export class DriverRing {
   flush(): boolean {
     if (this.availIdx === this.publishedAvail) return false;
     const old = this.publishedAvail;
-    this.dv.setUint16(this.avail + 2, this.availIdx, true);
+    this.dv.setUint16(this.avail + VqAvailHdr.at.idx, this.availIdx, true);
     this.publishedAvail = this.availIdx;
     fence();
-    const ev = this.dv.getUint16(this.used + 4 + 8 * this.size, true);
+    const ev = this.dv.getUint16(this.used + VQ_RING + VqUsedElem.size * this.size, true);
     return ((this.availIdx - ev - 1) & 0xffff) < ((this.availIdx - old) & 0xffff);
   }
 
   /** Continue from the ring's current state (rings initialised by another thread). */
   adopt(): void {
-    this.availIdx = this.publishedAvail = this.dv.getUint16(this.avail + 2, true);
-    this.lastUsed = this.dv.getUint16(this.used + 2, true);
+    this.availIdx = this.publishedAvail = this.dv.getUint16(this.avail + VqAvailHdr.at.idx, true);
+    this.lastUsed = this.dv.getUint16(this.used + VqUsedHdr.at.idx, true);
   }
 
   /** Used entries waiting. */
   usedPending(): number {
-    return (this.dv.getUint16(this.used + 2, true) - this.lastUsed) & 0xffff;
+    return (this.dv.getUint16(this.used + VqUsedHdr.at.idx, true) - this.lastUsed) & 0xffff;
   }
 
   /** Overwrite avail.idx directly (hostile tests). */
   rawAvailIdx(v: number): void {
-    this.dv.setUint16(this.avail + 2, v & 0xffff, true);
+    this.dv.setUint16(this.avail + VqAvailHdr.at.idx, v & 0xffff, true);
   }
 
   /** Ask for a notification when the device uses the next entry. Returns true if entries
    * are already waiting (do not sleep then). */
   armUsedEvent(): boolean {
-    this.dv.setUint16(this.avail + 4 + 2 * this.size, this.lastUsed, true);
+    this.dv.setUint16(this.avail + VQ_RING + 2 * this.size, this.lastUsed, true);
     fence();
     return this.usedPending() !== 0;
   }
 
   /** Next used entry, or null. */
   takeUsed(): { id: number; len: number } | null {
-    const idx = this.dv.getUint16(this.used + 2, true);
+    const idx = this.dv.getUint16(this.used + VqUsedHdr.at.idx, true);
     if (idx === this.lastUsed) return null;
-    const e = this.used + 4 + 8 * (this.lastUsed & (this.size - 1));
+    const e = this.used + VQ_RING + VqUsedElem.size * (this.lastUsed & (this.size - 1));
     this.lastUsed = (this.lastUsed + 1) & 0xffff;
-    return { id: this.dv.getUint32(e, true), len: this.dv.getUint32(e + 4, true) };
+    return readStruct(VqUsedElem, this.dv, e);
   }
 }
 
