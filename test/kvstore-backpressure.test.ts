@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireKvm, inCI } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/net/netns.js';
+import { netnsUnavailable } from '../src/nic/netns.js';
 
 const why = netnsUnavailable();
 if (why && inCI) throw new Error(`kvstore backpressure tests need network namespaces: ${why}`);

@@ -13,7 +13,7 @@ import { requireKvm } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { startDataplane, type RunningDataplane } from './dataplane-proc.js';
 import { TestNetns } from './net-ns.js';
-import { netnsUnavailable } from '../src/net/netns.js';
+import { netnsUnavailable } from '../src/nic/netns.js';
 
 const MEMCACHED = '/usr/bin/memcached';
 const run = requireKvm() && !netnsUnavailable() && existsSync(MEMCACHED);

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
 import { appElf, ix, logRecords, tempDir, writeConfig } from './ix-cli.js';
 import { startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/net/netns.js';
+import { netnsUnavailable } from '../src/nic/netns.js';
 
 const pvm = existsSync('/sys/module/kvm_pvm');
 const run = requireKvm() && pvm;
