@@ -6,22 +6,37 @@
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
- * With no name, runs trap, nic and net (e2e only when named).
+ *   report [files…]  plots and tables of results files (default: the newest run of each kind)
+ * With no name, runs trap, nic and net (e2e only when named). Every run is kept in the
+ * history (--history=DIR, default ./bench-history) and ends with a report (--out=DIR,
+ * default ./bench-reports/<time>; --no-report skips it).
  */
 import { writeFileSync } from 'node:fs';
 import { runTrapBench, printTrapBench } from './trap.js';
+import { historyDir, loadHistory, makeRecord, saveRecord, type BenchKind } from './report-history.js';
+import { printReportResult, reportCommand, reportDir, writeReport } from './report.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const names = args.filter((a) => !a.startsWith('--'));
 const all = ['trap', 'boundary', 'nic', 'net', 'e2e'];
+
+if (names[0] === 'report') {
+  try {
+    printReportResult(reportCommand(names.slice(1), historyDir(args), reportDir(args)));
+  } catch (e) {
+    console.error(`bench report: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  process.exit(0);
+}
 // e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode: they run only when named
 const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary');
 const results: Record<string, unknown> = {};
 
 for (const n of todo) {
   if (!all.includes(n)) {
-    console.error(`bench: unknown benchmark "${n}"; choose from ${all.join(', ')}`);
+    console.error(`bench: unknown benchmark "${n}"; choose from ${all.join(', ')}, report`);
     process.exit(2);
   }
 }
@@ -57,6 +72,14 @@ for (const n of todo) {
     results.e2e = r;
     if (!json) printE2eBench(r);
   }
+}
+
+const hist = historyDir(args);
+const records = Object.entries(results).map(([k, r]) => makeRecord(k as BenchKind, r));
+for (const r of records) r.file = saveRecord(hist, r);
+if (!args.includes('--no-report') && records.length) {
+  const rep = writeReport(records, loadHistory(hist), reportDir(args));
+  if (!json) printReportResult(rep);
 }
 
 const out = `bench-results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;

@@ -243,9 +243,10 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
   let http: { port: number; close(): Promise<void> } | null = null;
   try {
     if (o.metricsPort !== undefined && o.metricsPort !== null) {
-      http = await startMetricsServer(o.metricsPort, metrics);
+      http = await startMetricsServer(o.metricsPort, metrics, statsReport);
       claim.update({ metricsPort: http.port });
       log.info({ port: http.port }, `Prometheus metrics on http://127.0.0.1:${http.port}/metrics`);
+      log.info({ port: http.port }, `live page on http://127.0.0.1:${http.port}/`);
     }
   } catch (e) {
     clearInterval(timer);

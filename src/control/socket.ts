@@ -4,11 +4,12 @@
  * dataplane answers one JSON line, {"ok": true, ...} or {"ok": false, "error": "..."}, and
  * closes. Ops: "info", "stats", "metrics" (Prometheus text), "stop".
  *
- * Also the optional Prometheus endpoint of `ix run --metrics-port`: plain HTTP on
- * 127.0.0.1 only, GET /metrics.
+ * Also the optional HTTP endpoint of `ix run --metrics-port` on 127.0.0.1 only: GET /metrics
+ * (Prometheus text), / (the live page, live-page.ts) and /stats.json.
  */
 import { chmodSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { LIVE_PAGE_CSP, LIVE_PAGE_CSS, LIVE_PAGE_HTML, LIVE_PAGE_JS } from './live-page.js';
 import { createConnection, createServer, type Server } from 'node:net';
 
 export class ControlSocketError extends Error {
@@ -132,15 +133,35 @@ export function request(path: string, op: ControlOp, timeoutMs = 3000): Promise<
   });
 }
 
-/** `ix run --metrics-port`: GET /metrics on 127.0.0.1:port (never other interfaces). */
-export async function startMetricsServer(port: number, text: () => string): Promise<{ port: number; close(): Promise<void> }> {
+/** the Host header of a request to 127.0.0.1: anything else (a rebound DNS name) is refused */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
+
+/**
+ * `ix run --metrics-port`: on 127.0.0.1:port (never other interfaces) GET /metrics
+ * (Prometheus text) and, given `stats`, the live page (/, live.js, live.css; src/control/
+ * live-page.ts) and /stats.json (the report `ix stats --json` prints).
+ */
+export async function startMetricsServer(port: number, text: () => string, stats?: () => Promise<unknown>): Promise<{ port: number; close(): Promise<void> }> {
+  const page = (res: ServerResponse, type: string, body: string) =>
+    res.writeHead(200, { 'content-type': `${type}; charset=utf-8`, 'content-security-policy': LIVE_PAGE_CSP, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(body);
   const server: HttpServer = createHttpServer((req, res) => {
-    if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n');
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' || !LOOPBACK_HOST.test(req.headers.host ?? '')) {
+      res.writeHead(req.method !== 'GET' ? 405 : 421, { 'content-type': 'text/plain' }).end('GET on 127.0.0.1 only\n');
       return;
     }
     try {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text());
+      if (url === '/metrics' || (url === '/' && !stats)) {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text());
+      } else if (stats && (url === '/' || url === '/index.html')) page(res, 'text/html', LIVE_PAGE_HTML);
+      else if (stats && url === '/live.js') page(res, 'text/javascript', LIVE_PAGE_JS);
+      else if (stats && url === '/live.css') page(res, 'text/css', LIVE_PAGE_CSS);
+      else if (stats && url === '/stats.json') {
+        stats().then(
+          (r) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(r)),
+          (e: Error) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`${e.message}\n`),
+        );
+      } else res.writeHead(404, { 'content-type': 'text/plain' }).end(stats ? 'GET / (live page), /metrics, /stats.json\n' : 'GET /metrics\n');
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     }

@@ -29,6 +29,18 @@ export interface Sample {
   /** host monotonic time of the sample, ms */
   t: number;
   cores: CoreCounters[];
+  /** the NIC backend's raw per-queue counters (null without a NIC) */
+  nic?: QueueStats[] | null;
+}
+
+/** One NIC queue pair's rates (the backend's counters, src/nic/stats.ts) */
+export interface NicQueueRates {
+  queue: number;
+  rxFramesPerS: number;
+  txFramesPerS: number;
+  rxSteeredCopiesPerS: number;
+  dropsPerS: number;
+  wakeupsPerS: number;
 }
 
 export interface CoreRates {
@@ -68,18 +80,22 @@ export interface StatsReport {
   total: Omit<CoreRates, 'cpu'>;
   /** the newer sample's raw counters */
   counters: CoreCounters[];
+  /** per NIC queue pair (null without a NIC) */
+  nicQueues?: NicQueueRates[] | null;
 }
 
 const n = (v: bigint | undefined): number => Number(v ?? 0n);
+const isDrop = (k: string): boolean => k.startsWith('rx_drop_') || k.startsWith('tx_drop_');
 
 /** Combine the guest's and the NIC's counters into one sample. */
 export function takeSample(t: number, guest: CoreStatsSample[], nic: QueueStats[] | null): Sample {
   return {
     t,
+    nic: nic ? nic.map((q) => ({ ...q })) : null,
     cores: guest.map((g) => {
       const q = nic?.[g.cpu];
       let nicDrops = 0;
-      if (q) for (const [k, v] of Object.entries(q)) if (k.startsWith('rx_drop_') || k.startsWith('tx_drop_')) nicDrops += v;
+      if (q) for (const [k, v] of Object.entries(q)) if (isDrop(k)) nicDrops += v;
       const c = {
         cpu: g.cpu,
         rxBatches: BATCH_BUCKETS.map((_, i) => n(g.rxBatches[i])),
@@ -132,7 +148,18 @@ export class StatsError extends Error {
 }
 
 /** Per-core rates between two samples of the same dataplane (b newer than a). */
-export function rates(a: Sample, b: Sample): { intervalS: number; cores: CoreRates[]; total: Omit<CoreRates, 'cpu'> } {
+function nicQueueRates(a: QueueStats[] | null | undefined, b: QueueStats[] | null | undefined, secs: number): NicQueueRates[] | null {
+  if (!a || !b || a.length !== b.length) return null;
+  return b.map((q, i) => {
+    const p = a[i]!;
+    const per = (k: keyof QueueStats) => d(p[k], q[k]) / secs;
+    let drops = 0;
+    for (const k of Object.keys(q) as (keyof QueueStats)[]) if (isDrop(k)) drops += d(p[k], q[k]);
+    return { queue: i, rxFramesPerS: per('rx_frames'), txFramesPerS: per('tx_frames'), rxSteeredCopiesPerS: per('rx_steered_copies'), dropsPerS: drops / secs, wakeupsPerS: per('wakeups') };
+  });
+}
+
+export function rates(a: Sample, b: Sample): { intervalS: number; cores: CoreRates[]; total: Omit<CoreRates, 'cpu'>; nicQueues: NicQueueRates[] | null } {
   const secs = (b.t - a.t) / 1000;
   if (!(secs > 0)) throw new StatsError(`the two samples are not in time order (${a.t} ms, ${b.t} ms)`);
   if (a.cores.length !== b.cores.length) throw new StatsError(`the samples have ${a.cores.length} and ${b.cores.length} cores`);
@@ -149,7 +176,7 @@ export function rates(a: Sample, b: Sample): { intervalS: number; cores: CoreRat
     return z;
   };
   const { cpu: _cpu, ...total } = coreRates(sum(a), sum(b), secs);
-  return { intervalS: secs, cores, total };
+  return { intervalS: secs, cores, total, nicQueues: nicQueueRates(a.nic, b.nic, secs) };
 }
 
 /**
