@@ -130,10 +130,11 @@ export interface Comparison {
   moved: boolean | null;
 }
 
-const med = (xs: number[]): number => {
+/** the median (NaN of nothing) */
+export const med = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length ? (s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2) : NaN;
 };
 
 /** Newest against the previous runs, metric by metric (metrics the previous runs lack are left out). */

@@ -9,7 +9,7 @@ import type { E2eResult } from './e2e.js';
 import type { EchoLoadResult, RttResult } from './e2e-parse.js';
 import type { NetBenchResult } from './net.js';
 import type { NicBenchResult } from './nic.js';
-import type { Metric, RunRecord } from './report-history.js';
+import { med, type Metric, type RunRecord } from './report-history.js';
 import { barChart, lineChart, type LineSeries } from './report-svg.js';
 import type { TrapBenchResult } from './trap.js';
 
@@ -26,11 +26,6 @@ export interface ElasticResult {
   timeline: { t_s: number; cores: number; rps: number; p99_us: number }[];
 }
 
-const med = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length ? (s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2) : NaN;
-};
 const range = (xs: number[]): [number, number] | undefined => (xs.length > 1 ? [Math.min(...xs), Math.max(...xs)] : undefined);
 
 export function caption(r: RunRecord, what: string): string {

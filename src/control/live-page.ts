@@ -58,6 +58,7 @@ function fmt(k, v) {
   if (k === 'idleShare') return (v * 100).toFixed(1) + '%';
   if (k === 'callsPerBpoll') return v.toFixed(1);
   const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e4) return String(v);
   if (a >= 1e9) return (v / 1e9).toFixed(2) + 'G';
   if (a >= 1e6) return (v / 1e6).toFixed(2) + 'M';
   if (a >= 1e3) return (v / 1e3).toFixed(1) + 'k';
@@ -96,9 +97,11 @@ function chart(key, title) {
   const max = Math.max(key === 'idleShare' ? 1 : 0, ...vals);
   t.textContent = title + ' (max ' + fmt(key, max) + ', ' + xs.length + ' s)';
   const svg = document.createElementNS(SVGNS, 'svg');
-  svg.setAttribute('viewBox', '0 0 ' + KEEP + ' 60');
+  // the x axis spans the points kept so far, at least a minute, at most five
+  const span = Math.min(KEEP, Math.max(60, xs.length));
+  svg.setAttribute('viewBox', '0 0 ' + span + ' 60');
   svg.setAttribute('preserveAspectRatio', 'none');
-  const pts = xs.map((x, i) => x === null ? null : [KEEP - xs.length + i, 58 - (max > 0 ? (x / max) * 54 : 0)]).filter(Boolean);
+  const pts = xs.map((x, i) => x === null ? null : [span - xs.length + i, 58 - (max > 0 ? (x / max) * 54 : 0)]).filter(Boolean);
   const line = document.createElementNS(SVGNS, 'polyline');
   line.setAttribute('points', pts.map((p) => p[0] + ',' + p[1].toFixed(1)).join(' '));
   line.setAttribute('fill', 'none');
@@ -106,7 +109,7 @@ function chart(key, title) {
   line.setAttribute('stroke-width', '1.5');
   line.setAttribute('vector-effect', 'non-scaling-stroke');
   const base = document.createElementNS(SVGNS, 'line');
-  for (const [a, b] of [['x1', 0], ['x2', KEEP], ['y1', 58], ['y2', 58]]) base.setAttribute(a, b);
+  for (const [a, b] of [['x1', 0], ['x2', span], ['y1', 58], ['y2', 58]]) base.setAttribute(a, b);
   base.setAttribute('stroke', '#ccc');
   svg.append(base, line);
   div.append(t, v, svg);
