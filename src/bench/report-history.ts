@@ -65,7 +65,7 @@ const stamp = (iso: string): string => iso.replace(/[:.]/g, '-');
 export function saveRecord(dir: string, r: RunRecord): string {
   mkdirSync(dir, { recursive: true });
   const { file: _f, ...rest } = r;
-  const path = join(dir, `${r.kind}-${stamp(r.time)}.json`);
+  const path = join(dir, `${r.kind}-${r.host.name.replace(/[^A-Za-z0-9._-]/g, '_')}-${stamp(r.time)}.json`);
   writeFileSync(path, `${JSON.stringify(rest, null, 2)}\n`);
   return path;
 }
