@@ -106,7 +106,7 @@ describe('bench report', () => {
     const rs = readRecords(f);
     expect(rs.map((r) => [r.kind, r.time, r.platform])).toEqual([
       ['trap', '2026-02-03T04:05:06.789Z', 'pvm'],
-      ['nic', '2026-02-03T04:05:06.789Z', 'unknown'],
+      ['nic', '2026-02-03T04:05:06.789Z', 'host (no guest)'],
     ]);
     writeFileSync(f, JSON.stringify({ nothing: 1 }));
     expect(() => readRecords(f)).toThrow(/no benchmark results/);

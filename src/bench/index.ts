@@ -13,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { runTrapBench, printTrapBench } from './trap.js';
-import { historyDir, loadHistory, makeRecord, saveRecord, type BenchKind } from './report-history.js';
+import { fillPlatform, historyDir, loadHistory, makeRecord, saveRecord, type BenchKind } from './report-history.js';
 import { printReportResult, reportCommand, reportDir, writeReport } from './report.js';
 
 const args = process.argv.slice(2);
@@ -76,6 +76,7 @@ for (const n of todo) {
 
 const hist = historyDir(args);
 const records = Object.entries(results).map(([k, r]) => makeRecord(k as BenchKind, r));
+await fillPlatform(records);
 for (const r of records) r.file = saveRecord(hist, r);
 if (!args.includes('--no-report') && records.length) {
   const rep = writeReport(records, loadHistory(hist), reportDir(args));

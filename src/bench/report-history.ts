@@ -60,6 +60,34 @@ export function makeRecord(kind: BenchKind, result: unknown, time = new Date()):
   return { kind, time: time.toISOString(), host: thisHost(), platform: platformOf(result), commit: gitCommit(), result };
 }
 
+/**
+ * The platform of runs whose results do not name it: nic and net run no guest ('host'); an
+ * e2e run's dataplane ran on the platform another bench of the same invocation reported, or
+ * the one a probe boot finds.
+ */
+export async function fillPlatform(records: RunRecord[]): Promise<void> {
+  fillKnownPlatform(records);
+  const missing = records.filter((r) => r.platform === 'unknown');
+  if (!missing.length) return;
+  let known: string;
+  {
+    try {
+      const { probeBoot } = await import('../control/probe.js');
+      known = (await probeBoot()).platform;
+    } catch {
+      known = 'unknown';
+    }
+  }
+  for (const r of missing) r.platform = known;
+}
+
+/** fillPlatform without a probe boot: what the records themselves say */
+function fillKnownPlatform(records: RunRecord[]): void {
+  for (const r of records) if (r.platform === 'unknown' && (r.kind === 'nic' || r.kind === 'net')) r.platform = 'host (no guest)';
+  const known = records.find((r) => r.platform !== 'unknown' && r.kind !== 'nic' && r.kind !== 'net')?.platform;
+  if (known) for (const r of records) if (r.platform === 'unknown') r.platform = known;
+}
+
 const stamp = (iso: string): string => iso.replace(/[:.]/g, '-');
 
 export function saveRecord(dir: string, r: RunRecord): string {
@@ -87,6 +115,7 @@ export function readRecords(file: string): RunRecord[] {
   const out: RunRecord[] = [];
   for (const [k, result] of Object.entries(v as Record<string, unknown>))
     if ((BENCH_KINDS as readonly string[]).includes(k)) out.push({ kind: k as BenchKind, time, host: thisHost(), platform: platformOf(result), commit: null, result, file });
+  fillKnownPlatform(out);
   if (!out.length) throw new Error(`${file}: no benchmark results in it (expected a history record or { trap | nic | net | e2e | boundary: ... })`);
   return out;
 }

@@ -53,7 +53,7 @@ const echoCdf = (name: string, rs: EchoLoadResult[]) =>
     [0.999, med(rs.map((r) => r.p999_us))],
   ]);
 
-const CDF_AXES = { xLabel: 'latency, µs (log)', yLabel: 'fraction of round trips ≤ x' };
+const CDF_AXES = { xLabel: 'latency, µs (log)', yLabel: 'fraction ≤ x (points: reported percentiles)' };
 
 export function plotsFor(r: RunRecord): Plot[] {
   switch (r.kind) {
