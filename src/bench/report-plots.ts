@@ -33,10 +33,19 @@ export function caption(r: RunRecord, what: string): string {
   return `${what} · platform ${r.platform} · ${r.host.name} (${r.host.cpus} CPUs) · ${when}${r.commit ? ` · ${r.commit}` : ''}`;
 }
 
+/**
+ * CDFs are drawn on a "nines" axis (y = -log10(1 - q)): p50, p90, p99 and p99.9 are evenly
+ * spaced, so the tail is visible; the maximum sits one step above p99.9.
+ */
+const MAX_NINES = 4;
+const nines = (q: number): number => (q >= 1 ? MAX_NINES : -Math.log10(1 - q));
+const NINES_TICKS: [number, string][] = [[0, 'min'], [nines(0.5), 'p50'], [1, 'p90'], [2, 'p99'], [3, 'p99.9'], [MAX_NINES, 'max']];
+
 /** CDF points from reported percentiles */
 function cdf(name: string, pts: [number, number | undefined][]): LineSeries {
-  return { name, step: false, points: pts.filter((p): p is [number, number] => typeof p[1] === 'number' && p[1] > 0).map(([q, v]) => [v, q]) };
+  return { name, step: false, points: pts.filter((p): p is [number, number] => typeof p[1] === 'number' && p[1] > 0).map(([q, v]) => [v, nines(q)]) };
 }
+const CDF_OPTS = { xLog: true, yMin: 0, yMax: MAX_NINES, yTicks: NINES_TICKS };
 
 const rttCdf = (name: string, rs: RttResult[]) =>
   cdf(name, [
@@ -53,7 +62,7 @@ const echoCdf = (name: string, rs: EchoLoadResult[]) =>
     [0.999, med(rs.map((r) => r.p999_us))],
   ]);
 
-const CDF_AXES = { xLabel: 'latency, µs (log)', yLabel: 'fraction ≤ x (points: reported percentiles)' };
+const CDF_AXES = { xLabel: 'latency, µs (log)', yLabel: 'percentile (points: reported by the tool)' };
 
 export function plotsFor(r: RunRecord): Plot[] {
   switch (r.kind) {
@@ -116,7 +125,7 @@ export function plotsFor(r: RunRecord): Plot[] {
           svg: lineChart(
             { title: 'NIC round-trip latency, 1 datagram in flight', caption: caption(r, 'bench nic, p50 and p99 per backend'), ...CDF_AXES },
             n.rows.map((row) => cdf(row.config, [[0.5, row.rtt_p50_us], [0.99, row.rtt_p99_us]])),
-            { xLog: true, yMin: 0, yMax: 1 },
+            CDF_OPTS,
           ),
         },
       ];
@@ -130,7 +139,7 @@ export function plotsFor(r: RunRecord): Plot[] {
           svg: lineChart(
             { title: 'TCP echo RTT: ix stack (host harness) vs Linux', caption: caption(r, `bench net, ${n.options.rounds} round trips x ${n.options.repeats}`), ...CDF_AXES },
             n.rows.map((row) => cdf(row.path === 'harness' ? 'ix stack (harness, TAP)' : 'Linux (veth)', [[0, row.min_us], [0.5, row.p50_us], [0.9, row.p90_us], [0.99, row.p99_us]])),
-            { xLog: true, yMin: 0, yMax: 1 },
+            CDF_OPTS,
           ),
         },
       ];
@@ -159,7 +168,7 @@ function e2ePlots(r: RunRecord): Plot[] {
       svg: lineChart(
         { title: `RTT CDF: ${label}`, caption: caption(r, what), ...CDF_AXES },
         [rttCdf('ix', s.ix as RttResult[]), rttCdf('Linux', s.linux as RttResult[])].filter((x) => x.points.length),
-        { xLog: true, yMin: 0, yMax: 1 },
+        CDF_OPTS,
       ),
     });
   }
@@ -183,7 +192,7 @@ function e2ePlots(r: RunRecord): Plot[] {
       svg: lineChart(
         { title: `Echo RTT CDF, ${echoIds[0]!.slice(5)} connection(s)`, caption: caption(r, what), ...CDF_AXES },
         [echoCdf('ix', first.ix as EchoLoadResult[]), echoCdf('Linux epoll', first.linux as EchoLoadResult[])].filter((x) => x.points.length),
-        { xLog: true, yMin: 0, yMax: 1 },
+        CDF_OPTS,
       ),
     });
   }

@@ -69,14 +69,14 @@ function frame(t: ChartText, body: string[], legend: string[]): string {
 
 type Scale = ((v: number) => number) & { ticks(n?: number): number[] };
 
-function axes(x: Scale | null, y: Scale, xTicks: [number, string][] | null): string[] {
+function axes(x: Scale | null, y: Scale, xTicks: [number, string][] | null, yTicks?: [number, string][]): string[] {
   const ih = H - M.top - M.bottom;
   const iw = W - M.left - M.right;
   const out: string[] = [];
-  for (const v of y.ticks(6)) {
+  for (const [v, label] of yTicks ?? y.ticks(6).map((v) => [v, fmt(v)] as [number, string])) {
     const py = y(v);
     out.push(`<line x1="${M.left}" x2="${M.left + iw}" y1="${py}" y2="${py}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${M.left - 6}" y="${py + 4}" text-anchor="end">${fmt(v)}</text>`);
+    out.push(`<text x="${M.left - 6}" y="${py + 4}" text-anchor="end">${esc(label)}</text>`);
   }
   const ticks = xTicks ?? (x ? x.ticks(8).map((v) => [x(v), fmt(v)] as [number, string]) : []);
   for (const [px, label] of ticks) {
@@ -89,7 +89,7 @@ function axes(x: Scale | null, y: Scale, xTicks: [number, string][] | null): str
 }
 
 /** Lines (or steps) on linear or log axes. */
-export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolean; yMin?: number; yMax?: number } = {}): string {
+export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolean; yMin?: number; yMax?: number; yTicks?: [number, string][] } = {}): string {
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const iw = W - M.left - M.right;
@@ -97,13 +97,15 @@ export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolea
   let xMin = Math.min(...xs);
   let xMax = Math.max(...xs);
   if (!(xMax > xMin)) [xMin, xMax] = [xMin * 0.9 || 0, xMax * 1.1 || 1];
-  const x = (o.xLog && xMin > 0 ? scaleLog() : scaleLinear()).domain([xMin, xMax]).range([M.left, M.left + iw]).nice() as unknown as Scale;
+  const log = o.xLog && xMin > 0;
+  // a log axis spans the data with a little room (nice() would round out to whole decades)
+  const x = (log ? scaleLog().domain([xMin / 1.15, xMax * 1.15]) : scaleLinear().domain([xMin, xMax]).nice()).range([M.left, M.left + iw]) as unknown as Scale;
   const y = scaleLinear()
     .domain([o.yMin ?? Math.min(0, ...ys), o.yMax ?? (Math.max(...ys) || 1)])
     .range([M.top + ih, M.top])
     .nice() as unknown as Scale;
-  const xTicks = o.xLog && xMin > 0 ? logTicks(x, xMin, xMax) : null;
-  const body = axes(x, y, xTicks);
+  const xTicks = log ? logTicks(x, xMin / 1.15, xMax * 1.15) : null;
+  const body = axes(x, y, xTicks, o.yTicks);
   series.forEach((s, i) => {
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
     const stepped: [number, number][] = s.step ? pts.flatMap((p, j) => (j ? [[p[0], pts[j - 1]![1]] as [number, number], p] : [p])) : pts;
