@@ -97,7 +97,8 @@ describe('bench report', () => {
       expect(existsSync(join(out, f))).toBe(true);
       expect(md).toContain(`](${f})`);
     }
-    expect(rep.plots).toEqual(['trap-cost.svg', 'nic-pps.svg', 'nic-latency-cdf.svg']);
+    expect(rep.plots).toEqual(['trap-cost.svg', 'history-trap.svg', 'nic-pps.svg', 'nic-latency-cdf.svg']);
+    expect(readFileSync(join(out, 'history-trap.svg'), 'utf8')).not.toMatch(/NaN|undefined|Infinity/);
   });
 
   it('reads the older bench-results-<time>.json files too', () => {

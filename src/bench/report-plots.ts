@@ -212,6 +212,34 @@ function elasticPlots(r: RunRecord): Plot[] {
   ];
 }
 
+/**
+ * History at a glance: each metric of a kind over its runs on one host (oldest first), as a
+ * ratio to its median over those runs, so metrics of any unit share one axis. At most 8
+ * metrics (the first ones of the kind's list); null with fewer than two runs.
+ */
+export function trendPlot(runs: RunRecord[]): Plot | null {
+  if (runs.length < 2) return null;
+  const newest = runs[runs.length - 1]!;
+  const per = runs.map(metricsFor);
+  const names = metricsFor(newest)
+    .map((m) => m.name)
+    .slice(0, 8);
+  const series: LineSeries[] = names.map((name) => {
+    const vals = per.map((ms) => ms.find((m) => m.name === name)?.value);
+    const m = med(vals.filter((v): v is number => v !== undefined));
+    return { name, points: vals.flatMap((v, i) => (v === undefined || !(m > 0) ? [] : [[i + 1, v / m] as [number, number]])) };
+  });
+  return {
+    file: `history-${newest.kind}.svg`,
+    title: `${newest.kind}: the last ${runs.length} runs on this host`,
+    svg: lineChart(
+      { title: `${newest.kind}: the last ${runs.length} runs, each metric / its median`, caption: caption(newest, `runs from ${runs[0]!.time.slice(0, 16).replace('T', ' ')} on`), xLabel: 'run (oldest → newest)', yLabel: 'ratio to the median of these runs' },
+      series.filter((x) => x.points.length),
+      { yMin: 0 },
+    ),
+  };
+}
+
 /** The numbers a run of a kind is compared on across runs. */
 export function metricsFor(r: RunRecord): Metric[] {
   const out: Metric[] = [];

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compare, loadHistory, readRecords, sameHost, type Comparison, type RunRecord } from './report-history.js';
-import { metricsFor, plotsFor } from './report-plots.js';
+import { metricsFor, plotsFor, trendPlot } from './report-plots.js';
 
 const fmt = (v: number): string => {
   const a = Math.abs(v);
@@ -55,6 +55,12 @@ export function writeReport(runs: RunRecord[], history: RunRecord[], dir: string
     const prev = history.filter((h) => h.kind === r.kind && h.time < r.time && sameHost(h.host, r.host));
     md.push(`### Against ${prev.length} previous ${r.kind} run(s) on this host`, '');
     md.push('A metric is flagged when it moved from the previous runs\' median by more than the run-to-run spread (the widest of: the previous values\' max-min, each run\'s own min-max, relative to its value).', '');
+    const trend = trendPlot([...prev.slice(-19), r]);
+    if (trend) {
+      writeFileSync(join(dir, trend.file), trend.svg);
+      plots.push(trend.file);
+      md.push(`![${trend.title}](${trend.file})`, '');
+    }
     const cs = compare(ms, prev.map(metricsFor));
     flagged.push(...cs.filter((c) => c.moved));
     md.push(...comparisonTable(cs));
