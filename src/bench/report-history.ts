@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 
 export const BENCH_KINDS = ['trap', 'boundary', 'nic', 'net', 'e2e', 'elastic'] as const;
@@ -26,6 +26,8 @@ export interface RunRecord {
   /** the guest's platform (pvm, vmx, ...) when the bench reports it, else 'unknown' */
   platform: string;
   commit: string | null;
+  /** the host's 1-minute load average when the run ended (above the CPU count: other work skewed it) */
+  load1?: number;
   result: unknown;
   /** where the record was read from (not stored) */
   file?: string;
@@ -57,7 +59,7 @@ const platformOf = (result: unknown): string => {
 };
 
 export function makeRecord(kind: BenchKind, result: unknown, time = new Date()): RunRecord {
-  return { kind, time: time.toISOString(), host: thisHost(), platform: platformOf(result), commit: gitCommit(), result };
+  return { kind, time: time.toISOString(), host: thisHost(), platform: platformOf(result), commit: gitCommit(), load1: Math.round(loadavg()[0]! * 100) / 100, result };
 }
 
 /**

@@ -30,7 +30,8 @@ const range = (xs: number[]): [number, number] | undefined => (xs.length > 1 ? [
 
 export function caption(r: RunRecord, what: string): string {
   const when = r.time.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
-  return `${what} · platform ${r.platform} · ${r.host.name} (${r.host.cpus} CPUs) · ${when}${r.commit ? ` · ${r.commit}` : ''}`;
+  const load = r.load1 !== undefined && r.kind !== 'e2e' ? `, load ${r.load1.toFixed(1)}` : '';
+  return `${what} · platform ${r.platform} · ${r.host.name} (${r.host.cpus} CPUs${load}) · ${when}${r.commit ? ` · ${r.commit}` : ''}`;
 }
 
 /**

@@ -36,11 +36,19 @@ export interface ReportResult {
 /** Write the report for `runs` into `dir`, comparing each with `history` (which may include it). */
 export function writeReport(runs: RunRecord[], history: RunRecord[], dir: string): ReportResult {
   mkdirSync(dir, { recursive: true });
-  const md: string[] = ['# Benchmark report', '', `Written ${new Date().toISOString()}. Plots are SVG files next to this one.`, ''];
+  const md: string[] = [
+    '# Benchmark report',
+    '',
+    `Written ${new Date().toISOString()}. Plots are SVG files next to this one.`,
+    '',
+    "Each run is compared with the previous runs of its kind on the same host: a metric is flagged when it moved from their median by more than the run-to-run spread (the widest of: the previous values' max-min and each run's own min-max, relative to its value).",
+    '',
+  ];
   const plots: string[] = [];
   const flagged: Comparison[] = [];
   for (const r of runs) {
-    md.push(`## ${r.kind} (${r.time}, platform ${r.platform}, ${r.host.name}, ${r.host.cpus} CPUs${r.commit ? `, commit ${r.commit}` : ''})`, '');
+    const load = r.load1 !== undefined ? `, load ${r.load1}` : '';
+    md.push(`## ${r.kind} (${r.time}, platform ${r.platform}, ${r.host.name}, ${r.host.cpus} CPUs${load}${r.commit ? `, commit ${r.commit}` : ''})`, '');
     if (r.file) md.push(`From \`${r.file}\`.`, '');
     for (const p of plotsFor(r)) {
       const file = r.kind === 'e2e' || runs.filter((x) => x.kind === r.kind).length === 1 ? p.file : `${r.time.replace(/[:.]/g, '-')}-${p.file}`;
@@ -54,7 +62,6 @@ export function writeReport(runs: RunRecord[], history: RunRecord[], dir: string
     md.push('');
     const prev = history.filter((h) => h.kind === r.kind && h.time < r.time && sameHost(h.host, r.host));
     md.push(`### Against ${prev.length} previous ${r.kind} run(s) on this host`, '');
-    md.push('A metric is flagged when it moved from the previous runs\' median by more than the run-to-run spread (the widest of: the previous values\' max-min, each run\'s own min-max, relative to its value).', '');
     const trend = trendPlot([...prev.slice(-19), r]);
     if (trend) {
       writeFileSync(join(dir, trend.file), trend.svg);
