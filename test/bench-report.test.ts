@@ -60,6 +60,10 @@ describe('bench report', () => {
         expect(p.svg.trimEnd().endsWith('</svg>')).toBe(true);
       }
     }
+    // a run whose points all failed still draws (saying so), without NaN coordinates
+    const empty = plotsFor(makeRecord('e2e', { ...e2e, samples: { rtt_block: { ix: [], linux: [{ ...rtt(1), p50_us: 0, p99_us: 0, p999_us: 0, max_us: 0 }] } } }));
+    expect(empty[0]!.svg).toContain('no data in this run');
+    expect(empty[0]!.svg).not.toMatch(/NaN|Infinity/);
     const names = plotsFor(makeRecord('e2e', e2e)).map((p) => p.file);
     expect(names).toEqual(['e2e-rtt_block-cdf.svg', 'e2e-echo-throughput.svg', 'e2e-echo-cdf.svg']);
   });

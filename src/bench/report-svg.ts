@@ -94,6 +94,7 @@ export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolea
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const iw = W - M.left - M.right;
   const ih = H - M.top - M.bottom;
+  if (!xs.length) return frame(t, [`<text x="${M.left + iw / 2}" y="${M.top + ih / 2}" text-anchor="middle" fill="#888">no data in this run</text>`], []);
   let xMin = Math.min(...xs);
   let xMax = Math.max(...xs);
   if (!(xMax > xMin)) [xMin, xMax] = [xMin * 0.9 || 0, xMax * 1.1 || 1];
