@@ -236,7 +236,7 @@ export function trendPlot(runs: RunRecord[]): Plot | null {
     svg: lineChart(
       { title: `${newest.kind}: the last ${runs.length} runs, each metric / its median`, caption: caption(newest, `runs from ${runs[0]!.time.slice(0, 16).replace('T', ' ')} on`), xLabel: 'run (oldest → newest)', yLabel: 'ratio to the median of these runs' },
       series.filter((x) => x.points.length),
-      { yMin: 0 },
+      { yMin: 0, xInteger: true },
     ),
   };
 }

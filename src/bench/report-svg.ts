@@ -49,9 +49,11 @@ function frame(t: ChartText, body: string[], legend: string[]): string {
   const x0 = M.left;
   const iw = W - M.left - M.right;
   const ih = H - M.top - M.bottom;
+  // legend labels are cut to fit the right margin; the whole name is the tooltip
+  const cut = (n: string) => (n.length > 24 ? `${n.slice(0, 23)}…` : n);
   const items = legend.map(
     (name, i) =>
-      `<g transform="translate(${W - M.right + 14},${M.top + 6 + i * 20})"><rect width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/><text x="18" y="10">${esc(name)}</text></g>`,
+      `<g transform="translate(${W - M.right + 14},${M.top + 6 + i * 20})"><title>${esc(name)}</title><rect width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/><text x="18" y="10">${esc(cut(name))}</text></g>`,
   );
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
@@ -89,7 +91,7 @@ function axes(x: Scale | null, y: Scale, xTicks: [number, string][] | null, yTic
 }
 
 /** Lines (or steps) on linear or log axes. */
-export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolean; yMin?: number; yMax?: number; yTicks?: [number, string][] } = {}): string {
+export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolean; xInteger?: boolean; yMin?: number; yMax?: number; yTicks?: [number, string][] } = {}): string {
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
   const iw = W - M.left - M.right;
@@ -105,7 +107,7 @@ export function lineChart(t: ChartText, series: LineSeries[], o: { xLog?: boolea
     .domain([o.yMin ?? Math.min(0, ...ys), o.yMax ?? (Math.max(...ys) || 1)])
     .range([M.top + ih, M.top])
     .nice() as unknown as Scale;
-  const xTicks = log ? logTicks(x, xMin / 1.15, xMax * 1.15) : null;
+  const xTicks = log ? logTicks(x, xMin / 1.15, xMax * 1.15) : o.xInteger ? x.ticks(8).filter(Number.isInteger).map((v) => [x(v), fmt(v)] as [number, string]) : null;
   const body = axes(x, y, xTicks, o.yTicks);
   series.forEach((s, i) => {
     const pts = [...s.points].sort((a, b) => a[0] - b[0]);
