@@ -114,7 +114,7 @@ describe.runIf(run)('ix run --metrics-port: the live page', () => {
       const updates = async () => Number(await page.$eval('body', (b) => b.dataset.updates));
       const waitUpdates = async (n: number) => page.waitForFunction((k) => Number(document.body.dataset.updates) >= k, { timeout: 30_000 + 2000 * n }, n);
       await waitUpdates(3);
-      type Shown = { uptime: number; counters: Record<string, number>; tcpConns: number; nicRows: number; rxPps: number; charts: number };
+      type Shown = { uptime: number; counters: Record<string, number>; tcpConns: number; nicRows: number; rxPps: number; callsPerS: number; charts: number };
       const shown = (): Promise<Shown> =>
         page.evaluate(() => {
           const counters: Record<string, number> = {};
@@ -125,6 +125,7 @@ describe.runIf(run)('ix run --metrics-port: the live page', () => {
             counters,
             tcpConns: rate('tcpConns'),
             rxPps: rate('rxPps'),
+            callsPerS: rate('callsPerS'),
             nicRows: document.querySelectorAll('#nic tbody tr').length,
             charts: document.querySelectorAll('#charts .chart polyline').length,
           };
@@ -146,6 +147,7 @@ describe.runIf(run)('ix run --metrics-port: the live page', () => {
       }
       expect(after.counters.rxFrames).toBeGreaterThan(before.counters.rxFrames!);
       expect(after.rxPps).toBeGreaterThan(0);
+      expect(after.callsPerS).toBeGreaterThan(0);
       expect(stats.total.tcpConns).toBe(2);
       expect(before.tcpConns).toBe(2);
       expect(after.tcpConns).toBe(2);

@@ -20,7 +20,7 @@ export const LIVE_PAGE_HTML = `<!doctype html>
 <body data-updates="0">
 <header><h1 id="name">ix dataplane</h1><p id="meta">connecting…</p></header>
 <section><h2>Rates per core <small>(over the last interval, as <code>ix stats</code>)</small></h2>
-<table id="rates"><thead><tr><th>core</th><th>rx pkt/s</th><th>tx pkt/s</th><th>events/s</th><th>calls/bpoll</th><th>idle</th><th>exits/s</th><th>kicks/s</th><th>halts/s</th><th>TCP conns</th><th>drops/s</th></tr></thead><tbody></tbody></table></section>
+<table id="rates"><thead><tr><th>core</th><th>rx pkt/s</th><th>tx pkt/s</th><th>events/s</th><th>calls/s</th><th>bpolls/s</th><th>calls/bpoll</th><th>idle</th><th>exits/s</th><th>kicks/s</th><th>halts/s</th><th>TCP conns</th><th>drops/s</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Last five minutes <small>(all cores)</small></h2><div id="charts"></div></section>
 <section><h2>NIC queues</h2><table id="nic"><thead><tr><th>queue</th><th>rx frames/s</th><th>tx frames/s</th><th>steered copies/s</th><th>drops/s</th><th>wakeups/s</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Counters <small>(since start)</small></h2>
@@ -47,7 +47,7 @@ const CHARTS = [
   ['rxPps', 'rx pkt/s'], ['txPps', 'tx pkt/s'], ['eventsPerS', 'events/s'], ['idleShare', 'idle share'],
   ['exitsPerS', 'exits/s'], ['tcpConns', 'TCP connections'], ['dropsPerS', 'drops/s'],
 ];
-const RATE_COLS = ['rxPps', 'txPps', 'eventsPerS', 'callsPerBpoll', 'idleShare', 'exitsPerS', 'kickExitsPerS', 'haltExitsPerS', 'tcpConns', 'dropsPerS'];
+const RATE_COLS = ['rxPps', 'txPps', 'eventsPerS', 'callsPerS', 'bpollsPerS', 'callsPerBpoll', 'idleShare', 'exitsPerS', 'kickExitsPerS', 'haltExitsPerS', 'tcpConns', 'dropsPerS'];
 const NIC_COLS = ['rxFramesPerS', 'txFramesPerS', 'rxSteeredCopiesPerS', 'dropsPerS', 'wakeupsPerS'];
 const COUNTER_COLS = ['rxFrames', 'txFrames', 'events', 'bpolls', 'calls', 'exits', 'drops', 'nicDrops'];
 const hist = Object.fromEntries(CHARTS.map(([k]) => [k, []]));
@@ -115,13 +115,15 @@ function chart(key, title) {
   div.append(t, v, svg);
   return div;
 }
+// calls/s is not in the report: the traps' rate times the calls each carried
+const withCalls = (c) => Object.assign({}, c, { callsPerS: c.bpollsPerS * (c.callsPerBpoll ?? 0) });
 function render(r) {
   document.getElementById('name').textContent = 'ix dataplane ' + r.name;
   const meta = document.getElementById('meta');
   meta.className = '';
   meta.textContent = 'pid ' + r.pid + ', up ' + Math.round(r.uptimeS) + ' s, ' + r.cores.length + ' core(s); rates over the last ' + r.intervalS.toFixed(1) + ' s; refreshed ' + new Date().toLocaleTimeString();
   const multi = r.cores.length > 1;
-  fill(document.querySelector('#rates tbody'), [...r.cores.map((c) => [String(c.cpu), c, RATE_COLS]), ...(multi ? [['all', r.total, RATE_COLS, 'total']] : [])]);
+  fill(document.querySelector('#rates tbody'), [...r.cores.map((c) => [String(c.cpu), withCalls(c), RATE_COLS]), ...(multi ? [['all', withCalls(r.total), RATE_COLS, 'total']] : [])]);
   fill(document.querySelector('#counters tbody'), r.counters.map((c) => [String(c.cpu), c, COUNTER_COLS]));
   fill(document.querySelector('#nic tbody'), (r.nicQueues || []).map((q) => [String(q.queue), q, NIC_COLS]));
   for (const [k] of CHARTS) {
