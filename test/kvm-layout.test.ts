@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARRAYS, CAP, EXIT, EXIT_IO_IN, EXIT_IO_OUT, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_LOG_DIRTY_PAGES, MEM_READONLY, IOEVENTFD_FLAG_DATAMATCH, IOEVENTFD_FLAG_PIO, ioc } from '../src/kvm/index.js';
+import { ARRAYS, CAP, EXIT, EXIT_IO_IN, EXIT_IO_OUT, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_LOG_DIRTY_PAGES, MEM_READONLY, IOEVENTFD_FLAG_DATAMATCH, IOEVENTFD_FLAG_PIO, IRQFD_FLAG_DEASSIGN, IRQ_ROUTING_IRQCHIP, IRQ_ROUTING_MSI, IRQCHIP_PIC_MASTER, IRQCHIP_PIC_SLAVE, IRQCHIP_IOAPIC, MP_STATE, ioc } from '../src/kvm/index.js';
 
 interface CLayout {
   structs: Record<string, { size: number; fields: Record<string, number> }>;
@@ -76,5 +76,15 @@ describe('constants', () => {
     expect(MEM_READONLY).toBe(c.constants.KVM_MEM_READONLY);
     expect(IOEVENTFD_FLAG_DATAMATCH).toBe(c.constants.KVM_IOEVENTFD_FLAG_DATAMATCH);
     expect(IOEVENTFD_FLAG_PIO).toBe(c.constants.KVM_IOEVENTFD_FLAG_PIO);
+  });
+
+  it('irqfd flags, routing entry types, irqchip ids and mp states', () => {
+    expect(IRQFD_FLAG_DEASSIGN).toBe(c.constants.KVM_IRQFD_FLAG_DEASSIGN);
+    expect(IRQ_ROUTING_IRQCHIP).toBe(c.constants.KVM_IRQ_ROUTING_IRQCHIP);
+    expect(IRQ_ROUTING_MSI).toBe(c.constants.KVM_IRQ_ROUTING_MSI);
+    expect(IRQCHIP_PIC_MASTER).toBe(c.constants.KVM_IRQCHIP_PIC_MASTER);
+    expect(IRQCHIP_PIC_SLAVE).toBe(c.constants.KVM_IRQCHIP_PIC_SLAVE);
+    expect(IRQCHIP_IOAPIC).toBe(c.constants.KVM_IRQCHIP_IOAPIC);
+    for (const [k, v] of Object.entries(MP_STATE)) expect(v, k).toBe(c.constants[`KVM_MP_STATE_${k}`]);
   });
 });

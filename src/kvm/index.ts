@@ -5,6 +5,7 @@
 export { Kvm, Vm, type MemoryRegion } from './kvm.js';
 export { Vcpu, KICK_SIGNAL, installKickHandler, removeKickHandler } from './vcpu.js';
 export { kvmError, hintFor } from './errors.js';
+export { msiAddress, encodeIrqfd, encodeIrqLevel, encodeEnableCap, encodeGsiRouting, type GsiRoute } from './irq.js';
 export { SysError } from '../sys/errors.js';
 export {
   RunArea, ExitDecoder, IoExit, MmioExit, InternalErrorExit, FailEntryExit, SystemEventExit, UnknownExit,
@@ -16,6 +17,7 @@ export {
 } from './structs.js';
 export {
   LAYOUT, ARRAYS, EXIT, EXIT_IO_IN, EXIT_IO_OUT, CAP, MEM_LOG_DIRTY_PAGES, MEM_READONLY, IOEVENTFD_FLAG_DATAMATCH, IOEVENTFD_FLAG_PIO, KVM_API_VERSION,
+  IRQFD_FLAG_DEASSIGN, IRQ_ROUTING_IRQCHIP, IRQ_ROUTING_MSI, IRQCHIP_PIC_MASTER, IRQCHIP_PIC_SLAVE, IRQCHIP_IOAPIC, MP_STATE,
   type StructLayout,
 } from './layout.js';
 export { IOCTL, KVMIO, ioc, io, ior, iow, iowr, type IoctlName } from './ioctl.js';
