@@ -206,6 +206,7 @@ export async function probeHaltWake(o: HaltProbeOptions): Promise<HaltProbeResul
     userWake: o.route === 'user', vector: PIC_VECTOR,
   };
   const worker = new Worker(workerScriptUrl(import.meta.url, 'halt-probe-worker.js'), { workerData: data });
+  const exited = new Promise<boolean>((r) => worker.once('exit', () => r(true)));
   worker.on('message', (m: { error?: string }) => (res.error ??= m.error ?? null));
   worker.on('error', (e: Error) => (res.error ??= `vCPU thread: ${e.message}`));
   const halts = () => g.u8[HALT_COUNT]! | (g.u8[HALT_COUNT + 1]! << 8);
@@ -269,7 +270,7 @@ export async function probeHaltWake(o: HaltProbeOptions): Promise<HaltProbeResul
       }
       await until(ctl, PROBE.done, 1, 50);
     }
-    const ended = await Promise.race([new Promise<boolean>((r) => worker.once('exit', () => r(true))), sleep(5000).then(() => false)]);
+    const ended = await Promise.race([exited, sleep(5000).then(() => false)]);
     if (!ended) {
       res.error ??= 'the probe vCPU thread did not end within 5 s of the kick';
     } else {
