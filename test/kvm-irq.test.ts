@@ -5,10 +5,10 @@
 // asserted (they go to docs/wake.md). The probe's vCPU thread loads dist/: build first.
 import { existsSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { CAP, Kvm, MP_STATE, SysError, removeKickHandler } from '../src/kvm/index.js';
+import { CAP, Kvm, MP_STATE, removeKickHandler } from '../src/kvm/index.js';
 import * as sys from '../src/sys/libc.js';
 import { irqCapabilities, probeHaltWake, type HaltProbeResult, type WakeRoute } from '../src/vmm/halt-probe.js';
-import { builtBinding, describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
+import { builtBinding, describeKvm, sysErrorOf, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
 
 const platform = existsSync('/sys/module/kvm_pvm') ? 'pvm' : existsSync('/sys/module/kvm_intel') ? 'intel' : existsSync('/sys/module/kvm_amd') ? 'amd' : 'unknown';
 
@@ -31,15 +31,7 @@ afterEach(() => {
   g = null;
 });
 
-function sysErr(f: () => void): SysError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SysError) return e;
-    throw e;
-  }
-  throw new Error('expected a SysError');
-}
+const sysErr = sysErrorOf;
 
 function show(r: HaltProbeResult): void {
   const w = r.wakeUs;
