@@ -132,6 +132,9 @@ export class Machine extends EventEmitter {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
+    // Experiment only (docs/wake.md): an in-kernel irqchip changes where an idle HLT waits.
+    // Nothing in ix injects interrupts through it yet, so a halted core is never woken.
+    if (process.env.IX_EXPERIMENT_IRQCHIP === '1') this.vm.createIrqchip();
     this.memAddr = libc.mapAnon(o.memBytes, { shared: true, noreserve: true });
     this.mem = new DataView(libc.view(this.memAddr, o.memBytes));
     const u8 = new Uint8Array(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
