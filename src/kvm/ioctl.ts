@@ -42,6 +42,9 @@ export const IOCTL = {
   KVM_SET_IDENTITY_MAP_ADDR: iow(KVMIO, 0x48, U64),
   KVM_CREATE_IRQCHIP: io(KVMIO, 0x60),
   KVM_IRQ_LINE: iow(KVMIO, 0x61, LAYOUT.kvm_irq_level.size),
+  KVM_GET_IRQCHIP: iowr(KVMIO, 0x62, LAYOUT.kvm_irqchip.size),
+  // sic: _IOR in <linux/kvm.h> although the kernel reads the argument
+  KVM_SET_IRQCHIP: ior(KVMIO, 0x63, LAYOUT.kvm_irqchip.size),
   KVM_SET_GSI_ROUTING: iow(KVMIO, 0x6a, LAYOUT.kvm_irq_routing.size),
   KVM_IRQFD: iow(KVMIO, 0x76, LAYOUT.kvm_irqfd.size),
   KVM_IOEVENTFD: iow(KVMIO, 0x79, LAYOUT.kvm_ioeventfd.size),
@@ -62,6 +65,7 @@ export const IOCTL = {
   KVM_SET_FPU: iow(KVMIO, 0x8d, LAYOUT.kvm_fpu.size),
   KVM_SET_CPUID2: iow(KVMIO, 0x90, LAYOUT.kvm_cpuid2.size),
   KVM_GET_MP_STATE: ior(KVMIO, 0x98, LAYOUT.kvm_mp_state.size),
+  KVM_SET_MP_STATE: iow(KVMIO, 0x99, LAYOUT.kvm_mp_state.size),
 } as const;
 
 export type IoctlName = keyof typeof IOCTL;

@@ -205,6 +205,23 @@ export class Vm {
     this.h.ptr('KVM_SET_GSI_ROUTING', encodeGsiRouting(routes), `${routes.length} routes`);
   }
 
+  /**
+   * KVM_GET_IRQCHIP: the raw state of one in-kernel chip (IRQCHIP_PIC_MASTER, _SLAVE or
+   * _IOAPIC), a struct kvm_irqchip; edit it at LAYOUT.kvm_irqchip offsets and setIrqchip().
+   */
+  getIrqchip(chipId: number): Buffer {
+    const b = Buffer.alloc(LAYOUT.kvm_irqchip.size);
+    b.writeUInt32LE(chipId, LAYOUT.kvm_irqchip.fields.chip_id);
+    this.h.ptr('KVM_GET_IRQCHIP', b, `chip ${chipId}`);
+    return b;
+  }
+
+  /** KVM_SET_IRQCHIP with a buffer from getIrqchip(). */
+  setIrqchip(state: Buffer): void {
+    if (state.length !== LAYOUT.kvm_irqchip.size) throw kvmError('KVM_SET_IRQCHIP', 22, `state must be ${LAYOUT.kvm_irqchip.size} bytes (from getIrqchip), got ${state.length}`);
+    this.h.ptr('KVM_SET_IRQCHIP', state, `chip ${state.readUInt32LE(LAYOUT.kvm_irqchip.fields.chip_id)}`);
+  }
+
   /** KVM_ENABLE_CAP on the VM fd with up to four arguments. */
   enableCap(cap: number, ...args: bigint[]): void {
     this.h.ptr('KVM_ENABLE_CAP', encodeEnableCap(cap, args), `capability ${cap}`);

@@ -60,6 +60,14 @@ export const LAYOUT = {
   kvm_irq_level: { size: 8, fields: { irq: 0, level: 4 } },
   kvm_enable_cap: { size: 104, fields: { cap: 0, flags: 4, args: 8 } },
   kvm_mp_state: { size: 4, fields: { mp_state: 0 } },
+  kvm_irqchip: {
+    size: 520,
+    fields: {
+      chip_id: 0, chip: 8,
+      'chip.pic.irr': 9, 'chip.pic.imr': 10, 'chip.pic.isr': 11, 'chip.pic.irq_base': 13,
+      'chip.pic.init_state': 17, 'chip.pic.auto_eoi': 18, 'chip.pic.init4': 21, 'chip.pic.elcr': 22,
+    },
+  },
   kvm_irq_routing: { size: 8, fields: { nr: 0, flags: 4, entries: 8 } },
   kvm_irq_routing_entry: {
     size: 48,

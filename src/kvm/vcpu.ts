@@ -209,6 +209,15 @@ export class Vcpu {
     return this.mpBuf.readUInt32LE(LAYOUT.kvm_mp_state.fields.mp_state);
   }
 
+  /**
+   * KVM_SET_MP_STATE. With an in-kernel irqchip, vCPUs other than 0 start waiting for
+   * INIT/SIPI (UNINITIALIZED); MP_STATE.RUNNABLE lets the VMM start them directly.
+   */
+  setMpState(state: number): void {
+    this.mpBuf.writeUInt32LE(state, LAYOUT.kvm_mp_state.fields.mp_state);
+    this.h.ptr('KVM_SET_MP_STATE', this.mpBuf, `state ${state}`);
+  }
+
   /** The guest TSC frequency in kHz (KVM_GET_TSC_KHZ). */
   getTscKhz(): number {
     return this.h.int('KVM_GET_TSC_KHZ');
