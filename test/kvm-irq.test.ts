@@ -5,7 +5,7 @@
 // asserted (they go to docs/wake.md). The probe's vCPU thread loads dist/: build first.
 import { existsSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { CAP, Kvm, MP_STATE, removeKickHandler } from '../src/kvm/index.js';
+import { CAP, IRQCHIP_PIC_MASTER, Kvm, LAYOUT, MP_STATE, removeKickHandler } from '../src/kvm/index.js';
 import * as sys from '../src/sys/libc.js';
 import { irqCapabilities, probeHaltWake, type HaltProbeResult, type WakeRoute } from '../src/vmm/halt-probe.js';
 import { builtBinding, describeKvm, sysErrorOf, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
@@ -103,6 +103,39 @@ describeKvm('in-kernel irqchip: capabilities and binding errors', () => {
       vm.setHaltPollNs(200_000);
     } finally {
       sys.close(efd);
+      vm.close();
+      kvm.close();
+    }
+  });
+});
+
+describeKvm('in-kernel irqchip: PIC state and AP start (what IX_EXPERIMENT_IRQCHIP relies on)', () => {
+  it('KVM_GET/SET_IRQCHIP round-trips the master PIC; an AP waits for SIPI until set RUNNABLE', () => {
+    const kvm = Kvm.open();
+    const vm = kvm.createVm();
+    try {
+      vm.createIrqchip();
+      const f = LAYOUT.kvm_irqchip.fields;
+      const pic = vm.getIrqchip(IRQCHIP_PIC_MASTER);
+      pic.writeUInt8(0x20, f['chip.pic.irq_base']);
+      pic.writeUInt8(0xdf, f['chip.pic.imr']);
+      pic.writeUInt8(1, f['chip.pic.auto_eoi']);
+      vm.setIrqchip(pic);
+      const back = vm.getIrqchip(IRQCHIP_PIC_MASTER);
+      expect([back[f['chip.pic.irq_base']], back[f['chip.pic.imr']], back[f['chip.pic.auto_eoi']]]).toEqual([0x20, 0xdf, 1]);
+      expect(() => vm.setIrqchip(Buffer.alloc(8))).toThrow(/520 bytes/);
+      const bsp = vm.createVcpu(0);
+      const ap = vm.createVcpu(1);
+      try {
+        expect(bsp.getMpState()).toBe(MP_STATE.RUNNABLE);
+        expect(ap.getMpState(), 'an AP with an in-kernel LAPIC waits for INIT/SIPI').toBe(MP_STATE.UNINITIALIZED);
+        ap.setMpState(MP_STATE.RUNNABLE);
+        expect(ap.getMpState()).toBe(MP_STATE.RUNNABLE);
+      } finally {
+        ap.close();
+        bsp.close();
+      }
+    } finally {
       vm.close();
       kvm.close();
     }
