@@ -6,6 +6,7 @@
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
+ *   wake   waking a halted vCPU: user-space path vs in-kernel irqchip + irqfd (docs/wake.md)
  * With no name, runs trap, nic and net (e2e only when named).
  */
 import { writeFileSync } from 'node:fs';
@@ -14,9 +15,10 @@ import { runTrapBench, printTrapBench } from './trap.js';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const names = args.filter((a) => !a.startsWith('--'));
-const all = ['trap', 'boundary', 'nic', 'net', 'e2e'];
-// e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode: they run only when named
-const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary');
+const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake'];
+// e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode, wake is a host
+// probe: they run only when named
+const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary' && n !== 'wake');
 const results: Record<string, unknown> = {};
 
 for (const n of todo) {
@@ -56,6 +58,11 @@ for (const n of todo) {
     const r = await runE2eBench(e2eOptionsFromArgs(args));
     results.e2e = r;
     if (!json) printE2eBench(r);
+  } else if (n === 'wake') {
+    const { runWakeBench, printWakeBench } = await import('./wake.js');
+    const r = await runWakeBench();
+    results.wake = r;
+    if (!json) printWakeBench(r);
   }
 }
 
