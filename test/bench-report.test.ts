@@ -43,11 +43,16 @@ const e2e = {
   errors: [],
   samples: { rtt_block: { ix: [rtt(21)], linux: [rtt(60)] }, echo_1: { ix: [echo(1, 40000)], linux: [echo(1, 16000)] }, echo_16: { ix: [echo(16, 70000)], linux: [echo(16, 190000)] } },
 };
+const wake = [
+  { idleMs: 2, route: 'user', haltPollNs: null, wakeUs: { min: 20, median: 40, p90: 60, max: 300 }, delivered: 200, samples: 200 },
+  { idleMs: 2, route: 'msi', haltPollNs: 200000, wakeUs: { min: 5, median: 8, p90: 12, max: 90 }, delivered: 200, samples: 200 },
+  { idleMs: 0, route: 'pic', haltPollNs: 0, wakeUs: null, delivered: 0, samples: 200 },
+];
 const elastic = { timeline: [0, 1, 2].map((t) => ({ t_s: t, cores: t + 1, rps: 1000 * (t + 1), p99_us: 100 })) };
 
 describe('bench report', () => {
   it('draws every kind: SVG with a title and a caption naming platform, host and time', () => {
-    const kinds = { trap: trap(100), boundary, nic, e2e, elastic } as const;
+    const kinds = { trap: trap(100), boundary, nic, e2e, wake, elastic } as const;
     for (const [kind, result] of Object.entries(kinds)) {
       const r = makeRecord(kind as RunRecord['kind'], result, new Date('2026-01-02T03:04:05Z'));
       const plots = plotsFor(r);

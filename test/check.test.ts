@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerCheck, renderText, runCheck, type CheckDeps, type HostFacts, type ProbeResult } from '../src/cli/check.js';
 import { evaluate, KVM_API_VERSION } from '../src/config/doctor.js';
-import { deviceFacts, gatherFacts, kvmApiFacts, packageRoot } from '../src/config/host-facts.js';
+import { deviceFacts, gatherFacts, irqFacts, kvmApiFacts, packageRoot } from '../src/config/host-facts.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -234,6 +234,42 @@ describe('KVM API version through src/kvm (injected module)', () => {
     const mod = { Kvm: { open: () => ({ apiVersion: () => { throw new Error('KVM_GET_API_VERSION failed: EBADF'); }, close: () => void closed++ }) } };
     expect(await kvmApiFacts(async () => mod)).toEqual({ version: null, state: 'failed', error: 'KVM_GET_API_VERSION failed: EBADF' });
     expect(closed).toBe(1);
+  });
+});
+
+describe('in-kernel irqchip (informational; injected halt/wake probe)', () => {
+  const caps = { irqchip: 1, irqfd: 1, splitIrqchip: 1, irqRouting: 4096, haltPoll: 1, tscDeadlineTimer: 1 };
+  const probe = (over: object = {}) => async () => ({
+    irqCapabilities: () => caps,
+    probeHaltWake: async () => ({ haltBlocksInKernel: true, delivered: 10, samples: 10, wakeUs: { median: 42 }, error: null, ...over }),
+  });
+
+  it('HLT sleeping in the kernel and woken by an irqfd is an ok item, never a failure', async () => {
+    const f = goodFacts();
+    f.irq = await irqFacts(probe());
+    expect(f.irq).toEqual({ state: 'ok', caps, haltBlocksInKernel: true, irqfdWakes: true, wakeMedianUs: 42, error: null });
+    const it = evaluate(f).checks.find((c) => c.id === 'irqchip')!;
+    expect(it.status).toBe('ok');
+    expect(it.detail).toMatch(/irqchip, irqfd.*sleeps inside KVM_RUN; an irqfd wakes it \(median 42 µs.*Informational/);
+  });
+
+  it('a HLT that still exits, a failed probe or a missing module are skips, and the report stays ok', async () => {
+    const f = goodFacts();
+    f.irq = await irqFacts(probe({ haltBlocksInKernel: false }));
+    expect(evaluate(f).checks.find((c) => c.id === 'irqchip')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/still exits to user space/) });
+    expect(evaluate(f).ok).toBe(true);
+    f.irq = await irqFacts(probe({ error: 'the probe guest did not reach its HLT within 5 s' }));
+    expect(evaluate(f).checks.find((c) => c.id === 'irqchip')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/did not reach its HLT/) });
+    f.irq = await irqFacts(() => Promise.reject(new Error('Cannot find module')));
+    expect(f.irq.state).toBe('skipped');
+    expect(evaluate(f).ok).toBe(true);
+  });
+
+  it('without IRQFD the probe is not run', async () => {
+    let ran = false;
+    const f = await irqFacts(async () => ({ irqCapabilities: () => ({ ...caps, irqfd: 0 }), probeHaltWake: async () => { ran = true; } }));
+    expect(ran).toBe(false);
+    expect(f).toMatchObject({ state: 'ok', haltBlocksInKernel: null });
   });
 });
 

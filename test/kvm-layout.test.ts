@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARRAYS, CAP, EXIT, EXIT_IO, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_FLAG, IOEVENTFD_FLAG, ioc } from '../src/kvm/index.js';
+import { ARRAYS, CAP, EXIT, EXIT_IO, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_FLAG, IOEVENTFD_FLAG, IRQFD_FLAG, IRQ_ROUTING, IRQCHIP, MP_STATE, ioc } from '../src/kvm/index.js';
 
 interface CLayout {
   structs: Record<string, { size: number; fields: Record<string, number> }>;
@@ -76,5 +76,15 @@ describe('constants', () => {
     expect(MEM_FLAG.readonly).toBe(c.constants.KVM_MEM_READONLY);
     expect(IOEVENTFD_FLAG.datamatch).toBe(c.constants.KVM_IOEVENTFD_FLAG_DATAMATCH);
     expect(IOEVENTFD_FLAG.pio).toBe(c.constants.KVM_IOEVENTFD_FLAG_PIO);
+  });
+
+  it('irqfd flags, routing entry types, irqchip ids and mp states', () => {
+    expect(IRQFD_FLAG.deassign).toBe(c.constants.KVM_IRQFD_FLAG_DEASSIGN);
+    expect(IRQ_ROUTING.irqchip).toBe(c.constants.KVM_IRQ_ROUTING_IRQCHIP);
+    expect(IRQ_ROUTING.msi).toBe(c.constants.KVM_IRQ_ROUTING_MSI);
+    expect(IRQCHIP.picMaster).toBe(c.constants.KVM_IRQCHIP_PIC_MASTER);
+    expect(IRQCHIP.picSlave).toBe(c.constants.KVM_IRQCHIP_PIC_SLAVE);
+    expect(IRQCHIP.ioapic).toBe(c.constants.KVM_IRQCHIP_IOAPIC);
+    for (const [k, v] of Object.entries(MP_STATE)) expect(v, k).toBe(c.constants[`KVM_MP_STATE_${k}`]);
   });
 });

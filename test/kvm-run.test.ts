@@ -3,7 +3,7 @@
 // Needs /dev/kvm: skipped with a message without it, failing when CI=true.
 import { afterEach, expect, it } from 'vitest';
 import { CAP, Kvm, SysError, KVM_API_VERSION, libc } from '../src/kvm/index.js';
-import { describeKvm, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
+import { describeKvm, sysErrorOf, tinyGuest, type TinyGuest } from './fixtures/kvm/env.js';
 import * as sys from '../src/sys/libc.js';
 
 let g: TinyGuest | null = null;
@@ -193,15 +193,7 @@ describeKvm('a real-mode guest', () => {
 });
 
 describeKvm('errors', () => {
-  function kvmError(f: () => unknown): SysError {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof SysError) return e;
-      throw e;
-    }
-    throw new Error('expected a SysError');
-  }
+  const kvmError = sysErrorOf;
 
   it('a duplicate vCPU id: KVM_CREATE_VCPU, EEXIST, with a hint', () => {
     g = tinyGuest([0xf4]);

@@ -1,7 +1,7 @@
 // Encoding/decoding of the register structures and the exit decoder, without /dev/kvm:
 // byte-level checks against the layout table, and rejection of out-of-range values.
 import { describe, expect, it } from 'vitest';
-import { EXIT, ExitDecoder, LAYOUT, REG_NAMES, RunArea, StructValueError, type Regs } from '../src/kvm/index.js';
+import { CAP, EXIT, ExitDecoder, IRQFD_FLAG, IRQ_ROUTING, LAYOUT, REG_NAMES, RunArea, StructValueError, encodeEnableCap, encodeGsiRouting, encodeIrqLevel, encodeIrqfd, msiAddress, type Regs } from '../src/kvm/index.js';
 import {
   decodeCpuid2, decodeRegs, decodeSregs, encodeCpuid2, encodeMsrs, decodeMsrs, encodeRegs, encodeSregs,
 } from '../src/kvm/structs.js';
@@ -169,5 +169,29 @@ describe('kvm_run exit decoding', () => {
     r.dv.setUint8(F.ready_for_interrupt_injection, 1);
     expect(r.readyForInterruptInjection).toBe(true);
     expect(() => new RunArea(new ArrayBuffer(100))).toThrow(/smaller than struct kvm_run/);
+  });
+});
+
+describe('interrupt plumbing encoders (src/kvm/irq.ts)', () => {
+  it('kvm_irqfd, kvm_irq_level, kvm_enable_cap and an MSI routing table land at the checked offsets', () => {
+    const fd = encodeIrqfd(24, 7, true);
+    expect([fd.readUInt32LE(LAYOUT.kvm_irqfd.fields.fd), fd.readUInt32LE(LAYOUT.kvm_irqfd.fields.gsi), fd.readUInt32LE(LAYOUT.kvm_irqfd.fields.flags)]).toEqual([7, 24, IRQFD_FLAG.deassign]);
+    const lv = encodeIrqLevel(5, 1);
+    expect([lv.readUInt32LE(0), lv.readUInt32LE(LAYOUT.kvm_irq_level.fields.level)]).toEqual([5, 1]);
+    const cap = encodeEnableCap(CAP.HALT_POLL, [200000n]);
+    expect(cap.readBigUInt64LE(LAYOUT.kvm_enable_cap.fields.args)).toBe(200000n);
+    const rt = encodeGsiRouting([{ gsi: 24, type: 'msi', addressLo: msiAddress(1), data: 0x30 }]);
+    const e = LAYOUT.kvm_irq_routing.fields.entries;
+    expect(rt.length).toBe(LAYOUT.kvm_irq_routing.size + LAYOUT.kvm_irq_routing_entry.size);
+    expect(rt.readUInt32LE(e + LAYOUT.kvm_irq_routing_entry.fields.type)).toBe(IRQ_ROUTING.msi);
+    expect(rt.readUInt32LE(e + LAYOUT.kvm_irq_routing_entry.fields['u.msi.address_lo'])).toBe(0xfee01000);
+    expect(rt.readUInt32LE(e + LAYOUT.kvm_irq_routing_entry.fields['u.msi.data'])).toBe(0x30);
+  });
+
+  it('out-of-range values fail naming the field', () => {
+    expect(() => encodeIrqfd(-1, 3, false)).toThrow(/KVM_IRQFD.*gsi -1/);
+    expect(() => encodeEnableCap(CAP.HALT_POLL, [1n, 2n, 3n, 4n, 5n])).toThrow(/at most 4 arguments/);
+    expect(() => encodeGsiRouting([{ gsi: 1, type: 'msi', addressLo: 2 ** 32, data: 0 }])).toThrow(/routes\[0\]\.addressLo/);
+    expect(() => msiAddress(256)).toThrow(/APIC id/);
   });
 });

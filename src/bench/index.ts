@@ -6,6 +6,7 @@
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
+ *   wake   waking a halted vCPU: user-space path vs in-kernel irqchip + irqfd (docs/wake.md)
  *   report [files…]  plots and tables of results files (default: the newest run of each kind)
  * With no name, runs trap, nic and net (e2e only when named). Every run is kept in the
  * history (--history=DIR, default ./bench-history) and ends with a report (--out=DIR,
@@ -19,7 +20,7 @@ import { printReportResult, reportCommand, reportDir, writeReport } from './repo
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const names = args.filter((a) => !a.startsWith('--'));
-const all = ['trap', 'boundary', 'nic', 'net', 'e2e'];
+const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake'];
 
 if (names[0] === 'report') {
   try {
@@ -30,8 +31,9 @@ if (names[0] === 'report') {
   }
   process.exit(0);
 }
-// e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode: they run only when named
-const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary');
+// e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode, wake is a host
+// probe: they run only when named
+const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary' && n !== 'wake');
 const results: Record<string, unknown> = {};
 
 for (const n of todo) {
@@ -71,6 +73,11 @@ for (const n of todo) {
     const r = await runE2eBench(e2eOptionsFromArgs(args));
     results.e2e = r;
     if (!json) printE2eBench(r);
+  } else if (n === 'wake') {
+    const { runWakeBench, printWakeBench } = await import('./wake.js');
+    const r = await runWakeBench();
+    results.wake = r;
+    if (!json) printWakeBench(r);
   }
 }
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { cpus, hostname, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 
-export const BENCH_KINDS = ['trap', 'boundary', 'nic', 'net', 'e2e', 'elastic'] as const;
+export const BENCH_KINDS = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake', 'elastic'] as const;
 export type BenchKind = (typeof BENCH_KINDS)[number];
 
 export interface HostId {
@@ -118,7 +118,7 @@ export function readRecords(file: string): RunRecord[] {
   for (const [k, result] of Object.entries(v as Record<string, unknown>))
     if ((BENCH_KINDS as readonly string[]).includes(k)) out.push({ kind: k as BenchKind, time, host: thisHost(), platform: platformOf(result), commit: null, result, file });
   fillKnownPlatform(out);
-  if (!out.length) throw new Error(`${file}: no benchmark results in it (expected a history record or { trap | nic | net | e2e | boundary: ... })`);
+  if (!out.length) throw new Error(`${file}: no benchmark results in it (expected a history record or { trap | nic | net | e2e | boundary | wake: ... })`);
   return out;
 }
 

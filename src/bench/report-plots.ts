@@ -12,6 +12,7 @@ import type { NicBenchResult } from './nic.js';
 import { med, type Metric, type RunRecord } from './report-history.js';
 import { barChart, lineChart, type LineSeries } from './report-svg.js';
 import type { TrapBenchResult } from './trap.js';
+import type { WakeBenchRow } from './wake.js';
 
 export interface Plot {
   /** file name inside the report directory */
@@ -147,8 +148,25 @@ export function plotsFor(r: RunRecord): Plot[] {
     }
     case 'e2e':
       return e2ePlots(r);
+    case 'wake': {
+      const rows = (r.result as WakeBenchRow[]).filter((w) => w.wakeUs);
+      const label = (w: WakeBenchRow) => `${w.route}${w.haltPollNs ? ` poll ${w.haltPollNs / 1000} µs` : ''}, idle ${w.idleMs} ms`;
+      return [
+        {
+          file: 'wake-cdf.svg',
+          title: 'Waking a halted vCPU, per route',
+          svg: lineChart(
+            { title: 'Waking a halted vCPU: trigger -> guest handler', caption: caption(r, 'bench wake'), ...CDF_AXES },
+            rows.map((w) => cdf(label(w), [[0, w.wakeUs!.min], [0.5, w.wakeUs!.median], [0.9, w.wakeUs!.p90], [1, w.wakeUs!.max]])),
+            CDF_OPTS,
+          ),
+        },
+      ];
+    }
     case 'elastic':
       return elasticPlots(r);
+    default:
+      return [];
   }
 }
 
@@ -293,6 +311,10 @@ export function metricsFor(r: RunRecord): Metric[] {
       }
       break;
     }
+    case 'wake':
+      for (const w of r.result as WakeBenchRow[])
+        if (w.wakeUs) out.push({ name: `wake ${w.route}${w.haltPollNs ? ` poll ${w.haltPollNs} ns` : ''}, idle ${w.idleMs} ms: median`, value: w.wakeUs.median, unit: 'µs' });
+      break;
     case 'elastic': {
       const tl = (r.result as ElasticResult).timeline ?? [];
       if (tl.length) {

@@ -10,7 +10,7 @@ export type { HostFacts } from '../config/host-facts.js';
 
 export interface CheckDeps {
   /** Fact gathering; injected by tests so they do not depend on this host. */
-  gather?: (opts: { configPath?: string }) => Promise<HostFacts>;
+  gather?: (opts: { configPath?: string; irq?: boolean }) => Promise<HostFacts>;
   /** The probe boot (did a guest reach native mode in 1 s); reported "not run" when absent. */
   probeBoot?: () => Promise<ProbeResult>;
   /** Where output goes (default: process.stdout). */
@@ -20,7 +20,9 @@ export interface CheckDeps {
 }
 
 export async function runCheck(opts: { configPath?: string } = {}, deps: CheckDeps = {}): Promise<CheckReport> {
-  const facts = await (deps.gather ?? gatherFacts)(opts.configPath !== undefined ? { configPath: opts.configPath } : {});
+  // the halt/wake probe runs a guest: only with the probe boot, i.e. in the real `ix check`
+  const irq = deps.probeBoot !== undefined;
+  const facts = await (deps.gather ?? gatherFacts)(opts.configPath !== undefined ? { configPath: opts.configPath, irq } : { irq });
   let probe: ProbeOutcome = { ran: false };
   if (deps.probeBoot !== undefined) {
     try {

@@ -53,6 +53,20 @@ function device(dev: HostFacts['kvm']): string {
   return `${dev.path} ${dev.mode ?? ''} ${dev.owner ?? ''}`.replace(/\s+/g, ' ').trim();
 }
 
+/** Informational: ix wakes idle cores from user space today; this says whether the kernel could. */
+function irqItem(f: NonNullable<HostFacts['irq']>): CheckItem {
+  const title = 'in-kernel irqchip';
+  if (f.state !== 'ok') return item('irqchip', title, 'skip', `not known: ${f.error ?? 'not probed'}`);
+  const caps = f.caps ?? {};
+  const have = Object.entries(caps).filter(([, v]) => v > 0).map(([k]) => k);
+  const missing = Object.entries(caps).filter(([, v]) => v === 0).map(([k]) => k);
+  const capText = `KVM offers ${have.join(', ') || 'none of the interrupt features'}${missing.length > 0 ? ` (not ${missing.join(', ')})` : ''}`;
+  if (f.haltBlocksInKernel === null) return item('irqchip', title, 'skip', `${capText}; the halt/wake probe needs IRQCHIP and IRQFD`);
+  const hlt = f.haltBlocksInKernel ? 'an idle HLT sleeps inside KVM_RUN' : 'an idle HLT still exits to user space';
+  const wake = f.irqfdWakes ? `an irqfd wakes it (median ${f.wakeMedianUs ?? '?'} µs, real-mode probe guest)` : 'an irqfd did not wake it every time';
+  return item('irqchip', title, f.haltBlocksInKernel && f.irqfdWakes ? 'ok' : 'skip', `${capText}; ${hlt}; ${wake}. Informational: ix does not use it yet (docs/wake.md)`);
+}
+
 export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false }): CheckReport {
   const c: CheckItem[] = [];
 
@@ -138,6 +152,8 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
   } else {
     c.push(item('probe-boot', 'probe boot', 'fail', `platform ${probe.result.platform}: the guest did not reach native mode within 1 s (${probe.result.ms} ms); it would run emulated, far too slowly`, 'see docs/pvm.md and `ix run --log-level debug`'));
   }
+
+  if (facts.irq !== undefined) c.push(irqItem(facts.irq));
 
   if (facts.config !== undefined) {
     const cf = facts.config;

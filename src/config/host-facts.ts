@@ -30,6 +30,11 @@ export interface HostFacts {
   netns: { root: boolean; ipTool: boolean; usable: boolean | null; error: string | null };
   cpus: { available: number; online: number };
   guestBuild: { path: string; exists: boolean };
+  /**
+   * The in-kernel irqchip (informational: ix does not use it yet, docs/wake.md): what
+   * KVM_CHECK_EXTENSION says, and the halt/wake probe's answer. Absent when not asked.
+   */
+  irq?: IrqFacts;
   /** Present when a config file was given to check. */
   config?: { path: string; error: string | null; hostFit: string[] };
 }
@@ -121,6 +126,52 @@ export async function kvmApiFacts(load: () => Promise<unknown> = () => import('.
   }
 }
 
+export interface IrqFacts {
+  state: 'ok' | 'failed' | 'skipped';
+  caps: Record<string, number> | null;
+  /** with KVM_CREATE_IRQCHIP, an idle HLT slept inside KVM_RUN (no KVM_EXIT_HLT) */
+  haltBlocksInKernel: boolean | null;
+  /** every write to an eventfd bound with KVM_IRQFD (MSI route) woke the guest's handler */
+  irqfdWakes: boolean | null;
+  /** median write(eventfd) -> guest handler exit, µs (noisy; a real-mode guest) */
+  wakeMedianUs: number | null;
+  error: string | null;
+}
+
+interface HaltProbeModule {
+  irqCapabilities(): Record<string, number>;
+  probeHaltWake(o: { route: 'msi'; samples: number; watchMs: number }): Promise<{
+    haltBlocksInKernel: boolean; delivered: number; samples: number; wakeUs: { median: number } | null; error: string | null;
+  }>;
+}
+
+/** The halt/wake probe of src/vmm/halt-probe.ts (a tiny guest, ~0.5 s), loaded lazily. */
+export async function irqFacts(load: () => Promise<unknown> = () => import('../vmm/halt-probe.js')): Promise<IrqFacts> {
+  const none = { caps: null, haltBlocksInKernel: null, irqfdWakes: null, wakeMedianUs: null };
+  let mod: HaltProbeModule;
+  try {
+    mod = (await load()) as HaltProbeModule;
+  } catch (e) {
+    return { state: 'skipped', ...none, error: `the probe (src/vmm/halt-probe) could not be loaded: ${(e as Error).message}` };
+  }
+  let caps: Record<string, number>;
+  try {
+    caps = mod.irqCapabilities();
+  } catch (e) {
+    return { state: 'failed', ...none, error: (e as Error).message };
+  }
+  if (!caps.irqchip || !caps.irqfd) return { state: 'ok', ...none, caps, error: null };
+  try {
+    const r = await mod.probeHaltWake({ route: 'msi', samples: 10, watchMs: 100 });
+    return {
+      state: r.error === null ? 'ok' : 'failed', caps, haltBlocksInKernel: r.haltBlocksInKernel,
+      irqfdWakes: r.delivered === r.samples, wakeMedianUs: r.wakeUs?.median ?? null, error: r.error,
+    };
+  } catch (e) {
+    return { state: 'failed', ...none, caps, error: (e as Error).message };
+  }
+}
+
 function run(cmd: string, args: string[]): { ok: boolean; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
   if (r.error) return { ok: false, out: r.error.message };
@@ -155,7 +206,7 @@ function configFacts(path: string): NonNullable<HostFacts['config']> {
 }
 
 /** Gather every fact `ix check` judges. Side effects: opens devices, adds/removes one netns. */
-export async function gatherFacts(opts: { configPath?: string; root?: string } = {}): Promise<HostFacts> {
+export async function gatherFacts(opts: { configPath?: string; root?: string; irq?: boolean } = {}): Promise<HostFacts> {
   const kvm = deviceFacts('/dev/kvm');
   const kvmApi: HostFacts['kvmApi'] =
     kvm.openRw === 'ok' ? await kvmApiFacts() : { version: null, state: 'skipped', error: '/dev/kvm cannot be opened' };
@@ -174,6 +225,7 @@ export async function gatherFacts(opts: { configPath?: string; root?: string } =
     cpus: { available: availableParallelism(), online: cpus().length },
     guestBuild: { path: guestKernel, exists: existsSync(guestKernel) },
   };
+  if (opts.irq === true && kvmApi.state === 'ok') facts.irq = await irqFacts();
   if (opts.configPath !== undefined) facts.config = configFacts(opts.configPath);
   return facts;
 }

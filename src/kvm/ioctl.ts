@@ -41,7 +41,15 @@ export const IOCTL = {
   KVM_SET_TSS_ADDR: io(KVMIO, 0x47),
   KVM_SET_IDENTITY_MAP_ADDR: iow(KVMIO, 0x48, U64),
   KVM_CREATE_IRQCHIP: io(KVMIO, 0x60),
+  KVM_IRQ_LINE: iow(KVMIO, 0x61, LAYOUT.kvm_irq_level.size),
+  KVM_GET_IRQCHIP: iowr(KVMIO, 0x62, LAYOUT.kvm_irqchip.size),
+  // sic: _IOR in <linux/kvm.h> although the kernel reads the argument
+  KVM_SET_IRQCHIP: ior(KVMIO, 0x63, LAYOUT.kvm_irqchip.size),
+  KVM_SET_GSI_ROUTING: iow(KVMIO, 0x6a, LAYOUT.kvm_irq_routing.size),
+  KVM_IRQFD: iow(KVMIO, 0x76, LAYOUT.kvm_irqfd.size),
   KVM_IOEVENTFD: iow(KVMIO, 0x79, LAYOUT.kvm_ioeventfd.size),
+  // VM fd (also vCPU fd for some capabilities)
+  KVM_ENABLE_CAP: iow(KVMIO, 0xa3, LAYOUT.kvm_enable_cap.size),
   // vCPU fd
   KVM_SET_TSC_KHZ: io(KVMIO, 0xa2),
   KVM_GET_TSC_KHZ: io(KVMIO, 0xa3),
@@ -56,6 +64,8 @@ export const IOCTL = {
   KVM_GET_FPU: ior(KVMIO, 0x8c, LAYOUT.kvm_fpu.size),
   KVM_SET_FPU: iow(KVMIO, 0x8d, LAYOUT.kvm_fpu.size),
   KVM_SET_CPUID2: iow(KVMIO, 0x90, LAYOUT.kvm_cpuid2.size),
+  KVM_GET_MP_STATE: ior(KVMIO, 0x98, LAYOUT.kvm_mp_state.size),
+  KVM_SET_MP_STATE: iow(KVMIO, 0x99, LAYOUT.kvm_mp_state.size),
 } as const;
 
 export type IoctlName = keyof typeof IOCTL;

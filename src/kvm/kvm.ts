@@ -6,6 +6,8 @@ import { FdOwner } from './fd.js';
 import { IOEVENTFD_FLAG, KVM_API_VERSION, LAYOUT } from './layout.js';
 import { O_CLOEXEC, O_RDWR, openFd } from '../sys/libc.js';
 import { cpuid2Buffer, decodeCpuid2, type CpuidEntry } from './structs.js';
+import { encodeEnableCap, encodeGsiRouting, encodeIrqLevel, encodeIrqfd, type GsiRoute } from './irq.js';
+import { CAP } from './layout.js';
 import { Vcpu } from './vcpu.js';
 
 const E2BIG = 7;
@@ -170,9 +172,68 @@ export class Vm {
     this.h.int('KVM_SET_TSS_ADDR', gpa, `address 0x${gpa.toString(16)}`);
   }
 
-  /** KVM_CREATE_IRQCHIP: in-kernel PIC/IOAPIC/LAPIC (then KVM_INTERRUPT is not available). */
+  /**
+   * KVM_CREATE_IRQCHIP: an in-kernel 8259 PIC pair, IOAPIC and a LAPIC per vCPU. Must come
+   * before the first createVcpu(). Afterwards KVM_INTERRUPT is refused (interrupts enter
+   * through irqLine/irqfd), and a HLT with nothing pending sleeps inside KVM_RUN instead of
+   * returning KVM_EXIT_HLT, on the hosts where the backend implements that (docs/wake.md).
+   */
   createIrqchip(): void {
     this.h.int('KVM_CREATE_IRQCHIP');
+  }
+
+  /**
+   * KVM_IRQFD: each write to eventfd `fd` raises GSI `gsi` inside the host kernel (a pulse:
+   * high then low), waking a vCPU halted in KVM_RUN without any user-space thread running.
+   * `deassign` removes the binding. Needs createIrqchip() first.
+   */
+  irqfd(gsi: number, fd: number, opts: { deassign?: boolean } = {}): void {
+    const deassign = opts.deassign === true;
+    this.h.ptr('KVM_IRQFD', encodeIrqfd(gsi, fd, deassign), `${deassign ? 'unbind' : 'bind'} eventfd ${fd} ${deassign ? 'from' : 'to'} GSI ${gsi}`);
+  }
+
+  /** KVM_IRQ_LINE: set GSI `irq` high (1) or low (0), as a device's interrupt wire would. */
+  irqLine(irq: number, level: 0 | 1): void {
+    this.h.ptr('KVM_IRQ_LINE', encodeIrqLevel(irq, level), `GSI ${irq} level ${level}`);
+  }
+
+  /**
+   * KVM_SET_GSI_ROUTING: replace the whole GSI routing table (the default PIC/IOAPIC wiring of
+   * GSIs 0-23 is gone unless listed again). Needs createIrqchip() first.
+   */
+  setGsiRouting(routes: readonly GsiRoute[]): void {
+    this.h.ptr('KVM_SET_GSI_ROUTING', encodeGsiRouting(routes), `${routes.length} routes`);
+  }
+
+  /**
+   * KVM_GET_IRQCHIP: the raw state of one in-kernel chip (IRQCHIP.picMaster, _SLAVE or
+   * _IOAPIC), a struct kvm_irqchip; edit it at LAYOUT.kvm_irqchip offsets and setIrqchip().
+   */
+  getIrqchip(chipId: number): Buffer {
+    const b = Buffer.alloc(LAYOUT.kvm_irqchip.size);
+    b.writeUInt32LE(chipId, LAYOUT.kvm_irqchip.fields.chip_id);
+    this.h.ptr('KVM_GET_IRQCHIP', b, `chip ${chipId}`);
+    return b;
+  }
+
+  /** KVM_SET_IRQCHIP with a buffer from getIrqchip(). */
+  setIrqchip(state: Buffer): void {
+    if (state.length !== LAYOUT.kvm_irqchip.size) throw kvmError('KVM_SET_IRQCHIP', 22, `state must be ${LAYOUT.kvm_irqchip.size} bytes (from getIrqchip), got ${state.length}`);
+    this.h.ptr('KVM_SET_IRQCHIP', state, `chip ${state.readUInt32LE(LAYOUT.kvm_irqchip.fields.chip_id)}`);
+  }
+
+  /** KVM_ENABLE_CAP on the VM fd with up to four arguments. */
+  enableCap(cap: number, ...args: bigint[]): void {
+    this.h.ptr('KVM_ENABLE_CAP', encodeEnableCap(cap, args), `capability ${cap}`);
+  }
+
+  /**
+   * KVM_CAP_HALT_POLL: a halted vCPU of this VM spins up to `ns` nanoseconds in the host
+   * kernel before it sleeps (0 = never poll); overrides the kvm.halt_poll_ns module parameter.
+   */
+  setHaltPollNs(ns: number): void {
+    if (!Number.isInteger(ns) || ns < 0 || ns > 0xffffffff) throw kvmError('KVM_ENABLE_CAP', 22, `halt-poll time ${ns} ns must be a 32-bit unsigned integer`);
+    this.enableCap(CAP.HALT_POLL, BigInt(ns));
   }
 
   /** Close the VM fd. Its vCPUs keep the VM alive in the kernel until they are closed too. */

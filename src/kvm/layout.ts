@@ -56,6 +56,27 @@ export const LAYOUT = {
   },
   kvm_interrupt: { size: 4, fields: { irq: 0 } },
   kvm_ioeventfd: { size: 64, fields: { datamatch: 0, addr: 8, len: 16, fd: 20, flags: 24 } },
+  kvm_irqfd: { size: 32, fields: { fd: 0, gsi: 4, flags: 8, resamplefd: 12 } },
+  kvm_irq_level: { size: 8, fields: { irq: 0, level: 4 } },
+  kvm_enable_cap: { size: 104, fields: { cap: 0, flags: 4, args: 8 } },
+  kvm_mp_state: { size: 4, fields: { mp_state: 0 } },
+  kvm_irqchip: {
+    size: 520,
+    fields: {
+      chip_id: 0, chip: 8,
+      'chip.pic.irr': 9, 'chip.pic.imr': 10, 'chip.pic.isr': 11, 'chip.pic.irq_base': 13,
+      'chip.pic.init_state': 17, 'chip.pic.auto_eoi': 18, 'chip.pic.init4': 21, 'chip.pic.elcr': 22,
+    },
+  },
+  kvm_irq_routing: { size: 8, fields: { nr: 0, flags: 4, entries: 8 } },
+  kvm_irq_routing_entry: {
+    size: 48,
+    fields: {
+      gsi: 0, type: 4, flags: 8,
+      'u.irqchip.irqchip': 16, 'u.irqchip.pin': 20,
+      'u.msi.address_lo': 16, 'u.msi.address_hi': 20, 'u.msi.data': 24,
+    },
+  },
   kvm_run: {
     size: 2352,
     fields: {
@@ -78,6 +99,7 @@ export const ARRAYS = {
   'kvm_run.system_event.data': 16,
   'kvm_run.mmio.data': 8,
   'kvm_sregs.interrupt_bitmap': 4,
+  'kvm_enable_cap.args': 4,
 } as const;
 
 /** KVM_EXIT_* (struct kvm_run.exit_reason). */
@@ -101,6 +123,20 @@ export const EXIT = {
 export const EXIT_IO = { in: 0, out: 1 } as const;
 /** kvm_ioeventfd.flags */
 export const IOEVENTFD_FLAG = { datamatch: 1, pio: 2 } as const;
+/** kvm_irqfd.flags */
+export const IRQFD_FLAG = { deassign: 1 } as const;
+/** kvm_irq_routing_entry.type */
+export const IRQ_ROUTING = { irqchip: 1, msi: 2 } as const;
+/** kvm_irq_routing_entry.u.irqchip.irqchip: the in-kernel chips a GSI can be wired to. */
+export const IRQCHIP = { picMaster: 0, picSlave: 1, ioapic: 2 } as const;
+/** kvm_mp_state.mp_state (x86 values); HALTED is a vCPU sleeping in the kernel on HLT. */
+export const MP_STATE = {
+  RUNNABLE: 0,
+  UNINITIALIZED: 1,
+  INIT_RECEIVED: 2,
+  HALTED: 3,
+  SIPI_RECEIVED: 4,
+} as const;
 /** kvm_userspace_memory_region.flags */
 export const MEM_FLAG = { logDirtyPages: 1, readonly: 2 } as const;
 
@@ -118,6 +154,12 @@ export const CAP = {
   MAX_VCPUS: 66,
   IMMEDIATE_EXIT: 136,
   IOEVENTFD: 36,
+  MP_STATE: 14,
+  IRQ_ROUTING: 25,
+  IRQFD: 32,
+  TSC_DEADLINE_TIMER: 72,
+  SPLIT_IRQCHIP: 121,
+  HALT_POLL: 182,
 } as const;
 
 /** The only KVM API version that exists since Linux 2.6.22. */

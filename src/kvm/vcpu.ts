@@ -56,6 +56,7 @@ export class Vcpu {
   private readonly sregsDv = new DataView(this.sregsBuf.buffer, this.sregsBuf.byteOffset, this.sregsBuf.byteLength);
   private readonly irqBuf = Buffer.alloc(LAYOUT.kvm_interrupt.size);
   private readonly fpuBuf = Buffer.alloc(LAYOUT.kvm_fpu.size);
+  private readonly mpBuf = Buffer.alloc(LAYOUT.kvm_mp_state.size);
 
   private constructor(fd: number, readonly id: number, readonly mmapSize: number, owned: boolean) {
     if (!Number.isSafeInteger(mmapSize) || mmapSize < LAYOUT.kvm_run.size) {
@@ -196,6 +197,25 @@ export class Vcpu {
     if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw new RangeError(`interrupt vector ${vector} must be 0..255`);
     this.irqBuf.writeUInt32LE(vector, LAYOUT.kvm_interrupt.fields.irq);
     this.h.ptr('KVM_INTERRUPT', this.irqBuf, `vector ${vector}`);
+  }
+
+  /**
+   * KVM_GET_MP_STATE: MP_STATE.RUNNABLE, or HALTED for a vCPU that executed HLT with an
+   * in-kernel irqchip and is waiting for an interrupt inside KVM_RUN. Not while another
+   * thread is inside KVM_RUN on this vCPU (the call waits for it): kick it first.
+   */
+  getMpState(): number {
+    this.h.ptr('KVM_GET_MP_STATE', this.mpBuf);
+    return this.mpBuf.readUInt32LE(LAYOUT.kvm_mp_state.fields.mp_state);
+  }
+
+  /**
+   * KVM_SET_MP_STATE. With an in-kernel irqchip, vCPUs other than 0 start waiting for
+   * INIT/SIPI (UNINITIALIZED); MP_STATE.RUNNABLE lets the VMM start them directly.
+   */
+  setMpState(state: number): void {
+    this.mpBuf.writeUInt32LE(state, LAYOUT.kvm_mp_state.fields.mp_state);
+    this.h.ptr('KVM_SET_MP_STATE', this.mpBuf, `state ${state}`);
   }
 
   /** The guest TSC frequency in kHz (KVM_GET_TSC_KHZ). */

@@ -21,6 +21,7 @@ import { LogDrain } from './logdrain.js';
 import type { NicPlan } from '../nic/plan.js';
 import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic } from './nic.js';
 import type { WorkerMessage } from './messages.js';
+import { IRQCHIP_EXPERIMENT, createExperimentIrqchip, startExperimentTicks } from './irqchip-experiment.js';
 
 export type { AppFault } from './symbols.js';
 export type { CoreStatsSample, CpuReport } from './guest-stats.js';
@@ -83,6 +84,7 @@ export class Machine extends EventEmitter {
   private kvm: Kvm | null = null;
   private vm: Vm | null = null;
   private vcpus: Vcpu[] = [];
+  private stopExperiment: (() => void) | null = null;
   private workers: Worker[] = [];
   private readonly workersGone = new Set<Worker>();
   private memAddr: libc.Addr = 0;
@@ -135,6 +137,8 @@ export class Machine extends EventEmitter {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
+    // Experiment only (docs/wake.md): an in-kernel irqchip changes where an idle HLT waits.
+    if (IRQCHIP_EXPERIMENT) createExperimentIrqchip(this.vm);
     this.memAddr = libc.mapAnon(o.memBytes, { shared: true, noreserve: true });
     this.mem = new DataView(libc.view(this.memAddr, o.memBytes));
     const u8 = new Uint8Array(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
@@ -146,6 +150,7 @@ export class Machine extends EventEmitter {
       this.vcpus.push(v);
       v.setCpuid(cpuid);
     }
+    if (IRQCHIP_EXPERIMENT) this.stopExperiment = startExperimentTicks(this.vm, this.vcpus);
     this.tscKhz = this.vcpus[0]!.getTscKhz();
     const plan = prepareGuest(this.mem, u8, this.kernel, this.app, {
       memBytes: o.memBytes,
@@ -318,6 +323,8 @@ export class Machine extends EventEmitter {
   }
 
   private async teardown(): Promise<void> {
+    this.stopExperiment?.();
+    this.stopExperiment = null;
     for (let i = 0; i < this.opts.ncpus; i++) {
       Atomics.store(this.control, i * VCPU_CTRL.cells + VCPU_CTRL.stop, 1);
       Atomics.notify(this.control, i * VCPU_CTRL.cells + VCPU_CTRL.stop);
