@@ -149,19 +149,18 @@ export function plotsFor(r: RunRecord): Plot[] {
     case 'e2e':
       return e2ePlots(r);
     case 'wake': {
+      // one plot per idle time (the guest halted that long before each wake-up)
       const rows = (r.result as WakeBenchRow[]).filter((w) => w.wakeUs);
-      const label = (w: WakeBenchRow) => `${w.route}${w.haltPollNs ? ` poll ${w.haltPollNs / 1000} µs` : ''}, idle ${w.idleMs} ms`;
-      return [
-        {
-          file: 'wake-cdf.svg',
-          title: 'Waking a halted vCPU, per route',
-          svg: lineChart(
-            { title: 'Waking a halted vCPU: trigger -> guest handler', caption: caption(r, 'bench wake'), ...CDF_AXES },
-            rows.map((w) => cdf(label(w), [[0, w.wakeUs!.min], [0.5, w.wakeUs!.median], [0.9, w.wakeUs!.p90], [1, w.wakeUs!.max]])),
-            CDF_OPTS,
-          ),
-        },
-      ];
+      const label = (w: WakeBenchRow) => `${w.route}${w.haltPollNs ? `, halt poll ${w.haltPollNs / 1000} µs` : ''}`;
+      return [...new Set(rows.map((w) => w.idleMs))].map((idle) => ({
+        file: `wake-cdf-idle${idle}ms.svg`,
+        title: `Waking a halted vCPU after ${idle} ms idle, per route`,
+        svg: lineChart(
+          { title: `Waking a halted vCPU (idle ${idle} ms): trigger -> guest handler`, caption: caption(r, 'bench wake'), ...CDF_AXES },
+          rows.filter((w) => w.idleMs === idle).map((w) => cdf(label(w), [[0, w.wakeUs!.min], [0.5, w.wakeUs!.median], [0.9, w.wakeUs!.p90], [1, w.wakeUs!.max]])),
+          CDF_OPTS,
+        ),
+      }));
     }
     case 'elastic':
       return elasticPlots(r);
