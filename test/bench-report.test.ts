@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compare, loadHistory, makeRecord, readRecords, saveRecord, type RunRecord } from '../src/bench/report-history.js';
 import { writeReport } from '../src/bench/report.js';
 import { plotsFor } from '../src/bench/report-plots.js';
+import { tableFor } from '../src/bench/report-tables.js';
 import { tempDir } from './ix-cli.js';
 
 const { dir, cleanup } = tempDir('ix-report-');
@@ -44,9 +45,9 @@ const e2e = {
   samples: { rtt_block: { ix: [rtt(21)], linux: [rtt(60)] }, echo_1: { ix: [echo(1, 40000)], linux: [echo(1, 16000)] }, echo_16: { ix: [echo(16, 70000)], linux: [echo(16, 190000)] } },
 };
 const wake = [
-  { idleMs: 2, route: 'user', haltPollNs: null, wakeUs: { min: 20, median: 40, p90: 60, max: 300 }, delivered: 200, samples: 200 },
-  { idleMs: 2, route: 'msi', haltPollNs: 200000, wakeUs: { min: 5, median: 8, p90: 12, max: 90 }, delivered: 200, samples: 200 },
-  { idleMs: 0, route: 'pic', haltPollNs: 0, wakeUs: null, delivered: 0, samples: 200 },
+  { idleMs: 2, route: 'user', haltPollNs: null, wakeUs: { min: 20, median: 40, p90: 60, max: 300 }, haltBlocksInKernel: true, delivered: 200, samples: 200 },
+  { idleMs: 2, route: 'msi', haltPollNs: 200000, wakeUs: { min: 5, median: 8, p90: 12, max: 90 }, haltBlocksInKernel: true, delivered: 200, samples: 200 },
+  { idleMs: 0, route: 'pic', haltPollNs: 0, wakeUs: null, haltBlocksInKernel: true, delivered: 0, samples: 200 },
 ];
 const elastic = { timeline: [0, 1, 2].map((t) => ({ t_s: t, cores: t + 1, rps: 1000 * (t + 1), p99_us: 100 })) };
 
@@ -69,6 +70,10 @@ describe('bench report', () => {
     const empty = plotsFor(makeRecord('e2e', { ...e2e, samples: { rtt_block: { ix: [], linux: [{ ...rtt(1), p50_us: 0, p99_us: 0, p999_us: 0, max_us: 0 }] } } }));
     expect(empty[0]!.svg).toContain('no data in this run');
     expect(empty[0]!.svg).not.toMatch(/NaN|Infinity/);
+    // the tables as the benches print them
+    expect(tableFor(makeRecord('e2e', e2e))).toContain('| echo round trips/s, 1 conn | 40.0 k (39.0 k-41.0 k) | 16.0 k (15.0 k-17.0 k) | 2.5 | >= 3 | no |');
+    expect(tableFor(makeRecord('nic', nic))).toContain('| backend | 9000 | 36 | 80 | 30.0 k | 60 | 0 |');
+    expect(tableFor(makeRecord('wake', wake)).at(-2)).toBe('| 0 | pic | 0 | true | 0/200 | - | - | - | - |');
     const names = plotsFor(makeRecord('e2e', e2e)).map((p) => p.file);
     expect(names).toEqual(['e2e-rtt_block-cdf.svg', 'e2e-echo-throughput.svg', 'e2e-echo-cdf.svg']);
   });
@@ -83,6 +88,8 @@ describe('bench report', () => {
     // a wide within-run range covers the move
     expect(compare(m(150, [60, 180]), [m(100)])[0]!.moved).toBe(false);
     expect(compare(m(150), [])).toEqual([]);
+    // a one-sample range (min = max) is no spread either
+    expect(compare(m(150, [150, 150]), [m(100, [100, 100])])[0]!.moved).toBeNull();
   });
 
   it('keeps history per kind and host, and reports the newest run against the previous ones', () => {

@@ -177,9 +177,12 @@ export function compare(newest: Metric[], previous: Metric[][]): Comparison[] {
     const base = med(prev.map((p) => p.value));
     if (base === 0) continue;
     const widths: number[] = [];
-    const rel = (r: [number, number], c: number) => (c > 0 ? (r[1] - r[0]) / c : 0);
-    if (m.range) widths.push(rel(m.range, m.value));
-    for (const p of prev) if (p.range) widths.push(rel(p.range, p.value));
+    // a range of one sample (min = max) says nothing about the spread
+    const rel = (r: [number, number] | undefined, c: number) => {
+      if (r && r[1] > r[0] && c > 0) widths.push((r[1] - r[0]) / c);
+    };
+    rel(m.range, m.value);
+    for (const p of prev) rel(p.range, p.value);
     if (prev.length > 1) widths.push((Math.max(...prev.map((p) => p.value)) - Math.min(...prev.map((p) => p.value))) / base);
     const spread = widths.length ? Math.max(...widths) : null;
     const ratio = m.value / base;

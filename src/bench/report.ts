@@ -9,13 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compare, loadHistory, readRecords, sameHost, type Comparison, type RunRecord } from './report-history.js';
 import { metricsFor, plotsFor, trendPlot } from './report-plots.js';
+import { fmtNum, tableFor } from './report-tables.js';
 
-const fmt = (v: number): string => {
-  const a = Math.abs(v);
-  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)} M`;
-  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)} k`;
-  return `${+v.toPrecision(3)}`;
-};
+const fmt = fmtNum;
 
 function comparisonTable(cs: Comparison[]): string[] {
   if (!cs.length) return ['No previous run of this kind on this host: nothing to compare with yet.', ''];
@@ -57,9 +53,7 @@ export function writeReport(runs: RunRecord[], history: RunRecord[], dir: string
       md.push(`![${p.title}](${file})`, '');
     }
     const ms = metricsFor(r);
-    md.push('| metric | value | min-max in the run |', '|---|---|---|');
-    for (const m of ms) md.push(`| ${m.name} | ${fmt(m.value)} ${m.unit} | ${m.range ? `${fmt(m.range[0])}-${fmt(m.range[1])}` : '-'} |`);
-    md.push('');
+    md.push(...tableFor(r));
     const prev = history.filter((h) => h.kind === r.kind && h.time < r.time && sameHost(h.host, r.host));
     md.push(`### Against ${prev.length} previous ${r.kind} run(s) on this host`, '');
     const trend = trendPlot([...prev.slice(-19), r]);

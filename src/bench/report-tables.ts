@@ -1,0 +1,97 @@
+/**
+ * The tables of report.md: each kind's result as the bench prints it (markdown), so the
+ * report stands without the terminal output. Kinds without a table of their own get the
+ * metric list the history compares (metricsFor).
+ */
+import type { BoundaryBenchResult } from './boundary.js';
+import type { E2eResult } from './e2e.js';
+import type { NetBenchResult } from './net.js';
+import type { NicBenchResult } from './nic.js';
+import type { RunRecord } from './report-history.js';
+import { metricsFor } from './report-plots.js';
+import type { TrapBenchResult } from './trap.js';
+import type { WakeBenchRow } from './wake.js';
+
+export const fmtNum = (v: number | null | undefined): string => {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toPrecision(3)} M`;
+  if (a >= 1e4) return `${(v / 1e3).toPrecision(3)} k`;
+  return `${+v.toPrecision(3)}`;
+};
+
+const table = (head: string[], rows: (string | number | null | undefined)[][]): string[] => [
+  `| ${head.join(' | ')} |`,
+  `|${head.map(() => '---').join('|')}|`,
+  ...rows.map((r) => `| ${r.map((c) => (typeof c === 'number' ? fmtNum(c) : (c ?? '-'))).join(' | ')} |`),
+  '',
+];
+const span = (r: [number, number] | null | undefined): string => (r ? `${fmtNum(r[0])}-${fmtNum(r[1])}` : '-');
+/** a value with its min-max, the range left out when there is none or it is one sample */
+const withSpan = (v: number | null, r: [number, number] | null | undefined): string => (r && r[1] > r[0] ? `${fmtNum(v)} (${span(r)})` : fmtNum(v));
+
+export function tableFor(r: RunRecord): string[] {
+  switch (r.kind) {
+    case 'trap': {
+      const t = r.result as TrapBenchResult;
+      return [
+        ...table(
+          ['calls per trap', 'µs/call (median)', 'min-max', 'protection = none µs/call'],
+          t.perCall.map((p, i) => [p.batch, p.medianUs, span([p.minUs, p.maxUs]), t.perCallNone[i]?.medianUs]),
+        ),
+        `\`ix run\` -> first app instruction (${t.bootToApp.samplesMs.length} boots): median ${fmtNum(t.bootToApp.medianMs)} ms (${span([t.bootToApp.minMs, t.bootToApp.maxMs])}).`,
+        '',
+      ];
+    }
+    case 'boundary': {
+      const b = r.result as BoundaryBenchResult;
+      const modes = Object.keys(b.modes) as (keyof BoundaryBenchResult['modes'])[];
+      const rows = [...new Set(modes.flatMap((m) => Object.keys(b.modes[m] ?? {})))];
+      const cell = (m: (typeof modes)[number], row: string) => (b.modes[m] as Record<string, { median: number; min: number; max: number }> | undefined)?.[row];
+      const refused = Object.entries(b.refused).map(([m, why]) => `- \`${m}\` refused on this platform: ${why}`);
+      return [
+        ...table(
+          ['µs', ...modes.map((m) => `\`${m}\``)],
+          rows.map((row) => [row, ...modes.map((m) => (cell(m, row) ? `${fmtNum(cell(m, row)!.median)} (${span([cell(m, row)!.min, cell(m, row)!.max])})` : '-'))]),
+        ),
+        ...(refused.length ? [...refused, ''] : []),
+      ];
+    }
+    case 'nic': {
+      const n = r.result as NicBenchResult;
+      return table(
+        ['config', 'pkt/s, 1 in flight', 'RTT p50 µs', 'RTT p99 µs', `pkt/s, ${n.options.inflight} in flight`, `RTT p50 µs, ${n.options.inflight} in flight`, 'lost'],
+        n.rows.map((x) => [x.config, x.pps_1, x.rtt_p50_us, x.rtt_p99_us, x.pps_n, x.rtt_p50_us_n, x.lost]),
+      );
+    }
+    case 'net': {
+      const n = r.result as NetBenchResult;
+      return table(
+        ['path', 'min µs', 'p50 µs', 'p90 µs', 'p99 µs', 'mean µs'],
+        n.rows.map((x) => [x.description, x.min_us, x.p50_us, x.p90_us, x.p99_us, x.mean_us]),
+      );
+    }
+    case 'e2e': {
+      const e = r.result as E2eResult;
+      return [
+        ...table(
+          ['metric', 'ix (min-max)', 'Linux (min-max)', 'ratio', 'goal', 'met?'],
+          e.rows.map((x) => [x.metric, withSpan(x.ix, x.ix_range), withSpan(x.linux, x.linux_range), x.ratio, x.goal || '-', x.met === null ? '-' : x.met ? 'yes' : 'no']),
+        ),
+        `Host: ${e.host.cpus} CPUs, load average ${e.host.load1_start} before, ${e.host.load1_end} after.`,
+        ...[...e.notes, ...e.errors].map((x) => `- ${x}`),
+        '',
+      ];
+    }
+    case 'wake':
+      return table(
+        ['idle ms', 'route', 'halt poll ns', 'HLT in kernel', 'delivered', 'min µs', 'median µs', 'p90 µs', 'max µs'],
+        (r.result as WakeBenchRow[]).map((w) => [w.idleMs, w.route, w.haltPollNs ?? '-', w.haltBlocksInKernel === undefined ? '-' : String(w.haltBlocksInKernel), `${w.delivered}/${w.samples}`, w.wakeUs?.min, w.wakeUs?.median, w.wakeUs?.p90, w.wakeUs?.max]),
+      );
+    default:
+      return table(
+        ['metric', 'value', 'min-max in the run'],
+        metricsFor(r).map((m) => [m.name, `${fmtNum(m.value)} ${m.unit}`, span(m.range)]),
+      );
+  }
+}
