@@ -287,18 +287,6 @@ static void teardown(struct tl *t)
     FZ_CHECK(t->pool.double_frees == 0);
 }
 
-static void fix_ip_csum(uint8_t *f, uint32_t len)
-{
-    if (len < ETH_HLEN + 20)
-        return;
-    uint8_t *ip = f + ETH_HLEN;
-    uint32_t hl = ipv4_hlen(ip);
-    if (hl < 20 || ETH_HLEN + hl > len)
-        return;
-    ipv4_set_csum(ip, 0);
-    ipv4_set_csum(ip, csum_fold(csum_partial(ip, hl, 0)));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct tl *t = start();
@@ -312,7 +300,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint32_t len = fz_u16(&in) % sizeof f;
             len = fz_bytes(&in, f, len);
             if (op & 8)
-                fix_ip_csum(f, len);
+                tl_fix_ip_csum(f, len);
             tl_inject(t, f, len);
             after(t);
             break;
