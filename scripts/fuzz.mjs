@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = join(root, 'guest/test/fuzz');
-const TARGETS = ['net', 'kvstore', 'syscall'];
+const TARGETS = ['net', 'kvstore', 'syscall', 'virtqueue'];
 
 const args = process.argv.slice(2);
 const target = args[0];
@@ -26,6 +26,22 @@ const seconds = si >= 0 ? Number(args[si + 1]) : 60;
 if (!(seconds > 0)) {
   console.error('--seconds wants a positive number');
   process.exit(2);
+}
+
+// (d) the host virtqueue is TypeScript: a seeded structure-aware loop (not libFuzzer, not
+// coverage-guided) run through vitest; FUZZ_SEED picks another seed.
+if (target === 'virtqueue') {
+  const r = spawnSync('npx', ['vitest', 'run', 'test/virtqueue-fuzz.test.ts'], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, FUZZ_SECONDS: String(seconds) },
+  });
+  const line = /fuzz virtqueue: [^\n]*/.exec(`${r.stdout}`)?.[0];
+  if (r.status !== 0) {
+    process.stderr.write(`${r.stdout}${r.stderr}`);
+    console.error('fuzz virtqueue: FAILED');
+    process.exit(1);
+  }
+  console.log(line ?? 'fuzz virtqueue: done');
+  process.exit(0);
 }
 
 const bin = join(dir, 'build', `fuzz_${target}`);
