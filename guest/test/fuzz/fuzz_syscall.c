@@ -170,6 +170,12 @@ static void reset(void)
     now_us = 1000000;
 }
 
+/* The ops of docs/abi.md (ix/abi.h): 0-3, 16-22, 32-35, 48-49. */
+static int op_defined(uint16_t op)
+{
+    return op <= 3 || (op >= 16 && op <= 22) || (op >= 32 && op <= 35) || op == 48 || op == 49;
+}
+
 /* Rewrite tagged words as addresses near a region (see the top comment). */
 static void rebase(uint8_t *p, size_t len)
 {
@@ -237,6 +243,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint64_t i = 0; i < nn; i++) {
             if (k[i].op == IX_OP_EXIT && k[i].flags == 0)
                 break; /* the calls after it did not run */
+            /* reserved flags set: the call fails, whatever it is */
+            if (k[i].flags != 0)
+                FZ_CHECK(k[i].err == -IX_EINVAL);
+            /* an op nobody defined: ENOSYS */
+            if (k[i].flags == 0 && !op_defined(k[i].op))
+                FZ_CHECK(k[i].err == -IX_ENOSYS);
             /* a log call with text outside the grant failed */
             if (k[i].op == IX_OP_LOG && k[i].flags == 0 && k[i].a1 <= IX_LOG_MAX && k[i].err == 0)
                 FZ_CHECK(in_grant(k[i].a0, k[i].a1, VMA_R));
