@@ -183,18 +183,6 @@ void app_create(struct percpu *c, uint64_t boot_pgd, uint64_t shared_pa)
     cpu_setup_entry_block(c);
 }
 
-int app_range_ok(const struct app *a, uint64_t va, uint64_t len, uint32_t prot)
-{
-    if (va + len < va)
-        return 0;
-    for (int i = 0; i < a->nvmas; i++) {
-        const struct vma *v = &a->vmas[i];
-        if (va >= v->start && va + len <= v->end)
-            return (v->prot & prot) == prot;
-    }
-    return 0;
-}
-
 static void idle(struct percpu *c)
 {
     if (c->dp)

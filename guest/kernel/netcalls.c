@@ -15,9 +15,13 @@ static int load_sg(const struct app *a, uint64_t sg_va, uint64_t n, int max, str
         return -IX_EINVAL;
     if (!app_range_ok(a, sg_va, n * sizeof(struct ix_sg), VMA_R))
         return -IX_EFAULT;
-    const struct ix_sg *sg = (const struct ix_sg *)sg_va;
+    const uint8_t *sg = (const uint8_t *)sg_va;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t base = sg[i].base, len = sg[i].len; /* read once: the app could change them */
+        /* read once (the app could change them), and bytewise: the app may pass a list at
+         * any address, and a misaligned struct access is undefined (found by fuzz_syscall) */
+        struct ix_sg e;
+        __builtin_memcpy(&e, sg + i * sizeof e, sizeof e);
+        uint64_t base = e.base, len = e.len;
         if (len == 0 || len > 0xffffffffu)
             return -IX_EINVAL;
         if (!app_range_ok(a, base, len, VMA_R))

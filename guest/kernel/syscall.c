@@ -71,7 +71,8 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
     int no_events = (n & IX_BPOLL_NO_EVENTS) != 0;
     int wait = (n & IX_BPOLL_WAIT) != 0;
     n &= ~(IX_BPOLL_NO_EVENTS | IX_BPOLL_WAIT);
-    if (n > IX_BATCH_MAX || !app_range_ok(a, calls, n * sizeof(struct ix_call), VMA_R | VMA_W))
+    /* The array must be 8-byte aligned (docs/abi.md): its u64 fields are accessed in place. */
+    if (n > IX_BATCH_MAX || calls % 8 != 0 || !app_range_ok(a, calls, n * sizeof(struct ix_call), VMA_R | VMA_W))
         app_fault_bad_calls(c, calls, n);
     dp_begin(c, no_events);
     struct ix_call *k = (struct ix_call *)calls;

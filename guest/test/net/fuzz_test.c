@@ -89,18 +89,6 @@ static void make_seeds(void)
     add_seed(f, tl_ipv4(f, TL_PEER, TL_ADDR, 99, pl, 40));
 }
 
-static void fix_ip_csum(uint8_t *f, uint32_t len)
-{
-    if (len < ETH_HLEN + 20)
-        return;
-    uint8_t *ip = f + ETH_HLEN;
-    uint32_t hl = ipv4_hlen(ip);
-    if (hl < 20 || ETH_HLEN + hl > len)
-        return;
-    ipv4_set_csum(ip, 0);
-    ipv4_set_csum(ip, csum_fold(csum_partial(ip, hl, 0)));
-}
-
 static uint32_t mutate(uint8_t *f, uint32_t len)
 {
     unsigned k = 1 + rnd() % 4;
@@ -150,7 +138,7 @@ static uint32_t mutate(uint8_t *f, uint32_t len)
         }
     }
     if (fix)
-        fix_ip_csum(f, len);
+        tl_fix_ip_csum(f, len);
     return len;
 }
 

@@ -233,3 +233,16 @@ int tl_l4_csum_ok(uint8_t proto, uint32_t src, uint32_t dst, const uint8_t *l4, 
     uint32_t s = proto == NET_PROTO_ICMP ? 0 : csum_pseudo(src, dst, proto, len);
     return csum_fold(csum_partial(l4, len, s)) == 0;
 }
+
+/* Recompute the IP header checksum of a frame (mutated headers still pass the check). */
+void tl_fix_ip_csum(uint8_t *f, uint32_t len)
+{
+    if (len < ETH_HLEN + 20)
+        return;
+    uint8_t *ip = f + ETH_HLEN;
+    uint32_t hl = ipv4_hlen(ip);
+    if (hl < 20 || ETH_HLEN + hl > len)
+        return;
+    ipv4_set_csum(ip, 0);
+    ipv4_set_csum(ip, csum_fold(csum_partial(ip, hl, 0)));
+}

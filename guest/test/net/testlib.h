@@ -75,6 +75,9 @@ uint32_t tl_icmp_echo(uint8_t *buf, uint32_t src, uint32_t dst, uint8_t type, ui
 uint32_t tl_tcp(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
                 uint32_t seq, uint32_t ack, uint8_t flags, const void *payload, uint32_t plen);
 
+/* Recompute the IPv4 header checksum in place (no-op when the frame has no whole header). */
+void tl_fix_ip_csum(uint8_t *f, uint32_t len);
+
 /* Parse a captured frame as Ethernet/IPv4 and verify the IP header checksum and lengths.
  * Returns a pointer to the L4 header (and its length, protocol, addresses), NULL if bad. */
 const uint8_t *tl_parse_ipv4(const struct tl_frame *f, uint8_t *proto, uint32_t *src,
