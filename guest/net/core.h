@@ -64,7 +64,7 @@ struct net_counters {
     uint64_t drop_udp_ev_full;  /* event array full: datagram dropped (UDP may lose) */
     uint64_t udp_rx, udp_tx, udp_sent_deferred;
     /* TCP: slots for TCP's counters (indices defined in tcp.h) */
-    uint64_t tcp[32];
+    uint64_t tcp[40];
 };
 
 struct net_core { /* one per dataplane core */

@@ -224,6 +224,8 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
         return rc;
     }
     TCP_TCTR(c, TX_SEGS);
+    if (xf & XF_STATELESS)
+        return 1;
     if (flags & TCP_ACK) {
         p->unacked_segs = 0;
         if (timer_pending(&p->t_dack))
