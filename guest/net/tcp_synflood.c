@@ -15,7 +15,7 @@ static void flood_log(struct net_core *c, uint16_t port)
     if (tc->flood_log_us != 0 && now - tc->flood_log_us < FLOOD_LOG_US)
         return;
     uint64_t sent = c->counters.tcp[TCPC_SYNCOOKIE_SENT];
-    env_log("tcp: possible SYN flood on port %u: half-open bound reached, sending SYN cookies "
+    env_log("warning: tcp: possible SYN flood on port %u: half-open bound reached, sending SYN cookies "
             "(%lu cookies since the last report, %u half-open)\n",
             (unsigned)port, (unsigned long)(sent - tc->flood_cookies), tc->half_open);
     tc->flood_log_us = now ? now : 1;
