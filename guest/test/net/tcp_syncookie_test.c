@@ -165,6 +165,28 @@ static void flood_bounded_and_cookie_handshake(void)
     drain_and_free(t);
 }
 
+/* Spoofed sources across the subnet: the SYN-ACKs wait for ARP answers that never come, so
+ * most cookie SYN-ACKs cannot be sent (ARP queues full). That failure must leave nothing
+ * behind (the scratch block lives on the stack), and a real client still gets through. */
+static void flood_from_unresolvable_sources(void)
+{
+    struct tl *t = tt_new();
+    CHECK_EQ(tcp_listen(&t->c, LPORT, 16), 0);
+    for (unsigned i = 0; i < 20000; i++)
+        tt_send_from(t, 0x0a000000u | (3 + i % 250), (uint16_t)(1024 + i), LPORT, i * 7919u, 0, TCP_SYN, 65535,
+                     NULL, 0, NULL, 0);
+    CHECK_EQ(t->c.tcp->half_open, 16);
+    CHECK(t->c.counters.tcp[TCPC_SYNCOOKIE_SENT] > 19000);
+    CHECK(t->c.counters.tcp[TCPC_TX_FAIL] > 0); /* the path that must not arm a timer */
+    tt_advance(t, 10000);
+    struct tt_seg sa = client_syn(t, 40000, 7000);
+    ack_with_ts(t, 40000, 7001, sa.seq + 1, NULL, 0, sa.o.tsval);
+    CHECK(tt_event(t, IX_EV_TCP_KNOCK, NULL) != NULL);
+    tl_events_reset(t);
+    tcp_app_gone(&t->c);
+    drain_and_free(t);
+}
+
 static void cookie_ack_with_data_and_no_options(void)
 {
     struct tl *t = tt_new();
@@ -276,6 +298,7 @@ int main(void)
     CHECK_RUN(cookie_roundtrip_and_mss);
     CHECK_RUN(cookie_forgeries_refused);
     CHECK_RUN(flood_bounded_and_cookie_handshake);
+    CHECK_RUN(flood_from_unresolvable_sources);
     CHECK_RUN(cookie_ack_with_data_and_no_options);
     CHECK_RUN(forged_and_old_cookies_refused);
     CHECK_RUN(reserve_kept_apart);
