@@ -393,6 +393,7 @@ level = "debug"
           { ip: '10.10.0.3', mac: '02:00:00:00:00:03' },
         ],
         rssTableSize: 64,
+        rssKey: null,
         backendSpinUs: 50,
       },
       log: { level: 'debug' },
@@ -401,7 +402,7 @@ level = "debug"
 
   it('namespace NIC gets a derived, stable, locally administered unicast MAC and defaults', () => {
     const cfg = parseConfig(build({ top: { name: 'dp-a' }, nic: {} }), '/x/a.toml');
-    expect(cfg.nic).toEqual({ tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, backendSpinUs: 20 });
+    expect(cfg.nic).toEqual({ tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, rssKey: null, backendSpinUs: 20 });
     const mac = cfg.nic!.mac;
     expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(parseInt(mac.slice(0, 2), 16) & 0b11).toBe(0b10);

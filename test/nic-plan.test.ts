@@ -15,6 +15,7 @@ describe('planNic', () => {
     const cfg = parseConfig(
       config(
         'tap = "ixp0"\nmac = "02:AA:bb:CC:dd:01"\naddress = "10.10.0.2/24"\ngateway = "10.10.0.1"\nrss_table_size = 64\nbackend_spin_us = 50\n' +
+          `rss_key = "${Buffer.from(MS_RSS_KEY).toString('hex').toUpperCase().match(/../g)!.join(':')}"\n` +
           '[[nic.arp]]\nip = "10.10.0.1"\nmac = "02-00-00-00-00-02"\n[[nic.arp]]\nip = "10.10.0.3"\nmac = "02:00:00:00:00:03"\n',
       ),
     );
@@ -38,6 +39,22 @@ describe('planNic', () => {
     });
     // what the worker receives in its workerData is the same plan
     expect(structuredClone(plan)).toEqual(plan);
+  });
+
+  it('RSS key: random for every run unless the config fixes one; a bad key is refused by the config', () => {
+    const nic = (extra: string) => parseConfig(config(`namespace = true\naddress = "10.9.0.1/24"\n${extra}`)).nic!;
+    const a = planNic(nic(''), 2, { tag: 'x' }).rss.key, b = planNic(nic(''), 2, { tag: 'x' }).rss.key;
+    expect(a).toHaveLength(40);
+    expect(b).toHaveLength(40);
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(MS_RSS_KEY));
+    const hex = '6d5a'.repeat(20);
+    expect(nic(`rss_key = "${hex}"\n`).rssKey).toBe(hex);
+    expect(Array.from(planNic(nic(`rss_key = "${hex}"\n`), 2, { tag: 'x' }).rss.key)).toEqual(Array(20).fill([0x6d, 0x5a]).flat());
+    expect(() => nic('rss_key = "6d5a"\n')).toThrow(/nic.rss_key.*not 40 bytes of hex/s);
+    expect(() => nic(`rss_key = "${'zz'.repeat(40)}"\n`)).toThrow(/not 40 bytes of hex/);
+    expect(() => nic(`rss_key = "${'00'.repeat(40)}"\n`)).toThrow(/all zeros/);
+    expect(() => nic('rss_key = 5\n')).toThrow(/wrong type/);
   });
 
   it('a namespace NIC: a fresh namespace with the Linux side on the gateway or the first other address', () => {

@@ -3,10 +3,13 @@
  * every echoed byte, and reports round trips per second and round-trip latency percentiles
  * as one JSON line. The same binary and flags drive the dataplane and the Linux server.
  *
- *   echoload -a ADDR -p PORT [-c CONNS] [-s SIZE] [-d SECONDS] [-w WARMUP] [-b]
+ *   echoload -a ADDR -p PORT [-c CONNS] [-s SIZE] [-d SECONDS] [-w WARMUP] [-b] [-n]
  *     -c  connections (default 1)          -s  message bytes (default 64, 1..4096)
  *     -d  measured seconds (default 5)     -w  warm-up seconds, not counted (default 0.5)
  *     -b  busy-poll: epoll_wait with timeout 0 instead of sleeping
+ *     -n  connection setup: one connection at a time, each connects, echoes one message and
+ *         closes (with RST, SO_LINGER 0, so the client leaves no TIME_WAIT and never runs out
+ *         of ports); "round trips" are then whole connections, the latencies connect + echo
  *
  * Exit status 0 when the run completed with every connection open and no corrupt echo. */
 #define _GNU_SOURCE
@@ -82,18 +85,85 @@ static double pct(uint64_t total, double p)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: echoload -a ADDR -p PORT [-c CONNS] [-s SIZE] [-d SECONDS] [-w WARMUP] [-b]\n");
+    fprintf(stderr, "usage: echoload -a ADDR -p PORT [-c CONNS] [-s SIZE] [-d SECONDS] [-w WARMUP] [-b] [-n]\n");
     exit(2);
+}
+
+static void record(uint64_t d)
+{
+    uint64_t b = d / HIST_NS;
+    hist[b < HIST_BUCKETS ? b : HIST_BUCKETS]++;
+    if (d > max_ns)
+        max_ns = d;
+}
+
+static void report(int nconns, size_t size, double measured, uint64_t counted, uint64_t errors, uint64_t corrupt,
+                   int open_conns)
+{
+    printf("{\"conns\":%d,\"size\":%zu,\"seconds\":%.3f,\"round_trips\":%llu,\"rps\":%.1f,"
+           "\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
+           "\"errors\":%llu,\"corrupt\":%llu,\"open\":%d}\n",
+           nconns, size, measured, (unsigned long long)counted, (double)counted / measured, pct(counted, 0.50),
+           pct(counted, 0.90), pct(counted, 0.99), pct(counted, 0.999), (double)max_ns / 1000.0,
+           (unsigned long long)errors, (unsigned long long)corrupt, open_conns);
+}
+
+/* -n: connect, echo one message, close, again; one connection at a time (the setup rate of
+ * one client, not of a crowd). A failed connection is an error, and the run goes on. */
+static int connect_mode(const struct sockaddr_in *sa, size_t size, double secs, double warm)
+{
+    unsigned char tx[MAX_SIZE], rx[MAX_SIZE];
+    uint64_t t_count = now_ns() + (uint64_t)(warm * 1e9);
+    uint64_t t_end = t_count + (uint64_t)(secs * 1e9);
+    uint64_t counted = 0, corrupt = 0, errors = 0, t = now_ns();
+    for (uint32_t seq = 0; t < t_end; seq++) {
+        uint64_t t0 = now_ns();
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) {
+            perror("socket");
+            return 1;
+        }
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        size_t got = 0;
+        fill(tx, size, 0, seq);
+        if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 && write(fd, tx, size) == (ssize_t)size) {
+            ssize_t r = 1;
+            while (got < size && (r = read(fd, rx + got, size - got)) > 0)
+                got += (size_t)r;
+        }
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+        t = now_ns();
+        if (got < size) {
+            if (errors++ < 5)
+                fprintf(stderr, "echoload: connection %u failed (%s)\n", seq, strerror(errno));
+            continue;
+        }
+        if (memcmp(rx, tx, size) != 0)
+            corrupt++;
+        if (t0 >= t_count && t <= t_end) {
+            record(t - t0);
+            counted++;
+        }
+    }
+    double measured = (double)(t - t_count) / 1e9;
+    report(1, size, measured > 0 ? measured : secs, counted, errors, corrupt, 1);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     const char *addr = NULL;
-    int port = 0, nconns = 1, busy = 0;
+    int port = 0, nconns = 1, busy = 0, setup = 0;
     size_t size = 64;
     double secs = 5, warm = 0.5;
     int o;
-    while ((o = getopt(argc, argv, "a:p:c:s:d:w:b")) != -1) {
+    while ((o = getopt(argc, argv, "a:p:c:s:d:w:bn")) != -1) {
         switch (o) {
         case 'a': addr = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -102,6 +172,7 @@ int main(int argc, char **argv)
         case 'd': secs = atof(optarg); break;
         case 'w': warm = atof(optarg); break;
         case 'b': busy = 1; break;
+        case 'n': setup = 1; break;
         default: usage();
         }
     }
@@ -113,6 +184,8 @@ int main(int argc, char **argv)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
         usage();
+    if (setup)
+        return connect_mode(&sa, size, secs, warm);
     int ep = epoll_create1(0);
     struct conn *conns = calloc((size_t)nconns, sizeof *conns);
     if (ep < 0 || !conns) {
@@ -196,11 +269,7 @@ int main(int argc, char **argv)
                     break;
                 }
             if (c->sent_ns >= t_count && t <= t_end) {
-                uint64_t d = t - c->sent_ns;
-                uint64_t b = d / HIST_NS;
-                hist[b < HIST_BUCKETS ? b : HIST_BUCKETS]++;
-                if (d > max_ns)
-                    max_ns = d;
+                record(t - c->sent_ns);
                 counted++;
             }
             c->got = 0;
@@ -222,12 +291,7 @@ int main(int argc, char **argv)
     double measured = (double)(t - t_count) / 1e9;
     if (measured <= 0)
         measured = secs;
-    printf("{\"conns\":%d,\"size\":%zu,\"seconds\":%.3f,\"round_trips\":%llu,\"rps\":%.1f,"
-           "\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
-           "\"errors\":%llu,\"corrupt\":%llu,\"open\":%d}\n",
-           nconns, size, measured, (unsigned long long)counted, (double)counted / measured, pct(counted, 0.50),
-           pct(counted, 0.90), pct(counted, 0.99), pct(counted, 0.999), (double)max_ns / 1000.0,
-           (unsigned long long)errors, (unsigned long long)corrupt, open_conns);
+    report(nconns, size, measured, counted, errors, corrupt, open_conns);
     for (int i = 0; i < nconns; i++)
         if (conns[i].fd >= 0)
             close(conns[i].fd);

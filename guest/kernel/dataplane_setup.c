@@ -5,6 +5,7 @@
 #include "dataplane.h"
 #include "app.h"
 #include "console.h"
+#include "entropy.h"
 #include "mm.h"
 #include "../net/arp.h"
 #include "../net/tcp.h"
@@ -103,6 +104,10 @@ void dp_start(struct percpu *c)
     int r = net_init(&dp->nc, c->id, &cfg, &dp->pool, dp->scratch, dp->scratch_len, DP_MAX_TCP_CONNS);
     if (r)
         panic("cpu%u: net_init failed (%d)", c->id, r);
+    uint64_t key[2];
+    const char *rng = entropy_secret(c, key);
+    tcp_set_secret(&dp->nc, key[0], key[1]); /* ISNs and SYN cookies (RFC 6528, 4987) */
+    key[0] = key[1] = 0;
     dp_install_static_arp(c, dp, ni);
     dp_setup_rss(c, dp, ni);
     dp->notify_port = (uint16_t)ni->notify_port;
@@ -110,5 +115,6 @@ void dp_start(struct percpu *c)
     if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->venv))
         panic("cpu%u: the NIC description for queue %u is invalid", c->id, c->id);
     dp_timers_init(dp);
-    kprintf("cpu%u: NIC queue %u up, %u mbufs, %u TCP connections max\n", c->id, c->id, DP_MBUFS, DP_MAX_TCP_CONNS);
+    kprintf("cpu%u: NIC queue %u up, %u mbufs, %u TCP connections max, TCP secret from %s + host seed\n", c->id,
+            c->id, DP_MBUFS, DP_MAX_TCP_CONNS, rng);
 }

@@ -64,6 +64,11 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
     cpuid(1, 0, r); /* before going native: afterwards the outer hypervisor answers */
     c->cpuid_1_ecx = r[2];
     c->cpuid_1_edx = r[3];
+    cpuid(0, 0, r);
+    if (r[0] >= 7) {
+        cpuid(7, 0, r);
+        c->cpuid_7_ebx = r[1]; /* RDSEED (entropy.c) */
+    }
     plat_detect(c);
     prot_select(c); /* before going native: PVM takes some boundaries' flags in the same MSR */
     plat->go_native(c);

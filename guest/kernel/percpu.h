@@ -50,6 +50,7 @@ struct percpu {
     struct dataplane *dp;       /* NULL without a NIC */
     volatile uint8_t *vif;      /* PVM: this CPU's VIF page */
     uint32_t cpuid_1_ecx, cpuid_1_edx; /* read before going native: on PVM the outer hypervisor answers CPUID afterwards */
+    uint32_t cpuid_7_ebx;              /* leaf 7 subleaf 0 EBX (0 if the leaf is absent) */
     struct ix_hcall hc __attribute__((aligned(64))); /* hypercall request buffer */
 };
 

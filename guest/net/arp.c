@@ -81,17 +81,41 @@ static struct arp_entry *arp_find(struct arp_cache *a, uint32_t ip)
     return NULL;
 }
 
-/* A free slot, else the resolved entry closest to expiry (it would be re-resolved soon
- * anyway). Pending entries are never evicted: they own queued frames. */
-static struct arp_entry *arp_slot(struct arp_cache *a)
+static void arp_drop_pending(struct net_core *c, struct arp_entry *e);
+
+/* A free slot, else a victim. Resolved entries are what live traffic uses, pending ones are
+ * guesses that may never be answered: replies to a spoofed-source flood (SYN-ACKs to
+ * addresses nobody holds) would otherwise fill the cache with pending entries, evict every
+ * resolved one, and cut off the real peers. So pending entries may hold at most half the
+ * cache: a new one past that replaces the oldest pending entry (its queued frames dropped),
+ * and a resolved entry is only given up for a new pending one below that share. An entry
+ * learned from a request to us (for_pending false) may replace any pending entry when no
+ * resolved one is left. */
+static struct arp_entry *arp_slot(struct net_core *c, bool for_pending)
 {
-    struct arp_entry *victim = NULL;
+    struct arp_cache *a = c->arp;
+    struct arp_entry *resolved = NULL, *pending = NULL;
+    uint32_t npending = 0;
     for (uint32_t i = 0; i < ARP_ENTRIES; i++) {
         struct arp_entry *e = &a->e[i];
         if (e->state == ARP_FREE)
             return e;
-        if (e->state == ARP_RESOLVED && (victim == NULL || e->expires < victim->expires))
-            victim = e;
+        if (e->state == ARP_RESOLVED && (resolved == NULL || e->expires < resolved->expires))
+            resolved = e;
+        if (e->state == ARP_PENDING) {
+            npending++;
+            /* oldest = most retries, then the earliest next retry */
+            if (pending == NULL || e->retries > pending->retries ||
+                (e->retries == pending->retries && e->expires < pending->expires))
+                pending = e;
+        }
+    }
+    struct arp_entry *victim = resolved;
+    if (pending != NULL && (resolved == NULL || (for_pending && npending >= ARP_ENTRIES / 2)))
+        victim = pending;
+    if (victim != NULL && victim->state == ARP_PENDING) {
+        c->counters.arp_pending_evicted++;
+        arp_drop_pending(c, victim);
     }
     return victim;
 }
@@ -219,7 +243,7 @@ void arp_input(struct net_core *c, struct mbuf *m)
         if (e != NULL) {
             arp_resolved(c, e, sha, now);
         } else if (for_us) {
-            e = arp_slot(c->arp);
+            e = arp_slot(c, false);
             if (e != NULL) {
                 e->ip = spa;
                 e->pend_head = e->pend_tail = NULL;
@@ -263,7 +287,7 @@ int arp_output(struct net_core *c, struct mbuf *m, const struct net_iov *iov, in
 
     uint64_t now = env_now_us();
     if (e == NULL) {
-        e = arp_slot(a);
+        e = arp_slot(c, true);
         if (e == NULL) {
             c->counters.drop_arp_no_entry++;
             mbuf_free(m);

@@ -5,7 +5,9 @@
  * are retried every ARP_RETRY_US up to ARP_RETRIES times, then the queued frames are dropped
  * (drop_arp_timeout). Resolved entries live ARP_REACHABLE_US and are then forgotten; the
  * next packet re-resolves. Entries are learned from requests that target us and refreshed
- * from any ARP packet whose sender is already cached (RFC 826 merge).
+ * from any ARP packet whose sender is already cached (RFC 826 merge). Pending entries hold
+ * at most half the cache once it is full (a new one then replaces the oldest pending one),
+ * so replies to spoofed sources cannot evict the resolved entries of real peers.
  *
  * Static entries (config [[nic.arp]], like Linux's NUD_PERMANENT): a separate table of up to
  * ARP_STATIC_MAX entries, sorted by address and searched first (binary search; nothing when

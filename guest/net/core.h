@@ -40,7 +40,8 @@ struct net_counters {
     uint64_t arp_requests_rx, arp_replies_rx, arp_requests_tx, arp_replies_tx;
     uint64_t drop_arp_queue_full; /* pending queue of an unresolved entry full */
     uint64_t drop_arp_timeout;  /* pending packets dropped: no reply after the retries */
-    uint64_t drop_arp_no_entry; /* cache full of pending entries, nothing to evict */
+    uint64_t drop_arp_no_entry; /* no slot at all (cannot happen since pending entries are evictable) */
+    uint64_t arp_pending_evicted; /* pending entries replaced (flood of unanswerable next hops) */
     /* IPv4 */
     uint64_t drop_ip_short;     /* shorter than its header / total length */
     uint64_t drop_ip_bad_hdr;   /* version != 4, ihl < 5, total length < ihl */
@@ -64,7 +65,7 @@ struct net_counters {
     uint64_t drop_udp_ev_full;  /* event array full: datagram dropped (UDP may lose) */
     uint64_t udp_rx, udp_tx, udp_sent_deferred;
     /* TCP: slots for TCP's counters (indices defined in tcp.h) */
-    uint64_t tcp[32];
+    uint64_t tcp[40];
 };
 
 struct net_core { /* one per dataplane core */

@@ -30,7 +30,8 @@ uint64_t env_now_us(void);
  * vsnprintf accepts). May be a no-op. Never called per packet on the fast path.
  * Defined by guest/kernel/stack_env.c (the core's log ring to the host),
  * guest/test/net/testlib.c (stderr when TL_LOG is set) and guest/test/net/harness.c
- * (stderr with --verbose). */
+ * (stderr with --verbose). A line starting with "warning: " is one an operator must see:
+ * `ix run` logs it at warn level (others at debug). */
 void env_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -37,6 +37,9 @@
  * tcp_core_mem_size). */
 int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_conns);
 size_t tcp_core_mem_size(unsigned max_conns);
+/* The per-boot secret keying ISNs (RFC 6528) and SYN cookies; set it right after
+ * tcp_core_init from real entropy (the default is derived from the clock only). */
+void tcp_set_secret(struct net_core *c, uint64_t k0, uint64_t k1);
 
 void tcp_input(struct net_core *c, struct mbuf *m, uint32_t src, uint32_t dst);
 
@@ -95,7 +98,7 @@ enum tcp_counter {
     TCPC_RETRANS,        /* segments retransmitted */
     TCPC_RTO,            /* retransmission timeouts */
     TCPC_FAST_RETRANS,   /* fast retransmits (3 dup ACKs; with SACK: recovery episodes) */
-    TCPC_SYN_DROPPED,    /* SYNs dropped: backlog or PCB pool full */
+    TCPC_SYN_DROPPED,    /* SYNs (or cookie ACKs) dropped: accept queue or pool full */
     TCPC_DELAYED_ACKS,   /* ACKs sent by the delayed-ACK timer */
     TCPC_PROBES,         /* zero-window and keepalive probes */
     TCPC_TX_FAIL,        /* ipv4_output or mbuf allocation failures */
@@ -113,6 +116,9 @@ enum tcp_counter {
     TCPC_TLP_PROBES,     /* tail loss probes sent (RFC 8985 §7) */
     TCPC_TLP_RECOVERIES, /* ... whose retransmission repaired a loss (cwnd reduced once) */
     TCPC_SEG_NOREC,      /* new data held back: no per-segment record to be had */
+    TCPC_SYNCOOKIE_SENT, /* SYN-ACKs sent as SYN cookies (the half-open bound was reached) */
+    TCPC_SYNCOOKIE_OK,   /* connections established from a valid cookie in the peer's ACK */
+    TCPC_SYNCOOKIE_BAD,  /* ACKs to a listener with no connection and no valid cookie */
     TCPC_COUNT
 };
 

@@ -9,7 +9,7 @@ void tcp_app_gone(struct net_core *c)
     struct tcp_core *tc = c->tcp;
     if (!tc)
         return;
-    for (unsigned i = 0; i < tc->max_conns; i++) {
+    for (unsigned i = 0; i < tc->npcbs; i++) {
         struct tcp_pcb *p = &tc->pcbs[i];
         if (!p->in_use)
             continue;

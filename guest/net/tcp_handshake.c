@@ -57,19 +57,33 @@ static void adopt_syn_options(struct net_core *c, struct tcp_pcb *p, const struc
 }
 
 /* A SYN for a listener: a new connection in SYN_RECEIVED answers with a SYN-ACK; it counts
- * against the listener's backlog until the app accepts or rejects it. */
+ * against the listener's backlog until the app accepts or rejects it. Half-open
+ * connections take blocks from the half-open reserve, at most min(backlog, reserve) per
+ * listener; past that bound the SYN is answered with a SYN cookie (tcp_synflood.c) and
+ * forgotten. */
 void tcp_passive_open(struct net_core *c, struct tcp_listener *l, uint32_t src, uint32_t dst,
                       uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s)
 {
-    if (l->pending >= l->backlog) {
-        TCP_TCTR(c, SYN_DROPPED); /* like Linux: drop, the client's SYN retry comes back */
+    if (l->pending - l->half >= l->backlog) {
+        TCP_TCTR(c, SYN_DROPPED); /* accept queue full, like Linux: the SYN retry comes back */
         return;
     }
-    struct tcp_pcb *p = tcp_pcb_alloc(c);
+    struct tcp_pcb *p = l->half < l->backlog ? tcp_pcb_alloc_half(c) : NULL;
     if (p == NULL) {
-        TCP_TCTR(c, SYN_DROPPED);
+        tcp_cookie_syn_ack(c, src, dst, sport, dport, s);
         return;
     }
+    l->half++;
+    tcp_syn_recv_init(c, p, l, src, dst, sport, dport, s, tcp_isn_tuple(c, dst, src, dport, sport));
+    tcp_pcb_hash(c, p);
+    (void)tcp_xmit(c, p, p->iss, 0, 0);
+}
+
+/* A control block in SYN_RECEIVED for the SYN s (a real one, or one rebuilt from a cookie),
+ * with our ISS iss; counted in the listener's pending connections. */
+void tcp_syn_recv_init(struct net_core *c, struct tcp_pcb *p, struct tcp_listener *l, uint32_t src,
+                       uint32_t dst, uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s, uint32_t iss)
+{
     tcp_pcb_init_conn(c, p);
     p->laddr = dst;
     p->raddr = src;
@@ -77,12 +91,13 @@ void tcp_passive_open(struct net_core *c, struct tcp_listener *l, uint32_t src, 
     p->lport = dport;
     p->passive = true;
     p->listener = l;
-    l->pending++;
+    if (l != NULL) /* NULL: the scratch block of a cookie SYN-ACK */
+        l->pending++;
     p->state = TCPS_SYN_RECEIVED;
     p->irs = s->seq;
     p->rcv_nxt = s->seq + 1;
     p->rcv_adv = p->rcv_nxt;
-    p->iss = tcp_isn(c, p);
+    p->iss = iss;
     p->snd_una = p->snd_nxt = p->snd_max = p->iss;
     p->snd_end = p->fin_seq = p->sq_seq = p->iss + 1;
     adopt_syn_options(c, p, s);
@@ -91,8 +106,6 @@ void tcp_passive_open(struct net_core *c, struct tcp_listener *l, uint32_t src, 
     p->snd_wl1 = s->seq;
     p->snd_wl2 = p->iss;
     tcp_cc_init(c, p);
-    tcp_pcb_hash(c, p);
-    (void)tcp_xmit(c, p, p->iss, 0, 0);
 }
 
 /* A segment for our SYN_SENT connection: an acceptable SYN-ACK establishes it, a RST with an

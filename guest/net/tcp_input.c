@@ -305,6 +305,12 @@ static void synced_input(struct net_core *c, struct tcp_pcb *p, struct tcp_rx_se
             drop(m);
             return;
         }
+        if (!tcp_pcb_promote(c, p)) {
+            TCP_TCTR(c, SYN_DROPPED); /* no block for one more connection: like a full
+                                       * accept queue, the peer retransmits */
+            drop(m);
+            return;
+        }
         if (p->rtt_timing && p->rto_count == 0)
             tcp_rtt_sample(c, p, (uint32_t)(env_now_us() - p->rtt_start));
         p->rtt_timing = false;
@@ -461,12 +467,16 @@ void tcp_input(struct net_core *c, struct mbuf *m, uint32_t src, uint32_t dst)
     }
     if (p == NULL) {
         struct tcp_listener *l = tcp_listener_find(c, dport);
-        if (l != NULL && (s.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
-            tcp_passive_open(c, l, src, dst, sport, dport, &s);
-        else
-            tcp_reset_no_pcb(c, src, dst, sport, dport, &s);
-        mbuf_free(m);
-        return;
+        if (l != NULL && (s.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK)
+            p = tcp_cookie_open(c, l, src, dst, sport, dport, &s); /* it may carry data */
+        if (p == NULL) {
+            if (l != NULL && (s.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+                tcp_passive_open(c, l, src, dst, sport, dport, &s);
+            else
+                tcp_reset_no_pcb(c, src, dst, sport, dport, &s);
+            mbuf_free(m);
+            return;
+        }
     }
     if (p->state == TCPS_SYN_SENT) {
         tcp_syn_sent_input(c, p, &s);

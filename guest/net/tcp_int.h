@@ -4,6 +4,7 @@
 
 #include "core.h"
 #include "mbuf.h"
+#include "siphash.h"
 #include "tcp.h"
 #include "timer.h"
 #include "wire/tcp.h"
@@ -69,9 +70,15 @@ struct tcp_slice {
 
 struct tcp_listener {
     uint16_t port;      /* 0 = free slot */
-    uint16_t backlog;
+    uint16_t backlog;   /* accept queue: established, not accepted yet (pending - half) */
     uint16_t pending;   /* SYN_RECEIVED + established but not accepted yet */
+    uint16_t half;      /* of which half-open (SYN_RECEIVED, from the half-open reserve) */
 };
+
+/* Half-open connections live in a reserve of control blocks of their own, beyond the
+ * max_conns of connections proper, so a SYN flood can never take a block a connection
+ * needs. Per listener at most min(backlog, TCP_HALF_OPEN_MAX); past that, SYN cookies. */
+#define TCP_HALF_OPEN_MAX 256u
 
 /* Deferred events (bits of pcb->pend). */
 #define PEND_KNOCK 0x01u
@@ -87,6 +94,7 @@ struct tcp_pcb {
     uint8_t state;
     bool in_use;
     bool passive;            /* came from a listener */
+    bool half;               /* half-open: holds a block of the half-open reserve */
     bool app_ref;            /* the app holds a valid handle */
     bool accepted;           /* events may be posted (passive: after tcp_accept) */
     bool app_closed;         /* tcp_close called */
@@ -173,8 +181,9 @@ struct tcp_pcb {
 struct tcp_core {
     struct net_core *c;
     struct tcp_tunables tun;
-    struct tcp_pcb *pcbs;
+    struct tcp_pcb *pcbs;    /* npcbs = max_conns + half_max blocks */
     unsigned max_conns, in_use;
+    unsigned npcbs, half_max, half_open;  /* half_open of in_use are half-open */
     struct tcp_pcb *free_pcbs;
     struct tcp_pcb **hash;
     uint32_t hash_mask;
@@ -188,6 +197,9 @@ struct tcp_core {
     struct mbuf *grave;      /* payload of dead connections the app may still be reading */
     uint16_t next_port;
     uint64_t isn_secret;
+    struct siphash_key key;  /* per-boot secret: ISNs (RFC 6528 F) and SYN cookies */
+    uint64_t flood_log_us;   /* last "SYN flood" log line (rate limit) */
+    uint64_t flood_cookies;  /* TCPC_SYNCOOKIE_SENT at that line */
     struct timer_wheel wheel_storage;
 };
 
@@ -205,18 +217,22 @@ static inline bool tcp_can_send_data(uint8_t st)
 }
 
 /* tcp_pcb.c */
-struct tcp_pcb *tcp_pcb_alloc(struct net_core *c);
+struct tcp_pcb *tcp_pcb_alloc(struct net_core *c);          /* a connection's block */
+struct tcp_pcb *tcp_pcb_alloc_half(struct net_core *c);     /* from the half-open reserve */
+bool tcp_pcb_promote(struct net_core *c, struct tcp_pcb *p); /* half-open -> connection */
 void tcp_pcb_free(struct net_core *c, struct tcp_pcb *p);   /* releases everything */
 void tcp_pcb_hash(struct net_core *c, struct tcp_pcb *p);
 struct tcp_pcb *tcp_pcb_lookup(struct net_core *c, uint32_t raddr, uint16_t rport, uint16_t lport);
 struct tcp_pcb *tcp_pcb_from_handle(struct net_core *c, uint64_t h);
 struct tcp_listener *tcp_listener_find(struct net_core *c, uint16_t port);
 uint32_t tcp_isn(struct net_core *c, const struct tcp_pcb *p);
+uint32_t tcp_isn_tuple(struct net_core *c, uint32_t laddr, uint32_t raddr, uint16_t lport, uint16_t rport);
 void tcp_pcb_init_conn(struct net_core *c, struct tcp_pcb *p); /* windows, RTO, cc defaults */
 void tcp_slices_free(struct net_core *c, struct tcp_pcb *p);
 
 /* tcp_output.c */
 #define XF_ACKONLY 0x1u   /* no data, SYN or FIN: a pure ACK (or probe) at `seq` */
+#define XF_STATELESS 0x2u /* a SYN cookie's SYN-ACK from a scratch PCB: no timers, no RTT */
 int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxlen, unsigned xf);
 void tcp_output(struct net_core *c, struct tcp_pcb *p);         /* send what the windows allow */
 void tcp_send_ack(struct net_core *c, struct tcp_pcb *p);
@@ -295,6 +311,17 @@ void tcp_reset_no_pcb(struct net_core *c, uint32_t src, uint32_t dst, uint16_t s
 void tcp_passive_open(struct net_core *c, struct tcp_listener *l, uint32_t src, uint32_t dst,
                       uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s);
 void tcp_syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct tcp_rx_seg *s);
+void tcp_syn_recv_init(struct net_core *c, struct tcp_pcb *p, struct tcp_listener *l, uint32_t src,
+                       uint32_t dst, uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s, uint32_t iss);
+
+/* tcp_synflood.c: past the half-open bound. A SYN answered with a cookie SYN-ACK (no state
+ * kept). */
+void tcp_cookie_syn_ack(struct net_core *c, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                        const struct tcp_rx_seg *s);
+/* An ACK for a listener and no connection: a connection in SYN_RECEIVED (to be completed by
+ * that ACK) if it carries a valid SYN cookie, else NULL (the caller answers with RST). */
+struct tcp_pcb *tcp_cookie_open(struct net_core *c, struct tcp_listener *l, uint32_t src, uint32_t dst,
+                                uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s);
 
 #include "stack_env.h"
 static inline uint32_t tcp_now_ms(void) { return (uint32_t)(env_now_us() / 1000u); }

@@ -218,12 +218,16 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
     int rc = ipv4_output(c, m, iov, niov, p->raddr, NET_PROTO_TCP);
     if (rc < 0) {
         TCP_TCTR(c, TX_FAIL);
-        /* Make sure something retries: the RTO/persist timer also resumes stalled output. */
-        if (!timer_pending(&p->t_rtx))
+        /* Make sure something retries: the RTO/persist timer also resumes stalled output.
+         * Never for a stateless SYN-ACK: its scratch block is gone when we return, and the
+         * peer's SYN retry gets a new cookie. */
+        if (!(xf & XF_STATELESS) && !timer_pending(&p->t_rtx))
             tcp_rearm_rtx(c, p);
         return rc;
     }
     TCP_TCTR(c, TX_SEGS);
+    if (xf & XF_STATELESS)
+        return 1;
     if (flags & TCP_ACK) {
         p->unacked_segs = 0;
         if (timer_pending(&p->t_dack))

@@ -38,12 +38,20 @@ static uint32_t hash_size(unsigned max_conns)
 
 static uint32_t nslices_for(unsigned max_conns) { return max_conns * 2 + 1024; }
 
+/* The half-open reserve: small pools (tests) get as many as they have connections. */
+static unsigned half_max_for(unsigned max_conns)
+{
+    unsigned n = max_conns < 16 ? 16 : max_conns;
+    return n > TCP_HALF_OPEN_MAX ? TCP_HALF_OPEN_MAX : n;
+}
+
 _Static_assert(TCPC_COUNT <= sizeof(((struct net_counters *)0)->tcp) / sizeof(uint64_t),
                "TCP counters must fit net_counters.tcp[]");
 
 size_t tcp_core_mem_size(unsigned max_conns)
 {
-    return ALIGN64(sizeof(struct tcp_core)) + ALIGN64(sizeof(struct tcp_pcb) * max_conns) +
+    size_t npcbs = (size_t)max_conns + half_max_for(max_conns);
+    return ALIGN64(sizeof(struct tcp_core)) + ALIGN64(sizeof(struct tcp_pcb) * npcbs) +
            ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns)) +
            ALIGN64(sizeof(struct tcp_slice) * nslices_for(max_conns)) +
            ALIGN64(sizeof(struct tcp_seg) * ((size_t)tcp_segs_pool_size(max_conns) + 1));
@@ -71,7 +79,9 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     tc->c = c;
     tc->tun = tcp_defaults;
     tc->pcbs = (struct tcp_pcb *)p;
-    p += ALIGN64(sizeof(struct tcp_pcb) * max_conns);
+    tc->half_max = half_max_for(max_conns);
+    tc->npcbs = max_conns + tc->half_max;
+    p += ALIGN64(sizeof(struct tcp_pcb) * tc->npcbs);
     tc->hash = (struct tcp_pcb **)p;
     tc->hash_mask = hash_size(max_conns) - 1;
     p += ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns));
@@ -82,7 +92,7 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     tc->max_conns = max_conns;
 
     /* Free lists in index order so the first connections get the first slots. */
-    for (unsigned i = max_conns; i-- > 0;) {
+    for (unsigned i = tc->npcbs; i-- > 0;) {
         struct tcp_pcb *pcb = &tc->pcbs[i];
         pcb->idx = i;
         pcb->gen = 1;
@@ -104,6 +114,8 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     /* Not cryptographic: mixes the clock, the core's address and the stack address. A
      * real deployment would seed this from the host's RNG (RFC 6528 wants a secret). */
     tc->isn_secret = now * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)tc ^ ((uint64_t)c->cfg.addr << 17);
+    tc->key.k0 = tc->isn_secret;
+    tc->key.k1 = tc->isn_secret * 0xbf58476d1ce4e5b9ull ^ 0x94d049bb133111ebull;
     tc->next_port = (uint16_t)(32768 + (tc->isn_secret % 28232));
     c->tcp = tc;
     return 0;
@@ -143,7 +155,7 @@ static struct tcp_pcb *recycle_time_wait(struct net_core *c)
 {
     struct tcp_core *tc = c->tcp;
     /* Only when the pool is exhausted: O(n), like Linux's tcp_max_tw_buckets pressure. */
-    for (unsigned i = 0; i < tc->max_conns; i++) {
+    for (unsigned i = 0; i < tc->npcbs; i++) {
         struct tcp_pcb *p = &tc->pcbs[i];
         if (p->in_use && p->state == TCPS_TIME_WAIT && !p->app_ref) {
             TCP_TCTR(c, TW_RECYCLED);
@@ -154,12 +166,19 @@ static struct tcp_pcb *recycle_time_wait(struct net_core *c)
     return NULL;
 }
 
-struct tcp_pcb *tcp_pcb_alloc(struct net_core *c)
+/* One free list for both budgets: connections (in_use - half_open <= max_conns) and the
+ * half-open reserve (half_open <= half_max). Together they never exceed npcbs, so the list
+ * is never empty while a budget has room. */
+static bool full_budget_left(struct net_core *c)
+{
+    struct tcp_core *tc = c->tcp;
+    return tc->in_use - tc->half_open < tc->max_conns || recycle_time_wait(c) != NULL;
+}
+
+static struct tcp_pcb *take(struct net_core *c)
 {
     struct tcp_core *tc = c->tcp;
     struct tcp_pcb *p = tc->free_pcbs;
-    if (p == NULL)
-        p = recycle_time_wait(c);
     if (p == NULL)
         return NULL;
     tc->free_pcbs = p->lnext;
@@ -171,6 +190,47 @@ struct tcp_pcb *tcp_pcb_alloc(struct net_core *c)
     tcp_timers_init(p);
     tc->in_use++;
     return p;
+}
+
+struct tcp_pcb *tcp_pcb_alloc(struct net_core *c)
+{
+    return full_budget_left(c) ? take(c) : NULL;
+}
+
+struct tcp_pcb *tcp_pcb_alloc_half(struct net_core *c)
+{
+    struct tcp_core *tc = c->tcp;
+    if (tc->half_open >= tc->half_max)
+        return NULL;
+    struct tcp_pcb *p = take(c);
+    if (p != NULL) {
+        p->half = true;
+        tc->half_open++;
+    }
+    return p;
+}
+
+static void half_done(struct net_core *c, struct tcp_pcb *p)
+{
+    if (!p->half)
+        return;
+    p->half = false;
+    c->tcp->half_open--;
+    if (p->listener != NULL && p->listener->half > 0)
+        p->listener->half--;
+}
+
+/* The handshake completed: the block now counts as a connection's. False (and nothing
+ * changed) when the connections' budget is used up; the ACK is then dropped, as Linux does
+ * when the accept queue overflows, and the peer's retransmission tries again. */
+bool tcp_pcb_promote(struct net_core *c, struct tcp_pcb *p)
+{
+    if (!p->half)
+        return true;
+    if (!full_budget_left(c))
+        return false;
+    half_done(c, p);
+    return true;
 }
 
 static uint32_t tuple_hash(const struct tcp_core *tc, uint32_t raddr, uint16_t rport, uint16_t lport)
@@ -231,6 +291,7 @@ void tcp_pcb_free(struct net_core *c, struct tcp_pcb *p)
         return;
     tcp_timers_cancel(c, p);
     unhash(c, p);
+    half_done(c, p);
     tcp_listener_drop_pending(p);
     tcp_rq_free(c, p);
     tcp_slices_free(c, p);
@@ -262,7 +323,7 @@ struct tcp_pcb *tcp_pcb_from_handle(struct net_core *c, uint64_t h)
     if (tc == NULL)
         return NULL;
     uint32_t idx = (uint32_t)h, gen = (uint32_t)(h >> 32);
-    if (idx >= tc->max_conns)
+    if (idx >= tc->npcbs)
         return NULL;
     struct tcp_pcb *p = &tc->pcbs[idx];
     if (!p->in_use || p->gen != gen || !p->app_ref)
@@ -288,15 +349,24 @@ void tcp_listener_drop_pending(struct tcp_pcb *p)
     }
 }
 
-/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. F here is a keyed 64-bit mix. */
+/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock, F SipHash-2-4 keyed with the
+ * per-boot secret. The 0x15 tag keeps F apart from the cookies' use of the same key. */
+uint32_t tcp_isn_tuple(struct net_core *c, uint32_t laddr, uint32_t raddr, uint16_t lport, uint16_t rport)
+{
+    uint64_t w[3] = {((uint64_t)laddr << 32) | raddr, ((uint64_t)lport << 16) | rport, 0x15};
+    return (uint32_t)siphash24(&c->tcp->key, w, 3) + (uint32_t)(env_now_us() / 4);
+}
+
 uint32_t tcp_isn(struct net_core *c, const struct tcp_pcb *p)
 {
-    uint64_t x = c->tcp->isn_secret ^ (((uint64_t)p->raddr << 32) | ((uint64_t)p->rport << 16) | p->lport);
-    x ^= (uint64_t)p->laddr * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return (uint32_t)x + (uint32_t)(env_now_us() / 4);
+    return tcp_isn_tuple(c, p->laddr, p->raddr, p->lport, p->rport);
+}
+
+void tcp_set_secret(struct net_core *c, uint64_t k0, uint64_t k1)
+{
+    c->tcp->key.k0 = k0;
+    c->tcp->key.k1 = k1;
+    c->tcp->isn_secret = k0 ^ k1;
 }
 
 uint16_t tcp_our_mss(const struct net_core *c) { return (uint16_t)(c->tcp->tun.mtu - 40); }

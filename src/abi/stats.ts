@@ -14,7 +14,7 @@ export const CoreStats = defineStruct('ix_core_stats', 216, {
   rxFrames: u64(0), txFrames: u64(8), rxBytes: u64(16), txBytes: u64(24), loops: u64(32),
   rxBatches: array('u64', 40, STATS_BATCH_BUCKETS), bpolls: u64(104), calls: u64(112), events: u64(120),
   drops: u64(128), tcpConns: u64(136), busyCycles: u64(144), idleCycles: u64(152), halts: u64(160),
-  tsc: u64(168),
+  tsc: u64(168), synCookies: u64(176), synCookieConns: u64(184), synCookieBad: u64(192), synDrops: u64(200),
 });
 export type CoreStatsValue = StructValue<typeof CoreStats>;
 
@@ -33,5 +33,9 @@ export const CORE_COUNTERS = [
   { key: 'busyCycles', metric: 'ix_busy_cycles_total', type: 'counter', help: 'TSC cycles spent working.' },
   { key: 'idleCycles', metric: 'ix_idle_cycles_total', type: 'counter', help: 'TSC cycles spent idle (polling with nothing to do, or halted).' },
   { key: 'halts', metric: 'ix_halts_total', type: 'counter', help: 'Idle halts.' },
+  { key: 'synCookies', metric: 'ix_tcp_syn_cookies_total', type: 'counter', help: 'SYN-ACKs sent as SYN cookies (a listener\'s half-open bound was reached: likely a SYN flood).' },
+  { key: 'synCookieConns', metric: 'ix_tcp_syn_cookie_connections_total', type: 'counter', help: 'TCP connections established from a valid SYN cookie.' },
+  { key: 'synCookieBad', metric: 'ix_tcp_syn_cookie_invalid_total', type: 'counter', help: 'ACKs to a listener that matched no connection and carried no valid SYN cookie.' },
+  { key: 'synDrops', metric: 'ix_tcp_syn_drops_total', type: 'counter', help: 'SYNs and handshake ACKs dropped because the accept queue or the connection pool was full.' },
 ] as const satisfies readonly { key: Exclude<keyof CoreStatsValue, 'rxBatches' | 'tsc'>; metric: string; type: 'counter' | 'gauge'; help: string }[];
 export type CoreCounterKey = (typeof CORE_COUNTERS)[number]['key'];

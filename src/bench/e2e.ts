@@ -11,6 +11,8 @@
  *           guest/build/apps/kvstore.elf does not exist)
  *   echo    bench/e2e/echoload, 64 B, 1/16/256 connections, one message in flight on each:
  *           guest/apps/echo.c vs bench/e2e/epoll_echo.c
+ *   connect echoload -n: new connections per second from one client, one at a time (connect,
+ *           64 B echo, close with RST), against the same two servers
  *
  * Linux runs over a veth pair between two namespaces of its own; the dataplane's client runs
  * in the dataplane's namespace (its TAP is the link). Servers use `serverCpus` (the dataplane's
@@ -45,7 +47,7 @@ export interface E2eOptions {
 }
 
 type Side = 'ix' | 'linux';
-type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | 'kv_memslap' | `echo_${number}`;
+type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | 'kv_memslap' | 'connect' | `echo_${number}`;
 type Sample = RttResult | EchoLoadResult | MemslapResult;
 
 export interface E2eRow {
@@ -175,6 +177,9 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const sockperfArgs = (ip: string, port: number, spin: boolean) =>
     ['ping-pong', '--tcp', '-i', ip, '-p', String(port), '-m', String(MSG), '-t', String(secs), '--full-rtt', ...(spin ? ['--nonblocked'] : [])];
   const echoArgs = (ip: string, conns: number) => ['-a', ip, '-p', String(PORT_ECHO), '-c', String(conns), '-s', String(MSG), '-d', String(secs), '-w', '0.5'];
+  // connection setup: echoload -n opens, echoes one message on and closes one connection at a time
+  const connectArgs = (ip: string) => ['-a', ip, '-p', String(PORT_ECHO), '-n', '-s', String(MSG), '-d', String(secs), '-w', '0.5'];
+  const connectCheck = (r: EchoLoadResult) => (r.errors || r.corrupt ? `echoload -n: ${r.errors} failed connections, ${r.corrupt} corrupt` : null);
   const echoCheck = (r: EchoLoadResult) => (r.errors || r.corrupt || r.open !== r.conns ? `echoload: ${r.errors} errors, ${r.corrupt} corrupt, ${r.open}/${r.conns} open` : null);
   const kvArgs = (ip: string, port: number) => ['-a', ip, '-p', String(port), '-c', String(o.kvConns), '-v', String(MSG), '-k', '10000', '-d', String(secs), '-w', '0.5'];
   const memslapArgs = (ip: string, port: number) =>
@@ -219,6 +224,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     });
     await withIx(echoApp, async (dp) => {
       for (const c of o.echoConns) await point(`echo_${c}`, 'ix', dp.netns, tools.echoload, echoArgs(IX_ADDRESS, c), parseEchoLoad, echoCheck);
+      await point('connect', 'ix', dp.netns, tools.echoload, connectArgs(IX_ADDRESS), parseEchoLoad, connectCheck);
     });
     if ('app' in kv)
       await withIx(kv.app, async (dp) => {
@@ -234,6 +240,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
       point('rtt_spin', 'linux', link.cli.name, 'sockperf', sockperfArgs(ip, PORT_SOCKPERF, true), parseSockperf));
     await withLinux(tools.epollEcho, [String(PORT_ECHO), String(o.serverCpus.length)], PORT_ECHO, async () => {
       for (const c of o.echoConns) await point(`echo_${c}`, 'linux', link.cli.name, tools.echoload, echoArgs(ip, c), parseEchoLoad, echoCheck);
+      await point('connect', 'linux', link.cli.name, tools.echoload, connectArgs(ip), parseEchoLoad, connectCheck);
     });
     if ('app' in kv) {
       const mc = ['-u', 'nobody', '-l', ip, '-p', String(PORT_KV), '-U', '0', '-t', String(o.serverCpus.length), '-m', '256', '-c', '4096'];
@@ -313,6 +320,9 @@ function buildRows(samples: Record<string, Record<Side, Sample[]>>, echoConns: n
     if (c === 1) row('echo 64 B RTT p50 us, 1 conn', 'echo_1', (s) => (s as EchoLoadResult).p50_us, null);
     row(`echo 64 B RTT p99 us, ${c} conn${c === 1 ? '' : 's'}`, `echo_${c}`, (s) => (s as EchoLoadResult).p99_us, null);
   }
+  // one client, one connection at a time: connect, 64 B echo, close (RST), vs the epoll echo
+  row('new connections/s (connect + 64 B echo + close, one at a time), vs epoll', 'connect', (s) => (s as EchoLoadResult).rps, null);
+  row('connection setup + echo p99 us', 'connect', (s) => (s as EchoLoadResult).p99_us, null);
   return rows;
 }
 

@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile } from './schema.js';
 import { closest } from './suggest.js';
 import type { DataplaneConfig, Protection } from './types.js';
-import { macFromName, parseCidr, parseMac, parseSize, formatIpv4 } from './values.js';
+import { macFromName, parseCidr, parseMac, parseRssKey, parseSize, formatIpv4 } from './values.js';
 
 export const INLINE_SOURCE = '<inline>';
 
@@ -104,6 +104,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       gateway: f.nic.gateway ?? DEFAULTS.nic.gateway,
       arp: (f.nic.arp ?? DEFAULTS.nic.arp).map((e) => ({ ip: e.ip, mac: parseMac(e.mac)! })),
       rssTableSize: f.nic.rss_table_size ?? DEFAULTS.nic.rssTableSize,
+      rssKey: f.nic.rss_key !== undefined ? parseRssKey(f.nic.rss_key)! : null,
       backendSpinUs: f.nic.backend_spin_us ?? DEFAULTS.nic.backendSpinUs,
     };
   }

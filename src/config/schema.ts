@@ -12,6 +12,7 @@ import {
   isZeroMac,
   parseCidr,
   parseIpv4,
+  parseRssKey,
   parseMac,
   parseSize,
   prefixMask,
@@ -47,6 +48,7 @@ export const ALLOWED = {
   'nic.address': 'an IPv4 host address with prefix length, e.g. "10.10.0.2/24" (prefix 1 to 32; not the network or broadcast address)',
   'nic.gateway': 'an IPv4 address inside nic.address\'s subnet, other than nic.address itself',
   'nic.rss_table_size': `a power of two from ${LIMITS.rssTableMin} to ${LIMITS.rssTableMax}`,
+  'nic.rss_key': 'the 40-byte Toeplitz RSS key as 80 hex digits (":" between bytes allowed), not all zeros; omit it for a random key per run',
   'nic.backend_spin_us': `an integer from ${LIMITS.backendSpinUsMin} to ${LIMITS.backendSpinUsMax}: microseconds the host NIC backend keeps polling after its last frame before it sleeps`,
   'nic.arp': `a list of at most ${LIMITS.arpMax} tables [[nic.arp]] with \`ip\` and \`mac\``,
   'nic.arp[].ip': 'an IPv4 address inside nic.address\'s subnet, each listed once, other than nic.address',
@@ -214,6 +216,12 @@ const nicSchema = z
       const p = intIn(LIMITS.rssTableMin, LIMITS.rssTableMax, v);
       if (p !== null) return p;
       return ((v as number) & ((v as number) - 1)) === 0 ? null : 'not a power of two';
+    }).optional(),
+    rss_key: leaf<string>(ALLOWED['nic.rss_key'], (v) => {
+      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+      const hex = parseRssKey(v);
+      if (hex === null) return 'not 40 bytes of hex (80 hex digits)';
+      return /^0+$/.test(hex) ? 'all zeros (every flow would hash alike)' : null;
     }).optional(),
     backend_spin_us: leaf<number>(ALLOWED['nic.backend_spin_us'], (v) => intIn(LIMITS.backendSpinUsMin, LIMITS.backendSpinUsMax, v)).optional(),
     arp: z.array(arpSchema, { error: ALLOWED['nic.arp'] }).optional(),

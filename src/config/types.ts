@@ -18,6 +18,8 @@ export interface NicConfig {
   gateway: string | null;
   arp: { ip: string; mac: string }[];
   rssTableSize: number;
+  /** the RSS key as 80 lower-case hex digits, or null: a random key for every run */
+  rssKey: string | null;
   /** how long the host NIC backend polls after its last frame before it sleeps */
   backendSpinUs: number;
 }

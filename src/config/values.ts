@@ -65,6 +65,12 @@ export function parseMac(s: string): string | null {
   return s.toLowerCase().replace(/-/g, ':');
 }
 
+/** An RSS key: 80 hex digits, optionally ":" between bytes -> 80 lower-case hex digits. */
+export function parseRssKey(s: string): string | null {
+  const hex = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){39}$/.test(s) ? s.replace(/:/g, '') : s;
+  return /^[0-9a-fA-F]{80}$/.test(hex) ? hex.toLowerCase() : null;
+}
+
 export function isMulticastMac(mac: string): boolean {
   return (parseInt(mac.slice(0, 2), 16) & 1) === 1;
 }

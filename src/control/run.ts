@@ -45,7 +45,11 @@ export interface RunOutcome extends MachineResult {
   protection: string;
   selftestSeconds: number | null;
   /** per-core counters at the end of the run */
-  cores: { cpu: number; rxFrames: number; txFrames: number; events: number; bpolls: number; calls: number }[];
+  cores: {
+    cpu: number; rxFrames: number; txFrames: number; events: number; bpolls: number; calls: number;
+    /** SYN flood defence (guest/net/tcp_synflood.c): cookies sent, connections made from them, dropped SYNs */
+    synCookies: number; synCookieConns: number; synDrops: number;
+  }[];
 }
 
 export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise<RunOutcome> {
@@ -94,6 +98,8 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
   const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
   m.on('log', (cpu, line) => {
     if (line.startsWith('\x01')) appOut(`[${cfg.name} core ${cpu}] ${line.slice(1)}`);
+    // the guest marks what an operator must see (e.g. a SYN flood) with "warning: "
+    else if (line.startsWith('warning: ')) log.warn({ cpu }, `guest: ${line.slice(9)}`);
     else log.debug({ cpu }, `guest: ${line}`);
   });
   m.on('app-exit', (cpu, status) => log.info({ cpu, status }, `app on core ${cpu} exited with status ${status}`));
@@ -181,6 +187,9 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
       events: Number(r.stats.events),
       bpolls: Number(r.bpollCalls),
       calls: Number(r.callsExecuted),
+      synCookies: Number(r.stats.synCookies),
+      synCookieConns: Number(r.stats.synCookieConns),
+      synDrops: Number(r.stats.synDrops),
     })),
     selftestSeconds: st,
   };

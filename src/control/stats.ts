@@ -60,6 +60,9 @@ export interface CoreRates {
   eventsPerS: number;
   /** gauge */
   tcpConns: number;
+  /** SYN-ACKs sent as SYN cookies per second: non-zero means a listener is past its
+   * half-open bound, most likely a SYN flood */
+  synCookiesPerS: number;
   /** guest stack drops + NIC backend drops, per second */
   dropsPerS: number;
   /** idle_cycles / (busy_cycles + idle_cycles) over the interval (null if neither moved) */
@@ -135,6 +138,7 @@ function coreRates(a: CoreCounters, b: CoreCounters, secs: number): CoreRates {
     callsPerBpoll: dBpolls > 0 ? d(a.calls, b.calls) / dBpolls : null,
     eventsPerS: per(d(a.events, b.events)),
     tcpConns: b.tcpConns,
+    synCookiesPerS: per(d(a.synCookies, b.synCookies)),
     dropsPerS: per(d(a.drops, b.drops) + d(a.nicDrops, b.nicDrops)),
     idleShare: dBusy + dIdle > 0 ? dIdle / (dBusy + dIdle) : null,
     exitsPerS: per(d(a.exits, b.exits)),
@@ -224,7 +228,7 @@ export function batchDistribution(batchesPerS: number[]): string {
 
 /** A table for a terminal: one row per core plus a total. */
 export function renderReport(r: StatsReport): string {
-  const head = ['core', 'rx pkt/s', 'tx pkt/s', 'rx B/s', 'tx B/s', 'events/s', 'calls/bpoll', 'tcp conns', 'drops/s', 'idle', 'exits/s', 'rx batch sizes'];
+  const head = ['core', 'rx pkt/s', 'tx pkt/s', 'rx B/s', 'tx B/s', 'events/s', 'calls/bpoll', 'tcp conns', 'syn cookies/s', 'drops/s', 'idle', 'exits/s', 'rx batch sizes'];
   const row = (label: string, c: Omit<CoreRates, 'cpu'>) => [
     label,
     fmtRate(c.rxPps),
@@ -234,6 +238,7 @@ export function renderReport(r: StatsReport): string {
     fmtRate(c.eventsPerS),
     c.callsPerBpoll === null ? '-' : c.callsPerBpoll.toFixed(1),
     String(c.tcpConns),
+    fmtRate(c.synCookiesPerS),
     fmtRate(c.dropsPerS),
     pct(c.idleShare),
     fmtRate(c.exitsPerS),

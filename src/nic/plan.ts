@@ -3,10 +3,11 @@
 // strings, Uint8Arrays, arrays): structured-cloneable, so the worker gets it as is in its
 // workerData. What only exists at run time (guest memory, ring addresses, fds, eventfds,
 // shared buffers, a namespace created at attach) travels beside it, never inside.
-import type { NicArpEntry } from '../abi/nic.js';
+import { randomBytes } from 'node:crypto';
+import { IX_RSS_KEY_LEN, type NicArpEntry } from '../abi/nic.js';
 import type { NicConfig } from '../config/index.js';
 import { formatIpv4, parseIpv4, parseMac, prefixMask } from '../config/values.js';
-import { MS_RSS_KEY, defaultReta } from './toeplitz.js';
+import { defaultReta } from './toeplitz.js';
 
 /** Where the TAP's namespace comes from. */
 export type NicNetnsPlan =
@@ -75,6 +76,17 @@ function ipv4(s: string, what: string): number {
   return v;
 }
 
+/**
+ * The RSS key: the config's, or 40 random bytes for every run. A fixed, public key (the
+ * Microsoft example key every NIC ships) lets anyone choose 4-tuples that all land on one
+ * queue; with a secret per run they cannot aim a flood at one core.
+ */
+export function rssKeyFor(hex: string | null): Uint8Array {
+  if (hex === null) return new Uint8Array(randomBytes(IX_RSS_KEY_LEN));
+  if (!/^[0-9a-f]{80}$/.test(hex)) throw new NicPlanError(`nic.rss_key "${hex}" is not 80 hex digits (the config should have refused it)`);
+  return Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+}
+
 /** The Linux side of the link: the gateway if there is one, else the first other host address. */
 export function peerAddressFor(address: string, prefix: number, gateway: string | null): string {
   if (gateway) return gateway;
@@ -97,7 +109,7 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string }): NicP
     prefix: nic.prefix,
     netmask: prefixMask(nic.prefix),
     gateway: nic.gateway ? ipv4(nic.gateway, 'nic.gateway') : 0,
-    rss: { key: MS_RSS_KEY.slice(), reta: defaultReta(cores, nic.rssTableSize) },
+    rss: { key: rssKeyFor(nic.rssKey), reta: defaultReta(cores, nic.rssTableSize) },
     arp: nic.arp.map((e, i) => ({ ip: ipv4(e.ip, `nic.arp[${i}].ip`), mac: macBytes(e.mac) })),
     backend: {
       spinUs: nic.backendSpinUs,

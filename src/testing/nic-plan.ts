@@ -12,12 +12,14 @@ export interface TestNicPlanOptions {
   spinUs?: number;
   idleTimeoutMs?: number;
   tap?: NicPlan['tap'];
+  /** [nic] rss_key (80 hex digits); default: a random key, as a real run gets */
+  rssKey?: string;
 }
 
 export function testNicPlan(o: TestNicPlanOptions = {}): NicPlan {
   const nq = o.nqueues ?? 1;
   const plan = planNic(
-    { tap: null, namespace: false, mac: '02:00:00:00:00:09', address: '10.0.0.2', prefix: 24, gateway: '10.0.0.1', arp: [], rssTableSize: 128, backendSpinUs: o.spinUs ?? 20 },
+    { tap: null, namespace: false, mac: '02:00:00:00:00:09', address: '10.0.0.2', prefix: 24, gateway: '10.0.0.1', arp: [], rssTableSize: 128, rssKey: o.rssKey ?? null, backendSpinUs: o.spinUs ?? 20 },
     nq,
     { tag: 'test' },
   );

@@ -18,6 +18,13 @@ import {
   MAX_APP_SEGS, MAX_CPUS, PROTECTION, writeStruct, type ProtectionMode, type WriteValue,
 } from '../abi/index.js';
 import type { ElfImage } from './elf.js';
+import { randomBytes } from 'node:crypto';
+
+/** 32 bytes of the host's CSPRNG for ix_bootinfo.entropy: new for every boot. */
+export function bootEntropy(): bigint[] {
+  const b = randomBytes(32);
+  return [0, 1, 2, 3].map((i) => b.readBigUInt64LE(i * 8));
+}
 
 export const BOOTINFO_GPA = 0x1000;
 export const PGD_GPA = 0x10000;
@@ -177,6 +184,8 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
     appStackSize: p.appStackSize,
     appHeapSize: p.appHeapSize,
     appSharedSize: p.appSharedSize ?? 0,
+    // a fresh secret per boot (the guest's ISN/SYN cookie key where it has no RDSEED/RDRAND)
+    entropy: bootEntropy(),
     logRingPhys: LOG_RINGS_GPA,
     logRingSize: LOG_RING_SIZE,
   });

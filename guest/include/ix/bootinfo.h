@@ -123,6 +123,11 @@ struct ix_bootinfo {
 
     /* bytes of memory shared by every core's app instance (0: none), see ix/app.h */
     uint64_t app_shared_size;
+
+    /* 32 bytes from the host's CSPRNG (node:crypto), new for every boot: the seed of the
+     * guest's secrets (TCP ISNs and SYN cookies) where the CPU has no RDSEED/RDRAND, and
+     * mixed in where it has (guest/kernel/entropy.c) */
+    uint64_t entropy[4];
 };
 
 #endif

@@ -23,7 +23,11 @@ struct ix_core_stats {
     uint64_t idle_cycles;      /* TSC cycles polling with nothing to do or halted */
     uint64_t halts;            /* idle halts */
     uint64_t tsc;              /* TSC at the last update (for the host's rate computation) */
-    uint64_t pad[5];
+    uint64_t syn_cookies;      /* SYN-ACKs sent as SYN cookies (a listener's half-open bound hit) */
+    uint64_t syn_cookie_conns; /* connections established from a valid cookie */
+    uint64_t syn_cookie_bad;   /* ACKs to a listener with no connection and no valid cookie */
+    uint64_t syn_drops;        /* SYNs / handshake ACKs dropped: accept queue or pool full */
+    uint64_t pad[1];
 };
 
 #endif

@@ -168,11 +168,29 @@ static void test_cache_full(void)
     struct tl *t = tl_new();
     static const char msg[] = "z";
     struct net_iov iov = {msg, 1};
-    /* ARP_ENTRIES pending next hops fill the cache; pending entries are never evicted */
+    /* ARP_ENTRIES pending next hops fill the cache; one more replaces the oldest pending
+     * entry (whose queued frame is dropped), never fails */
     for (uint32_t i = 0; i < ARP_ENTRIES; i++)
         CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a000010 + i, 9, 1000, i), 0);
-    CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a0000f0, 9, 1000, 0), -IX_ENOMEM);
-    CHECK_EQ(t->c.counters.drop_arp_no_entry, 1);
+    CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a0000f0, 9, 1000, 0), 0);
+    CHECK_EQ(t->c.counters.drop_arp_no_entry, 0);
+    CHECK_EQ(t->c.counters.arp_pending_evicted, 1);
+    tl_free(t);
+}
+
+/* A flood of unanswerable next hops (replies to spoofed sources) keeps the resolved entry
+ * of a real peer: pending entries get at most half the cache once it is full. */
+static void test_pending_flood_keeps_resolved(void)
+{
+    struct tl *t = tl_new();
+    tl_learn_peer(t, TL_PEER, TL_PEER_MAC);
+    static const char msg[] = "f";
+    struct net_iov iov = {msg, 1};
+    for (uint32_t i = 0; i < 3 * ARP_ENTRIES; i++)
+        CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a000010 + i, 9, 1000, 1), 0);
+    uint8_t mac[6];
+    CHECK(arp_lookup(&t->c, TL_PEER, mac) && memcmp(mac, TL_PEER_MAC, 6) == 0);
+    CHECK(t->c.counters.arp_pending_evicted > 0);
     tl_free(t);
 }
 
@@ -304,14 +322,14 @@ static void test_static_with_dynamic(void)
     /* a cache full of pending next hops evicts nothing static and does not hide it */
     for (uint32_t i = 0; i < ARP_ENTRIES; i++)
         CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a000010 + i, 9, 1000, i), 0);
-    CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a0000f0, 9, 1000, 0), -IX_ENOMEM);
+    CHECK_EQ(udp_send(&t->c, &iov, 1, 0x0a0000f0, 9, 1000, 0), 0); /* replaces the oldest */
     CHECK(udp_goes_to(t, TL_PEER, STATIC_MAC));
     /* the pending ones time out and their frames are released (checked by tl_free) */
     for (int r = 0; r < ARP_RETRIES; r++) {
         tl_now_us += ARP_RETRY_US;
         net_poll_timers(&t->c);
     }
-    CHECK_EQ(t->c.counters.drop_arp_timeout, ARP_ENTRIES);
+    CHECK_EQ(t->c.counters.drop_arp_timeout, ARP_ENTRIES + 1); /* one by replacement */
     CHECK(udp_goes_to(t, TL_PEER, STATIC_MAC));
     tl_free(t);
 }
@@ -427,6 +445,7 @@ int main(void)
     CHECK_RUN(test_queue_bound_and_timeout);
     CHECK_RUN(test_expiry_and_gateway);
     CHECK_RUN(test_cache_full);
+    CHECK_RUN(test_pending_flood_keeps_resolved);
     CHECK_RUN(test_static_used_without_request);
     CHECK_RUN(test_static_never_expires);
     CHECK_RUN(test_static_not_overwritten);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "../../net/udp.h"
 
 unsigned tcp_conns_in_use(struct net_core *c);
+void tcp_set_secret(struct net_core *c, uint64_t k0, uint64_t k1);
 
 struct harness_opts h_opts;
 volatile int h_stop;
@@ -330,6 +332,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "harness: net_init failed (%d): check --addr/--gw, or raise --mem-mb for --max-conns\n", rc);
         return 1;
     }
+    /* the per-run secret of ISNs and SYN cookies, as the kernel's entropy.c gives it */
+    uint64_t key[2];
+    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
+        perror("harness: getrandom");
+        return 1;
+    }
+    tcp_set_secret(&core, key[0], key[1]);
     core.netif = &tap_fd;
     if (o->impair_on)
         h_impair_init(&o->impair, impair_rx_out, &core, impair_tx_out, NULL);

@@ -26,6 +26,13 @@ void tt_advance(struct tl *t, uint64_t us)
 void tt_send(struct tl *t, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
              uint16_t win, const void *payload, uint32_t plen, const uint8_t *opts, uint32_t optlen)
 {
+    tt_send_from(t, TL_PEER, sport, dport, seq, ack, flags, win, payload, plen, opts, optlen);
+}
+
+void tt_send_from(struct tl *t, uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+                  uint8_t flags, uint16_t win, const void *payload, uint32_t plen, const uint8_t *opts,
+                  uint32_t optlen)
+{
     uint8_t l4[2048], frame[2100];
     uint32_t hlen = TCP_HLEN_MIN + optlen;
     tcp_write(l4, sport, dport, seq, ack, hlen, flags, win);
@@ -33,9 +40,9 @@ void tt_send(struct tl *t, uint16_t sport, uint16_t dport, uint32_t seq, uint32_
         memcpy(l4 + TCP_HLEN_MIN, opts, optlen);
     if (plen)
         memcpy(l4 + hlen, payload, plen);
-    uint32_t sum = csum_pseudo(TL_PEER, TL_ADDR, NET_PROTO_TCP, hlen + plen);
+    uint32_t sum = csum_pseudo(src, TL_ADDR, NET_PROTO_TCP, hlen + plen);
     tcp_set_csum(l4, csum_fold(csum_partial(l4, hlen + plen, sum)));
-    uint32_t n = tl_ipv4(frame, TL_PEER, TL_ADDR, NET_PROTO_TCP, l4, hlen + plen);
+    uint32_t n = tl_ipv4(frame, src, TL_ADDR, NET_PROTO_TCP, l4, hlen + plen);
     tl_inject(t, frame, n);
 }
 

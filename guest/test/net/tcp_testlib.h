@@ -26,6 +26,10 @@ void tt_advance(struct tl *t, uint64_t us);
  * (multiple of 4). */
 void tt_send(struct tl *t, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
              uint16_t win, const void *payload, uint32_t plen, const uint8_t *opts, uint32_t optlen);
+/* The same from another address of the subnet (a spoofed source nobody answers ARP for). */
+void tt_send_from(struct tl *t, uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+                  uint8_t flags, uint16_t win, const void *payload, uint32_t plen, const uint8_t *opts,
+                  uint32_t optlen);
 /* Decode captured TX frame number i (0 .. t->ntx-1, within the last TL_TX_MAX); 0 if not TCP. */
 int tt_seg_at(struct tl *t, unsigned i, struct tt_seg *s);
 /* The next segment after *cursor; 0 if none. */
