@@ -6,7 +6,7 @@
 // sleeps) always; seeded random batches when KV_DIFF_RANDOM=<batches> is set (outside CI;
 // KV_DIFF_SEED picks the seed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
@@ -37,11 +37,26 @@ function drive(where: 'mc' | 'kv', args: string[], timeoutMs: number): Batch[] {
   return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Batch);
 }
 
+// memcached closes a connection when more than 2 KB of a line that is not a get have
+// arrived without its newline; whether that happens depends on how the segments fell into
+// its reads (a 5 KB line read whole is answered). kvstore answers lines up to 8 KB whatever
+// the segmentation (docs/kvstore.md, "Differences"). Masked exactly: memcached's reply ends
+// in a close or reset, the request has such a line, and kvstore's reply begins with
+// everything memcached sent before closing.
+function sameReply(req: string, mc: string, kv: string): boolean {
+  if (mc === kv) return true;
+  const closed = /<(closed|reset)>$/.exec(mc);
+  if (!closed) return false;
+  const longLine = req.split('\n').some((l) => l.length > 2048 && !/^ *gets? /.test(l));
+  return longLine && kv.startsWith(mc.slice(0, closed.index));
+}
+
 function compare(args: string[], timeoutMs: number): void {
   const want = drive('mc', args, timeoutMs);
   const got = drive('kv', args, timeoutMs);
   expect(got.length).toBe(want.length);
-  const diffs = want.filter((w, k) => w.resp !== got[k]!.resp).map((w) => ({ req: w.req.slice(0, 200), memcached: w.resp.slice(0, 300), kvstore: got[w.i]!.resp.slice(0, 300) }));
+  const diffs = want.filter((w, k) => !sameReply(w.req, w.resp, got[k]!.resp)).map((w) => ({ req: w.req.slice(0, 200), memcached: w.resp.slice(0, 300), kvstore: got[w.i]!.resp.slice(0, 300) }));
+  if (process.env.KV_DIFF_OUT) writeFileSync(process.env.KV_DIFF_OUT, want.filter((w, k) => !sameReply(w.req, w.resp, got[k]!.resp)).map((w) => JSON.stringify({ i: w.i, req: w.req, memcached: w.resp, kvstore: got[w.i]!.resp })).join('\n'));
   expect(diffs.slice(0, 3), `${diffs.length} of ${want.length} batches differ`).toEqual([]);
 }
 
