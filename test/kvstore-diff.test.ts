@@ -64,8 +64,9 @@ function sameReply(req: string, mc: string, kv: string): boolean {
 async function compare(args: string[], timeoutMs: number): Promise<number> {
   const [want, got] = await Promise.all([drive('mc', args, timeoutMs), drive('kv', args, timeoutMs)]);
   expect(got.length).toBe(want.length);
-  const diffs = want.filter((w, k) => !sameReply(w.req, w.resp, got[k]!.resp)).map((w) => ({ req: w.req.slice(0, 200), memcached: w.resp.slice(0, 300), kvstore: got[w.i]!.resp.slice(0, 300) }));
-  if (process.env.KV_DIFF_OUT) writeFileSync(process.env.KV_DIFF_OUT, want.filter((w, k) => !sameReply(w.req, w.resp, got[k]!.resp)).map((w) => JSON.stringify({ i: w.i, req: w.req, memcached: w.resp, kvstore: got[w.i]!.resp })).join('\n'));
+  const bad = want.map((w, k) => ({ w, g: got[k]! })).filter(({ w, g }) => !sameReply(w.req, w.resp, g.resp));
+  const diffs = bad.map(({ w, g }) => ({ req: w.req.slice(0, 200), memcached: w.resp.slice(0, 300), kvstore: g.resp.slice(0, 300) }));
+  if (process.env.KV_DIFF_OUT) writeFileSync(process.env.KV_DIFF_OUT + (args.includes('--scripted') ? '.scripted' : ''), bad.map(({ w, g }) => JSON.stringify({ i: w.i, req: w.req, memcached: w.resp, kvstore: g.resp })).join('\n'));
   expect(diffs.slice(0, 3), `${diffs.length} of ${want.length} batches differ`).toEqual([]);
   return want.reduce((n, b) => n + b.n, 0);
 }

@@ -58,7 +58,7 @@ void kv_cmd_store(struct kv_conn *c, int cmd, struct kv_tok *t, uint32_t ntok)
 }
 
 /* append/prepend: a new item holding old + new (items are never changed once linked). */
-static struct kv_item *concat(struct kv_item *old, struct kv_item *add, int append)
+struct kv_item *kv_concat(struct kv_item *old, struct kv_item *add, int append)
 {
     uint32_t nbytes = old->nbytes - 2 + add->nbytes;
     if (!kv_item_size_ok(old->nkey, old->flags, nbytes))
@@ -90,6 +90,15 @@ void kv_cmd_value_done(struct kv_conn *c)
         return;
     }
     struct kv_item *old = kv_find(kv_item_key(it), it->nkey);
+    if (c->pend_cmd == C_META) {
+        struct kv_item *linked;
+        const char *code = kv_meta_store(c, it, old, &linked);
+        kv_meta_store_reply(c, code, linked); /* under the lock: the cas of what was linked */
+        if (linked != it)
+            kv_discard(it);
+        kv_unlock();
+        return;
+    }
     const char *r = "STORED";
     switch (c->pend_cmd) {
     case C_SET:
@@ -114,7 +123,7 @@ void kv_cmd_value_done(struct kv_conn *c)
         break;
     case C_APPEND:
     case C_PREPEND: {
-        struct kv_item *n = old ? concat(old, it, c->pend_cmd == C_APPEND) : 0;
+        struct kv_item *n = old ? kv_concat(old, it, c->pend_cmd == C_APPEND) : 0;
         kv_discard(it);
         if (!n)
             r = "NOT_STORED"; /* no old value, or the result too large: as memcached */
