@@ -200,6 +200,7 @@ static void cmd_touch(struct kv_conn *c, struct kv_tok *t, uint32_t n)
     if (it) {
         it->exptime = kv_exptime(e);
         kv_bump(it);
+        it->fetched = 1; /* memcached's touch counts as a fetch (me's fetch=yes) */
     }
     kv_unlock();
     if (it) {

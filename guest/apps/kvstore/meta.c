@@ -297,7 +297,7 @@ static void meta_set(struct kv_conn *c, struct kv_meta *m, const struct kv_tok *
     }
     uint32_t nbytes = (uint32_t)vlen + 2;
     const char *err = preparse(m, t, 3, n, 0);
-    if (!err && m->mode && !one_of(m->mode, "SEAPR"))
+    if ((!err || err[13] == 'o') && m->mode && !one_of(m->mode, "SEAPR")) /* before "opaque ..." */
         err = "CLIENT_ERROR invalid mode for ms M token";
     if (!err && !kv_item_size_ok(m->key.n, m->flags, nbytes))
         err = "SERVER_ERROR object too large for cache";
@@ -393,6 +393,36 @@ static void meta_delete(struct kv_conn *c, struct kv_meta *m)
     reply_miss(c, m, code);
 }
 
+/* ma that created its item: the c and t flags named before N read c0 and t-1 (memcached
+ * 1.6.18 fills them in before it has the new item). Rewrites f in place. */
+static uint32_t viv_flags(const struct kv_meta *m, char *f, uint32_t nf)
+{
+    char out[META_ROOM];
+    uint32_t o = 0, i = 0, before_n = 1;
+    for (uint32_t r = 0; r < m->nret; r++) {
+        char ch = m->ret[r];
+        if (ch == 'N')
+            before_n = 0;
+        if (!one_of(ch, "ctkO"))
+            continue;
+        uint32_t start = i; /* this flag's text: up to the next " <flag>" */
+        i++;
+        while (i < nf && f[i] != ' ')
+            i++;
+        if (ch == 'k' && m->b) /* " k<key> b": the b belongs to it */
+            i += 2;
+        if (before_n && (ch == 'c' || ch == 't')) {
+            __builtin_memcpy(out + o, ch == 'c' ? " c0" : " t-1", ch == 'c' ? 3 : 4);
+            o += ch == 'c' ? 3 : 4;
+        } else {
+            __builtin_memcpy(out + o, f + start, i - start);
+            o += i - start;
+        }
+    }
+    __builtin_memcpy(f, out, o);
+    return o;
+}
+
 /* ---- ma ------------------------------------------------------------------------------- */
 
 static void meta_arith(struct kv_conn *c, struct kv_meta *m)
@@ -420,11 +450,11 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
             reply_miss(c, m, "NF");
             return;
         }
-        /* as memcached 1.6.18: the new item never expires (N's ttl unused), its reply
-         * ignores q and shows c0 */
+        /* created with N's ttl; as memcached 1.6.18 answers: q does not silence it, and
+         * c and t named before N show c0 and t-1 */
         v = is_ret(m, 'J') ? m->initial : 0;
         len = (uint32_t)ix_snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-        it = kv_alloc(m->key.p, m->key.n, 0, 0, len + 2);
+        it = kv_alloc(m->key.p, m->key.n, 0, kv_exptime(m->viv), len + 2);
         created = 1;
     } else {
         if (m->has_cas && old->cas != m->cas) {
@@ -458,11 +488,9 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
     d[it->nbytes - 1] = '\n';
     kv_link(it);
     char f[META_ROOM];
-    uint64_t cas = it->cas;
-    if (created)
-        it->cas = 0; /* only for the flags below */
     uint32_t nf = ret_flags(m, it, "ctkO", 0, 0, f);
-    it->cas = cas;
+    if (created)
+        nf = viv_flags(m, f, nf);
     kv_unlock();
     if (is_ret(m, 'v')) {
         char code[24];
