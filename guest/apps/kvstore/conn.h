@@ -100,6 +100,7 @@ void kv_out_str(struct kv_conn *c, const char *s);     /* room must have been ch
 /* Queue an item's value; takes over a pin the caller holds (kv_pin under the lock). */
 void kv_out_item(struct kv_conn *c, struct kv_item *it);
 
+
 /* cmd.c: execute one command line (without its "\n"; a trailing "\r" is allowed).
  * Returns 1 when done, 0 when it must wait for reply room (c->resume says where to go on). */
 int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len);

@@ -145,6 +145,17 @@ static const char *preparse(struct kv_meta *m, const struct kv_tok *t, uint32_t 
     }
     if (err)
         return generic ? "CLIENT_ERROR invalid or duplicate flag" : err;
+    return 0;
+}
+
+/* What each command's own pass finds after the preparse: a bad mode (ms, ma) before an
+ * over-long opaque. */
+static const char *own_pass(const struct kv_meta *m)
+{
+    if (m->op == 's' && m->mode && !one_of(m->mode, "SEAPR"))
+        return "CLIENT_ERROR invalid mode for ms M token";
+    if (m->op == 'a' && m->mode && !one_of(m->mode, "I+D-"))
+        return "CLIENT_ERROR invalid mode for ma M token";
     if (m->opaque.n > OPAQUE_MAX)
         return "CLIENT_ERROR opaque token too long";
     return 0;
@@ -297,8 +308,8 @@ static void meta_set(struct kv_conn *c, struct kv_meta *m, const struct kv_tok *
     }
     uint32_t nbytes = (uint32_t)vlen + 2;
     const char *err = preparse(m, t, 3, n, 0);
-    if ((!err || err[13] == 'o') && m->mode && !one_of(m->mode, "SEAPR")) /* before "opaque ..." */
-        err = "CLIENT_ERROR invalid mode for ms M token";
+    if (!err)
+        err = own_pass(m);
     if (!err && !kv_item_size_ok(m->key.n, m->flags, nbytes))
         err = "SERVER_ERROR object too large for cache";
     struct kv_item *it = 0;
@@ -427,21 +438,13 @@ static uint32_t viv_flags(const struct kv_meta *m, char *f, uint32_t nf)
 
 static void meta_arith(struct kv_conn *c, struct kv_meta *m)
 {
-    int incr;
-    switch (m->mode) {
-    case 0: case 'I': case '+': incr = 1; break;
-    case 'D': case '-': incr = 0; break;
-    default:
-        kv_reply(c, "CLIENT_ERROR invalid mode for ma M token");
-        return;
-    }
+    int incr = m->mode != 'D' && m->mode != '-'; /* the others refused by own_pass */
     if (!is_ret(m, 'D'))
         m->delta = 1;
     kv_lock();
     struct kv_item *old = kv_find(m->key.p, m->key.n);
     uint64_t v;
     char num[24];
-    uint32_t len;
     struct kv_item *it;
     int created = 0;
     if (!old) {
@@ -453,8 +456,7 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         /* created with N's ttl; as memcached 1.6.18 answers: q does not silence it, and
          * c and t named before N show c0 and t-1 */
         v = is_ret(m, 'J') ? m->initial : 0;
-        len = (uint32_t)ix_snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-        it = kv_alloc(m->key.p, m->key.n, 0, kv_exptime(m->viv), len + 2);
+        it = kv_arith_item(c, 0, m->key.p, m->key.n, kv_exptime(m->viv), v, num);
         created = 1;
     } else {
         if (m->has_cas && old->cas != m->cas) {
@@ -469,23 +471,13 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
             return;
         }
         v = incr ? v + m->delta : m->delta > v ? 0 : v - m->delta;
-        len = (uint32_t)ix_snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-        uint32_t nbytes = len + 2 <= old->nbytes ? old->nbytes : len + 2;
-        kv_pin(old);
-        it = kv_alloc(kv_item_key(old), old->nkey, old->flags, m->has_ttl ? kv_exptime(m->ttl) : old->exptime, nbytes);
-        kv_unpin_locked(old);
+        it = kv_arith_item(c, old, kv_item_key(old), old->nkey, m->has_ttl ? kv_exptime(m->ttl) : old->exptime, v, num);
     }
     if (!it) {
         kv_unlock();
         kv_reply(c, "SERVER_ERROR out of memory");
         return;
     }
-    char *d = kv_item_val(it);
-    __builtin_memcpy(d, num, len);
-    for (uint32_t i = len; i < it->nbytes - 2; i++)
-        d[i] = ' ';
-    d[it->nbytes - 2] = '\r';
-    d[it->nbytes - 1] = '\n';
     kv_link(it);
     char f[META_ROOM];
     uint32_t nf = ret_flags(m, it, "ctkO", 0, 0, f);
@@ -494,6 +486,9 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
     kv_unlock();
     if (is_ret(m, 'v')) {
         char code[24];
+        uint32_t len = 0;
+        while (num[len])
+            len++;
         ix_snprintf(code, sizeof code, "VA %u", len);
         reply_n(c, code, f, nf);
         kv_reply(c, num);
@@ -540,6 +535,8 @@ int kv_cmd_meta(struct kv_conn *c, struct kv_tok *t, uint32_t n)
         return 1;
     }
     const char *err = preparse(&m, t, 2, n, op != 'g');
+    if (!err)
+        err = own_pass(&m);
     if (err) {
         kv_reply(c, err);
         return 1;
