@@ -95,19 +95,13 @@ static const char *preparse(struct kv_meta *m, const struct kv_tok *t, uint32_t 
             if (!b64_key(m))
                 err = "CLIENT_ERROR error decoding key";
             break;
-        case 'N':
-            if (!kv_num_i32(&v, &m->viv))
+        case 'N': /* vivify ttl */
+        case 'T': /* ttl */
+        case 'R': /* recache ttl (read, not used) */
+            if (!kv_num_i32(&v, ch == 'N' ? &m->viv : ch == 'T' ? &m->ttl : &r))
                 err = bad;
-            m->has_viv = 1;
-            break;
-        case 'T':
-            if (!kv_num_i32(&v, &m->ttl))
-                err = bad;
-            m->has_ttl = 1;
-            break;
-        case 'R':
-            if (!kv_num_i32(&v, &r))
-                err = bad;
+            m->has_viv |= ch == 'N';
+            m->has_ttl |= ch == 'T';
             break;
         case 'O':
             m->opaque = t[i];
@@ -121,22 +115,16 @@ static const char *preparse(struct kv_meta *m, const struct kv_tok *t, uint32_t 
             else
                 m->mode = t[i].p[1];
             break;
-        case 'C':
-            if (!kv_num_u64(&v, &m->cas))
+        case 'C': /* cas to compare */
+        case 'D': /* delta */
+        case 'J': /* initial value */
+            if (!kv_num_u64(&v, ch == 'C' ? &m->cas : ch == 'D' ? &m->delta : &m->initial))
                 err = bad;
-            m->has_cas = 1;
+            m->has_cas |= ch == 'C';
             break;
         case 'F':
             if (!kv_num_u32(&v, &m->flags))
                 err = "CLIENT_ERROR bad command line format";
-            break;
-        case 'D':
-            if (!kv_num_u64(&v, &m->delta))
-                err = bad;
-            break;
-        case 'J':
-            if (!kv_num_u64(&v, &m->initial))
-                err = bad;
             break;
         default:
             break;
