@@ -144,10 +144,11 @@ static const char *own_pass(const struct kv_meta *m)
         return "CLIENT_ERROR invalid mode for ms M token";
     if (m->op == 'a' && m->mode && !one_of(m->mode, "I+D-"))
         return "CLIENT_ERROR invalid mode for ma M token";
-    if (m->opaque.n > OPAQUE_MAX)
+    if (m->opaque.n > OPAQUE_MAX && m->op != 'a') /* ma: see meta_arith */
         return "CLIENT_ERROR opaque token too long";
     return 0;
 }
+
 
 static int is_ret(const struct kv_meta *m, char ch)
 {
@@ -163,7 +164,7 @@ static int is_ret(const struct kv_meta *m, char ch)
 static uint32_t ret_key_opaque_hit(const struct kv_meta *m, char *p, int hit)
 {
     uint32_t n = 0;
-    int enc = m->b && !(hit && m->op == 'g');
+    int enc = m->b && !(hit && m->op == 'g'); /* sic: an mg hit answers it decoded */
     for (uint32_t i = 0; i < m->nret; i++) {
         if (m->ret[i] == 'c' && m->op == 's' && !hit) {
             __builtin_memcpy(p + n, " c0", 3);
@@ -190,12 +191,14 @@ static uint32_t ret_key_opaque_hit(const struct kv_meta *m, char *p, int hit)
 static uint32_t ret_key_opaque(const struct kv_meta *m, char *p) { return ret_key_opaque_hit(m, p, 0); }
 
 /* The return flags of a hit in request order: those in `which` (of c f h k l O s t). */
-static uint32_t ret_flags(const struct kv_meta *m, const struct kv_item *it, const char *which, uint32_t hit_before,
+static uint32_t ret_flags(const struct kv_meta *m, struct kv_item *it, const char *which, uint32_t hit_before,
                           uint32_t last, char *p)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < m->nret; i++) {
         char ch = m->ret[i];
+        if (ch == 'T' && m->op == 'g') /* mg: the new ttl holds from its place in the flags on */
+            it->exptime = kv_exptime(m->ttl);
         int want = 0;
         for (const char *w = which; *w; w++)
             want |= *w == ch;
@@ -216,8 +219,8 @@ static uint32_t ret_flags(const struct kv_meta *m, const struct kv_item *it, con
         case 'l': w = ix_snprintf(p + n, 32, " l%u", last); break;
         case 's': w = ix_snprintf(p + n, 32, " s%u", it->nbytes - 2); break;
         case 't':
-            w = it->exptime == 0 ? ix_snprintf(p + n, 32, " t-1")
-                                 : ix_snprintf(p + n, 32, " t%d", (int)(it->exptime - kv_now()));
+            /* unsigned, as memcached prints it: a time already past wraps */
+            w = it->exptime == 0 ? ix_snprintf(p + n, 32, " t-1") : ix_snprintf(p + n, 32, " t%u", it->exptime - kv_now());
             break;
         }
         n += (uint32_t)w;
@@ -263,8 +266,8 @@ static void meta_get(struct kv_conn *c, struct kv_meta *m)
         return;
     }
     uint32_t hit_before = it->fetched, last = kv_now() - it->atime;
-    if (m->has_ttl)
-        it->exptime = kv_exptime(m->ttl);
+    char f[META_ROOM];
+    uint32_t nf = ret_flags(m, it, "cfhklOst", hit_before, last, f); /* applies T */
     if (!is_ret(m, 'u')) { /* u: neither bumped nor marked fetched */
         kv_bump(it);
         it->fetched = 1;
@@ -272,8 +275,6 @@ static void meta_get(struct kv_conn *c, struct kv_meta *m)
     kv_pin(it);
     kv_unlock();
     kv_stats.get_hits++;
-    char f[META_ROOM];
-    uint32_t nf = ret_flags(m, it, "cfhklOst", hit_before, last, f);
     if (is_ret(m, 'v')) {
         char code[24];
         ix_snprintf(code, sizeof code, "VA %u", it->nbytes - 2);
@@ -436,6 +437,11 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
     struct kv_item *it;
     int created = 0;
     if (!old) {
+        if (m->opaque.n > OPAQUE_MAX) {
+            kv_unlock();
+            kv_reply(c, "CLIENT_ERROR opaque token too long");
+            return;
+        }
         if (!m->has_viv) {
             kv_unlock();
             reply_miss(c, m, "NF");
@@ -456,6 +462,11 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
             !kv_num_value(kv_item_val(old), old->nbytes, &v)) {
             kv_unlock();
             kv_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+            return;
+        }
+        if (m->opaque.n > OPAQUE_MAX) { /* ma: after the value is found numeric */
+            kv_unlock();
+            kv_reply(c, "CLIENT_ERROR opaque token too long");
             return;
         }
         v = incr ? v + m->delta : m->delta > v ? 0 : v - m->delta;
