@@ -79,6 +79,7 @@ static const char *preparse(struct kv_meta *m, const struct kv_tok *t, uint32_t 
 {
     uint64_t seen = 0;
     const char *err = 0;
+    int fbad = 0;
     const char *bad = "CLIENT_ERROR bad token in command line format";
     for (uint32_t i = from; i + 1 < n; i++) {
         char ch = t[i].p[0];
@@ -122,15 +123,16 @@ static const char *preparse(struct kv_meta *m, const struct kv_tok *t, uint32_t 
                 err = bad;
             m->has_cas |= ch == 'C';
             break;
-        case 'F':
-            if (!kv_num_u32(&v, &m->flags))
-                err = "CLIENT_ERROR bad command line format";
+        case 'F': /* memcached notes the error without a text: the default one, if no other */
+            fbad |= !kv_num_u32(&v, &m->flags);
             break;
         default:
             break;
         }
         m->ret[m->nret++] = ch;
     }
+    if (!err && fbad)
+        err = "CLIENT_ERROR bad command line format";
     if (err)
         return generic ? "CLIENT_ERROR invalid or duplicate flag" : err;
     return 0;
@@ -453,20 +455,21 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         it = kv_arith_item(c, 0, m->key.p, m->key.n, kv_exptime(m->viv), v, num);
         created = 1;
     } else {
-        if (m->has_cas && old->cas != m->cas) {
-            kv_unlock();
-            reply_miss(c, m, "EX");
-            return;
-        }
+        /* memcached's order: the value numeric, the opaque's length, then the cas */
         if (old->nbytes <= 2 || kv_item_chunked(old->nkey, old->flags, old->nbytes) ||
             !kv_num_value(kv_item_val(old), old->nbytes, &v)) {
             kv_unlock();
             kv_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
             return;
         }
-        if (m->opaque.n > OPAQUE_MAX) { /* ma: after the value is found numeric */
+        if (m->opaque.n > OPAQUE_MAX) {
             kv_unlock();
             kv_reply(c, "CLIENT_ERROR opaque token too long");
+            return;
+        }
+        if (m->has_cas && old->cas != m->cas) {
+            kv_unlock();
+            reply_miss(c, m, "EX");
             return;
         }
         v = incr ? v + m->delta : m->delta > v ? 0 : v - m->delta;
