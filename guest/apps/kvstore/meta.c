@@ -455,21 +455,17 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         it = kv_arith_item(c, 0, m->key.p, m->key.n, kv_exptime(m->viv), v, num);
         created = 1;
     } else {
-        /* memcached's order: the value numeric, the opaque's length, then the cas */
+        /* memcached's order: the cas (C0 is none), the value numeric; the opaque's length
+         * only when it writes the reply, after the new value is stored */
+        if (m->has_cas && m->cas && old->cas != m->cas) {
+            kv_unlock();
+            reply_miss(c, m, "EX");
+            return;
+        }
         if (old->nbytes <= 2 || kv_item_chunked(old->nkey, old->flags, old->nbytes) ||
             !kv_num_value(kv_item_val(old), old->nbytes, &v)) {
             kv_unlock();
             kv_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
-            return;
-        }
-        if (m->opaque.n > OPAQUE_MAX) {
-            kv_unlock();
-            kv_reply(c, "CLIENT_ERROR opaque token too long");
-            return;
-        }
-        if (m->has_cas && old->cas != m->cas) {
-            kv_unlock();
-            reply_miss(c, m, "EX");
             return;
         }
         v = incr ? v + m->delta : m->delta > v ? 0 : v - m->delta;
@@ -486,6 +482,10 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
     if (created)
         nf = viv_flags(m, f, nf);
     kv_unlock();
+    if (m->opaque.n > OPAQUE_MAX) {
+        kv_reply(c, "CLIENT_ERROR opaque token too long");
+        return;
+    }
     if (is_ret(m, 'v')) {
         char code[24];
         uint32_t len = 0;
