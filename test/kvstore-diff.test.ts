@@ -3,10 +3,9 @@
 // compared byte for byte with the documented differences masked (docs/kvstore.md,
 // "Differences from memcached"). The driver is test/fixtures/kvstore/diff.py: scripted cases
 // (value limits, noreply, refused sets, flags, incr/decr, malformed lines, expiry with
-// sleeps) always; seeded random batches when KV_DIFF_RANDOM=<batches> is set (outside CI;
-// KV_DIFF_SEED picks the seed).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// sleeps) and 200 seeded random batches always; more with KV_DIFF_RANDOM=<batches>.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
@@ -23,26 +22,53 @@ let dp: RunningDataplane | undefined;
 let ns: TestNetns | undefined;
 let mc: ChildProcess | undefined;
 
-interface Batch { i: number; req: string; resp: string }
+interface Batch { i: number; n: number; req: string; resp: string }
 
-function drive(where: 'mc' | 'kv', args: string[], timeoutMs: number): Batch[] {
-  const [cmd, host] = where === 'mc' ? ['ip', '127.0.0.1'] : ['ip', dp!.address];
+function drive(where: 'mc' | 'kv', args: string[], timeoutMs: number): Promise<Batch[]> {
+  const host = where === 'mc' ? '127.0.0.1' : dp!.address;
   const netns = where === 'mc' ? ns!.name : dp!.netns;
-  const r = spawnSync(cmd, ['netns', 'exec', netns, 'python3', DRIVER, host, '11211', ...args], {
-    encoding: 'latin1',
-    timeout: timeoutMs,
-    maxBuffer: 1 << 30,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Batch);
+  const p = spawn('ip', ['netns', 'exec', netns, 'python3', DRIVER, host, '11211', ...args], { timeout: timeoutMs });
+  const out: Buffer[] = [];
+  let err = '';
+  p.stdout.on('data', (d: Buffer) => out.push(d));
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((ok, fail) =>
+    p.on('close', (code) => {
+      if (code !== 0) return fail(new Error(`diff.py against ${where}: exit ${code}: ${err}`));
+      ok(Buffer.concat(out).toString('latin1').trim().split('\n').map((l) => JSON.parse(l) as Batch));
+    }),
+  );
 }
 
-function compare(args: string[], timeoutMs: number): void {
-  const want = drive('mc', args, timeoutMs);
-  const got = drive('kv', args, timeoutMs);
+// memcached closes a connection when more than 2 KB of a line that is not a get have
+// arrived without its newline; whether that happens depends on how the segments fell into
+// its reads (a 5 KB line read whole is answered). kvstore answers lines up to 8 KB whatever
+// the segmentation (docs/kvstore.md, "Differences"). Masked exactly: memcached's reply ends
+// in a close or reset, the request has such a line, and kvstore's reply begins with
+// everything memcached sent before closing.
+//
+// memcached holds the replies of earlier commands while it waits for the rest of a value
+// (it writes only when its read buffer is empty between commands), so when a batch ends
+// inside a value (both fall silent) it may have sent fewer of them than kvstore: masked as
+// memcached's reply being a prefix of kvstore's, both silent.
+function sameReply(req: string, mc: string, kv: string): boolean {
+  if (mc === kv) return true;
+  if (mc.endsWith('<silence>') && kv.endsWith('<silence>')) return kv.startsWith(mc.slice(0, -'<silence>'.length));
+  const closed = /<(closed|reset)>$/.exec(mc);
+  if (!closed) return false;
+  const longLine = req.split('\n').some((l) => l.length > 2048 && !/^ *gets? /.test(l));
+  return longLine && kv.startsWith(mc.slice(0, closed.index));
+}
+
+// Both servers driven at once (the same seeded streams); returns the commands compared.
+async function compare(args: string[], timeoutMs: number): Promise<number> {
+  const [want, got] = await Promise.all([drive('mc', args, timeoutMs), drive('kv', args, timeoutMs)]);
   expect(got.length).toBe(want.length);
-  const diffs = want.filter((w, k) => w.resp !== got[k]!.resp).map((w) => ({ req: w.req.slice(0, 200), memcached: w.resp.slice(0, 300), kvstore: got[w.i]!.resp.slice(0, 300) }));
+  const bad = want.map((w, k) => ({ w, g: got[k]! })).filter(({ w, g }) => !sameReply(w.req, w.resp, g.resp));
+  const diffs = bad.map(({ w, g }) => ({ req: w.req.slice(0, 200), memcached: w.resp.slice(0, 300), kvstore: g.resp.slice(0, 300) }));
+  if (process.env.KV_DIFF_OUT) writeFileSync(process.env.KV_DIFF_OUT + (args.includes('--scripted') ? '.scripted' : ''), bad.map(({ w, g }) => JSON.stringify({ i: w.i, req: w.req, memcached: w.resp, kvstore: g.resp })).join('\n'));
   expect(diffs.slice(0, 3), `${diffs.length} of ${want.length} batches differ`).toEqual([]);
+  return want.reduce((n, b) => n + b.n, 0);
 }
 
 describe.runIf(run)('kvstore answers as memcached 1.6', () => {
@@ -64,12 +90,17 @@ describe.runIf(run)('kvstore answers as memcached 1.6', () => {
     cleanup();
   });
 
-  it('scripted cases: byte for byte', () => {
-    compare(['1', '0', '--scripted'], 120_000);
+  it('scripted cases: byte for byte', async () => {
+    await compare(['1', '0', '--scripted'], 120_000);
   }, 300_000);
 
-  it.runIf(process.env.KV_DIFF_RANDOM !== undefined)('random batches (KV_DIFF_RANDOM, KV_DIFF_SEED)', () => {
-    const n = process.env.KV_DIFF_RANDOM || '200';
-    compare([process.env.KV_DIFF_SEED ?? '5', n], 3_600_000);
-  }, 3_600_000);
+  // A bounded random run always; KV_DIFF_RANDOM=<batches> (KV_DIFF_SEED, KV_DIFF_MAXCMDS:
+  // commands per batch below this, default 40) for longer ones: docs/kvstore.md records the
+  // long run (over 10^6 commands).
+  it('random batches', async () => {
+    const n = process.env.KV_DIFF_RANDOM ?? '200';
+    const args = [process.env.KV_DIFF_SEED ?? '5', n, '--max-cmds', process.env.KV_DIFF_MAXCMDS ?? '40'];
+    const cmds = await compare(args, 6 * 3_600_000);
+    console.log(`kvstore-diff: ${n} random batches, ${cmds} commands, all equal`);
+  }, 6 * 3_600_000);
 });

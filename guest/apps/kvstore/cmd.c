@@ -4,6 +4,7 @@
  * cmd_store.c. Replies go through the connection's reply queue (conn.c). */
 #include "../../lib/fmt.h"
 #include "cmd.h"
+#include "meta.h"
 
 #define GET_ROOM 320   /* "VALUE <250-byte key> <flags> <bytes> <cas>\r\n" + "END\r\n" */
 
@@ -199,6 +200,7 @@ static void cmd_touch(struct kv_conn *c, struct kv_tok *t, uint32_t n)
     if (it) {
         it->exptime = kv_exptime(e);
         kv_bump(it);
+        it->fetched = 1; /* memcached's touch counts as a fetch (me's fetch=yes) */
     }
     kv_unlock();
     if (it) {
@@ -257,6 +259,8 @@ int kv_cmd_line(struct kv_conn *c, const char *line, uint32_t len)
         kv_reply(c, "ERROR");
         return 1;
     }
+    if (cmd->n == 2 && cmd->p[0] == 'm')
+        return kv_cmd_meta(c, t, n);
     uint32_t after = (uint32_t)(cmd->p + cmd->n - line);
     if (kv_tok_is(cmd, "get") || kv_tok_is(cmd, "bget") || kv_tok_is(cmd, "gets")) {
         if (n < 3) {

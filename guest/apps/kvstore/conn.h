@@ -15,6 +15,7 @@
 #define KV_CONN_H
 #include <ixev.h>
 #include "store.h"
+#include "meta.h"
 
 #define KV_LINE_MAX 8192   /* longest command line split across segments (memcached answers lines
                               its 16 KB read buffer gets whole, closes on > 2 KB split ones) */
@@ -68,6 +69,8 @@ struct kv_conn {
     uint8_t pend_cmd, pend_noreply;
     uint8_t noreply;        /* the command being run said noreply: no reply at all */
     uint64_t pend_cas;
+    struct kv_meta meta;    /* ms: its flags while the value arrives (key/opaque point into lbuf: copied) */
+    char meta_text[KV_KEY_MAX + 48]; /* opaque at 0, the key token as sent at 40 */
     /* output */
     struct kv_out outq[KV_OUTQ];
     uint32_t out_head, out_sub, out_tail; /* acked < head <= sub (handed to ixev) <= tail */
@@ -96,6 +99,7 @@ void kv_out_commit(struct kv_conn *c, uint32_t n);     /* after kv_out_reserve *
 void kv_out_str(struct kv_conn *c, const char *s);     /* room must have been checked */
 /* Queue an item's value; takes over a pin the caller holds (kv_pin under the lock). */
 void kv_out_item(struct kv_conn *c, struct kv_item *it);
+
 
 /* cmd.c: execute one command line (without its "\n"; a trailing "\r" is allowed).
  * Returns 1 when done, 0 when it must wait for reply room (c->resume says where to go on). */
