@@ -66,9 +66,14 @@ describe.runIf(run)('choosing the boundary', () => {
     expect(r.stderr).toMatch(new RegExp(`^ix: pshared: protection "shared-page-table" .*${why.source}`, 'm'));
   });
 
-  it.runIf(!pvm)('"pvm-host-switch" is refused where the guest is not on a kvm_pvm host', () => {
-    const r = hello('phs', 'pvm-host-switch', false);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^ix: phs: protection "pvm-host-switch" needs a kvm_pvm host/m);
+  it('"pvm-host-switch" is enforced on a kvm_pvm host and refused with one line anywhere else', () => {
+    const r = hello('phs', 'pvm-host-switch', pvm);
+    if (pvm) {
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ protection: 'pvm-host-switch' });
+    } else {
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^ix: phs: protection "pvm-host-switch" needs a kvm_pvm host/m);
+    }
   });
 });
