@@ -1,4 +1,4 @@
-/* bench_trap: the cost of one batched call, for batch sizes 1, 8 and 64 (issue: npm run
+/* bench_trap: the cost of one batched call, for batch sizes 1, 8 and 64 (run by: npm run
  * bench -- trap, boundary). First the null crossing (batch=0: no calls, no events), then
  * one machine-readable line per size:
  *   bench_trap batch=<n> traps=<t> cycles=<c> tsc_khz=<k>                                 */
