@@ -59,15 +59,7 @@ ix_return_to_app:
     movabs  $ENTRY_VA, %r10
     mov     ENTRY_HDR_UCR3(%r10), %rdx
     mov     %rdx, %cr3                          /* app page table: the kernel disappears */
-    mov     %r9, %rsp
-    mov     $APP_RFLAGS, %r11
-    xor     %edx, %edx                          /* leave no kernel values behind */
-    xor     %esi, %esi
-    xor     %edi, %edi
-    xor     %r8d, %r8d
-    xor     %r9d, %r9d
-    xor     %r10d, %r10d
-    sysretq                                     /* the only way to ring 3 on PVM */
+    SYSRET_TO_APP                               /* SYSRETQ: the only way to ring 3 on PVM */
 
 /* First entry into the app: ix_enter_app(rip, rsp, arg) - never returns. */
     .globl ix_enter_app
@@ -85,14 +77,7 @@ ix_enter_app:
     movabs  $ENTRY_VA, %r10
     mov     ENTRY_HDR_UCR3(%r10), %rdx
     mov     %rdx, %cr3
-    mov     %r9, %rsp
-    mov     $APP_RFLAGS, %r11
-    xor     %edx, %edx
-    xor     %esi, %esi
-    xor     %r8d, %r8d
-    xor     %r9d, %r9d
-    xor     %r10d, %r10d
-    sysretq
+    SYSRET_TO_APP rdi_arg=1
 
 /* ---- exceptions and interrupts ------------------------------------------------------
  * An event from ring 3 arrives on this CPU's RSP0 stack (in the entry block, mapped in both

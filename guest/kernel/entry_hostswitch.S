@@ -30,15 +30,7 @@ ix_syscall_entry_hs:
     pop     %rbp
     pop     %rcx
     pop     %r9
-    mov     %r9, %rsp
-    mov     $APP_RFLAGS, %r11
-    xor     %edx, %edx                          /* leave no kernel values behind */
-    xor     %esi, %esi
-    xor     %edi, %edi
-    xor     %r8d, %r8d
-    xor     %r9d, %r9d
-    xor     %r10d, %r10d
-    sysretq                                     /* the host sets CR3 bit 12: the app's table */
+    SYSRET_TO_APP                               /* the host sets CR3 bit 12: the app's table */
 
 /* First entry into the app: ix_enter_app_hs(rip, rsp, arg) - never returns. No CR3 write:
  * SYSRETQ switches to the app's page table. */
@@ -54,14 +46,7 @@ ix_enter_app_hs:
     xor     %r13d, %r13d
     xor     %r14d, %r14d
     xor     %r15d, %r15d
-    mov     %r9, %rsp
-    mov     $APP_RFLAGS, %r11
-    xor     %edx, %edx
-    xor     %esi, %esi
-    xor     %r8d, %r8d
-    xor     %r9d, %r9d
-    xor     %r10d, %r10d
-    sysretq
+    SYSRET_TO_APP rdi_arg=1
 
 /* ---- user-level event stubs ---------------------------------------------------------------
  * Reached through this mode's IDT (selector 0x33, DPL 3). From user mode the host pushes

@@ -36,4 +36,21 @@
     pop     %rbx
     pop     %rax
 .endm
+/* Return to the app with SYSRETQ: RIP from %rcx (the caller sets it), RSP from %r9, RFLAGS
+ * APP_RFLAGS (layout.h). The scratch registers the kernel used are cleared on the way so no
+ * kernel value reaches the app; rdi_arg=1 keeps %rdi (the app's argument at its first entry). */
+.macro SYSRET_TO_APP rdi_arg=0
+    mov     %r9, %rsp
+    mov     $APP_RFLAGS, %r11
+    xor     %edx, %edx
+    xor     %esi, %esi
+.if \rdi_arg == 0
+    xor     %edi, %edi
+.endif
+    xor     %r8d, %r8d
+    xor     %r9d, %r9d
+    xor     %r10d, %r10d
+    sysretq
+.endm
+
 #endif
