@@ -94,9 +94,16 @@ suite('NIC backend over a multi-queue TAP in a namespace', () => {
     const count = 4000;
     const tz = new Toeplitz(rssKey);
     const queueOf = (port: number) => reta[tz.hashTuple(ipnum(HOST_IP), ipnum(GUEST_IP), port, 7) % reta.length]!;
-    // the key is random: take the first run of ports that uses both queues (1 in 128 does not)
-    let base = 40000;
-    while (new Set(Array.from({ length: nports }, (_, i) => queueOf(base + i))).size < 2) base += nports;
+    // The key is random: find a window of nports consecutive source ports that uses both
+    // queues. Slide by one port (not by nports): with 2 queues the queue is one hash bit, the
+    // XOR of the key bits the port's set bits select, so when the key's bits for the low
+    // port bits are zero (1 key in 8) only windows that carry into a higher port bit differ.
+    // Starting low covers every carry boundary; only a key whose 16 port bits are all zero
+    // (1 in 65536) cannot spread flows by source port, and the test says so.
+    let base = 1024;
+    const spreads = (b: number) => new Set(Array.from({ length: nports }, (_, i) => queueOf(b + i))).size === 2;
+    while (base + nports <= 65536 && !spreads(base)) base++;
+    if (base + nports > 65536) throw new Error(`this run's random RSS key (${Buffer.from(rssKey).toString('hex')}) sends every source port of the flow to one queue; rerun`);
     const { stdout } = await run(
       'ip',
       ['netns', 'exec', ns.name, tools.nicping, HOST_IP, GUEST_IP, '7', String(base), String(nports), String(count), '8', '200', '5000', '60000'],
