@@ -3,7 +3,8 @@
 # overlay), from the repository root. $1 is the result folder shared with the host. Writes
 # selftest.json (the platform the guest kernel reports), vitest.json (the guest-boot test
 # files, CI=true so nothing skips), vitest-e2e.json (one end-to-end network test) and
-# trap.json (the batched-trap benchmark); exits non-zero if any of them failed.
+# trap.json (the batched-trap benchmark), and phase-NAME with each phase's exit status (after a
+# hang, run.sh boots a fresh VM for the phases without one); exits non-zero if any failed.
 #
 # Every phase is bounded (IX_NESTED_PHASE_TIMEOUT, default 420 s): a hung `ix run` (seen once:
 # a boot/fault test that never finished, QEMU spinning) fails that phase with a list of the
@@ -19,6 +20,11 @@ what="all"
 limit="${IX_NESTED_PHASE_TIMEOUT:-420}"
 wants() { [ "$what" = all ] || case " $what " in *" $1 "*) true ;; *) false ;; esac; }
 rc=0
+# done_phase NAME STATUS: record a phase's result (run.sh reruns, after a hang, the phases without one)
+done_phase() {
+  echo "$2" >"$out/phase-$1"
+  [ "$2" -eq 0 ] || rc=1
+}
 now() { cut -d' ' -f1 /proc/uptime; }
 since() { awk "BEGIN{print $(now)-$1}"; }
 echo "nested-inner: start at $(now)s uptime, node $(node --version), /dev/kvm: $([ -c /dev/kvm ] && echo yes || echo no)"
@@ -50,15 +56,18 @@ if wants selftest; then
   tail -n 1 /tmp/selftest.out >"$out/selftest.json"
   cp /tmp/selftest.err "$out/selftest.log"
   echo "nested-inner: selftest exit $st in $(since "$t0")s: $(cat "$out/selftest.json")"
-  [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/selftest.err; }
+  [ $st -eq 0 ] || tail -n 20 /tmp/selftest.err
+  done_phase selftest $st
 fi
 
 if wants tests; then
   # the verbose reporter prints each test as it ends: a hang shows where it is
   t0=$(now)
   bounded tests node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts \
-    --reporter=verbose --reporter=json --outputFile.json="$out/vitest.json" || rc=1
+    --reporter=verbose --reporter=json --outputFile.json="$out/vitest.json"
+  st=$?
   echo "nested-inner: tests done in $(since "$t0")s"
+  done_phase tests $st
 fi
 
 if wants e2e; then
@@ -69,18 +78,21 @@ if wants e2e; then
   t0=$(now)
   export IX_E2E_BULK_MB=16
   bounded e2e node node_modules/vitest/vitest.mjs run test/e2e-echo.test.ts -t 'echo dataplane with 1 core' \
-    --reporter=verbose --reporter=json --outputFile.json="$out/vitest-e2e.json" || rc=1
+    --reporter=verbose --reporter=json --outputFile.json="$out/vitest-e2e.json"
+  st=$?
   echo "nested-inner: e2e done in $(since "$t0")s"
+  done_phase e2e $st
 fi
 
 if wants bench; then
   # the benchmark writes a results file into the (overlaid, VM-local) working directory
   t0=$(now)
-  bounded bench node dist/bench/index.js trap --json >/tmp/trap.out 2>/tmp/trap.err
+  # its progress lines and errors go to the console as they come: a hang shows which run
+  bounded bench node dist/bench/index.js trap --json >/tmp/trap.out
   st=$?
   tail -n 1 /tmp/trap.out >"$out/trap.json"
   echo "nested-inner: trap bench exit $st in $(since "$t0")s"
-  [ $st -eq 0 ] || { rc=1; tail -n 20 /tmp/trap.err; }
+  done_phase bench $st
 fi
 echo "nested-inner: end at $(now)s uptime, rc=$rc"
 exit $rc

@@ -51,6 +51,11 @@ export interface TrapBenchResult {
   bootToApp: { samplesMs: number[]; medianMs: number; minMs: number; maxMs: number };
 }
 
+/** one line on stderr per `ix run`, so a run that never ends says which it was */
+const progress = (what: string): void => {
+  process.stderr.write(`bench trap: ${what}\n`);
+};
+
 export async function runTrapBench(opts: { rounds?: number; boots?: number } = {}): Promise<TrapBenchResult> {
   const rounds = opts.rounds ?? 5;
   const boots = opts.boots ?? 10;
@@ -68,6 +73,7 @@ export async function runTrapBench(opts: { rounds?: number; boots?: number } = {
     let platform = 'unknown';
     for (let r = 0; r < rounds; r++) {
       for (const [cfg, into] of [[benchCfg, per], [noneCfg, perNone]] as const) {
+        progress(`round ${r + 1}/${rounds}: ${cfg === benchCfg ? 'page-tables' : 'none'}`);
         const run = await runIx(['run', '--json', cfg]);
         if (run.status !== 0) throw new Error(`bench_trap failed (status ${run.status}):\n${run.stderr}`);
         for (const m of run.stdout.matchAll(/bench_trap core=\d+ batch=(\d+) traps=(\d+) cycles=(\d+) tsc_khz=(\d+)/g)) {
@@ -82,6 +88,7 @@ export async function runTrapBench(opts: { rounds?: number; boots?: number } = {
     }
     const samplesMs: number[] = [];
     for (let b = 0; b < boots; b++) {
+      progress(`boot ${b + 1}/${boots}`);
       const run = await runIx(['run', '--json', helloCfg]);
       if (run.status !== 0) throw new Error(`hello failed (status ${run.status}):\n${run.stderr}`);
       const s = JSON.parse(run.stdout.trim().split('\n').pop()!) as { firstAppInstructionWallMs: number | null };
