@@ -63,6 +63,7 @@ static void publish_stats(struct percpu *c, struct dataplane *dp)
     s->syn_cookie_conns = dp->nc.counters.tcp[TCPC_SYNCOOKIE_OK];
     s->syn_cookie_bad = dp->nc.counters.tcp[TCPC_SYNCOOKIE_BAD];
     s->syn_drops = dp->nc.counters.tcp[TCPC_SYN_DROPPED];
+    s->copies = dp->nc.counters.copies;
     s->halts = c->status->halts;
     s->tsc = rdtsc();
 }

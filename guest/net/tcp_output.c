@@ -3,7 +3,12 @@
  * Zero copy: the header (with options) is written into a small mbuf; the payload is passed
  * to ipv4_output as iov slices pointing straight into the app memory referenced by
  * tcp_sendv. Retransmissions re-reference the same memory. The checksum is computed over
- * the slices in place (reading is not copying; counters.copies stays 0).
+ * the slices in place (reading is not copying).
+ *
+ * The one copy: a segment's bytes may lie in more slices than a frame can reference
+ * (NET_IOV_MAX), when the app sends many small pieces. Rather than send a runt per
+ * NET_IOV_MAX slices, the segment's payload is copied into its header mbuf behind the
+ * header (at most one MSS) and counted in counters.copies, byte for byte.
  */
 #include "csum.h"
 #include "ipv4.h"
@@ -47,6 +52,22 @@ static struct tcp_slice *slice_at(struct tcp_pcb *p, uint32_t seq, uint32_t *off
         *off = seq - s_seq;
     }
     return s;
+}
+
+_Static_assert(MBUF_DATA_MAX >= NET_MTU, "a copied segment (header and one MSS) fits in one mbuf");
+
+/* Copy len bytes of the send queue from seq on into dst (the slices must hold them). */
+static void copy_slices(struct tcp_pcb *p, uint32_t seq, uint32_t len, uint8_t *dst)
+{
+    uint32_t off = 0, done = 0;
+    for (struct tcp_slice *s = slice_at(p, seq, &off); s != NULL && done < len; s = s->next) {
+        uint32_t n = s->len - off;
+        if (n > len - done)
+            n = len - done;
+        __builtin_memcpy(dst + done, s->base + off, n);
+        done += n;
+        off = 0;
+    }
 }
 
 /* Build and send one segment starting at seq. Data up to maxlen is taken from the send
@@ -101,6 +122,7 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
     uint32_t len = 0;
     struct net_iov iov[NET_IOV_MAX];
     int niov = 0;
+    bool copy = false; /* the payload spans more slices than a frame references: copy it */
 
     if (!(xf & XF_ACKONLY)) {
         if ((p->state == TCPS_SYN_SENT || p->state == TCPS_SYN_RECEIVED) && seq == p->iss) {
@@ -122,6 +144,11 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
                 len += n;
                 off = 0;
                 s = s->next;
+            }
+            if (len < want && s != NULL) {
+                copy = true;
+                niov = 0;
+                len = want;
             }
         }
         if (p->fin_queued && seq + len == p->fin_seq && !syn)
@@ -170,11 +197,15 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
         if (nsack > 0)
             hlen += 4 + 8 * nsack;
     }
-    uint8_t *h = mbuf_append(m, hlen);
+    uint8_t *h = mbuf_append(m, hlen + (copy ? len : 0));
     if (h == NULL) {
         mbuf_free(m);
         TCP_TCTR(c, TX_FAIL);
         return -IX_ENOMEM;
+    }
+    if (copy) {
+        copy_slices(p, seq, len, h + hlen);
+        c->counters.copies += len;
     }
 
     /* Window: unscaled in SYNs (RFC 7323 §2.2), scaled otherwise. */
@@ -207,7 +238,7 @@ int tcp_xmit(struct net_core *c, struct tcp_pcb *p, uint32_t seq, uint32_t maxle
         o += tcp_put_opt_sack(h + o, sl, sr, nsack);
 
     uint32_t sum = csum_pseudo(p->laddr, p->raddr, NET_PROTO_TCP, hlen + len);
-    sum = csum_partial(h, hlen, sum);
+    sum = csum_partial(h, hlen + (copy ? len : 0), sum);
     uint32_t at = hlen;
     for (int i = 0; i < niov; i++) {
         sum = csum_partial_at(iov[i].base, iov[i].len, sum, at);

@@ -15,6 +15,7 @@ export const CoreStats = defineStruct('ix_core_stats', 216, {
   rxBatches: array('u64', 40, STATS_BATCH_BUCKETS), bpolls: u64(104), calls: u64(112), events: u64(120),
   drops: u64(128), tcpConns: u64(136), busyCycles: u64(144), idleCycles: u64(152), halts: u64(160),
   tsc: u64(168), synCookies: u64(176), synCookieConns: u64(184), synCookieBad: u64(192), synDrops: u64(200),
+  copies: u64(208),
 });
 export type CoreStatsValue = StructValue<typeof CoreStats>;
 
@@ -36,6 +37,7 @@ export const CORE_COUNTERS = [
   { key: 'synCookies', metric: 'ix_tcp_syn_cookies_total', type: 'counter', help: 'SYN-ACKs sent as SYN cookies (a listener\'s half-open bound was reached: likely a SYN flood).' },
   { key: 'synCookieConns', metric: 'ix_tcp_syn_cookie_connections_total', type: 'counter', help: 'TCP connections established from a valid SYN cookie.' },
   { key: 'synCookieBad', metric: 'ix_tcp_syn_cookie_invalid_total', type: 'counter', help: 'ACKs to a listener that matched no connection and carried no valid SYN cookie.' },
+  { key: 'copies', metric: 'ix_payload_copied_bytes_total', type: 'counter', help: 'Payload bytes the guest stack copied instead of sending them from app memory in place (a TCP segment spanning more slices than one frame references).' },
   { key: 'synDrops', metric: 'ix_tcp_syn_drops_total', type: 'counter', help: 'SYNs and handshake ACKs dropped because the accept queue or the connection pool was full.' },
 ] as const satisfies readonly { key: Exclude<keyof CoreStatsValue, 'rxBatches' | 'tsc'>; metric: string; type: 'counter' | 'gauge'; help: string }[];
 export type CoreCounterKey = (typeof CORE_COUNTERS)[number]['key'];

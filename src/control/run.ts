@@ -49,6 +49,8 @@ export interface RunOutcome extends MachineResult {
     cpu: number; rxFrames: number; txFrames: number; events: number; bpolls: number; calls: number;
     /** SYN flood defence (guest/net/tcp_synflood.c): cookies sent, connections made from them, dropped SYNs */
     synCookies: number; synCookieConns: number; synDrops: number;
+    /** payload bytes the guest stack copied (0 on the zero-copy paths) */
+    copies: number;
   }[];
 }
 
@@ -190,6 +192,7 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
       synCookies: Number(r.stats.synCookies),
       synCookieConns: Number(r.stats.synCookieConns),
       synDrops: Number(r.stats.synDrops),
+      copies: Number(r.stats.copies),
     })),
     selftestSeconds: st,
   };

@@ -27,7 +27,8 @@ struct ix_core_stats {
     uint64_t syn_cookie_conns; /* connections established from a valid cookie */
     uint64_t syn_cookie_bad;   /* ACKs to a listener with no connection and no valid cookie */
     uint64_t syn_drops;        /* SYNs / handshake ACKs dropped: accept queue or pool full */
-    uint64_t pad[1];
+    uint64_t copies;           /* payload bytes the stack copied (a segment spanning more app
+                                  slices than a frame references); 0 on zero-copy paths */
 };
 
 #endif
