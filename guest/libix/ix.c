@@ -20,7 +20,10 @@ _Noreturn void ix_start(const struct ix_app_info *i)
 int64_t ix_call1(uint16_t op, uint64_t a0, uint64_t a1, uint64_t a2, int32_t *err)
 {
     struct ix_call c = {.op = op, .a0 = a0, .a1 = a1, .a2 = a2};
-    ix_bpoll(&c, 1);
+    /* NO_EVENTS: the caller reads no events here, and may be in the middle of reading the
+     * event array of its last ix_bpoll (an ixev callback that logs or connects); the events
+     * this trap finds are kept for the next ordinary ix_bpoll instead of overwriting it. */
+    ix_bpoll(&c, 1 | IX_BPOLL_NO_EVENTS);
     if (err)
         *err = c.err;
     return c.err ? c.err : (int64_t)c.ret;

@@ -18,7 +18,8 @@ const struct ix_app_info *ix_info(void);
 static inline unsigned ix_cpu(void) { return ix_info()->cpu; }
 static inline const struct ix_event *ix_events(void) { return (const struct ix_event *)ix_info()->events; }
 
-/* One call, executed on its own (a whole trap): for setup and rare paths. */
+/* One call, executed on its own (a whole trap): for setup and rare paths. It leaves the event
+ * array alone (IX_BPOLL_NO_EVENTS), so it is safe inside an event handler. */
 int64_t ix_call1(uint16_t op, uint64_t a0, uint64_t a1, uint64_t a2, int32_t *err);
 
 int ix_log(const char *s, size_t len);
