@@ -15,7 +15,10 @@ export interface RunningDataplane {
   stop: () => Promise<{ code: number | null; summary: Record<string, unknown> | null }>;
 }
 
-export async function startDataplane(config: string, readyPattern: RegExp, timeoutMs = 30_000): Promise<RunningDataplane> {
+// IX_E2E_READY_MS: the nested CI run (QEMU TCG, a slow start over 9p) allows more
+const READY_MS = Number(process.env.IX_E2E_READY_MS ?? 30_000);
+
+export async function startDataplane(config: string, readyPattern: RegExp, timeoutMs = READY_MS): Promise<RunningDataplane> {
   const proc = spawn(process.execPath, [IX, 'run', '--json', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
