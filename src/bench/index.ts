@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <name> [--json]`: benchmarks, never part of `npm test`.
- *   trap   cost of one batched call (batch 1, 8, 64) and `ix run` -> first app instruction
+ *   trap   cost of one batched call (batch 1, 8, 64) and `ix run` -> first app instruction;
+ *          options --rounds=N (runs per protection mode, 5) --boots=N (boots timed, 10)
  *   boundary  every protection boundary the platform offers, side by side (docs/protection.md)
  *   nic    NIC queue path vs a C reflector on a TAP device
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
@@ -20,6 +21,17 @@ import { printReportResult, reportCommand, reportDir, writeReport } from './repo
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const names = args.filter((a) => !a.startsWith('--'));
+/** --NAME=N as a positive integer, or undefined when absent */
+function countArg(name: string): number | undefined {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  if (a === undefined) return undefined;
+  const n = Number(a.slice(name.length + 3));
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`bench: --${name} must be a positive integer (got "${a}")`);
+    process.exit(2);
+  }
+  return n;
+}
 const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake'];
 
 if (names[0] === 'report') {
@@ -45,7 +57,7 @@ for (const n of todo) {
 
 for (const n of todo) {
   if (n === 'trap') {
-    const r = await runTrapBench();
+    const r = await runTrapBench({ rounds: countArg('rounds'), boots: countArg('boots') });
     results.trap = r;
     if (!json) printTrapBench(r);
   } else if (n === 'boundary') {
