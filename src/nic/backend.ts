@@ -15,7 +15,7 @@ import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
 import { RssSteering } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
-import { workerScriptUrl } from './worker-url.js';
+import { workerScriptUrl } from '../sys/worker-url.js';
 import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';

@@ -10,7 +10,7 @@ import { VQ_RING, VqAvailHdr, VqDesc, VqUsedElem, VqUsedHdr } from '../abi/virti
 import { readStruct, writeStruct } from '../abi/struct.js';
 import { Worker } from 'node:worker_threads';
 import type { GuestMemory } from '../nic/guest-memory.js';
-import { workerScriptUrl } from '../nic/worker-url.js';
+import { workerScriptUrl } from '../sys/worker-url.js';
 import type { NicVqAddrs } from '../abi/nic.js';
 import { VIRTQ_DESC_F_WRITE, fence } from '../nic/virtqueue.js';
 

@@ -24,7 +24,7 @@ import { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { CAP, Kvm, installKickHandler, msiAddress, type Vcpu, type Vm } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
-import { workerScriptUrl } from '../nic/worker-url.js';
+import { workerScriptUrl } from '../sys/worker-url.js';
 import { PROBE, type ProbeWorkerData } from './halt-probe-cells.js';
 
 export type WakeRoute = 'user' | 'pic' | 'msi';

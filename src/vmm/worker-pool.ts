@@ -5,7 +5,7 @@
  * This module must stay light: it is loaded before anything else.
  */
 import { Worker } from 'node:worker_threads';
-import { workerScriptUrl } from '../nic/worker-url.js';
+import { workerScriptUrl } from '../sys/worker-url.js';
 
 function workerUrl(): URL {
   return workerScriptUrl(import.meta.url, 'vcpu-worker.js');
