@@ -236,7 +236,7 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
       if (!cur.cores.length) throw new Error('the dataplane is stopping');
     }
     const r = rates(base, cur);
-    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores };
+    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores, nicCounters: cur.nic ?? null };
   };
   const metrics = (): string => prometheusText(cfg.name, sample().cores);
   const handle = async (op: ControlOp): Promise<unknown> => {
