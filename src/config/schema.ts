@@ -202,12 +202,6 @@ const ifnameProblem = (v: unknown): string | null => {
 
 const nicSchema = z
   .strictObject({
-    backend: leaf<string>(ALLOWED['nic.backend'], (v) => {
-      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
-      if (v === 'vhost') return 'not implemented yet (the vhost-net backend is planned); use "tap" or "xdp"';
-      return (NIC_BACKENDS as readonly string[]).includes(v) ? null : 'not a backend';
-    }).optional(),
-    interface: leaf<string>(ALLOWED['nic.interface'], ifnameProblem).optional(),
     tap: leaf<string>(ALLOWED['nic.tap'], (v) => {
       if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
       if (v === '.' || v === '..' || !LIMITS.tapNameRe.test(v)) return 'not a valid interface name';
@@ -239,6 +233,12 @@ const nicSchema = z
     }).optional(),
     backend_spin_us: leaf<number>(ALLOWED['nic.backend_spin_us'], (v) => intIn(LIMITS.backendSpinUsMin, LIMITS.backendSpinUsMax, v)).optional(),
     arp: z.array(arpSchema, { error: ALLOWED['nic.arp'] }).optional(),
+    backend: leaf<string>(ALLOWED['nic.backend'], (v) => {
+      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+      if (v === 'vhost') return 'not implemented yet (the vhost-net backend is planned); use "tap" or "xdp"';
+      return (NIC_BACKENDS as readonly string[]).includes(v) ? null : 'not a backend';
+    }).optional(),
+    interface: leaf<string>(ALLOWED['nic.interface'], ifnameProblem).optional(),
   }, { error: ALLOWED.nic })
   .superRefine((nic, ctx) => {
     // zod runs this refinement even when a field of [nic] failed its own check (custom
