@@ -22,6 +22,7 @@ import { FrameSteering } from '../steering.js';
 import { checkTxChain } from '../tx.js';
 import { Chain, DeviceQueue, ForbiddenRanges, availRingBytes, descTableBytes, usedRingBytes } from '../virtqueue.js';
 import { RingView } from './ring.js';
+import { NativePage } from './scratch.js';
 import { XDP_PACKET_HEADROOM, XSK_CHUNK, xskKernelStats, type XskSocket } from './xsk.js';
 
 /** Where the TX bounce slots of each queue are (guest-physical), XSK_CHUNK bytes each. */
@@ -43,6 +44,7 @@ export interface XdpEngineRuntime {
 /** Smallest guest RX buffer the kernel may fill: header + the largest frame a chunk holds. */
 export const XDP_RX_MIN_BUFFER = VNET_HDR_LEN + XSK_CHUNK - XDP_PACKET_HEADROOM;
 const FILL_OFFSET = XDP_PACKET_HEADROOM - VNET_HDR_LEN;
+const STATS_MS = 100;
 
 /** A guest RX buffer the device holds: its chain head, gpa and length. */
 interface Held {
@@ -82,6 +84,9 @@ export class XdpEngine {
   private readonly c = new Chain();
   private readonly tmp = new Chain();
   private passes = 0;
+  /** kernel counters are read at most every STATS_MS (two getsockopt per socket) */
+  private statsAt = 0;
+  private readonly statsPage = new NativePage();
 
   constructor(plan: NicPlan, private readonly o: XdpEngineRuntime) {
     const nq = plan.nqueues;
@@ -136,7 +141,7 @@ export class XdpEngine {
   }
 
   close(): void {
-    /* the sockets belong to the backend (main thread) */
+    this.statsPage.free(); // the sockets belong to the backend (main thread)
   }
 
   /** Pop the next RX chain of queue q the kernel may fill (one segment, large enough, not held). */
@@ -409,13 +414,16 @@ export class XdpEngine {
     return work;
   }
 
-  /** Copy the sockets' kernel counters into the queue statistics. */
+  /** Copy the sockets' kernel counters into the queue statistics (at most every STATS_MS). */
   kernelStats(): void {
+    const now = performance.now();
+    if (now - this.statsAt < STATS_MS) return;
+    this.statsAt = now;
     const sum = new Array<number[]>(this.nq).fill([]).map(() => [0, 0, 0, 0]);
     for (const k of this.socks) {
       let st;
       try {
-        st = xskKernelStats(k.s.fd);
+        st = xskKernelStats(k.s.fd, this.statsPage);
       } catch {
         continue; // not a kernel socket (the unit tests' fake rings)
       }

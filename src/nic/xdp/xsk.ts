@@ -131,14 +131,16 @@ export interface XskKernelStats {
   txRingEmpty: number;
 }
 
-export function xskKernelStats(fd: number): XskKernelStats {
-  return withPage((p) => {
+/** `page`: a NativePage kept by the caller (no mmap per call: an munmap in a process with vCPU threads costs a TLB shootdown). */
+export function xskKernelStats(fd: number, page?: NativePage): XskKernelStats {
+  const read = (p: NativePage): XskKernelStats => {
     p.zero(256);
     p.dv.setUint32(200, 48, true);
     check(libc.getsockopt(fd, libc.SOL_XDP, XDP_STATISTICS, p.addr, p.addr + 200), 'getsockopt(XDP_STATISTICS)', 'the socket is closed?');
     const g = (i: number): number => Number(p.dv.getBigUint64(8 * i, true));
     return { rxDropped: g(0), rxInvalidDescs: g(1), txInvalidDescs: g(2), rxRingFull: g(3), rxFillRingEmpty: g(4), txRingEmpty: g(5) };
-  });
+  };
+  return page ? read(page) : withPage(read);
 }
 
 /** The interface's receive queues (sysfs), or an error saying what is missing. */
