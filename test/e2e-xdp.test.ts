@@ -156,6 +156,25 @@ describe.runIf(run)('SIGKILL of an XDP dataplane', () => {
   });
 });
 
+describe.runIf(run)('an interface the XDP backend cannot use', () => {
+  it('is refused with what to fix (too few queues, no such interface), and nothing is left attached', () => {
+    const link = createXdpLink({ queues: 1, tag: 'xdpr' });
+    try {
+      const run2 = (name: string, body: string) =>
+        spawnSync('ip', ['netns', 'exec', link.dp.name, process.execPath, resolve('bin/ix.js'), 'run', writeConfig(dir, name, body)], { encoding: 'utf8', timeout: 60_000 });
+      const few = run2('xdpfew', `name = "xdpfew"\ncores = 2\n[app]\npath = "${appElf('echo')}"\n[nic]\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n`);
+      expect(few.status).not.toBe(0);
+      expect(few.stderr).toMatch(/ixdp0 has 1 receive queue\(s\) but the dataplane 2 cores/);
+      const none = run2('xdpnone', `name = "xdpnone"\n[app]\npath = "${appElf('echo')}"\n[nic]\ninterface = "nosuch0"\naddress = "${link.dpAddr}/24"\n`);
+      expect(none.status).not.toBe(0);
+      expect(none.stderr).toMatch(/interface nosuch0 not found in this network namespace/);
+      expectNothingLeft(link, 1);
+    } finally {
+      link.remove();
+    }
+  });
+});
+
 describe.runIf(run)('ix check', () => {
   it('reports AF_XDP support and the NIC backend a config picks', () => {
     const link = createXdpLink({ queues: 1, tag: 'xdpc' });

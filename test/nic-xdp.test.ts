@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, ConfigError } from '../src/config/index.js';
 import { evaluate } from '../src/config/doctor.js';
 import { GuestMemory } from '../src/nic/guest-memory.js';
+import { planNic } from '../src/nic/plan.js';
 import { prepareNicRings } from '../src/nic/rings.js';
 import { NCOUNTERS, readStats } from '../src/nic/stats.js';
 import { RssSteering } from '../src/nic/toeplitz.js';
@@ -81,6 +82,10 @@ describe('[nic] backend and interface', () => {
     expect([t.backend, t.interface]).toEqual(['tap', null]);
     expect(t.backendReason).toMatch(/^auto: no interface/);
     expect(parseConfig(base + 'backend = "xdp"\ninterface = "eth1"\nmac = "02:00:00:00:00:05"\n').nic!.macGiven).toBe(true);
+    // the plan: no TAP, the interface, and whether to take its MAC
+    const plan = planNic(x, 2, { tag: 't' });
+    expect([plan.tap, plan.xdp]).toEqual([null, { ifname: 'eth1', useInterfaceMac: true }]);
+    expect(planNic(t, 1, { tag: 't' }).xdp).toBeNull();
   });
   it('refuses what does not fit the backend, and vhost as not implemented yet', () => {
     expect(problems('backend = "xdp"\n')).toEqual([expect.stringMatching(/^nic.interface: missing: backend "xdp" needs/)]);

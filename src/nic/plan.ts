@@ -53,8 +53,6 @@ export interface NicPlan {
     /** no [nic] mac given: the dataplane takes the interface's own MAC at attach */
     useInterfaceMac: boolean;
   } | null;
-  /** which backend and why (config: "auto" resolved), for ix run's status line */
-  backendChoice: { kind: 'tap' | 'xdp'; reason: string };
 }
 
 export const NIC_DEFAULTS = {
@@ -134,6 +132,5 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string }): NicP
             netns: nic.namespace ? { kind: 'fresh', tag: o.tag, peer: peerAddressFor(nic.address, nic.prefix, nic.gateway) } : null,
           },
     xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven } : null,
-    backendChoice: { kind: nic.backend, reason: nic.backendReason },
   };
 }
