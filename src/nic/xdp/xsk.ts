@@ -101,8 +101,13 @@ export function openXsk(o: { ifindex: number; ifname: string; queue: number; mem
       dv.setUint16(2, XDP_COPY, true);
       dv.setUint32(4, o.ifindex, true);
       dv.setUint32(8, o.queue, true);
-      check(libc.bind(fd, p.addr, 16), `bind(AF_XDP, ${o.ifname} queue ${o.queue}, copy mode)`,
-        `does ${o.ifname} have a queue ${o.queue} (ls /sys/class/net/${o.ifname}/queues) and is it up?`);
+      if (libc.bind(fd, p.addr, 16) < 0) {
+        const e = libc.errno();
+        const hint = e === libc.EBUSY
+          ? `another AF_XDP socket holds queue ${o.queue} of ${o.ifname} (another dataplane on this interface?)`
+          : `does ${o.ifname} have a queue ${o.queue} (ls /sys/class/net/${o.ifname}/queues) and is it up?`;
+        throw new XdpSetupError(`bind(AF_XDP, ${o.ifname} queue ${o.queue}, copy mode) failed: ${errnoText(e)}; ${hint}`);
+      }
       p.zero(8);
       dv.setUint32(200, 4, true);
       check(libc.getsockopt(fd, libc.SOL_XDP, XDP_OPTIONS, p.addr, p.addr + 200), 'getsockopt(XDP_OPTIONS)', 'a kernel older than 5.3?');
