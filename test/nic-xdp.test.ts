@@ -15,6 +15,7 @@ import { VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/nic/virtqueue.js';
 import { XdpEngine, XDP_RX_MIN_BUFFER } from '../src/nic/xdp/engine.js';
 import { dataplaneXdpProgram, interpret } from '../src/nic/xdp/program.js';
 import { probeXdp } from '../src/nic/xdp/probe.js';
+import { xdpModeFromEnv } from '../src/nic/xdp/port.js';
 import { XSK_CHUNK, type XskRing, type XskSocket } from '../src/nic/xdp/xsk.js';
 import * as libc from '../src/sys/libc.js';
 import { FakeGuestQueue, FAKE_BUF_SIZE } from '../src/testing/fake-guest.js';
@@ -61,6 +62,14 @@ describe('the XDP program', () => {
       expect(interpret(p, new Uint8Array(14))).toBe('pass');
     });
   }
+});
+
+describe('XDP attach mode', () => {
+  it('is generic unless IX_EXPERIMENT_XDP_NATIVE=1', () => {
+    expect(xdpModeFromEnv({})).toBe('generic');
+    expect(xdpModeFromEnv({ IX_EXPERIMENT_XDP_NATIVE: '0' })).toBe('generic');
+    expect(xdpModeFromEnv({ IX_EXPERIMENT_XDP_NATIVE: '1' })).toBe('native');
+  });
 });
 
 describe('[nic] backend and interface', () => {

@@ -17,7 +17,7 @@ import { RssSteering } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
 import { workerScriptUrl } from './worker-url.js';
 import type { XdpBounce } from './xdp/engine.js';
-import { openXdpPort, type XdpPort } from './xdp/port.js';
+import { openXdpPort, xdpModeFromEnv, type XdpMode, type XdpPort } from './xdp/port.js';
 import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';
@@ -49,7 +49,7 @@ export interface NicHandle {
   readonly nqueues: number;
   readonly tapName: string | undefined;
   /** the XDP backend's interface and modes (undefined for TAP) */
-  readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: 'generic' } | undefined;
+  readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode } | undefined;
   /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
   readonly kickFd: number;
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
@@ -97,7 +97,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   let fds: number[];
   if (plan.xdp) {
     if (!run.xdpBounce) throw new NicBackendError('the XDP backend needs its TX bounce slots (xdpBounce; attachNic reserves them)');
-    xdp = openXdpPort({ ifname: plan.xdp.ifname, nqueues: nq, addr: plan.addr, mem: { base: mem.base, size: mem.size } });
+    xdp = openXdpPort({ ifname: plan.xdp.ifname, nqueues: nq, addr: plan.addr, mem: { base: mem.base, size: mem.size }, mode: xdpModeFromEnv() });
     fds = xdp.sockets.map((s) => s.fd);
   } else if (run.tapFds) {
     if (run.tapFds.length !== nq) throw new NicBackendError(`${run.tapFds.length} TAP fds for ${nq} queues`);

@@ -3,7 +3,7 @@
 // dataplane's address, and the BPF link that attaches it. Closing the link fd (stop, or the
 // kernel at process exit, SIGKILL included) takes the program off the interface.
 import * as libc from '../../sys/libc.js';
-import { XDP_FLAGS_SKB_MODE, XdpSetupError, createXskMap, linkXdp, loadDataplaneProgram, setXskMapEntry } from './bpf.js';
+import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XdpSetupError, createXskMap, linkXdp, loadDataplaneProgram, setXskMapEntry } from './bpf.js';
 import { closeXsk, interfaceRxQueues, openXsk, type XskSocket } from './xsk.js';
 
 export interface XdpPort {
@@ -12,15 +12,27 @@ export interface XdpPort {
   sockets: XskSocket[];
   /** 'copy' or 'zero-copy' (what the kernel reports for the bound sockets) */
   copyMode: 'copy' | 'zero-copy';
-  /** 'generic' (XDP on the skb, every driver) */
-  xdpMode: 'generic';
+  /** 'generic' (XDP on the skb, every driver; the default) or 'native' (in the driver; only with IX_EXPERIMENT_XDP_NATIVE=1) */
+  xdpMode: XdpMode;
   close(): void;
 }
 
 /** Entries of each socket's rings (FILL and RX hold up to a queue's buffers, TX the bounce slots). */
 export const XSK_RING_SIZE = 512;
 
-export function openXdpPort(o: { ifname: string; nqueues: number; addr: number; mem: { base: number; size: number } }): XdpPort {
+export type XdpMode = 'generic' | 'native';
+
+/**
+ * Generic XDP unless the environment asks for the native-mode experiment
+ * (IX_EXPERIMENT_XDP_NATIVE=1, docs/nic.md): native is faster on NIC drivers that have it,
+ * but on veth it depends on the kernel whether redirected frames arrive, so it is not the default.
+ */
+export function xdpModeFromEnv(env: NodeJS.ProcessEnv = process.env): XdpMode {
+  return env.IX_EXPERIMENT_XDP_NATIVE === '1' ? 'native' : 'generic';
+}
+
+export function openXdpPort(o: { ifname: string; nqueues: number; addr: number; mem: { base: number; size: number }; mode?: XdpMode }): XdpPort {
+  const mode = o.mode ?? 'generic';
   const ifindex = libc.ifNametoindex(o.ifname);
   if (ifindex === 0) throw new XdpSetupError(`interface ${o.ifname} not found in this network namespace; give an existing interface in [nic] interface (ip link show)`);
   const nrx = interfaceRxQueues(o.ifname);
@@ -44,7 +56,7 @@ export function openXdpPort(o: { ifname: string; nqueues: number; addr: number; 
     sockets.forEach((s, q) => setXskMapEntry(map, q, s.fd));
     const prog = loadDataplaneProgram(o.addr, map);
     fds.push(prog);
-    fds.push(linkXdp(prog, ifindex, XDP_FLAGS_SKB_MODE, o.ifname));
+    fds.push(linkXdp(prog, ifindex, mode === 'native' ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, o.ifname));
   } catch (e) {
     close();
     throw e;
@@ -54,7 +66,7 @@ export function openXdpPort(o: { ifname: string; nqueues: number; addr: number; 
     ifindex,
     sockets,
     copyMode: sockets.every((s) => s.zeroCopy) ? 'zero-copy' : 'copy',
-    xdpMode: 'generic',
+    xdpMode: mode,
     close,
   };
 }
