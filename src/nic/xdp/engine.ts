@@ -196,6 +196,13 @@ export class XdpEngine {
     const held = this.held[q]!;
     while (posted < room && k.outstanding < k.fillTarget) {
       let h = k.recycle.pop();
+      if (h && held.has(h.addr)) {
+        // the guest posted the same address again while this buffer waited here: both are its
+        // buffers; give this one back empty rather than hand the kernel one address twice
+        this.ev.count(q, 'rx_bad_in_flight');
+        this.giveBack(q, h.head);
+        continue;
+      }
       if (!h) {
         if (!this.popRx(q, this.c, true)) break;
         h = { head: this.c.head, addr: this.c.addr[0]!, len: this.c.len[0]! };
@@ -229,12 +236,12 @@ export class XdpEngine {
       const off = hi >>> 16;
       const buf = base + FILL_OFFSET;
       const h = held.get(buf);
+      k.outstanding--; // every RX descriptor consumed one FILL entry
       if (!h) {
-        this.ev.once(`${q}.rx.unknown`, `nic: queue ${q} rx: the kernel returned address 0x${base.toString(16)} that the host never posted; ignoring it`);
+        this.ev.once(`${q}.rx.unknown`, `nic: queue ${q} rx: the kernel returned address 0x${base.toString(16)} that the host does not hold; ignoring it`);
         continue;
       }
       held.delete(buf);
-      k.outstanding--;
       const n12 = len + VNET_HDR_LEN;
       if (base + off !== buf + VNET_HDR_LEN || n12 > h.len) {
         this.ev.once(`${q}.rx.layout`, `nic: queue ${q} rx: frame of ${len} bytes at offset ${off} does not fit buffer 0x${buf.toString(16)}; dropping`);
