@@ -94,7 +94,7 @@ describe.runIf(run).each([
     const link = createXdpLink({ queues: cores, tag: `xdp${cores}` });
     try {
       const name = `xdpecho${cores}`;
-      const dp = await startDataplane(config(name, cores, link), /echo: serving/, 30_000, link.dp.name);
+      const dp = await startDataplane(config(name, cores, link), /echo: serving/, undefined, link.dp.name);
       let stopped = false;
       try {
         const up = dp.records.find((r) => String(r.msg).startsWith('NIC up'))!;
@@ -141,7 +141,7 @@ describe.runIf(run)('SIGKILL of an XDP dataplane', () => {
   it('leaves no XDP program and no AF_XDP socket: the kernel closes the BPF link with the process', async () => {
     const link = createXdpLink({ queues: 1, tag: 'xdpk' });
     try {
-      const dp = await startDataplane(config('xdpkill', 1, link), /echo: serving/, 30_000, link.dp.name);
+      const dp = await startDataplane(config('xdpkill', 1, link), /echo: serving/, undefined, link.dp.name);
       expect(link.dp.ip('link', 'show', 'dev', link.ifname)).toMatch(/xdpgeneric/);
       expect(echo(link, 'tcp-many', 10)).toEqual({ conns: 10, ok: 10 });
       dp.proc.kill('SIGKILL');
