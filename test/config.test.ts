@@ -382,6 +382,10 @@ level = "debug"
       protection: 'none',
       app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0 },
       nic: {
+        backend: 'tap',
+        backendReason: 'auto: no interface given, so a TAP device (vhost is not implemented yet)',
+        interface: null,
+        macGiven: true,
         tap: 'ixtap0',
         namespace: false,
         mac: '02:aa:bb:cc:dd:01',
@@ -402,7 +406,7 @@ level = "debug"
 
   it('namespace NIC gets a derived, stable, locally administered unicast MAC and defaults', () => {
     const cfg = parseConfig(build({ top: { name: 'dp-a' }, nic: {} }), '/x/a.toml');
-    expect(cfg.nic).toEqual({ tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, rssKey: null, backendSpinUs: 20 });
+    expect(cfg.nic).toEqual({ backend: 'tap', backendReason: expect.stringMatching(/^auto: no interface/), interface: null, macGiven: false, tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, rssKey: null, backendSpinUs: 20 });
     const mac = cfg.nic!.mac;
     expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(parseInt(mac.slice(0, 2), 16) & 0b11).toBe(0b10);

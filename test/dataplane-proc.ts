@@ -18,8 +18,10 @@ export interface RunningDataplane {
 // IX_E2E_READY_MS: the nested CI run (QEMU TCG, a slow start over 9p) allows more
 const READY_MS = Number(process.env.IX_E2E_READY_MS ?? 30_000);
 
-export async function startDataplane(config: string, readyPattern: RegExp, timeoutMs = READY_MS): Promise<RunningDataplane> {
-  const proc = spawn(process.execPath, [IX, 'run', '--json', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `inNetns`: run ix inside that existing namespace (the XDP backend attaches to an interface there). */
+export async function startDataplane(config: string, readyPattern: RegExp, timeoutMs = READY_MS, inNetns?: string): Promise<RunningDataplane> {
+  const cmd = [process.execPath, IX, 'run', '--json', config];
+  const proc = inNetns ? spawn('ip', ['netns', 'exec', inNetns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const records: Record<string, unknown>[] = [];
@@ -46,7 +48,7 @@ export async function startDataplane(config: string, readyPattern: RegExp, timeo
     proc.kill('SIGKILL');
     throw new Error(`dataplane not ready in ${timeoutMs} ms:\n${out}\n${JSON.stringify(records)}`);
   }
-  const netns = String(nic.netns);
+  const netns = inNetns ?? String(nic.netns);
   const address = String(nic.address).split('/')[0]!;
   return {
     proc,

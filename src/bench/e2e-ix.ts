@@ -1,5 +1,6 @@
 // The dataplane side of the end-to-end benchmark: `ix run --json <generated config>` as a
-// child process with its NIC in a fresh namespace, pinned to the given host CPUs; ready when
+// child process with its NIC in a fresh namespace (TAP backend) or on one end of a veth pair
+// (XDP backend, clients on the other end), pinned to the given host CPUs; ready when
 // the "NIC up" log line has named the namespace and the app accepts a TCP connection on its
 // port (apps print different banners; a connection is what the clients need).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,7 +29,16 @@ export interface RunningIx {
 
 export const IX_ADDRESS = '10.10.0.2';
 
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number): string {
+/** The XDP backend's link (src/testing/xdp-link.ts): the interface to attach to, the dataplane's address. */
+export interface IxXdp {
+  ifname: string;
+  address: string;
+  /** namespace holding the interface (ix runs there) and the clients' namespace */
+  dpNetns: string;
+  clientNetns: string;
+}
+
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp): string {
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
     `name = ${q(app.name)}`,
@@ -40,13 +50,13 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSp
     `heap = ${q(app.heap)}`,
     `ports = [${app.ports.join(', ')}]`,
     `[nic]`,
-    `namespace = true`,
-    `address = "${IX_ADDRESS}/24"`,
-    `gateway = "10.10.0.1"`,
+    ...(xdp
+      ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`]
+      : [`namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "10.10.0.1"`]),
     ...(backendSpinUs !== undefined ? [`backend_spin_us = ${backendSpinUs}`] : []),
     '',
   ].join('\n');
-  const p = join(dir, `${app.name}.toml`);
+  const p = join(dir, `${app.name}${xdp ? '-xdp' : ''}.toml`);
   writeFileSync(p, body);
   return p;
 }
@@ -57,8 +67,10 @@ function accepts(netns: string, address: string, port: number): boolean {
   return r.status === 0;
 }
 
-export async function startIx(config: string, port: number, timeoutMs = 30_000): Promise<RunningIx> {
-  const proc = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'ix.js'), 'run', '--json', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** With `xdp`, ix runs in the interface's namespace and `netns` is the clients' namespace. */
+export async function startIx(config: string, port: number, timeoutMs = 30_000, xdp?: IxXdp): Promise<RunningIx> {
+  const argv = [process.execPath, join(PACKAGE_ROOT, 'bin', 'ix.js'), 'run', '--json', config];
+  const proc = xdp ? spawn('ip', ['netns', 'exec', xdp.dpNetns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let errAll = '';
@@ -99,7 +111,8 @@ export async function startIx(config: string, port: number, timeoutMs = 30_000):
   while (Date.now() - t0 < timeoutMs) {
     if (nic) {
       const address = String(nic.address).split('/')[0]!;
-      if (accepts(String(nic.netns), address, port)) return { proc, netns: String(nic.netns), address, stop };
+      const netns = xdp ? xdp.clientNetns : String(nic.netns);
+      if (accepts(netns, address, port)) return { proc, netns, address, stop };
     }
     if (proc.exitCode !== null) throw new E2eBenchError(`ix run ${config} exited early (${proc.exitCode}):\n${out}\n${errAll}`);
     await new Promise((r) => setTimeout(r, 50));

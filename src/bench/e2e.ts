@@ -15,7 +15,9 @@
  *           64 B echo, close with RST), against the same two servers
  *
  * Linux runs over a veth pair between two namespaces of its own; the dataplane's client runs
- * in the dataplane's namespace (its TAP is the link). Servers use `serverCpus` (the dataplane's
+ * in the dataplane's namespace (its TAP is the link). With --backend=tap,xdp the dataplane is
+ * also measured over AF_XDP on a veth pair of its own (src/testing/xdp-link.ts), its client
+ * on the other end: a column "ix xdp" next to the TAP one. Servers use `serverCpus` (the dataplane's
  * cores are pinned there, the Linux servers are taskset there), clients `clientCpus`. The
  * host is noisy: every point is measured in each of `rounds` rounds, the two sides taking turns
  * to go first, and the table gives medians (with min-max in the JSON).
@@ -27,7 +29,8 @@ import { parse as parseToml } from 'smol-toml';
 import { PACKAGE_ROOT, appElf } from '../control/paths.js';
 import { netnsUnavailable, cleanupStaleNetns } from '../nic/netns.js';
 import { parseEchoLoad, parseMemslap, parseSockperf, type EchoLoadResult, type MemslapResult, type RttResult } from './e2e-parse.js';
-import { IX_ADDRESS, startIx, writeIxConfig, type IxApp, type RunningIx } from './e2e-ix.js';
+import { startIx, writeIxConfig, type IxApp, type IxXdp, type RunningIx } from './e2e-ix.js';
+import { createXdpLink } from '../testing/xdp-link.js';
 import { E2eBenchError, LinuxLink, THIRD_PARTY, buildE2eTools, runClient, startServer, which } from './e2e-proc.js';
 
 export interface E2eOptions {
@@ -43,10 +46,13 @@ export interface E2eOptions {
   kvConns?: number;
   /** the dataplane's `[nic] backend_spin_us` (default: the config default) */
   backendSpinUs?: number;
+  /** the dataplane's NIC backends to measure, each against the same Linux (default ['tap']) */
+  backends?: ('tap' | 'xdp')[];
   log?: (msg: string) => void;
 }
 
-type Side = 'ix' | 'linux';
+/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP (--backend=tap,xdp) */
+type Side = 'ix' | 'linux' | 'xdp';
 type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | 'kv_memslap' | 'connect' | `echo_${number}`;
 type Sample = RttResult | EchoLoadResult | MemslapResult;
 
@@ -60,11 +66,15 @@ export interface E2eRow {
   /** min-max of the per-round values */
   ix_range: [number, number] | null;
   linux_range: [number, number] | null;
+  /** the dataplane over AF_XDP (only with --backend=...,xdp) */
+  xdp?: number | null;
+  xdp_ratio?: number | null;
+  xdp_range?: [number, number] | null;
 }
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
-  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs'>> & { backendSpinUs: number | null };
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[] };
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -112,6 +122,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     echoConns: opts.echoConns ?? [1, 16, 256],
     kvConns: opts.kvConns ?? 32,
     backendSpinUs: opts.backendSpinUs ?? null,
+    backends: opts.backends ?? ['tap'],
   };
   const log = opts.log ?? ((m: string) => console.error(m));
   const why = netnsUnavailable();
@@ -141,13 +152,16 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const echoApp: IxApp = { name: 'benchecho', elf: appElf('echo'), args: [String(PORT_ECHO)], ports: [PORT_ECHO], heap: '32M' };
 
   const samples: Record<string, Record<Side, Sample[]>> = {};
-  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [] })[side].push(s));
+  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [] })[side].push(s));
   const dir = mkdtempSync(join(tmpdir(), 'ix-bench-e2e-'));
   const link = new LinuxLink();
+  const xdpLink = o.backends.includes('xdp') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
+  const xdp: IxXdp | undefined = xdpLink ? { ifname: xdpLink.ifname, address: xdpLink.dpAddr, dpNetns: xdpLink.dp.name, clientNetns: xdpLink.client.name } : undefined;
   // Ctrl-C: Node's default would exit without 'exit' handlers; remove the namespaces first (the
   // servers and the dataplane are in our process group and get the signal themselves)
   const onSignal = (sig: NodeJS.Signals) => {
     link.remove();
+    xdpLink?.remove();
     rmSync(dir, { recursive: true, force: true });
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
@@ -185,10 +199,10 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const memslapArgs = (ip: string, port: number) =>
     ['-s', `${ip}:${port}`, '-T', '1', '-c', String(o.kvConns), '-t', `${secs}s`, '-S', `${secs}s`, '-X', String(MSG), '-F', memslapCfg, '-w', '1k'];
 
-  const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>) => {
+  const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, x?: IxXdp) => {
     let dp: RunningIx;
     try {
-      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined), app.ports[0]!);
+      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x), app.ports[0]!, 30_000, x);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
       log(`  ix ${app.name} did not start: ${(e as Error).message}`);
@@ -217,20 +231,20 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     }
   };
 
-  const ixRound = async () => {
+  const ixRound = async (side: 'ix' | 'xdp' = 'ix', x?: IxXdp) => {
     await withIx(spApp, async (dp) => {
-      await point('rtt_block', 'ix', dp.netns, 'sockperf', sockperfArgs(IX_ADDRESS, PORT_SOCKPERF, false), parseSockperf);
-      await point('rtt_spin', 'ix', dp.netns, 'sockperf', sockperfArgs(IX_ADDRESS, PORT_SOCKPERF, true), parseSockperf);
-    });
+      await point('rtt_block', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, false), parseSockperf);
+      await point('rtt_spin', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, true), parseSockperf);
+    }, x);
     await withIx(echoApp, async (dp) => {
-      for (const c of o.echoConns) await point(`echo_${c}`, 'ix', dp.netns, tools.echoload, echoArgs(IX_ADDRESS, c), parseEchoLoad, echoCheck);
-      await point('connect', 'ix', dp.netns, tools.echoload, connectArgs(IX_ADDRESS), parseEchoLoad, connectCheck);
-    });
+      for (const c of o.echoConns) await point(`echo_${c}`, side, dp.netns, tools.echoload, echoArgs(dp.address, c), parseEchoLoad, echoCheck);
+      await point('connect', side, dp.netns, tools.echoload, connectArgs(dp.address), parseEchoLoad, connectCheck);
+    }, x);
     if ('app' in kv)
       await withIx(kv.app, async (dp) => {
-        await point('kv', 'ix', dp.netns, tools.kvload, kvArgs(IX_ADDRESS, kv.app.ports[0]!), parseEchoLoad, echoCheck);
-        await point('kv_memslap', 'ix', dp.netns, 'memcaslap', memslapArgs(IX_ADDRESS, kv.app.ports[0]!), parseMemslap);
-      });
+        await point('kv', side, dp.netns, tools.kvload, kvArgs(dp.address, kv.app.ports[0]!), parseEchoLoad, echoCheck);
+        await point('kv_memslap', side, dp.netns, 'memcaslap', memslapArgs(dp.address, kv.app.ports[0]!), parseMemslap);
+      }, x);
   };
   const linuxRound = async () => {
     const ip = link.serverAddress;
@@ -255,18 +269,24 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     for (let r = 0; r < o.rounds; r++) {
       const ixFirst = r % 2 === 0;
       log(`round ${r + 1}/${o.rounds} (${ixFirst ? 'ix' : 'linux'} first)`);
+      // the dataplane's backends take turns too (tap then xdp, then xdp then tap)
+      const dataplane = async () => {
+        const order = r % 2 === 0 ? o.backends : [...o.backends].reverse();
+        for (const b of order) await (b === 'xdp' ? ixRound('xdp', xdp) : ixRound());
+      };
       if (ixFirst) {
-        await ixRound();
+        await dataplane();
         await linuxRound();
       } else {
         await linuxRound();
-        await ixRound();
+        await dataplane();
       }
     }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     link.remove();
+    xdpLink?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
   return { options: o, host: { cpus: availableParallelism(), load1_start: load1Start, load1_end: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), notes, errors, samples };
@@ -288,7 +308,11 @@ function buildRows(samples: Record<string, Record<Side, Sample[]>>, echoConns: n
     const linux = xl.length ? median(xl) : null;
     const ratio = ix !== null && linux !== null && linux > 0 ? ix / linux : null;
     const met = goal === null || ratio === null ? null : (goal.op === '<=' ? ratio <= goal.x : ratio >= goal.x) && (extra ? extra(ix!) : true);
+    const xx = vals(id, 'xdp', f);
+    const xdp = xx.length ? median(xx) : null;
+    const xdpCols = xx.length ? { xdp, xdp_ratio: xdp !== null && linux !== null && linux > 0 ? xdp / linux : null, xdp_range: [Math.min(...xx), Math.max(...xx)] as [number, number] } : {};
     rows.push({
+      ...xdpCols,
       metric,
       ix,
       linux,
@@ -331,9 +355,15 @@ export function printE2eBench(r: E2eResult): void {
   const w = Math.max(...r.rows.map((x) => x.metric.length));
   const o = r.options;
   console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}; medians)`);
-  console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?`);
-  for (const x of r.rows)
-    console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${(x.ratio === null ? '-' : x.ratio.toFixed(2)).padStart(6)}  ${x.goal.padEnd(7)}  ${x.met === null ? '' : x.met ? 'yes' : 'no'}`);
+  // with --backend=...,xdp: the dataplane over AF_XDP and its ratio to Linux, after the TAP columns
+  const hasXdp = r.rows.some((x) => x.xdp !== undefined);
+  const ratio = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(2)).padStart(6);
+  const xh = hasXdp ? `  ${'ix xdp'.padStart(9)}  ${'ratio'.padStart(6)}` : '';
+  console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?${xh}`);
+  for (const x of r.rows) {
+    const xc = hasXdp ? `  ${f(x.xdp ?? null).padStart(9)}  ${ratio(x.xdp_ratio)}` : '';
+    console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${ratio(x.ratio)}  ${x.goal.padEnd(7)}  ${(x.met === null ? '' : x.met ? 'yes' : 'no').padEnd(4)}${xc}`);
+  }
   for (const s of r.notes) console.log(s);
   if (r.errors.length) {
     const counts = new Map<string, number>();
@@ -344,7 +374,7 @@ export function printE2eBench(r: E2eResult): void {
   console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews both sides)`);
 }
 
-/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N` (client-cpus= empty: unpinned). */
+/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N --backend=tap,xdp` (client-cpus= empty: unpinned). */
 export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const get = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   const num = (k: string, lo: number, hi: number) => {
@@ -369,6 +399,13 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const clientCpus = list('client-cpus', 0, 1023);
   const echoConns = list('conns', 1, 4096);
   const spin = num('backend-spin-us', 0, 100_000);
+  const backends = get('backend');
+  if (backends !== undefined) {
+    const bs = backends.split(',');
+    if (!bs.length || bs.some((b) => b !== 'tap' && b !== 'xdp') || new Set(bs).size !== bs.length)
+      throw new E2eBenchError(`--backend=${backends}: expected a comma-separated list of distinct NIC backends from tap, xdp`);
+    o.backends = bs as ('tap' | 'xdp')[];
+  }
   if (seconds !== undefined) o.seconds = seconds;
   if (rounds !== undefined) o.rounds = rounds;
   if (serverCpus !== undefined) {

@@ -51,6 +51,7 @@ export const ERROR_TABLE: Record<string, Rule> = {
   AttachNicError: failed,
   EngineError: failed,
   TapError: failed,
+  XdpSetupError: failed,
   NetnsError: failed,
   GuestMemoryError: failed,
   RingLayoutError: failed,

@@ -17,6 +17,7 @@ export const DEFAULTS = {
     ports: [] as readonly number[],
   },
   nic: {
+    backend: 'auto',
     rssTableSize: 128,
     backendSpinUs: 20,
     gateway: null,
@@ -62,3 +63,6 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] a
 export const PROTECTIONS = ['auto', 'page-tables', 'pvm-host-switch', 'shared-page-table', 'none'] as const;
 /** earlier names still accepted in config files, and the mode each one means */
 export const PROTECTION_ALIASES = { ring3: 'page-tables' } as const;
+
+/** [nic] backend values; "vhost" is named so that it is refused with a clear message. */
+export const NIC_BACKENDS = ['auto', 'tap', 'xdp', 'vhost'] as const;

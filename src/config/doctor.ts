@@ -117,6 +117,14 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
     c.push(item('tun', '/dev/net/tun', 'ok', `present (${device(tun)}), opens read/write`));
   }
 
+  if (facts.xdp !== undefined) {
+    const x = facts.xdp;
+    if (x.socket === 'ok' && x.program === 'ok')
+      c.push(item('xdp', 'AF_XDP', 'ok', 'AF_XDP sockets open and the dataplane\'s XDP program loads: [nic] backend "xdp" (and "auto" with an `interface`) can attach to an existing interface (generic XDP, copy mode)'));
+    else
+      c.push(item('xdp', 'AF_XDP', 'warn', `unusable: socket: ${x.socket}; program: ${x.program}; configs with backend "xdp" (or an \`interface\`) cannot run, "tap" still can`, 'needs CONFIG_XDP_SOCKETS=y and CONFIG_BPF_SYSCALL=y, and root (CAP_NET_ADMIN, CAP_BPF)'));
+  }
+
   const ns = facts.netns;
   if (!ns.ipTool) {
     c.push(item('netns', 'network namespaces', 'warn', `unusable: ${ns.error ?? 'no ip command'}; \`namespace = true\` configs and the network tests cannot run`, 'install iproute2'));
@@ -159,7 +167,9 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
     const cf = facts.config;
     if (cf.error !== null) c.push(item('config', 'config file', 'fail', cf.error));
     else if (cf.hostFit.length > 0) c.push(item('config', 'config file', 'fail', `${cf.path} is valid but does not fit this host:\n${cf.hostFit.join('\n')}`));
-    else c.push(item('config', 'config file', 'ok', `${cf.path} is valid and fits this host`));
+    else if (cf.nicBackend?.startsWith('xdp') && facts.xdp && (facts.xdp.socket !== 'ok' || facts.xdp.program !== 'ok'))
+      c.push(item('config', 'config file', 'fail', `${cf.path} is valid but its NIC backend ${cf.nicBackend} needs AF_XDP, which this host does not offer (see the AF_XDP line)`));
+    else c.push(item('config', 'config file', 'ok', `${cf.path} is valid and fits this host${cf.nicBackend ? `; NIC backend ${cf.nicBackend}` : ''}`));
   }
 
   return { ok: c.every((x) => x.status !== 'fail'), checks: c, facts };

@@ -35,8 +35,10 @@ export interface HostFacts {
    * KVM_CHECK_EXTENSION says, and the halt/wake probe's answer. Absent when not asked.
    */
   irq?: IrqFacts;
+  /** AF_XDP (the "xdp" NIC backend): socket and program load, each "ok" or why not. Absent when not asked. */
+  xdp?: { socket: string; program: string };
   /** Present when a config file was given to check. */
-  config?: { path: string; error: string | null; hostFit: string[] };
+  config?: { path: string; error: string | null; hostFit: string[]; nicBackend?: string };
 }
 
 /** The package root: the nearest directory above this module with ix's package.json. */
@@ -196,10 +198,22 @@ export function netnsFacts(): HostFacts['netns'] {
   return { root, ipTool, usable: true, error: null };
 }
 
+/** AF_XDP support, asked through src/nic/xdp/probe.ts (imported lazily, like the KVM binding). */
+export async function xdpFacts(): Promise<NonNullable<HostFacts['xdp']>> {
+  try {
+    const { probeXdp } = await import('../nic/xdp/probe.js');
+    return probeXdp();
+  } catch (e) {
+    const msg = `could not ask: ${(e as Error).message}`;
+    return { socket: msg, program: msg };
+  }
+}
+
 function configFacts(path: string): NonNullable<HostFacts['config']> {
   try {
     const cfg = loadConfig(path);
-    return { path: cfg.source, error: null, hostFit: hostFitProblems(cfg) };
+    const nicBackend = cfg.nic ? `${cfg.nic.backend} (${cfg.nic.backendReason})` : undefined;
+    return { path: cfg.source, error: null, hostFit: hostFitProblems(cfg), ...(nicBackend ? { nicBackend } : {}) };
   } catch (e) {
     return { path, error: (e as Error).message, hostFit: [] };
   }
@@ -226,6 +240,7 @@ export async function gatherFacts(opts: { configPath?: string; root?: string; ir
     guestBuild: { path: guestKernel, exists: existsSync(guestKernel) },
   };
   if (opts.irq === true && kvmApi.state === 'ok') facts.irq = await irqFacts();
+  facts.xdp = await xdpFacts();
   if (opts.configPath !== undefined) facts.config = configFacts(opts.configPath);
   return facts;
 }

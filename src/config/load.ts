@@ -95,7 +95,19 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
   let nic: DataplaneConfig['nic'] = null;
   if (f.nic !== undefined) {
     const cidr = parseCidr(f.nic.address)!;
+    const asked = f.nic.backend ?? DEFAULTS.nic.backend;
+    const backend = asked === 'xdp' || (asked === 'auto' && f.nic.interface !== undefined) ? 'xdp' : 'tap';
+    const backendReason =
+      asked !== 'auto'
+        ? `backend = "${asked}" in the config`
+        : backend === 'xdp'
+          ? `auto: interface = "${f.nic.interface}" is an existing interface, which only AF_XDP can share with Linux`
+          : 'auto: no interface given, so a TAP device (vhost is not implemented yet)';
     nic = {
+      backend,
+      backendReason,
+      interface: backend === 'xdp' ? f.nic.interface! : null,
+      macGiven: f.nic.mac !== undefined,
       tap: f.nic.tap ?? null,
       namespace: f.nic.namespace === true,
       mac: f.nic.mac !== undefined ? parseMac(f.nic.mac)! : macFromName(f.name),

@@ -4,7 +4,7 @@
 // for custom checks, carried in `params.problem`. Cross-field rules of the [nic] section
 // are a refinement of that section, so zod runs them only when its fields are valid.
 import * as z from 'zod';
-import { LIMITS, LOG_LEVELS, PROTECTIONS, PROTECTION_ALIASES } from './defaults.js';
+import { LIMITS, LOG_LEVELS, NIC_BACKENDS, PROTECTIONS, PROTECTION_ALIASES } from './defaults.js';
 import {
   formatIpv4,
   isMulticastMac,
@@ -42,6 +42,8 @@ export const ALLOWED = {
   'app.shared': `memory mapped into every core's app instance at the same address (for state all cores use, like a shared cache): integer bytes or "NNNK", "NNNM", "NNNG", 0 to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
   'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
   nic: 'a table [nic]',
+  'nic.backend': '"auto", "tap" or "xdp" ("vhost" is planned, not implemented yet): how frames reach the dataplane; "auto" is "xdp" when `interface` is given and "tap" otherwise',
+  'nic.interface': 'an existing Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."), for backend "xdp"; not together with `tap` or `namespace`',
   'nic.tap': 'a Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."); give either `tap` or `namespace = true`, not both',
   'nic.namespace': 'true or false; `namespace = true` or `tap = "..."`, exactly one of them',
   'nic.mac': 'a unicast MAC address "xx:xx:xx:xx:xx:xx" (hex), not all zeros',
@@ -192,6 +194,12 @@ const arpSchema = z.strictObject({
   mac: leaf<string>(ALLOWED['nic.arp[].mac'], macProblem),
 }, { error: ALLOWED['nic.arp'] });
 
+const ifnameProblem = (v: unknown): string | null => {
+  if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+  if (v === '.' || v === '..' || !LIMITS.tapNameRe.test(v)) return 'not a valid interface name';
+  return null;
+};
+
 const nicSchema = z
   .strictObject({
     tap: leaf<string>(ALLOWED['nic.tap'], (v) => {
@@ -225,18 +233,35 @@ const nicSchema = z
     }).optional(),
     backend_spin_us: leaf<number>(ALLOWED['nic.backend_spin_us'], (v) => intIn(LIMITS.backendSpinUsMin, LIMITS.backendSpinUsMax, v)).optional(),
     arp: z.array(arpSchema, { error: ALLOWED['nic.arp'] }).optional(),
+    backend: leaf<string>(ALLOWED['nic.backend'], (v) => {
+      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+      if (v === 'vhost') return 'not implemented yet (the vhost-net backend is planned); use "tap" or "xdp"';
+      return (NIC_BACKENDS as readonly string[]).includes(v) ? null : 'not a backend';
+    }).optional(),
+    interface: leaf<string>(ALLOWED['nic.interface'], ifnameProblem).optional(),
   }, { error: ALLOWED.nic })
   .superRefine((nic, ctx) => {
     // zod runs this refinement even when a field of [nic] failed its own check (custom
     // issues do not abort), so every field is re-checked before it is used here; a bad
     // field has already been reported by its own leaf.
     const tap = typeof nic.tap === 'string' ? nic.tap : undefined;
-    if (typeof nic.namespace === 'boolean' || nic.namespace === undefined) {
+    const iface = typeof nic.interface === 'string' ? nic.interface : undefined;
+    const backend = typeof nic.backend === 'string' ? nic.backend : 'auto';
+    if (backend === 'xdp' || (backend === 'auto' && iface !== undefined)) {
+      if (iface === undefined && nic.interface === undefined)
+        ctx.addIssue({ code: 'custom', path: ['interface'], message: ALLOWED['nic.interface'], params: { problem: 'missing: backend "xdp" needs `interface = "<existing interface>"`' } });
+      if (nic.tap !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['tap'], input: nic.tap, message: ALLOWED['nic.tap'], params: { problem: 'not used by backend "xdp" (it attaches to nic.interface)' } });
+      if (nic.namespace !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['namespace'], input: nic.namespace, message: ALLOWED['nic.namespace'], params: { problem: 'not used by backend "xdp" (run ix inside the interface\'s namespace: ip netns exec)' } });
+    } else if (nic.interface !== undefined && backend === 'tap') {
+      ctx.addIssue({ code: 'custom', path: ['interface'], input: nic.interface, message: ALLOWED['nic.interface'], params: { problem: 'not used by backend "tap"' } });
+    } else if (typeof nic.namespace === 'boolean' || nic.namespace === undefined) {
       const ns = nic.namespace === true;
       if (tap !== undefined && ns) {
         ctx.addIssue({ code: 'custom', path: ['namespace'], input: true, message: ALLOWED['nic.namespace'], params: { problem: `conflicts with nic.tap = "${tap}"` } });
       } else if (nic.tap === undefined && !ns) {
-        ctx.addIssue({ code: 'custom', path: ['tap'], message: ALLOWED['nic.tap'], params: { problem: 'missing: [nic] needs `tap = "<name>"` or `namespace = true`' } });
+        ctx.addIssue({ code: 'custom', path: ['tap'], message: ALLOWED['nic.tap'], params: { problem: 'missing: [nic] needs `tap = "<name>"`, `namespace = true` or `interface = "<name>"`' } });
       }
     }
     const arp = Array.isArray(nic.arp) ? nic.arp : [];

@@ -6,6 +6,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type Protection = (typeof PROTECTIONS)[number];
 
 export interface NicConfig {
+  /** the resolved backend: "auto" became "xdp" (an interface was given) or "tap" */
+  backend: 'tap' | 'xdp';
+  /** why this backend (what `ix run` and `ix check` print) */
+  backendReason: string;
+  /** the existing interface the XDP backend attaches to (null for "tap") */
+  interface: string | null;
+  /** `mac` was given; otherwise the XDP backend uses the interface's own MAC */
+  macGiven: boolean;
   /** TAP device name, or null when `namespace` is true (the runner picks a name). */
   tap: string | null;
   /** Create the TAP inside a fresh network namespace. */

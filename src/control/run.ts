@@ -147,9 +147,11 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     const n = m.nic;
     o.claim?.update({ netns: n.netns?.name ?? null, tap: n.tapName, address: `${cfg.nic!.address}/${cfg.nic!.prefix}` });
     const where = n.netns ? ` in namespace ${n.netns.name}` : '';
+    const x = n.handle.xdp;
+    const on = x ? `${x.ifname} (AF_XDP, ${x.sockets} socket(s), ${x.copyMode} mode, ${x.xdpMode} XDP)` : n.tapName;
     log.info(
-      { tap: n.tapName, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs, kicksInKernel: m.kicksInKernel },
-      `NIC up: ${cfg.nic!.address} on ${n.tapName}${where}` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
+      { backend: cfg.nic!.backend, backendReason: cfg.nic!.backendReason, tap: n.tapName, interface: x?.ifname ?? null, xdp: x ?? null, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs, kicksInKernel: m.kicksInKernel },
+      `NIC up: ${cfg.nic!.address} on ${on}${where}; backend ${cfg.nic!.backend} (${cfg.nic!.backendReason})` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
     );
   }
   let started = 0;
@@ -234,7 +236,7 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
       if (!cur.cores.length) throw new Error('the dataplane is stopping');
     }
     const r = rates(base, cur);
-    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores };
+    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores, nicCounters: cur.nic ?? null };
   };
   const metrics = (): string => prometheusText(cfg.name, sample().cores);
   const handle = async (op: ControlOp): Promise<unknown> => {

@@ -85,6 +85,8 @@ export interface StatsReport {
   counters: CoreCounters[];
   /** per NIC queue pair (null without a NIC) */
   nicQueues?: NicQueueRates[] | null;
+  /** the NIC backend's raw per-queue counters of the newer sample (src/nic/stats.ts; null without a NIC) */
+  nicCounters?: QueueStats[] | null;
 }
 
 const n = (v: bigint | undefined): number => Number(v ?? 0n);

@@ -9,6 +9,10 @@ import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
 import { Netns } from './netns.js';
 import type { NicPlan } from './plan.js';
 import { prepareNicRings } from './rings.js';
+import { readFileSync } from 'node:fs';
+import type { XdpBounce } from './xdp/engine.js';
+import { XSK_RING_SIZE } from './xdp/port.js';
+import { XSK_CHUNK } from './xdp/xsk.js';
 
 export interface NicAttachEnv {
   memory: GuestMemorySpec;
@@ -45,8 +49,34 @@ function ipOrThrow(args: string[]): void {
   if (r.status !== 0) throw new AttachNicError(`ip ${args.join(' ')} failed: ${(r.stderr || r.error?.message || '').trim()}`);
 }
 
+/** The interface's own MAC (sysfs), for an XDP dataplane without [nic] mac. */
+function interfaceMac(ifname: string): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(`/sys/class/net/${ifname}/address`, 'utf8').trim();
+  } catch {
+    throw new AttachNicError(`interface ${ifname} not found in this network namespace (/sys/class/net/${ifname}); give an existing interface in [nic] interface, and run ix in its namespace (ip netns exec)`);
+  }
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(text)) throw new AttachNicError(`interface ${ifname} has no Ethernet address (${text}); AF_XDP needs an Ethernet interface`);
+  return Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
+}
+
+/**
+ * The XDP backend's TX bounce slots: XSK_CHUNK bytes each, per queue a power of two up to
+ * the ring size, in the reserved range after the rings and the ARP page.
+ */
+function reserveBounce(plan: NicPlan, from: number, end: number): XdpBounce {
+  const start = Math.ceil(from / 4096) * 4096;
+  const fit = Math.floor((end - start) / (plan.nqueues * XSK_CHUNK));
+  let slots = 1;
+  while (slots * 2 <= Math.min(fit, plan.queueSize, XSK_RING_SIZE)) slots *= 2;
+  if (fit < 8)
+    throw new AttachNicError(`no room for the XDP transmit slots: ${end - start} bytes left in the reserved NIC range for ${plan.nqueues} queues (at least ${8 * XSK_CHUNK} per queue)`);
+  return { start, slotsPerQueue: slots };
+}
+
 /** Rings, ARP page and ix_nic_info in guest memory (no thread, no device yet). */
-function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo {
+function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo & { xdpBounce?: XdpBounce } {
   const mem = new GuestMemory(env.memory);
   const rings = prepareNicRings(mem, env.ringArea.start, env.ringArea.end, plan.nqueues, plan.queueSize);
   // The ARP table takes the page after the rings (rings.end is page aligned), inside the same
@@ -60,9 +90,10 @@ function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo {
     writeNicArpTable(mem.dv, rings.end, plan.arp);
     arpTable = BigInt(rings.end);
   }
+  const xdpBounce = plan.xdp ? reserveBounce(plan, rings.end + (plan.arp.length > 0 ? IX_NIC_ARP_PAGE : 0), env.ringArea.end) : undefined;
   const info: NicInfo = {
     nqueues: plan.nqueues,
-    mac: plan.mac,
+    mac: plan.xdp?.useInterfaceMac ? interfaceMac(plan.xdp.ifname) : plan.mac,
     mtu: plan.mtu,
     addr: plan.addr,
     netmask: plan.netmask,
@@ -76,7 +107,7 @@ function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo {
     arpTable,
   };
   writeNicInfo(env.bootInfo.view, env.bootInfo.offset, info);
-  return info;
+  return { ...info, xdpBounce };
 }
 
 export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<AttachedNic> {
@@ -91,6 +122,7 @@ export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<Attac
       rings: { rx: info.rx, tx: info.tx },
       tapFds: env.tapFds,
       netns: netns?.name,
+      xdpBounce: info.xdpBounce,
     });
     let peerAddress: string | null = null;
     if (env.tapFds === undefined && plan.tap) {

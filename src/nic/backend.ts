@@ -16,6 +16,8 @@ import { openTap, type Tap } from './tap.js';
 import { RssSteering } from './toeplitz.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
 import { workerScriptUrl } from '../sys/worker-url.js';
+import type { XdpBounce } from './xdp/engine.js';
+import { openXdpPort, xdpModeFromEnv, type XdpMode, type XdpPort } from './xdp/port.js';
 import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';
@@ -33,6 +35,8 @@ export interface NicRuntime {
   wakeFds?: number[];
   /** called on the main thread when the guest asked for an interrupt (slower than wakeFds) */
   onWake?: (queue: number) => void;
+  /** the XDP backend's TX bounce slots in guest memory (attach reserves them) */
+  xdpBounce?: XdpBounce;
   /** an eventfd the guest kicks arrive on; created if absent */
   kickFd?: number;
   log?: (msg: string) => void;
@@ -44,6 +48,8 @@ export interface NicRuntime {
 export interface NicHandle {
   readonly nqueues: number;
   readonly tapName: string | undefined;
+  /** the XDP backend's interface and modes (undefined for TAP) */
+  readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode } | undefined;
   /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
   readonly kickFd: number;
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
@@ -87,8 +93,13 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   for (const q of run.rings.tx) new DeviceQueue(mem, q, 'tx', forbidden);
 
   let tap: Tap | undefined;
+  let xdp: XdpPort | undefined;
   let fds: number[];
-  if (run.tapFds) {
+  if (plan.xdp) {
+    if (!run.xdpBounce) throw new NicBackendError('the XDP backend needs its TX bounce slots (xdpBounce; attachNic reserves them)');
+    xdp = openXdpPort({ ifname: plan.xdp.ifname, nqueues: nq, addr: plan.addr, mem: { base: mem.base, size: mem.size }, mode: xdpModeFromEnv() });
+    fds = xdp.sockets.map((s) => s.fd);
+  } else if (run.tapFds) {
     if (run.tapFds.length !== nq) throw new NicBackendError(`${run.tapFds.length} TAP fds for ${nq} queues`);
     fds = run.tapFds;
   } else if (plan.tap) {
@@ -114,11 +125,14 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     stopFd,
     wakeFds: run.wakeFds ?? [],
     postWakes: run.onWake !== undefined,
+    xdp: xdp && run.xdpBounce ? { sockets: xdp.sockets, bounce: run.xdpBounce } : undefined,
   };
   const log = run.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const worker = run.worker
     ? new Worker(run.worker.url, { workerData: { ...data, extra: run.worker.extra } })
-    : new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: data });
+    : xdp
+      ? new Worker(workerScriptUrl(import.meta.url, 'xdp/worker.js', 'nic-xdp-worker.cjs'), { workerData: data })
+      : new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: data });
   let failure: Error | undefined;
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   let spinUs = plan.backend.spinUs;
@@ -150,6 +164,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     libc.close(stopFd);
     if (ownKick) libc.close(kickFd);
     tap?.close();
+    xdp?.close(); // the link first: the program leaves the interface, then the sockets
   };
   try {
     await ready;
@@ -163,6 +178,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   return {
     nqueues: nq,
     tapName: tap?.name,
+    xdp: xdp ? { ifname: xdp.ifname, sockets: xdp.sockets.length, copyMode: xdp.copyMode, xdpMode: xdp.xdpMode } : undefined,
     kickFd,
     wakeCounters: ctl,
     spinUs,

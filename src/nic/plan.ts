@@ -45,8 +45,14 @@ export interface NicPlan {
     /** host CPU to pin the backend thread to, or null */
     cpu: number | null;
   };
-  /** the TAP to create; null when the caller hands open fds to the backend (tests) */
+  /** the TAP to create; null when the caller hands open fds to the backend (tests) or for XDP */
   tap: { name: string; netns: NicNetnsPlan | null } | null;
+  /** AF_XDP on an existing interface (backend "xdp"); null for the TAP backend */
+  xdp: {
+    ifname: string;
+    /** no [nic] mac given: the dataplane takes the interface's own MAC at attach */
+    useInterfaceMac: boolean;
+  } | null;
 }
 
 export const NIC_DEFAULTS = {
@@ -118,9 +124,13 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string }): NicP
       idleTimeoutMs: NIC_DEFAULTS.idleTimeoutMs,
       cpu: null,
     },
-    tap: {
-      name: nic.tap ?? NIC_DEFAULTS.tapName,
-      netns: nic.namespace ? { kind: 'fresh', tag: o.tag, peer: peerAddressFor(nic.address, nic.prefix, nic.gateway) } : null,
-    },
+    tap:
+      nic.backend === 'xdp'
+        ? null
+        : {
+            name: nic.tap ?? NIC_DEFAULTS.tapName,
+            netns: nic.namespace ? { kind: 'fresh', tag: o.tag, peer: peerAddressFor(nic.address, nic.prefix, nic.gateway) } : null,
+          },
+    xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven } : null,
   };
 }

@@ -12,6 +12,32 @@ import { BURST, type IoScratch } from './scratch.js';
 import type { FrameSteering } from './steering.js';
 import { Chain, type DeviceQueue } from './virtqueue.js';
 
+/** Copy n bytes from chain a to chain b (both validated, b.total >= n), inside guest memory. */
+export function copyChain(mem: GuestMemory, a: Chain, b: Chain, n: number): void {
+  if (n > a.total || n > b.total) throw new EngineError(`internal: copy of ${n} bytes between chains of ${a.total} and ${b.total}`);
+  const u8 = mem.u8;
+  let ai = 0;
+  let ao = 0;
+  let bi = 0;
+  let bo = 0;
+  while (n > 0) {
+    const k = Math.min(n, a.len[ai]! - ao, b.len[bi]! - bo);
+    const src = a.addr[ai]! + ao;
+    u8.copyWithin(b.addr[bi]! + bo, src, src + k);
+    n -= k;
+    ao += k;
+    bo += k;
+    if (ao === a.len[ai]) {
+      ai++;
+      ao = 0;
+    }
+    if (bo === b.len[bi]) {
+      bi++;
+      bo = 0;
+    }
+  }
+}
+
 export interface RxPathParts {
   mem: GuestMemory;
   queues: DeviceQueue[];
@@ -100,32 +126,6 @@ export class RxPath {
     return false;
   }
 
-  /** Copy n bytes from chain a to chain b (both validated, b.total >= n), inside guest memory. */
-  private copyChain(a: Chain, b: Chain, n: number): void {
-    if (n > a.total || n > b.total) throw new EngineError(`internal: copy of ${n} bytes between chains of ${a.total} and ${b.total}`);
-    const u8 = this.p.mem.u8;
-    let ai = 0;
-    let ao = 0;
-    let bi = 0;
-    let bo = 0;
-    while (n > 0) {
-      const k = Math.min(n, a.len[ai]! - ao, b.len[bi]! - bo);
-      const src = a.addr[ai]! + ao;
-      u8.copyWithin(b.addr[bi]! + bo, src, src + k);
-      n -= k;
-      ao += k;
-      bo += k;
-      if (ao === a.len[ai]) {
-        ai++;
-        ao = 0;
-      }
-      if (bo === b.len[bi]) {
-        bi++;
-        bo = 0;
-      }
-    }
-  }
-
   /**
    * A frame of n bytes (with header) landed in chain c of queue q: hand it to the queue RSS
    * names. Returns true if c was consumed (given to the guest), false if it can be reused.
@@ -169,7 +169,7 @@ export class RxPath {
       this.p.events.count(t, 'rx_drop_no_buffer');
       return;
     }
-    this.copyChain(c, this.tmp, n);
+    copyChain(this.p.mem, c, this.tmp, n);
     this.deliverInPlace(this.tmp, t, n);
     this.p.events.count(t, 'rx_steered_copies');
   }

@@ -18,7 +18,18 @@ export interface NicPoller {
 
 export type ComposePoller = (engine: NicEngine, mem: GuestMemory) => NicPoller;
 
-function serve(init: WorkerData, compose: ComposePoller): void {
+/** What every packet mover gets from the loop: guest memory, counters, wake and log. */
+export interface PollerEnv {
+  mem: GuestMemory;
+  stats: Float64Array;
+  wake: (q: number) => void;
+  log: (msg: string) => void;
+}
+
+/** Builds the packet mover of a backend (the TAP engine, the XDP engine) in the worker. */
+export type MakePoller = (init: WorkerData, env: PollerEnv) => NicPoller;
+
+function serve(init: WorkerData, make: MakePoller): void {
   const port = parentPort!;
   const { backend } = init.plan;
   if (backend.cpu !== null) libc.pinThisThread(backend.cpu);
@@ -28,10 +39,8 @@ function serve(init: WorkerData, compose: ComposePoller): void {
   oneDv.setBigUint64(0, 1n, true);
   const pfdBase = one + 64;
   const mem = new GuestMemory({ base: init.base, size: init.size });
-  const engine = new NicEngine(init.plan, {
+  const poller = make(init, {
     mem,
-    rings: init.rings,
-    fds: init.fds,
     stats: new Float64Array(init.stats),
     log: (msg) => port.postMessage({ type: 'log', msg }),
     wake: (q) => {
@@ -44,7 +53,6 @@ function serve(init: WorkerData, compose: ComposePoller): void {
       if (init.postWakes) port.postMessage({ type: 'wake', q });
     },
   });
-  const poller = compose(engine, mem);
   poller.attach();
   Atomics.store(ctl, CTL_STATE, 1);
   const spinMs = backend.spinUs / 1000;
@@ -72,10 +80,15 @@ function serve(init: WorkerData, compose: ComposePoller): void {
   Atomics.store(ctl, CTL_STATE, 2);
 }
 
-/** Runs the loop in this worker thread; a failure is reported to the backend as a message. */
+/** Runs the loop over the TAP engine in this worker thread (composed, for benchmarks). */
 export function runNicWorker(init: WorkerData, compose: ComposePoller = (engine) => engine): void {
+  runNicWorkerWith(init, (i, env) => compose(new NicEngine(i.plan, { ...env, rings: i.rings, fds: i.fds }), env.mem));
+}
+
+/** Runs the loop over any packet mover; a failure is reported to the backend as a message. */
+export function runNicWorkerWith(init: WorkerData, make: MakePoller): void {
   try {
-    serve(init, compose);
+    serve(init, make);
   } catch (e) {
     parentPort!.postMessage({ type: 'error', msg: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
   }

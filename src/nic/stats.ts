@@ -20,6 +20,13 @@ export const COUNTERS = [
   ...BAD_KINDS.map((k) => `tx_bad_${k}` as const),
   'rx_queue_broken', // avail.idx moved by more than the ring size (1 when it happened)
   'tx_queue_broken',
+  // the XDP backend (src/nic/xdp/); zero with the TAP backend
+  'rx_bad_in_flight', // the guest posted a buffer the device still holds (refused, returned empty)
+  'tx_kicks', // sendto() calls that made the kernel transmit the TX ring
+  'xdp_rx_dropped', // the kernel's counters of this queue's AF_XDP socket(s) (XDP_STATISTICS): frames dropped
+  'xdp_rx_fill_empty', // frames that found no buffer in the FILL ring
+  'xdp_rx_ring_full', // frames dropped because the RX ring was full
+  'xdp_invalid_descs', // RX + TX descriptors the kernel refused
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export const NCOUNTERS = COUNTERS.length;

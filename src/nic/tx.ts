@@ -10,6 +10,29 @@ import type { Nicio } from './nicio.js';
 import { BURST, type IoScratch } from './scratch.js';
 import { Chain, type DeviceQueue } from './virtqueue.js';
 
+/** Byte i of chain c (validated chain, i < c.total). */
+function chainByte(mem: GuestMemory, c: Chain, i: number): number {
+  for (let s = 0; s < c.count; s++) {
+    const len = c.len[s]!;
+    if (i < len) return mem.u8[c.addr[s]! + i]!;
+    i -= len;
+  }
+  return 0;
+}
+
+/** Counts and returns false if the validated TX chain c of queue q must not be sent (runt, oversize, offload flags). */
+export function checkTxChain(mem: GuestMemory, ev: EngineEvents, q: number, c: Chain, maxFrame: number): boolean {
+  const frame = c.total - VNET_HDR_LEN;
+  if (frame < ETH_HLEN) ev.count(q, 'tx_drop_runt');
+  else if (c.total > maxFrame) ev.count(q, 'tx_drop_oversize');
+  else if (chainByte(mem, c, 0) !== 0 || chainByte(mem, c, 1) !== 0) {
+    // flags / gso_type: no offloads were negotiated
+    ev.count(q, 'tx_drop_bad_hdr');
+    ev.once(`${q}.tx.hdr`, `nic: queue ${q} tx: virtio_net_hdr with flags/gso set (no offloads negotiated); dropping`);
+  } else return true;
+  return false;
+}
+
 export interface TxPathParts {
   mem: GuestMemory;
   queues: DeviceQueue[];
@@ -35,28 +58,9 @@ export class TxPath {
     if (p.nicio) for (let i = 0; i < BURST.max; i++) this.burst.push(new Chain());
   }
 
-  /** Byte i of chain c (validated chain, i < c.total). */
-  private chainByte(c: Chain, i: number): number {
-    for (let s = 0; s < c.count; s++) {
-      const len = c.len[s]!;
-      if (i < len) return this.p.mem.u8[c.addr[s]! + i]!;
-      i -= len;
-    }
-    return 0;
-  }
-
   /** Counts and returns false if the validated TX chain c must not be sent. */
   private check(q: number, c: Chain): boolean {
-    const ev = this.p.events;
-    const frame = c.total - VNET_HDR_LEN;
-    if (frame < ETH_HLEN) ev.count(q, 'tx_drop_runt');
-    else if (c.total > this.p.maxFrame) ev.count(q, 'tx_drop_oversize');
-    else if (this.chainByte(c, 0) !== 0 || this.chainByte(c, 1) !== 0) {
-      // flags / gso_type: no offloads were negotiated
-      ev.count(q, 'tx_drop_bad_hdr');
-      ev.once(`${q}.tx.hdr`, `nic: queue ${q} tx: virtio_net_hdr with flags/gso set (no offloads negotiated); dropping`);
-    } else return true;
-    return false;
+    return checkTxChain(this.p.mem, this.p.events, q, c, this.p.maxFrame);
   }
 
   private result(q: number, c: Chain, w: number, err: number): void {

@@ -2,6 +2,8 @@
 // time (guest memory, ring addresses, fds, shared buffers). Structured-cloneable.
 import type { NicVqAddrs } from '../abi/nic.js';
 import type { NicPlan } from './plan.js';
+import type { XdpBounce } from './xdp/engine.js';
+import type { XskSocket } from './xdp/xsk.js';
 
 export interface WorkerData {
   plan: NicPlan;
@@ -20,6 +22,8 @@ export interface WorkerData {
   wakeFds: number[];
   /** post a message per wake (the caller gave onWake) */
   postWakes: boolean;
+  /** the XDP backend: its sockets (fds and mapped rings) and the TX bounce slots */
+  xdp?: { sockets: XskSocket[]; bounce: XdpBounce };
   /** a worker other than the production one (benchmarks) gets this */
   extra?: unknown;
 }

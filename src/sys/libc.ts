@@ -14,7 +14,8 @@
  * a Buffer, ~0.48 us for koffi's variadic form (docs/kvm-binding.md).
  *
  * The raw functions return what libc returns; callers check `errno()` (hot paths: the NIC
- * worker's loop). The wrappers below them throw SysError. Module state is per thread: every
+ * worker's loop). The wrappers below them throw SysError. AF_XDP sockets and bpf(2) are bound
+ * here too (the XDP backend, src/nic/xdp/). Module state is per thread: every
  * worker that imports this gets its own koffi bindings, and errno() is this thread's.
  */
 import koffi from 'koffi';
@@ -49,6 +50,23 @@ export const munmap = lib.func('int munmap(uintptr_t addr, size_t len)') as (a: 
 export const mprotect = lib.func('int mprotect(uintptr_t addr, size_t len, int prot)') as (a: Addr, l: number, p: number) => number;
 export const socketpair = lib.func('int socketpair(int domain, int type, int proto, uintptr_t sv)') as (
   d: number, t: number, p: number, sv: Addr) => number;
+// AF_XDP and eBPF (the XDP NIC backend, src/nic/xdp/): sockets, their options and rings, and
+// the bpf(2) system call through syscall(2) (glibc has no wrapper). Buffers travel as addresses.
+export const socket = lib.func('int socket(int domain, int type, int proto)') as (d: number, t: number, p: number) => number;
+export const bind = lib.func('int bind(int fd, uintptr_t addr, uint32_t len)') as (fd: number, a: Addr, l: number) => number;
+export const setsockopt = lib.func('int setsockopt(int fd, int level, int name, uintptr_t val, uint32_t len)') as (
+  fd: number, level: number, name: number, val: Addr, len: number) => number;
+export const getsockopt = lib.func('int getsockopt(int fd, int level, int name, uintptr_t val, uintptr_t lenp)') as (
+  fd: number, level: number, name: number, val: Addr, lenp: Addr) => number;
+export const sendto = lib.func('intptr_t sendto(int fd, uintptr_t buf, size_t n, int flags, uintptr_t addr, uint32_t alen)') as (
+  fd: number, buf: Addr, n: number, flags: number, addr: Addr, alen: number) => number;
+export const recvfrom = lib.func('intptr_t recvfrom(int fd, uintptr_t buf, size_t n, int flags, uintptr_t addr, uintptr_t alenp)') as (
+  fd: number, buf: Addr, n: number, flags: number, addr: Addr, alenp: Addr) => number;
+export const ifNametoindex = lib.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number;
+const syscall3 = lib.func('long syscall(long nr, long a, uintptr_t b, long c)') as (nr: number, a: number, b: Addr, c: number) => number;
+const SYS_bpf = 321; // x86-64
+/** bpf(2): cmd, the address of a zero-padded union bpf_attr, its size. Returns what the kernel returns (-1 + errno). */
+export const bpf = (cmd: number, attr: Addr, size: number): number => syscall3(SYS_bpf, cmd, attr, size);
 const gettidC = lib.func('int gettid(void)') as () => number;
 const tgkillC = lib.func('int tgkill(int tgid, int tid, int sig)') as (p: number, t: number, s: number) => number;
 const setaffC = lib.func('int sched_setaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
@@ -78,6 +96,14 @@ export const AF_UNIX = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
+export const AF_XDP = 44;
+export const SOCK_RAW = 3;
+export const SOL_XDP = 283;
+export const MSG_DONTWAIT = 0x40;
+export const ENOBUFS = 105;
+export const EBUSY = 16;
+export const ENETDOWN = 100;
+export const POLLOUT = 4;
 /** glibc's cpu_set_t: 1024 CPUs. */
 const CPU_SET_BYTES = 128;
 

@@ -1,0 +1,195 @@
+// The echo dataplane over the XDP backend (root + /dev/kvm; fails under CI=true when it cannot
+// run): a veth pair between two fresh namespaces, the dataplane on one end sharing the
+// interface with Linux's own address, Linux clients on the other end. With 1 and 2 cores:
+// TCP connections, UDP datagrams and a bulk echo whose SHA-256 matches; meanwhile Linux's
+// address on the same interface answers ping and TCP. `ix stop`, SIGTERM and SIGKILL each
+// leave no XDP program on the interface and no AF_XDP socket behind.
+import { spawn, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { requireKvm, inCI } from './kvm-env.js';
+import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
+import { startDataplane, type RunningDataplane } from './dataplane-proc.js';
+import { netnsUnavailable } from '../src/nic/netns.js';
+import { createXdpLink, type XdpLink } from '../src/testing/xdp-link.js';
+
+const why = netnsUnavailable();
+if (why && inCI) throw new Error(`XDP end-to-end tests need network namespaces and CI=true: ${why}`);
+const run = requireKvm() && !why;
+if (why && !inCI) console.warn(`skipping XDP end-to-end tests: ${why}`);
+
+const { dir, cleanup } = tempDir('ix-e2e-xdp-');
+afterAll(cleanup);
+const CLIENT = resolve('test/fixtures/e2e/echo_client.py');
+const BULK_MB = 32;
+
+function config(name: string, cores: number, link: XdpLink): string {
+  return writeConfig(
+    dir,
+    name,
+    `name = "${name}"\ncores = ${cores}\nmemory = "256M"\n[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\n` +
+      `[nic]\nbackend = "xdp"\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n`,
+  );
+}
+
+function inClient(link: XdpLink, cmd: string, args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('ip', ['netns', 'exec', link.client.name, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function echo(link: XdpLink, cmd: string, arg: number): Record<string, unknown> {
+  const r = inClient(link, 'python3', [CLIENT, link.dpAddr, '7', cmd, String(arg)]);
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** Linux's own TCP on the shared interface: a one-shot echo listener in the dataplane's namespace. */
+async function linuxTcpEcho(link: XdpLink): Promise<string> {
+  const server = spawn('ip', ['netns', 'exec', link.dp.name, 'timeout', '20', 'python3', '-c',
+    `import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('${link.linuxAddr}',9000));s.listen();print('up',flush=True)\nc,_=s.accept();c.sendall(c.recv(100))`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((res, rej) => {
+    const t = setTimeout(() => rej(new Error('Linux TCP listener did not start')), 10_000);
+    server.stdout!.once('data', () => { clearTimeout(t); res(); });
+  });
+  const r = inClient(link, 'python3', ['-c',
+    `import socket\ns=socket.create_connection(('${link.linuxAddr}',9000),timeout=5);s.sendall(b'linux-tcp');print(s.recv(100).decode())`], 15_000);
+  server.kill();
+  return r.stdout.trim();
+}
+
+/**
+ * Can a new AF_XDP socket bind to queue q of the interface? The kernel allows one socket per
+ * (device, queue): while the dataplane holds the queue this fails (EBUSY), after it is gone it
+ * works. (ss --xdp needs the XDP diag module, which these hosts lack.)
+ */
+function queueFree(link: XdpLink, q: number): string {
+  const script = `import { mapAnon, ifNametoindex } from '${resolve('dist/sys/libc.js')}';
+import { openXsk, closeXsk } from '${resolve('dist/nic/xdp/xsk.js')}';
+try {
+  const s = openXsk({ ifindex: ifNametoindex('${link.ifname}'), ifname: '${link.ifname}', queue: ${q}, mem: { base: mapAnon(1 << 20, { shared: true }), size: 1 << 20 }, ringSize: 64 });
+  closeXsk(s);
+  console.log('free');
+} catch (e) { console.log(e.message); }`;
+  const r = spawnSync('ip', ['netns', 'exec', link.dp.name, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  return (r.stdout || r.stderr).trim();
+}
+
+/** Nothing of the dataplane left on the interface: no XDP program, no AF_XDP socket on any queue. */
+function expectNothingLeft(link: XdpLink, queues: number): void {
+  expect(link.dp.ip('link', 'show', 'dev', link.ifname)).not.toMatch(/xdpgeneric|xdpdrv|xdpoffload|prog\/xdp/);
+  for (let q = 0; q < queues; q++) expect(queueFree(link, q)).toBe('free');
+}
+
+async function waitExit(dp: RunningDataplane, ms: number): Promise<number | null> {
+  const t0 = Date.now();
+  while (dp.proc.exitCode === null && dp.proc.signalCode === null && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 50));
+  return dp.proc.exitCode;
+}
+
+describe.runIf(run).each([
+  [1, 'ix stop'],
+  [2, 'SIGTERM'],
+] as const)('echo dataplane over AF_XDP with %i core(s), stopped by %s', (cores, how) => {
+  it('echoes TCP, UDP and a bulk transfer intact while Linux keeps its address on the same interface', async () => {
+    const link = createXdpLink({ queues: cores, tag: `xdp${cores}` });
+    try {
+      const name = `xdpecho${cores}`;
+      const dp = await startDataplane(config(name, cores, link), /echo: serving/, undefined, link.dp.name);
+      let stopped = false;
+      try {
+        const up = dp.records.find((r) => String(r.msg).startsWith('NIC up'))!;
+        expect(up.backend).toBe('xdp');
+        expect(up.xdp).toEqual({ ifname: link.ifname, sockets: cores, copyMode: 'copy', xdpMode: 'generic' });
+        expect(link.dp.ip('link', 'show', 'dev', link.ifname)).toMatch(/xdpgeneric/);
+        expect(queueFree(link, cores - 1)).toMatch(/EBUSY.*another AF_XDP socket holds queue/); // the dataplane holds its queues
+        expect(echo(link, 'tcp-many', 100)).toEqual({ conns: 100, ok: 100 });
+        expect(echo(link, 'udp-many', 100)).toEqual({ datagrams: 100, ok: 100 });
+        const bulk = echo(link, 'bulk', BULK_MB);
+        expect(bulk.received).toBe(BULK_MB << 20);
+        expect(bulk.sha_match).toBe(true);
+        expect(inClient(link, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', link.dpAddr]).stdout).toMatch(/3 received/);
+        // Linux's own address on the shared interface still answers
+        expect(inClient(link, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', link.linuxAddr]).stdout).toMatch(/3 received/);
+        expect(await linuxTcpEcho(link)).toBe('linux-tcp');
+        // per-queue statistics, the XDP counters among them
+        const st = ix(['stats', name, '--json']);
+        expect(st.status, st.stderr).toBe(0);
+        const nic = (JSON.parse(st.stdout) as { nicCounters?: Record<string, number>[] }).nicCounters;
+        expect(nic).toHaveLength(cores);
+        expect(nic!.reduce((a, q) => a + q.rx_frames!, 0)).toBeGreaterThan(1000);
+        expect(nic!.every((q) => q.xdp_invalid_descs === 0 && q.rx_bad_in_flight === 0)).toBe(true);
+        // with 2 cores, RSS spread the connections over both queues
+        if (cores === 2) for (const q of nic!) expect(q.rx_frames).toBeGreaterThan(100);
+        if (how === 'ix stop') {
+          const r = ix(['stop', name]);
+          expect(r.status, r.stderr).toBe(0);
+        } else dp.proc.kill('SIGTERM');
+        expect(await waitExit(dp, 15_000)).toBe(0);
+        stopped = true;
+        expectNothingLeft(link, cores);
+      } finally {
+        if (!stopped) dp.proc.kill('SIGKILL');
+      }
+    } finally {
+      link.remove();
+    }
+    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(link.dp.name);
+  });
+});
+
+describe.runIf(run)('SIGKILL of an XDP dataplane', () => {
+  it('leaves no XDP program and no AF_XDP socket: the kernel closes the BPF link with the process', async () => {
+    const link = createXdpLink({ queues: 1, tag: 'xdpk' });
+    try {
+      const dp = await startDataplane(config('xdpkill', 1, link), /echo: serving/, undefined, link.dp.name);
+      expect(link.dp.ip('link', 'show', 'dev', link.ifname)).toMatch(/xdpgeneric/);
+      expect(echo(link, 'tcp-many', 10)).toEqual({ conns: 10, ok: 10 });
+      dp.proc.kill('SIGKILL');
+      await waitExit(dp, 10_000);
+      expect(dp.proc.signalCode).toBe('SIGKILL');
+      // the link is released when the last fd goes; give the kernel a moment (bounded)
+      for (let i = 0; i < 50 && /xdpgeneric/.test(link.dp.ip('link', 'show', 'dev', link.ifname)); i++) await new Promise((r) => setTimeout(r, 100));
+      expectNothingLeft(link, 1);
+      // the interface is Linux's again: its address answers, the dataplane's does not
+      expect(inClient(link, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', link.linuxAddr]).stdout).toMatch(/2 received/);
+    } finally {
+      link.remove();
+    }
+  });
+});
+
+describe.runIf(run)('an interface the XDP backend cannot use', () => {
+  it('is refused with what to fix (too few queues, no such interface), and nothing is left attached', () => {
+    const link = createXdpLink({ queues: 1, tag: 'xdpr' });
+    try {
+      const run2 = (name: string, body: string) =>
+        spawnSync('ip', ['netns', 'exec', link.dp.name, process.execPath, resolve('bin/ix.js'), 'run', writeConfig(dir, name, body)], { encoding: 'utf8', timeout: 60_000 });
+      const few = run2('xdpfew', `name = "xdpfew"\ncores = 2\n[app]\npath = "${appElf('echo')}"\n[nic]\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n`);
+      expect(few.status).not.toBe(0);
+      expect(few.stderr).toMatch(/ixdp0 has 1 receive queue\(s\) but the dataplane 2 cores/);
+      const none = run2('xdpnone', `name = "xdpnone"\n[app]\npath = "${appElf('echo')}"\n[nic]\ninterface = "nosuch0"\naddress = "${link.dpAddr}/24"\n`);
+      expect(none.status).not.toBe(0);
+      expect(none.stderr).toMatch(/interface nosuch0 not found in this network namespace/);
+      expectNothingLeft(link, 1);
+    } finally {
+      link.remove();
+    }
+  });
+});
+
+describe.runIf(run)('ix check', () => {
+  it('reports AF_XDP support and the NIC backend a config picks', () => {
+    const link = createXdpLink({ queues: 1, tag: 'xdpc' });
+    try {
+      const cfg = writeConfig(dir, 'xdpcheck', `name = "xdpcheck"\n[app]\npath = "${appElf('echo')}"\n[nic]\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n`);
+      const r = ix(['check', cfg, '--json']);
+      const rep = JSON.parse(r.stdout) as { checks: { id: string; status: string; detail: string }[] };
+      const x = rep.checks.find((c) => c.id === 'xdp');
+      expect(x?.status).toBe('ok');
+      const c = rep.checks.find((c) => c.id === 'config');
+      expect(c?.detail).toMatch(/NIC backend xdp \(auto: interface = "ixdp0"/);
+    } finally {
+      link.remove();
+    }
+  });
+});
