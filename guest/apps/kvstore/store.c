@@ -520,5 +520,13 @@ int kv_class_stats(unsigned id, struct kv_class_stats *o)
 
 uint64_t kv_slab_malloced(void) { return S->arena.next_page * S->arena.page_size; }
 uint64_t kv_slab_page_size(void) { return S->arena.page_size; }
+void kv_arena_usage(uint64_t *used, uint64_t *size)
+{
+    *used = 0;
+    for (unsigned id = 1; id <= S->arena.largest; id++)
+        *used += S->arena.cls[id].used * S->arena.cls[id].size;
+    *size = kv_slab_malloced();
+}
+
 uint64_t kv_slabs_moved(void) { return S->pages_moved; }
 _Static_assert(sizeof(struct kv_item) == 64, "item header: 64 bytes (docs/kvstore.md, Memory)");

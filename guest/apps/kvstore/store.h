@@ -160,6 +160,9 @@ int kv_class_stats(unsigned id, struct kv_class_stats *out);
 /* Bytes of all pages given to classes, and the page size. With the lock held. */
 uint64_t kv_slab_malloced(void);
 uint64_t kv_slab_page_size(void);
+/* Bytes of the chunks in use, and of the pages given to classes (0 used once everything is
+ * flushed and unpinned: the fuzz target checks it). With the lock held. */
+void kv_arena_usage(uint64_t *used, uint64_t *size);
 /* Pages moved from one class to another so far (memcached's slabs_moved). With the lock held. */
 uint64_t kv_slabs_moved(void);
 
