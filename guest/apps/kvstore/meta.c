@@ -281,6 +281,8 @@ static void meta_get(struct kv_conn *c, struct kv_meta *m)
     kv_pin(it);
     kv_unlock();
     kv_stats.get_hits++;
+    if (m->q && !created)
+        return; /* memcached: q silences a successful ma, its VA reply too */
     if (is_ret(m, 'v')) {
         char code[24];
         ix_snprintf(code, sizeof code, "VA %u", it->nbytes - 2);
@@ -502,7 +504,7 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         ix_snprintf(code, sizeof code, "VA %u", len);
         reply_n(c, code, f, nf);
         kv_reply(c, num);
-    } else if (!m->q || created) {
+    } else {
         reply_n(c, "HD", f, nf);
     }
     return;

@@ -76,9 +76,10 @@ uint32_t kv_now(void);
 
 /* Slab classes of the stores laid out from now on (main.c: the slab_min= and slab_factor=
  * arguments): class 1 holds the item header and min_data bytes of key and value, each next
- * class factor_pct percent of the one before (memcached's -n 48 and -f 1.25, the defaults). */
-#define KV_SLAB_MIN 48
-#define KV_SLAB_FACTOR 125
+ * class factor_pct percent of the one before (memcached's -n and -f). Defaults: class 1 of
+ * 96 bytes as memcached's, factor 1.2 (docs/kvstore.md, Memory: measured against 1.25). */
+#define KV_SLAB_MIN 32
+#define KV_SLAB_FACTOR 120
 void kv_store_slab_params(uint32_t min_data, uint32_t factor_pct);
 void kv_store_slab_get(uint32_t *min_data, uint32_t *factor_pct);
 /* Lay the store out in [mem, mem + size) (zeroed memory: the shared region or a part of the
