@@ -281,8 +281,6 @@ static void meta_get(struct kv_conn *c, struct kv_meta *m)
     kv_pin(it);
     kv_unlock();
     kv_stats.get_hits++;
-    if (m->q && !created)
-        return; /* memcached: q silences a successful ma, its VA reply too */
     if (is_ret(m, 'v')) {
         char code[24];
         ix_snprintf(code, sizeof code, "VA %u", it->nbytes - 2);
@@ -496,6 +494,8 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         kv_reply(c, "CLIENT_ERROR opaque token too long");
         return;
     }
+    if (m->q && !created)
+        return; /* memcached: q silences a successful ma, its VA reply too */
     if (is_ret(m, 'v')) {
         char code[24];
         uint32_t len = 0;
