@@ -84,6 +84,8 @@ static uint64_t build_info_page(struct percpu *c, struct app *a, uint64_t upml4,
     info->heap = heap;
     info->heap_size = heap_size;
     info->tsc_khz = bi->tsc_khz;
+    info->unix_ms = bi->unix_ms; /* written by the host just before CPU 0 entered the kernel */
+    info->unix_tsc = bi->cpu[0].tsc_kernel_entry;
     /* argv[] then the strings, all inside this page */
     uint32_t argc = bi->app_argc;
     uint32_t len = bi->app_args_len;

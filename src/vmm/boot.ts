@@ -186,6 +186,8 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
     appSharedSize: p.appSharedSize ?? 0,
     // a fresh secret per boot (the guest's ISN/SYN cookie key where it has no RDSEED/RDRAND)
     entropy: bootEntropy(),
+    // the wall clock for the guest's apps (ix_app_info.unix_ms): the guest has no other
+    unixMs: Date.now(),
     logRingPhys: LOG_RINGS_GPA,
     logRingSize: LOG_RING_SIZE,
   });

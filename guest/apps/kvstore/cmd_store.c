@@ -213,6 +213,8 @@ struct kv_item *kv_arith_item(struct kv_conn *c, struct kv_item *old, const char
     if (old)
         kv_pin(old);
     struct kv_item *it = kv_alloc(key, nkey, old ? old->flags : 0, exptime, nbytes);
+    if (it && old && nbytes == old->nbytes)
+        it->fetched = old->fetched; /* memcached's item rewritten in place keeps its mark (meta h) */
     if (old)
         kv_unpin_locked(old);
     if (!it)

@@ -1,12 +1,16 @@
 /* kvstore: an in-memory key-value store speaking the memcached text protocol (see
  * docs/kvstore.md). With `[app] shared` all cores serve one store in the shared region; without
  * it each core keeps its own partition in its heap.
- *   args: [port=11211] [conns=N] [item_max=BYTES] [epoch=UNIX_SECONDS]
+ *   args: [port=11211] [conns=N] [item_max=BYTES] [epoch=UNIX_SECONDS] [slab_min=48] [slab_factor=125]
  *     conns     connections per core (default: up to 512, at most a quarter of the heap)
  *     item_max  largest item (default 1048576, as memcached's -I 1m: key, value and memcached's
  *               57-byte item header count)
- *     epoch     unix time at start: lets exptime values above 30 days (absolute unix times)
- *               be honoured; without it they never expire (the guest has no wall clock)
+ *     epoch     unix time at start, instead of the host's (ix_app_info.unix_ms): exptime values
+ *               above 30 days are absolute unix times, converted with it
+ *     slab_min  bytes of key and value in the smallest slab class after the item header
+ *               (memcached's -n)
+ *     slab_factor  growth factor of the slab classes' chunk sizes in percent (memcached's -f:
+ *               125 is -f 1.25)
  * The items fill the shared region (or the rest of the heap); the LRU evicts when it is full. */
 #include <ix.h>
 #include <ixev.h>
@@ -109,6 +113,14 @@ static int store_start(const struct ix_app_info *info, int shared, void *heap_re
         return -1;
     }
     tsc0 = ix_rdtsc();
+    if (!epoch && info->unix_ms) {
+        /* the host's wall clock at boot plus the TSC since; the store clock's seconds are
+         * made to tick with the Unix seconds (tsc0 moved back to the last whole second) */
+        uint64_t per_ms = tsc_hz / 1000 ? tsc_hz / 1000 : 1;
+        uint64_t ms = info->unix_ms + (tsc0 > info->unix_tsc ? (tsc0 - info->unix_tsc) / per_ms : 0);
+        epoch = ms / 1000;
+        tsc0 -= (ms % 1000) * per_ms;
+    }
     kv_set_clock_base(tsc0);
     kv_set_epoch(epoch);
     kv_store_publish();
@@ -119,16 +131,21 @@ int main(int argc, char **argv)
 {
     const struct ix_app_info *info = ix_info();
     uint64_t port = 11211, conns = 0, item_max = 1u << 20, epoch = 0;
+    uint64_t slab_min = KV_SLAB_MIN, slab_factor = KV_SLAB_FACTOR;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if ((r = arg_num(argv[i], "port", &port)) == 0 && (r = arg_num(argv[i], "conns", &conns)) == 0 &&
-            (r = arg_num(argv[i], "item_max", &item_max)) == 0 && (r = arg_num(argv[i], "epoch", &epoch)) == 0)
+            (r = arg_num(argv[i], "item_max", &item_max)) == 0 && (r = arg_num(argv[i], "epoch", &epoch)) == 0 &&
+            (r = arg_num(argv[i], "slab_min", &slab_min)) == 0 && (r = arg_num(argv[i], "slab_factor", &slab_factor)) == 0)
             r = -1;
-        if (r < 0 || port == 0 || port > 65535 || item_max == 0 || item_max > (1u << 30)) {
-            ix_printf("kvstore: bad argument '%s' (expected port=N, conns=N, item_max=BYTES, epoch=UNIX)", argv[i]);
+        if (r < 0 || port == 0 || port > 65535 || item_max == 0 || item_max > (1u << 30) || slab_min == 0 ||
+            slab_min > 65536 || slab_factor <= 100 || slab_factor > 1000) {
+            ix_printf("kvstore: bad argument '%s' (expected port=N, conns=N, item_max=BYTES, epoch=UNIX, "
+                      "slab_min=1..65536, slab_factor=101..1000 percent)", argv[i]);
             return 2;
         }
     }
+    kv_store_slab_params((uint32_t)slab_min, (uint32_t)slab_factor);
     tsc_hz = info->tsc_khz ? info->tsc_khz * 1000 : 1000000000ull;
     kv_core = info->cpu;
     kv_ncores = info->ncpus;

@@ -199,8 +199,12 @@ static uint32_t ret_flags(const struct kv_meta *m, struct kv_item *it, const cha
     uint32_t n = 0;
     for (uint32_t i = 0; i < m->nret; i++) {
         char ch = m->ret[i];
-        if (ch == 'T' && m->op == 'g') /* mg: the new ttl holds from its place in the flags on */
+        /* mg, ma: the new ttl holds from its place in the flags on (a t before it shows the
+         * old one); ma's N, for an item it created, likewise */
+        if (ch == 'T' && (m->op == 'g' || m->op == 'a'))
             it->exptime = kv_exptime(m->ttl);
+        if (ch == 'N' && m->op == 'a' && m->made)
+            it->exptime = kv_exptime(m->viv);
         int want = 0;
         for (const char *w = which; *w; w++)
             want |= *w == ch;
@@ -452,24 +456,28 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         /* created with N's ttl; as memcached 1.6.18 answers: q does not silence it, and
          * c and t named before N show c0 and t-1 */
         v = is_ret(m, 'J') ? m->initial : 0;
-        it = kv_arith_item(c, 0, m->key.p, m->key.n, kv_exptime(m->viv), v, num);
-        created = 1;
+        it = kv_arith_item(c, 0, m->key.p, m->key.n, 0, v, num); /* N's ttl at its place */
+        created = m->made = 1;
     } else {
-        /* memcached's order: the cas (C0 is none), the value numeric; the opaque's length
-         * only when it writes the reply, after the new value is stored */
+        /* memcached 1.6.18's order (its do_add_delta, then the reply): an empty or chunked
+         * value is non-numeric, then the cas (C0 is none; a mismatch still checks the
+         * opaque's length, as every reply does), then the value must be a number; the
+         * opaque's length of a stored result only when it writes the reply */
+        if (old->nbytes <= 2 || kv_item_chunked(old->nkey, old->flags, old->nbytes))
+            goto non_numeric;
         if (m->has_cas && m->cas && old->cas != m->cas) {
             kv_unlock();
-            reply_miss(c, m, "EX");
+            if (m->opaque.n > OPAQUE_MAX)
+                kv_reply(c, "CLIENT_ERROR opaque token too long");
+            else
+                reply_miss(c, m, "EX");
             return;
         }
-        if (old->nbytes <= 2 || kv_item_chunked(old->nkey, old->flags, old->nbytes) ||
-            !kv_num_value(kv_item_val(old), old->nbytes, &v)) {
-            kv_unlock();
-            kv_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
-            return;
-        }
+        if (!kv_num_value(kv_item_val(old), old->nbytes, &v))
+            goto non_numeric;
         v = incr ? v + m->delta : m->delta > v ? 0 : v - m->delta;
-        it = kv_arith_item(c, old, kv_item_key(old), old->nkey, m->has_ttl ? kv_exptime(m->ttl) : old->exptime, v, num);
+        /* the old ttl: a T applies at its place among the return flags */
+        it = kv_arith_item(c, old, kv_item_key(old), old->nkey, old->exptime, v, num);
     }
     if (!it) {
         kv_unlock();
@@ -486,6 +494,8 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         kv_reply(c, "CLIENT_ERROR opaque token too long");
         return;
     }
+    if (m->q && !created)
+        return; /* memcached: q silences a successful ma, its VA reply too */
     if (is_ret(m, 'v')) {
         char code[24];
         uint32_t len = 0;
@@ -494,9 +504,13 @@ static void meta_arith(struct kv_conn *c, struct kv_meta *m)
         ix_snprintf(code, sizeof code, "VA %u", len);
         reply_n(c, code, f, nf);
         kv_reply(c, num);
-    } else if (!m->q || created) {
+    } else {
         reply_n(c, "HD", f, nf);
     }
+    return;
+non_numeric:
+    kv_unlock();
+    kv_reply(c, "CLIENT_ERROR cannot increment or decrement non-numeric value");
 }
 
 /* ---- dispatch ------------------------------------------------------------------------- */

@@ -16,6 +16,7 @@ struct kv_meta {
     char mode;
     uint8_t q, has_ttl, has_viv, has_cas;
     uint8_t b, op;              /* b: key in base64; op: g s d a e */
+    uint8_t made;               /* ma: N created the item (its N ttl applies at N's place) */
     char kbuf[KV_KEY_MAX];      /* the decoded key */
 };
 

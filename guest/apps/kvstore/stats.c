@@ -3,6 +3,7 @@
  * the differential test masks them (docs/kvstore.md). */
 #include "../../lib/fmt.h"
 #include "cmd.h"
+#include "slab.h"
 
 extern uint32_t kv_ncores, kv_conns_max, kv_port;
 
@@ -60,6 +61,10 @@ static void general(struct kv_conn *c)
     line(c, "evicted_unfetched", s->evicted_unfetched);
     line(c, "evictions", s->evictions);
     line(c, "reclaimed", s->reclaimed);
+    kv_lock();
+    uint64_t moved = kv_slabs_moved();
+    kv_unlock();
+    line(c, "slabs_moved", moved);
     /* kvstore's own */
     line(c, "core", kv_core);
     line(c, "lock_waits", s->lock_waits);
@@ -78,49 +83,71 @@ static void settings(struct kv_conn *c)
     line(c, "verbosity", 0);
     line(c, "num_threads", kv_ncores);
     kv_reply(c, "STAT evictions on");
+    uint32_t smin, sfactor;
+    kv_store_slab_get(&smin, &sfactor);
+    kv_reply_fmt(c, 96, "STAT growth_factor %u.%02u\r\n", sfactor / 100, sfactor % 100);
+    line(c, "chunk_size", smin);
     line(c, "item_size_max", kv_item_max());
+    kv_lock();
+    uint64_t page = kv_slab_page_size();
+    kv_unlock();
+    line(c, "slab_page_size", page);
+    kv_reply(c, "STAT slab_reassign no");
     kv_reply(c, "STAT cas_enabled yes");
     kv_reply(c, "STAT binding_protocol ascii");
     kv_reply(c, "STAT flush_enabled yes");
     kv_reply(c, "END");
 }
 
-/* One "slab class": the store has one arena for all sizes (docs/kvstore.md, Memory). */
+/* Per slab class with items (memcached prints the classes with items; age: seconds since
+ * the class's LRU tail was last used). */
 static void items(struct kv_conn *c)
 {
-    struct kv_counters s;
-    kv_stats_total(&s);
-    kv_lock();
-    uint32_t age = kv_oldest_age();
-    kv_unlock();
-    if (s.curr_items) {
-        line(c, "items:1:number", s.curr_items);
-        line(c, "items:1:age", age);
-        line(c, "items:1:evicted", s.evictions);
-        line(c, "items:1:evicted_unfetched", s.evicted_unfetched);
-        line(c, "items:1:expired_unfetched", s.expired_unfetched);
-        line(c, "items:1:reclaimed", s.reclaimed);
-        line(c, "items:1:outofmemory", s.alloc_failures);
+    for (unsigned id = 1; id < SLAB_CLASSES; id++) {
+        struct kv_class_stats k;
+        kv_lock();
+        int ok = kv_class_stats(id, &k);
+        kv_unlock();
+        if (!ok)
+            break;
+        if (!k.number)
+            continue;
+        const char *names[] = {"number", "age", "mem_requested", "evicted", "evicted_nonzero", "evicted_time",
+                               "outofmemory", "tailrepairs", "reclaimed", "expired_unfetched", "evicted_unfetched"};
+        uint64_t v[] = {k.number, k.age, k.mem_requested, k.evicted, k.evicted_nonzero, k.evicted_time,
+                        k.outofmemory, 0, k.reclaimed, k.expired_unfetched, k.evicted_unfetched};
+        for (unsigned i = 0; i < sizeof v / sizeof v[0]; i++)
+            kv_reply_fmt(c, 96, "STAT items:%u:%s %llu\r\n", id, names[i], LLU(v[i]));
     }
     kv_reply(c, "END");
 }
 
+/* Per slab class with pages, then the totals, as memcached's `stats slabs`. */
 static void slabs(struct kv_conn *c)
 {
-    struct kv_counters s;
-    kv_stats_total(&s);
-    uint64_t used, size;
-    kv_lock();
-    kv_arena_usage(&used, &size);
-    kv_unlock();
-    if (s.curr_items) {
-        line(c, "1:chunk_size", 64);
-        line(c, "1:total_pages", size >> 20);
-        line(c, "1:used_chunks", s.curr_items);
-        line(c, "1:mem_requested", s.bytes);
+    unsigned active = 0;
+    for (unsigned id = 1; id < SLAB_CLASSES; id++) {
+        struct kv_class_stats k;
+        kv_lock();
+        int ok = kv_class_stats(id, &k);
+        kv_unlock();
+        if (!ok)
+            break;
+        if (!k.total_pages)
+            continue;
+        active++;
+        const char *names[] = {"chunk_size", "chunks_per_page", "total_pages", "total_chunks", "used_chunks",
+                               "free_chunks", "free_chunks_end", "mem_requested"};
+        uint64_t v[] = {k.chunk_size, k.chunks_per_page, k.total_pages, k.total_chunks, k.used_chunks,
+                        k.free_chunks, k.free_chunks_end, k.mem_requested};
+        for (unsigned i = 0; i < sizeof v / sizeof v[0]; i++)
+            kv_reply_fmt(c, 96, "STAT %u:%s %llu\r\n", id, names[i], LLU(v[i]));
     }
-    line(c, "active_slabs", s.curr_items ? 1 : 0);
-    line(c, "total_malloced", used);
+    line(c, "active_slabs", active);
+    kv_lock();
+    uint64_t malloced = kv_slab_malloced();
+    kv_unlock();
+    line(c, "total_malloced", malloced);
     kv_reply(c, "END");
 }
 

@@ -1,11 +1,19 @@
 #include "store.h"
-#include "buddy.h"
+#include "slab.h"
 #include "lock.h"
 
 #define REL_MAX (60u * 60 * 24 * 30) /* memcached: exptime above 30 days is a unix time */
 #define CLOCK_BASE 10u               /* kv_now() at start */
 #define STORE_READY 0x314b5653564b5849ull  /* "IXKVSVK1": laid out and published */
 #define STORE_FAILED 0x4c494146564b5849ull /* "IXKVFAIL": core 0 could not lay it out */
+
+/* One slab class's LRU list (head = most recent) and its counters (lock held). */
+struct kv_class {
+    struct kv_item *head, *tail;
+    uint64_t number, requested, evicted, evicted_nonzero, evicted_unfetched, expired_unfetched, reclaimed,
+        outofmemory;
+    uint32_t evicted_time; /* seconds since the last access of the last item evicted */
+};
 
 /* Everything the cores share, at the start of the store's memory. The lock has a cache
  * line to itself; the per-core statistics slots one line each (no false sharing). */
@@ -15,11 +23,13 @@ struct kv_state {
     struct kv_lock lock;
     uint32_t pad1[15];
     /* guarded by the lock */
-    struct buddy arena;
+    struct slab arena;
+    struct kv_class cls[SLAB_CLASSES];
     struct kv_item **table;
     uint64_t table_mask;
-    struct kv_item *lru_head, *lru_tail;
     uint64_t next_cas;
+    uint64_t move_next;          /* the page slab_move looks at next */
+    uint64_t pages_moved;
     uint32_t flush_at;           /* pending delayed flush (store clock), 0 = none */
     /* set before publishing, read-only after */
     uint32_t item_max;
@@ -31,11 +41,25 @@ struct kv_state {
     } __attribute__((aligned(64))) slot[KV_CORES_MAX];
 };
 
+static uint32_t slab_min = KV_SLAB_MIN, slab_factor = KV_SLAB_FACTOR;
+
+void kv_store_slab_params(uint32_t min_data, uint32_t factor_pct)
+{
+    slab_min = min_data;
+    slab_factor = factor_pct;
+}
+
+void kv_store_slab_get(uint32_t *min_data, uint32_t *factor_pct)
+{
+    *min_data = slab_min;
+    *factor_pct = slab_factor;
+}
+
 static struct kv_counters boot_stats;             /* before a store is attached */
 KV_PER_CORE struct kv_counters *kv_stats_slot = &boot_stats;
 static KV_PER_CORE struct kv_state *S;         /* same pointer on every core in shared mode */
 
-static uint64_t hash_key(const char *k, size_t n)
+static uint32_t hash_key(const char *k, size_t n)
 {
     /* FNV-1a, 64 bit: keys are short and attacker-chosen hash flooding is out of scope for
      * this cache (documented in docs/kvstore.md) */
@@ -44,7 +68,7 @@ static uint64_t hash_key(const char *k, size_t n)
         h ^= (uint8_t)k[i];
         h *= 0x100000001b3ull;
     }
-    return h;
+    return (uint32_t)(h ^ h >> 32);
 }
 
 static struct kv_state *state_at(void *mem)
@@ -68,11 +92,13 @@ int kv_store_init(void *mem, uint64_t size, uint32_t imax, uint32_t core)
     __builtin_memset(s, 0, sizeof(*s));
     char *p = (char *)s + sizeof(*s);
     size -= head;
+    /* a bucket per 4 KB (at least 256): about 3.5 items of 1 KB per bucket when full; the
+     * table is fixed (memcached's grows at 1.5 per bucket, outside its -m), so this is the
+     * trade between chain length for small items and the memory left for items */
     uint64_t buckets = 256;
-    while (buckets * 256 < size && buckets < (1ull << 30)) /* ~1 bucket per 4 min-size items */
+    while (buckets * 4096 < size && buckets < (1ull << 30))
         buckets <<= 1;
-    int order = buddy_order_for(sizeof(struct kv_item) + (uint64_t)imax);
-    if (buckets * sizeof(struct kv_item *) + 128 >= size || order < 0)
+    if (buckets * sizeof(struct kv_item *) + 128 >= size)
         goto fail;
     s->table = (struct kv_item **)p;
     s->table_mask = buckets - 1;
@@ -80,16 +106,24 @@ int kv_store_init(void *mem, uint64_t size, uint32_t imax, uint32_t core)
         s->table[i] = 0;
     p += buckets * sizeof(struct kv_item *);
     size -= buckets * sizeof(struct kv_item *);
-    /* arena + arena/64 tag bytes must fit; the arena starts 64-aligned after the tags */
-    uint64_t asize = (size - 64) / 65 * 64;
-    uint8_t *tag = (uint8_t *)p;
-    char *base = (char *)(((uint64_t)(p + buddy_tag_bytes(asize)) + 63) & ~63ull);
-    if (buddy_init(&s->arena, base, asize, tag, (unsigned)order))
+    /* the arena, 64-aligned: pages that hold the largest item (memcached's item header
+     * counted by item_max is smaller than ours), at least 1 MiB as memcached's unless the
+     * arena is small (then 1/64 of it, so that tests with a few MB have pages for several
+     * classes) */
+    char *base = (char *)(((uint64_t)p + 63) & ~63ull);
+    uint64_t asize = size - (uint64_t)(base - p);
+    uint64_t big = (sizeof(struct kv_item) + (uint64_t)imax + 63) & ~63ull;
+    uint64_t page = (asize / 64) & ~63ull;
+    if (page > (1u << 20))
+        page = 1u << 20;
+    if (page < big)
+        page = big;
+    if (slab_init(&s->arena, base, asize, page, (uint32_t)sizeof(struct kv_item) + slab_min, slab_factor))
         goto fail;
     s->item_max = imax;
     s->next_cas = 1;
     use(s, core);
-    kv_stats.limit_maxbytes = s->arena.size;
+    kv_stats.limit_maxbytes = s->arena.npages * s->arena.page_size;
     return 0;
 fail:
     __atomic_store_n(&s->ready, STORE_FAILED, __ATOMIC_RELEASE);
@@ -156,31 +190,35 @@ uint32_t kv_exptime(int64_t e)
 
 static void lru_remove(struct kv_item *it)
 {
+    struct kv_class *c = &S->cls[it->clsid];
     if (it->prev)
         it->prev->next = it->next;
     else
-        S->lru_head = it->next;
+        c->head = it->next;
     if (it->next)
         it->next->prev = it->prev;
     else
-        S->lru_tail = it->prev;
+        c->tail = it->prev;
     it->prev = it->next = 0;
 }
 
 static void lru_push(struct kv_item *it)
 {
+    struct kv_class *c = &S->cls[it->clsid];
     it->prev = 0;
-    it->next = S->lru_head;
-    if (S->lru_head)
-        S->lru_head->prev = it;
-    S->lru_head = it;
-    if (!S->lru_tail)
-        S->lru_tail = it;
+    it->next = c->head;
+    if (c->head)
+        c->head->prev = it;
+    c->head = it;
+    if (!c->tail)
+        c->tail = it;
 }
+
+static uint64_t item_bytes(const struct kv_item *it) { return sizeof(*it) + it->nkey + (uint64_t)it->nbytes; }
 
 static void item_free(struct kv_item *it)
 {
-    buddy_free(&S->arena, it, it->order);
+    slab_free(&S->arena, it, it->clsid);
 }
 
 void kv_unlink(struct kv_item *it)
@@ -195,6 +233,8 @@ void kv_unlink(struct kv_item *it)
     it->hnext = 0;
     lru_remove(it);
     it->linked = 0;
+    S->cls[it->clsid].number--;
+    S->cls[it->clsid].requested -= item_bytes(it);
     kv_stats.curr_items--;
     kv_stats.bytes -= (uint64_t)it->nkey + it->nbytes;
     /* drop the table's reference; a reply still holding a pin frees it later */
@@ -234,7 +274,7 @@ static int is_dead(const struct kv_item *it, uint32_t now)
 
 struct kv_item *kv_find(const char *key, size_t nkey)
 {
-    uint64_t h = hash_key(key, nkey);
+    uint32_t h = hash_key(key, nkey);
     for (struct kv_item *it = S->table[h & S->table_mask]; it; it = it->hnext) {
         if (it->hash != h || it->nkey != nkey || __builtin_memcmp(it->data, key, nkey) != 0)
             continue;
@@ -255,31 +295,85 @@ void kv_bump(struct kv_item *it)
     if (now - it->atime < KV_BUMP_INTERVAL)
         return;
     it->atime = now;
-    if (it->linked && S->lru_head != it) {
+    if (it->linked && S->cls[it->clsid].head != it) {
         lru_remove(it);
         lru_push(it);
     }
 }
 
-/* Evict one unpinned item from the LRU tail (expired ones count as reclaimed). Pinned items
- * (more references than the table's) are skipped, a bounded number of them, so a reply in
- * flight never loses its memory. A pin can only be added under the lock, so an item seen
- * unpinned here stays so until it is unlinked. */
-static int evict_one(void)
+/* Evict one unpinned item from the LRU tail of class id, as memcached evicts within the
+ * class it needs a chunk of (expired ones count as reclaimed). Pinned items (more
+ * references than the table's) are skipped, a bounded number of them, so a reply in flight
+ * never loses its memory. A pin can only be added under the lock, so an item seen unpinned
+ * here stays so until it is unlinked. */
+static int evict_one(unsigned id)
 {
     int skipped = 0;
     uint32_t now = kv_now();
-    for (struct kv_item *it = S->lru_tail; it && skipped < 64; it = it->prev, skipped++) {
+    struct kv_class *c = &S->cls[id];
+    for (struct kv_item *it = c->tail; it && skipped < 64; it = it->prev, skipped++) {
         if (__atomic_load_n(&it->refs, __ATOMIC_ACQUIRE) > 1)
             continue;
         if (is_dead(it, now)) {
             kv_stats.reclaimed++;
             kv_stats.expired_unfetched += !it->fetched;
+            c->reclaimed++;
+            c->expired_unfetched += !it->fetched;
         } else {
             kv_stats.evictions++;
             kv_stats.evicted_unfetched += !it->fetched;
+            c->evicted++;
+            c->evicted_nonzero += it->exptime != 0;
+            c->evicted_unfetched += !it->fetched;
+            c->evicted_time = now - it->atime;
         }
         kv_unlink(it);
+        return 1;
+    }
+    return 0;
+}
+
+/* No page left and nothing of class `id` to evict (a class that got no page before the
+ * arena filled): empty another class's page and give it to `id`, as memcached's slab
+ * rebalancer does. Pages are visited round robin (a class loses pages in proportion to how
+ * many it has); a page holding an item in use (pinned, or not linked yet) is passed over,
+ * at most 64 pages are looked at. */
+static int slab_move(unsigned id)
+{
+    struct slab *sl = &S->arena;
+    uint32_t now = kv_now();
+    for (int tries = 0; tries < 64; tries++) {
+        uint64_t page = S->move_next++ % sl->npages;
+        unsigned from = sl->owner[page];
+        if (from == 0 || from == id)
+            continue;
+        const struct slab_class *c = &sl->cls[from];
+        char *start = sl->base + page * sl->page_size;
+        int busy = 0;
+        for (uint32_t k = 0; k < c->perslab && !busy; k++) {
+            struct kv_item *it = (struct kv_item *)(start + (uint64_t)k * c->size);
+            busy = !slab_chunk_free(sl, page, it) && (!it->linked || __atomic_load_n(&it->refs, __ATOMIC_ACQUIRE) > 1);
+        }
+        if (busy)
+            continue;
+        for (uint32_t k = 0; k < c->perslab; k++) {
+            struct kv_item *it = (struct kv_item *)(start + (uint64_t)k * c->size);
+            if (slab_chunk_free(sl, page, it))
+                continue;
+            struct kv_class *kc = &S->cls[from];
+            if (is_dead(it, now)) {
+                kv_stats.reclaimed++;
+                kc->reclaimed++;
+            } else {
+                kv_stats.evictions++;
+                kc->evicted++;
+                kc->evicted_nonzero += it->exptime != 0;
+                kc->evicted_time = now - it->atime;
+            }
+            kv_unlink(it);
+        }
+        slab_page_move(sl, page, id);
+        S->pages_moved++;
         return 1;
     }
     return 0;
@@ -291,15 +385,16 @@ struct kv_item *kv_alloc(const char *key, size_t nkey, uint32_t flags, uint32_t 
         kv_stats.alloc_failures++;
         return 0;
     }
-    int order = buddy_order_for(sizeof(struct kv_item) + nkey + nbytes);
-    if (order < 0 || (unsigned)order > S->arena.max_order) {
+    unsigned id = slab_class_for(&S->arena, sizeof(struct kv_item) + nkey + nbytes);
+    if (id == 0) {
         kv_stats.alloc_failures++;
         return 0;
     }
     struct kv_item *it;
-    while (!(it = (struct kv_item *)buddy_alloc(&S->arena, (unsigned)order))) {
-        if (!evict_one()) {
+    while (!(it = (struct kv_item *)slab_alloc(&S->arena, id))) {
+        if (!evict_one(id) && !slab_move(id)) { /* no page left, nothing to evict or move */
             kv_stats.alloc_failures++;
+            S->cls[id].outofmemory++;
             return 0;
         }
     }
@@ -313,7 +408,7 @@ struct kv_item *kv_alloc(const char *key, size_t nkey, uint32_t flags, uint32_t 
     it->refs = 0;
     it->atime = 0;
     it->nkey = (uint8_t)nkey;
-    it->order = (uint8_t)order;
+    it->clsid = (uint8_t)id;
     it->linked = 0;
     it->fetched = 0;
     __builtin_memcpy(it->data, key, nkey);
@@ -330,6 +425,8 @@ void kv_link(struct kv_item *it)
     S->table[b] = it;
     lru_push(it);
     it->linked = 1;
+    S->cls[it->clsid].number++;
+    S->cls[it->clsid].requested += item_bytes(it);
     __atomic_add_fetch(&it->refs, 1, __ATOMIC_RELEASE); /* the table's reference */
     it->cas = S->next_cas++;
     it->stime = kv_now();
@@ -347,8 +444,9 @@ void kv_flush(uint32_t at)
         return;
     }
     S->flush_at = 0;
-    while (S->lru_head)
-        kv_unlink(S->lru_head);
+    for (unsigned id = 1; id <= S->arena.largest; id++)
+        while (S->cls[id].head)
+            kv_unlink(S->cls[id].head);
 }
 
 /* ---- statistics ------------------------------------------------------------------- */
@@ -394,10 +492,41 @@ void kv_stats_reset(void)
     sum_slots((uint64_t *)&S->reset_base);
 }
 
-uint32_t kv_oldest_age(void) { return S->lru_tail ? kv_now() - S->lru_tail->atime : 0; }
+int kv_class_stats(unsigned id, struct kv_class_stats *o)
+{
+    if (id == 0 || id > S->arena.largest)
+        return 0;
+    const struct slab_class *sc = &S->arena.cls[id];
+    const struct kv_class *c = &S->cls[id];
+    o->chunk_size = sc->size;
+    o->chunks_per_page = sc->perslab;
+    o->total_pages = sc->pages;
+    o->total_chunks = sc->pages * sc->perslab;
+    o->used_chunks = sc->used;
+    o->free_chunks = sc->nfree + sc->end_left;
+    o->free_chunks_end = sc->end_left;
+    o->mem_requested = c->requested;
+    o->number = c->number;
+    o->age = c->tail ? kv_now() - c->tail->atime : 0;
+    o->evicted = c->evicted;
+    o->evicted_nonzero = c->evicted_nonzero;
+    o->evicted_time = c->evicted_time;
+    o->evicted_unfetched = c->evicted_unfetched;
+    o->expired_unfetched = c->expired_unfetched;
+    o->reclaimed = c->reclaimed;
+    o->outofmemory = c->outofmemory;
+    return 1;
+}
 
+uint64_t kv_slab_malloced(void) { return S->arena.next_page * S->arena.page_size; }
+uint64_t kv_slab_page_size(void) { return S->arena.page_size; }
 void kv_arena_usage(uint64_t *used, uint64_t *size)
 {
-    *used = S->arena.used;
-    *size = S->arena.size;
+    *used = 0;
+    for (unsigned id = 1; id <= S->arena.largest; id++)
+        *used += S->arena.cls[id].used * S->arena.cls[id].size;
+    *size = kv_slab_malloced();
 }
+
+uint64_t kv_slabs_moved(void) { return S->pages_moved; }
+_Static_assert(sizeof(struct kv_item) == 64, "item header: 64 bytes (docs/kvstore.md, Memory)");

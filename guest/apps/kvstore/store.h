@@ -1,5 +1,6 @@
-/* kvstore: the key-value store: items in a buddy arena, a chained hash table, one LRU list,
- * lazy expiry, eviction from the LRU tail, the cas counter.
+/* kvstore: the key-value store: items in slab classes (slab.h), a chained hash table, an
+ * LRU list per class, lazy expiry, eviction from the LRU tail of the item's class, the cas
+ * counter.
  *
  * The store lives in one memory region: with `[app] shared` configured, the region mapped at
  * the same address into every core's instance, so that all cores serve one table, as
@@ -35,14 +36,14 @@ struct kv_item {
     struct kv_item *hnext;      /* hash chain */
     struct kv_item *prev, *next;/* LRU list, head = most recent */
     uint64_t cas;
-    uint64_t hash;
+    uint32_t hash;              /* of the key (the bucket is hash & table mask) */
     uint32_t exptime;           /* store clock seconds; 0 = never; expired when <= now */
     uint32_t stime;             /* store clock second of the last link (flush_all delay) */
     uint32_t flags;
     uint32_t nbytes;            /* value bytes including the trailing "\r\n" */
     uint32_t refs;              /* atomic: 1 while linked + pins by replies in flight */
     uint32_t atime;             /* store clock second of the last move to the LRU head */
-    uint8_t nkey, order, linked;
+    uint8_t nkey, clsid, linked;
     uint8_t fetched;            /* read by a get since it was linked (expired_unfetched) */
     char data[];                /* key (nkey bytes) then value (nbytes bytes) */
 };
@@ -73,6 +74,14 @@ extern KV_PER_CORE struct kv_counters *kv_stats_slot;
  * collide with a real time. Provided by the app (main.c) or the unit test. */
 uint32_t kv_now(void);
 
+/* Slab classes of the stores laid out from now on (main.c: the slab_min= and slab_factor=
+ * arguments): class 1 holds the item header and min_data bytes of key and value, each next
+ * class factor_pct percent of the one before (memcached's -n and -f). Defaults: class 1 of
+ * 96 bytes as memcached's, factor 1.2 (docs/kvstore.md, Memory: measured against 1.25). */
+#define KV_SLAB_MIN 32
+#define KV_SLAB_FACTOR 120
+void kv_store_slab_params(uint32_t min_data, uint32_t factor_pct);
+void kv_store_slab_get(uint32_t *min_data, uint32_t *factor_pct);
 /* Lay the store out in [mem, mem + size) (zeroed memory: the shared region or a part of the
  * heap) and use it from `core`. item_max: the largest value accepted (bytes, without
  * "\r\n"). Returns 0, or -1 when the memory is too small for one item of that size (waiting
@@ -141,9 +150,21 @@ void kv_flush(uint32_t at);
 void kv_stats_total(struct kv_counters *out);
 /* stats reset: counters of all cores start again from 0 (lock held). */
 void kv_stats_reset(void);
-/* For `stats items` / `stats slabs` (lock held): seconds since the LRU tail was last used,
- * and the arena's bytes in use and in all. */
-uint32_t kv_oldest_age(void);
+/* One slab class, for `stats items` / `stats slabs` (memcached's field names). */
+struct kv_class_stats {
+    uint64_t chunk_size, chunks_per_page, total_pages, total_chunks, used_chunks, free_chunks,
+        free_chunks_end, mem_requested, number, age, evicted, evicted_nonzero, evicted_time,
+        evicted_unfetched, expired_unfetched, reclaimed, outofmemory;
+};
+/* Class id (1 .. 63): 0 when it does not exist. With the lock held. */
+int kv_class_stats(unsigned id, struct kv_class_stats *out);
+/* Bytes of all pages given to classes, and the page size. With the lock held. */
+uint64_t kv_slab_malloced(void);
+uint64_t kv_slab_page_size(void);
+/* Bytes of the chunks in use, and of the pages given to classes (0 used once everything is
+ * flushed and unpinned: the fuzz target checks it). With the lock held. */
 void kv_arena_usage(uint64_t *used, uint64_t *size);
+/* Pages moved from one class to another so far (memcached's slabs_moved). With the lock held. */
+uint64_t kv_slabs_moved(void);
 
 #endif

@@ -22,6 +22,8 @@ struct ix_app_info {
     uint64_t shared;       /* memory mapped at the same address in every core's instance
                               (zeroed at boot; the app synchronizes its own use), or 0 */
     uint64_t shared_size;
+    uint64_t unix_ms;      /* the host's Unix time in ms at boot (0: unknown), which held at */
+    uint64_t unix_tsc;     /* this TSC value: now = unix_ms + (rdtsc - unix_tsc) / tsc_khz */
 };
 
 #define IX_EVENTS_MAX 8192

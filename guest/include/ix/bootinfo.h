@@ -128,6 +128,11 @@ struct ix_bootinfo {
      * guest's secrets (TCP ISNs and SYN cookies) where the CPU has no RDSEED/RDRAND, and
      * mixed in where it has (guest/kernel/entropy.c) */
     uint64_t entropy[4];
+
+    /* the host's Unix time in milliseconds when it wrote this page, just before the first
+     * vCPU runs: the wall clock at about cpu[0].tsc_kernel_entry (handed to apps in
+     * ix_app_info; 0 from a host that does not fill it) */
+    uint64_t unix_ms;
 };
 
 #endif

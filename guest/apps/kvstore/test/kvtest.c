@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "buddy.h"
 #include "conn.h"
 #include "check.h"
 
 void kvt_threads(void); /* kvthreads.c */
+void kvt_slab(void);    /* kvslab.c */
 
 /* ---- fakes: clock and ixev -------------------------------------------------------- */
 
@@ -143,54 +143,6 @@ static const char *run(const char *s, size_t len, size_t seg)
 static const char *run_s(const char *s) { return run(s, strlen(s), strlen(s)); }
 
 /* ---- tests ---------------------------------------------------------------------------- */
-
-static void test_buddy(void)
-{
-    static char mem[1 << 20] __attribute__((aligned(64)));
-    static uint8_t tag[(1 << 20) >> 6];
-    struct buddy b;
-    CHECK_MSG(buddy_init(&b, mem, sizeof mem, tag, 12) == 0, "init"); /* 256 KB blocks, 4 of them */
-    void *ptrs[4000];
-    unsigned ord[4000];
-    int n = 0;
-    srand(1);
-    for (int round = 0; round < 20000; round++) {
-        if (n < 4000 && (rand() % 3 || n == 0)) {
-            unsigned o = (unsigned)(rand() % 8);
-            void *p = buddy_alloc(&b, o);
-            if (!p)
-                continue;
-            CHECK_MSG(((uintptr_t)((char *)p - mem) & ((64u << o) - 1)) == 0, "alignment");
-            memset(p, n & 0xff, 64u << o);
-            ptrs[n] = p;
-            ord[n++] = o;
-        } else {
-            int i = rand() % n;
-            unsigned char *q = ptrs[i];
-            for (unsigned k = 0; k < (64u << ord[i]); k++)
-                if (q[k] != (unsigned char)(i & 0xff)) {
-                    CHECK_MSG(0, "block %d was overwritten (overlapping allocations)", i);
-                    break;
-                }
-            buddy_free(&b, ptrs[i], ord[i]);
-            n--;
-            if (i != n) {
-                ptrs[i] = ptrs[n];
-                ord[i] = ord[n];
-                memset(ptrs[i], i & 0xff, 64u << ord[i]); /* re-label the moved block */
-            }
-        }
-    }
-    while (n) {
-        n--;
-        buddy_free(&b, ptrs[n], ord[n]);
-    }
-    CHECK_MSG(b.used == 0, "used %llu", (unsigned long long)b.used);
-    /* everything coalesced back: the four top blocks can be allocated again */
-    for (int i = 0; i < 4; i++)
-        CHECK_MSG(buddy_alloc(&b, 12) != 0, "top block %d", i);
-    CHECK_MSG(buddy_alloc(&b, 0) == 0, "arena should be full");
-}
 
 static void expect(const char *in, const char *want)
 {
@@ -643,7 +595,7 @@ static void test_pinning(void)
 
 int main(void)
 {
-    test_buddy();
+    kvt_slab();
     test_protocol();
     test_stats();
     test_expiry();

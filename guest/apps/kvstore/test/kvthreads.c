@@ -5,17 +5,15 @@
  *  - a pinned value is never freed and reused while pinned (its bytes are verified when it
  *    is pinned and again when it is unpinned, after many other operations of all threads);
  *  - every value read is whole (written by one set: a pattern derived from its first bytes);
- *  - when all keys are deleted the whole arena is free again (no leaked or double-freed
- *    block: as many largest blocks can be allocated as fit the arena);
+ *  - when all keys are deleted every slab chunk is free again (none leaked or freed twice:
+ *    each class's free chunks are all its chunks);
  *  - statistics summed over the cores' slots add up (curr_items 0, total_items = links). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "buddy.h"
 #include "store.h"
 #include "check.h"
-
 
 #define THREADS 4
 #define KEYS 128
@@ -157,19 +155,13 @@ void kvt_threads(void)
     kv_stats_total(&s);
     CHECK_MSG(s.curr_items == 0 && s.bytes == 0, "curr_items %llu bytes %llu after deleting all",
            (unsigned long long)s.curr_items, (unsigned long long)s.bytes);
-    /* the whole arena is free: count the largest blocks it yields */
-    char big[KV_KEY_MAX];
-    memset(big, 'b', sizeof big);
-    uint64_t block = (uint64_t)64 << buddy_order_for(sizeof(struct kv_item) + item_max);
-    struct kv_item *got[256];
-    uint32_t n = 0;
+    /* every chunk is free again: none leaked, none freed twice */
     kv_lock();
-    while (n < 256 && (got[n] = kv_alloc(big, sizeof big, 0, 0, item_max - KV_MC_ITEM_HDR - KV_KEY_MAX)))
-        n++;
-    CHECK_MSG(n * block == s.limit_maxbytes, "%u free blocks of %llu after all deletes, arena %llu", n,
-           (unsigned long long)block, (unsigned long long)s.limit_maxbytes);
-    for (uint32_t i = 0; i < n; i++)
-        kv_discard(got[i]);
+    struct kv_class_stats k;
+    for (unsigned id = 1; kv_class_stats(id, &k); id++)
+        CHECK_MSG(k.used_chunks == 0 && k.free_chunks == k.total_chunks, "class %u: %llu used, %llu free of %llu", id,
+                  (unsigned long long)k.used_chunks, (unsigned long long)k.free_chunks,
+                  (unsigned long long)k.total_chunks);
     kv_unlock();
     free(mem);
 }
