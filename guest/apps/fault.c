@@ -14,6 +14,8 @@
  *                 it from the kernel's TSC in the report: fault delivery and report cost)
  *   hostile-report  make the pvm-host-switch event report SYSCALL itself: a claimed
  *                 interrupt (harmless: the app goes on), then a "frame" in kernel memory
+ *   spin          never return to the dataplane: a loop in ring 3 that only [app]
+ *                 max_run_ms can stop (it first makes one ix_bpoll, so it has returned once)
  * A fault on one core only, when argv[2] names it ("core=N"); other cores exit 0. */
 #include <ix.h>
 
@@ -79,6 +81,13 @@ __attribute__((noinline)) static void timed_fault(void)
     __asm__ volatile("rdtsc\n shl $32, %%rdx\n or %%rdx, %%rax\n mov %%rax, %%r12\n ud2" ::: "rax", "rdx", "r12");
 }
 
+__attribute__((noinline)) static void spin(void)
+{
+    ix_printf("spin: running without returning");
+    for (;;)
+        __asm__ volatile("pause" ::: "memory");
+}
+
 static long raw_syscall(uint64_t rax, uint64_t rdi)
 {
     uint64_t rsi = 0;
@@ -104,7 +113,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         ix_printf("usage: fault read-kernel|write-events|invalid-op|bad-calls|bad-log-ptr|privileged|divide|"
-                  "write-rxpool|jump-kernel|bad-rsp|hostile-report [core=N]");
+                  "write-rxpool|jump-kernel|bad-rsp|hostile-report|spin [core=N]");
         return 2;
     }
     if (argc > 2 && argv[2][0] == 'c' && (unsigned)(argv[2][5] - '0') != ix_cpu()) {
@@ -134,6 +143,8 @@ int main(int argc, char **argv)
         timed_fault();
     else if (streq(k, "hostile-report"))
         hostile_report();
+    else if (streq(k, "spin"))
+        spin();
     else if (streq(k, "bad-log-ptr")) {
         int32_t err;
         ix_call1(IX_OP_LOG, (uint64_t)KERNEL_DATA, 16, 0, &err);

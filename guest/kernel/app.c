@@ -24,6 +24,8 @@
 
 extern _Noreturn void switch_stack_and_call(uint8_t *stack_top, void (*fn)(struct percpu *), struct percpu *arg);
 
+_Static_assert(APP_VA_LIMIT == IX_APP_VA_LIMIT, "layout.h and ix/bootinfo.h");
+
 static struct app apps[IX_MAX_CPUS];
 __attribute__((visibility("hidden"))) long ix_bpoll_direct(uint64_t calls, uint64_t n);
 

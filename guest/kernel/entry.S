@@ -146,9 +146,14 @@ trap_common:
     mov     %rsp, %rdi
     mov     %rsp, %rbx
     and     $-16, %rsp
-    call    trap_dispatch                       /* returns only for kernel-mode events */
+    call    trap_dispatch                       /* returns for kernel-mode events and interrupts */
     mov     %rbx, %rsp
-    POP_GPRS
+    testb   $3, 18*8(%rsp)
+    jz      2f
+    movabs  $ENTRY_VA, %rax                     /* back to the app (an interrupt it may survive, */
+    mov     ENTRY_HDR_UCR3(%rax), %rax          /* native only: trap_dispatch sees to that) */
+    mov     %rax, %cr3
+2:  POP_GPRS
     add     $16, %rsp
     iretq                                       /* to kernel code (CS=0x10): emulated on PVM */
 

@@ -37,11 +37,12 @@
     pop     %rax
 .endm
 /* Return to the app with SYSRETQ: RIP from %rcx (the caller sets it), RSP from %r9, RFLAGS
- * APP_RFLAGS (layout.h). The scratch registers the kernel used are cleared on the way so no
+ * from the entry block (APP_RFLAGS, or APP_RFLAGS_IF with a runaway watchdog: layout.h). The scratch registers the kernel used are cleared on the way so no
  * kernel value reaches the app; rdi_arg=1 keeps %rdi (the app's argument at its first entry). */
 .macro SYSRET_TO_APP rdi_arg=0
     mov     %r9, %rsp
-    mov     $APP_RFLAGS, %r11
+    movabs  $ENTRY_VA, %r11
+    mov     ENTRY_HDR_RFLAGS(%r11), %r11
     xor     %edx, %edx
     xor     %esi, %esi
 .if \rdi_arg == 0

@@ -14,6 +14,8 @@ void trap_dispatch(struct trap_frame *f);
 _Noreturn void app_fault_bad_calls(struct percpu *c, uint64_t calls, uint64_t n);
 /* Stop the app after an exception it took (f: its registers) and report it to the host. */
 _Noreturn void app_fault(struct percpu *c, const struct trap_frame *f);
+/* Stop an app that ran `ms` milliseconds without returning (runaway.c). */
+_Noreturn void app_fault_runaway(struct percpu *c, const struct trap_frame *f, uint64_t ms);
 /* pvm-host-switch: an event report whose frame is not the app's memory. */
 _Noreturn void app_fault_bad_report(struct percpu *c, uint64_t frame);
 

@@ -40,6 +40,7 @@ export const ALLOWED = {
   'app.args': `a list of at most ${LIMITS.argsMax} strings`,
   'app.heap': `the heap of each app instance (one per core): integer bytes or "NNNK", "NNNM", "NNNG", from ${sizeText(LIMITS.heapMin)} to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
   'app.shared': `memory mapped into every core's app instance at the same address (for state all cores use, like a shared cache): integer bytes or "NNNK", "NNNM", "NNNG", 0 to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
+  'app.max_run_ms': `an integer number of milliseconds from ${LIMITS.maxRunMsMin} to ${LIMITS.maxRunMsMax}: stop an app that runs this long without returning to the dataplane (no ix_bpoll)`,
   'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
   nic: 'a table [nic]',
   'nic.tap': 'a Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."); give either `tap` or `namespace = true`, not both',
@@ -171,6 +172,7 @@ const appSchema = z.strictObject({
     return bad >= 0 ? `entry ${bad} (${String(v[bad])}) is not a string without NUL` : null;
   }).optional(),
   ports: intList(ALLOWED['app.ports'], LIMITS.portMin, LIMITS.portMax, 1024, 0).optional(),
+  max_run_ms: intField(ALLOWED['app.max_run_ms'], LIMITS.maxRunMsMin, LIMITS.maxRunMsMax).optional(),
   heap: leaf<string | number>(ALLOWED['app.heap'], (v) => {
     if (typeof v !== 'string' && typeof v !== 'number') return `wrong type (${typeName(v)}), expected an integer or a string`;
     const n = parseSize(v);
