@@ -14,6 +14,9 @@
  *                 it from the kernel's TSC in the report: fault delivery and report cost)
  *   hostile-report  make the pvm-host-switch event report SYSCALL itself: a claimed
  *                 interrupt (harmless: the app goes on), then a "frame" in kernel memory
+ *   busy          the opposite: 25 rounds of 20 ms of computation, each followed by an
+ *                 ix_bpoll; checks its own arithmetic and exits 0 (an app that returns in
+ *                 time must never be stopped, and one that is interrupted must resume intact)
  *   spin          never return to the dataplane: a loop in ring 3 that only [app]
  *                 max_run_ms can stop (it first makes one ix_bpoll, so it has returned once)
  * A fault on one core only, when argv[2] names it ("core=N"); other cores exit 0. */
@@ -88,6 +91,31 @@ __attribute__((noinline)) static void spin(void)
         __asm__ volatile("pause" ::: "memory");
 }
 
+/* 20 ms of a linear congruential sequence, then the same number of steps again: the two
+ * must agree however often the app was interrupted and resumed in between. */
+__attribute__((noinline)) static int busy(void)
+{
+    uint64_t khz = ix_info()->tsc_khz;
+    for (int round = 0; round < 25; round++) {
+        uint64_t t0 = ix_rdtsc(), x = 1, n = 0;
+        while (ix_rdtsc() - t0 < 20 * khz) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            n++;
+        }
+        uint64_t y = 1;
+        for (uint64_t i = 0; i < n; i++)
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+        if (x != y) {
+            ix_printf("busy: round %d computed %lx then %lx", round, (unsigned long)x, (unsigned long)y);
+            return 1;
+        }
+        struct ix_call none[1];
+        ix_bpoll(none, 0); /* back to the dataplane: a new run */
+    }
+    ix_printf("busy: 25 rounds, every result checked");
+    return 0;
+}
+
 static long raw_syscall(uint64_t rax, uint64_t rdi)
 {
     uint64_t rsi = 0;
@@ -113,7 +141,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         ix_printf("usage: fault read-kernel|write-events|invalid-op|bad-calls|bad-log-ptr|privileged|divide|"
-                  "write-rxpool|jump-kernel|bad-rsp|hostile-report|spin [core=N]");
+                  "write-rxpool|jump-kernel|bad-rsp|hostile-report|spin|busy [core=N]");
         return 2;
     }
     if (argc > 2 && argv[2][0] == 'c' && (unsigned)(argv[2][5] - '0') != ix_cpu()) {
@@ -145,6 +173,8 @@ int main(int argc, char **argv)
         hostile_report();
     else if (streq(k, "spin"))
         spin();
+    else if (streq(k, "busy"))
+        return busy();
     else if (streq(k, "bad-log-ptr")) {
         int32_t err;
         ix_call1(IX_OP_LOG, (uint64_t)KERNEL_DATA, 16, 0, &err);

@@ -79,6 +79,31 @@ ix_enter_app:
     mov     %rdx, %cr3
     SYSRET_TO_APP rdi_arg=1
 
+/* Resume the app after an interrupt it survives, on PVM: IRETQ to ring 3 would run the app
+ * with the host believing the kernel runs (docs/pvm.md), so the way back is SYSRETQ, which
+ * takes RIP and RFLAGS from %rcx and %r11. resume_app_pvm (prot_pagetables.c) has pushed the
+ * app's RIP, RCX, R11 and RFLAGS below its red zone and set the frame's RSP to them; the
+ * trampoline, in this text the app's table maps (U=1 on PVM), pops them back in ring 3.
+ * ix_resume_app_sysret(frame) - never returns. */
+    .globl ix_resume_app_sysret
+ix_resume_app_sysret:
+    mov     %rdi, %rsp                          /* the frame, on the RSP0 stack (mapped for the app) */
+    movabs  $ENTRY_VA, %rax
+    mov     ENTRY_HDR_UCR3(%rax), %rax
+    mov     %rax, %cr3
+    POP_GPRS
+    lea     ix_resume_tramp(%rip), %rcx
+    movabs  $ENTRY_VA, %r11
+    mov     ENTRY_HDR_RFLAGS(%r11), %r11
+    mov     5*8(%rsp), %rsp                     /* past vector, error, rip, cs, rflags: rsp */
+    sysretq
+    .globl ix_resume_tramp
+ix_resume_tramp:                                /* ring 3, on the app's stack */
+    popfq                                       /* arithmetic flags (IF is not the app's to set) */
+    pop     %r11
+    pop     %rcx
+    ret     $RESUME_RED_ZONE
+
 /* ---- exceptions and interrupts ------------------------------------------------------
  * An event from ring 3 arrives on this CPU's RSP0 stack (in the entry block, mapped in both
  * page tables) with the app's page table still loaded; an event from the kernel arrives on

@@ -49,5 +49,7 @@
  * unless [app] max_run_ms is set: then the host's runaway interrupt must reach it. */
 #define APP_RFLAGS 0x2
 #define APP_RFLAGS_IF 0x202
+/* The 128-byte red zone below the app's RSP that a resume on PVM leaves alone (entry.S). */
+#define RESUME_RED_ZONE 128
 
 #endif

@@ -26,9 +26,10 @@ static inline void runaway_disarm(struct percpu *c)
         c->status->app_since = 0;
 }
 
-/* An interrupt reached the app (f: its registers): stop it if it has run max_run_ms without
- * returning (reported as IX_FAULT_RUNAWAY); otherwise return, and the app goes on (a late
- * interrupt after the app had returned in time, or one the watchdog did not send). */
+/* An interrupt reached the app (f: its registers): stop it if it is in the run the host
+ * found too long (reported as IX_FAULT_RUNAWAY, never returns); otherwise return, and the
+ * app goes on (a stale interrupt that arrived after the app had returned and re-entered, or
+ * one the watchdog did not send: a claimed one under pvm-host-switch). */
 void runaway_check(struct percpu *c, const struct trap_frame *f);
 
 #endif

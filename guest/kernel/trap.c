@@ -137,8 +137,10 @@ void trap_dispatch(struct trap_frame *f)
     if (f->vector >= 32) {
         /* In the app: the host's runaway interrupt (or a late one: then the app goes on).
          * In the kernel: a wake-up, whose work is picked up by the loop that halted. */
-        if (f->cs & 3)
+        if (f->cs & 3) {
             runaway_check(this_cpu(), f);
+            resume_app_pvm(this_cpu(), f);
+        }
         return;
     }
     if (f->cs & 3) {
