@@ -77,3 +77,39 @@ describe.runIf(run)('choosing the boundary', () => {
     }
   });
 });
+
+// [app] max_run_ms (docs/protection.md, "Runaway apps"): an app that never returns to the
+// dataplane is stopped by the VMM's interrupt and reported like a fault, under every mode
+// that isolates availability on this platform (native ones run in the nested CI VM).
+const platform = process.env.IX_EXPECT_PLATFORM ?? (existsSync('/sys/module/kvm_pvm') ? 'pvm' : 'native');
+const availabilityModes = platform === 'pvm' ? ['page-tables', 'pvm-host-switch'] : ['page-tables', 'shared-page-table'];
+
+describe.runIf(run).each(availabilityModes)('runaway apps under protection = "%s"', (mode) => {
+  const tag = mode.replace(/[^a-z]/g, '').slice(0, 10);
+  const faultApp = (name: string, args: string[], maxRunMs: number) =>
+    ix(['run', writeConfig(dir, name, `name = "${name}"\ncores = 2\nprotection = "${mode}"\n[app]\npath = "${appElf('fault')}"\nargs = ${JSON.stringify(args)}\nmax_run_ms = ${maxRunMs}\n`)]);
+
+  it('an app spinning in ring 3 is stopped and reported; the other core goes on; the host exits non-zero', () => {
+    const name = `spin-${tag}`;
+    const r = faultApp(name, ['spin', 'core=0'], 100);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/core 0\] spin: running without returning/);
+    expect(r.stdout).toMatch(/core 1\] core 1: not the faulting core/);
+    const recs = logRecords(r.stderr);
+    expect(recs.find((x) => x.msg === 'app on core 1 exited with status 0')).toBeDefined();
+    const faults = recs.filter((x) => x.kind !== undefined && x.rip !== undefined);
+    expect(faults).toHaveLength(1);
+    const f = faults[0]!;
+    expect(f).toMatchObject({ cpu: 0, kind: 'runaway app' });
+    expect(String(f.symbol)).toMatch(/^spin(\+0x[0-9a-f]+)?$/); // stopped where it spun
+    const ms = Number(/ran (\d+) ms without returning/.exec(String(f.msg))?.[1]);
+    expect(ms).toBeGreaterThanOrEqual(50); // the host waited max_run_ms on its clock; the guest's agrees to within half
+    expect(r.stderr).toMatch(new RegExp(`^ix: ${name}: no app left: 1 of 2 cores stopped their app after a fault$`, 'm'));
+  });
+
+  it('an app that returns in time is never stopped, and its computation is intact', () => {
+    const r = faultApp(`busy-${tag}`, ['busy'], 1000);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.match(/busy: 25 rounds, every result checked/g)).toHaveLength(2);
+  });
+});
