@@ -134,6 +134,8 @@ _Noreturn void app_fault_runaway(struct percpu *c, const struct trap_frame *f, u
 
 void trap_dispatch(struct trap_frame *f)
 {
+    if (f->cs & 3)
+        smap_close(this_cpu()); /* the app may have set AC before it trapped */
     if (f->vector >= 32) {
         /* In the app: the host's runaway interrupt (or a late one: then the app goes on).
          * In the kernel: a wake-up, whose work is picked up by the loop that halted. */
