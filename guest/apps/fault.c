@@ -14,6 +14,9 @@
  *                 it from the kernel's TSC in the report: fault delivery and report cost)
  *   hostile-report  make the pvm-host-switch event report SYSCALL itself: a claimed
  *                 interrupt (harmless: the app goes on), then a "frame" in kernel memory
+ *   spin-bad-rsp  spin with RSP on unmapped memory: under pvm-host-switch the runaway
+ *                 interrupt cannot be delivered (its frame goes on the app's stack) and the
+ *                 core is lost; elsewhere it is stopped like spin
  *   busy          the opposite: 25 rounds of 20 ms of computation, each followed by an
  *                 ix_bpoll; checks its own arithmetic and exits 0 (an app that returns in
  *                 time must never be stopped, and one that is interrupted must resume intact)
@@ -91,6 +94,12 @@ __attribute__((noinline)) static void spin(void)
         __asm__ volatile("pause" ::: "memory");
 }
 
+__attribute__((noinline)) static void spin_bad_rsp(void)
+{
+    ix_printf("spin-bad-rsp: running without returning, no stack");
+    __asm__ volatile("mov $0x1000, %%rsp\n1: pause\n jmp 1b" ::: "memory");
+}
+
 /* 20 ms of a linear congruential sequence, then the same number of steps again: the two
  * must agree however often the app was interrupted and resumed in between. */
 __attribute__((noinline)) static int busy(void)
@@ -141,7 +150,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         ix_printf("usage: fault read-kernel|write-events|invalid-op|bad-calls|bad-log-ptr|privileged|divide|"
-                  "write-rxpool|jump-kernel|bad-rsp|hostile-report|spin|busy [core=N]");
+                  "write-rxpool|jump-kernel|bad-rsp|hostile-report|spin|spin-bad-rsp|busy [core=N]");
         return 2;
     }
     if (argc > 2 && argv[2][0] == 'c' && (unsigned)(argv[2][5] - '0') != ix_cpu()) {
@@ -173,6 +182,8 @@ int main(int argc, char **argv)
         hostile_report();
     else if (streq(k, "spin"))
         spin();
+    else if (streq(k, "spin-bad-rsp"))
+        spin_bad_rsp();
     else if (streq(k, "busy"))
         return busy();
     else if (streq(k, "bad-log-ptr")) {
