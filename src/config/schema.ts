@@ -34,7 +34,7 @@ export const ALLOWED = {
   memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from ${sizeText(LIMITS.memoryMin)} to ${sizeText(LIMITS.memoryMax)}, a multiple of ${sizeText(LIMITS.memoryAlign)}`,
   batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
   idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
-  protection: '"auto" (the fastest mode that isolates memory and availability here), "page-tables" (alias "ring3"), "pvm-host-switch" (kvm_pvm hosts only; an app can crash its own core), "shared-page-table" (not implemented yet) or "none"',
+  protection: '"auto" (the fastest mode that isolates memory and availability here), "page-tables" (alias "ring3"), "pvm-host-switch" (kvm_pvm hosts only; an app can crash its own core), "shared-page-table" (hardware virtualization only: one page table, U/S with SMEP and SMAP) or "none"',
   app: 'a table [app] with at least `path`',
   'app.path': 'a non-empty path to the application ELF, relative to the config file\'s directory or absolute',
   'app.args': `a list of at most ${LIMITS.argsMax} strings`,
