@@ -41,16 +41,9 @@ ix_syscall_entry:
     mov     ENTRY_HDR_KCR3(%r10), %rax
     mov     %rax, %cr3                          /* kernel page table (trapped on PVM) */
     mov     ENTRY_HDR_KSTACK(%r10), %rsp
-    push    %r9                                 /* app rsp */
-    push    %rcx                                /* app rip */
-    push    %rbp
-    push    %rbx                                /* keeps the stack 16-byte aligned at the call */
-    mov     %rsp, %rbp
+    SYSCALL_FRAME_PUSH                          /* app rsp, rip; rbp, rbx */
     call    ix_syscall_dispatch                 /* long (calls, n); may not return */
-    pop     %rbx
-    pop     %rbp
-    pop     %rcx
-    pop     %r9
+    SYSCALL_FRAME_POP
     /* fall through */
 
 /* Return to the app: %rcx = rip, %r9 = rsp, %rax = return value. */

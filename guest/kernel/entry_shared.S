@@ -10,18 +10,9 @@
     .code64
     .globl ix_syscall_entry_shared
 ix_syscall_entry_shared:
-    mov     %rsp, %r9                           /* app stack */
-    movabs  $ENTRY_VA, %r10
-    mov     ENTRY_HDR_KSTACK(%r10), %rsp
+    SYSCALL_TO_KSTACK                           /* app rsp in %r9 */
     stac                                        /* RFLAGS.AC: SFMASK cleared it on entry */
-    push    %r9                                 /* app rsp (app_fault_bad_calls reads these two) */
-    push    %rcx                                /* app rip */
-    push    %rbp
-    push    %rbx                                /* keeps the stack 16-byte aligned at the call */
-    mov     %rsp, %rbp
+    SYSCALL_FRAME_PUSH                          /* app rsp, rip; rbp, rbx */
     call    ix_syscall_dispatch                 /* long (calls, n); may not return */
-    pop     %rbx
-    pop     %rbp
-    pop     %rcx
-    pop     %r9
+    SYSCALL_FRAME_POP
     SYSRET_TO_APP
