@@ -319,7 +319,7 @@ describe('valid configs resolve with defaults', () => {
       batch: 64,
       idlePollUs: 100,
       protection: 'auto',
-      app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0 },
+      app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0, maxRunMs: 0 },
       nic: null,
       log: { level: 'info' },
     };
@@ -353,6 +353,7 @@ path = "/opt/ix/echo.elf"
 args = ["--port", "7"]
 ports = [7, 8]
 heap = "16M"
+max_run_ms = 500
 
 [nic]
 tap = "ixtap0"
@@ -380,7 +381,7 @@ level = "debug"
       batch: 32,
       idlePollUs: 0,
       protection: 'none',
-      app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0 },
+      app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0, maxRunMs: 500 },
       nic: {
         backend: 'tap',
         backendReason: 'auto: no interface given, so a TAP device (vhost is not implemented yet)',

@@ -29,7 +29,7 @@ interface VitestJson {
   numFailedTests: number;
   numPendingTests: number;
   numTodoTests: number;
-  testResults: { name: string; assertionResults: { title: string; status: string }[] }[];
+  testResults: { name: string; assertionResults: { title: string; fullName?: string; status: string }[] }[];
 }
 interface Summary {
   platform: string;
@@ -89,10 +89,10 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
     expect(s.selftestSeconds).toBeLessThan(60);
   });
 
-  it('hello (1 and 2 cores), the native self-test and every fault-isolation test passed inside, none skipped', () => {
+  it('hello (1 and 2 cores), the native self-test, every fault-isolation and protection test passed inside, none skipped', () => {
     const v = json<VitestJson>('vitest.json');
     const byFile = new Map(v.testResults.map((t) => [t.name.split('/').pop(), t.assertionResults]));
-    expect([...byFile.keys()].sort()).toEqual(['boot.test.ts', 'faults.test.ts']);
+    expect([...byFile.keys()].sort()).toEqual(['boot.test.ts', 'faults.test.ts', 'protection-modes.test.ts']);
     const failed = v.testResults.flatMap((t) => t.assertionResults.filter((a) => a.status !== 'passed').map((a) => `${a.title}: ${a.status}`));
     expect(failed, tail()).toEqual([]);
     expect(v.success).toBe(true);
@@ -100,6 +100,15 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
     const boot = (byFile.get('boot.test.ts') ?? []).map((a) => a.title);
     expect(boot).toEqual(expect.arrayContaining([expect.stringMatching(/hello on one core/), expect.stringMatching(/one line per core/), expect.stringMatching(/reports its platform/)]));
     expect(byFile.get('faults.test.ts')?.length ?? 0).toBeGreaterThanOrEqual(7);
+    // the native protection modes: shared-page-table chosen by auto, page-tables' memory
+    // isolation (faults.test.ts covers auto's), runaway apps stopped under both
+    const prot = (byFile.get('protection-modes.test.ts') ?? []).map((a) => a.fullName ?? a.title);
+    expect(prot).toEqual(expect.arrayContaining([
+      expect.stringMatching(/"auto" \(the default\) picks shared-page-table on native/),
+      expect.stringMatching(/memory isolation under protection = "page-tables"/),
+      expect.stringMatching(/runaway apps under protection = "shared-page-table" .*spinning in ring 3/),
+      expect.stringMatching(/runaway apps under protection = "page-tables" .*spinning in ring 3/),
+    ]));
   });
 
   it('one end-to-end network test passed inside: the echo dataplane on one core with its NIC and Linux clients', () => {

@@ -93,6 +93,27 @@ describe.runIf(run)('protection = "pvm-host-switch"', () => {
     expect(r.stderr).toMatch(/^ix: hsfault: no app left: 1 of 2 cores stopped their app after a fault \(1 by crashing its vCPU.*\)$/m);
   });
 
+  it('a runaway app with RSP on unmapped memory: the [app] max_run_ms interrupt crashes its vCPU; the other core goes on', () => {
+    const cfg = writeConfig(dir, 'spin-bad-rsp', `name = "hsspin"\ncores = 2\n${MODE}[app]\npath = "${appElf('fault')}"\nargs = ["spin-bad-rsp", "core=1"]\nmax_run_ms = 100\n`);
+    const r = ix(['run', cfg]);
+    expect(r.stdout).toMatch(/\[hsspin core 0\] core 0: not the faulting core/);
+    const faults = logRecords(r.stderr).filter((x) => x.kind !== undefined && x.rip !== undefined);
+    expect(faults).toHaveLength(1);
+    expect(faults[0]).toMatchObject({ cpu: 1, kind: 'vCPU crashed (triple fault)' });
+    expect(String(faults[0]!.symbol)).toMatch(/^spin_bad_rsp\+0x/);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^ix: hsspin: no app left: 1 of 2 cores stopped their app after a fault \(1 by crashing its vCPU.*\)$/m);
+  });
+
+  it('under "page-tables" the same runaway app is stopped and reported (the interrupt uses the RSP0 stack)', () => {
+    const cfg = writeConfig(dir, 'pt-spin-bad-rsp', `name = "ptspin"\ncores = 1\nprotection = "page-tables"\n[app]\npath = "${appElf('fault')}"\nargs = ["spin-bad-rsp"]\nmax_run_ms = 100\n`);
+    const r = ix(['run', cfg]);
+    const f = logRecords(r.stderr).find((x) => x.kind !== undefined && x.rip !== undefined)!;
+    expect(f).toMatchObject({ kind: 'runaway app' });
+    expect(String(f.symbol)).toMatch(/^spin_bad_rsp\+0x/);
+    expect((f.regs as Record<string, string>).rsp).toBe('0x1000');
+  });
+
   it('under "page-tables" the same bad RSP is an ordinary fault report (events use the RSP0 stack)', () => {
     const cfg = writeConfig(dir, 'pt-bad-rsp', `name = "ptfault"\ncores = 1\nprotection = "page-tables"\n[app]\npath = "${appElf('fault')}"\nargs = ["bad-rsp"]\n`);
     const r = ix(['run', cfg]);

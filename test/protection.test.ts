@@ -3,8 +3,7 @@
 // is then a dataplane panic (nothing protects the dataplane), reported with the app symbol.
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm } from './kvm-env.js';
-import { existsSync } from 'node:fs';
-import { appElf, ix, logRecords, tempDir, writeConfig } from './ix-cli.js';
+import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
 
 const run = requireKvm();
 const { dir, cleanup } = tempDir('ix-prot-');
@@ -21,7 +20,7 @@ describe.runIf(run)('protection = "none"', () => {
 
   it('runs the trap benchmark app without trapping (bpoll costs far less than a trap)', () => {
     const cfgNone = writeConfig(dir, 'bnone', `name = "bnone"\ncores = 1\nprotection = "none"\n[app]\npath = "${appElf('bench_trap')}"\n`);
-    const cfgRing3 = writeConfig(dir, 'bring3', `name = "bring3"\ncores = 1\n[app]\npath = "${appElf('bench_trap')}"\n`);
+    const cfgRing3 = writeConfig(dir, 'bring3', `name = "bring3"\ncores = 1\nprotection = "page-tables"\n[app]\npath = "${appElf('bench_trap')}"\n`);
     const cycles = (out: string) => Number(/batch=1 traps=\d+ cycles=(\d+)/.exec(out)![1]);
     const none = ix(['run', cfgNone]);
     const ring3 = ix(['run', cfgRing3]);
@@ -40,40 +39,10 @@ describe.runIf(run)('protection = "none"', () => {
   });
 });
 
-describe.runIf(run)('choosing the boundary', () => {
-  const pvm = existsSync('/sys/module/kvm_pvm');
-  const hello = (name: string, prot: string, json = true) =>
-    ix(['run', ...(json ? ['--json'] : []), writeConfig(dir, name, `name = "${name}"\ncores = 1\n${prot ? `protection = "${prot}"\n` : ''}[app]\npath = "${appElf('hello')}"\n`)]);
-
-  it('"auto" (the default) picks page-tables, and ix run says so', () => {
-    const r = hello('pauto', '');
-    expect(r.status, r.stderr).toBe(0);
-    const rec = logRecords(r.stderr).find((x) => String(x.msg).startsWith('protection: '));
-    expect(rec).toMatchObject({ protection: 'page-tables', configured: 'auto', msg: 'protection: page-tables (chosen by "auto" for this platform)' });
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ protection: 'page-tables' });
-  });
-
+describe.runIf(run)('protection names', () => {
   it('"ring3" is still accepted and means page-tables', () => {
-    const r = hello('pring3', 'ring3');
+    const r = ix(['run', '--json', writeConfig(dir, 'pring3', `name = "pring3"\ncores = 1\nprotection = "ring3"\n[app]\npath = "${appElf('hello')}"\n`)]);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ protection: 'page-tables' });
-  });
-
-  it('"shared-page-table" is refused at boot with one line that says why', () => {
-    const r = hello('pshared', 'shared-page-table', false);
-    expect(r.status).toBe(1);
-    const why = pvm ? /U\/S bit does not separate app from kernel/ : /not implemented yet/;
-    expect(r.stderr).toMatch(new RegExp(`^ix: pshared: protection "shared-page-table" .*${why.source}`, 'm'));
-  });
-
-  it('"pvm-host-switch" is enforced on a kvm_pvm host and refused with one line anywhere else', () => {
-    const r = hello('phs', 'pvm-host-switch', pvm);
-    if (pvm) {
-      expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ protection: 'pvm-host-switch' });
-    } else {
-      expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/^ix: phs: protection "pvm-host-switch" needs a kvm_pvm host/m);
-    }
   });
 });

@@ -63,7 +63,7 @@ fi
 if wants tests; then
   # the verbose reporter prints each test as it ends: a hang shows where it is
   t0=$(now)
-  bounded tests node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts \
+  bounded tests node node_modules/vitest/vitest.mjs run test/boot.test.ts test/faults.test.ts test/protection-modes.test.ts \
     --reporter=verbose --reporter=json --outputFile.json="$out/vitest.json"
   st=$?
   echo "nested-inner: tests done in $(since "$t0")s"

@@ -14,6 +14,14 @@
  *                 it from the kernel's TSC in the report: fault delivery and report cost)
  *   hostile-report  make the pvm-host-switch event report SYSCALL itself: a claimed
  *                 interrupt (harmless: the app goes on), then a "frame" in kernel memory
+ *   spin-bad-rsp  spin with RSP on unmapped memory: under pvm-host-switch the runaway
+ *                 interrupt cannot be delivered (its frame goes on the app's stack) and the
+ *                 core is lost; elsewhere it is stopped like spin
+ *   busy          the opposite: 25 rounds of 20 ms of computation, each followed by an
+ *                 ix_bpoll; checks its own arithmetic and exits 0 (an app that returns in
+ *                 time must never be stopped, and one that is interrupted must resume intact)
+ *   spin          never return to the dataplane: a loop in ring 3 that only [app]
+ *                 max_run_ms can stop (it first makes one ix_bpoll, so it has returned once)
  * A fault on one core only, when argv[2] names it ("core=N"); other cores exit 0. */
 #include <ix.h>
 
@@ -79,6 +87,44 @@ __attribute__((noinline)) static void timed_fault(void)
     __asm__ volatile("rdtsc\n shl $32, %%rdx\n or %%rdx, %%rax\n mov %%rax, %%r12\n ud2" ::: "rax", "rdx", "r12");
 }
 
+__attribute__((noinline)) static void spin(void)
+{
+    ix_printf("spin: running without returning");
+    for (;;)
+        __asm__ volatile("pause" ::: "memory");
+}
+
+__attribute__((noinline)) static void spin_bad_rsp(void)
+{
+    ix_printf("spin-bad-rsp: running without returning, no stack");
+    __asm__ volatile("mov $0x1000, %%rsp\n1: pause\n jmp 1b" ::: "memory");
+}
+
+/* 20 ms of a linear congruential sequence, then the same number of steps again: the two
+ * must agree however often the app was interrupted and resumed in between. */
+__attribute__((noinline)) static int busy(void)
+{
+    uint64_t khz = ix_info()->tsc_khz;
+    for (int round = 0; round < 25; round++) {
+        uint64_t t0 = ix_rdtsc(), x = 1, n = 0;
+        while (ix_rdtsc() - t0 < 20 * khz) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            n++;
+        }
+        uint64_t y = 1;
+        for (uint64_t i = 0; i < n; i++)
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+        if (x != y) {
+            ix_printf("busy: round %d computed %lx then %lx", round, (unsigned long)x, (unsigned long)y);
+            return 1;
+        }
+        struct ix_call none[1];
+        ix_bpoll(none, 0); /* back to the dataplane: a new run */
+    }
+    ix_printf("busy: 25 rounds, every result checked");
+    return 0;
+}
+
 static long raw_syscall(uint64_t rax, uint64_t rdi)
 {
     uint64_t rsi = 0;
@@ -104,7 +150,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         ix_printf("usage: fault read-kernel|write-events|invalid-op|bad-calls|bad-log-ptr|privileged|divide|"
-                  "write-rxpool|jump-kernel|bad-rsp|hostile-report [core=N]");
+                  "write-rxpool|jump-kernel|bad-rsp|hostile-report|spin|spin-bad-rsp|busy [core=N]");
         return 2;
     }
     if (argc > 2 && argv[2][0] == 'c' && (unsigned)(argv[2][5] - '0') != ix_cpu()) {
@@ -134,6 +180,12 @@ int main(int argc, char **argv)
         timed_fault();
     else if (streq(k, "hostile-report"))
         hostile_report();
+    else if (streq(k, "spin"))
+        spin();
+    else if (streq(k, "spin-bad-rsp"))
+        spin_bad_rsp();
+    else if (streq(k, "busy"))
+        return busy();
     else if (streq(k, "bad-log-ptr")) {
         int32_t err;
         ix_call1(IX_OP_LOG, (uint64_t)KERNEL_DATA, 16, 0, &err);

@@ -24,6 +24,8 @@
 
 extern _Noreturn void switch_stack_and_call(uint8_t *stack_top, void (*fn)(struct percpu *), struct percpu *arg);
 
+_Static_assert(APP_VA_LIMIT == IX_APP_VA_LIMIT, "layout.h and ix/bootinfo.h");
+
 static struct app apps[IX_MAX_CPUS];
 __attribute__((visibility("hidden"))) long ix_bpoll_direct(uint64_t calls, uint64_t n);
 
@@ -65,7 +67,7 @@ static void map_entry_area(struct percpu *c, uint64_t kpml4, uint64_t upml4)
 {
     uint64_t eb_pa = virt_to_phys(c->eb);
     for (uint64_t off = 0; off < ENTRY_BLOCK_SIZE; off += PAGE_SIZE)
-        map_page(kpml4, ENTRY_VA + off, eb_pa + off, PTE_W | PTE_U | PTE_NX);
+        map_page(kpml4, ENTRY_VA + off, eb_pa + off, PTE_W | plat->entry_pte_user | PTE_NX);
     boundary->map_kernel_part(c, upml4); /* what the app's table maps depends on the boundary */
 }
 
@@ -180,7 +182,10 @@ void app_create(struct percpu *c, uint64_t boot_pgd, uint64_t shared_pa)
     /* the kernel's view: the same app tables, the direct map, the entry block */
     uint64_t *kt = phys_to_virt(kpml4), *ut = phys_to_virt(upml4), *bt = phys_to_virt(boot_pgd);
     kt[0] = ut[0];
-    kt[IX_KERNEL_BASE >> 39 & 511] = bt[IX_KERNEL_BASE >> 39 & 511];
+    /* natively the direct map is supervisor-only through its PML4 entry (the U/S bit is the
+     * boundary under shared-page-table); on PVM every page needs U=1 (platform.h) */
+    uint64_t dm = bt[IX_KERNEL_BASE >> 39 & 511];
+    kt[IX_KERNEL_BASE >> 39 & 511] = plat->entry_pte_user ? dm : dm & ~PTE_U;
     map_entry_area(c, kpml4, upml4);
     cpu_setup_entry_block(c);
 }
@@ -195,6 +200,7 @@ static void idle(struct percpu *c)
 
 _Noreturn void app_stopped(struct percpu *c)
 {
+    smap_close(c); /* it may have been stopped from inside ix_bpoll's dispatch */
     c->status->state = IX_CPU_APP_DONE;
     if (c->dp)
         dp_app_gone(c);

@@ -66,6 +66,8 @@ void percpu_init(struct percpu *c, unsigned id, struct ix_bootinfo *bi)
     c->vif = vif_pages[id];
     c->eb = &entry_blocks[id];
     c->kstack_top = kernel_stacks[id] + KSTACK_SIZE;
+    /* no watchdog under "none": the app runs in ring 0 with interrupts masked */
+    c->max_run_tsc = bi->protection == IX_PROT_NONE ? 0 : (uint64_t)bi->max_run_ms * bi->tsc_khz;
 }
 
 void cpu_early_init(void)
@@ -83,6 +85,9 @@ void cpu_setup_entry_block(struct percpu *c)
     eb->ucr3 = c->ucr3;
     eb->kstack_top = (uint64_t)c->kstack_top;
     eb->percpu = c;
+    /* natively an interrupt reaches ring 3 only with IF set; on PVM user mode is always
+     * interruptible (measured), so this matters for native hosts */
+    eb->app_rflags = c->max_run_tsc ? APP_RFLAGS_IF : APP_RFLAGS;
     eb->gdt[SEL_KCODE / 8] = GDT_KCODE;
     eb->gdt[SEL_KDATA / 8] = GDT_KDATA;
     eb->gdt[SEL_USER32 / 8] = GDT_UCODE32;

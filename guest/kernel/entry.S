@@ -41,16 +41,9 @@ ix_syscall_entry:
     mov     ENTRY_HDR_KCR3(%r10), %rax
     mov     %rax, %cr3                          /* kernel page table (trapped on PVM) */
     mov     ENTRY_HDR_KSTACK(%r10), %rsp
-    push    %r9                                 /* app rsp */
-    push    %rcx                                /* app rip */
-    push    %rbp
-    push    %rbx                                /* keeps the stack 16-byte aligned at the call */
-    mov     %rsp, %rbp
+    SYSCALL_FRAME_PUSH                          /* app rsp, rip; rbp, rbx */
     call    ix_syscall_dispatch                 /* long (calls, n); may not return */
-    pop     %rbx
-    pop     %rbp
-    pop     %rcx
-    pop     %r9
+    SYSCALL_FRAME_POP
     /* fall through */
 
 /* Return to the app: %rcx = rip, %r9 = rsp, %rax = return value. */
@@ -78,6 +71,31 @@ ix_enter_app:
     mov     ENTRY_HDR_UCR3(%r10), %rdx
     mov     %rdx, %cr3
     SYSRET_TO_APP rdi_arg=1
+
+/* Resume the app after an interrupt it survives, on PVM: IRETQ to ring 3 would run the app
+ * with the host believing the kernel runs (docs/pvm.md), so the way back is SYSRETQ, which
+ * takes RIP and RFLAGS from %rcx and %r11. resume_app_pvm (prot_pagetables.c) has pushed the
+ * app's RIP, RCX, R11 and RFLAGS below its red zone and set the frame's RSP to them; the
+ * trampoline, in this text the app's table maps (U=1 on PVM), pops them back in ring 3.
+ * ix_resume_app_sysret(frame) - never returns. */
+    .globl ix_resume_app_sysret
+ix_resume_app_sysret:
+    mov     %rdi, %rsp                          /* the frame, on the RSP0 stack (mapped for the app) */
+    movabs  $ENTRY_VA, %rax
+    mov     ENTRY_HDR_UCR3(%rax), %rax
+    mov     %rax, %cr3
+    POP_GPRS
+    lea     ix_resume_tramp(%rip), %rcx
+    movabs  $ENTRY_VA, %r11
+    mov     ENTRY_HDR_RFLAGS(%r11), %r11
+    mov     5*8(%rsp), %rsp                     /* past vector, error, rip, cs, rflags: rsp */
+    sysretq
+    .globl ix_resume_tramp
+ix_resume_tramp:                                /* ring 3, on the app's stack */
+    popfq                                       /* arithmetic flags (IF is not the app's to set) */
+    pop     %r11
+    pop     %rcx
+    ret     $RESUME_RED_ZONE
 
 /* ---- exceptions and interrupts ------------------------------------------------------
  * An event from ring 3 arrives on this CPU's RSP0 stack (in the entry block, mapped in both
@@ -146,9 +164,14 @@ trap_common:
     mov     %rsp, %rdi
     mov     %rsp, %rbx
     and     $-16, %rsp
-    call    trap_dispatch                       /* returns only for kernel-mode events */
+    call    trap_dispatch                       /* returns for kernel-mode events and interrupts */
     mov     %rbx, %rsp
-    POP_GPRS
+    testb   $3, 18*8(%rsp)
+    jz      2f
+    movabs  $ENTRY_VA, %rax                     /* back to the app (an interrupt it may survive, */
+    mov     ENTRY_HDR_UCR3(%rax), %rax          /* native only: trap_dispatch sees to that) */
+    mov     %rax, %cr3
+2:  POP_GPRS
     add     $16, %rsp
     iretq                                       /* to kernel code (CS=0x10): emulated on PVM */
 

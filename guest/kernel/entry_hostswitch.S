@@ -13,23 +13,14 @@
  * %rax = IX_SYSCALL_EVENT_REPORT: an event stub's report (%rdi = its frame). */
     .globl ix_syscall_entry_hs
 ix_syscall_entry_hs:
-    mov     %rsp, %r9                           /* app stack */
-    movabs  $ENTRY_VA, %r10
-    mov     ENTRY_HDR_KSTACK(%r10), %rsp
-    push    %r9                                 /* app rsp (app_fault_bad_calls reads these two) */
-    push    %rcx                                /* app rip */
-    push    %rbp
-    push    %rbx                                /* keeps the stack 16-byte aligned at the call */
-    mov     %rsp, %rbp
+    SYSCALL_TO_KSTACK                           /* app rsp in %r9 */
+    SYSCALL_FRAME_PUSH                          /* app rsp, rip; rbp, rbx */
     cmp     $SYSCALL_EVENT_REPORT, %rax
     je      1f
     call    ix_syscall_dispatch                 /* long (calls, n); may not return */
     jmp     2f
 1:  call    ix_event_report                     /* long (frame); returns only to resume */
-2:  pop     %rbx
-    pop     %rbp
-    pop     %rcx
-    pop     %r9
+2:  SYSCALL_FRAME_POP
     SYSRET_TO_APP                               /* the host sets CR3 bit 12: the app's table */
 
 /* First entry into the app: ix_enter_app_hs(rip, rsp, arg) - never returns. No CR3 write:

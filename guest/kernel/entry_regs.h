@@ -36,12 +36,38 @@
     pop     %rbx
     pop     %rax
 .endm
+/* A SYSCALL entry that needs no CR3 write: keep the app's RSP in %r9 and move to this
+ * CPU's kernel stack (from the entry block; %r10 = ENTRY_VA afterwards). */
+.macro SYSCALL_TO_KSTACK
+    mov     %rsp, %r9
+    movabs  $ENTRY_VA, %r10
+    mov     ENTRY_HDR_KSTACK(%r10), %rsp
+.endm
+
+/* The SYSCALL entries' frame on the kernel stack, once %rsp points there: the app's RSP
+ * (in %r9) and RIP (in %rcx) on top, where app_fault_bad_calls finds them, then %rbp and
+ * %rbx (which also keeps the stack 16-byte aligned at the call). */
+.macro SYSCALL_FRAME_PUSH
+    push    %r9
+    push    %rcx
+    push    %rbp
+    push    %rbx
+    mov     %rsp, %rbp
+.endm
+.macro SYSCALL_FRAME_POP
+    pop     %rbx
+    pop     %rbp
+    pop     %rcx
+    pop     %r9
+.endm
+
 /* Return to the app with SYSRETQ: RIP from %rcx (the caller sets it), RSP from %r9, RFLAGS
- * APP_RFLAGS (layout.h). The scratch registers the kernel used are cleared on the way so no
+ * from the entry block (APP_RFLAGS, or APP_RFLAGS_IF with a runaway watchdog: layout.h). The scratch registers the kernel used are cleared on the way so no
  * kernel value reaches the app; rdi_arg=1 keeps %rdi (the app's argument at its first entry). */
 .macro SYSRET_TO_APP rdi_arg=0
     mov     %r9, %rsp
-    mov     $APP_RFLAGS, %r11
+    movabs  $ENTRY_VA, %r11
+    mov     ENTRY_HDR_RFLAGS(%r11), %r11
     xor     %edx, %edx
     xor     %esi, %esi
 .if \rdi_arg == 0

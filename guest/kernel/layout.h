@@ -24,6 +24,7 @@
 #define ENTRY_HDR_UCR3 8        /* app page table of this CPU */
 #define ENTRY_HDR_KSTACK 16     /* top of this CPU's kernel stack */
 #define ENTRY_HDR_PERCPU 24     /* struct percpu * (kernel address) */
+#define ENTRY_HDR_RFLAGS 32     /* RFLAGS the app runs with (SYSRET_TO_APP) */
 #define ENTRY_GDT_OFF 0x100
 #define ENTRY_TSS_OFF 0x200
 #define ENTRY_RSP0_TOP (ENTRY_VA + ENTRY_BLOCK_SIZE)
@@ -38,12 +39,17 @@
 #define APP_INFO_VA 0x0000007f30000000
 #define APP_SHARED_VA 0x0000007c00000000 /* [app] shared_heap: the same memory in every instance */
 #define APP_RXPOOL_VA 0x0000007e00000000 /* the core's mbuf pool, read-only: received payloads */
-#define APP_VA_LIMIT 0x0000008000000000
+#define APP_VA_LIMIT 0x0000008000000000 /* = IX_APP_VA_LIMIT (ix/bootinfo.h; app.c checks) */
 
 /* %rax of the pvm-host-switch event stubs' SYSCALL: IX_SYSCALL_EVENT_REPORT of ix/abi.h (which
  * assembly cannot include; prot_hostswitch.c checks they agree). */
 #define SYSCALL_EVENT_REPORT 0x45
 
-#define APP_RFLAGS 0x2 /* ring 3 runs with interrupts masked: the core is only woken while idle in the kernel */
+/* The app runs with interrupts masked (the core is only woken while idle in the kernel),
+ * unless [app] max_run_ms is set: then the host's runaway interrupt must reach it. */
+#define APP_RFLAGS 0x2
+#define APP_RFLAGS_IF 0x202
+/* The 128-byte red zone below the app's RSP that a resume on PVM leaves alone (entry.S). */
+#define RESUME_RED_ZONE 128
 
 #endif

@@ -12,6 +12,7 @@
 #include "mm.h"
 #include "platform.h"
 #include "protection.h"
+#include "runaway.h"
 #include "x86.h"
 
 extern void selftest_loop(uint64_t iterations);
@@ -89,5 +90,6 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
             (c->status->tsc_native - t0) * 1000 / khz, (rdtsc() - t0) * 1000 / khz);
     c->status->state = IX_CPU_RUNNING;
     c->status->tsc_app_entry = rdtsc();
+    runaway_arm(c);
     boundary->enter_app(c->app->entry, c->app->stack_top, APP_INFO_VA);
 }

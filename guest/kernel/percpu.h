@@ -28,7 +28,8 @@ struct entry_block {
     uint64_t ucr3;
     uint64_t kstack_top;
     struct percpu *percpu;
-    uint8_t pad0[ENTRY_GDT_OFF - 32];
+    uint64_t app_rflags;
+    uint8_t pad0[ENTRY_GDT_OFF - 40];
     uint64_t gdt[GDT_ENTRIES];
     uint8_t pad1[ENTRY_TSS_OFF - ENTRY_GDT_OFF - GDT_ENTRIES * 8];
     struct tss64 tss;
@@ -36,6 +37,7 @@ struct entry_block {
     uint8_t rsp0_stack[ENTRY_BLOCK_SIZE - 0x1000];
 } __attribute__((aligned(ENTRY_BLOCK_SIZE)));
 _Static_assert(sizeof(struct entry_block) == ENTRY_BLOCK_SIZE, "entry block");
+_Static_assert(__builtin_offsetof(struct entry_block, app_rflags) == ENTRY_HDR_RFLAGS, "entry block header");
 
 struct percpu {
     unsigned id;
@@ -51,6 +53,8 @@ struct percpu {
     volatile uint8_t *vif;      /* PVM: this CPU's VIF page */
     uint32_t cpuid_1_ecx, cpuid_1_edx; /* read before going native: on PVM the outer hypervisor answers CPUID afterwards */
     uint32_t cpuid_7_ebx;              /* leaf 7 subleaf 0 EBX (0 if the leaf is absent) */
+    int smap;                          /* CR4.SMAP is on (shared-page-table): smap_close() clears AC */
+    uint64_t max_run_tsc;              /* [app] max_run_ms in TSC cycles, 0: no runaway watchdog */
     struct ix_hcall hc __attribute__((aligned(64))); /* hypercall request buffer */
 };
 
@@ -61,6 +65,14 @@ extern struct percpu percpus[IX_MAX_CPUS];
 static inline struct percpu *this_cpu(void)
 {
     return ((struct entry_block *)ENTRY_VA)->percpu;
+}
+
+/* Kernel paths that never touch app memory run with RFLAGS.AC clear, so SMAP holds there
+ * even if the app set AC before it trapped or faulted. */
+static inline void smap_close(struct percpu *c)
+{
+    if (c->smap)
+        __asm__ volatile("clac" ::: "memory");
 }
 
 #endif

@@ -25,6 +25,7 @@
 #include "cpu.h"
 #include "mm.h"
 #include "platform.h"
+#include "runaway.h"
 #include "trap.h"
 #include "x86.h"
 #include "../lib/string.h"
@@ -68,8 +69,10 @@ long ix_event_report(uint64_t frame_va)
     if (!app_range_ok(c->app, frame_va, sizeof f, VMA_R | VMA_W))
         app_fault_bad_report(c, frame_va);
     memcpy(&f, (const void *)frame_va, sizeof f);
-    if (f.vector >= 32)
-        return 0; /* an interrupt: its work is done by the dataplane loop */
+    if (f.vector >= 32) {
+        runaway_check(c, &f); /* returns unless the app ran past [app] max_run_ms */
+        return 0;             /* the app goes on */
+    }
     app_fault(c, &f);
 }
 

@@ -8,12 +8,32 @@
  * protection = "none" keeps the same page tables but never uses the app's: the app runs in
  * ring 0 on the kernel's table (which maps the app) and ix_bpoll is a function call. */
 #include "protection.h"
+#include "app.h"
 #include "mm.h"
 #include "platform.h"
+#include "trap.h"
 
 extern void ix_syscall_entry(void);
 extern _Noreturn void ix_enter_app(uint64_t rip, uint64_t rsp, uint64_t arg);
 extern _Noreturn void ix_enter_app_ring0(uint64_t rip, uint64_t rsp, uint64_t arg);
+extern _Noreturn void ix_resume_app_sysret(struct trap_frame *f);
+
+void resume_app_pvm(struct percpu *c, struct trap_frame *f)
+{
+    if (plat->id != IX_PLATFORM_PVM)
+        return; /* natively trap_common returns with IRETQ */
+    /* RIP, RCX, R11, RFLAGS (the trampoline's pop order reversed) below the red zone */
+    uint64_t sp = f->rsp - RESUME_RED_ZONE - 4 * 8;
+    if (f->rsp < RESUME_RED_ZONE + 4 * 8 || !app_range_ok(c->app, sp, 4 * 8, VMA_R | VMA_W))
+        app_fault(c, f); /* no stack to resume on: stopped, reported with the interrupt's vector */
+    uint64_t *s = (uint64_t *)sp; /* the kernel's table maps the app */
+    s[0] = f->rflags;
+    s[1] = f->r11;
+    s[2] = f->rcx;
+    s[3] = f->rip;
+    f->rsp = sp;
+    ix_resume_app_sysret(f);
+}
 
 static void map_kernel_part(struct percpu *c, uint64_t upml4)
 {

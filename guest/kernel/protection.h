@@ -25,7 +25,7 @@ struct boundary {
 };
 
 extern const struct boundary *boundary;
-extern const struct boundary boundary_page_tables, boundary_none, boundary_pvm_host_switch;
+extern const struct boundary boundary_page_tables, boundary_none, boundary_pvm_host_switch, boundary_shared_page_table;
 
 /* Resolve bootinfo.protection on the detected platform (plat must be set), set `boundary`
  * and this CPU's status; a mode the platform cannot enforce is refused: the host gets the

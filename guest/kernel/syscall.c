@@ -6,6 +6,7 @@
 #include "console.h"
 #include "hcall.h"
 #include "platform.h"
+#include "runaway.h"
 #include "trap.h"
 #include "dataplane.h"
 #include "netcalls.h"
@@ -67,6 +68,7 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
 {
     struct percpu *c = this_cpu();
     struct app *a = c->app;
+    runaway_disarm(c);
     c->status->bpoll_calls++;
     int no_events = (n & IX_BPOLL_NO_EVENTS) != 0;
     int wait = (n & IX_BPOLL_WAIT) != 0;
@@ -85,5 +87,7 @@ long ix_syscall_dispatch(uint64_t calls, uint64_t n)
         hcall(c, IX_HC_APP_EXIT, (uint64_t)a->exit_status, 0);
         app_stopped(c);
     }
-    return no_events ? dp_flush(c) : dp_run(c, n, wait);
+    long r = no_events ? dp_flush(c) : dp_run(c, n, wait);
+    runaway_arm(c);
+    return r;
 }

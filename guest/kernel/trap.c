@@ -7,6 +7,7 @@
 #include "console.h"
 #include "hcall.h"
 #include "platform.h"
+#include "runaway.h"
 #include "x86.h"
 #include "../lib/string.h"
 
@@ -119,10 +120,31 @@ _Noreturn void app_fault(struct percpu *c, const struct trap_frame *f)
     report_app_fault(c);
 }
 
+_Noreturn void app_fault_runaway(struct percpu *c, const struct trap_frame *f, uint64_t ms)
+{
+    struct ix_fault *r = &c->hc.fault;
+    memset(r, 0, sizeof *r);
+    r->tsc = rdtsc();
+    r->kind = IX_FAULT_RUNAWAY;
+    r->vector = (uint32_t)f->vector;
+    r->error_code = ms;
+    fill_regs(r, f);
+    report_app_fault(c);
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
-    if (f->vector >= 32)
-        return; /* a wake-up: its work is picked up by the loop that halted */
+    if (f->cs & 3)
+        smap_close(this_cpu()); /* the app may have set AC before it trapped */
+    if (f->vector >= 32) {
+        /* In the app: the host's runaway interrupt (or a late one: then the app goes on).
+         * In the kernel: a wake-up, whose work is picked up by the loop that halted. */
+        if (f->cs & 3) {
+            runaway_check(this_cpu(), f);
+            resume_app_pvm(this_cpu(), f);
+        }
+        return;
+    }
     if (f->cs & 3) {
         app_fault(this_cpu(), f); /* does not return */
     }

@@ -44,6 +44,18 @@ static inline uint64_t read_cr2(void)
     return v;
 }
 
+static inline uint64_t read_cr4(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+#define CPUID7_EBX_SMEP (1u << 7)
+#define CPUID7_EBX_SMAP (1u << 20)
+
 static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port) : "memory"); }
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }

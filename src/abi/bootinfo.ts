@@ -14,6 +14,8 @@ export const MAX_APP_SEGS = 8;
 export const APP_ARGS_MAX = 1024;
 /** the kernel direct-maps guest-physical memory here (lower canonical half: PVM runs guests there) */
 export const KERNEL_BASE = 0x0000400000000000n;
+/** the app lives below this address (PML4 slot 0); the kernel and its entry code above */
+export const APP_VA_LIMIT = 0x0000008000000000n;
 /** the kernel image is loaded at 1 MiB */
 export const KERNEL_PHYS = 0x100000;
 
@@ -24,6 +26,8 @@ export const BOOT_SELFTEST_SHORT = 2;
 export const CPU_STATE = { off: 0, booting: 1, running: 2, appDone: 3, panic: 4 } as const;
 /** bootinfo.protection (as configured) and ix_cpu_status.protection (as enforced): IX_PROT_* */
 export const PROTECTION = { 'page-tables': 0, none: 1, 'pvm-host-switch': 2, 'shared-page-table': 3, auto: 4 } as const;
+/** the vector the VMM injects to stop an app that ran [app] max_run_ms without returning */
+export const VECTOR_RUNAWAY = 32;
 export type ProtectionMode = keyof typeof PROTECTION;
 export const PROTECTION_NAMES: Record<number, ProtectionMode> = Object.fromEntries(Object.entries(PROTECTION).map(([k, v]) => [v, k as ProtectionMode]));
 
@@ -36,7 +40,7 @@ export const AppSeg = defineStruct('ix_app_seg', 40, {
 export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   state: u32(0), platform: u32(4), tscKernelEntry: u64(8), tscNative: u64(16), tscAppEntry: u64(24),
   selftestCycles: u64(32), selftestIters: u64(40), bpollCalls: u64(48), callsExecuted: u64(56),
-  logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80), protection: u32(88),
+  logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80), protection: u32(88), appSince: u64(96),
 });
 
 export const BootInfo = defineStruct('ix_bootinfo', 9048, {
@@ -44,7 +48,7 @@ export const BootInfo = defineStruct('ix_bootinfo', 9048, {
   freePhysStart: u64(32), freePhysEnd: u64(40), pgdPhys: u64(48), tscKhz: u64(56), ncpus: u32(64),
   flags: u32(68), batch: u32(72), idlePollUs: u32(76), protection: u32(80), hcPort: u32(84),
   appEntry: u64(88), appNsegs: u32(96), appArgc: u32(100), appSegs: nestedArray(104, AppSeg, MAX_APP_SEGS),
-  appStackSize: u64(424), appHeapSize: u64(432), appArgsLen: u32(440), appArgs: bytes(448, APP_ARGS_MAX),
+  appStackSize: u64(424), appHeapSize: u64(432), appArgsLen: u32(440), maxRunMs: u32(444), appArgs: bytes(448, APP_ARGS_MAX),
   logRingPhys: u64(1472), logRingSize: u64(1480), cpu: nestedArray(1488, CpuStatus, MAX_CPUS),
   nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9000),
   entropy: array('u64', 9008, 4), unixMs: u64(9040),

@@ -12,7 +12,13 @@ export const VCPU_CTRL = {
   logSeq: 1,
   /** worker -> main: its kernel thread id (for the kick signal) */
   tid: 2,
-  cells: 4,
+  /** main -> worker: 1 = the app has run past [app] max_run_ms: inject the runaway interrupt
+   * (the worker takes it with Atomics.exchange after the kick) */
+  runaway: 3,
+  /** main -> worker: the low 32 bits of the app_since stamp the main thread saw (written
+   * before `runaway`): the worker injects only if the app is still in that same run */
+  runawayStamp: 4,
+  cells: 8,
 } as const;
 
 /**
@@ -24,11 +30,12 @@ export const VCPU_EXIT_REASONS = [
   'hypercall', // port I/O hypercalls (log kick, idle, app exit/fault, panic)
   'kick', // NIC notifications forwarded by the worker (the guest kicked a sleeping backend)
   'halt', // HLT: an idle core waiting for a frame or its next timer
+  'runaway', // runaway interrupts injected ([app] max_run_ms): not a return, an injection
 ] as const;
 export type VcpuExitReason = (typeof VCPU_EXIT_REASONS)[number];
 export type VcpuExitCounts = Record<VcpuExitReason, number>;
 /** Float64 cells per vCPU: exits[cpu * VCPU_EXIT_CELLS + VCPU_EXIT_REASONS.indexOf(reason)] */
-export const VCPU_EXIT_CELLS = 4;
+export const VCPU_EXIT_CELLS = 5;
 
 export function exitCell(cpu: number, reason: VcpuExitReason): number {
   return cpu * VCPU_EXIT_CELLS + VCPU_EXIT_REASONS.indexOf(reason);

@@ -16,7 +16,10 @@ export const FAULT_KINDS: Record<number, string> = {
   5: 'exception',
   6: 'divide error',
   7: 'bad event report',
+  8: 'runaway app',
 };
+/** ix_fault.kind of an app stopped by the runaway watchdog (error_code: the ms it ran) */
+export const FAULT_RUNAWAY = 8;
 
 /** enum ix_reg: the order of ix_fault.regs (not kvm_regs' order) */
 export const FAULT_REG_NAMES = [

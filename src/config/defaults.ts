@@ -15,6 +15,8 @@ export const DEFAULTS = {
     sharedBytes: 0,
     args: [] as readonly string[],
     ports: [] as readonly number[],
+    /** 0: no runaway watchdog */
+    maxRunMs: 0,
   },
   nic: {
     backend: 'auto',
@@ -54,6 +56,10 @@ export const LIMITS = {
   tapNameRe: /^[A-Za-z0-9_.-]{1,15}$/,
   arpMax: 256,
   argsMax: 64,
+  // [app] max_run_ms: below 10 ms the host's sampling (a quarter of it) would poll guest
+  // memory every couple of ms; above an hour it is no longer a watchdog
+  maxRunMsMin: 10,
+  maxRunMsMax: 3_600_000,
   heapMin: 64 * 1024,
   heapMax: 4 * 1024 * 1024 * 1024,
 } as const;

@@ -134,6 +134,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       ports: [...(f.app.ports ?? DEFAULTS.app.ports)],
       heapBytes: f.app.heap !== undefined ? parseSize(f.app.heap)! : DEFAULTS.app.heapBytes,
       sharedBytes: f.app.shared !== undefined ? parseSize(f.app.shared)! : DEFAULTS.app.sharedBytes,
+      maxRunMs: f.app.max_run_ms ?? DEFAULTS.app.maxRunMs,
     },
     nic,
     log: { level: f.log?.level ?? DEFAULTS.log.level },

@@ -34,12 +34,13 @@ export const ALLOWED = {
   memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from ${sizeText(LIMITS.memoryMin)} to ${sizeText(LIMITS.memoryMax)}, a multiple of ${sizeText(LIMITS.memoryAlign)}`,
   batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
   idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
-  protection: '"auto" (the fastest mode that isolates memory and availability here), "page-tables" (alias "ring3"), "pvm-host-switch" (kvm_pvm hosts only; an app can crash its own core), "shared-page-table" (not implemented yet) or "none"',
+  protection: '"auto" (the fastest mode that isolates memory and availability here), "page-tables" (alias "ring3"), "pvm-host-switch" (kvm_pvm hosts only; an app can crash its own core), "shared-page-table" (hardware virtualization only: one page table, U/S with SMEP and SMAP) or "none"',
   app: 'a table [app] with at least `path`',
   'app.path': 'a non-empty path to the application ELF, relative to the config file\'s directory or absolute',
   'app.args': `a list of at most ${LIMITS.argsMax} strings`,
   'app.heap': `the heap of each app instance (one per core): integer bytes or "NNNK", "NNNM", "NNNG", from ${sizeText(LIMITS.heapMin)} to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
   'app.shared': `memory mapped into every core's app instance at the same address (for state all cores use, like a shared cache): integer bytes or "NNNK", "NNNM", "NNNG", 0 to ${sizeText(LIMITS.heapMax)}, a multiple of 4K`,
+  'app.max_run_ms': `an integer number of milliseconds from ${LIMITS.maxRunMsMin} to ${LIMITS.maxRunMsMax}: stop an app that runs this long without returning to the dataplane (no ix_bpoll)`,
   'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
   nic: 'a table [nic]',
   'nic.backend': '"auto", "tap" or "xdp" ("vhost" is planned, not implemented yet): how frames reach the dataplane; "auto" is "xdp" when `interface` is given and "tap" otherwise',
@@ -173,6 +174,7 @@ const appSchema = z.strictObject({
     return bad >= 0 ? `entry ${bad} (${String(v[bad])}) is not a string without NUL` : null;
   }).optional(),
   ports: intList(ALLOWED['app.ports'], LIMITS.portMin, LIMITS.portMax, 1024, 0).optional(),
+  max_run_ms: intField(ALLOWED['app.max_run_ms'], LIMITS.maxRunMsMin, LIMITS.maxRunMsMax).optional(),
   heap: leaf<string | number>(ALLOWED['app.heap'], (v) => {
     if (typeof v !== 'string' && typeof v !== 'number') return `wrong type (${typeName(v)}), expected an integer or a string`;
     const n = parseSize(v);

@@ -42,7 +42,15 @@ export interface DataplaneConfig {
   batch: number;
   idlePollUs: number;
   protection: Protection;
-  app: { path: string; args: string[]; ports: number[]; heapBytes: number; sharedBytes: number };
+  app: {
+    path: string;
+    args: string[];
+    ports: number[];
+    heapBytes: number;
+    sharedBytes: number;
+    /** stop an app that runs this long without returning to the dataplane; 0: never */
+    maxRunMs: number;
+  };
   nic: NicConfig | null;
   log: { level: LogLevel };
 }

@@ -60,6 +60,8 @@ export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise
   if (!existsSync(kernelPath)) throw new RunError(`guest kernel not found at ${kernelPath}: run \`npm run build\` first`);
   if (cfg.protection === 'none')
     log.warn('protection = "none": the app runs in ring 0 with the dataplane, unprotected (for measuring the cost of the boundary)');
+  if (cfg.protection === 'none' && cfg.app.maxRunMs)
+    log.warn('[app] max_run_ms has no effect under protection = "none": an app in ring 0 runs with interrupts masked and cannot be stopped');
   // SIGINT/SIGTERM (and `ix stop`) are honoured from here on; one that arrives while the
   // machine is still being set up stops it as soon as it is up, so nothing is left half-made
   const gate = new StopGate();
@@ -94,6 +96,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     protection: cfg.protection,
     appHeapSize: cfg.app.heapBytes,
     appSharedSize: cfg.app.sharedBytes,
+    maxRunMs: cfg.app.maxRunMs,
     selftest: o.selftest ?? false,
     nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp' }) : undefined,
   });

@@ -9,10 +9,10 @@ import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
-import { Kvm, type Vm, type Vcpu } from '../kvm/index.js';
+import { KICK_SIGNAL, Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
-import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, CPU_STATE, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
-import { LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
+import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, BootInfo, CPU_STATE, CpuStatus, readField1, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
+import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
 import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
 import { Symbolizer, VCPU_CRASH_KIND, type AppFault } from './symbols.js';
 import { setInitialState } from './vcpu-init.js';
@@ -22,6 +22,7 @@ import type { NicPlan } from '../nic/plan.js';
 import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic } from './nic.js';
 import type { WorkerMessage } from './messages.js';
 import { IRQCHIP_EXPERIMENT, createExperimentIrqchip, startExperimentTicks } from './irqchip-experiment.js';
+import { RunawayWatchdog, runawaySamplePeriodMs } from './runaway.js';
 
 export type { AppFault } from './symbols.js';
 export type { CoreStatsSample, CpuReport } from './guest-stats.js';
@@ -45,6 +46,8 @@ export interface MachineOptions {
   nic?: NicPlan;
   /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
   selftest?: boolean | 'short';
+  /** [app] max_run_ms: stop an app that runs this long without returning (0 or absent: never) */
+  maxRunMs?: number;
 }
 
 export type CpuOutcome =
@@ -91,6 +94,7 @@ export class Machine extends EventEmitter {
   private mem!: DataView;
   private drain!: LogDrain;
   private drainTimer: NodeJS.Timeout | null = null;
+  private runawayTimer: NodeJS.Timeout | null = null;
   private readonly control: Int32Array;
   private readonly exits: Float64Array;
   private readonly outcomes: CpuOutcome[];
@@ -164,6 +168,7 @@ export class Machine extends EventEmitter {
       appStackSize: o.appStackSize ?? DEFAULT_STACK,
       appHeapSize: o.appHeapSize ?? DEFAULT_HEAP,
       appSharedSize: o.appSharedSize ?? 0,
+      maxRunMs: o.maxRunMs ?? 0,
       reserveBytes: o.nic ? NIC_RING_RESERVE : 0,
     });
     if (o.nic) {
@@ -182,6 +187,7 @@ export class Machine extends EventEmitter {
     this.vcpus.forEach((v, i) => setInitialState(v, this.kernel.entry, i));
     this.drain = new LogDrain(this.mem, LOG_RINGS_GPA, LOG_RING_SIZE, o.ncpus, (cpu, line) => this.emit('log', cpu, line));
     this.drainTimer = setInterval(() => this.drain.drain(), 10);
+    if (o.maxRunMs) this.startRunawayWatchdog(o.maxRunMs);
 
     const workers = takeVcpuWorkers(o.ncpus);
     this.vcpus.forEach((v, i) => {
@@ -274,6 +280,35 @@ export class Machine extends EventEmitter {
     }
   }
 
+  /**
+   * Sample every CPU's app_since stamp (runaway.ts) and kick the vCPU of an app that has
+   * run max_run_ms without returning; its worker injects the runaway interrupt.
+   */
+  private startRunawayWatchdog(maxRunMs: number): void {
+    const dog = new RunawayWatchdog(this.opts.ncpus, maxRunMs);
+    process.on(KICK_SIGNAL, noop); // the kick must interrupt KVM_RUN, not end the process
+    this.runawayTimer = setInterval(() => {
+      if (this.done || !this.memAddr) return;
+      // two loads per CPU from its status; 0 = the kernel runs (or, under "none", no stamps)
+      const stamps = Array.from({ length: this.opts.ncpus }, (_, cpu) => {
+        const at = BOOTINFO_GPA + BootInfo.at.cpu + cpu * CpuStatus.size;
+        return readField1(CpuStatus, this.mem, at, 'state') === CPU_STATE.running ? readField1(CpuStatus, this.mem, at, 'appSince') : 0n;
+      });
+      for (const run of dog.sample(stamps, performance.now())) {
+        const base = run.cpu * VCPU_CTRL.cells;
+        Atomics.store(this.control, base + VCPU_CTRL.runawayStamp, Number(run.stamp & 0xffffffffn) | 0);
+        Atomics.store(this.control, base + VCPU_CTRL.runaway, 1);
+        const tid = Atomics.load(this.control, base + VCPU_CTRL.tid);
+        if (tid <= 0) continue;
+        try {
+          this.vcpus[run.cpu]?.kick(tid);
+        } catch {
+          // the worker already left (its vCPU crashed): nothing to stop
+        }
+      }
+    }, runawaySamplePeriodMs(maxRunMs));
+  }
+
   private crash(cpu: number, reason: string): void {
     if (this.outcomes[cpu]?.state === 'running') this.outcomes[cpu] = { state: 'crashed', reason };
     this.end(1, `cpu${cpu}: ${reason}`);
@@ -323,6 +358,11 @@ export class Machine extends EventEmitter {
   }
 
   private async teardown(): Promise<void> {
+    if (this.runawayTimer) {
+      clearInterval(this.runawayTimer);
+      this.runawayTimer = null;
+      process.off(KICK_SIGNAL, noop);
+    }
     this.stopExperiment?.();
     this.stopExperiment = null;
     for (let i = 0; i < this.opts.ncpus; i++) {

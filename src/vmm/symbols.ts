@@ -2,7 +2,7 @@
  * Names for guest addresses: a fault's RIP, a panic message's "rip <hex>", a crashed vCPU's
  * registers, resolved against the app's and the kernel's ELF symbols.
  */
-import { FAULT_KINDS } from '../abi/index.js';
+import { FAULT_KINDS, FAULT_RUNAWAY } from '../abi/index.js';
 import type { ElfImage } from './elf.js';
 import type { FaultReport } from './messages.js';
 
@@ -83,6 +83,8 @@ export class Symbolizer {
       errorCode: f.errorCode,
       regs: f.regs,
       tsc: f.tsc,
+      // the runaway watchdog's report carries the milliseconds the app ran in its error code
+      ...(f.kind === FAULT_RUNAWAY ? { note: `ran ${BigInt(f.errorCode)} ms without returning to the dataplane (no ix_bpoll): over [app] max_run_ms` } : {}),
     };
   }
 }

@@ -9,7 +9,7 @@ import { Vcpu, SysError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
 import { nicIdleWait, nicKick } from '../nic/wait.js';
-import { BootInfo, CPU_STATE, CpuStatus, FAULT_REG_NAMES, HC, HC_PORT, Hcall, VCPU_CTRL, exitCell, readField1, type VcpuExitReason } from '../abi/index.js';
+import { APP_VA_LIMIT, BootInfo, CPU_STATE, VECTOR_RUNAWAY, CpuStatus, FAULT_REG_NAMES, HC, HC_PORT, Hcall, VCPU_CTRL, exitCell, readField1, type VcpuExitReason } from '../abi/index.js';
 import type { FaultReport, VcpuWorkerData, WorkerMessage } from './messages.js';
 
 // The worker is started ahead of need (worker-pool.ts) and learns its vCPU from a 'go' message.
@@ -126,6 +126,26 @@ function cpuState(): number {
   return readField1(CpuStatus, guestMem(), statusGpa(), 'state');
 }
 
+/**
+ * The main thread found this vCPU's app running past [app] max_run_ms and kicked it out of
+ * KVM_RUN. Inject the runaway interrupt if the app is still in that same run and the vCPU
+ * is executing it (RIP in the app's half of the address space), so it is delivered at once,
+ * in the app, on the next KVM_RUN. Otherwise the main thread asks again at its next sample.
+ */
+function injectRunaway(vcpu: Vcpu): void {
+  const since = readField1(CpuStatus, guestMem(), statusGpa(), 'appSince');
+  const seen = Atomics.load(control, cell(VCPU_CTRL.runawayStamp));
+  if (since === 0n || (Number(since & 0xffffffffn) | 0) !== seen) return; // the app returned meanwhile
+  if (vcpu.getRegs().rip >= APP_VA_LIMIT) return; // in the kernel's entry path: not yet
+  try {
+    vcpu.interrupt(VECTOR_RUNAWAY);
+    countExit('runaway');
+  } catch (e) {
+    // EEXIST: one is already queued, which is as good
+    if (!(e instanceof SysError && e.code === 'EEXIST')) post({ type: 'bad-exit', cpu: d.cpu, what: `runaway interrupt not injected: ${(e as Error).message}` });
+  }
+}
+
 function run(): void {
   const vcpu = Vcpu.fromFd(d.vcpuFd, d.vcpuMmapSize);
   if (d.pinCpu !== null) libc.setThreadAffinity([d.pinCpu]);
@@ -140,6 +160,10 @@ function run(): void {
     } catch (e) {
       if (e instanceof SysError && e.code === 'EINTR') {
         countExit('total');
+        if (Atomics.exchange(control, cell(VCPU_CTRL.runaway), 0)) {
+          vcpu.setImmediateExit(false); // the kick was the watchdog's, not a stop
+          injectRunaway(vcpu);
+        }
         continue;
       }
       post({ type: 'crash', cpu: d.cpu, reason: `KVM_RUN failed: ${(e as Error).message}`, regs: regsOf(vcpu) });

@@ -25,6 +25,7 @@
  * IX_KERNEL_BASE (PML4 slot 128, lower canonical half: PVM hosts only run guests there). */
 #define IX_KERNEL_BASE 0x0000400000000000ull
 #define IX_KERNEL_PHYS 0x100000ull /* the kernel image is loaded at 1 MiB */
+#define IX_APP_VA_LIMIT 0x0000008000000000ull /* the app lives below this address (PML4 slot 0) */
 
 /* platform reported by the guest */
 #define IX_PLATFORM_UNKNOWN 0
@@ -41,8 +42,12 @@
 #define IX_PROT_PAGE_TABLES 0     /* separate page tables, the kernel switches CR3 ("ring3") */
 #define IX_PROT_NONE 1            /* the app in ring 0 on the kernel's page table */
 #define IX_PROT_PVM_HOST_SWITCH 2 /* PVM only: the host switches CR3 on SYSCALL/SYSRET */
-#define IX_PROT_SHARED_PAGE_TABLE 3 /* native only: one page table, U/S protects (not implemented) */
+#define IX_PROT_SHARED_PAGE_TABLE 3 /* native only: one page table, the U/S bit protects */
 #define IX_PROT_AUTO 4            /* the fastest that isolates memory and availability here */
+
+/* The interrupt vector the host injects to stop an app that ran max_run_ms without
+ * returning to the dataplane (docs/protection.md, "Runaway apps"). */
+#define IX_VECTOR_RUNAWAY 32
 
 /* One loadable segment of the app, placed by the host in guest-physical memory. */
 struct ix_app_seg {
@@ -70,7 +75,9 @@ struct ix_cpu_status {
     uint64_t halts;           /* idle halts taken */
     uint32_t protection;      /* IX_PROT_* this CPU enforces (the resolution of AUTO) */
     uint32_t pad1;
-    uint64_t pad[3];
+    uint64_t app_since;       /* with max_run_ms: the TSC when the kernel last entered the app,
+                                 0 while the kernel runs (the host's runaway watchdog) */
+    uint64_t pad[2];
 };
 
 #define IX_CPU_OFF 0
@@ -106,7 +113,8 @@ struct ix_bootinfo {
     uint64_t app_stack_size;
     uint64_t app_heap_size;
     uint32_t app_args_len;    /* bytes used in app_args: argc NUL-terminated strings */
-    uint32_t pad0;
+    uint32_t max_run_ms;      /* [app] max_run_ms: stop an app that runs this long without
+                                 returning to the dataplane (0: never) */
     char app_args[IX_APP_ARGS_MAX];
 
     /* log rings: one per CPU, each log_ring_size bytes, at log_ring_phys + cpu*size */

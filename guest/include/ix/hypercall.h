@@ -31,6 +31,8 @@ enum ix_fault_kind {
     IX_FAULT_OTHER = 5,       /* any other exception: see vector */
     IX_FAULT_DIVIDE = 6,      /* #DE */
     IX_FAULT_BAD_REPORT = 7,  /* pvm-host-switch: an event report whose frame is not in the app */
+    IX_FAULT_RUNAWAY = 8,     /* ran max_run_ms without returning to the dataplane: error_code =
+                                 the milliseconds it ran, regs = where it was stopped */
 };
 
 /* Registers at the fault, in this order (struct ix_fault.regs). */
