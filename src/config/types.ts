@@ -44,5 +44,7 @@ export interface DataplaneConfig {
   protection: Protection;
   app: { path: string; args: string[]; ports: number[]; heapBytes: number; sharedBytes: number };
   nic: NicConfig | null;
+  /** the network stack of each core */
+  net: { maxConnections: number };
   log: { level: LogLevel };
 }

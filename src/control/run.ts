@@ -94,6 +94,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     protection: cfg.protection,
     appHeapSize: cfg.app.heapBytes,
     appSharedSize: cfg.app.sharedBytes,
+    tcpMaxConns: cfg.net.maxConnections,
     selftest: o.selftest ?? false,
     nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp' }) : undefined,
   });

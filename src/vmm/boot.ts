@@ -56,6 +56,8 @@ export interface BootParams {
   appHeapSize: number;
   /** memory shared by every core's app instance (0: none) */
   appSharedSize?: number;
+  /** TCP connections per dataplane core (0 or absent: the guest's default) */
+  tcpMaxConns?: number;
   /** bytes to set aside after the images for the host (NIC rings), not given to the guest allocator */
   reserveBytes?: number;
 }
@@ -184,6 +186,7 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
     appStackSize: p.appStackSize,
     appHeapSize: p.appHeapSize,
     appSharedSize: p.appSharedSize ?? 0,
+    tcpMaxConns: p.tcpMaxConns ?? 0,
     // a fresh secret per boot (the guest's ISN/SYN cookie key where it has no RDSEED/RDRAND)
     entropy: bootEntropy(),
     logRingPhys: LOG_RINGS_GPA,

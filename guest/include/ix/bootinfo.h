@@ -128,6 +128,12 @@ struct ix_bootinfo {
      * guest's secrets (TCP ISNs and SYN cookies) where the CPU has no RDSEED/RDRAND, and
      * mixed in where it has (guest/kernel/entropy.c) */
     uint64_t entropy[4];
+
+    /* TCP connections each dataplane core holds at most (config `[net] max_connections`);
+     * the guest sizes its control blocks, lookup table and send records from it. 0: the
+     * guest's default (DP_TCP_CONNS_DEFAULT). Checked by the guest (DP_TCP_CONNS_MAX). */
+    uint32_t tcp_max_conns;
+    uint32_t pad2;
 };
 
 #endif
