@@ -51,6 +51,9 @@ export interface RunOutcome extends MachineResult {
     synCookies: number; synCookieConns: number; synDrops: number;
     /** payload bytes the guest stack copied (0 on the zero-copy paths) */
     copies: number;
+    /** gauges at the end: TCP connections and mbufs still in use (after a clean close, only
+     * the buffers posted to the RX ring) */
+    tcpConns: number; mbufsUsed: number;
   }[];
 }
 
@@ -196,6 +199,8 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
       synCookieConns: Number(r.stats.synCookieConns),
       synDrops: Number(r.stats.synDrops),
       copies: Number(r.stats.copies),
+      tcpConns: Number(r.stats.tcpConns),
+      mbufsUsed: Number(r.stats.mbufsUsed),
     })),
     selftestSeconds: st,
   };
