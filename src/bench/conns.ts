@@ -46,6 +46,9 @@ export interface ConnsRow {
   error?: string;
   /** rtt_per_s / the same side's rtt_per_s at the lowest count */
   vsPeak?: number;
+  /** ix only: the dataplane cores' busy TSC cycles per received frame over the whole run
+   * (handshakes, echoes, closes; the app's time included), from `ix stats` before and after */
+  cyclesPerFrame?: number;
 }
 
 export interface ConnsBenchResult {
@@ -59,6 +62,7 @@ export interface ConnsBenchResult {
   rows: ConnsRow[];
 }
 
+const IX_NAME = 'bench-conns';
 const LOW = 256;
 const IN_FLIGHT = 256;
 const SOURCES = 40; // the guest's ARP cache keeps 64 neighbours
@@ -103,6 +107,14 @@ function addSources(netns: string, dev: string, prefix: string, first: number): 
   }
 }
 
+/** The dataplane's summed busy cycles and received frames (`ix stats NAME --json`). */
+function ixCounters(name: string): { busy: number; rx: number } | null {
+  const r = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'bin', 'ix.js'), 'stats', name, '--json'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) return null;
+  const c = (JSON.parse(r.stdout) as { counters: { busyCycles: number; rxFrames: number }[] }).counters;
+  return { busy: c.reduce((a, x) => a + x.busyCycles, 0), rx: c.reduce((a, x) => a + x.rxFrames, 0) };
+}
+
 function hardFileLimit(): number {
   const r = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' });
   const n = Number(r.stdout.trim());
@@ -118,7 +130,7 @@ async function ixSide(connload: string, counts: number[], seconds: number, rows:
   const cfg = join(dir, 'conns-ix.toml');
   writeFileSync(
     cfg,
-    `name = "bench-conns"\ncores = 2\nmemory = "${memMiB}M"\n[app]\npath = ${JSON.stringify(join(PACKAGE_ROOT, 'guest', 'build', 'apps', 'echo.elf'))}\nargs = ["${PORT}"]\n` +
+    `name = "${IX_NAME}"\ncores = 2\nmemory = "${memMiB}M"\n[app]\npath = ${JSON.stringify(join(PACKAGE_ROOT, 'guest', 'build', 'apps', 'echo.elf'))}\nargs = ["${PORT}"]\n` +
       `heap = "${heapMiB}M"\n[nic]\nnamespace = true\naddress = "${IX_ADDRESS}/24"\ngateway = "10.10.0.1"\n[net]\nmax_connections = ${perCore}\n`,
   );
   const ix = await startIx(cfg, PORT, 60_000);
@@ -127,7 +139,10 @@ async function ixSide(connload: string, counts: number[], seconds: number, rows:
     if (!dev) throw new ConnsBenchError(`no interface with 10.10.0.1 in the dataplane's namespace ${ix.netns}`);
     addSources(ix.netns, dev, '10.10.0.', 100);
     for (const n of [LOW, ...counts]) {
+      const before = ixCounters(IX_NAME);
       const row = await measure('ix', ix.netns, connload, ix.address, '10.10.0.100', n, seconds);
+      const after = ixCounters(IX_NAME);
+      if (before && after && after.rx > before.rx) row.cyclesPerFrame = Math.round((after.busy - before.busy) / (after.rx - before.rx));
       rows.push(row);
       console.error(`bench conns: ix ${n}: ${row.result ? `${row.result.rtt_per_s.toFixed(0)} round trips/s, p99 ${row.result.p99_us} µs` : row.error}`);
     }
@@ -188,7 +203,7 @@ export async function runConnsBench(o: { counts: number[]; seconds: number }): P
 export function printConnsBench(r: ConnsBenchResult): void {
   console.log(`\nConnections at scale: ${r.inFlight} messages in flight over a rotating subset, ${r.seconds} s per count, ${r.sources} source addresses`);
   console.log(`ix: echo app on ${r.ixCores} cores, max_connections ${r.ixMaxConnsPerCore} per core; Linux: ${r.linuxServers} epoll_echo processes (SO_REUSEPORT)\n`);
-  console.log('side    conns    open s   round trips/s   vs peak   p50 µs   p99 µs   errors');
+  console.log('side    conns    open s   round trips/s   vs peak   p50 µs   p99 µs   errors   cycles/frame');
   for (const row of r.rows) {
     const x = row.result;
     if (!x) {
@@ -196,7 +211,7 @@ export function printConnsBench(r: ConnsBenchResult): void {
       continue;
     }
     console.log(
-      `${row.side.padEnd(6)} ${String(row.conns).padStart(7)} ${x.open_s.toFixed(1).padStart(8)} ${x.rtt_per_s.toFixed(0).padStart(15)} ${(row.vsPeak ?? 0).toFixed(2).padStart(9)} ${x.p50_us.toFixed(0).padStart(8)} ${x.p99_us.toFixed(0).padStart(8)} ${String(x.errors + x.corrupt).padStart(8)}${row.error ? `  (${row.error})` : ''}`,
+      `${row.side.padEnd(6)} ${String(row.conns).padStart(7)} ${x.open_s.toFixed(1).padStart(8)} ${x.rtt_per_s.toFixed(0).padStart(15)} ${(row.vsPeak ?? 0).toFixed(2).padStart(9)} ${x.p50_us.toFixed(0).padStart(8)} ${x.p99_us.toFixed(0).padStart(8)} ${String(x.errors + x.corrupt).padStart(8)} ${(row.cyclesPerFrame !== undefined ? String(row.cyclesPerFrame) : '-').padStart(14)}${row.error ? `  (${row.error})` : ''}`,
     );
   }
 }
