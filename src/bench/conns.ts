@@ -49,6 +49,8 @@ export interface ConnsRow {
   /** ix only: the dataplane cores' busy TSC cycles per received frame over the whole run
    * (handshakes, echoes, closes; the app's time included), from `ix stats` before and after */
   cyclesPerFrame?: number;
+  /** ix only: connections the guest still held 60 s after the client closed (0: all freed) */
+  leftover?: number;
 }
 
 export interface ConnsBenchResult {
@@ -108,11 +110,22 @@ function addSources(netns: string, dev: string, prefix: string, first: number): 
 }
 
 /** The dataplane's summed busy cycles and received frames (`ix stats NAME --json`). */
-function ixCounters(name: string): { busy: number; rx: number } | null {
+function ixCounters(name: string): { busy: number; rx: number; conns: number } | null {
   const r = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'bin', 'ix.js'), 'stats', name, '--json'], { encoding: 'utf8', timeout: 30_000 });
   if (r.status !== 0) return null;
-  const c = (JSON.parse(r.stdout) as { counters: { busyCycles: number; rxFrames: number }[] }).counters;
-  return { busy: c.reduce((a, x) => a + x.busyCycles, 0), rx: c.reduce((a, x) => a + x.rxFrames, 0) };
+  const c = (JSON.parse(r.stdout) as { counters: { busyCycles: number; rxFrames: number; tcpConns: number }[] }).counters;
+  return { busy: c.reduce((a, x) => a + x.busyCycles, 0), rx: c.reduce((a, x) => a + x.rxFrames, 0), conns: c.reduce((a, x) => a + x.tcpConns, 0) };
+}
+
+/** Wait (at most 60 s) until the guest holds no connection, so one count's stragglers (a
+ * close retransmitted after a loss) do not eat the next count's budget. Returns what is left. */
+async function drained(name: string): Promise<number> {
+  let left = ixCounters(name)?.conns ?? -1;
+  for (let t = 0; t < 120 && left !== 0; t++) {
+    await new Promise((res) => setTimeout(res, 500));
+    left = ixCounters(name)?.conns ?? -1;
+  }
+  return left;
 }
 
 function hardFileLimit(): number {
@@ -143,6 +156,7 @@ async function ixSide(connload: string, counts: number[], seconds: number, rows:
       const row = await measure('ix', ix.netns, connload, ix.address, '10.10.0.100', n, seconds);
       const after = ixCounters(IX_NAME);
       if (before && after && after.rx > before.rx) row.cyclesPerFrame = Math.round((after.busy - before.busy) / (after.rx - before.rx));
+      row.leftover = await drained(IX_NAME);
       rows.push(row);
       console.error(`bench conns: ix ${n}: ${row.result ? `${row.result.rtt_per_s.toFixed(0)} round trips/s, p99 ${row.result.p99_us} µs` : row.error}`);
     }
