@@ -6,7 +6,7 @@
  *      all connections (a reply frees its slot for the next connection in turn); round trips
  *      per second and latency percentiles are reported;
  *   3. close: every connection shuts its side, waits for the server's FIN (a clean close,
- *      not a reset) and closes.
+ *      not a reset) and closes, PARALLEL at a time.
  * One JSON line on stdout; progress and errors on stderr. Every phase is bounded by -t.
  * The connections are spread over worker processes of at most -W connections each (a
  * process's open file limit may be capped below CONNS and not be raisable: no
@@ -375,21 +375,24 @@ static int worker(struct shared *sh, const struct sockaddr_in *dst, uint32_t src
 
     pthread_barrier_wait(&sh->barrier);
 
-    /* 4. close: shut our side, wait for the server's FIN, close */
+    /* 4. close: shut our side, wait for the server's FIN, close; `parallel` at a time, like
+     * the other phases (a burst of every FIN at once would only measure the link's queue) */
     t0 = now_ns();
     int waiting = 0, closed = 0;
-    for (int id = 0; id < nconns; id++) {
-        struct conn *c = &conns[id];
-        if (c->state != C_IDLE)
-            continue;
-        if (shutdown(c->fd, SHUT_WR) != 0) {
-            fail(id, "shutdown", errno);
-            continue;
+    next = 0;
+    while ((next < nconns || waiting > 0) && now_ns() - t0 < timeout_ns) {
+        while (next < nconns && waiting < parallel) {
+            struct conn *c = &conns[next];
+            if (c->state == C_IDLE) {
+                if (shutdown(c->fd, SHUT_WR) != 0) {
+                    fail(next, "shutdown", errno);
+                } else {
+                    c->state = C_WAIT_FIN;
+                    waiting++;
+                }
+            }
+            next++;
         }
-        c->state = C_WAIT_FIN;
-        waiting++;
-    }
-    while (waiting > 0 && now_ns() - t0 < timeout_ns) {
         int n = epoll_wait(epfd, ev, EVN, 100);
         for (int i = 0; i < n; i++) {
             int id = (int)ev[i].data.u32;
@@ -410,7 +413,7 @@ static int worker(struct shared *sh, const struct sockaddr_in *dst, uint32_t src
         }
     }
     uint64_t t_close = now_ns() - t0;
-    
+
     pthread_mutex_lock(&sh->lock);
     struct totals *T = &sh->t;
     T->opened += (uint64_t)opened;
