@@ -321,6 +321,7 @@ describe('valid configs resolve with defaults', () => {
       protection: 'auto',
       app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0, maxRunMs: 0 },
       nic: null,
+      net: { maxConnections: 8192 },
       log: { level: 'info' },
     };
     expect(cfg).toEqual(expected);
@@ -369,6 +370,9 @@ mac = "02-00-00-00-00-02"
 ip = "10.10.0.3"
 mac = "02:00:00:00:00:03"
 
+[net]
+max_connections = 100000
+
 [log]
 level = "debug"
 `;
@@ -401,6 +405,7 @@ level = "debug"
         rssKey: null,
         backendSpinUs: 50,
       },
+      net: { maxConnections: 100000 },
       log: { level: 'debug' },
     } satisfies DataplaneConfig);
   });
@@ -549,6 +554,7 @@ describe('docs/config.md', () => {
       rss_table_size: DEFAULTS.nic.rssTableSize,
       backend_spin_us: DEFAULTS.nic.backendSpinUs,
       arp: DEFAULTS.nic.arp,
+      max_connections: DEFAULTS.net.maxConnections,
       level: DEFAULTS.log.level,
     };
     for (const [key, v] of Object.entries(expected)) expect(rows.get(key), key).toBe('`' + JSON.stringify(v) + '`');
@@ -563,5 +569,25 @@ describe('docs/config.md', () => {
       DEFAULTS.protection,
       DEFAULTS.log.level,
     ]);
+  });
+});
+
+describe('[net] max_connections against guest memory', () => {
+  it('a count the memory holds resolves; the memory is only checked when there is a NIC', () => {
+    const ok = parseConfig(build({ top: { cores: 2, memory: '256M' }, nic: {}, extra: { net: { max_connections: 50000 } } }), FILE);
+    expect(ok.net.maxConnections).toBe(50000);
+    expect(parseConfig(build({ top: { memory: '64M' }, extra: { net: { max_connections: 1000000 } } }), FILE).net.maxConnections).toBe(1000000);
+  });
+  it('too many for the memory: refused on net.max_connections, naming the memory needed and the count that fits', () => {
+    const e = errorOf(build({ top: { cores: 2, memory: '256M' }, nic: {}, extra: { net: { max_connections: 250000 } } }));
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0]!.path).toBe('net.max_connections');
+    // 16 MiB + 2 x (4 MiB heap + 8 MiB mbufs + 250000 KiB) = 529 MiB; (256 - 16 - 24) MiB / 2 / 1 KiB = 110592
+    expect(e.issues[0]!.problem).toContain('raise `memory` to at least 529 MiB or lower max_connections to 110592');
+    expect(parseConfig(build({ top: { cores: 2, memory: '256M' }, nic: {}, extra: { net: { max_connections: 110592 } } }), FILE).net.maxConnections).toBe(110592);
+  });
+  it('out of range and unknown keys are reported like every other key', () => {
+    expect(errorOf(build({ extra: { net: { max_connections: 8 } } })).issues[0]).toMatchObject({ path: 'net.max_connections', problem: expect.stringContaining('out of range') });
+    expect(errorOf(build({ extra: { net: { max_conections: 8 } } })).issues[0]!.problem).toContain('did you mean "max_connections"');
   });
 });

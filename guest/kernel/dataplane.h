@@ -11,7 +11,10 @@
 #include "../drivers/vnet_netif.h"
 
 #define DP_MBUFS 4096          /* per core: 8 MiB of 2 KiB buffers */
-#define DP_MAX_TCP_CONNS 8192  /* per core (~6 MiB of TCP state: control blocks, send records) */
+/* TCP connections per core: bootinfo.tcp_max_conns (config `[net] max_connections`), this
+ * default when the host gives 0; about 800 bytes of TCP state each (docs/scale.md). */
+#define DP_TCP_CONNS_DEFAULT 8192
+#define DP_TCP_CONNS_MAX (4u << 20) /* = the config's limit (LIMITS.maxConnectionsMax) */
 #define DP_APP_TIMERS 64
 
 struct app_timer {
@@ -28,6 +31,7 @@ struct dataplane {
     uint64_t pool_len;
     void *scratch;      /* ARP, UDP and TCP state */
     uint64_t scratch_len;
+    unsigned max_conns; /* TCP connections this core holds at most */
     struct vnet_port port;
     struct net_rss rss;
     struct vnet_env venv;

@@ -59,6 +59,7 @@ static void publish_stats(struct percpu *c, struct dataplane *dp)
     s->tx_bytes = v->tx_bytes;
     s->drops = drops_of(&dp->nc.counters);
     s->tcp_conns = tcp_conns_in_use(&dp->nc);
+    s->mbufs_used = dp->pool.in_use;
     s->syn_cookies = dp->nc.counters.tcp[TCPC_SYNCOOKIE_SENT];
     s->syn_cookie_conns = dp->nc.counters.tcp[TCPC_SYNCOOKIE_OK];
     s->syn_cookie_bad = dp->nc.counters.tcp[TCPC_SYNCOOKIE_BAD];

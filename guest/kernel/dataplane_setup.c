@@ -27,7 +27,12 @@ void dp_create(struct percpu *c)
     for (uint64_t off = 0; off < dp->pool_len; off += PAGE_SIZE)
         map_page(c->ucr3, APP_RXPOOL_VA + off, pa + off, PTE_U | PTE_NX);
     app_add_vma(c->app, APP_RXPOOL_VA, APP_RXPOOL_VA + dp->pool_len, VMA_R);
-    dp->scratch_len = net_core_mem_base() + tcp_core_mem_size(DP_MAX_TCP_CONNS) + 4096;
+    uint32_t conns = bi->tcp_max_conns ? bi->tcp_max_conns : DP_TCP_CONNS_DEFAULT;
+    if (conns > DP_TCP_CONNS_MAX)
+        panic("cpu%u: the host asks for %u TCP connections per core, at most %u are allowed (config [net] max_connections)",
+              c->id, conns, DP_TCP_CONNS_MAX);
+    dp->max_conns = conns;
+    dp->scratch_len = net_core_mem_base() + tcp_core_mem_size(conns) + 4096;
     dp->scratch = phys_to_virt(pages_alloc((dp->scratch_len + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
 }
 
@@ -101,7 +106,7 @@ void dp_start(struct percpu *c)
     struct net_config cfg = {.addr = ni->addr, .netmask = ni->netmask, .gateway = ni->gateway};
     for (int i = 0; i < 6; i++)
         cfg.mac[i] = ni->mac[i];
-    int r = net_init(&dp->nc, c->id, &cfg, &dp->pool, dp->scratch, dp->scratch_len, DP_MAX_TCP_CONNS);
+    int r = net_init(&dp->nc, c->id, &cfg, &dp->pool, dp->scratch, dp->scratch_len, dp->max_conns);
     if (r)
         panic("cpu%u: net_init failed (%d)", c->id, r);
     uint64_t key[2];
@@ -116,5 +121,5 @@ void dp_start(struct percpu *c)
         panic("cpu%u: the NIC description for queue %u is invalid", c->id, c->id);
     dp_timers_init(dp);
     kprintf("cpu%u: NIC queue %u up, %u mbufs, %u TCP connections max, TCP secret from %s + host seed\n", c->id,
-            c->id, DP_MBUFS, DP_MAX_TCP_CONNS, rng);
+            c->id, DP_MBUFS, dp->max_conns, rng);
 }

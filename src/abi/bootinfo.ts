@@ -43,13 +43,13 @@ export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80), protection: u32(88), appSince: u64(96),
 });
 
-export const BootInfo = defineStruct('ix_bootinfo', 9048, {
+export const BootInfo = defineStruct('ix_bootinfo', 9184, {
   magic: u64(0), version: u32(8), size: u32(12), memSize: u64(16), kernelPhysEnd: u64(24),
   freePhysStart: u64(32), freePhysEnd: u64(40), pgdPhys: u64(48), tscKhz: u64(56), ncpus: u32(64),
   flags: u32(68), batch: u32(72), idlePollUs: u32(76), protection: u32(80), hcPort: u32(84),
   appEntry: u64(88), appNsegs: u32(96), appArgc: u32(100), appSegs: nestedArray(104, AppSeg, MAX_APP_SEGS),
   appStackSize: u64(424), appHeapSize: u64(432), appArgsLen: u32(440), maxRunMs: u32(444), appArgs: bytes(448, APP_ARGS_MAX),
   logRingPhys: u64(1472), logRingSize: u64(1480), cpu: nestedArray(1488, CpuStatus, MAX_CPUS),
-  nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9000),
-  entropy: array('u64', 9008, 4), unixMs: u64(9040),
+  nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9128),
+  entropy: array('u64', 9136, 4), unixMs: u64(9168), tcpMaxConns: u32(9176),
 });

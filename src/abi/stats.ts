@@ -10,12 +10,12 @@ import { array, defineStruct, u64, type StructValue } from './struct.js';
 export const BATCH_BUCKETS = ['0', '1', '2-3', '4-7', '8-15', '16-31', '32-63', '64+'] as const;
 export const STATS_BATCH_BUCKETS = BATCH_BUCKETS.length;
 
-export const CoreStats = defineStruct('ix_core_stats', 216, {
+export const CoreStats = defineStruct('ix_core_stats', 224, {
   rxFrames: u64(0), txFrames: u64(8), rxBytes: u64(16), txBytes: u64(24), loops: u64(32),
   rxBatches: array('u64', 40, STATS_BATCH_BUCKETS), bpolls: u64(104), calls: u64(112), events: u64(120),
   drops: u64(128), tcpConns: u64(136), busyCycles: u64(144), idleCycles: u64(152), halts: u64(160),
   tsc: u64(168), synCookies: u64(176), synCookieConns: u64(184), synCookieBad: u64(192), synDrops: u64(200),
-  copies: u64(208),
+  copies: u64(208), mbufsUsed: u64(216),
 });
 export type CoreStatsValue = StructValue<typeof CoreStats>;
 
@@ -31,6 +31,7 @@ export const CORE_COUNTERS = [
   { key: 'events', metric: 'ix_events_total', type: 'counter', help: 'Events posted to the app.' },
   { key: 'drops', metric: 'ix_drops_total', type: 'counter', help: 'Frames dropped by the guest stack.' },
   { key: 'tcpConns', metric: 'ix_tcp_connections', type: 'gauge', help: 'TCP connections in use.' },
+  { key: 'mbufsUsed', metric: 'ix_mbufs_in_use', type: 'gauge', help: 'Buffers of the core\'s mbuf pool in use (posted to the RX ring, queued, or held by the app).' },
   { key: 'busyCycles', metric: 'ix_busy_cycles_total', type: 'counter', help: 'TSC cycles spent working.' },
   { key: 'idleCycles', metric: 'ix_idle_cycles_total', type: 'counter', help: 'TSC cycles spent idle (polling with nothing to do, or halted).' },
   { key: 'halts', metric: 'ix_halts_total', type: 'counter', help: 'Idle halts.' },

@@ -15,14 +15,14 @@ export const E2E_DIR = join(PACKAGE_ROOT, 'bench', 'e2e');
 export const E2E_BUILD = join(E2E_DIR, 'build');
 
 /** Build bench/e2e (needs the guest built first: spserver.elf links libix). */
-export function buildE2eTools(): { epollEcho: string; echoload: string; kvload: string; spserver: string } {
+export function buildE2eTools(): { epollEcho: string; echoload: string; kvload: string; connload: string; spserver: string } {
   try {
     execFileSync('make', ['-s', '-C', E2E_DIR], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: Buffer };
     throw new E2eBenchError(`building bench/e2e failed (needs gcc, make and the guest build: npm run build): ${err.stderr?.toString() ?? String(e)}`);
   }
-  const t = { epollEcho: join(E2E_BUILD, 'epoll_echo'), echoload: join(E2E_BUILD, 'echoload'), kvload: join(E2E_BUILD, 'kvload'), spserver: join(E2E_BUILD, 'spserver.elf') };
+  const t = { epollEcho: join(E2E_BUILD, 'epoll_echo'), echoload: join(E2E_BUILD, 'echoload'), kvload: join(E2E_BUILD, 'kvload'), connload: join(E2E_BUILD, 'connload'), spserver: join(E2E_BUILD, 'spserver.elf') };
   for (const p of Object.values(t)) if (!existsSync(p)) throw new E2eBenchError(`${p} is missing after make -C bench/e2e`);
   return t;
 }

@@ -8,6 +8,8 @@
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
  *   wake   waking a halted vCPU: user-space path vs in-kernel irqchip + irqfd (docs/wake.md)
+ *   conns  connections at scale: echo throughput and p99 at 1k-250k concurrent connections,
+ *          ix and Linux epoll (docs/scale.md); options --counts=1000,10000 --seconds=N
  *   report [files…]  plots and tables of results files (default: the newest run of each kind)
  * With no name, runs trap, nic and net (e2e only when named). Every run is kept in the
  * history (--history=DIR, default ./bench-history) and ends with a report (--out=DIR,
@@ -32,7 +34,7 @@ function countArg(name: string): number | undefined {
   }
   return n;
 }
-const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake'];
+const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake', 'conns'];
 
 if (names[0] === 'report') {
   try {
@@ -44,8 +46,8 @@ if (names[0] === 'report') {
   process.exit(0);
 }
 // e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode, wake is a host
-// probe: they run only when named
-const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary' && n !== 'wake');
+// probe, conns takes minutes: they run only when named
+const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary' && n !== 'wake' && n !== 'conns');
 const results: Record<string, unknown> = {};
 
 for (const n of todo) {
@@ -85,6 +87,11 @@ for (const n of todo) {
     const r = await runE2eBench(e2eOptionsFromArgs(args));
     results.e2e = r;
     if (!json) printE2eBench(r);
+  } else if (n === 'conns') {
+    const { runConnsBench, printConnsBench, connsOptionsFromArgs } = await import('./conns.js');
+    const r = await runConnsBench(connsOptionsFromArgs(args));
+    results.conns = r;
+    if (!json) printConnsBench(r);
   } else if (n === 'wake') {
     const { runWakeBench, printWakeBench } = await import('./wake.js');
     const r = await runWakeBench();

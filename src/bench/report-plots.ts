@@ -5,6 +5,7 @@
  * tools report (p50, p90, p99, p99.9, max), not from every sample.
  */
 import type { BoundaryBenchResult } from './boundary.js';
+import type { ConnsBenchResult } from './conns.js';
 import type { E2eResult } from './e2e.js';
 import type { EchoLoadResult, RttResult } from './e2e-parse.js';
 import type { NetBenchResult } from './net.js';
@@ -313,6 +314,13 @@ export function metricsFor(r: RunRecord): Metric[] {
     case 'wake':
       for (const w of r.result as WakeBenchRow[])
         if (w.wakeUs) out.push({ name: `wake ${w.route}${w.haltPollNs ? ` poll ${w.haltPollNs} ns` : ''}, idle ${w.idleMs} ms: median`, value: w.wakeUs.median, unit: 'µs' });
+      break;
+    case 'conns':
+      for (const row of (r.result as ConnsBenchResult).rows)
+        if (row.result) {
+          out.push({ name: `${row.side} ${row.conns} conns: round trips`, value: row.result.rtt_per_s, unit: '/s' });
+          out.push({ name: `${row.side} ${row.conns} conns: p99`, value: row.result.p99_us, unit: 'µs' });
+        }
       break;
     case 'elastic': {
       const tl = (r.result as ElasticResult).timeline ?? [];

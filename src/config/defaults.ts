@@ -25,9 +25,26 @@ export const DEFAULTS = {
     gateway: null,
     arp: [] as readonly { ip: string; mac: string }[],
   },
+  net: {
+    maxConnections: 8192,
+  },
   log: {
     level: 'info',
   },
+} as const;
+
+// What each dataplane core's network stack takes from guest memory (docs/scale.md): the
+// config refuses a `[net] max_connections` the guest's `memory` cannot hold, instead of the
+// guest stopping at boot with "out of guest memory".
+export const NET_MEMORY = {
+  /** TCP state per connection: control block 648 B, lookup table slot 8 B, 2 send slices
+   * (48 B) and 4 per-segment records (96 B) = 800 B measured (guest/net/tcp_pcb.c
+   * tcp_core_mem_size), rounded up for the half-open reserve and alignment */
+  bytesPerConnection: 1024,
+  /** the mbuf pool of a core: 4096 buffers of 2 KiB (guest/kernel/dataplane.h DP_MBUFS) */
+  mbufPoolBytes: 8 * 1024 * 1024,
+  /** the kernel image, page tables, log rings and the NIC rings, before any core's share */
+  fixedBytes: 16 * 1024 * 1024,
 } as const;
 
 // The bounds the parser enforces. They are limits of this implementation, not of the
@@ -62,6 +79,9 @@ export const LIMITS = {
   maxRunMsMax: 3_600_000,
   heapMin: 64 * 1024,
   heapMax: 4 * 1024 * 1024 * 1024,
+  // per dataplane core; the guest refuses more (guest/kernel/dataplane.h DP_TCP_CONNS_MAX)
+  maxConnectionsMin: 16,
+  maxConnectionsMax: 4 * 1024 * 1024,
 } as const;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;

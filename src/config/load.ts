@@ -6,6 +6,7 @@ import type * as z from 'zod';
 import { DEFAULTS, PROTECTION_ALIASES } from './defaults.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile } from './schema.js';
+import { netMemoryIssue } from './netfit.js';
 import { closest } from './suggest.js';
 import type { DataplaneConfig, Protection } from './types.js';
 import { macFromName, parseCidr, parseMac, parseRssKey, parseSize, formatIpv4 } from './values.js';
@@ -137,6 +138,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       maxRunMs: f.app.max_run_ms ?? DEFAULTS.app.maxRunMs,
     },
     nic,
+    net: { maxConnections: f.net?.max_connections ?? DEFAULTS.net.maxConnections },
     log: { level: f.log?.level ?? DEFAULTS.log.level },
   };
 }
@@ -167,7 +169,10 @@ export function parseConfig(text: string, sourcePath?: string): DataplaneConfig 
   }
   const r = fileSchema.safeParse(raw, { reportInput: true });
   if (!r.success) throw new ConfigError(source, toIssues(raw, r.error.issues));
-  return resolveConfig(r.data, source, baseDir);
+  const cfg = resolveConfig(r.data, source, baseDir);
+  const fit = netMemoryIssue(cfg, r.data.net?.max_connections);
+  if (fit !== null) throw new ConfigError(source, [fit]);
+  return cfg;
 }
 
 /** Read and parse a config file. A file that cannot be read is a ConfigError too. */

@@ -56,6 +56,8 @@ export const ALLOWED = {
   'nic.arp': `a list of at most ${LIMITS.arpMax} tables [[nic.arp]] with \`ip\` and \`mac\``,
   'nic.arp[].ip': 'an IPv4 address inside nic.address\'s subnet, each listed once, other than nic.address',
   'nic.arp[].mac': 'a unicast MAC address "xx:xx:xx:xx:xx:xx" (hex), not all zeros',
+  net: 'a table [net]',
+  'net.max_connections': `the TCP connections each dataplane core holds at most, an integer from ${LIMITS.maxConnectionsMin} to ${LIMITS.maxConnectionsMax}; each takes about 1 KiB of guest memory per core (docs/scale.md)`,
   log: 'a table [log]',
   'log.level': LOG_LEVELS.map((l) => `"${l}"`).join(', '),
 } as const;
@@ -294,6 +296,10 @@ const nicSchema = z
     });
   });
 
+const netSchema = z.strictObject({
+  max_connections: intField(ALLOWED['net.max_connections'], LIMITS.maxConnectionsMin, LIMITS.maxConnectionsMax).optional(),
+}, { error: ALLOWED.net });
+
 const logSchema = z.strictObject({
   level: stringIn(ALLOWED['log.level'], LOG_LEVELS).optional(),
 }, { error: ALLOWED.log });
@@ -307,6 +313,7 @@ export const fileSchema = z.strictObject({
   protection: stringIn(ALLOWED.protection, [...PROTECTIONS, ...(Object.keys(PROTECTION_ALIASES) as (keyof typeof PROTECTION_ALIASES)[])]).optional(),
   app: appSchema,
   nic: nicSchema.optional(),
+  net: netSchema.optional(),
   log: logSchema.optional(),
 });
 
@@ -318,5 +325,6 @@ export const TABLE_KEYS: Record<string, readonly string[]> = {
   app: Object.keys(appSchema.shape),
   nic: Object.keys(nicSchema.shape),
   'nic.arp': Object.keys(arpSchema.shape),
+  net: Object.keys(netSchema.shape),
   log: Object.keys(logSchema.shape),
 };

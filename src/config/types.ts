@@ -52,5 +52,7 @@ export interface DataplaneConfig {
     maxRunMs: number;
   };
   nic: NicConfig | null;
+  /** the network stack of each core */
+  net: { maxConnections: number };
   log: { level: LogLevel };
 }

@@ -51,6 +51,9 @@ export interface RunOutcome extends MachineResult {
     synCookies: number; synCookieConns: number; synDrops: number;
     /** payload bytes the guest stack copied (0 on the zero-copy paths) */
     copies: number;
+    /** gauges at the end: TCP connections and mbufs still in use (after a clean close, only
+     * the buffers posted to the RX ring) */
+    tcpConns: number; mbufsUsed: number;
   }[];
 }
 
@@ -97,6 +100,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     appHeapSize: cfg.app.heapBytes,
     appSharedSize: cfg.app.sharedBytes,
     maxRunMs: cfg.app.maxRunMs,
+    tcpMaxConns: cfg.net.maxConnections,
     selftest: o.selftest ?? false,
     nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp' }) : undefined,
   });
@@ -198,6 +202,8 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
       synCookieConns: Number(r.stats.synCookieConns),
       synDrops: Number(r.stats.synDrops),
       copies: Number(r.stats.copies),
+      tcpConns: Number(r.stats.tcpConns),
+      mbufsUsed: Number(r.stats.mbufsUsed),
     })),
     selftestSeconds: st,
   };

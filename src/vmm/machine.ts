@@ -42,6 +42,8 @@ export interface MachineOptions {
   appStackSize?: number;
   appHeapSize?: number;
   appSharedSize?: number;
+  /** TCP connections per dataplane core (config `[net] max_connections`; absent: the guest's default) */
+  tcpMaxConns?: number;
   /** the NIC, if the dataplane has one */
   nic?: NicPlan;
   /** run the boot self-test loop (proves native execution): 1e9 iterations, or 1e8 for 'short' */
@@ -169,6 +171,7 @@ export class Machine extends EventEmitter {
       appHeapSize: o.appHeapSize ?? DEFAULT_HEAP,
       appSharedSize: o.appSharedSize ?? 0,
       maxRunMs: o.maxRunMs ?? 0,
+      tcpMaxConns: o.tcpMaxConns ?? 0,
       reserveBytes: o.nic ? NIC_RING_RESERVE : 0,
     });
     if (o.nic) {

@@ -141,6 +141,12 @@ struct ix_bootinfo {
      * vCPU runs: the wall clock at about cpu[0].tsc_kernel_entry (handed to apps in
      * ix_app_info; 0 from a host that does not fill it) */
     uint64_t unix_ms;
+
+    /* TCP connections each dataplane core holds at most (config `[net] max_connections`);
+     * the guest sizes its control blocks, lookup table and send records from it. 0: the
+     * guest's default (DP_TCP_CONNS_DEFAULT). Checked by the guest (DP_TCP_CONNS_MAX). */
+    uint32_t tcp_max_conns;
+    uint32_t pad2;
 };
 
 #endif

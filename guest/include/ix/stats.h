@@ -29,6 +29,8 @@ struct ix_core_stats {
     uint64_t syn_drops;        /* SYNs / handshake ACKs dropped: accept queue or pool full */
     uint64_t copies;           /* payload bytes the stack copied (a segment spanning more app
                                   slices than a frame references); 0 on zero-copy paths */
+    uint64_t mbufs_used;       /* gauge: buffers of the core's mbuf pool in use (RX ring,
+                                  queues, the app's received payloads) */
 };
 
 #endif

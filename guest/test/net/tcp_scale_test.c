@@ -1,0 +1,88 @@
+/* A core sized for 250 000 connections (docs/scale.md): the memory tcp_core_mem_size asks
+ * for is about 800 bytes per connection; 250 000 connections from 40 addresses x 6250 ports
+ * all go into the pool, each is found again by its 4-tuple, the lookup chains stay short (the
+ * table has a power of two buckets >= max_conns: load factor <= 1), the budget refuses one
+ * more, and freeing them all leaves no block in use and no timer armed. */
+#include <stdlib.h>
+#include <string.h>
+#include "../../net/tcp_int.h"
+#include "testlib.h"
+
+#define CONNS 250000u
+#define ADDRS 40u
+
+static void sized_from_max_conns(void)
+{
+    size_t per = tcp_core_mem_size(CONNS) / CONNS;
+    CHECK(per >= 700 && per <= 1024); /* the 1 KiB the config counts per connection covers it */
+    CHECK(tcp_core_mem_size(2 * CONNS) > tcp_core_mem_size(CONNS) + (size_t)CONNS * 700);
+}
+
+static void holds_and_finds_250k(void)
+{
+    size_t len = net_core_mem_base() + tcp_core_mem_size(CONNS) + 4096;
+    uint8_t *mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
+    uint8_t *pool_mem = aligned_alloc(64, 64 * MBUF_SIZE + 64);
+    CHECK(mem != NULL && pool_mem != NULL);
+    struct mbuf_pool pool;
+    CHECK(mbuf_pool_init(&pool, pool_mem, 64 * MBUF_SIZE + 64) > 0);
+    struct net_core c;
+    struct net_config cfg = {.addr = TL_ADDR, .netmask = 0xffff0000u, .gateway = TL_PEER};
+    memcpy(cfg.mac, TL_MAC, 6);
+    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len, CONNS), 0);
+    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len - 8192, CONNS) != 0, 1); /* too little memory: refused */
+    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len, CONNS), 0);
+
+    struct tcp_pcb **all = calloc(CONNS, sizeof(*all));
+    CHECK(all != NULL);
+    for (uint32_t i = 0; i < CONNS; i++) {
+        struct tcp_pcb *p = tcp_pcb_alloc(&c);
+        CHECK(p != NULL);
+        if (p == NULL)
+            break;
+        p->raddr = (TL_ADDR & 0xffff0000u) + 256 + i % ADDRS;
+        p->rport = (uint16_t)(32768 + i / ADDRS);
+        p->lport = 7;
+        p->laddr = TL_ADDR;
+        p->state = TCPS_ESTABLISHED;
+        tcp_pcb_hash(&c, p);
+        all[i] = p;
+    }
+    CHECK_EQ(tcp_conns_in_use(&c), CONNS);
+    CHECK(tcp_pcb_alloc(&c) == NULL); /* the budget is max_conns: one more is refused */
+
+    for (uint32_t i = 0; i < CONNS; i++)
+        CHECK(tcp_pcb_lookup(&c, all[i]->raddr, all[i]->rport, 7) == all[i]);
+    CHECK(tcp_pcb_lookup(&c, TL_ADDR + 1, 1, 7) == NULL);
+
+    /* chain lengths: a lookup walks at most a few blocks */
+    struct tcp_core *tc = c.tcp;
+    uint64_t used = 0, longest = 0;
+    for (uint32_t h = 0; h <= tc->hash_mask; h++) {
+        uint64_t n = 0;
+        for (struct tcp_pcb *p = tc->hash[h]; p != NULL; p = p->hnext)
+            n++;
+        used += n > 0;
+        if (n > longest)
+            longest = n;
+    }
+    CHECK(tc->hash_mask + 1 >= CONNS);
+    CHECK(longest <= 12);
+    CHECK((double)CONNS / (double)used < 2.0); /* mean chain length over non-empty buckets */
+
+    for (uint32_t i = 0; i < CONNS; i++)
+        tcp_pcb_free(&c, all[i]);
+    CHECK_EQ(tcp_conns_in_use(&c), 0);
+    CHECK_EQ(c.wheel->count, 0);
+    CHECK(tcp_pcb_lookup(&c, all[0]->raddr, all[0]->rport, 7) == NULL);
+    free(all);
+    free(mem);
+    free(pool_mem);
+}
+
+int main(void)
+{
+    CHECK_RUN(sized_from_max_conns);
+    CHECK_RUN(holds_and_finds_250k);
+    return check_summary("tcp_scale_test");
+}
