@@ -99,16 +99,22 @@ static void settings(struct kv_conn *c)
     kv_reply(c, "END");
 }
 
+/* One slab class's figures, read under the store's lock; 0 past the last class. */
+static int class_stats(unsigned id, struct kv_class_stats *k)
+{
+    kv_lock();
+    int ok = kv_class_stats(id, k);
+    kv_unlock();
+    return ok;
+}
+
 /* Per slab class with items (memcached prints the classes with items; age: seconds since
  * the class's LRU tail was last used). */
 static void items(struct kv_conn *c)
 {
     for (unsigned id = 1; id < SLAB_CLASSES; id++) {
         struct kv_class_stats k;
-        kv_lock();
-        int ok = kv_class_stats(id, &k);
-        kv_unlock();
-        if (!ok)
+        if (!class_stats(id, &k))
             break;
         if (!k.number)
             continue;
@@ -128,10 +134,7 @@ static void slabs(struct kv_conn *c)
     unsigned active = 0;
     for (unsigned id = 1; id < SLAB_CLASSES; id++) {
         struct kv_class_stats k;
-        kv_lock();
-        int ok = kv_class_stats(id, &k);
-        kv_unlock();
-        if (!ok)
+        if (!class_stats(id, &k))
             break;
         if (!k.total_pages)
             continue;
