@@ -29,6 +29,24 @@ now() { cut -d' ' -f1 /proc/uptime; }
 since() { awk "BEGIN{print $(now)-$1}"; }
 echo "nested-inner: start at $(now)s uptime, node $(node --version), /dev/kvm: $([ -c /dev/kvm ] && echo yes || echo no)"
 
+# Keep one KVM VM with one vCPU (and no in-kernel irqchip, as ix's) open for the whole run.
+# Linux flips static keys when the first KVM VM or irqchip-less vCPU appears and when the last
+# goes (preempt notifiers, whose branch sits in __schedule; kvm_has_noapic_vcpu), and flipping
+# one live-patches kernel text with INT3 on every CPU. Under QEMU's TCG that patching hung the
+# VM (both CPUs stuck, an NMI backtrace in asm_exc_int3 inside __schedule): every `ix run`
+# creates and destroys a VM, so a run of tests flipped the keys dozens of times. With this VM
+# open the counts never drop to zero and the keys stay put (docs/nested-ci.md).
+python3 -c '
+import fcntl, os, signal, sys
+kvm = os.open("/dev/kvm", os.O_RDWR)
+vm = fcntl.ioctl(kvm, 0xAE01, 0)     # KVM_CREATE_VM
+fcntl.ioctl(vm, 0xAE41, 0)           # KVM_CREATE_VCPU 0
+print("nested-inner: a KVM VM stays open for the whole run (pid %d)" % os.getpid(), flush=True)
+signal.pause()
+' &
+keeper=$!
+trap 'kill $keeper 2>/dev/null' EXIT
+
 # bounded NAME CMD...: run CMD with the phase limit; 30 s before it, print what still runs
 bounded() {
   name="$1"
