@@ -38,12 +38,14 @@ export interface IxXdp {
   clientNetns: string;
 }
 
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp): string {
+/** `protection`: the top-level `protection` key (absent: the config default, "auto"). */
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp, protection?: string): string {
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
     `name = ${q(app.name)}`,
     `cores = [${cpus.join(', ')}]`,
     `memory = ${q(app.memory ?? '256M')}`,
+    ...(protection !== undefined ? [`protection = ${q(protection)}`] : []),
     `[app]`,
     `path = ${q(app.elf)}`,
     `args = [${app.args.map(q).join(', ')}]`,

@@ -32,6 +32,8 @@ import { parseEchoLoad, parseMemslap, parseSockperf, type EchoLoadResult, type M
 import { startIx, writeIxConfig, type IxApp, type IxXdp, type RunningIx } from './e2e-ix.js';
 import { createXdpLink } from '../testing/xdp-link.js';
 import { E2eBenchError, LinuxLink, THIRD_PARTY, buildE2eTools, runClient, startServer, which } from './e2e-proc.js';
+import { PROTECTIONS } from '../config/defaults.js';
+import type { Protection } from '../config/types.js';
 
 export interface E2eOptions {
   /** seconds per measured point (default 4) */
@@ -48,6 +50,8 @@ export interface E2eOptions {
   backendSpinUs?: number;
   /** the dataplane's NIC backends to measure, each against the same Linux (default ['tap']) */
   backends?: ('tap' | 'xdp')[];
+  /** the dataplane's `protection` (default: the config default, "auto") */
+  protection?: Protection;
   log?: (msg: string) => void;
 }
 
@@ -74,7 +78,7 @@ export interface E2eRow {
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
-  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[] };
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[]; protection: Protection };
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -122,6 +126,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     echoConns: opts.echoConns ?? [1, 16, 256],
     kvConns: opts.kvConns ?? 32,
     backendSpinUs: opts.backendSpinUs ?? null,
+    protection: opts.protection ?? 'auto',
     backends: opts.backends ?? ['tap'],
   };
   const log = opts.log ?? ((m: string) => console.error(m));
@@ -202,7 +207,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, x?: IxXdp) => {
     let dp: RunningIx;
     try {
-      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x), app.ports[0]!, 30_000, x);
+      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x, o.protection), app.ports[0]!, 30_000, x);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
       log(`  ix ${app.name} did not start: ${(e as Error).message}`);
@@ -354,7 +359,7 @@ export function printE2eBench(r: E2eResult): void {
   const f = (n: number | null) => (n === null ? '-' : n >= 1000 ? n.toFixed(0) : n.toFixed(n >= 100 ? 1 : 2));
   const w = Math.max(...r.rows.map((x) => x.metric.length));
   const o = r.options;
-  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}; medians)`);
+  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}; protection ${o.protection}; medians)`);
   // with --backend=...,xdp: the dataplane over AF_XDP and its ratio to Linux, after the TAP columns
   const hasXdp = r.rows.some((x) => x.xdp !== undefined);
   const ratio = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(2)).padStart(6);
@@ -374,7 +379,7 @@ export function printE2eBench(r: E2eResult): void {
   console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews both sides)`);
 }
 
-/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N --backend=tap,xdp` (client-cpus= empty: unpinned). */
+/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N --backend=tap,xdp --protection=MODE` (client-cpus= empty: unpinned). */
 export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const get = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   const num = (k: string, lo: number, hi: number) => {
@@ -405,6 +410,12 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
     if (!bs.length || bs.some((b) => b !== 'tap' && b !== 'xdp') || new Set(bs).size !== bs.length)
       throw new E2eBenchError(`--backend=${backends}: expected a comma-separated list of distinct NIC backends from tap, xdp`);
     o.backends = bs as ('tap' | 'xdp')[];
+  }
+  const protection = get('protection');
+  if (protection !== undefined) {
+    if (!(PROTECTIONS as readonly string[]).includes(protection))
+      throw new E2eBenchError(`--protection=${protection}: expected one of ${PROTECTIONS.join(', ')}`);
+    o.protection = protection as Protection;
   }
   if (seconds !== undefined) o.seconds = seconds;
   if (rounds !== undefined) o.rounds = rounds;

@@ -173,7 +173,7 @@ export function plotsFor(r: RunRecord): Plot[] {
 function e2ePlots(r: RunRecord): Plot[] {
   const e = r.result as E2eResult;
   const out: Plot[] = [];
-  const what = `bench e2e, ${e.options.rounds} rounds x ${e.options.seconds} s, servers on CPU ${e.options.serverCpus.join(',')}, load ${e.host.load1_start.toFixed(1)}-${e.host.load1_end.toFixed(1)}`;
+  const what = `bench e2e, ${e.options.rounds} rounds x ${e.options.seconds} s, servers on CPU ${e.options.serverCpus.join(',')}${e.options.protection ? `, protection ${e.options.protection}` : ''}, load ${e.host.load1_start.toFixed(1)}-${e.host.load1_end.toFixed(1)}`;
   const rtt: [string, string][] = [
     ['rtt_block', 'sockperf 64 B, blocking client (vs default Linux)'],
     ['rtt_spin', 'sockperf 64 B, spinning client (vs busy-poll Linux)'],
