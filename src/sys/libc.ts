@@ -72,38 +72,20 @@ const tgkillC = lib.func('int tgkill(int tgid, int tid, int sig)') as (p: number
 const setaffC = lib.func('int sched_setaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
 const getaffC = lib.func('int sched_getaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
 
-export const O_RDONLY = 0o0;
-export const O_RDWR = 0o2;
-export const O_NONBLOCK = 0o4000;
-export const O_CLOEXEC = 0o2000000;
-export const EINTR = 4;
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const PROT_NONE = 0;
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-export const MAP_SHARED = 0x01;
-export const MAP_PRIVATE = 0x02;
-export const MAP_ANONYMOUS = 0x20;
-export const MAP_NORESERVE = 0x4000;
+// Constants from the kernel's and glibc's headers, one line per family.
+export const O_RDONLY = 0o0, O_RDWR = 0o2, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
+/** the errno values callers act on */
+export const EINTR = 4, EBADF = 9, EAGAIN = 11, EBUSY = 16, ENETDOWN = 100, ENOBUFS = 105;
+export const PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2;
+export const MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000;
 /** (void *)-1 as an unsigned JS number (rounds to 2^64) */
 export const MAP_FAILED = 2 ** 64 - 1;
-export const POLLIN = 1;
-export const EFD_NONBLOCK = 0o4000;
-export const EFD_CLOEXEC = 0o2000000;
+export const POLLIN = 1, POLLOUT = 4;
+export const EFD_NONBLOCK = 0o4000, EFD_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
-export const AF_UNIX = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_NONBLOCK = 0o4000;
-export const SOCK_CLOEXEC = 0o2000000;
-export const AF_XDP = 44;
-export const SOCK_RAW = 3;
-export const SOL_XDP = 283;
-export const MSG_DONTWAIT = 0x40;
-export const ENOBUFS = 105;
-export const EBUSY = 16;
-export const ENETDOWN = 100;
-export const POLLOUT = 4;
+export const AF_UNIX = 1, AF_XDP = 44;
+export const SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+export const SOL_XDP = 283, MSG_DONTWAIT = 0x40;
 /** glibc's cpu_set_t: 1024 CPUs. */
 const CPU_SET_BYTES = 128;
 

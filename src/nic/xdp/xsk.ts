@@ -8,17 +8,10 @@ import { errnoText } from '../errno.js';
 import { XdpSetupError } from './bpf.js';
 import { NativePage, withPage } from './scratch.js';
 
-const XDP_MMAP_OFFSETS = 1;
-const XDP_RX_RING = 2;
-const XDP_TX_RING = 3;
-const XDP_UMEM_REG = 4;
-const XDP_UMEM_FILL_RING = 5;
-const XDP_UMEM_COMPLETION_RING = 6;
-export const XDP_STATISTICS = 7;
-const XDP_OPTIONS = 8;
-const XDP_OPTIONS_ZEROCOPY = 1;
-const XDP_UMEM_UNALIGNED_CHUNK_FLAG = 1;
-const XDP_COPY = 1 << 1;
+/** Socket option names at level SOL_XDP (<linux/if_xdp.h>). */
+const XDP = { MMAP_OFFSETS: 1, RX_RING: 2, TX_RING: 3, UMEM_REG: 4, UMEM_FILL_RING: 5, UMEM_COMPLETION_RING: 6, STATISTICS: 7, OPTIONS: 8 } as const;
+/** Flags: XDP_OPTIONS' zero-copy bit, xdp_umem_reg's unaligned-chunk flag, sockaddr_xdp's copy mode. */
+const FLAG = { optionsZeroCopy: 1, umemUnalignedChunk: 1, bindCopy: 1 << 1 } as const;
 const PGOFF = { rx: 0, tx: 0x80000000, fill: 0x100000000, comp: 0x180000000 } as const;
 const MAP_POPULATE = 0x8000;
 /** Frame room per buffer: the kernel puts a received frame 256 bytes (XDP_PACKET_HEADROOM) into it. */
@@ -73,16 +66,16 @@ export function openXsk(o: { ifindex: number; ifname: string; queue: number; mem
       dv.setBigUint64(8, BigInt(o.mem.size), true);
       dv.setUint32(16, XSK_CHUNK, true);
       dv.setUint32(20, 0, true);
-      dv.setUint32(24, XDP_UMEM_UNALIGNED_CHUNK_FLAG, true);
-      check(libc.setsockopt(fd, libc.SOL_XDP, XDP_UMEM_REG, p.addr, 32), `setsockopt(XDP_UMEM_REG, guest RAM of ${o.mem.size} bytes)`,
+      dv.setUint32(24, FLAG.umemUnalignedChunk, true);
+      check(libc.setsockopt(fd, libc.SOL_XDP, XDP.UMEM_REG, p.addr, 32), `setsockopt(XDP_UMEM_REG, guest RAM of ${o.mem.size} bytes)`,
         'guest RAM must be page aligned and lockable (RLIMIT_MEMLOCK, or run as root)');
-      setInt(p, fd, XDP_UMEM_FILL_RING, o.ringSize, 'XDP_UMEM_FILL_RING');
-      setInt(p, fd, XDP_UMEM_COMPLETION_RING, o.ringSize, 'XDP_UMEM_COMPLETION_RING');
-      setInt(p, fd, XDP_RX_RING, o.ringSize, 'XDP_RX_RING');
-      setInt(p, fd, XDP_TX_RING, o.ringSize, 'XDP_TX_RING');
+      setInt(p, fd, XDP.UMEM_FILL_RING, o.ringSize, 'XDP_UMEM_FILL_RING');
+      setInt(p, fd, XDP.UMEM_COMPLETION_RING, o.ringSize, 'XDP_UMEM_COMPLETION_RING');
+      setInt(p, fd, XDP.RX_RING, o.ringSize, 'XDP_RX_RING');
+      setInt(p, fd, XDP.TX_RING, o.ringSize, 'XDP_TX_RING');
       p.zero(256);
       dv.setUint32(200, 128, true);
-      check(libc.getsockopt(fd, libc.SOL_XDP, XDP_MMAP_OFFSETS, p.addr, p.addr + 200), 'getsockopt(XDP_MMAP_OFFSETS)', 'a kernel older than 5.4?');
+      check(libc.getsockopt(fd, libc.SOL_XDP, XDP.MMAP_OFFSETS, p.addr, p.addr + 200), 'getsockopt(XDP_MMAP_OFFSETS)', 'a kernel older than 5.4?');
       const off = (i: number, k: number): number => Number(dv.getBigUint64(32 * i + 8 * k, true)); // k: producer, consumer, desc, flags
       const ring = (i: number, pgoff: number, descBytes: number, what: string): XskRing => {
         const mapLen = off(i, 2) + o.ringSize * descBytes;
@@ -98,7 +91,7 @@ export function openXsk(o: { ifindex: number; ifname: string; queue: number; mem
       const comp = ring(3, PGOFF.comp, 8, 'COMPLETION');
       p.zero(16);
       dv.setUint16(0, libc.AF_XDP, true);
-      dv.setUint16(2, XDP_COPY, true);
+      dv.setUint16(2, FLAG.bindCopy, true);
       dv.setUint32(4, o.ifindex, true);
       dv.setUint32(8, o.queue, true);
       if (libc.bind(fd, p.addr, 16) < 0) {
@@ -110,8 +103,8 @@ export function openXsk(o: { ifindex: number; ifname: string; queue: number; mem
       }
       p.zero(8);
       dv.setUint32(200, 4, true);
-      check(libc.getsockopt(fd, libc.SOL_XDP, XDP_OPTIONS, p.addr, p.addr + 200), 'getsockopt(XDP_OPTIONS)', 'a kernel older than 5.3?');
-      const zeroCopy = (dv.getUint32(0, true) & XDP_OPTIONS_ZEROCOPY) !== 0;
+      check(libc.getsockopt(fd, libc.SOL_XDP, XDP.OPTIONS, p.addr, p.addr + 200), 'getsockopt(XDP_OPTIONS)', 'a kernel older than 5.3?');
+      const zeroCopy = (dv.getUint32(0, true) & FLAG.optionsZeroCopy) !== 0;
       return { fd, ifindex: o.ifindex, queue: o.queue, rx, tx, fill, comp, zeroCopy };
     });
   } catch (e) {
@@ -141,7 +134,7 @@ export function xskKernelStats(fd: number, page?: NativePage): XskKernelStats {
   const read = (p: NativePage): XskKernelStats => {
     p.zero(256);
     p.dv.setUint32(200, 48, true);
-    check(libc.getsockopt(fd, libc.SOL_XDP, XDP_STATISTICS, p.addr, p.addr + 200), 'getsockopt(XDP_STATISTICS)', 'the socket is closed?');
+    check(libc.getsockopt(fd, libc.SOL_XDP, XDP.STATISTICS, p.addr, p.addr + 200), 'getsockopt(XDP_STATISTICS)', 'the socket is closed?');
     const g = (i: number): number => Number(p.dv.getBigUint64(8 * i, true));
     return { rxDropped: g(0), rxInvalidDescs: g(1), txInvalidDescs: g(2), rxRingFull: g(3), rxFillRingEmpty: g(4), txRingEmpty: g(5) };
   };
