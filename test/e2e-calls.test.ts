@@ -8,16 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
+import { requireNetKvm } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/nic/netns.js';
 import { MS_RSS_KEY, RssSteering, Toeplitz, defaultReta } from '../src/nic/toeplitz.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`end-to-end tests need network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping end-to-end tests: ${why}`);
+const run = requireNetKvm('end-to-end tests');
 
 const { dir, cleanup } = tempDir('ix-e2e-calls-');
 afterAll(cleanup);

@@ -4,16 +4,12 @@
 // checked, and all close cleanly: afterwards no core holds a control block, and each core's
 // mbufs in use are back where they were before the load (the buffers posted to its RX ring).
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
+import { requireNetKvm } from './kvm-env.js';
 import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/nic/netns.js';
 import { buildE2eTools, runClient } from '../src/bench/e2e-proc.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`end-to-end tests need network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping end-to-end tests: ${why}`);
+const run = requireNetKvm('end-to-end tests');
 
 const { dir, cleanup } = tempDir('ix-e2e-conns-');
 afterAll(cleanup);

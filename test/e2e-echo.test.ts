@@ -4,15 +4,11 @@
 // traffic that resets that core's connections while the other core and the dataplane go on.
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
+import { requireNetKvm } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/nic/netns.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`end-to-end tests need network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping end-to-end tests: ${why}`);
+const run = requireNetKvm('end-to-end tests');
 
 const { dir, cleanup } = tempDir('ix-e2e-');
 afterAll(cleanup);

@@ -5,15 +5,11 @@
 // within a boot one tuple's ISN only moves forward with the clock.
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
+import { requireNetKvm } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/nic/netns.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`end-to-end tests need network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping the ISN end-to-end test: ${why}`);
+const run = requireNetKvm('the ISN end-to-end test');
 
 const { dir, cleanup } = tempDir('ix-isn-');
 afterAll(cleanup);

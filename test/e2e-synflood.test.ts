@@ -9,15 +9,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
+import { requireNetKvm } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { netnsUnavailable } from '../src/nic/netns.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`end-to-end tests need network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping the SYN flood end-to-end test: ${why}`);
+const run = requireNetKvm('the SYN flood end-to-end test');
 
 const { dir, cleanup } = tempDir('ix-synflood-');
 afterAll(cleanup);

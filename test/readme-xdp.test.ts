@@ -7,13 +7,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
-import { netnsUnavailable } from '../src/nic/netns.js';
+import { requireNetKvm } from './kvm-env.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`the README's XDP story needs network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping the README's XDP story: ${why}`);
+const run = requireNetKvm("the README's XDP story");
 
 const NAMESPACES = ['ixlan', 'ixlan-peer'];
 

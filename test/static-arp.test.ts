@@ -13,15 +13,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireKvm, inCI } from './kvm-env.js';
+import { requireNetKvm } from './kvm-env.js';
 import { appElf, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
-import { cleanupStaleNetns, netnsUnavailable } from '../src/nic/netns.js';
+import { cleanupStaleNetns } from '../src/nic/netns.js';
 
-const why = netnsUnavailable();
-if (why && inCI) throw new Error(`the static ARP end-to-end test needs network namespaces and CI=true: ${why}`);
-const run = requireKvm() && !why;
-if (why && !inCI) console.warn(`skipping the static ARP end-to-end test: ${why}`);
+const run = requireNetKvm('the static ARP end-to-end test');
 
 const { dir, cleanup } = tempDir('ix-static-arp-');
 const CLIENT = resolve('test/fixtures/e2e/echo_client.py');

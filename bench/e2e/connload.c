@@ -245,10 +245,120 @@ static double pct(const uint64_t *h, uint64_t total, double p)
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
 
+/* The open wave's target and source addresses (set by worker() before the wave). */
+static const struct sockaddr_in *open_dst;
+static uint32_t open_src0;
+static int open_nsrc;
+
+/* A wave's two steps. start(id) begins connection id's step: 1 if it is now in flight, 0 if
+ * there was nothing to do. finish(id) handles an event on it: -1 not this wave's, 0 still
+ * waiting, 1 step over (failed), 2 step over and it counts. */
+struct wave_ops {
+    int (*start)(int id);
+    int (*finish)(int id);
+};
+
+static int open_start(int id)
+{
+    if (open_one(id, open_dst, open_src0 + (uint32_t)((base + id) % open_nsrc)) != 0) {
+        conns[id].state = C_FAILED;
+        conns[id].fd = -1;
+        errors++;
+    }
+    return conns[id].state == C_CONNECTING;
+}
+
+static int open_finish(int id)
+{
+    struct conn *c = &conns[id];
+    if (c->state != C_CONNECTING)
+        return -1;
+    int err = 0;
+    socklen_t el = sizeof(err);
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+        fail(id, "connect", err);
+        return 1;
+    }
+    struct epoll_event e2 = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e2);
+    c->state = C_IDLE;
+    return 2;
+}
+
+static int verify_start(int id) { return conns[id].state == C_IDLE && send_msg(id) == 0; }
+
+static int verify_finish(int id)
+{
+    if (conns[id].state != C_WAIT_ECHO)
+        return -1;
+    int r = on_readable(id);
+    return r == 0 ? 0 : r == 1 ? 2 : 1;
+}
+
+/* close: shut our side, then wait for the server's FIN and close */
+static int close_start(int id)
+{
+    struct conn *c = &conns[id];
+    if (c->state != C_IDLE)
+        return 0;
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        fail(id, "shutdown", errno);
+        return 0;
+    }
+    c->state = C_WAIT_FIN;
+    return 1;
+}
+
+static int close_finish(int id)
+{
+    struct conn *c = &conns[id];
+    if (c->state != C_WAIT_FIN)
+        return -1;
+    int r = on_readable(id);
+    if (r == 0)
+        return 0;
+    if (r != 2)
+        return 1;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->state = C_DONE;
+    return 2;
+}
+
+enum { EVN = 1024 };
+
+/* One wave over every connection of this worker, at most `parallel` steps in flight (a burst
+ * of every step at once would only measure the link's queue). Returns how many counted;
+ * *ns is the time the wave took (bounded by timeout_ns). */
+static int wave(const struct wave_ops *ops, int parallel, uint64_t timeout_ns, uint64_t *ns)
+{
+    struct epoll_event ev[EVN];
+    uint64_t t0 = now_ns();
+    int next = 0, inflight = 0, counted = 0;
+    while ((next < nconns || inflight > 0) && now_ns() - t0 < timeout_ns) {
+        for (; next < nconns && inflight < parallel; next++)
+            inflight += ops->start(next);
+        int n = epoll_wait(epfd, ev, EVN, 100);
+        for (int i = 0; i < n; i++) {
+            int r = ops->finish((int)ev[i].data.u32);
+            if (r <= 0)
+                continue;
+            inflight--;
+            counted += r == 2;
+        }
+    }
+    *ns = now_ns() - t0;
+    return counted;
+}
+
 /* One worker: connections [base, base + nconns) through every phase. */
 static int worker(struct shared *sh, const struct sockaddr_in *dst, uint32_t src0, int nsrc, int active, int parallel,
                   double dur, double timeout_s)
 {
+    static const struct wave_ops opening = {open_start, open_finish}, verifying = {verify_start, verify_finish},
+                                 closing = {close_start, close_finish};
     if (active > nconns)
         active = nconns;
     conns = calloc((size_t)nconns, sizeof(*conns));
@@ -257,80 +367,26 @@ static int worker(struct shared *sh, const struct sockaddr_in *dst, uint32_t src
         fprintf(stderr, "connload: out of memory or epoll_create1 failed\n");
         return 1;
     }
-    enum { EVN = 1024 };
     struct epoll_event ev[EVN];
     uint64_t timeout_ns = (uint64_t)(timeout_s * 1e9);
 
     /* 1. open: at most `parallel` connects in progress */
-    uint64_t t0 = now_ns();
-    int next = 0, pending = 0, opened = 0;
-    while ((next < nconns || pending > 0) && now_ns() - t0 < timeout_ns) {
-        while (next < nconns && pending < parallel) {
-            if (open_one(next, dst, src0 + (uint32_t)((base + next) % nsrc)) != 0) {
-                conns[next].state = C_FAILED;
-                conns[next].fd = -1;
-                errors++;
-            }
-            if (conns[next].state == C_CONNECTING)
-                pending++;
-            next++;
-        }
-        int n = epoll_wait(epfd, ev, EVN, 100);
-        for (int i = 0; i < n; i++) {
-            int id = (int)ev[i].data.u32;
-            struct conn *c = &conns[id];
-            if (c->state != C_CONNECTING)
-                continue;
-            int err = 0;
-            socklen_t el = sizeof(err);
-            getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            pending--;
-            if (err) {
-                fail(id, "connect", err);
-                continue;
-            }
-            struct epoll_event e2 = {.events = EPOLLIN, .data.u32 = (uint32_t)id};
-            epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e2);
-            c->state = C_IDLE;
-            opened++;
-        }
-    }
-    uint64_t t_open = now_ns() - t0;
-    
+    open_dst = dst;
+    open_src0 = src0;
+    open_nsrc = nsrc;
+    uint64_t t_open, t_verify, t_close;
+    int opened = wave(&opening, parallel, timeout_ns, &t_open);
     pthread_barrier_wait(&sh->barrier);
 
     /* 2. verify: every open connection echoes one message, `parallel` at a time */
-    t0 = now_ns();
-    int verified = 0, inflight = 0;
-    next = 0;
-    while ((next < nconns || inflight > 0) && now_ns() - t0 < timeout_ns) {
-        while (next < nconns && inflight < parallel) {
-            if (conns[next].state == C_IDLE && send_msg(next) == 0)
-                inflight++;
-            next++;
-        }
-        int n = epoll_wait(epfd, ev, EVN, 100);
-        for (int i = 0; i < n; i++) {
-            int id = (int)ev[i].data.u32;
-            if (conns[id].state != C_WAIT_ECHO)
-                continue;
-            int r = on_readable(id);
-            if (r != 0)
-                inflight--;
-            if (r == 1)
-                verified++;
-        }
-    }
-    uint64_t t_verify = now_ns() - t0;
-    
+    int verified = wave(&verifying, parallel, timeout_ns, &t_verify);
     pthread_barrier_wait(&sh->barrier);
 
     /* 3. load: `active` messages in flight, the subset rotating through every connection */
     uint64_t rtts = 0;
     double load_s = 0;
     if (dur > 0 && verified > 0) {
-        int cursor = 0;
-        inflight = 0;
+        int cursor = 0, inflight = 0;
         for (int k = 0; k < nconns && inflight < active; k++, cursor = (cursor + 1) % nconns)
             if (conns[cursor].state == C_IDLE && send_msg(cursor) == 0)
                 inflight++;
@@ -375,44 +431,8 @@ static int worker(struct shared *sh, const struct sockaddr_in *dst, uint32_t src
 
     pthread_barrier_wait(&sh->barrier);
 
-    /* 4. close: shut our side, wait for the server's FIN, close; `parallel` at a time, like
-     * the other phases (a burst of every FIN at once would only measure the link's queue) */
-    t0 = now_ns();
-    int waiting = 0, closed = 0;
-    next = 0;
-    while ((next < nconns || waiting > 0) && now_ns() - t0 < timeout_ns) {
-        while (next < nconns && waiting < parallel) {
-            struct conn *c = &conns[next];
-            if (c->state == C_IDLE) {
-                if (shutdown(c->fd, SHUT_WR) != 0) {
-                    fail(next, "shutdown", errno);
-                } else {
-                    c->state = C_WAIT_FIN;
-                    waiting++;
-                }
-            }
-            next++;
-        }
-        int n = epoll_wait(epfd, ev, EVN, 100);
-        for (int i = 0; i < n; i++) {
-            int id = (int)ev[i].data.u32;
-            struct conn *c = &conns[id];
-            if (c->state != C_WAIT_FIN)
-                continue;
-            int r = on_readable(id);
-            if (r == 0)
-                continue;
-            waiting--;
-            if (r == 2) {
-                epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-                close(c->fd);
-                c->fd = -1;
-                c->state = C_DONE;
-                closed++;
-            }
-        }
-    }
-    uint64_t t_close = now_ns() - t0;
+    /* 4. close: `parallel` at a time, like the other phases */
+    int closed = wave(&closing, parallel, timeout_ns, &t_close);
 
     pthread_mutex_lock(&sh->lock);
     struct totals *T = &sh->t;
