@@ -186,7 +186,9 @@ struct tcp_core {
     unsigned npcbs, half_max, half_open;  /* half_open of in_use are half-open */
     struct tcp_pcb *free_pcbs;
     struct tcp_pcb **hash;
-    uint32_t hash_mask;
+    uint32_t hash_mask;      /* buckets - 1 (a power of two) */
+    unsigned hash_shift;     /* 64 - log2(buckets) */
+    uint64_t hash_mul;       /* secret odd multiplier of the 4-tuple hash, from `key` */
     struct tcp_slice *slices, *free_slices;
     uint32_t nslices, slices_free;
     struct tcp_seg *segs;    /* record pool: segs[1 .. nsegs]; segs[0] unused ("none") */

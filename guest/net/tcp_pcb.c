@@ -36,6 +36,8 @@ static uint32_t hash_size(unsigned max_conns)
     return n;
 }
 
+static void rekey_hash(struct tcp_core *tc);
+
 static uint32_t nslices_for(unsigned max_conns) { return max_conns * 2 + 1024; }
 
 /* The half-open reserve: small pools (tests) get as many as they have connections. */
@@ -84,6 +86,7 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     p += ALIGN64(sizeof(struct tcp_pcb) * tc->npcbs);
     tc->hash = (struct tcp_pcb **)p;
     tc->hash_mask = hash_size(max_conns) - 1;
+    tc->hash_shift = 64 - (unsigned)__builtin_ctz(hash_size(max_conns));
     p += ALIGN64(sizeof(struct tcp_pcb *) * hash_size(max_conns));
     tc->slices = (struct tcp_slice *)p;
     tc->nslices = nslices_for(max_conns);
@@ -116,6 +119,7 @@ int tcp_core_init(struct net_core *c, void *mem, size_t mem_len, unsigned max_co
     tc->isn_secret = now * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)tc ^ ((uint64_t)c->cfg.addr << 17);
     tc->key.k0 = tc->isn_secret;
     tc->key.k1 = tc->isn_secret * 0xbf58476d1ce4e5b9ull ^ 0x94d049bb133111ebull;
+    rekey_hash(tc);
     tc->next_port = (uint16_t)(32768 + (tc->isn_secret % 28232));
     c->tcp = tc;
     return 0;
@@ -233,11 +237,38 @@ bool tcp_pcb_promote(struct net_core *c, struct tcp_pcb *p)
     return true;
 }
 
+/* The 4-tuple's bucket (the local address is the core's own, so the tuple is 64 bits):
+ * multiply-shift (Dietzfelbinger et al., 1997), the top bits of the tuple times a secret odd
+ * multiplier. For any two distinct tuples, the chance over the multiplier that they share a
+ * bucket is at most 2/buckets, so a peer that chooses its addresses and ports cannot aim them
+ * at one chain without knowing the per-boot secret. One multiply per lookup. */
 static uint32_t tuple_hash(const struct tcp_core *tc, uint32_t raddr, uint16_t rport, uint16_t lport)
 {
     uint64_t k = ((uint64_t)raddr << 32) | ((uint32_t)rport << 16) | lport;
-    k *= 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(k >> 32) & tc->hash_mask;
+    return (uint32_t)((k * tc->hash_mul) >> tc->hash_shift);
+}
+
+/* Derive the multiplier from the secret and put every hashed block in its new bucket (none
+ * at start-up; the secret is normally set before the first connection). */
+static void rekey_hash(struct tcp_core *tc)
+{
+    struct tcp_pcb *all = NULL;
+    for (uint32_t b = 0; b <= tc->hash_mask; b++)
+        while (tc->hash[b] != NULL) {
+            struct tcp_pcb *p = tc->hash[b];
+            tc->hash[b] = p->hnext;
+            p->hnext = all;
+            all = p;
+        }
+    static const uint64_t label = 0x746370686173682dull; /* "tcphash-": a domain apart from ISNs and cookies */
+    tc->hash_mul = siphash24(&tc->key, &label, 1) | 1;
+    while (all != NULL) {
+        struct tcp_pcb *p = all;
+        all = p->hnext;
+        uint32_t h = tuple_hash(tc, p->raddr, p->rport, p->lport);
+        p->hnext = tc->hash[h];
+        tc->hash[h] = p;
+    }
 }
 
 void tcp_pcb_hash(struct net_core *c, struct tcp_pcb *p)
@@ -367,6 +398,7 @@ void tcp_set_secret(struct net_core *c, uint64_t k0, uint64_t k1)
     c->tcp->key.k0 = k0;
     c->tcp->key.k1 = k1;
     c->tcp->isn_secret = k0 ^ k1;
+    rekey_hash(c->tcp);
 }
 
 uint16_t tcp_our_mss(const struct net_core *c) { return (uint16_t)(c->tcp->tun.mtu - 40); }

@@ -2,7 +2,8 @@
  * for is about 800 bytes per connection; 250 000 connections from 40 addresses x 6250 ports
  * all go into the pool, each is found again by its 4-tuple, the lookup chains stay short (the
  * table has a power of two buckets >= max_conns: load factor <= 1), the budget refuses one
- * more, and freeing them all leaves no block in use and no timer armed. */
+ * more, and freeing them all leaves no block in use and no timer armed. The lookup hash is
+ * keyed: tuples aimed at one bucket under one secret spread under another. */
 #include <stdlib.h>
 #include <string.h>
 #include "../../net/tcp_int.h"
@@ -16,6 +17,86 @@ static void sized_from_max_conns(void)
     size_t per = tcp_core_mem_size(CONNS) / CONNS;
     CHECK(per >= 700 && per <= 1024); /* the 1 KiB the config counts per connection covers it */
     CHECK(tcp_core_mem_size(2 * CONNS) > tcp_core_mem_size(CONNS) + (size_t)CONNS * 700);
+}
+
+/* The longest chain of the lookup table; *used = the non-empty buckets. */
+static uint64_t chains(const struct tcp_core *tc, uint64_t *used)
+{
+    uint64_t longest = 0;
+    *used = 0;
+    for (uint32_t h = 0; h <= tc->hash_mask; h++) {
+        uint64_t n = 0;
+        for (struct tcp_pcb *p = tc->hash[h]; p != NULL; p = p->hnext)
+            n++;
+        *used += n > 0;
+        if (n > longest)
+            longest = n;
+    }
+    return longest;
+}
+
+/* The inverse of an odd number modulo 2^64 (Newton's iteration doubles the correct bits). */
+static uint64_t inverse_odd(uint64_t a)
+{
+    uint64_t x = a;
+    for (int i = 0; i < 6; i++)
+        x *= 2 - a * x;
+    return x;
+}
+
+/* Someone who knew the multiplier could send tuples that all land in one bucket: with
+ * x_i = i * mul^-1 the products are 0, 1, 2, ..., whose top bits are all 0. They do pile up
+ * under that secret (so this test sees an unkeyed or leaked hash), and a new secret spreads
+ * them again, with every block still found (the table is rehashed). */
+#define AIMED 2000u
+static void lookup_hash_is_keyed(void)
+{
+    size_t len = net_core_mem_base() + tcp_core_mem_size(4096) + 4096;
+    uint8_t *mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
+    uint8_t *pool_mem = aligned_alloc(64, 64 * MBUF_SIZE + 64);
+    CHECK(mem != NULL && pool_mem != NULL);
+    struct mbuf_pool pool;
+    CHECK(mbuf_pool_init(&pool, pool_mem, 64 * MBUF_SIZE + 64) > 0);
+    struct net_core c;
+    struct net_config cfg = {.addr = TL_ADDR, .netmask = 0xffff0000u, .gateway = TL_PEER};
+    memcpy(cfg.mac, TL_MAC, 6);
+    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len, 4096), 0);
+    tcp_set_secret(&c, 0x0123456789abcdefull, 0xfedcba9876543210ull);
+    struct tcp_core *tc = c.tcp;
+    CHECK(tc->hash_mul & 1);
+    uint64_t inv = inverse_odd(tc->hash_mul);
+    CHECK_EQ(inv * tc->hash_mul, 1);
+
+    static struct tcp_pcb *aimed[AIMED];
+    for (uint32_t i = 0; i < AIMED; i++) {
+        uint64_t x = (uint64_t)(i + 1) * inv;
+        struct tcp_pcb *p = tcp_pcb_alloc(&c);
+        CHECK(p != NULL);
+        if (p == NULL)
+            return;
+        p->raddr = (uint32_t)(x >> 32);
+        p->rport = (uint16_t)(x >> 16);
+        p->lport = (uint16_t)x;
+        p->laddr = TL_ADDR;
+        p->state = TCPS_ESTABLISHED;
+        tcp_pcb_hash(&c, p);
+        aimed[i] = p;
+    }
+    uint64_t used;
+    CHECK_EQ(chains(tc, &used), AIMED); /* one chain: the attack works when the secret is known */
+
+    uint64_t before = tc->hash_mul;
+    tcp_set_secret(&c, 0x1111111122222222ull, 0x3333333344444444ull);
+    CHECK(tc->hash_mul != before);
+    CHECK(chains(tc, &used) <= 12);
+    CHECK(used > AIMED / 2);
+    for (uint32_t i = 0; i < AIMED; i++)
+        CHECK(tcp_pcb_lookup(&c, aimed[i]->raddr, aimed[i]->rport, aimed[i]->lport) == aimed[i]);
+    for (uint32_t i = 0; i < AIMED; i++)
+        tcp_pcb_free(&c, aimed[i]);
+    CHECK_EQ(tcp_conns_in_use(&c), 0);
+    free(mem);
+    free(pool_mem);
 }
 
 static void holds_and_finds_250k(void)
@@ -57,15 +138,7 @@ static void holds_and_finds_250k(void)
 
     /* chain lengths: a lookup walks at most a few blocks */
     struct tcp_core *tc = c.tcp;
-    uint64_t used = 0, longest = 0;
-    for (uint32_t h = 0; h <= tc->hash_mask; h++) {
-        uint64_t n = 0;
-        for (struct tcp_pcb *p = tc->hash[h]; p != NULL; p = p->hnext)
-            n++;
-        used += n > 0;
-        if (n > longest)
-            longest = n;
-    }
+    uint64_t used = 0, longest = chains(tc, &used);
     CHECK(tc->hash_mask + 1 >= CONNS);
     CHECK(longest <= 12);
     CHECK((double)CONNS / (double)used < 2.0); /* mean chain length over non-empty buckets */
@@ -84,5 +157,6 @@ int main(void)
 {
     CHECK_RUN(sized_from_max_conns);
     CHECK_RUN(holds_and_finds_250k);
+    CHECK_RUN(lookup_hash_is_keyed);
     return check_summary("tcp_scale_test");
 }
