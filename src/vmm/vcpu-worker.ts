@@ -113,6 +113,12 @@ function hypercall(gpa: number): boolean {
       return true;
     }
     case HC.idle:
+      // the app is gone and the core serves the network alone; with in-kernel wake-ups its
+      // halts never exit, so this is how the main thread learns the core is idle
+      if (cpuState() === CPU_STATE.appDone && !reportedIdle) {
+        reportedIdle = true;
+        post({ type: 'halted', cpu: d.cpu });
+      }
       return true;
     default:
       post({ type: 'bad-exit', cpu: d.cpu, what: `unknown hypercall ${nr}` });
