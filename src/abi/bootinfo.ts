@@ -47,6 +47,7 @@ export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   state: u32(0), platform: u32(4), tscKernelEntry: u64(8), tscNative: u64(16), tscAppEntry: u64(24),
   selftestCycles: u64(32), selftestIters: u64(40), bpollCalls: u64(48), callsExecuted: u64(56),
   logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80), protection: u32(88), appSince: u64(96),
+  irqNic: u64(104), irqTimer: u64(112),
 });
 
 export const BootInfo = defineStruct('ix_bootinfo', 9184, {

@@ -54,7 +54,12 @@ export interface RunOutcome extends MachineResult {
     /** gauges at the end: TCP connections and mbufs still in use (after a clean close, only
      * the buffers posted to the RX ring) */
     tcpConns: number; mbufsUsed: number;
+    /** idle halts, and the interrupts that ended them with in-kernel wake-ups (docs/wake.md): NIC irqfd, LAPIC timer */
+    halts: number; irqNic: number; irqTimer: number;
   }[];
+  /** how idle cores were woken ("kernel" or "user") and why */
+  wake: string;
+  wakeReason: string;
 }
 
 export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise<RunOutcome> {
@@ -206,7 +211,12 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
       copies: Number(r.stats.copies),
       tcpConns: Number(r.stats.tcpConns),
       mbufsUsed: Number(r.stats.mbufsUsed),
+      halts: Number(r.halts),
+      irqNic: Number(r.irqNic),
+      irqTimer: Number(r.irqTimer),
     })),
+    wake: m.wake.mode,
+    wakeReason: m.wake.reason,
     selftestSeconds: st,
   };
 }

@@ -6,6 +6,7 @@
  * decoding (guest-stats.ts).
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
@@ -151,7 +152,7 @@ export class Machine extends EventEmitter {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
-    this.wake = chooseWake(o.wake ?? 'auto', this.kvm, o.nic !== undefined);
+    this.wake = chooseWake(o.wake ?? 'auto', this.kvm, { hasNic: o.nic !== undefined, watchdog: (o.maxRunMs ?? 0) > 0, pvm: existsSync('/sys/module/kvm_pvm') });
     if (this.wake.mode === 'kernel') {
       try {
         this.vm.createIrqchip(); // before the vCPUs: they get an in-kernel LAPIC
@@ -225,6 +226,7 @@ export class Machine extends EventEmitter {
         data: {
           cpu: i,
           vmFd: this.vm!.fd,
+          kernelWake: this.kernelWake !== null,
           vcpuFd: v.fd,
           vcpuMmapSize: this.kvm!.vcpuMmapSize(),
           memBase: this.memAddr,

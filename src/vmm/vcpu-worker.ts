@@ -168,7 +168,7 @@ function run(): void {
         countExit('total');
         if (Atomics.exchange(control, cell(VCPU_CTRL.runaway), 0)) {
           vcpu.setImmediateExit(false); // the kick was the watchdog's, not a stop
-          injectRunaway(vcpu);
+          if (!d.kernelWake) injectRunaway(vcpu);
         }
         continue;
       }

@@ -39,17 +39,31 @@ export function kernelWakeCaps(kvm: Kvm): { name: string; ok: boolean }[] {
   ];
 }
 
+/** What the choice depends on besides the setting. */
+export interface WakeContext {
+  hasNic: boolean;
+  /** [app] max_run_ms is set (the runaway watchdog must interrupt a running app) */
+  watchdog: boolean;
+  /** the host is a kvm_pvm host */
+  pvm: boolean;
+}
+
+/** On PVM an in-kernel LAPIC interrupt reaches user mode only with the VIF's if_ set, which the kernel cannot set atomically with its return to the app (docs/wake.md). */
+const PVM_WATCHDOG = 'the runaway watchdog ([app] max_run_ms) cannot interrupt a PVM app through the in-kernel LAPIC';
+
 /** Pick the wake path for a dataplane; throws WakeError if "kernel" was asked for and cannot work. */
-export function chooseWake(setting: WakeSetting, kvm: Kvm, hasNic: boolean): WakeChoice {
+export function chooseWake(setting: WakeSetting, kvm: Kvm, ctx: WakeContext): WakeChoice {
   if (setting === 'user') return { mode: 'user', reason: 'configured: wake = "user"' };
   const missing = kernelWakeCaps(kvm).filter((c) => !c.ok).map((c) => `KVM_CAP_${c.name}`);
   if (setting === 'kernel') {
-    if (!hasNic) throw new WakeError('wake = "kernel" needs a [nic]: without one nothing wakes a halted core; remove the key or add a NIC');
+    if (!ctx.hasNic) throw new WakeError('wake = "kernel" needs a [nic]: without one nothing wakes a halted core; remove the key or add a NIC');
     if (missing.length) throw new WakeError(`wake = "kernel": this KVM lacks ${missing.join(', ')}; use wake = "auto" or "user"`);
+    if (ctx.watchdog && ctx.pvm) throw new WakeError(`wake = "kernel": ${PVM_WATCHDOG}; use wake = "auto" or "user", or drop max_run_ms`);
     return { mode: 'kernel', reason: 'configured: wake = "kernel"' };
   }
-  if (!hasNic) return { mode: 'user', reason: 'auto: no NIC, so nothing to wake a core with' };
+  if (!ctx.hasNic) return { mode: 'user', reason: 'auto: no NIC, so nothing to wake a core with' };
   if (missing.length) return { mode: 'user', reason: `auto: KVM lacks ${missing.join(', ')}` };
+  if (ctx.watchdog && ctx.pvm) return { mode: 'user', reason: `auto: ${PVM_WATCHDOG}` };
   return { mode: 'kernel', reason: 'auto: in-kernel irqchip and irqfd available' };
 }
 

@@ -88,7 +88,8 @@ struct ix_cpu_status {
     uint32_t pad1;
     uint64_t app_since;       /* with max_run_ms: the TSC when the kernel last entered the app,
                                  0 while the kernel runs (the host's runaway watchdog) */
-    uint64_t pad[2];
+    uint64_t irq_nic;         /* interrupts taken on IX_VECTOR_WAKE_NIC (in-kernel wake-ups) */
+    uint64_t irq_timer;       /* interrupts taken on IX_VECTOR_WAKE_TIMER (the core's LAPIC timer) */
 };
 
 #define IX_CPU_OFF 0
