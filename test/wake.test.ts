@@ -46,6 +46,8 @@ const CLIENT = resolve('test/fixtures/e2e/sparse_echo.py');
 const COUNT = Number(process.env.IX_WAKE_COUNT ?? 1500);
 const GAP_MS = 2;
 const IDLE_S = 3;
+/** share of one CPU the whole idle `ix run` may use (the nested run under TCG allows more) */
+const IDLE_CPU_MAX = Number(process.env.IX_WAKE_IDLE_CPU_MAX ?? 0.3);
 
 /** CPU seconds (user + system) the process has used so far, from /proc */
 function cpuSeconds(pid: number): number {
@@ -103,7 +105,7 @@ describe.runIf(run).each(['kernel', 'user'] as const)('wake = "%s"', (mode) => {
     // idle, the core still halts and wakes for its timers (at most 10 ms apart): >= 20/s
     expect(after[0]!.halts - before[0]!.halts).toBeGreaterThan(20 * IDLE_S);
     // a core that polled instead of halting would cost a whole CPU
-    expect(cpu).toBeLessThan(0.3);
+    expect(cpu).toBeLessThan(IDLE_CPU_MAX);
     if (mode === 'kernel') {
       expect(core.irqNic).toBeGreaterThan(COUNT / 4); // woken by the backend's irqfd
       expect(core.irqTimer).toBeGreaterThan(20 * IDLE_S); // and by its own LAPIC timer
