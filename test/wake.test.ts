@@ -41,7 +41,7 @@ if (why && !inCI) console.warn(`skipping wake tests: ${why}`);
 
 const { dir, cleanup } = tempDir('ix-wake-');
 afterAll(cleanup);
-const CLIENT = resolve('test/fixtures/e2e/sparse_echo.py');
+const CLIENT = resolve('bench/e2e/sparse_echo.py'); // also the client of `npm run bench -- wake`
 /** request/response pairs, one every GAP_MS: each one finds the core halted */
 const COUNT = Number(process.env.IX_WAKE_COUNT ?? 1500);
 const GAP_MS = 2;
