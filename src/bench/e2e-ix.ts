@@ -38,12 +38,13 @@ export interface IxXdp {
   clientNetns: string;
 }
 
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp): string {
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp, wake?: string): string {
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
     `name = ${q(app.name)}`,
     `cores = [${cpus.join(', ')}]`,
     `memory = ${q(app.memory ?? '256M')}`,
+    ...(wake !== undefined ? [`wake = ${q(wake)}`] : []),
     `[app]`,
     `path = ${q(app.elf)}`,
     `args = [${app.args.map(q).join(', ')}]`,

@@ -48,6 +48,8 @@ export interface E2eOptions {
   backendSpinUs?: number;
   /** the dataplane's NIC backends to measure, each against the same Linux (default ['tap']) */
   backends?: ('tap' | 'xdp')[];
+  /** the dataplane's `wake` (docs/wake.md; default: the config default, "auto") */
+  wake?: 'auto' | 'kernel' | 'user';
   log?: (msg: string) => void;
 }
 
@@ -74,7 +76,7 @@ export interface E2eRow {
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
-  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[] };
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'wake'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[]; wake?: string };
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -123,6 +125,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     kvConns: opts.kvConns ?? 32,
     backendSpinUs: opts.backendSpinUs ?? null,
     backends: opts.backends ?? ['tap'],
+    ...(opts.wake !== undefined ? { wake: opts.wake } : {}),
   };
   const log = opts.log ?? ((m: string) => console.error(m));
   const why = netnsUnavailable();
@@ -202,7 +205,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, x?: IxXdp) => {
     let dp: RunningIx;
     try {
-      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x), app.ports[0]!, 30_000, x);
+      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x, o.wake), app.ports[0]!, 30_000, x);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
       log(`  ix ${app.name} did not start: ${(e as Error).message}`);
@@ -415,5 +418,10 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   if (clientCpus !== undefined) o.clientCpus = clientCpus;
   if (echoConns !== undefined && echoConns.length) o.echoConns = echoConns;
   if (spin !== undefined) o.backendSpinUs = spin;
+  const wake = get('wake');
+  if (wake !== undefined) {
+    if (wake !== 'auto' && wake !== 'kernel' && wake !== 'user') throw new E2eBenchError(`--wake=${wake}: expected auto, kernel or user (docs/wake.md)`);
+    o.wake = wake;
+  }
   return o;
 }
