@@ -38,6 +38,7 @@ void lapic_init(struct percpu *c)
         wrmsr(MSR_X2APIC_LVT_TIMER, IX_VECTOR_WAKE_TIMER); /* one-shot */
     }
     c->lapic = 1;
+    kprintf("cpu%u: wakes in the host kernel: x2APIC on, %s LAPIC timer\n", c->id, c->lapic_deadline ? "TSC-deadline" : "one-shot");
 }
 
 void lapic_arm_timer(struct percpu *c, uint64_t us)
