@@ -4,6 +4,7 @@
  * every 1, 10 and 50 ms (bench/e2e/sparse_echo.py: random sizes, every byte checked, RTT
  * measured by the client around send + receive) against
  *   - the echo app with wake = "kernel" (in-kernel LAPIC, irqfd from the NIC backend),
+ *   - the same with halt_poll_us = 200 (KVM polls 200 µs before it blocks the halted vCPU),
  *   - the echo app with wake = "user" (the halt exits to the vCPU worker),
  *   - the echo app polling (idle_poll_us = 1 s: it never halts),
  *   - Linux: the epoll echo server (bench/e2e/epoll_echo.c) over a veth pair.
@@ -17,7 +18,7 @@ import { PACKAGE_ROOT, appElf } from '../control/paths.js';
 import { E2eBenchError, LinuxLink, buildE2eTools, runClient, startServer } from './e2e-proc.js';
 import { startIx, IX_ADDRESS } from './e2e-ix.js';
 
-export type WakeSide = 'ix wake=kernel' | 'ix wake=user' | 'ix polling' | 'linux';
+export type WakeSide = 'ix wake=kernel' | 'ix kernel+hpoll' | 'ix wake=user' | 'ix polling' | 'linux';
 
 export interface WakeDpRow {
   side: WakeSide;
@@ -83,12 +84,13 @@ export async function runWakeDataplaneBench(log: (s: string) => void = (s) => co
   let platform = 'unknown';
   const sides: [WakeSide, string][] = [
     ['ix wake=kernel', 'wake = "kernel"\nidle_poll_us = 0'],
+    ['ix kernel+hpoll', 'wake = "kernel"\nidle_poll_us = 0\nhalt_poll_us = 200'],
     ['ix wake=user', 'wake = "user"\nidle_poll_us = 0'],
     ['ix polling', 'idle_poll_us = 1000000'],
   ];
   try {
     for (const [side, extra] of sides) {
-      const dp = await startIx(echoConfig(dir, `benchwake${side.replace(/[^a-z]/g, '').slice(2, 8)}`, extra), PORT);
+      const dp = await startIx(echoConfig(dir, `benchwake${side.replace(/[^a-z]/g, '').slice(2, 12)}`, extra), PORT);
       let got: WakeDpRow[] = [];
       try {
         got = await gaps(side, dp.netns, dp.address, log);
