@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireKvm, inCI } from './kvm-env.js';
-import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
+import { appElf, ix, logRecords, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane } from './dataplane-proc.js';
 import { netnsUnavailable } from '../src/nic/netns.js';
 import { chooseWake, WakeError } from '../src/vmm/wake.js';
@@ -16,20 +16,15 @@ import { CAP, type Kvm } from '../src/kvm/index.js';
 
 describe('choosing the wake path', () => {
   const kvm = (missing: number[] = []) => ({ checkExtension: (cap: number) => (missing.includes(cap) ? 0 : 1) }) as unknown as Kvm;
-  const ctx = { hasNic: true, watchdog: false, pvm: true };
+  const ctx = { hasNic: true };
   it('"auto" takes the kernel path where KVM has IRQCHIP, IRQFD and IRQ_ROUTING and there is a NIC', () => {
     expect(chooseWake('auto', kvm(), ctx).mode).toBe('kernel');
     expect(chooseWake('auto', kvm([CAP.IRQFD]), ctx)).toEqual({ mode: 'user', reason: 'auto: KVM lacks KVM_CAP_IRQFD' });
     expect(chooseWake('auto', kvm(), { ...ctx, hasNic: false }).mode).toBe('user');
   });
-  it('"auto" keeps the user path for a runaway watchdog on PVM, not on hardware virtualization', () => {
-    expect(chooseWake('auto', kvm(), { ...ctx, watchdog: true }).reason).toMatch(/runaway watchdog .* PVM app/);
-    expect(chooseWake('auto', kvm(), { ...ctx, watchdog: true, pvm: false }).mode).toBe('kernel');
-  });
   it('"kernel" where it cannot work is an error that says what to change; "user" is always user', () => {
     expect(() => chooseWake('kernel', kvm([CAP.IRQCHIP]), ctx)).toThrow(/lacks KVM_CAP_IRQCHIP; use wake = "auto" or "user"/);
     expect(() => chooseWake('kernel', kvm(), { ...ctx, hasNic: false })).toThrow(WakeError);
-    expect(() => chooseWake('kernel', kvm(), { ...ctx, watchdog: true })).toThrow(/drop max_run_ms/);
     expect(chooseWake('user', kvm(), ctx)).toEqual({ mode: 'user', reason: 'configured: wake = "user"' });
   });
 });
@@ -62,6 +57,23 @@ function counters(name: string): Counters {
   expect(r.status, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as { counters: Counters }).counters;
 }
+
+// [app] max_run_ms with the in-kernel LAPIC: KVM_INTERRUPT is refused there, so the vCPU
+// worker injects the runaway interrupt as a vCPU event (docs/protection.md, docs/wake.md)
+describe.runIf(run)('a runaway app with wake = "kernel"', () => {
+  it('is stopped and reported; the other core goes on; the run ends once both cores are idle', () => {
+    const name = 'wakespin';
+    const r = ix(['run', writeConfig(dir, name, `name = "${name}"\ncores = 2\nwake = "kernel"\n[app]\npath = "${appElf('fault')}"\nargs = ["spin", "core=0"]\nmax_run_ms = 100\n[nic]\nnamespace = true\naddress = "10.10.0.2/24"\n`)]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/"wake":"kernel"/);
+    expect(r.stdout).toMatch(/core 1\] core 1: not the faulting core/);
+    const faults = logRecords(r.stderr).filter((x) => x.kind !== undefined && x.rip !== undefined);
+    expect(faults).toHaveLength(1);
+    expect(faults[0]).toMatchObject({ cpu: 0, kind: 'runaway app' });
+    expect(String(faults[0]!.symbol)).toMatch(/^spin(\+0x[0-9a-f]+)?$/);
+    expect(r.stderr).toMatch(new RegExp(`^ix: ${name}: no app left: 1 of 2 cores stopped their app after a fault$`, 'm'));
+  });
+});
 
 describe.runIf(run).each(['kernel', 'user'] as const)('wake = "%s"', (mode) => {
   it(`a halted core is woken by every one of ${COUNT} sparse requests, nothing lost; idle, it halts on its timer and costs ~no host CPU`, async () => {

@@ -6,7 +6,6 @@
  * decoding (guest-stats.ts).
  */
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
@@ -152,7 +151,7 @@ export class Machine extends EventEmitter {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
-    this.wake = chooseWake(o.wake ?? 'auto', this.kvm, { hasNic: o.nic !== undefined, watchdog: (o.maxRunMs ?? 0) > 0, pvm: existsSync('/sys/module/kvm_pvm') });
+    this.wake = chooseWake(o.wake ?? 'auto', this.kvm, { hasNic: o.nic !== undefined });
     if (this.wake.mode === 'kernel') {
       try {
         this.vm.createIrqchip(); // before the vCPUs: they get an in-kernel LAPIC
@@ -325,11 +324,6 @@ export class Machine extends EventEmitter {
         return readField1(CpuStatus, this.mem, at, 'state') === CPU_STATE.running ? readField1(CpuStatus, this.mem, at, 'appSince') : 0n;
       });
       for (const run of dog.sample(stamps, performance.now())) {
-        if (this.kernelWake) {
-          // an MSI to that core's runaway vector; the guest checks its own clock (runaway.c)
-          this.kernelWake.runaway(run.cpu);
-          continue;
-        }
         const base = run.cpu * VCPU_CTRL.cells;
         Atomics.store(this.control, base + VCPU_CTRL.runawayStamp, Number(run.stamp & 0xffffffffn) | 0);
         Atomics.store(this.control, base + VCPU_CTRL.runaway, 1);

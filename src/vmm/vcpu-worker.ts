@@ -144,7 +144,11 @@ function injectRunaway(vcpu: Vcpu): void {
   if (since === 0n || (Number(since & 0xffffffffn) | 0) !== seen) return; // the app returned meanwhile
   if (vcpu.getRegs().rip >= APP_VA_LIMIT) return; // in the kernel's entry path: not yet
   try {
-    vcpu.interrupt(VECTOR_RUNAWAY);
+    // with an in-kernel irqchip KVM_INTERRUPT is refused; an injected event is not (and,
+    // unlike an MSI, reaches a PVM app, whose VIF flag is clear: docs/wake.md)
+    if (d.kernelWake) {
+      if (!vcpu.injectInterrupt(VECTOR_RUNAWAY)) return; // something else in flight: next sample
+    } else vcpu.interrupt(VECTOR_RUNAWAY);
     countExit('runaway');
   } catch (e) {
     // EEXIST: one is already queued, which is as good
@@ -168,7 +172,7 @@ function run(): void {
         countExit('total');
         if (Atomics.exchange(control, cell(VCPU_CTRL.runaway), 0)) {
           vcpu.setImmediateExit(false); // the kick was the watchdog's, not a stop
-          if (!d.kernelWake) injectRunaway(vcpu);
+          injectRunaway(vcpu);
         }
         continue;
       }

@@ -13,7 +13,7 @@
  * PVM hosts (test/wake.test.ts) and expected on VT-x/AMD-V (standard KVM).
  */
 import { CAP, msiAddress, MP_STATE, type CpuidEntry, type GsiRoute, type Kvm, type Vcpu, type Vm } from '../kvm/index.js';
-import { VECTOR_RUNAWAY, VECTOR_WAKE_NIC } from '../abi/index.js';
+import { VECTOR_WAKE_NIC } from '../abi/index.js';
 import * as libc from '../sys/libc.js';
 import type { WakeSetting } from '../config/types.js';
 
@@ -42,14 +42,7 @@ export function kernelWakeCaps(kvm: Kvm): { name: string; ok: boolean }[] {
 /** What the choice depends on besides the setting. */
 export interface WakeContext {
   hasNic: boolean;
-  /** [app] max_run_ms is set (the runaway watchdog must interrupt a running app) */
-  watchdog: boolean;
-  /** the host is a kvm_pvm host */
-  pvm: boolean;
 }
-
-/** On PVM an in-kernel LAPIC interrupt reaches user mode only with the VIF's if_ set, which the kernel cannot set atomically with its return to the app (docs/wake.md). */
-const PVM_WATCHDOG = 'the runaway watchdog ([app] max_run_ms) cannot interrupt a PVM app through the in-kernel LAPIC';
 
 /** Pick the wake path for a dataplane; throws WakeError if "kernel" was asked for and cannot work. */
 export function chooseWake(setting: WakeSetting, kvm: Kvm, ctx: WakeContext): WakeChoice {
@@ -58,12 +51,10 @@ export function chooseWake(setting: WakeSetting, kvm: Kvm, ctx: WakeContext): Wa
   if (setting === 'kernel') {
     if (!ctx.hasNic) throw new WakeError('wake = "kernel" needs a [nic]: without one nothing wakes a halted core; remove the key or add a NIC');
     if (missing.length) throw new WakeError(`wake = "kernel": this KVM lacks ${missing.join(', ')}; use wake = "auto" or "user"`);
-    if (ctx.watchdog && ctx.pvm) throw new WakeError(`wake = "kernel": ${PVM_WATCHDOG}; use wake = "auto" or "user", or drop max_run_ms`);
     return { mode: 'kernel', reason: 'configured: wake = "kernel"' };
   }
   if (!ctx.hasNic) return { mode: 'user', reason: 'auto: no NIC, so nothing to wake a core with' };
   if (missing.length) return { mode: 'user', reason: `auto: KVM lacks ${missing.join(', ')}` };
-  if (ctx.watchdog && ctx.pvm) return { mode: 'user', reason: `auto: ${PVM_WATCHDOG}` };
   return { mode: 'kernel', reason: 'auto: in-kernel irqchip and irqfd available' };
 }
 
@@ -73,57 +64,43 @@ export function withTscDeadline(cpuid: CpuidEntry[], kvm: Kvm): CpuidEntry[] {
   return cpuid.map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx | (1 << 24)) >>> 0 } : e));
 }
 
-/** The eventfds of the kernel path: one per RX queue (the NIC backend writes it) and one per core for the runaway interrupt. */
+/** The eventfds of the kernel path: one per RX queue, which the NIC backend writes. */
 export interface KernelWake {
   wakeFds: number[];
-  runawayFds: number[];
-  /** raise the runaway interrupt on a core (from the main thread) */
-  runaway(cpu: number): void;
   close(): void;
 }
 
 /**
  * After the vCPUs exist (the irqchip was created before them): start the APs (an in-kernel
- * LAPIC holds them in wait-for-SIPI), route GSI q to core q's wake vector and GSI n+q to its
- * runaway vector as MSIs (destination APIC id = vCPU id), and bind one eventfd to each.
+ * LAPIC holds them in wait-for-SIPI), route GSI q to core q's wake vector as an MSI
+ * (destination APIC id = vCPU id), and bind one eventfd to each route. The runaway
+ * interrupt does not come this way: the vCPU worker injects it (Vcpu.injectInterrupt).
  */
 export function setupKernelWake(vm: Vm, vcpus: readonly Vcpu[], haltPollUs: number | null): KernelWake {
   const n = vcpus.length;
   for (const v of vcpus.slice(1)) v.setMpState(MP_STATE.RUNNABLE);
   if (haltPollUs !== null) vm.setHaltPollNs(haltPollUs * 1000);
   const routes: GsiRoute[] = [];
-  for (let q = 0; q < n; q++) {
-    routes.push({ gsi: q, type: 'msi', addressLo: msiAddress(q), data: VECTOR_WAKE_NIC });
-    routes.push({ gsi: n + q, type: 'msi', addressLo: msiAddress(q), data: VECTOR_RUNAWAY });
-  }
+  for (let q = 0; q < n; q++) routes.push({ gsi: q, type: 'msi', addressLo: msiAddress(q), data: VECTOR_WAKE_NIC });
   vm.setGsiRouting(routes);
   const fds: number[] = [];
-  const one = libc.mapAnon(4096);
-  new DataView(libc.view(one, 8)).setBigUint64(0, 1n, true);
   try {
-    for (let g = 0; g < 2 * n; g++) {
+    for (let q = 0; q < n; q++) {
       const fd = libc.makeEventfd();
       fds.push(fd);
-      vm.irqfd(g, fd);
+      vm.irqfd(q, fd);
     }
   } catch (e) {
     for (const fd of fds) libc.close(fd);
-    libc.unmap(one, 4096);
     throw e;
   }
   let open = true;
   return {
-    wakeFds: fds.slice(0, n),
-    runawayFds: fds.slice(n),
-    runaway(cpu: number) {
-      const fd = fds[n + cpu];
-      if (open && fd !== undefined) libc.write(fd, one, 8);
-    },
+    wakeFds: fds,
     close() {
       if (!open) return;
       open = false;
       for (const fd of fds) libc.close(fd);
-      libc.unmap(one, 4096);
     },
   };
 }
