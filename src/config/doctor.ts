@@ -66,7 +66,7 @@ function irqItem(f: NonNullable<HostFacts['irq']>): CheckItem {
   const wake = f.irqfdWakes ? `an irqfd wakes it (median ${f.wakeMedianUs ?? '?'} µs, real-mode probe guest)` : 'an irqfd did not wake it every time';
   const works = f.haltBlocksInKernel && f.irqfdWakes;
   const path = works
-    ? 'Informational: wake = "auto" wakes the idle cores of dataplanes with a NIC this way (not on PVM with [app] max_run_ms)'
+    ? 'Informational: wake = "auto" wakes the idle cores of dataplanes with a NIC this way'
     : 'Informational: wake = "auto" keeps waking idle cores through user space';
   return item('irqchip', title, works ? 'ok' : 'skip', `${capText}; ${hlt}; ${wake}. ${path} (docs/wake.md)`);
 }
