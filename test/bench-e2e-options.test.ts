@@ -5,8 +5,8 @@ import { e2eOptionsFromArgs } from '../src/bench/e2e.js';
 
 describe('bench e2e options', () => {
   it('parses every option', () => {
-    expect(e2eOptionsFromArgs(['--seconds=2', '--rounds=1', '--server-cpus=0,1', '--client-cpus=', '--conns=1,16', '--backend-spin-us=50', '--backend=tap,xdp', '--protection=pvm-host-switch'])).toEqual({
-      seconds: 2, rounds: 1, serverCpus: [0, 1], clientCpus: [], echoConns: [1, 16], backendSpinUs: 50, backends: ['tap', 'xdp'], protection: 'pvm-host-switch',
+    expect(e2eOptionsFromArgs(['--seconds=2', '--rounds=1', '--server-cpus=0,1', '--client-cpus=', '--conns=1,16', '--backend-spin-us=50', '--backend=tap,xdp', '--protection=pvm-host-switch', '--wake=kernel'])).toEqual({
+      seconds: 2, rounds: 1, serverCpus: [0, 1], clientCpus: [], echoConns: [1, 16], backendSpinUs: 50, backends: ['tap', 'xdp'], protection: 'pvm-host-switch', wake: 'kernel',
     });
     expect(e2eOptionsFromArgs([])).toEqual({});
   });
@@ -19,5 +19,6 @@ describe('bench e2e options', () => {
     expect(() => e2eOptionsFromArgs(['--seconds=0'])).toThrow(/--seconds=0/);
     expect(() => e2eOptionsFromArgs(['--backend=tap,tap'])).toThrow(/distinct NIC backends/);
     expect(() => e2eOptionsFromArgs(['--server-cpus='])).toThrow(/at least one CPU/);
+    expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
   });
 });

@@ -250,13 +250,13 @@ describe('in-kernel irqchip (informational; injected halt/wake probe)', () => {
     expect(f.irq).toEqual({ state: 'ok', caps, haltBlocksInKernel: true, irqfdWakes: true, wakeMedianUs: 42, error: null });
     const it = evaluate(f).checks.find((c) => c.id === 'irqchip')!;
     expect(it.status).toBe('ok');
-    expect(it.detail).toMatch(/irqchip, irqfd.*sleeps inside KVM_RUN; an irqfd wakes it \(median 42 µs.*Informational/);
+    expect(it.detail).toMatch(/irqchip, irqfd.*sleeps inside KVM_RUN; an irqfd wakes it \(median 42 µs.*Informational: wake = "auto" wakes the idle cores of dataplanes with a NIC this way/);
   });
 
   it('a HLT that still exits, a failed probe or a missing module are skips, and the report stays ok', async () => {
     const f = goodFacts();
     f.irq = await irqFacts(probe({ haltBlocksInKernel: false }));
-    expect(evaluate(f).checks.find((c) => c.id === 'irqchip')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/still exits to user space/) });
+    expect(evaluate(f).checks.find((c) => c.id === 'irqchip')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/still exits to user space.*keeps waking idle cores through user space/) });
     expect(evaluate(f).ok).toBe(true);
     f.irq = await irqFacts(probe({ error: 'the probe guest did not reach its HLT within 5 s' }));
     expect(evaluate(f).checks.find((c) => c.id === 'irqchip')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/did not reach its HLT/) });

@@ -87,6 +87,8 @@ const broken: Broken[] = [
   { what: 'batch string', toml: build({ top: { batch: '64' } }), path: 'batch', value: '64', problem: 'wrong type (string)', allowed: 'an integer from 1 to 1024' },
   { what: 'idle_poll_us negative', toml: build({ top: { idle_poll_us: -1 } }), path: 'idle_poll_us', value: -1, problem: 'out of range', allowed: 'from 0 to 1000000' },
   { what: 'idle_poll_us too big', toml: build({ top: { idle_poll_us: 2_000_000 } }), path: 'idle_poll_us', value: 2000000, problem: 'out of range', allowed: 'from 0 to 1000000' },
+  { what: 'wake interrupt', toml: build({ top: { wake: 'interrupt' } }), path: 'wake', value: 'interrupt', problem: 'not one of the allowed values', allowed: '"kernel" or "user"' },
+  { what: 'halt_poll_us too big', toml: build({ top: { halt_poll_us: 2_000_000 } }), path: 'halt_poll_us', value: 2000000, problem: 'out of range', allowed: 'from 0 to 1000000' },
   { what: 'protection ring0', toml: build({ top: { protection: 'ring0' } }), path: 'protection', value: 'ring0', problem: 'not one of the allowed values', allowed: '"page-tables" (alias "ring3")' },
   { what: 'unknown top key near miss', toml: build({ top: { cors: 2 } }), path: 'cors', value: 2, problem: 'unknown key; did you mean "cores"?', allowed: 'the keys at the top level: name, cores' },
   { what: 'unknown top key with dash', toml: build({ top: { 'idle-poll-us': 5 } }), path: 'idle-poll-us', value: 5, problem: 'did you mean "idle_poll_us"?', allowed: 'the keys at the top level' },
@@ -318,6 +320,8 @@ describe('valid configs resolve with defaults', () => {
       memoryBytes: 64 * 1024 * 1024,
       batch: 64,
       idlePollUs: 100,
+      wake: 'auto',
+      haltPollUs: null,
       protection: 'auto',
       app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0, maxRunMs: 0 },
       nic: null,
@@ -347,6 +351,8 @@ cores = [0, 1]
 memory = "1G"
 batch = 32
 idle_poll_us = 0
+wake = "user"
+halt_poll_us = 50
 protection = "none"
 
 [app]
@@ -384,6 +390,8 @@ level = "debug"
       memoryBytes: 1024 ** 3,
       batch: 32,
       idlePollUs: 0,
+      wake: 'user',
+      haltPollUs: 50,
       protection: 'none',
       app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0, maxRunMs: 500 },
       nic: {
@@ -546,6 +554,7 @@ describe('docs/config.md', () => {
       memory: DEFAULTS.memory,
       batch: DEFAULTS.batch,
       idle_poll_us: DEFAULTS.idlePollUs,
+      wake: DEFAULTS.wake,
       protection: DEFAULTS.protection,
       args: DEFAULTS.app.args,
       ports: DEFAULTS.app.ports,

@@ -119,6 +119,19 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
     expect(passed).toEqual([expect.stringMatching(/TCP connections, UDP datagrams and a \d+ MB echo/)]);
   });
 
+  it('a halted core was woken on both paths inside (in-kernel LAPIC + irqfd, and user space), nothing lost', () => {
+    const v = json<VitestJson>('vitest-wake.json');
+    const results = v.testResults.flatMap((t) => t.assertionResults);
+    const failed = results.filter((a) => a.status !== 'passed').map((a) => `${a.fullName ?? a.title}: ${a.status}`);
+    expect(failed, tail()).toEqual([]);
+    expect(v.numPendingTests + v.numTodoTests).toBe(0);
+    const passed = results.map((a) => a.fullName ?? a.title);
+    expect(passed).toEqual(expect.arrayContaining([
+      expect.stringMatching(/wake = "kernel" .*sparse requests, nothing lost/),
+      expect.stringMatching(/wake = "user" .*sparse requests, nothing lost/),
+    ]));
+  });
+
   it('the batched-trap benchmark ran inside on the native platform', () => {
     const t = json<TrapJson>('trap.json').trap;
     expect(t.platform).toBe('native');

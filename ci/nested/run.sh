@@ -25,7 +25,7 @@ repo="$(cd "$here/../.." && pwd)"
 out="${1:-$(mktemp -d /tmp/ix-nested-XXXXXX)}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-rm -f "$out/status" "$out/console.log" "$out/vitest.json" "$out/vitest-e2e.json" "$out/selftest.json" "$out/trap.json" "$out/summary.txt"
+rm -f "$out/status" "$out/console.log" "$out/vitest.json" "$out/vitest-e2e.json" "$out/vitest-wake.json" "$out/selftest.json" "$out/trap.json" "$out/summary.txt"
 die() { echo "nested/run: error: $*" >&2; exit 2; }
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing; install qemu-system-x86 (bash ci/install.sh)"

@@ -6,6 +6,8 @@
  * `ix stats`, and the rewrite of received payload addresses into the app's view. */
 #include "dataplane.h"
 #include "app.h"
+#include "hcall.h"
+#include "lapic.h"
 #include "platform.h"
 #include "x86.h"
 #include "../net/stack_env.h"
@@ -113,6 +115,8 @@ static void halt_until_work(struct percpu *c, struct dataplane *dp)
         return; /* frames already waiting */
     c->status->halts++;
     publish_stats(c, dp);
+    if (c->lapic)
+        lapic_arm_timer(c, wait); /* the host does not time this halt: the core's own timer does */
     uint64_t t0 = rdtsc();
     plat->halt(c);
     c->stats->idle_cycles += rdtsc() - t0;
@@ -140,6 +144,8 @@ void dp_app_gone(struct percpu *c)
 _Noreturn void dp_serve_without_app(struct percpu *c)
 {
     struct dataplane *dp = c->dp;
+    /* tell the host this core's app is gone for good (its halts may never exit to it) */
+    hcall(c, IX_HC_IDLE, 0, 0);
     for (;;) {
         net_events_begin(&dp->nc, c->app->events, 0);
         if (!poll_once(c, dp))

@@ -9,6 +9,7 @@
 #include "cpu.h"
 #include "dataplane.h"
 #include "hcall.h"
+#include "lapic.h"
 #include "mm.h"
 #include "platform.h"
 #include "protection.h"
@@ -84,6 +85,7 @@ _Noreturn void kmain(uint64_t bi_pa, uint64_t cpu)
             cpu_relax();
     }
     cpu_late_init(c);
+    lapic_init(c);
     dp_start(c);
     uint64_t khz = bi->tsc_khz ? bi->tsc_khz : 1;
     kprintf("cpu%u: platform=%s, native after %lu us, kernel ready after %lu us\n", c->id, plat->name,

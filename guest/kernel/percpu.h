@@ -55,6 +55,8 @@ struct percpu {
     uint32_t cpuid_7_ebx;              /* leaf 7 subleaf 0 EBX (0 if the leaf is absent) */
     int smap;                          /* CR4.SMAP is on (shared-page-table): smap_close() clears AC */
     uint64_t max_run_tsc;              /* [app] max_run_ms in TSC cycles, 0: no runaway watchdog */
+    uint8_t lapic;                     /* the LAPIC is enabled: in-kernel wake-ups (lapic.h) */
+    uint8_t lapic_deadline;            /* its timer runs in TSC-deadline mode (else one-shot) */
     struct ix_hcall hc __attribute__((aligned(64))); /* hypercall request buffer */
 };
 

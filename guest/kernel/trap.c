@@ -6,6 +6,7 @@
 #include "app.h"
 #include "console.h"
 #include "hcall.h"
+#include "lapic.h"
 #include "platform.h"
 #include "runaway.h"
 #include "x86.h"
@@ -137,6 +138,13 @@ void trap_dispatch(struct trap_frame *f)
     if (f->cs & 3)
         smap_close(this_cpu()); /* the app may have set AC before it trapped */
     if (f->vector >= 32) {
+        struct percpu *c = this_cpu();
+        if (c->lapic && f->vector != IX_VECTOR_SPURIOUS)
+            lapic_eoi(c); /* before anything that may not return */
+        if (f->vector == IX_VECTOR_WAKE_NIC)
+            c->status->irq_nic++;
+        else if (f->vector == IX_VECTOR_WAKE_TIMER)
+            c->status->irq_timer++;
         /* In the app: the host's runaway interrupt (or a late one: then the app goes on).
          * In the kernel: a wake-up, whose work is picked up by the loop that halted. */
         if (f->cs & 3) {

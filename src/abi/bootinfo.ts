@@ -28,6 +28,12 @@ export const CPU_STATE = { off: 0, booting: 1, running: 2, appDone: 3, panic: 4 
 export const PROTECTION = { 'page-tables': 0, none: 1, 'pvm-host-switch': 2, 'shared-page-table': 3, auto: 4 } as const;
 /** the vector the VMM injects to stop an app that ran [app] max_run_ms without returning */
 export const VECTOR_RUNAWAY = 32;
+/** bootinfo.wake: how an idle core is woken (IX_WAKE_*, docs/wake.md) */
+export const WAKE = { user: 0, kernel: 1 } as const;
+/** the MSI vector of a NIC queue's irqfd, and the guest's own LAPIC timer vector */
+export const VECTOR_WAKE_NIC = 33;
+export const VECTOR_WAKE_TIMER = 34;
+export const VECTOR_SPURIOUS = 47;
 export type ProtectionMode = keyof typeof PROTECTION;
 export const PROTECTION_NAMES: Record<number, ProtectionMode> = Object.fromEntries(Object.entries(PROTECTION).map(([k, v]) => [v, k as ProtectionMode]));
 
@@ -41,6 +47,7 @@ export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   state: u32(0), platform: u32(4), tscKernelEntry: u64(8), tscNative: u64(16), tscAppEntry: u64(24),
   selftestCycles: u64(32), selftestIters: u64(40), bpollCalls: u64(48), callsExecuted: u64(56),
   logDropped: u64(64), haltTimeoutUs: u64(72), halts: u64(80), protection: u32(88), appSince: u64(96),
+  irqNic: u64(104), irqTimer: u64(112),
 });
 
 export const BootInfo = defineStruct('ix_bootinfo', 9184, {
@@ -51,5 +58,5 @@ export const BootInfo = defineStruct('ix_bootinfo', 9184, {
   appStackSize: u64(424), appHeapSize: u64(432), appArgsLen: u32(440), maxRunMs: u32(444), appArgs: bytes(448, APP_ARGS_MAX),
   logRingPhys: u64(1472), logRingSize: u64(1480), cpu: nestedArray(1488, CpuStatus, MAX_CPUS),
   nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9128),
-  entropy: array('u64', 9136, 4), unixMs: u64(9168), tcpMaxConns: u32(9176),
+  entropy: array('u64', 9136, 4), unixMs: u64(9168), tcpMaxConns: u32(9176), wake: u32(9180),
 });

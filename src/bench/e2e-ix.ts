@@ -38,14 +38,15 @@ export interface IxXdp {
   clientNetns: string;
 }
 
-/** `protection`: the top-level `protection` key (absent: the config default, "auto"). */
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp, protection?: string): string {
+/** `top`: top-level keys of the config (absent: the config defaults, "auto" for both). */
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp, top: { protection?: string; wake?: string } = {}): string {
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
     `name = ${q(app.name)}`,
     `cores = [${cpus.join(', ')}]`,
     `memory = ${q(app.memory ?? '256M')}`,
-    ...(protection !== undefined ? [`protection = ${q(protection)}`] : []),
+    ...(top.protection !== undefined ? [`protection = ${q(top.protection)}`] : []),
+    ...(top.wake !== undefined ? [`wake = ${q(top.wake)}`] : []),
     `[app]`,
     `path = ${q(app.elf)}`,
     `args = [${app.args.map(q).join(', ')}]`,

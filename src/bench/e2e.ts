@@ -52,6 +52,8 @@ export interface E2eOptions {
   backends?: ('tap' | 'xdp')[];
   /** the dataplane's `protection` (default: the config default, "auto") */
   protection?: Protection;
+  /** the dataplane's `wake` (docs/wake.md; default: the config default, "auto") */
+  wake?: 'auto' | 'kernel' | 'user';
   log?: (msg: string) => void;
 }
 
@@ -78,7 +80,7 @@ export interface E2eRow {
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
-  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[]; protection: Protection };
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection' | 'wake'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[]; protection: Protection; wake?: string };
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -128,6 +130,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     backendSpinUs: opts.backendSpinUs ?? null,
     protection: opts.protection ?? 'auto',
     backends: opts.backends ?? ['tap'],
+    ...(opts.wake !== undefined ? { wake: opts.wake } : {}),
   };
   const log = opts.log ?? ((m: string) => console.error(m));
   const why = netnsUnavailable();
@@ -207,7 +210,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, x?: IxXdp) => {
     let dp: RunningIx;
     try {
-      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x, o.protection), app.ports[0]!, 30_000, x);
+      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x, { protection: o.protection, ...(o.wake !== undefined ? { wake: o.wake } : {}) }), app.ports[0]!, 30_000, x);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
       log(`  ix ${app.name} did not start: ${(e as Error).message}`);
@@ -426,5 +429,10 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   if (clientCpus !== undefined) o.clientCpus = clientCpus;
   if (echoConns !== undefined && echoConns.length) o.echoConns = echoConns;
   if (spin !== undefined) o.backendSpinUs = spin;
+  const wake = get('wake');
+  if (wake !== undefined) {
+    if (wake !== 'auto' && wake !== 'kernel' && wake !== 'user') throw new E2eBenchError(`--wake=${wake}: expected auto, kernel or user (docs/wake.md)`);
+    o.wake = wake;
+  }
   return o;
 }

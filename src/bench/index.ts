@@ -7,7 +7,9 @@
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
- *   wake   waking a halted vCPU: user-space path vs in-kernel irqchip + irqfd (docs/wake.md)
+ *   wake   waking a halted vCPU: user-space path vs in-kernel irqchip + irqfd (docs/wake.md),
+ *          then the echo dataplane at sparse traffic per wake path, polling and Linux
+ *          (result kind wake_dp); --probe-only skips the dataplane part
  *   conns  connections at scale: echo throughput and p99 at 1k-250k concurrent connections,
  *          ix and Linux epoll (docs/scale.md); options --counts=1000,10000 --seconds=N
  *   report [files…]  plots and tables of results files (default: the newest run of each kind)
@@ -97,6 +99,12 @@ for (const n of todo) {
     const r = await runWakeBench();
     results.wake = r;
     if (!json) printWakeBench(r);
+    if (!args.includes('--probe-only')) {
+      const { runWakeDataplaneBench, printWakeDataplaneBench } = await import('./wake-dataplane.js');
+      const d = await runWakeDataplaneBench();
+      results.wake_dp = d;
+      if (!json) printWakeDataplaneBench(d);
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { cpus, hostname, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 
-export const BENCH_KINDS = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake', 'elastic', 'conns'] as const;
+export const BENCH_KINDS = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake', 'wake_dp', 'elastic', 'conns'] as const;
 export type BenchKind = (typeof BENCH_KINDS)[number];
 
 export interface HostId {

@@ -14,6 +14,7 @@ import { med, type Metric, type RunRecord } from './report-history.js';
 import { barChart, lineChart, type LineSeries } from './report-svg.js';
 import type { TrapBenchResult } from './trap.js';
 import type { WakeBenchRow } from './wake.js';
+import type { WakeDpResult } from './wake-dataplane.js';
 
 export interface Plot {
   /** file name inside the report directory */
@@ -314,6 +315,10 @@ export function metricsFor(r: RunRecord): Metric[] {
     case 'wake':
       for (const w of r.result as WakeBenchRow[])
         if (w.wakeUs) out.push({ name: `wake ${w.route}${w.haltPollNs ? ` poll ${w.haltPollNs} ns` : ''}, idle ${w.idleMs} ms: median`, value: w.wakeUs.median, unit: 'µs' });
+      break;
+    case 'wake_dp':
+      for (const w of (r.result as WakeDpResult).rows)
+        if (w.rttUs) out.push({ name: `${w.side}, one request every ${w.gapMs} ms: RTT p50`, value: w.rttUs.p50, range: [w.rttUs.min, w.rttUs.p99], unit: 'µs' });
       break;
     case 'conns':
       for (const row of (r.result as ConnsBenchResult).rows)

@@ -54,7 +54,7 @@ program
     }
     try {
       const r = await runDataplane(cfg, { log, selftest: opts.selftest, startedWallMs, claim, metricsPort: opts.metricsPort ?? null });
-      const summary = { exitCode: r.exitCode, reason: r.reason, platform: r.platform, protection: r.protection, firstAppInstructionMs: r.firstAppInstructionMs, firstAppInstructionWallMs: r.firstAppInstructionWallMs, selftestSeconds: r.selftestSeconds, cpus: r.cpus, cores: r.cores };
+      const summary = { exitCode: r.exitCode, reason: r.reason, platform: r.platform, protection: r.protection, firstAppInstructionMs: r.firstAppInstructionMs, firstAppInstructionWallMs: r.firstAppInstructionWallMs, selftestSeconds: r.selftestSeconds, wake: r.wake, wakeReason: r.wakeReason, cpus: r.cpus, cores: r.cores };
       if (r.exitCode === 0) log.info(summary, `done: ${r.reason}`);
       else log.error(summary, `failed: ${r.reason}`);
       if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

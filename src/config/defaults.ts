@@ -7,6 +7,9 @@ export const DEFAULTS = {
   memoryBytes: 64 * 1024 * 1024,
   batch: 64,
   idlePollUs: 100,
+  wake: 'auto',
+  /** null: the KVM module's halt_poll_ns */
+  haltPollUs: null as number | null,
   protection: 'auto',
   app: {
     heap: '4M',
@@ -63,6 +66,8 @@ export const LIMITS = {
   batchMax: 1024,
   idlePollUsMin: 0,
   idlePollUsMax: 1_000_000,
+  haltPollUsMin: 0,
+  haltPollUsMax: 1_000_000,
   rssTableMin: 1,
   rssTableMax: 512,
   backendSpinUsMin: 0,
@@ -86,6 +91,8 @@ export const LIMITS = {
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 /** protection boundaries (docs/protection.md); the first is the default */
+/** how an idle core is woken (docs/wake.md) */
+export const WAKE_SETTINGS = ['auto', 'kernel', 'user'] as const;
 export const PROTECTIONS = ['auto', 'page-tables', 'pvm-host-switch', 'shared-page-table', 'none'] as const;
 /** earlier names still accepted in config files, and the mode each one means */
 export const PROTECTION_ALIASES = { ring3: 'page-tables' } as const;

@@ -53,7 +53,7 @@ function device(dev: HostFacts['kvm']): string {
   return `${dev.path} ${dev.mode ?? ''} ${dev.owner ?? ''}`.replace(/\s+/g, ' ').trim();
 }
 
-/** Informational: ix wakes idle cores from user space today; this says whether the kernel could. */
+/** Informational: whether `wake = "auto"` wakes idle cores in the host kernel here (docs/wake.md). */
 function irqItem(f: NonNullable<HostFacts['irq']>): CheckItem {
   const title = 'in-kernel irqchip';
   if (f.state !== 'ok') return item('irqchip', title, 'skip', `not known: ${f.error ?? 'not probed'}`);
@@ -64,7 +64,11 @@ function irqItem(f: NonNullable<HostFacts['irq']>): CheckItem {
   if (f.haltBlocksInKernel === null) return item('irqchip', title, 'skip', `${capText}; the halt/wake probe needs IRQCHIP and IRQFD`);
   const hlt = f.haltBlocksInKernel ? 'an idle HLT sleeps inside KVM_RUN' : 'an idle HLT still exits to user space';
   const wake = f.irqfdWakes ? `an irqfd wakes it (median ${f.wakeMedianUs ?? '?'} µs, real-mode probe guest)` : 'an irqfd did not wake it every time';
-  return item('irqchip', title, f.haltBlocksInKernel && f.irqfdWakes ? 'ok' : 'skip', `${capText}; ${hlt}; ${wake}. Informational: ix does not use it yet (docs/wake.md)`);
+  const works = f.haltBlocksInKernel && f.irqfdWakes;
+  const path = works
+    ? 'Informational: wake = "auto" wakes the idle cores of dataplanes with a NIC this way'
+    : 'Informational: wake = "auto" keeps waking idle cores through user space';
+  return item('irqchip', title, works ? 'ok' : 'skip', `${capText}; ${hlt}; ${wake}. ${path} (docs/wake.md)`);
 }
 
 export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false }): CheckReport {

@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile } from './schema.js';
 import { netMemoryIssue } from './netfit.js';
 import { closest } from './suggest.js';
-import type { DataplaneConfig, Protection } from './types.js';
+import type { DataplaneConfig, Protection, WakeSetting } from './types.js';
 import { macFromName, parseCidr, parseMac, parseRssKey, parseSize, formatIpv4 } from './values.js';
 
 export const INLINE_SOURCE = '<inline>';
@@ -128,6 +128,8 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
     memoryBytes: f.memory !== undefined ? parseSize(f.memory)! : DEFAULTS.memoryBytes,
     batch: f.batch ?? DEFAULTS.batch,
     idlePollUs: f.idle_poll_us ?? DEFAULTS.idlePollUs,
+    wake: f.wake ?? (DEFAULTS.wake as WakeSetting),
+    haltPollUs: f.halt_poll_us ?? DEFAULTS.haltPollUs,
     protection: resolveProtection(f.protection ?? DEFAULTS.protection),
     app: {
       path: resolvePath(baseDir, f.app.path),

@@ -4,7 +4,7 @@
 // for custom checks, carried in `params.problem`. Cross-field rules of the [nic] section
 // are a refinement of that section, so zod runs them only when its fields are valid.
 import * as z from 'zod';
-import { LIMITS, LOG_LEVELS, NIC_BACKENDS, PROTECTIONS, PROTECTION_ALIASES } from './defaults.js';
+import { LIMITS, LOG_LEVELS, NIC_BACKENDS, PROTECTIONS, PROTECTION_ALIASES, WAKE_SETTINGS } from './defaults.js';
 import {
   formatIpv4,
   isMulticastMac,
@@ -34,6 +34,8 @@ export const ALLOWED = {
   memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from ${sizeText(LIMITS.memoryMin)} to ${sizeText(LIMITS.memoryMax)}, a multiple of ${sizeText(LIMITS.memoryAlign)}`,
   batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
   idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
+  wake: '"auto" (in the host kernel where KVM offers an irqchip and irqfd and the dataplane has a NIC, else user space), "kernel" or "user"',
+  halt_poll_us: `an integer number of microseconds from ${LIMITS.haltPollUsMin} to ${LIMITS.haltPollUsMax}: how long KVM polls before it blocks a halted vCPU (with wake = "kernel")`,
   protection: '"auto" (the fastest mode that isolates memory and availability here), "page-tables" (alias "ring3"), "pvm-host-switch" (kvm_pvm hosts only; an app can crash its own core), "shared-page-table" (hardware virtualization only: one page table, U/S with SMEP and SMAP) or "none"',
   app: 'a table [app] with at least `path`',
   'app.path': 'a non-empty path to the application ELF, relative to the config file\'s directory or absolute',
@@ -310,6 +312,8 @@ export const fileSchema = z.strictObject({
   memory: memory.optional(),
   batch: intField(ALLOWED.batch, LIMITS.batchMin, LIMITS.batchMax).optional(),
   idle_poll_us: intField(ALLOWED.idle_poll_us, LIMITS.idlePollUsMin, LIMITS.idlePollUsMax).optional(),
+  wake: stringIn(ALLOWED.wake, WAKE_SETTINGS).optional(),
+  halt_poll_us: intField(ALLOWED.halt_poll_us, LIMITS.haltPollUsMin, LIMITS.haltPollUsMax).optional(),
   protection: stringIn(ALLOWED.protection, [...PROTECTIONS, ...(Object.keys(PROTECTION_ALIASES) as (keyof typeof PROTECTION_ALIASES)[])]).optional(),
   app: appSchema,
   nic: nicSchema.optional(),

@@ -1,9 +1,10 @@
 // The resolved dataplane config: what the rest of the control plane codes against.
 // Defaults are applied, paths are absolute, sizes are bytes, names are camelCase.
-import type { LOG_LEVELS, PROTECTIONS } from './defaults.js';
+import type { LOG_LEVELS, PROTECTIONS, WAKE_SETTINGS } from './defaults.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type Protection = (typeof PROTECTIONS)[number];
+export type WakeSetting = (typeof WAKE_SETTINGS)[number];
 
 export interface NicConfig {
   /** the resolved backend: "auto" became "xdp" (an interface was given) or "tap" */
@@ -41,6 +42,10 @@ export interface DataplaneConfig {
   memoryBytes: number;
   batch: number;
   idlePollUs: number;
+  /** how an idle core is woken (docs/wake.md) */
+  wake: WakeSetting;
+  /** KVM halt polling in µs; null: the module's default */
+  haltPollUs: number | null;
   protection: Protection;
   app: {
     path: string;

@@ -54,7 +54,12 @@ export interface RunOutcome extends MachineResult {
     /** gauges at the end: TCP connections and mbufs still in use (after a clean close, only
      * the buffers posted to the RX ring) */
     tcpConns: number; mbufsUsed: number;
+    /** idle halts, and the interrupts that ended them with in-kernel wake-ups (docs/wake.md): NIC irqfd, LAPIC timer */
+    halts: number; irqNic: number; irqTimer: number;
   }[];
+  /** how idle cores were woken ("kernel" or "user") and why */
+  wake: string;
+  wakeReason: string;
 }
 
 export async function runDataplane(cfg: DataplaneConfig, o: RunOptions): Promise<RunOutcome> {
@@ -96,6 +101,8 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     memBytes: cfg.memoryBytes,
     batch: cfg.batch,
     idlePollUs: cfg.idlePollUs,
+    wake: cfg.wake,
+    haltPollUs: cfg.haltPollUs,
     protection: cfg.protection,
     appHeapSize: cfg.app.heapBytes,
     appSharedSize: cfg.app.sharedBytes,
@@ -157,8 +164,8 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     const x = n.handle.xdp;
     const on = x ? `${x.ifname} (AF_XDP, ${x.sockets} socket(s), ${x.copyMode} mode, ${x.xdpMode} XDP)` : n.tapName;
     log.info(
-      { backend: cfg.nic!.backend, backendReason: cfg.nic!.backendReason, tap: n.tapName, interface: x?.ifname ?? null, xdp: x ?? null, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs, kicksInKernel: m.kicksInKernel },
-      `NIC up: ${cfg.nic!.address} on ${on}${where}; backend ${cfg.nic!.backend} (${cfg.nic!.backendReason})` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
+      { backend: cfg.nic!.backend, backendReason: cfg.nic!.backendReason, tap: n.tapName, interface: x?.ifname ?? null, xdp: x ?? null, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs, kicksInKernel: m.kicksInKernel, wake: m.wake.mode, wakeReason: m.wake.reason },
+      `NIC up: ${cfg.nic!.address} on ${on}${where}; backend ${cfg.nic!.backend} (${cfg.nic!.backendReason}); wake ${m.wake.mode === 'kernel' ? 'in the host kernel' : 'through user space'} (${m.wake.reason})` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),
     );
   }
   let started = 0;
@@ -204,7 +211,12 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
       copies: Number(r.stats.copies),
       tcpConns: Number(r.stats.tcpConns),
       mbufsUsed: Number(r.stats.mbufsUsed),
+      halts: Number(r.halts),
+      irqNic: Number(r.irqNic),
+      irqTimer: Number(r.irqTimer),
     })),
+    wake: m.wake.mode,
+    wakeReason: m.wake.reason,
     selftestSeconds: st,
   };
 }

@@ -66,6 +66,8 @@ export const IOCTL = {
   KVM_SET_CPUID2: iow(KVMIO, 0x90, LAYOUT.kvm_cpuid2.size),
   KVM_GET_MP_STATE: ior(KVMIO, 0x98, LAYOUT.kvm_mp_state.size),
   KVM_SET_MP_STATE: iow(KVMIO, 0x99, LAYOUT.kvm_mp_state.size),
+  KVM_GET_VCPU_EVENTS: ior(KVMIO, 0x9f, LAYOUT.kvm_vcpu_events.size),
+  KVM_SET_VCPU_EVENTS: iow(KVMIO, 0xa0, LAYOUT.kvm_vcpu_events.size),
 } as const;
 
 export type IoctlName = keyof typeof IOCTL;

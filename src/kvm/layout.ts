@@ -60,6 +60,13 @@ export const LAYOUT = {
   kvm_irq_level: { size: 8, fields: { irq: 0, level: 4 } },
   kvm_enable_cap: { size: 104, fields: { cap: 0, flags: 4, args: 8 } },
   kvm_mp_state: { size: 4, fields: { mp_state: 0 } },
+  kvm_vcpu_events: {
+    size: 64,
+    fields: {
+      'exception.injected': 0, 'exception.pending': 3, 'interrupt.injected': 8, 'interrupt.nr': 9, 'interrupt.soft': 10,
+      'nmi.injected': 12, flags: 20,
+    },
+  },
   kvm_irqchip: {
     size: 520,
     fields: {

@@ -57,6 +57,7 @@ export class Vcpu {
   private readonly irqBuf = Buffer.alloc(LAYOUT.kvm_interrupt.size);
   private readonly fpuBuf = Buffer.alloc(LAYOUT.kvm_fpu.size);
   private readonly mpBuf = Buffer.alloc(LAYOUT.kvm_mp_state.size);
+  private readonly eventsBuf = Buffer.alloc(LAYOUT.kvm_vcpu_events.size);
 
   private constructor(fd: number, readonly id: number, readonly mmapSize: number, owned: boolean) {
     if (!Number.isSafeInteger(mmapSize) || mmapSize < LAYOUT.kvm_run.size) {
@@ -197,6 +198,27 @@ export class Vcpu {
     if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw new RangeError(`interrupt vector ${vector} must be 0..255`);
     this.irqBuf.writeUInt32LE(vector, LAYOUT.kvm_interrupt.fields.irq);
     this.h.ptr('KVM_INTERRUPT', this.irqBuf, `vector ${vector}`);
+  }
+
+  /**
+   * Inject an external interrupt with KVM_GET/SET_VCPU_EVENTS: it is delivered on the next
+   * KVM_RUN like one KVM was in the middle of delivering, past the interrupt window and any
+   * LAPIC (with an in-kernel irqchip, where KVM_INTERRUPT is refused). Returns false, and
+   * changes nothing, while another exception, NMI or interrupt is already in flight. Only
+   * with this vCPU out of KVM_RUN (kick it first).
+   */
+  injectInterrupt(vector: number): boolean {
+    if (!Number.isInteger(vector) || vector < 32 || vector > 255) throw new RangeError(`interrupt vector ${vector} must be 32..255`);
+    const f = LAYOUT.kvm_vcpu_events.fields;
+    const b = this.eventsBuf;
+    this.h.ptr('KVM_GET_VCPU_EVENTS', b);
+    if (b[f['exception.injected']] || b[f['exception.pending']] || b[f['interrupt.injected']] || b[f['nmi.injected']]) return false;
+    b.writeUInt8(1, f['interrupt.injected']);
+    b.writeUInt8(vector, f['interrupt.nr']);
+    b.writeUInt8(0, f['interrupt.soft']);
+    b.writeUInt32LE(0, f.flags); // nothing else is to be set from this buffer
+    this.h.ptr('KVM_SET_VCPU_EVENTS', b, `interrupt ${vector}`);
+    return true;
   }
 
   /**

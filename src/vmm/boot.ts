@@ -60,6 +60,8 @@ export interface BootParams {
   maxRunMs?: number;
   /** TCP connections per dataplane core (0 or absent: the guest's default) */
   tcpMaxConns?: number;
+  /** how an idle core is woken (WAKE.*; absent: user space) */
+  wake?: number;
   /** bytes to set aside after the images for the host (NIC rings), not given to the guest allocator */
   reserveBytes?: number;
 }
@@ -190,6 +192,7 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
     appSharedSize: p.appSharedSize ?? 0,
     maxRunMs: p.maxRunMs ?? 0,
     tcpMaxConns: p.tcpMaxConns ?? 0,
+    wake: p.wake ?? 0,
     // a fresh secret per boot (the guest's ISN/SYN cookie key where it has no RDSEED/RDRAND)
     entropy: bootEntropy(),
     // the wall clock for the guest's apps (ix_app_info.unix_ms): the guest has no other

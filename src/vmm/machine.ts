@@ -11,7 +11,7 @@ import { takeVcpuWorkers } from './worker-pool.js';
 import { performance } from 'node:perf_hooks';
 import { KICK_SIGNAL, Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
-import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, BootInfo, CPU_STATE, CpuStatus, readField1, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
+import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, BootInfo, WAKE, CPU_STATE, CpuStatus, readField1, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
 import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
 import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
 import { Symbolizer, VCPU_CRASH_KIND, type AppFault } from './symbols.js';
@@ -23,6 +23,7 @@ import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic
 import type { WorkerMessage } from './messages.js';
 import { IRQCHIP_EXPERIMENT, createExperimentIrqchip, startExperimentTicks } from './irqchip-experiment.js';
 import { RunawayWatchdog, runawaySamplePeriodMs } from './runaway.js';
+import { chooseWake, setupKernelWake, withTscDeadline, type KernelWake, type WakeChoice, type WakeSetting } from './wake.js';
 
 export type { AppFault } from './symbols.js';
 export type { CoreStatsSample, CpuReport } from './guest-stats.js';
@@ -50,6 +51,10 @@ export interface MachineOptions {
   selftest?: boolean | 'short';
   /** [app] max_run_ms: stop an app that runs this long without returning (0 or absent: never) */
   maxRunMs?: number;
+  /** how an idle core is woken (config `wake`, docs/wake.md; absent: "auto") */
+  wake?: WakeSetting;
+  /** host-kernel halt polling in µs (config `halt_poll_us`; absent: the KVM module's default) */
+  haltPollUs?: number | null;
 }
 
 export type CpuOutcome =
@@ -90,6 +95,9 @@ export class Machine extends EventEmitter {
   private vm: Vm | null = null;
   private vcpus: Vcpu[] = [];
   private stopExperiment: (() => void) | null = null;
+  private kernelWake: KernelWake | null = null;
+  /** the wake path chosen at start (docs/wake.md) */
+  wake: WakeChoice = { mode: 'user', reason: 'not started' };
   private workers: Worker[] = [];
   private readonly workersGone = new Set<Worker>();
   private memAddr: libc.Addr = 0;
@@ -143,20 +151,31 @@ export class Machine extends EventEmitter {
     const o = this.opts;
     this.kvm = Kvm.open();
     this.vm = this.kvm.createVm();
+    this.wake = chooseWake(o.wake ?? 'auto', this.kvm, { hasNic: o.nic !== undefined });
+    if (this.wake.mode === 'kernel') {
+      try {
+        this.vm.createIrqchip(); // before the vCPUs: they get an in-kernel LAPIC
+      } catch (e) {
+        if (o.wake === 'kernel') throw e;
+        this.wake = { mode: 'user', reason: `auto: KVM_CREATE_IRQCHIP failed (${(e as Error).message})` };
+      }
+    }
     // Experiment only (docs/wake.md): an in-kernel irqchip changes where an idle HLT waits.
-    if (IRQCHIP_EXPERIMENT) createExperimentIrqchip(this.vm);
+    else if (IRQCHIP_EXPERIMENT) createExperimentIrqchip(this.vm);
     this.memAddr = libc.mapAnon(o.memBytes, { shared: true, noreserve: true });
     this.mem = new DataView(libc.view(this.memAddr, o.memBytes));
     const u8 = new Uint8Array(this.mem.buffer, this.mem.byteOffset, this.mem.byteLength);
     this.vm.setUserMemoryRegion({ slot: 0, flags: 0, guestPhysAddr: 0n, memorySize: BigInt(o.memBytes), userspaceAddr: BigInt(this.memAddr) });
 
-    const cpuid = this.kvm.supportedCpuid();
+    const supported = this.kvm.supportedCpuid();
+    const cpuid = this.wake.mode === 'kernel' ? withTscDeadline(supported, this.kvm) : supported;
     for (let i = 0; i < o.ncpus; i++) {
       const v = this.vm.createVcpu(i);
       this.vcpus.push(v);
       v.setCpuid(cpuid);
     }
-    if (IRQCHIP_EXPERIMENT) this.stopExperiment = startExperimentTicks(this.vm, this.vcpus);
+    if (this.wake.mode === 'kernel') this.kernelWake = setupKernelWake(this.vm, this.vcpus, o.haltPollUs ?? null);
+    else if (IRQCHIP_EXPERIMENT) this.stopExperiment = startExperimentTicks(this.vm, this.vcpus);
     this.tscKhz = this.vcpus[0]!.getTscKhz();
     const plan = prepareGuest(this.mem, u8, this.kernel, this.app, {
       memBytes: o.memBytes,
@@ -172,11 +191,17 @@ export class Machine extends EventEmitter {
       appSharedSize: o.appSharedSize ?? 0,
       maxRunMs: o.maxRunMs ?? 0,
       tcpMaxConns: o.tcpMaxConns ?? 0,
+      wake: WAKE[this.wake.mode],
       reserveBytes: o.nic ? NIC_RING_RESERVE : 0,
     });
     if (o.nic) {
-      this.nic = await attachDataplaneNic(o.nic, { base: this.memAddr, size: o.memBytes, view: this.mem }, plan.reserved, o.ncpus, (m) =>
-        this.emit('warning', `nic: ${m}`),
+      this.nic = await attachDataplaneNic(
+        o.nic,
+        { base: this.memAddr, size: o.memBytes, view: this.mem },
+        plan.reserved,
+        o.ncpus,
+        (m) => this.emit('warning', `nic: ${m}`),
+        this.kernelWake?.wakeFds,
       );
       // The guest's kick (`outl` to the notify port) goes straight to the backend's eventfd
       // in the host kernel. Without ioeventfd support the vCPU worker forwards it instead.
@@ -200,6 +225,7 @@ export class Machine extends EventEmitter {
         data: {
           cpu: i,
           vmFd: this.vm!.fd,
+          kernelWake: this.kernelWake !== null,
           vcpuFd: v.fd,
           vcpuMmapSize: this.kvm!.vcpuMmapSize(),
           memBase: this.memAddr,
@@ -405,6 +431,8 @@ export class Machine extends EventEmitter {
     }
     for (const v of this.vcpus) v.close();
     this.vm?.close();
+    this.kernelWake?.close(); // after the backend stopped writing them and the VM let go of its irqfds
+    this.kernelWake = null;
     this.kvm?.close();
     this.vcpus = [];
     this.vm = null;

@@ -3,6 +3,8 @@
 export interface VcpuWorkerData {
   cpu: number;
   vmFd: number;
+  /** in-kernel wake-ups: the VM has an irqchip, so interrupts go as MSIs, never KVM_INTERRUPT */
+  kernelWake: boolean;
   vcpuFd: number;
   vcpuMmapSize: number;
   memBase: number; // host address of guest-physical 0

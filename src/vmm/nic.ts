@@ -21,6 +21,8 @@ export async function attachDataplaneNic(
   ringArea: { start: number; end: number },
   nqueues: number,
   log: (msg: string) => void,
+  /** per RX queue: an eventfd the backend writes when it wakes that queue (irqfd; docs/wake.md) */
+  wakeFds?: number[],
 ): Promise<AttachedNic> {
   if (plan.nqueues !== nqueues)
     throw new AttachNicError(`the NIC plan has ${plan.nqueues} queue pairs but the VM ${nqueues} vCPUs; plan the NIC with the dataplane's core count`);
@@ -29,7 +31,7 @@ export async function attachDataplaneNic(
     ringArea,
     notifyPort: NIC_NOTIFY_PORT,
     bootInfo: { view: bootInfoView(mem.view), offset: BootInfo.at.nic },
-    backend: { log },
+    backend: { log, ...(wakeFds ? { wakeFds } : {}) },
   });
   return { ...nic, notifyPort: NIC_NOTIFY_PORT };
 }

@@ -113,6 +113,12 @@ function hypercall(gpa: number): boolean {
       return true;
     }
     case HC.idle:
+      // the app is gone and the core serves the network alone; with in-kernel wake-ups its
+      // halts never exit, so this is how the main thread learns the core is idle
+      if (cpuState() === CPU_STATE.appDone && !reportedIdle) {
+        reportedIdle = true;
+        post({ type: 'halted', cpu: d.cpu });
+      }
       return true;
     default:
       post({ type: 'bad-exit', cpu: d.cpu, what: `unknown hypercall ${nr}` });
@@ -138,7 +144,11 @@ function injectRunaway(vcpu: Vcpu): void {
   if (since === 0n || (Number(since & 0xffffffffn) | 0) !== seen) return; // the app returned meanwhile
   if (vcpu.getRegs().rip >= APP_VA_LIMIT) return; // in the kernel's entry path: not yet
   try {
-    vcpu.interrupt(VECTOR_RUNAWAY);
+    // with an in-kernel irqchip KVM_INTERRUPT is refused; an injected event is not (and,
+    // unlike an MSI, reaches a PVM app, whose VIF flag is clear: docs/wake.md)
+    if (d.kernelWake) {
+      if (!vcpu.injectInterrupt(VECTOR_RUNAWAY)) return; // something else in flight: next sample
+    } else vcpu.interrupt(VECTOR_RUNAWAY);
     countExit('runaway');
   } catch (e) {
     // EEXIST: one is already queued, which is as good

@@ -49,6 +49,17 @@
  * returning to the dataplane (docs/protection.md, "Runaway apps"). */
 #define IX_VECTOR_RUNAWAY 32
 
+/* How an idle core is woken (bootinfo.wake, docs/wake.md). USER: its HLT exits to the
+ * host's vCPU thread, which sleeps until the NIC backend has a frame or halt_timeout_us
+ * passes. KERNEL: the host created an in-kernel LAPIC; the core enables it (x2APIC), halts
+ * inside KVM_RUN and is woken by an MSI on IX_VECTOR_WAKE_NIC (an irqfd the NIC backend
+ * writes) or by its own LAPIC timer on IX_VECTOR_WAKE_TIMER. */
+#define IX_WAKE_USER 0
+#define IX_WAKE_KERNEL 1
+#define IX_VECTOR_WAKE_NIC 33
+#define IX_VECTOR_WAKE_TIMER 34
+#define IX_VECTOR_SPURIOUS 47 /* the LAPIC's spurious vector (last one in the kernel's IDT) */
+
 /* One loadable segment of the app, placed by the host in guest-physical memory. */
 struct ix_app_seg {
     uint64_t vaddr;  /* where the app expects it (page aligned by the loader) */
@@ -77,7 +88,8 @@ struct ix_cpu_status {
     uint32_t pad1;
     uint64_t app_since;       /* with max_run_ms: the TSC when the kernel last entered the app,
                                  0 while the kernel runs (the host's runaway watchdog) */
-    uint64_t pad[2];
+    uint64_t irq_nic;         /* interrupts taken on IX_VECTOR_WAKE_NIC (in-kernel wake-ups) */
+    uint64_t irq_timer;       /* interrupts taken on IX_VECTOR_WAKE_TIMER (the core's LAPIC timer) */
 };
 
 #define IX_CPU_OFF 0
@@ -146,7 +158,7 @@ struct ix_bootinfo {
      * the guest sizes its control blocks, lookup table and send records from it. 0: the
      * guest's default (DP_TCP_CONNS_DEFAULT). Checked by the guest (DP_TCP_CONNS_MAX). */
     uint32_t tcp_max_conns;
-    uint32_t pad2;
+    uint32_t wake;            /* IX_WAKE_*: how an idle core waits (chosen by the host) */
 };
 
 #endif
