@@ -30,6 +30,7 @@ export const ERROR_TABLE: Record<string, Rule> = {
   // the config and the host (ix run before anything is created)
   ConfigError: asIs,
   HostFitError: asIs,
+  WakeError: asIs, // wake = "kernel" where it cannot work
   // another dataplane holds the name or a pinned CPU
   RegistryError: refused,
   ConflictError: refused,
