@@ -7,6 +7,7 @@ import type { WorkerData } from './worker-data.js';
 import { GuestMemory } from './guest-memory.js';
 import * as libc from '../sys/libc.js';
 import { NicEngine } from './engine.js';
+import { SharedReta } from './reta.js';
 
 /** What the loop drives: the engine itself, or something composed around it. */
 export interface NicPoller {
@@ -24,6 +25,8 @@ export interface PollerEnv {
   stats: Float64Array;
   wake: (q: number) => void;
   log: (msg: string) => void;
+  /** the live redirection table's entries (reta.ts), when the backend shares one */
+  reta?: Int32Array;
 }
 
 /** Builds the packet mover of a backend (the TAP engine, the XDP engine) in the worker. */
@@ -41,6 +44,7 @@ function serve(init: WorkerData, make: MakePoller): void {
   const mem = new GuestMemory({ base: init.base, size: init.size });
   const poller = make(init, {
     mem,
+    ...(init.reta ? { reta: new SharedReta(init.reta, init.plan.nqueues).entries } : {}),
     stats: new Float64Array(init.stats),
     log: (msg) => port.postMessage({ type: 'log', msg }),
     wake: (q) => {

@@ -14,8 +14,9 @@ export class FrameSteering {
     private readonly mem: GuestMemory,
     rss: RssConfig,
     private readonly nq: number,
+    live?: Int32Array,
   ) {
-    this.rss = new RssSteering(rss, nq);
+    this.rss = new RssSteering(rss, nq, live);
   }
 
   /** Is the frame in chain c an ARP frame? (Ethertype in the first segment; else: no.) */

@@ -73,16 +73,22 @@ export function defaultReta(nqueues: number, size = 128): number[] {
 
 export class RssSteering {
   private readonly tz: Toeplitz;
-  private readonly reta: Uint16Array;
+  private readonly reta: Uint16Array | Int32Array;
   private readonly mask: number;
 
-  constructor(cfg: RssConfig, nqueues: number) {
+  /** `live`: the entries of a table the control plane rewrites while frames flow (reta.ts);
+   * its queues are checked by whoever writes it. Without it, cfg.reta is copied. */
+  constructor(cfg: RssConfig, nqueues: number, live?: Int32Array) {
     if (cfg.key.length !== IX_RSS_KEY_LEN) throw new RssConfigError(`RSS key has ${cfg.key.length} bytes, want ${IX_RSS_KEY_LEN}`);
     const n = cfg.reta.length;
     if (n < 1 || n > IX_RETA_MAX || (n & (n - 1)) !== 0)
       throw new RssConfigError(`redirection table has ${n} entries, want a power of two in 1..${IX_RETA_MAX}`);
     this.reta = Uint16Array.from(cfg.reta);
     for (const q of this.reta) if (q >= nqueues) throw new RssConfigError(`redirection table names queue ${q}, only ${nqueues} exist`);
+    if (live !== undefined) {
+      if (live.length !== n) throw new RssConfigError(`the live redirection table has ${live.length} entries, the plan ${n}`);
+      this.reta = live;
+    }
     this.tz = new Toeplitz(cfg.key);
     this.mask = n - 1;
   }

@@ -1,0 +1,164 @@
+/**
+ * Elastic cores (docs/scale.md): `ix scale <name> <n>` changes how many of a running
+ * dataplane's cores receive flows. Every core up to `[cores] max` exists from the start; a
+ * core is in use when the NIC's redirection table names its queue. Scaling rewrites the table
+ * with as few flow groups moved as possible (src/nic/reta.ts): growing gives the new cores
+ * their share of groups, shrinking hands the leaving cores' groups to the others, and a core
+ * left without a group halts and waits in the host.
+ *
+ * What is not built yet is moving the TCP state of live connections with their group (IX's
+ * flow-group migration): a group whose core holds connections would have its next segments
+ * delivered to a core that does not know them, which answers with a reset. So a change is
+ * refused while a core that would lose groups holds TCP connections, and says so.
+ */
+import { performance } from 'node:perf_hooks';
+import { groupsPerQueue, rebalanceReta, type SharedReta } from '../nic/reta.js';
+
+export class ScaleError extends Error {
+  override name = 'ScaleError';
+}
+
+/** One change of the core count, as `ix stats` and the metrics report it. */
+export interface ScaleEvent {
+  /** wall-clock time of the change (ISO 8601) */
+  at: string;
+  from: number;
+  to: number;
+  /** redirection table entries (flow groups) that changed queue */
+  groupsMoved: number;
+  /** time from the request to the rewritten table, ms */
+  ms: number;
+}
+
+export interface ElasticReport {
+  minCores: number;
+  maxCores: number;
+  activeCores: number;
+  /** flow groups (redirection table entries) per core; 0 = the core is parked */
+  groupsPerCore: number[];
+  scaleOps: number;
+  groupsMoved: number;
+  /** total time of the changes, ms */
+  scaleMsTotal: number;
+  /** requests refused (out of range, or live connections on a core that would lose groups) */
+  scaleRefused: number;
+  /** the latest changes, oldest first (at most EVENTS_KEPT) */
+  events: ScaleEvent[];
+}
+
+const EVENTS_KEPT = 32;
+
+export interface ScalerOptions {
+  name: string;
+  min: number;
+  max: number;
+  reta: SharedReta;
+  /** TCP connections each core holds now (index = core), from the guest's counters */
+  conns: () => number[];
+}
+
+export class CoreScaler {
+  private active: number;
+  private busy = false;
+  private ops = 0;
+  private moved = 0;
+  private msTotal = 0;
+  private refused = 0;
+  private readonly events: ScaleEvent[] = [];
+
+  constructor(private readonly o: ScalerOptions) {
+    if (o.min < 1 || o.min > o.max || o.max > o.reta.nqueues)
+      throw new ScaleError(`cores min ${o.min} / max ${o.max} with ${o.reta.nqueues} NIC queues: want 1 <= min <= max <= queues`);
+    const per = groupsPerQueue(o.reta.entries, o.reta.nqueues);
+    this.active = per.reduce((last, g, q) => (g > 0 ? q + 1 : last), 0);
+  }
+
+  get activeCores(): number {
+    return this.active;
+  }
+
+  report(): ElasticReport {
+    return {
+      minCores: this.o.min,
+      maxCores: this.o.max,
+      activeCores: this.active,
+      groupsPerCore: groupsPerQueue(this.o.reta.entries, this.o.reta.nqueues),
+      scaleOps: this.ops,
+      groupsMoved: this.moved,
+      scaleMsTotal: this.msTotal,
+      scaleRefused: this.refused,
+      events: [...this.events],
+    };
+  }
+
+  private refuse(msg: string): never {
+    this.refused++;
+    throw new ScaleError(msg);
+  }
+
+  /** Use `n` cores from now on. Resolves with what changed; rejects with ScaleError. */
+  scaleTo(n: unknown): ScaleEvent {
+    const t0 = performance.now();
+    const { name, min, max } = this.o;
+    if (typeof n !== 'number' || !Number.isInteger(n))
+      this.refuse(`the core count must be an integer from ${min} to ${max} (got ${JSON.stringify(n)})`);
+    if (min === max) this.refuse(`dataplane '${name}' has a fixed core count (${max}); give it [cores] min and max in its config to scale it`);
+    if (n < min || n > max) this.refuse(`${n} cores is outside dataplane '${name}''s [cores] min ${min} .. max ${max}; pick a count in that range`);
+    if (this.busy) this.refuse('another scale request is being applied; try again');
+    this.busy = true;
+    try {
+      const from = this.active;
+      const cur = this.o.reta.snapshot();
+      const next = rebalanceReta(cur, n);
+      const losers = new Map<number, number>(); // core -> groups it would give up
+      for (let i = 0; i < cur.length; i++) if (cur[i] !== next[i]) losers.set(cur[i]!, (losers.get(cur[i]!) ?? 0) + 1);
+      const conns = this.o.conns();
+      const busy = [...losers.keys()].filter((c) => (conns[c] ?? 0) > 0).sort((a, b) => a - b);
+      if (busy.length)
+        this.refuse(
+          `${busy.map((c) => `core ${c} holds ${conns[c]} TCP connection${conns[c] === 1 ? '' : 's'}`).join(', ')} in the flow groups that going from ${from} to ${n} cores would move; ` +
+            'moving live connections with their flow group (TCP state migration) is not implemented yet, so their peers would see resets: ' +
+            'scale when those connections have closed (`ix stats` shows the TCP connections per core)',
+        );
+      let groups = 0;
+      for (const c of losers.values()) groups += c;
+      if (groups > 0) this.o.reta.set(next);
+      this.active = n;
+      const ev: ScaleEvent = { at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0 };
+      this.ops++;
+      this.moved += groups;
+      this.msTotal += ev.ms;
+      this.events.push(ev);
+      if (this.events.length > EVENTS_KEPT) this.events.shift();
+      return ev;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/** Prometheus text of the elastic-core figures (appended to the per-core metrics). */
+export function elasticPrometheus(dataplane: string, r: ElasticReport): string {
+  const dp = `dataplane="${dataplane.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`;
+  const out = [
+    '# HELP ix_active_cores Cores that receive flow groups (the others are parked: halted, their vCPU waiting in the host).',
+    '# TYPE ix_active_cores gauge',
+    `ix_active_cores{${dp}} ${r.activeCores}`,
+    '# HELP ix_flow_groups Flow groups (RSS redirection table entries) each core receives.',
+    '# TYPE ix_flow_groups gauge',
+    ...r.groupsPerCore.map((g, c) => `ix_flow_groups{${dp},core="${c}"} ${g}`),
+    '# HELP ix_scale_operations_total Changes of the core count (ix scale).',
+    '# TYPE ix_scale_operations_total counter',
+    `ix_scale_operations_total{${dp}} ${r.scaleOps}`,
+    '# HELP ix_scale_refused_total Scale requests refused.',
+    '# TYPE ix_scale_refused_total counter',
+    `ix_scale_refused_total{${dp}} ${r.scaleRefused}`,
+    '# HELP ix_flow_groups_moved_total Flow groups moved to another core by scale operations.',
+    '# TYPE ix_flow_groups_moved_total counter',
+    `ix_flow_groups_moved_total{${dp}} ${r.groupsMoved}`,
+    '# HELP ix_scale_seconds_total Time spent applying scale operations.',
+    '# TYPE ix_scale_seconds_total counter',
+    `ix_scale_seconds_total{${dp}} ${(r.scaleMsTotal / 1000).toFixed(6)}`,
+  ];
+  return `${out.join('\n')}\n`;
+}
