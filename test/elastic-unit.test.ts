@@ -92,15 +92,15 @@ describe('CoreScaler', () => {
     const reta = SharedReta.create(defaultReta(min, 128), max);
     return { reta, s: new CoreScaler({ name: 'e', min, max, reta, conns: () => conns }) };
   };
-  it('scales 1 -> 2 -> 1 and reports each change', () => {
+  it('scales 1 -> 2 -> 1 and reports each change', async () => {
     const { reta, s } = make([0, 0]);
     expect(s.activeCores).toBe(1);
-    const up = s.scaleTo(2);
+    const up = await s.scaleTo(2);
     expect(up).toMatchObject({ from: 1, to: 2, groupsMoved: 64 });
     expect(groupsPerQueue(reta.entries, 2)).toEqual([64, 64]);
-    const down = s.scaleTo(1);
+    const down = await s.scaleTo(1);
     expect(down).toMatchObject({ from: 2, to: 1, groupsMoved: 64 });
-    expect(s.scaleTo(1)).toMatchObject({ from: 1, to: 1, groupsMoved: 0 });
+    expect(await s.scaleTo(1)).toMatchObject({ from: 1, to: 1, groupsMoved: 0 });
     const r = s.report();
     expect(r).toMatchObject({ minCores: 1, maxCores: 2, activeCores: 1, groupsPerCore: [128, 0], scaleOps: 3, groupsMoved: 128, scaleRefused: 0 });
     expect(r.events.map((e) => [e.from, e.to])).toEqual([[1, 2], [2, 1], [1, 1]]);
@@ -111,31 +111,31 @@ describe('CoreScaler', () => {
     expect(prom).toContain('ix_flow_groups_moved_total{dataplane="e"} 128');
     expect(prom).toContain('ix_scale_operations_total{dataplane="e"} 3');
   });
-  it('refuses counts outside min..max, non-integers and a fixed core count, saying what to do', () => {
+  it('refuses counts outside min..max, non-integers and a fixed core count, saying what to do', async () => {
     const { s } = make([0, 0, 0], 1, 3);
-    expect(() => s.scaleTo(4)).toThrow("4 cores is outside dataplane 'e''s [cores] min 1 .. max 3; pick a count in that range");
-    expect(() => s.scaleTo(0)).toThrow(ScaleError);
-    expect(() => s.scaleTo(1.5)).toThrow(/must be an integer from 1 to 3/);
-    expect(() => s.scaleTo('2')).toThrow(/must be an integer/);
+    await expect(s.scaleTo(4)).rejects.toThrow("4 cores is outside dataplane 'e''s [cores] min 1 .. max 3; pick a count in that range");
+    await expect(s.scaleTo(0)).rejects.toThrow(ScaleError);
+    await expect(s.scaleTo(1.5)).rejects.toThrow(/must be an integer from 1 to 3/);
+    await expect(s.scaleTo('2')).rejects.toThrow(/must be an integer/);
     expect(s.report().scaleRefused).toBe(4);
     const fixed = make([0, 0], 2, 2).s;
-    expect(() => fixed.scaleTo(2)).toThrow(/fixed core count \(2\); give it \[cores\] min and max/);
+    await expect(fixed.scaleTo(2)).rejects.toThrow(/fixed core count \(2\); give it \[cores\] min and max/);
   });
-  it('refuses to move groups off a core that holds TCP connections, and leaves the table alone', () => {
+  it('without a mover: refuses to move groups off a core that holds TCP connections, and leaves the table alone', async () => {
     const conns = [5, 0];
     const { reta, s } = make(conns);
     const before = reta.snapshot();
-    expect(() => s.scaleTo(2)).toThrow(/core 0 holds 5 TCP connections in the flow groups that going from 1 to 2 cores would move; moving live connections .* not implemented yet/);
+    await expect(s.scaleTo(2)).rejects.toThrow(/core 0 holds 5 TCP connections in the flow groups that going from 1 to 2 cores would move; moving live connections .* not implemented yet/);
     expect(reta.snapshot()).toEqual(before);
     expect(reta.generation).toBe(0);
     conns[0] = 0;
-    s.scaleTo(2);
+    await s.scaleTo(2);
     // shrinking moves only core 1's groups: connections on core 0 do not stand in the way
     conns[0] = 7;
     conns[1] = 1;
-    expect(() => s.scaleTo(1)).toThrow(/core 1 holds 1 TCP connection in/);
+    await expect(s.scaleTo(1)).rejects.toThrow(/core 1 holds 1 TCP connection in/);
     conns[1] = 0;
-    expect(s.scaleTo(1)).toMatchObject({ from: 2, to: 1, groupsMoved: 64 });
+    expect(await s.scaleTo(1)).toMatchObject({ from: 2, to: 1, groupsMoved: 64 });
   });
 });
 

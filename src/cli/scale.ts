@@ -23,11 +23,11 @@ export function registerScale(program: Command): void {
     .action(async (name: string, cores: number, o: { json?: boolean }) => {
       try {
         const e = findDataplane(new Registry(), name);
-        const r = (await request(e.socket, 'scale', 5000, { cores })) as ScaleEvent & { elastic: ElasticReport };
+        const r = (await request(e.socket, 'scale', 120_000, { cores })) as ScaleEvent & { elastic: ElasticReport };
         process.stdout.write(
           o.json
             ? `${JSON.stringify(r)}\n`
-            : `${e.name}: ${r.from} -> ${r.to} cores (${r.groupsMoved} flow groups moved in ${r.ms.toFixed(3)} ms); flow groups per core: ${r.elastic.groupsPerCore.join(' ')}\n`,
+            : `${e.name}: ${r.from} -> ${r.to} cores (${r.groupsMoved} flow groups moved in ${r.ms.toFixed(3)} ms, with ${r.connsMoved} TCP connections); flow groups per core: ${r.elastic.groupsPerCore.join(' ')}\n`,
         );
       } catch (err) {
         reportError(err, { cmd: 'ix scale', name });

@@ -13,6 +13,14 @@ import { startControlServer, startMetricsServer, type ControlOp } from './socket
 import { SampleHistory, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
 import { planNic } from '../nic/plan.js';
 import { CoreScaler, elasticPrometheus } from './scale.js';
+import { FlowGroupMover } from './migrate.js';
+import { NIC_WAKE_OFFSET } from '../nic/backend.js';
+
+/** Get a halted core back into its loop, as a frame for its queue would (src/nic/wait.ts). */
+function wakeCore(counters: Int32Array, core: number): void {
+  Atomics.add(counters, NIC_WAKE_OFFSET + core, 1);
+  Atomics.notify(counters, NIC_WAKE_OFFSET + core);
+}
 
 export class RunError extends Error {
   constructor(message: string) {
@@ -234,8 +242,12 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
   // elastic cores: the NIC (and its redirection table) exists once the machine has started
   let scaler: CoreScaler | null = null;
   const elastic = (): CoreScaler | null => {
-    if (!scaler && m.nic && cfg.cores.min < cfg.cores.count)
-      scaler = new CoreScaler({ name: cfg.name, min: cfg.cores.min, max: cfg.cores.count, reta: m.nic.handle.reta, conns: () => m.coreStats().map((c) => Number(c.tcpConns)) });
+    if (!scaler && m.nic && cfg.cores.min < cfg.cores.count) {
+      const h = m.nic.handle;
+      // the TAP backend holds a moving group's frames, so connections move with their group
+      const mover = h.xdp ? undefined : new FlowGroupMover({ view: () => m.guestView(), reta: h.reta, wake: (core) => wakeCore(h.wakeCounters, core) });
+      scaler = new CoreScaler({ name: cfg.name, min: cfg.cores.min, max: cfg.cores.count, reta: h.reta, conns: () => m.coreStats().map((c) => Number(c.tcpConns)), mover });
+    }
     return scaler;
   };
   // one sample a second, so that a stats request gets rates over the last second at once
@@ -279,8 +291,8 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
           if (cfg.cores.min === cfg.cores.count) throw new Error(`dataplane '${cfg.name}' has a fixed core count (${cfg.cores.count}); give it [cores] min and max in its config to scale it`);
           throw new Error('the dataplane is not running yet (starting): try again when `ix run` printed ready');
         }
-        const ev = s.scaleTo(req['cores']);
-        log.info({ by: 'ix scale', ...ev }, `cores in use: ${ev.from} -> ${ev.to} (${ev.groupsMoved} flow groups moved in ${ev.ms.toFixed(3)} ms)`);
+        const ev = await s.scaleTo(req['cores']);
+        log.info({ by: 'ix scale', ...ev }, `cores in use: ${ev.from} -> ${ev.to} (${ev.groupsMoved} flow groups and ${ev.connsMoved} TCP connections moved in ${ev.ms.toFixed(3)} ms)`);
         return { ...ev, elastic: s.report() };
       }
     }

@@ -6,13 +6,18 @@
  * their share of groups, shrinking hands the leaving cores' groups to the others, and a core
  * left without a group halts and waits in the host.
  *
- * What is not built yet is moving the TCP state of live connections with their group (IX's
- * flow-group migration): a group whose core holds connections would have its next segments
- * delivered to a core that does not know them, which answers with a reset. So a change is
- * refused while a core that would lose groups holds TCP connections, and says so.
+ * With a mover (migrate.ts: the TAP backend) a group's TCP connections move with it (IX's
+ * flow-group migration), a few groups at a time. Without one (the XDP backend holds no
+ * frames) a group whose core holds connections cannot move: its next segments would reach a
+ * core that does not know them, which answers with a reset. Then a change is refused while a
+ * core that would lose groups holds TCP connections, and says so.
  */
 import { performance } from 'node:perf_hooks';
 import { groupsPerQueue, rebalanceReta, type SharedReta } from '../nic/reta.js';
+import { MigrateError, type FlowGroupMover } from './migrate.js';
+
+/** flow groups moved per step (their connections go through one record array per core) */
+const GROUPS_PER_STEP = 16;
 
 export class ScaleError extends Error {
   override name = 'ScaleError';
@@ -28,6 +33,10 @@ export interface ScaleEvent {
   groupsMoved: number;
   /** time from the request to the rewritten table, ms */
   ms: number;
+  /** TCP connections that moved with their groups */
+  connsMoved: number;
+  /** of them, those the new core could not adopt (their peers see resets) */
+  connsFailed: number;
 }
 
 export interface ElasticReport {
@@ -42,6 +51,10 @@ export interface ElasticReport {
   scaleMsTotal: number;
   /** requests refused (out of range, or live connections on a core that would lose groups) */
   scaleRefused: number;
+  /** TCP connections moved with their flow groups, in all */
+  connsMoved: number;
+  /** live connections move with their groups (false: a change waits for them to close) */
+  migrates: boolean;
   /** the latest changes, oldest first (at most EVENTS_KEPT) */
   events: ScaleEvent[];
 }
@@ -55,6 +68,8 @@ export interface ScalerOptions {
   reta: SharedReta;
   /** TCP connections each core holds now (index = core), from the guest's counters */
   conns: () => number[];
+  /** moves connections with their groups; absent: refuse while a losing core holds any */
+  mover?: FlowGroupMover;
 }
 
 export class CoreScaler {
@@ -64,6 +79,7 @@ export class CoreScaler {
   private moved = 0;
   private msTotal = 0;
   private refused = 0;
+  private connsMoved = 0;
   private readonly events: ScaleEvent[] = [];
 
   constructor(private readonly o: ScalerOptions) {
@@ -87,6 +103,8 @@ export class CoreScaler {
       groupsMoved: this.moved,
       scaleMsTotal: this.msTotal,
       scaleRefused: this.refused,
+      connsMoved: this.connsMoved,
+      migrates: this.o.mover !== undefined,
       events: [...this.events],
     };
   }
@@ -97,7 +115,7 @@ export class CoreScaler {
   }
 
   /** Use `n` cores from now on. Resolves with what changed; rejects with ScaleError. */
-  scaleTo(n: unknown): ScaleEvent {
+  async scaleTo(n: unknown): Promise<ScaleEvent> {
     const t0 = performance.now();
     const { name, min, max } = this.o;
     if (typeof n !== 'number' || !Number.isInteger(n))
@@ -112,6 +130,7 @@ export class CoreScaler {
       const next = rebalanceReta(cur, n);
       const losers = new Map<number, number>(); // core -> groups it would give up
       for (let i = 0; i < cur.length; i++) if (cur[i] !== next[i]) losers.set(cur[i]!, (losers.get(cur[i]!) ?? 0) + 1);
+      if (this.o.mover) return await this.migrate(from, n, cur, next, t0);
       const conns = this.o.conns();
       const busy = [...losers.keys()].filter((c) => (conns[c] ?? 0) > 0).sort((a, b) => a - b);
       if (busy.length)
@@ -124,16 +143,55 @@ export class CoreScaler {
       for (const c of losers.values()) groups += c;
       if (groups > 0) this.o.reta.set(next);
       this.active = n;
-      const ev: ScaleEvent = { at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0 };
-      this.ops++;
-      this.moved += groups;
-      this.msTotal += ev.ms;
-      this.events.push(ev);
-      if (this.events.length > EVENTS_KEPT) this.events.shift();
-      return ev;
+      return this.record({ at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0, connsMoved: 0, connsFailed: 0 });
     } finally {
       this.busy = false;
     }
+  }
+
+  private record(ev: ScaleEvent): ScaleEvent {
+    this.ops++;
+    this.moved += ev.groupsMoved;
+    this.connsMoved += ev.connsMoved;
+    this.msTotal += ev.ms;
+    this.events.push(ev);
+    if (this.events.length > EVENTS_KEPT) this.events.shift();
+    return ev;
+  }
+
+  /** Move the groups that change core, with their connections, GROUPS_PER_STEP at a time. */
+  private async migrate(from: number, n: number, cur: number[], next: number[], t0: number): Promise<ScaleEvent> {
+    const pairs = new Map<string, { src: number; dst: number; entries: number[] }>();
+    for (let i = 0; i < cur.length; i++) {
+      if (cur[i] === next[i]) continue;
+      const k = `${cur[i]}>${next[i]}`;
+      let p = pairs.get(k);
+      if (!p) pairs.set(k, (p = { src: cur[i]!, dst: next[i]!, entries: [] }));
+      p.entries.push(i);
+    }
+    let groups = 0;
+    let conns = 0;
+    let failed = 0;
+    const total = [...pairs.values()].reduce((s, p) => s + p.entries.length, 0);
+    try {
+      for (const p of pairs.values()) {
+        for (let k = 0; k < p.entries.length; k += GROUPS_PER_STEP) {
+          const r = await this.o.mover!.move(p.entries.slice(k, k + GROUPS_PER_STEP), p.src, p.dst);
+          groups += r.groups;
+          conns += r.conns;
+          failed += r.failed;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof MigrateError)) throw e;
+      // what moved stays moved: each entry names one core, whichever it is
+      const per = groupsPerQueue(this.o.reta.entries, this.o.reta.nqueues);
+      this.active = per.reduce((last, g, q) => (g > 0 ? q + 1 : last), 0);
+      this.record({ at: new Date().toISOString(), from, to: this.active, groupsMoved: groups, ms: performance.now() - t0, connsMoved: conns, connsFailed: failed });
+      this.refuse(`moved ${groups} of ${total} flow groups (${conns} connections), then: ${e.message}`);
+    }
+    this.active = n;
+    return this.record({ at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0, connsMoved: conns, connsFailed: failed });
   }
 }
 
@@ -156,6 +214,9 @@ export function elasticPrometheus(dataplane: string, r: ElasticReport): string {
     '# HELP ix_flow_groups_moved_total Flow groups moved to another core by scale operations.',
     '# TYPE ix_flow_groups_moved_total counter',
     `ix_flow_groups_moved_total{${dp}} ${r.groupsMoved}`,
+    '# HELP ix_scale_connections_moved_total TCP connections moved to another core with their flow group.',
+    '# TYPE ix_scale_connections_moved_total counter',
+    `ix_scale_connections_moved_total{${dp}} ${r.connsMoved}`,
     '# HELP ix_scale_seconds_total Time spent applying scale operations.',
     '# TYPE ix_scale_seconds_total counter',
     `ix_scale_seconds_total{${dp}} ${(r.scaleMsTotal / 1000).toFixed(6)}`,

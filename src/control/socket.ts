@@ -70,6 +70,8 @@ export async function startControlServer(path: string, handle: ControlHandler, o
       }
       if (typeof op !== 'string' || !CONTROL_OPS.includes(op as ControlOp))
         return reply({ ok: false, error: `unknown op ${JSON.stringify(op)}; ops: ${CONTROL_OPS.join(', ')}` });
+      // the request is in: the op bounds its own time (a scale moves connections for seconds)
+      sock.setTimeout(0);
       Promise.resolve()
         .then(() => handle(op as ControlOp, req))
         .then(

@@ -260,8 +260,8 @@ export function renderElastic(e: ElasticReport): string {
   const last = e.events[e.events.length - 1];
   return (
     `cores in use: ${e.activeCores} of ${e.maxCores} (min ${e.minCores}); flow groups per core: ${e.groupsPerCore.join(' ')}\n` +
-    `scale operations: ${e.scaleOps} (${e.groupsMoved} flow groups moved, ${e.scaleMsTotal.toFixed(3)} ms in all; ${e.scaleRefused} refused)` +
-    (last ? `; last: ${last.from} -> ${last.to} cores at ${last.at}, ${last.groupsMoved} groups in ${last.ms.toFixed(3)} ms` : '') +
+    `scale operations: ${e.scaleOps} (${e.groupsMoved} flow groups and ${e.connsMoved} TCP connections moved, ${e.scaleMsTotal.toFixed(3)} ms in all; ${e.scaleRefused} refused)` +
+    (last ? `; last: ${last.from} -> ${last.to} cores at ${last.at}, ${last.groupsMoved} groups and ${last.connsMoved} connections in ${last.ms.toFixed(3)} ms` : '') +
     '\n'
   );
 }

@@ -96,7 +96,7 @@ export class NicEngine {
 
   /** One pass over all queue pairs. Returns the number of frames handled. */
   pollOnce(): number {
-    let work = 0;
+    let work = this.rx.releaseHeld();
     for (let q = 0; q < this.nq; q++) {
       work += this.tx.pass(q);
       work += this.rx.pass(q);

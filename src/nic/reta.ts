@@ -4,16 +4,23 @@
 // hash falls on it go to the queue (= core) it names. A core whose queue no entry names gets
 // no frames but ARP: it halts, and its vCPU waits in the host.
 //
-// Layout (Int32Array): [0] generation, bumped after every rewrite; [1] entries used; then the
-// entries. One writer (the main thread); the worker reads entries with plain loads (aligned
-// 32-bit values never tear) and sees a rewrite within one pass.
+// Layout (Int32Array): [0] generation, bumped after every rewrite; [1] entries used; [2] the
+// generation the worker last started a pass with; [3] 1 while the worker sleeps in poll(2);
+// then the entries. One writer of entries (the main thread); the worker reads them with plain
+// loads (aligned 32-bit values never tear). An entry is a queue, with RETA_HOLD added while
+// its flow group moves between cores (the worker then holds its frames, rx.ts).
 import { IX_RETA_MAX } from '../abi/nic.js';
+import { RETA_HOLD, RETA_QUEUE_MASK } from './toeplitz.js';
 
 export class RetaError extends Error {
   override name = 'RetaError';
 }
 
-const HDR = 2;
+const HDR = 4;
+const GEN = 0;
+const SIZE = 1;
+const SEEN = 2;
+const SLEEPING = 3;
 
 function check(entries: ArrayLike<number>, nqueues: number): void {
   const n = entries.length;
@@ -34,7 +41,7 @@ export class SharedReta {
   static create(initial: ArrayLike<number>, nqueues: number): SharedReta {
     check(initial, nqueues);
     const r = new SharedReta(new SharedArrayBuffer(4 * (HDR + initial.length)), nqueues);
-    r.cells[1] = initial.length;
+    r.cells[SIZE] = initial.length;
     r.entries.set(Array.from(initial));
     return r;
   }
@@ -48,11 +55,37 @@ export class SharedReta {
   }
 
   get generation(): number {
-    return Atomics.load(this.cells, 0);
+    return Atomics.load(this.cells, GEN);
   }
 
+  /** Worker: a pass starts; entries read from now on are at least this generation's. */
+  workerPass(): void {
+    Atomics.store(this.cells, SEEN, Atomics.load(this.cells, GEN));
+  }
+
+  /** Worker: about to sleep in poll(2) (true), or awake again (false). */
+  workerSleeping(on: boolean): void {
+    Atomics.store(this.cells, SLEEPING, on ? 1 : 0);
+  }
+
+  /** Has the worker stopped using entries older than generation g? (It started a pass
+   * with g or later, or it sleeps: its next pass reads the entries afresh.) */
+  seen(g: number): boolean {
+    return Atomics.load(this.cells, SEEN) - g >= 0 || Atomics.load(this.cells, SLEEPING) === 1;
+  }
+
+  /** Set one entry: a queue, with RETA_HOLD while its flow group moves. Bumps the generation. */
+  setEntry(i: number, value: number): number {
+    const q = value & RETA_QUEUE_MASK;
+    if (!Number.isInteger(i) || i < 0 || i >= this.entries.length) throw new RetaError(`no redirection table entry ${i} (0..${this.entries.length - 1})`);
+    if ((value & ~(RETA_QUEUE_MASK | RETA_HOLD)) !== 0 || q >= this.nqueues) throw new RetaError(`redirection table entry ${i} set to ${value}: not a queue of 0..${this.nqueues - 1}`);
+    Atomics.store(this.entries, i, value);
+    return Atomics.add(this.cells, GEN, 1) + 1;
+  }
+
+  /** The entries as queues (a held entry counts for the queue it names). */
   snapshot(): number[] {
-    return Array.from(this.entries);
+    return Array.from(this.entries, (v) => v & RETA_QUEUE_MASK);
   }
 
   /** Rewrite the table (same size) and bump the generation. */
@@ -60,14 +93,14 @@ export class SharedReta {
     if (next.length !== this.entries.length) throw new RetaError(`a table of ${next.length} entries for one of ${this.entries.length}`);
     check(next, this.nqueues);
     for (let i = 0; i < next.length; i++) Atomics.store(this.entries, i, next[i]!);
-    Atomics.add(this.cells, 0, 1);
+    Atomics.add(this.cells, GEN, 1);
   }
 }
 
 /** Entries per queue of a table (index = queue). */
 export function groupsPerQueue(reta: ArrayLike<number>, nqueues: number): number[] {
   const out = new Array<number>(nqueues).fill(0);
-  for (let i = 0; i < reta.length; i++) out[reta[i]!]! += 1;
+  for (let i = 0; i < reta.length; i++) out[reta[i]! & RETA_QUEUE_MASK]! += 1;
   return out;
 }
 

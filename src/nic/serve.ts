@@ -42,9 +42,10 @@ function serve(init: WorkerData, make: MakePoller): void {
   oneDv.setBigUint64(0, 1n, true);
   const pfdBase = one + 64;
   const mem = new GuestMemory({ base: init.base, size: init.size });
+  const reta = init.reta ? new SharedReta(init.reta, init.plan.nqueues) : undefined;
   const poller = make(init, {
     mem,
-    ...(init.reta ? { reta: new SharedReta(init.reta, init.plan.nqueues).entries } : {}),
+    ...(reta ? { reta: reta.entries } : {}),
     stats: new Float64Array(init.stats),
     log: (msg) => port.postMessage({ type: 'log', msg }),
     wake: (q) => {
@@ -63,6 +64,7 @@ function serve(init: WorkerData, make: MakePoller): void {
   port.postMessage({ type: 'ready', spinUs: backend.spinUs });
   let last = performance.now();
   while (Atomics.load(ctl, CTL_STOP) === 0) {
+    reta?.workerPass();
     if (poller.pollOnce() > 0) {
       last = performance.now();
       continue;
@@ -76,7 +78,9 @@ function serve(init: WorkerData, make: MakePoller): void {
       oneDv.setInt16(64 + 8 * i + 4, libc.POLLIN, true);
       oneDv.setInt16(64 + 8 * i + 6, 0, true);
     }
+    reta?.workerSleeping(true);
     libc.poll(pfdBase, all.length, backend.idleTimeoutMs);
+    reta?.workerSleeping(false);
     if (oneDv.getInt16(64 + 6, true) !== 0) libc.read(init.kickFd, one + 8, 8); // drain the kick counter
     last = performance.now();
   }

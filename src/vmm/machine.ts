@@ -347,6 +347,12 @@ export class Machine extends EventEmitter {
     return this.memAddr ? readCoreStats(this.mem, this.exits, this.opts.ncpus) : [];
   }
 
+  /** Guest memory from guest-physical 0 while the machine runs (the elastic cores' control
+   * cells live in its boot info page), null once it is torn down. */
+  guestView(): DataView | null {
+    return this.memAddr ? this.mem : null;
+  }
+
   /** Resolves when the run is over (all apps gone, a crash, or stop()). */
   wait(): Promise<MachineResult> {
     return this.finished;

@@ -10,6 +10,7 @@
 #ifndef IX_BOOTINFO_H
 #define IX_BOOTINFO_H
 
+#include "migrate.h"
 #include <stdint.h>
 #include "nic.h"
 #include "stats.h"
@@ -147,6 +148,9 @@ struct ix_bootinfo {
      * guest's default (DP_TCP_CONNS_DEFAULT). Checked by the guest (DP_TCP_CONNS_MAX). */
     uint32_t tcp_max_conns;
     uint32_t pad2;
+
+    /* elastic cores: one control cell per CPU (ix/migrate.h) */
+    struct ix_migrate_cell migrate[IX_MAX_CPUS];
 };
 
 #endif
