@@ -59,10 +59,10 @@ void dp_migrate_poll(struct percpu *c, struct dataplane *dp)
     switch (m->cmd) {
     case IX_MIG_HOLD:
         tcp_mig_hold(&dp->nc, &g);
-        tcp_mig_count(&dp->nc, &g, &total, &busy);
+        tcp_mig_count_why(&dp->nc, &g, &total, &busy, &failed);
         break;
     case IX_MIG_COUNT:
-        tcp_mig_count(&dp->nc, &g, &total, &busy);
+        tcp_mig_count_why(&dp->nc, &g, &total, &busy, &failed);
         break;
     case IX_MIG_EXPORT:
         drain_rx(c, dp);

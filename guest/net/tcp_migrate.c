@@ -45,25 +45,36 @@ void tcp_mig_hold(struct net_core *c, const struct tcp_mig_groups *g)
     }
 }
 
-static bool quiescent(const struct tcp_pcb *p)
+/* Why p cannot move now (TCP_MIGB_*), 0 if it can. */
+static uint32_t busy_why(const struct tcp_pcb *p)
 {
     if (p->state != TCPS_ESTABLISHED && p->state != TCPS_CLOSE_WAIT)
-        return false;
+        return TCP_MIGB_STATE;
     if (!p->synced || !p->accepted || p->app_closed || p->fin_queued)
-        return false;
+        return TCP_MIGB_APP;
     if (p->snd_una != p->snd_end || p->snd_max != p->snd_una || p->sq_head != NULL || p->sg_head != 0)
-        return false; /* bytes of the app's memory still queued or in flight */
-    if (p->posted_unread != 0 || p->ooo != NULL || p->pend_sent != 0)
-        return false; /* the app still reads, or has not heard that its bytes arrived */
-    if ((p->pend & (uint8_t)~PEND_EOF) != 0)
-        return false;
-    return p->rq_post == p->rq_head; /* nothing posted (rq_off then counts nothing read) */
+        return TCP_MIGB_SENDING; /* bytes of the app's memory still queued or in flight */
+    if (p->posted_unread != 0)
+        return TCP_MIGB_READING; /* the app still holds received bytes */
+    if (p->ooo != NULL)
+        return TCP_MIGB_OOO;
+    if (p->pend_sent != 0 || (p->pend & (uint8_t)~PEND_EOF) != 0)
+        return TCP_MIGB_EVENTS; /* the app has not heard everything yet */
+    return p->rq_post == p->rq_head ? 0 : TCP_MIGB_READING; /* nothing posted (rq_off then counts nothing read) */
 }
+
 
 void tcp_mig_count(struct net_core *c, const struct tcp_mig_groups *g, uint32_t *total, uint32_t *busy)
 {
+    tcp_mig_count_why(c, g, total, busy, NULL);
+}
+
+void tcp_mig_count_why(struct net_core *c, const struct tcp_mig_groups *g, uint32_t *total, uint32_t *busy, uint32_t *why)
+{
     struct tcp_core *tc = c->tcp;
     *total = *busy = 0;
+    if (why)
+        *why = 0;
     if (tc == NULL)
         return;
     for (unsigned i = 0; i < tc->npcbs; i++) {
@@ -71,8 +82,11 @@ void tcp_mig_count(struct net_core *c, const struct tcp_mig_groups *g, uint32_t 
         if (!p->in_use || p->state == TCPS_CLOSED || !tcp_mig_has(g, group_of(c, p)))
             continue;
         (*total)++;
-        if (!quiescent(p))
+        uint32_t w = busy_why(p);
+        if (w != 0)
             (*busy)++;
+        if (why)
+            *why |= w;
     }
 }
 

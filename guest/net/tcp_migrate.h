@@ -75,6 +75,15 @@ void tcp_mig_hold(struct net_core *c, const struct tcp_mig_groups *g);
 /* Connections of the groups on this core: *total, and of them how many are not quiescent. */
 void tcp_mig_count(struct net_core *c, const struct tcp_mig_groups *g, uint32_t *total, uint32_t *busy);
 
+/* The same, with the reasons (TCP_MIGB_*, or'ed) why connections are busy. */
+void tcp_mig_count_why(struct net_core *c, const struct tcp_mig_groups *g, uint32_t *total, uint32_t *busy, uint32_t *why);
+#define TCP_MIGB_STATE 0x01u   /* opening or closing */
+#define TCP_MIGB_APP 0x02u     /* not accepted yet, or closed by the app */
+#define TCP_MIGB_SENDING 0x04u /* bytes queued or in flight */
+#define TCP_MIGB_READING 0x08u /* the app holds received bytes */
+#define TCP_MIGB_OOO 0x10u     /* out-of-order data waits for a retransmission */
+#define TCP_MIGB_EVENTS 0x20u  /* events not yet posted to the app */
+
 /* Step 2: export every connection of the groups into recs (at most max). All of them must be
  * quiescent (tcp_mig_count's busy == 0): returns the number exported, or -IX_EAGAIN when one
  * is not (nothing exported), or -IX_ENOMEM when there are more than max. */

@@ -35,9 +35,9 @@ export interface MoverEnv {
   reta: SharedReta;
   /** get a halted core to run its loop (it reads its control cell there) */
   wake: (core: number) => void;
-  /** how long the connections of the groups may take to become ready to move (default 3 s) */
+  /** how long the connections of the groups may take to become ready to move (default 10 s) */
   drainTimeoutMs?: number;
-  /** how long one command may take (default 2 s) */
+  /** how long one command may take (default 10 s: a loaded host may not run the vCPU for a while) */
   commandTimeoutMs?: number;
 }
 
@@ -51,6 +51,13 @@ export interface MoveResult {
 }
 
 type Answer = { result: number; total: number; busy: number; failed: number };
+
+const WHY = ['opening or closing', 'not accepted yet or closed by the app', 'sending', 'the app holds received bytes', 'out-of-order data', 'events not posted yet'];
+/** The reasons the guest gave (bits of ix_migrate_cell.failed after HOLD/COUNT), in words. */
+export function busyWhy(bits: number): string {
+  const w = WHY.filter((_, i) => (bits >>> i) & 1);
+  return w.length ? w.join(', ') : 'no reason given';
+}
 
 const cellGpa = (core: number) => BOOTINFO_GPA + BootInfo.at.migrate + core * MigrateCell.size;
 const tick = () => new Promise<void>((r) => setImmediate(r));
@@ -75,7 +82,7 @@ export class FlowGroupMover {
     writeStruct(MigrateCell, this.mem(), at, { ...readStruct(MigrateCell, this.mem(), at), cmdSeq: seq });
     this.env.wake(core);
     const t0 = performance.now();
-    const limit = this.env.commandTimeoutMs ?? 2000;
+    const limit = this.env.commandTimeoutMs ?? 10_000;
     for (let i = 0; ; i++) {
       const c = readStruct(MigrateCell, this.mem(), at);
       if (c.doneSeq === seq) return { result: c.result, total: c.total, busy: c.busy, failed: c.failed };
@@ -102,7 +109,7 @@ export class FlowGroupMover {
     const t0 = performance.now();
     const bits = new Array<bigint>(8).fill(0n);
     for (const e of entries) bits[e >> 6]! |= 1n << BigInt(e & 63);
-    const drainLimit = this.env.drainTimeoutMs ?? 3000;
+    const drainLimit = this.env.drainTimeoutMs ?? 10_000;
     for (let attempt = 0; ; attempt++) {
       // 1-2: drain
       let a = await this.command(from, MIG_CMD.hold, bits);
@@ -111,7 +118,7 @@ export class FlowGroupMover {
           await this.command(from, MIG_CMD.cancel, bits);
           throw new MigrateError(
             `${a.busy} of the ${a.total} TCP connections of the flow groups on core ${from} did not become ready to move within ${drainLimit} ms ` +
-              '(still sending, or opening or closing); nothing of them was moved: try again',
+              `(${busyWhy(a.failed)}); nothing of them was moved: try again`,
           );
         }
         await sleep(1);

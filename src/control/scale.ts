@@ -17,7 +17,7 @@ import { groupsPerQueue, rebalanceReta, type SharedReta } from '../nic/reta.js';
 import { MigrateError, type FlowGroupMover } from './migrate.js';
 
 /** flow groups moved per step (their connections go through one record array per core) */
-const GROUPS_PER_STEP = 16;
+const GROUPS_PER_STEP = 8;
 
 export class ScaleError extends Error {
   override name = 'ScaleError';

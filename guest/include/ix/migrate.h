@@ -28,7 +28,10 @@ struct ix_migrate_cell {
     int32_t result;     /* guest: >= 0, or -IX_E* */
     uint32_t total;     /* guest: HOLD/COUNT: connections in the groups */
     uint32_t busy;      /* guest: HOLD/COUNT: of them, not ready to move yet */
-    uint32_t failed;    /* guest: IMPORT: connections that could not be adopted */
+    uint32_t failed;    /* guest: IMPORT: connections that could not be adopted; HOLD/COUNT:
+                           why the busy ones are busy (bits: 1 opening or closing, 2 not
+                           accepted or closed by the app, 4 sending, 8 the app holds received
+                           bytes, 16 out-of-order data, 32 events not posted yet) */
     uint64_t groups[8]; /* host: the flow groups, one bit per redirection table entry */
 };
 
