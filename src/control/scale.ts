@@ -136,7 +136,7 @@ export class CoreScaler {
       if (busy.length)
         this.refuse(
           `${busy.map((c) => `core ${c} holds ${conns[c]} TCP connection${conns[c] === 1 ? '' : 's'}`).join(', ')} in the flow groups that going from ${from} to ${n} cores would move; ` +
-            'moving live connections with their flow group (TCP state migration) is not implemented yet, so their peers would see resets: ' +
+            'this NIC backend (XDP) cannot hold a moving group\'s frames, so live connections cannot move with their flow group and their peers would see resets: ' +
             'scale when those connections have closed (`ix stats` shows the TCP connections per core)',
         );
       let groups = 0;
