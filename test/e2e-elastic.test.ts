@@ -54,7 +54,7 @@ async function scale(n: number): Promise<string> {
 }
 
 describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () => {
-  it(`scales 1 -> 2 -> 1 cores ${ROUNDS} times; every echo intact; frames follow the table; live connections are never moved`, async () => {
+  it(`scales 1 -> 2 -> 1 cores ${ROUNDS} times; every echo intact; frames follow the table; held connections move with their groups`, async () => {
     const cfg = writeConfig(
       dir,
       NAME,

@@ -39,6 +39,7 @@ export const ERROR_TABLE: Record<string, Rule> = {
   StatsError: failed,
   // ix scale: out of range, a fixed core count, live connections on a core that would lose groups
   ScaleError: failed,
+  MigrateError: failed,
   // starting or running the dataplane
   RunError: failed,
   MachineError: failed,
