@@ -29,6 +29,16 @@ const CONNS = 64;
 /** busy connections of the issue's test (IX_E2E_ELASTIC_CONNS changes it) */
 const BUSY = Number(process.env.IX_E2E_ELASTIC_CONNS ?? 1000);
 
+/** The echo dataplane with [cores] min = 1, max = 2 in a fresh namespace. */
+function elasticConfig(name: string, memory: string, heap: string): string {
+  return writeConfig(
+    dir,
+    name,
+    `name = "${name}"\nmemory = "${memory}"\n[cores]\nmin = 1\nmax = 2\n[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "${heap}"\nports = [7]\n` +
+      `[nic]\nnamespace = true\naddress = "10.10.0.2/24"\ngateway = "10.10.0.1"\n`,
+  );
+}
+
 function stats(): StatsReport {
   const r = ix(['stats', NAME, '--json']);
   expect(r.status, r.stderr).toBe(0);
@@ -55,13 +65,7 @@ async function scale(n: number): Promise<string> {
 
 describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () => {
   it(`scales 1 -> 2 -> 1 cores ${ROUNDS} times; every echo intact; frames follow the table; held connections move with their groups`, async () => {
-    const cfg = writeConfig(
-      dir,
-      NAME,
-      `name = "${NAME}"\nmemory = "256M"\n[cores]\nmin = 1\nmax = 2\n[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\nports = [7]\n` +
-        `[nic]\nnamespace = true\naddress = "10.10.0.2/24"\ngateway = "10.10.0.1"\n`,
-    );
-    const dp = await startDataplane(cfg, /echo: serving/);
+    const dp = await startDataplane(elasticConfig(NAME, '256M', '32M'), /echo: serving/);
     try {
       let s = stats();
       expect(s.elastic).toMatchObject({ minCores: 1, maxCores: 2, activeCores: 1, groupsPerCore: [128, 0], scaleOps: 0 });
@@ -134,13 +138,7 @@ describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () =>
 
   it(`keeps ${BUSY} connections busy with checked echoes while scaling 1 -> 2 -> 1 ${ROUNDS} times: every byte back in order, none reset`, async () => {
     const name = `${NAME}b`;
-    const cfg = writeConfig(
-      dir,
-      name,
-      `name = "${name}"\nmemory = "512M"\n[cores]\nmin = 1\nmax = 2\n[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "64M"\nports = [7]\n` +
-        `[nic]\nnamespace = true\naddress = "10.10.0.2/24"\ngateway = "10.10.0.1"\n`,
-    );
-    const dp = await startDataplane(cfg, /echo: serving/);
+    const dp = await startDataplane(elasticConfig(name, '512M', '64M'), /echo: serving/);
     const busy = spawn('ip', ['netns', 'exec', dp.netns, 'python3', CLIENT, 'busy', dp.address, '7', String(BUSY)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';

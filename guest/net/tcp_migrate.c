@@ -135,6 +135,15 @@ int tcp_mig_export(struct net_core *c, const struct tcp_mig_groups *g, struct tc
     return (int)n;
 }
 
+static void free_chain(struct mbuf *m)
+{
+    while (m != NULL) {
+        struct mbuf *x = m;
+        m = x->next;
+        mbuf_free(x);
+    }
+}
+
 int tcp_mig_import(struct net_core *c, const struct tcp_mig_rec *r)
 {
     struct tcp_core *tc = c->tcp;
@@ -152,11 +161,7 @@ int tcp_mig_import(struct net_core *c, const struct tcp_mig_rec *r)
         }
         struct mbuf *n = mbuf_alloc(c->pool);
         if (n == NULL) {
-            while (head != NULL) {
-                struct mbuf *x = head;
-                head = x->next;
-                mbuf_free(x);
-            }
+            free_chain(head);
             return -IX_ENOMEM;
         }
         uint32_t len = m->len - skip;
@@ -175,11 +180,7 @@ int tcp_mig_import(struct net_core *c, const struct tcp_mig_rec *r)
     }
     struct tcp_pcb *p = tcp_pcb_alloc(c);
     if (p == NULL) {
-        while (head != NULL) {
-            struct mbuf *x = head;
-            head = x->next;
-            mbuf_free(x);
-        }
+        free_chain(head);
         return -IX_ENOMEM;
     }
     tcp_pcb_init_conn(c, p);
@@ -232,10 +233,7 @@ int tcp_mig_import(struct net_core *c, const struct tcp_mig_rec *r)
 void tcp_mig_release(struct tcp_mig_rec *recs, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        while (recs[i].rq != NULL) {
-            struct mbuf *m = recs[i].rq;
-            recs[i].rq = m->next;
-            mbuf_free(m);
-        }
+        free_chain(recs[i].rq);
+        recs[i].rq = NULL;
     }
 }

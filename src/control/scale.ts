@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { groupsPerQueue, rebalanceReta, type SharedReta } from '../nic/reta.js';
 import { MigrateError, type FlowGroupMover } from './migrate.js';
+import { label } from './stats.js';
 
 /** flow groups moved per step (their connections go through one record array per core) */
 const GROUPS_PER_STEP = 8;
@@ -197,29 +198,20 @@ export class CoreScaler {
 
 /** Prometheus text of the elastic-core figures (appended to the per-core metrics). */
 export function elasticPrometheus(dataplane: string, r: ElasticReport): string {
-  const dp = `dataplane="${dataplane.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`;
+  const dp = `dataplane="${label(dataplane)}"`;
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, rows: [string, number | string][]) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...rows.map(([labels, v]) => `${name}{${dp}${labels}} ${v}`),
+  ];
   const out = [
-    '# HELP ix_active_cores Cores that receive flow groups (the others are parked: halted, their vCPU waiting in the host).',
-    '# TYPE ix_active_cores gauge',
-    `ix_active_cores{${dp}} ${r.activeCores}`,
-    '# HELP ix_flow_groups Flow groups (RSS redirection table entries) each core receives.',
-    '# TYPE ix_flow_groups gauge',
-    ...r.groupsPerCore.map((g, c) => `ix_flow_groups{${dp},core="${c}"} ${g}`),
-    '# HELP ix_scale_operations_total Changes of the core count (ix scale).',
-    '# TYPE ix_scale_operations_total counter',
-    `ix_scale_operations_total{${dp}} ${r.scaleOps}`,
-    '# HELP ix_scale_refused_total Scale requests refused.',
-    '# TYPE ix_scale_refused_total counter',
-    `ix_scale_refused_total{${dp}} ${r.scaleRefused}`,
-    '# HELP ix_flow_groups_moved_total Flow groups moved to another core by scale operations.',
-    '# TYPE ix_flow_groups_moved_total counter',
-    `ix_flow_groups_moved_total{${dp}} ${r.groupsMoved}`,
-    '# HELP ix_scale_connections_moved_total TCP connections moved to another core with their flow group.',
-    '# TYPE ix_scale_connections_moved_total counter',
-    `ix_scale_connections_moved_total{${dp}} ${r.connsMoved}`,
-    '# HELP ix_scale_seconds_total Time spent applying scale operations.',
-    '# TYPE ix_scale_seconds_total counter',
-    `ix_scale_seconds_total{${dp}} ${(r.scaleMsTotal / 1000).toFixed(6)}`,
+    ...metric('ix_active_cores', 'gauge', 'Cores that receive flow groups (the others are parked: halted, their vCPU waiting in the host).', [['', r.activeCores]]),
+    ...metric('ix_flow_groups', 'gauge', 'Flow groups (RSS redirection table entries) each core receives.', r.groupsPerCore.map((g, c) => [`,core="${c}"`, g])),
+    ...metric('ix_scale_operations_total', 'counter', 'Changes of the core count (ix scale).', [['', r.scaleOps]]),
+    ...metric('ix_scale_refused_total', 'counter', 'Scale requests refused.', [['', r.scaleRefused]]),
+    ...metric('ix_flow_groups_moved_total', 'counter', 'Flow groups moved to another core by scale operations.', [['', r.groupsMoved]]),
+    ...metric('ix_scale_connections_moved_total', 'counter', 'TCP connections moved to another core with their flow group.', [['', r.connsMoved]]),
+    ...metric('ix_scale_seconds_total', 'counter', 'Time spent applying scale operations.', [['', (r.scaleMsTotal / 1000).toFixed(6)]]),
   ];
   return `${out.join('\n')}\n`;
 }

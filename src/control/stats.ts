@@ -281,7 +281,8 @@ const EXIT_REASONS: { reason: string; of: (c: CoreCounters) => number }[] = [
   { reason: 'other', of: (c) => Math.max(0, c.exits - c.hypercallExits - c.kickExits - c.haltExits) },
 ];
 
-const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** A Prometheus label value, escaped. */
+export const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 /** Prometheus text exposition (version 0.0.4) of one dataplane's raw counters. */
 export function prometheusText(name: string, cores: CoreCounters[]): string {
