@@ -37,8 +37,12 @@ export interface MoverEnv {
   wake: (core: number) => void;
   /** how long the connections of the groups may take to become ready to move (default 10 s) */
   drainTimeoutMs?: number;
-  /** how long one command may take (default 10 s: a loaded host may not run the vCPU for a while) */
+  /** after how long a command that has not been answered is reported (default 10 s); the
+   * wait goes on: a command once written is run by the core sooner or later, and giving up
+   * on an export or import would strand the connections it moves */
   commandTimeoutMs?: number;
+  /** told once per command that takes longer than commandTimeoutMs */
+  onSlow?: (msg: string) => void;
 }
 
 export interface MoveResult {
@@ -72,7 +76,7 @@ export class FlowGroupMover {
     return v;
   }
 
-  /** One command to one core; resolves with its answer. */
+  /** One command to one core; resolves with its answer (rejects only if the dataplane stops). */
   private async command(core: number, cmd: number, groups: bigint[], peer = 0): Promise<Answer> {
     const at = cellGpa(core);
     const cur = readStruct(MigrateCell, this.mem(), at);
@@ -83,11 +87,15 @@ export class FlowGroupMover {
     this.env.wake(core);
     const t0 = performance.now();
     const limit = this.env.commandTimeoutMs ?? 10_000;
+    let told = false;
     for (let i = 0; ; i++) {
       const c = readStruct(MigrateCell, this.mem(), at);
       if (c.doneSeq === seq) return { result: c.result, total: c.total, busy: c.busy, failed: c.failed };
       const dt = performance.now() - t0;
-      if (dt > limit) throw new MigrateError(`core ${core} did not answer flow-group command ${cmd} within ${limit} ms (is its app stuck outside ix_bpoll?)`);
+      if (dt > limit && !told) {
+        told = true;
+        this.env.onSlow?.(`core ${core} has not run flow-group command ${cmd} for ${limit} ms (its vCPU not scheduled, or its app outside ix_bpoll); still waiting`);
+      }
       if (i % 64 === 63) this.env.wake(core);
       await (dt < 2 ? tick() : sleep(1));
     }

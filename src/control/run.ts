@@ -245,7 +245,7 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
     if (!scaler && m.nic && cfg.cores.min < cfg.cores.count) {
       const h = m.nic.handle;
       // the TAP backend holds a moving group's frames, so connections move with their group
-      const mover = h.xdp ? undefined : new FlowGroupMover({ view: () => m.guestView(), reta: h.reta, wake: (core) => wakeCore(h.wakeCounters, core) });
+      const mover = h.xdp ? undefined : new FlowGroupMover({ view: () => m.guestView(), reta: h.reta, wake: (core) => wakeCore(h.wakeCounters, core), onSlow: (msg) => log.warn(msg) });
       scaler = new CoreScaler({ name: cfg.name, min: cfg.cores.min, max: cfg.cores.count, reta: h.reta, conns: () => m.coreStats().map((c) => Number(c.tcpConns)), mover });
     }
     return scaler;
