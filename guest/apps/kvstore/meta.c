@@ -3,9 +3,8 @@
  * differential test). A command is "<cmd> <key> <flag tokens>*": each flag is one character,
  * some with a value after it (T30, Oopaque). The return flags (c, f, h, k, l, O, s, t) are
  * written in the order the request named them. q makes the common answer silent (mg: EN;
- * ms, md, ma: HD). Not implemented (docs/kvstore.md): base64 keys (b answers the decoding
- * error for keys that are no base64), the lease flags N on mg, R, and the stale/win state of
- * I (accepted, no effect). */
+ * ms, md, ma: HD). The flags are parsed in meta_flags.c. Not implemented (docs/kvstore.md):
+ * the lease flags N on mg, R, and the stale/win state of I (accepted, no effect). */
 #include "../../lib/fmt.h"
 #include "cmd.h"
 #include "meta.h"
