@@ -62,26 +62,37 @@ function drive(where: 'mc' | 'kv', args: string[], timeoutMs: number): Promise<B
 // into the middle of a value), and a meta line differing only in its `s` flag (the
 // value's length) when kvstore's is at least memcached's.
 function paddedData(mc: string, kv: string): boolean {
-  const esc = mc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\d+/g, '$& *');
+  const esc = mc.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\d/g, '$& *');
   return kv.length > mc.length && new RegExp(`^${esc}$`, 's').test(kv);
 }
 
+// A meta reply line equal but for its `s` flag (kvstore's at least memcached's: padding,
+// above) and its `t` (ttl left) and `l` (seconds since the last access) flags, which may
+// differ by one: each server counts them on its own one-second clock, and a tick can fall
+// between the two servers' answers.
 function sameMetaLine(l: string, k: string): boolean {
-  const sizes = / s(\d+)(?= |$)/g;
-  if (!/^(HD|VA|EN|NF|NS|EX)\b/.test(l) || l.replace(sizes, ' s') !== k.replace(sizes, ' s')) return false;
-  const ms = [...l.matchAll(sizes)].map((m) => Number(m[1]));
-  const ks = [...k.matchAll(sizes)].map((m) => Number(m[1]));
-  return ms.every((n, j) => ks[j]! >= n);
+  const nums = / ([stl])(\d+)(?= |$)/g;
+  if (!/^(HD|VA|EN|NF|NS|EX)\b/.test(l) || l.replace(nums, ' $1') !== k.replace(nums, ' $1')) return false;
+  const ms = [...l.matchAll(nums)];
+  const ks = [...k.matchAll(nums)];
+  return ms.every((m, j) => {
+    const a = Number(m[2]);
+    const b = Number(ks[j]![2]);
+    return m[1] === 's' ? b >= a : Math.abs(a - b) <= 1;
+  });
 }
 
 const VALUE_HEAD = /^(VALUE [^ ]+ \d+ )(\d+)((?: \d+)?)$|^(VA )(\d+)((?: .*)?)$/s;
 
-function samePadded(mc: string, kv: string): boolean {
+// prefix: whether mc, cut anywhere (memcached closed the connection), is kvstore's reply so
+// far, a value cut inside its padding included.
+function samePadded(mc: string, kv: string, prefix = false): boolean {
   let a = 0;
   let b = 0;
-  while (a < mc.length || b < kv.length) {
+  while (a < mc.length || (!prefix && b < kv.length)) {
     const ea = mc.indexOf('\r\n', a);
     const eb = kv.indexOf('\r\n', b);
+    if (prefix && ea < 0) return kv.startsWith(mc.slice(a), b);
     if (ea < 0 || eb < 0) return mc.slice(a) === kv.slice(b);
     const l = mc.slice(a, ea);
     const k = kv.slice(b, eb);
@@ -95,6 +106,7 @@ function samePadded(mc: string, kv: string): boolean {
       if (headL !== headK && !sameMetaLine(headL, headK)) return false;
       const dl = mc.slice(ea + 2, ea + 2 + nl);
       const dk = kv.slice(eb + 2, eb + 2 + nk);
+      if (prefix && ea + 2 + nl > mc.length) return dk.startsWith(dl) || (/^\d+ *$/.test(dl) && dl.trimEnd() === dk.trimEnd().slice(0, dl.trimEnd().length));
       if (dl !== dk && !(nk > nl && paddedData(dl, dk))) return false;
       if (mc.slice(ea + 2 + nl, ea + 4 + nl) !== '\r\n' || kv.slice(eb + 2 + nk, eb + 4 + nk) !== '\r\n') return mc.slice(ea) === kv.slice(eb);
       a = ea + 4 + nl;
@@ -114,7 +126,7 @@ function sameReply(req: string, mc: string, kv: string): boolean {
   const closed = /<(closed|reset)>$/.exec(mc);
   if (!closed) return false;
   const longLine = req.split('\n').some((l) => l.length > 2048 && !/^ *gets? /.test(l));
-  return longLine && kv.startsWith(mc.slice(0, closed.index));
+  return longLine && (kv.startsWith(mc.slice(0, closed.index)) || samePadded(mc.slice(0, closed.index), kv, true));
 }
 
 // memcached 1.6.18 may refuse an incr/decr/ma of a number of 2^63 or more (its

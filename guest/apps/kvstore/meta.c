@@ -211,7 +211,8 @@ const char *kv_meta_store(struct kv_conn *c, struct kv_item *it, struct kv_item 
     if ((mode == 'E' && old) || ((mode == 'R' || mode == 'A' || mode == 'P') && !old))
         return "NS";
     if (mode == 'A' || mode == 'P') {
-        if (m->has_cas && old->cas != m->cas)
+        /* memcached's do_store_item: for append/prepend a cas of 0 compares nothing */
+        if (m->has_cas && m->cas && old->cas != m->cas)
             return "EX";
         struct kv_item *n = kv_concat(old, it, mode == 'A');
         if (!n)
