@@ -20,6 +20,8 @@ struct kv_meta {
     char kbuf[KV_KEY_MAX];      /* the decoded key */
 };
 
+#define KV_META_OPAQUE_MAX 32 /* bytes of an O token's value */
+
 struct kv_conn;
 struct kv_item;
 /* A line whose command is two characters starting with 'm'. Returns 1. */
@@ -29,5 +31,15 @@ const char *kv_meta_store(struct kv_conn *c, struct kv_item *it, struct kv_item 
 void kv_meta_store_reply(struct kv_conn *c, const char *code, struct kv_item *it);
 /* me */
 void kv_meta_debug(struct kv_conn *c, const struct kv_meta *m);
+
+/* meta_flags.c */
+int kv_meta_one_of(char ch, const char *set);
+/* b: the key token is base64; m->key becomes it decoded. 0 when it is no base64. */
+int kv_meta_b64_key(struct kv_meta *m);
+/* The flag tokens t[from..n-2] into m; returns memcached's error text or 0 (generic: the one
+ * text md and ma answer for every flag error). */
+const char *kv_meta_preparse(struct kv_meta *m, const struct kv_tok *t, uint32_t from, uint32_t n, int generic);
+/* The errors each command's own pass finds after the preparse (mode, opaque length), or 0. */
+const char *kv_meta_own_pass(const struct kv_meta *m);
 
 #endif

@@ -1,4 +1,5 @@
 #include "slab.h"
+#include "list.h"
 
 /* A free chunk: the free list is doubly linked (a page moved to another class takes its
  * chunks out of the list wherever they are); `magic` tells a free chunk from an item, whose
@@ -9,6 +10,7 @@ struct slab_chunk {
     struct slab_chunk *prev;
 };
 #define CHUNK_FREE 0xf4eef4eef4eef4eeull
+#define NO_TAIL ((struct slab_chunk **)0) /* the free lists are used from the head only */
 
 static uint64_t align_up(uint64_t v) { return (v + SLAB_ALIGN - 1) & ~(uint64_t)(SLAB_ALIGN - 1); }
 
@@ -69,9 +71,7 @@ void *slab_alloc(struct slab *s, unsigned id)
     void *p;
     if (c->free) {
         struct slab_chunk *f = c->free;
-        c->free = f->next;
-        if (f->next)
-            f->next->prev = 0;
+        KV_LIST_REMOVE(&c->free, NO_TAIL, f);
         f->magic = 0;
         p = f;
         c->nfree--;
@@ -98,11 +98,7 @@ void slab_free(struct slab *s, void *p, unsigned id)
     struct slab_class *c = &s->cls[id];
     struct slab_chunk *f = p;
     f->magic = CHUNK_FREE;
-    f->prev = 0;
-    f->next = c->free;
-    if (f->next)
-        f->next->prev = f;
-    c->free = f;
+    KV_LIST_PUSH(&c->free, NO_TAIL, f);
     c->nfree++;
     c->used--;
 }
@@ -125,12 +121,7 @@ void slab_page_move(struct slab *s, uint64_t page, unsigned to)
     char *stop = newest ? c->end : start + (uint64_t)c->perslab * c->size;
     for (char *p = start; p < stop; p += c->size) {
         struct slab_chunk *f = (struct slab_chunk *)p;
-        if (f->prev)
-            f->prev->next = f->next;
-        else
-            c->free = f->next;
-        if (f->next)
-            f->next->prev = f->prev;
+        KV_LIST_REMOVE(&c->free, NO_TAIL, f);
         f->magic = 0;
         c->nfree--;
     }

@@ -1,6 +1,7 @@
 #include "store.h"
 #include "slab.h"
 #include "lock.h"
+#include "list.h"
 
 #define REL_MAX (60u * 60 * 24 * 30) /* memcached: exptime above 30 days is a unix time */
 #define CLOCK_BASE 10u               /* kv_now() at start */
@@ -191,27 +192,13 @@ uint32_t kv_exptime(int64_t e)
 static void lru_remove(struct kv_item *it)
 {
     struct kv_class *c = &S->cls[it->clsid];
-    if (it->prev)
-        it->prev->next = it->next;
-    else
-        c->head = it->next;
-    if (it->next)
-        it->next->prev = it->prev;
-    else
-        c->tail = it->prev;
-    it->prev = it->next = 0;
+    KV_LIST_REMOVE(&c->head, &c->tail, it);
 }
 
 static void lru_push(struct kv_item *it)
 {
     struct kv_class *c = &S->cls[it->clsid];
-    it->prev = 0;
-    it->next = c->head;
-    if (c->head)
-        c->head->prev = it;
-    c->head = it;
-    if (!c->tail)
-        c->tail = it;
+    KV_LIST_PUSH(&c->head, &c->tail, it);
 }
 
 static uint64_t item_bytes(const struct kv_item *it) { return sizeof(*it) + it->nkey + (uint64_t)it->nbytes; }
@@ -225,12 +212,7 @@ void kv_unlink(struct kv_item *it)
 {
     if (!it->linked)
         return;
-    struct kv_item **pp = &S->table[it->hash & S->table_mask];
-    while (*pp && *pp != it)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = it->hnext;
-    it->hnext = 0;
+    KV_SLIST_REMOVE(struct kv_item, &S->table[it->hash & S->table_mask], it, hnext);
     lru_remove(it);
     it->linked = 0;
     S->cls[it->clsid].number--;
