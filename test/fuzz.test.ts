@@ -1,5 +1,6 @@
 // The libFuzzer targets (guest/test/fuzz, docs/fuzzing.md), each for a short bounded time
-// through `npm run fuzz` (which first replays the target's committed regression inputs):
+// through `npm run fuzz -- <target> --scratch` (a throw-away copy of the seed corpus, no ledger
+// entry; it first replays the target's committed regression inputs):
 // any crash, sanitizer report or failed check fails the test. Longer runs are manual.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ const SECONDS = 12;
 describe('coverage-guided fuzzing (libFuzzer, ASan/UBSan)', () => {
   for (const target of ['net', 'kvstore', 'syscall']) {
     it(`${target}: ${SECONDS} s without a crash`, () => {
-      const r = spawnSync('node', ['scripts/fuzz.mjs', target, '--seconds', String(SECONDS)], {
+      const r = spawnSync('node', ['scripts/fuzz.mjs', target, '--seconds', String(SECONDS), '--scratch'], {
         encoding: 'utf8',
         timeout: 170_000,
       });
