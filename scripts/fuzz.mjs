@@ -111,13 +111,14 @@ function printTotals() {
 // coverage-guided) run through vitest; FUZZ_SEED picks another seed.
 if (target === 'virtqueue') {
   const date = new Date().toISOString();
+  const at = commit();
   const t0 = Date.now();
   const r = spawnSync('npx', ['vitest', 'run', 'test/virtqueue-fuzz.test.ts'], {
     cwd: root, encoding: 'utf8', env: { ...process.env, FUZZ_SECONDS: String(seconds) },
   });
   const line = /fuzz virtqueue: [^\n]*/.exec(`${r.stdout}`)?.[0];
   const rounds = Number(/(\d+) executions/.exec(line ?? '')?.[1] ?? 0);
-  record({ target, commit: commit(), date, seconds: (Date.now() - t0) / 1000, executions: rounds,
+  record({ target, commit: at, date, seconds: (Date.now() - t0) / 1000, executions: rounds,
     crashes: r.status === 0 ? 0 : 1, variant: 'node' });
   if (r.status !== 0) {
     process.stderr.write(`${r.stdout}${r.stderr}`);
@@ -175,6 +176,7 @@ const crashFiles = () => readdirSync(artifacts).filter((f) => /^(crash|leak|time
 const before = new Set(crashFiles());
 
 const date = new Date().toISOString();
+const at = commit(); // what was built, before anyone edits the tree during the run
 const t0 = Date.now();
 const run = spawnSync(
   fastBin ?? bin,
@@ -198,7 +200,7 @@ if (fast && !failed) {
   replayed = `, corpus (${inited?.[1] ?? '?'} inputs) replayed with ASan+UBSan`;
 }
 const crashes = crashFiles().filter((f) => !before.has(f));
-record({ target, commit: commit(), date, seconds: elapsed, executions: execs, crashes: failed ? Math.max(crashes.length, 1) : 0,
+record({ target, commit: at, date, seconds: elapsed, executions: execs, crashes: failed ? Math.max(crashes.length, 1) : 0,
   variant: fast ? 'fast' : 'asan+ubsan' });
 if (failed || crashes.length > 0) {
   process.stderr.write(out.split('\n').slice(-60).join('\n'));
