@@ -87,9 +87,13 @@ function printTotals() {
       console.error(`fuzz totals: line ${n + 1} of ${ledgerPath} is not JSON; skipped`);
       continue;
     }
-    const s = sums.get(e.target) ?? { runs: 0, seconds: 0, executions: 0, crashes: 0, variants: {}, commits: new Set(), last: '' };
+    const s = sums.get(e.target) ?? { runs: 0, seconds: 0, cpu: 0, cpuExecs: 0, executions: 0, crashes: 0, variants: {}, commits: new Set(), last: '' };
     s.runs++;
     s.seconds += e.seconds;
+    if (e.cpuSeconds > 0) {
+      s.cpu += e.cpuSeconds;
+      s.cpuExecs += e.executions;
+    }
     s.executions += e.executions;
     s.crashes += e.crashes;
     s.variants[e.variant] = (s.variants[e.variant] ?? 0) + e.executions;
@@ -102,7 +106,8 @@ function printTotals() {
     if (!s) continue;
     const v = Object.entries(s.variants).map(([k, x]) => `${k} ${x}`).join(', ');
     console.log(`${t}: ${s.executions} executions in ${s.runs} runs, ${Math.round(s.seconds)} s ` +
-      `(${Math.round(s.executions / Math.max(s.seconds, 1))}/s), ${s.crashes} crashes; ${v}; ` +
+      `(${Math.round(s.executions / Math.max(s.seconds, 1))}/s` +
+      (s.cpu > 0 ? `, ${Math.round(s.cpuExecs / s.cpu)} per CPU second` : '') + `), ${s.crashes} crashes; ${v}; ` +
       `commits ${[...s.commits].join(' ')}; last ${s.last}`);
   }
 }
@@ -178,13 +183,17 @@ const before = new Set(crashFiles());
 const date = new Date().toISOString();
 const at = commit(); // what was built, before anyone edits the tree during the run
 const t0 = Date.now();
+// through sh, whose `times` reports the CPU time the fuzzer used: on a shared machine the
+// executions per CPU second say more about the target than the executions per wall second
 const run = spawnSync(
-  fastBin ?? bin,
-  [`-max_total_time=${Math.ceil(seconds)}`, '-print_final_stats=1', `-artifact_prefix=${artifacts}/`, '-timeout=25',
+  'sh',
+  ['-c', '"$0" "$@"; rc=$?; echo "fuzz-cpu-times"; times; exit $rc', fastBin ?? bin,
+    `-max_total_time=${Math.ceil(seconds)}`, '-print_final_stats=1', `-artifact_prefix=${artifacts}/`, '-timeout=25',
     '-rss_limit_mb=2048', ...corpusDirs],
   { encoding: 'utf8', maxBuffer: 1 << 28 },
 );
 const elapsed = (Date.now() - t0) / 1000;
+const cpuSeconds = childCpu(run.stdout);
 let out = `${run.stdout}${run.stderr}`;
 const execs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(out)?.[1] ?? 0);
 let failed = run.status !== 0;
@@ -200,7 +209,14 @@ if (fast && !failed) {
   replayed = `, corpus (${inited?.[1] ?? '?'} inputs) replayed with ASan+UBSan`;
 }
 const crashes = crashFiles().filter((f) => !before.has(f));
-record({ target, commit: at, date, seconds: elapsed, executions: execs, crashes: failed ? Math.max(crashes.length, 1) : 0,
+
+/** The children's user + system seconds from sh's `times` (its second line: "1m2.5s 0m0.3s"). */
+function childCpu(stdout) {
+  const lines = `${stdout}`.split('fuzz-cpu-times\n')[1]?.split('\n') ?? [];
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[1] ?? '');
+  return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : undefined;
+}
+record({ target, commit: at, date, seconds: elapsed, cpuSeconds, executions: execs, crashes: failed ? Math.max(crashes.length, 1) : 0,
   variant: fast ? 'fast' : 'asan+ubsan' });
 if (failed || crashes.length > 0) {
   process.stderr.write(out.split('\n').slice(-60).join('\n'));
