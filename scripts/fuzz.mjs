@@ -11,9 +11,9 @@
 // corpus directory and stay small. Crash inputs go to .fuzz-corpus/<target>-crashes/.
 // --scratch: the old behaviour for CI (test/fuzz.test.ts): a throw-away copy of the seeds, no
 // ledger entry.
-// --fast: fuzz with the build without sanitizers (VARIANT=fast, several times the
-// executions), then replay the whole corpus with the sanitizer build: every input that
-// reached new coverage runs once under ASan+UBSan (docs/fuzzing.md says what this misses).
+// --fast: fuzz with the build without UBSan (VARIANT=fast: ASan only, about twice the
+// executions), then replay the whole corpus with the full build: every input that reached
+// new coverage runs once under ASan+UBSan (docs/fuzzing.md says what this misses).
 //
 // Ledger: every non-scratch run appends one JSON line to .fuzz-corpus/ledger.jsonl (target,
 // commit, date, seconds, executions, crashes, variant); `totals` sums it per target.
@@ -198,7 +198,7 @@ let out = `${run.stdout}${run.stderr}`;
 const execs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(out)?.[1] ?? 0);
 let failed = run.status !== 0;
 
-// --fast: the sanitizer build runs every corpus input once (the fast build saw no ASan/UBSan).
+// --fast: the full build runs every corpus input once (the fast build had no UBSan).
 let replayed = '';
 if (fast && !failed) {
   const r = spawnSync(bin, ['-runs=0', `-artifact_prefix=${artifacts}/`, '-timeout=25', '-rss_limit_mb=2048', ...corpusDirs],
@@ -217,7 +217,7 @@ function childCpu(stdout) {
   return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : undefined;
 }
 record({ target, commit: at, date, seconds: elapsed, cpuSeconds, executions: execs, crashes: failed ? Math.max(crashes.length, 1) : 0,
-  variant: fast ? 'fast' : 'asan+ubsan' });
+  variant: fast ? 'asan (corpus replayed with asan+ubsan)' : 'asan+ubsan' });
 if (failed || crashes.length > 0) {
   process.stderr.write(out.split('\n').slice(-60).join('\n'));
   console.error(`fuzz ${target}: FAILED after ${execs} executions; inputs kept in ${artifacts}: ${crashes.join(' ')}`);
@@ -226,5 +226,5 @@ if (failed || crashes.length > 0) {
 const cov = /DONE\s+cov: (\d+) ft: (\d+) corp: (\d+)/.exec(out);
 console.log(`fuzz ${target}: ${execs} executions in ${seconds} s, no crash` +
   (cov ? ` (cov ${cov[1]}, features ${cov[2]}, corpus ${cov[3]})` : '') + replayed +
-  (fast ? ' [fast build]' : ''));
+  (fast ? ' [fast build: ASan without UBSan]' : ''));
 if (scratch) rmSync(work, { recursive: true, force: true });
