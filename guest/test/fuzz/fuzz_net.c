@@ -291,10 +291,16 @@ static void restore_chunk(struct tl *t, size_t i)
 
 static void verify_restore(const struct tl *t)
 {
-    FZ_CHECK(memcmp(t, &snap.tl, offsetof(struct tl, tx)) == 0);
-    FZ_CHECK(memcmp(&t->ntx, &snap.tl.ntx, sizeof *t - offsetof(struct tl, ntx)) == 0);
-    FZ_CHECK(memcmp(t->pool_mem, snap.pool, POOL_BYTES) == 0);
-    FZ_CHECK(memcmp(t->mem, snap.mem, snap.mem_used) == 0);
+    int tl_ok = memcmp(t, &snap.tl, offsetof(struct tl, tx)) == 0 &&
+                memcmp(&t->ntx, &snap.tl.ntx, sizeof *t - offsetof(struct tl, ntx)) == 0;
+    int pool_ok = memcmp(t->pool_mem, snap.pool, POOL_BYTES) == 0;
+    int mem_ok = memcmp(t->mem, snap.mem, snap.mem_used) == 0;
+    if (!tl_ok || !pool_ok || !mem_ok)
+        fprintf(stderr, "fuzz_net: after the restore the state differs from the snapshot (%s): an "
+                        "input changed something start() does not put back (a write to an mbuf "
+                        "that was not allocated? a new field outside struct tl's copied part?)\n",
+                !tl_ok ? "struct tl" : !pool_ok ? "mbuf pool" : "memory block");
+    FZ_CHECK(tl_ok && pool_ok && mem_ok);
 }
 
 static struct tl *start(void)
