@@ -24,7 +24,8 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = join(root, 'guest/test/fuzz');
-const store = join(root, '.fuzz-corpus');
+// FUZZ_STORE moves the corpus and ledger directory (the tests use a throw-away one)
+const store = process.env.FUZZ_STORE ? resolve(process.env.FUZZ_STORE) : join(root, '.fuzz-corpus');
 const ledgerPath = join(store, 'ledger.jsonl');
 const TARGETS = ['net', 'kvstore', 'syscall', 'virtqueue'];
 const USAGE = `usage: npm run fuzz -- <target> [--seconds N] [--corpus DIR] [--fast] [--scratch]
