@@ -119,12 +119,13 @@ if (target === 'virtqueue') {
   const date = new Date().toISOString();
   const at = commit();
   const t0 = Date.now();
-  const r = spawnSync('npx', ['vitest', 'run', 'test/virtqueue-fuzz.test.ts'], {
+  const r = spawnSync('sh', ['-c', '"$0" "$@"; rc=$?; echo "fuzz-cpu-times"; times; exit $rc',
+    'npx', 'vitest', 'run', 'test/virtqueue-fuzz.test.ts'], {
     cwd: root, encoding: 'utf8', env: { ...process.env, FUZZ_SECONDS: String(seconds) },
   });
   const line = /fuzz virtqueue: [^\n]*/.exec(`${r.stdout}`)?.[0];
   const rounds = Number(/(\d+) executions/.exec(line ?? '')?.[1] ?? 0);
-  record({ target, commit: at, date, seconds: (Date.now() - t0) / 1000, executions: rounds,
+  record({ target, commit: at, date, seconds: (Date.now() - t0) / 1000, cpuSeconds: childCpu(r.stdout), executions: rounds,
     crashes: r.status === 0 ? 0 : 1, variant: 'node' });
   if (r.status !== 0) {
     process.stderr.write(`${r.stdout}${r.stderr}`);
