@@ -20,10 +20,6 @@ import { label } from './stats.js';
 /** flow groups moved per step (their connections go through one record array per core) */
 const GROUPS_PER_STEP = 8;
 
-export class ScaleError extends Error {
-  override name = 'ScaleError';
-}
-
 /** One change of the core count, as `ix stats` and the metrics report it. */
 export interface ScaleEvent {
   /** wall-clock time of the change (ISO 8601) */
@@ -38,6 +34,10 @@ export interface ScaleEvent {
   connsMoved: number;
   /** of them, those the new core could not adopt (their peers see resets) */
   connsFailed: number;
+}
+
+export class ScaleError extends Error {
+  override name = 'ScaleError';
 }
 
 export interface ElasticReport {
