@@ -18,7 +18,7 @@
 #        IX_NESTED_KERNEL_ARGS  extra command-line arguments for the VM's kernel (debugging:
 #                          e.g. "loglevel=7 softlockup_all_cpu_backtrace=1")
 #        IX_NESTED_INNER   what inner.sh runs: "all" (default) or a space-separated subset of
-#                          selftest tests e2e bench
+#                          selftest tests e2e vhost bench
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -56,7 +56,7 @@ esac
 # phase prints at least once a minute: a test name, a benchmark run): then the phases that did
 # not finish are run once more in a fresh VM, and the run fails if that one hangs too.
 wanted="${IX_NESTED_INNER:-all}"
-[ "$wanted" = all ] && wanted="selftest tests e2e bench"
+[ "$wanted" = all ] && wanted="selftest tests e2e vhost bench"
 stall="${IX_NESTED_STALL:-300}"
 deadline=$(($(date +%s) + ${IX_NESTED_TIMEOUT:-1800}))
 rm -f "$out"/phase-* "$out/hang.txt" "$out/hang-cpus.txt" "$out/monitor.sock"
