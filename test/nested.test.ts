@@ -120,18 +120,16 @@ describe.runIf(enabled)('nested CI run: the guest-boot tests inside a VM with ha
     expect(passed).toEqual([expect.stringMatching(/TCP connections, UDP datagrams and a \d+ MB echo/)]);
   });
 
-  it('the vhost-net backend served the echo dataplane inside (the VM\'s kernel has /dev/vhost-net), and the TAP backend beside it for comparison', () => {
+  it('the vhost-net backend served the echo dataplane inside (the VM\'s kernel has /dev/vhost-net)', () => {
     const v = json<VitestJson>('vitest-vhost.json');
     const results = v.testResults.flatMap((t) => t.assertionResults);
     expect(v.numFailedTests, tail()).toBe(0);
     const passed = results.filter((a) => a.status === 'passed').map((a) => a.fullName ?? a.title);
     // the one test skipped there is the refusal on a host without /dev/vhost-net
     expect(results.filter((a) => a.status !== 'passed').map((a) => a.fullName ?? a.title)).toEqual([expect.stringMatching(/^a host kernel without vhost-net /)]);
-    // not the refusal of a host without vhost-net: the dataplane itself ran over vhost
-    expect(passed.sort()).toEqual([
-      expect.stringMatching(/backend tap .*TCP connections, UDP datagrams and a \d+ MB echo/),
-      expect.stringMatching(/backend vhost .*TCP connections, UDP datagrams and a \d+ MB echo/),
-    ]);
+    // not the refusal of a host without vhost-net: the dataplane itself ran over vhost (and,
+    // with IX_VHOST_COMPARE=1, over the TAP backend too)
+    expect(passed.filter((t) => !/backend tap /.test(t))).toEqual([expect.stringMatching(/backend vhost .*TCP connections, UDP datagrams and a \d+ MB echo/)]);
     const measured = run.output.split('\n').filter((l) => l.includes('e2e-vhost measure:'));
     if (measured.length) console.log(`nested vhost vs tap (TCG-emulated, not comparable to the host):\n${measured.join('\n')}`);
   });
