@@ -3,8 +3,8 @@
 // namespace (TCP connections, UDP datagrams, a bulk echo with SHA-256 compared, ping, a
 // 64-byte round-trip series), and the "NIC up" line naming vhost-net. Where it does not (these
 // PVM hosts): `ix run` refuses the config with what to do, and `ix check` says so.
-// IX_VHOST_COMPARE=1 runs the same series over the TAP backend too and prints both (a
-// measurement for docs/nic.md, never asserted).
+// IX_VHOST_COMPARE=1 runs the same series over the TAP backend too; the bulk rate and the
+// round-trip times of both are printed for docs/nic.md (a measurement, never asserted).
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireNetKvm } from './kvm-env.js';
