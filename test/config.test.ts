@@ -396,7 +396,7 @@ level = "debug"
       app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0, maxRunMs: 500 },
       nic: {
         backend: 'tap',
-        backendReason: 'auto: no interface given, so a TAP device (vhost is not implemented yet)',
+        backendReason: 'auto: no interface given, so a TAP device (vhost-net only when asked for: backend = "vhost")',
         interface: null,
         macGiven: true,
         tap: 'ixtap0',

@@ -36,6 +36,7 @@ describe('planNic', () => {
       ],
       backend: { spinUs: 50, batch: 64, io: 'koffi', idleTimeoutMs: 100, cpu: null },
       tap: { name: 'ixp0', netns: null },
+      vhost: false,
       xdp: null,
     });
     // what the worker receives in its workerData is the same plan

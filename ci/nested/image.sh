@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build (or reuse) the nested-CI VM image: Debian's stock kernel as an uncompressed ELF (it has
 # a PVH note, so QEMU boots it directly with -kernel and skips the slow self-decompression
-# under TCG) and a small initramfs: static busybox, init, and the KVM, tun, overlay, 9p and
-# virtio modules in load order. Neither the project nor node is in the image: run.sh shares
+# under TCG) and a small initramfs: static busybox, init, and the KVM, tun, vhost-net, overlay,
+# 9p and virtio modules in load order. Neither the project nor node is in the image: run.sh shares
 # the host's root file system into the VM over 9p (read-only; init overlays a tmpfs), so the
 # VM runs the host's own node, python3 and iproute2 against the repository at its host path,
 # and the image only changes when its inputs change (kernel package, busybox, this script,
@@ -128,7 +128,8 @@ add_mod() { # depth-first: dependencies before the module
   for d in ${deps//,/ }; do add_mod "$d"; done
   order+=("$n")
 }
-for m in kvm_amd kvm_intel virtio_pci 9pnet_virtio 9p overlay tun; do add_mod "$m"; done
+# vhost_net (with vhost, vhost_iotlb, tap from its dependencies): the vhost NIC backend's phase
+for m in kvm_amd kvm_intel virtio_pci 9pnet_virtio 9p overlay tun vhost_net; do add_mod "$m"; done
 # "$out.tmp/initramfs" is the initramfs being assembled in the cache
 mkdir -p "$out.tmp/initramfs/lib/modules"
 for n in "${order[@]}"; do

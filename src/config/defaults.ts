@@ -97,5 +97,5 @@ export const PROTECTIONS = ['auto', 'page-tables', 'pvm-host-switch', 'shared-pa
 /** earlier names still accepted in config files, and the mode each one means */
 export const PROTECTION_ALIASES = { ring3: 'page-tables' } as const;
 
-/** [nic] backend values; "vhost" is named so that it is refused with a clear message. */
+/** [nic] backend values. */
 export const NIC_BACKENDS = ['auto', 'tap', 'xdp', 'vhost'] as const;

@@ -129,6 +129,12 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
       c.push(item('xdp', 'AF_XDP', 'warn', `unusable: socket: ${x.socket}; program: ${x.program}; configs with backend "xdp" (or an \`interface\`) cannot run, "tap" still can`, 'needs CONFIG_XDP_SOCKETS=y and CONFIG_BPF_SYSCALL=y, and root (CAP_NET_ADMIN, CAP_BPF)'));
   }
 
+  if (facts.vhost !== undefined) {
+    const v = facts.vhost;
+    if (v.status === 'ok') c.push(item('vhost', 'vhost-net', 'ok', `/dev/vhost-net ${v.detail}: [nic] backend "vhost" can run (one core)`));
+    else c.push(item('vhost', 'vhost-net', 'warn', `${v.status}: ${v.detail}; configs with backend "vhost" cannot run, "tap" still can`, 'modprobe vhost_net (CONFIG_VHOST_NET), and run as root'));
+  }
+
   const ns = facts.netns;
   if (!ns.ipTool) {
     c.push(item('netns', 'network namespaces', 'warn', `unusable: ${ns.error ?? 'no ip command'}; \`namespace = true\` configs and the network tests cannot run`, 'install iproute2'));
@@ -173,6 +179,8 @@ export function evaluate(facts: HostFacts, probe: ProbeOutcome = { ran: false })
     else if (cf.hostFit.length > 0) c.push(item('config', 'config file', 'fail', `${cf.path} is valid but does not fit this host:\n${cf.hostFit.join('\n')}`));
     else if (cf.nicBackend?.startsWith('xdp') && facts.xdp && (facts.xdp.socket !== 'ok' || facts.xdp.program !== 'ok'))
       c.push(item('config', 'config file', 'fail', `${cf.path} is valid but its NIC backend ${cf.nicBackend} needs AF_XDP, which this host does not offer (see the AF_XDP line)`));
+    else if (cf.nicBackend?.startsWith('vhost') && facts.vhost && facts.vhost.status !== 'ok')
+      c.push(item('config', 'config file', 'fail', `${cf.path} is valid but its NIC backend ${cf.nicBackend} needs vhost-net, which this host does not offer (see the vhost-net line)`));
     else c.push(item('config', 'config file', 'ok', `${cf.path} is valid and fits this host${cf.nicBackend ? `; NIC backend ${cf.nicBackend}` : ''}`));
   }
 

@@ -37,6 +37,8 @@ export interface HostFacts {
   irq?: IrqFacts;
   /** AF_XDP (the "xdp" NIC backend): socket and program load, each "ok" or why not. Absent when not asked. */
   xdp?: { socket: string; program: string };
+  /** vhost-net (the "vhost" NIC backend): "ok" with the features, "missing" or "unusable" with why. Absent when not asked. */
+  vhost?: { status: 'ok' | 'missing' | 'unusable'; detail: string };
   /** Present when a config file was given to check. */
   config?: { path: string; error: string | null; hostFit: string[]; nicBackend?: string };
 }
@@ -209,6 +211,16 @@ export async function xdpFacts(): Promise<NonNullable<HostFacts['xdp']>> {
   }
 }
 
+/** vhost-net support, asked through src/nic/vhost/probe.ts (imported lazily, like the KVM binding). */
+export async function vhostFacts(): Promise<NonNullable<HostFacts['vhost']>> {
+  try {
+    const { probeVhost } = await import('../nic/vhost/probe.js');
+    return probeVhost();
+  } catch (e) {
+    return { status: 'unusable', detail: `could not ask: ${(e as Error).message}` };
+  }
+}
+
 function configFacts(path: string): NonNullable<HostFacts['config']> {
   try {
     const cfg = loadConfig(path);
@@ -241,6 +253,7 @@ export async function gatherFacts(opts: { configPath?: string; root?: string; ir
   };
   if (opts.irq === true && kvmApi.state === 'ok') facts.irq = await irqFacts();
   facts.xdp = await xdpFacts();
+  facts.vhost = await vhostFacts();
   if (opts.configPath !== undefined) facts.config = configFacts(opts.configPath);
   return facts;
 }

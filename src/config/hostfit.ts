@@ -1,7 +1,8 @@
 // Runtime checks of a valid config against THIS host: CPUs that exist, memory that fits,
 // an app file that is there. Kept apart from the parser so that parsing stays pure and
 // configs can be validated on any machine (`ix check` on a laptop, CI without KVM).
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { VHOST_MISSING, VHOST_NET_DEV } from '../nic/vhost/abi.js';
 import { availableParallelism, totalmem } from 'node:os';
 import { HostFitError } from './errors.js';
 import type { DataplaneConfig } from './types.js';
@@ -11,12 +12,15 @@ export interface HostInfo {
   cpus: number;
   totalMemBytes: number;
   fileKind(path: string): 'file' | 'missing' | 'not-a-file' | 'unreadable';
+  /** /dev/vhost-net exists (absent: not asked, taken as present) */
+  vhostNet?: boolean;
 }
 
 export function currentHost(): HostInfo {
   return {
     cpus: availableParallelism(),
     totalMemBytes: totalmem(),
+    vhostNet: existsSync(VHOST_NET_DEV),
     fileKind(path) {
       try {
         if (!statSync(path).isFile()) return 'not-a-file';
@@ -47,6 +51,7 @@ export function hostFitProblems(cfg: DataplaneConfig, host: HostInfo = currentHo
     const mib = (n: number): string => `${Math.floor(n / 2 ** 20)} MiB`;
     out.push(`memory = ${mib(cfg.memoryBytes)}: more than this host's ${mib(host.totalMemBytes)} of RAM; lower \`memory\``);
   }
+  if (cfg.nic?.backend === 'vhost' && host.vhostNet === false) out.push(`nic.backend = "vhost": ${VHOST_NET_DEV} is missing; ${VHOST_MISSING}`);
   const kind = host.fileKind(cfg.app.path);
   if (kind === 'missing') out.push(`app.path: ${cfg.app.path} does not exist; build the guest apps (npm run build:guest) or fix the path (it is relative to the config file)`);
   else if (kind === 'not-a-file') out.push(`app.path: ${cfg.app.path} is not a regular file; point it at the application ELF`);

@@ -98,13 +98,13 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
   if (f.nic !== undefined) {
     const cidr = parseCidr(f.nic.address)!;
     const asked = f.nic.backend ?? DEFAULTS.nic.backend;
-    const backend = asked === 'xdp' || (asked === 'auto' && f.nic.interface !== undefined) ? 'xdp' : 'tap';
+    const backend = asked === 'vhost' ? 'vhost' : asked === 'xdp' || (asked === 'auto' && f.nic.interface !== undefined) ? 'xdp' : 'tap';
     const backendReason =
       asked !== 'auto'
         ? `backend = "${asked}" in the config`
         : backend === 'xdp'
           ? `auto: interface = "${f.nic.interface}" is an existing interface, which only AF_XDP can share with Linux`
-          : 'auto: no interface given, so a TAP device (vhost is not implemented yet)';
+          : 'auto: no interface given, so a TAP device (vhost-net only when asked for: backend = "vhost")';
     nic = {
       backend,
       backendReason,
@@ -190,6 +190,11 @@ export function parseConfig(text: string, sourcePath?: string): DataplaneConfig 
     }]);
   const fit = netMemoryIssue(cfg, r.data.net?.max_connections);
   if (fit !== null) throw new ConfigError(source, [fit]);
+  if (cfg.nic?.backend === 'vhost' && cfg.cores.count > 1)
+    // vhost-net steers by the TAP's own flow hash and sends ARP to one queue: the guest's RSS
+    // (each connection on the core its Toeplitz hash names) needs the TAP backend's steering
+    throw new ConfigError(source, [{ path: 'nic.backend', present: true, value: 'vhost', allowed: ALLOWED['nic.backend'],
+      problem: `backend "vhost" serves one core for now (vhost-net cannot apply the dataplane's RSS steering); cores = ${cfg.cores.count}: use cores = 1, or backend = "tap"` }]);
   return cfg;
 }
 

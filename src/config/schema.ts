@@ -47,7 +47,7 @@ export const ALLOWED = {
   'app.max_run_ms': `an integer number of milliseconds from ${LIMITS.maxRunMsMin} to ${LIMITS.maxRunMsMax}: stop an app that runs this long without returning to the dataplane (no ix_bpoll)`,
   'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
   nic: 'a table [nic]',
-  'nic.backend': '"auto", "tap" or "xdp" ("vhost" is planned, not implemented yet): how frames reach the dataplane; "auto" is "xdp" when `interface` is given and "tap" otherwise',
+  'nic.backend': '"auto", "tap", "xdp" or "vhost": how frames reach the dataplane; "auto" is "xdp" when `interface` is given and "tap" otherwise; "vhost" (a TAP served by the host kernel\'s vhost-net, one core) needs /dev/vhost-net',
   'nic.interface': 'an existing Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."), for backend "xdp"; not together with `tap` or `namespace`',
   'nic.tap': 'a Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."); give either `tap` or `namespace = true`, not both',
   'nic.namespace': 'true or false; `namespace = true` or `tap = "..."`, exactly one of them',
@@ -267,7 +267,6 @@ const nicSchema = z
     arp: z.array(arpSchema, { error: ALLOWED['nic.arp'] }).optional(),
     backend: leaf<string>(ALLOWED['nic.backend'], (v) => {
       if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
-      if (v === 'vhost') return 'not implemented yet (the vhost-net backend is planned); use "tap" or "xdp"';
       return (NIC_BACKENDS as readonly string[]).includes(v) ? null : 'not a backend';
     }).optional(),
     interface: leaf<string>(ALLOWED['nic.interface'], ifnameProblem).optional(),
@@ -286,8 +285,8 @@ const nicSchema = z
         ctx.addIssue({ code: 'custom', path: ['tap'], input: nic.tap, message: ALLOWED['nic.tap'], params: { problem: 'not used by backend "xdp" (it attaches to nic.interface)' } });
       if (nic.namespace !== undefined)
         ctx.addIssue({ code: 'custom', path: ['namespace'], input: nic.namespace, message: ALLOWED['nic.namespace'], params: { problem: 'not used by backend "xdp" (run ix inside the interface\'s namespace: ip netns exec)' } });
-    } else if (nic.interface !== undefined && backend === 'tap') {
-      ctx.addIssue({ code: 'custom', path: ['interface'], input: nic.interface, message: ALLOWED['nic.interface'], params: { problem: 'not used by backend "tap"' } });
+    } else if (nic.interface !== undefined && (backend === 'tap' || backend === 'vhost')) {
+      ctx.addIssue({ code: 'custom', path: ['interface'], input: nic.interface, message: ALLOWED['nic.interface'], params: { problem: `not used by backend "${backend}"` } });
     } else if (typeof nic.namespace === 'boolean' || nic.namespace === undefined) {
       const ns = nic.namespace === true;
       if (tap !== undefined && ns) {

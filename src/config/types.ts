@@ -7,8 +7,8 @@ export type Protection = (typeof PROTECTIONS)[number];
 export type WakeSetting = (typeof WAKE_SETTINGS)[number];
 
 export interface NicConfig {
-  /** the resolved backend: "auto" became "xdp" (an interface was given) or "tap" */
-  backend: 'tap' | 'xdp';
+  /** the resolved backend: "auto" became "xdp" (an interface was given) or "tap"; "vhost" only when asked for */
+  backend: 'tap' | 'xdp' | 'vhost';
   /** why this backend (what `ix run` and `ix check` print) */
   backendReason: string;
   /** the existing interface the XDP backend attaches to (null for "tap") */

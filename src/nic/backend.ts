@@ -22,6 +22,7 @@ import { openXdpPort, xdpModeFromEnv, type XdpMode, type XdpPort } from './xdp/p
 import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';
+import { startVhostBackend, type VhostWakePath } from './vhost/backend.js';
 
 /** What exists only at run time, beside the plan. */
 export interface NicRuntime {
@@ -51,6 +52,8 @@ export interface NicHandle {
   readonly tapName: string | undefined;
   /** the XDP backend's interface and modes (undefined for TAP) */
   readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode } | undefined;
+  /** the vhost-net backend: its devices (one per queue pair) and how a halted core is woken (absent otherwise) */
+  readonly vhost?: { devices: number; wakePath: VhostWakePath };
   /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
   readonly kickFd: number;
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
@@ -109,6 +112,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     tap = openTap({ name: plan.tap.name, queues: nq, netns: tapNetns(plan, run) });
     fds = tap.fds;
   } else throw new NicBackendError('the plan has no TAP (plan.tap is null): give either tapFds or tapName');
+  if (plan.vhost) return startVhostBackend(plan, run, { mem, tapFds: fds, tapName: tap?.name, closeTap: () => tap?.close() });
 
   const ownKick = run.kickFd === undefined;
   const kickFd = run.kickFd ?? libc.makeEventfd();

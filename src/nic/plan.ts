@@ -47,6 +47,8 @@ export interface NicPlan {
   };
   /** the TAP to create; null when the caller hands open fds to the backend (tests) or for XDP */
   tap: { name: string; netns: NicNetnsPlan | null } | null;
+  /** the TAP's queues are served by the kernel's vhost-net (backend "vhost") instead of a worker thread */
+  vhost: boolean;
   /** AF_XDP on an existing interface (backend "xdp"); null for the TAP backend */
   xdp: {
     ifname: string;
@@ -135,6 +137,7 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?
             name: nic.tap ?? NIC_DEFAULTS.tapName,
             netns: nic.namespace ? { kind: 'fresh', tag: o.tag, peer: peerAddressFor(nic.address, nic.prefix, nic.gateway) } : null,
           },
+    vhost: nic.backend === 'vhost',
     xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven } : null,
   };
 }

@@ -32,6 +32,23 @@ export interface PollerEnv {
 /** Builds the packet mover of a backend (the TAP engine, the XDP engine) in the worker. */
 export type MakePoller = (init: WorkerData, env: PollerEnv) => NicPoller;
 
+/**
+ * The wake of queue q (docs/nic.md, "Notifications"): bump and notify its counter and the
+ * any-queue counter (a vCPU worker in nicIdleWait), write its irqfd if there is one, and post
+ * a message if the caller asked. `one` is a native address holding the u64 value 1.
+ */
+export function queueWaker(ctl: Int32Array, wakeFds: readonly number[], one: number, post: ((q: number) => void) | null): (q: number) => void {
+  return (q) => {
+    Atomics.add(ctl, CTL_WAKE + q, 1);
+    Atomics.notify(ctl, CTL_WAKE + q);
+    Atomics.add(ctl, CTL_WAKE_ANY, 1);
+    Atomics.notify(ctl, CTL_WAKE_ANY);
+    const fd = wakeFds[q];
+    if (fd !== undefined && fd >= 0) libc.write(fd, one, 8);
+    post?.(q);
+  };
+}
+
 function serve(init: WorkerData, make: MakePoller): void {
   const port = parentPort!;
   const { backend } = init.plan;
@@ -48,15 +65,7 @@ function serve(init: WorkerData, make: MakePoller): void {
     ...(reta ? { reta: reta.entries } : {}),
     stats: new Float64Array(init.stats),
     log: (msg) => port.postMessage({ type: 'log', msg }),
-    wake: (q) => {
-      Atomics.add(ctl, CTL_WAKE + q, 1);
-      Atomics.notify(ctl, CTL_WAKE + q);
-      Atomics.add(ctl, CTL_WAKE_ANY, 1);
-      Atomics.notify(ctl, CTL_WAKE_ANY);
-      const fd = init.wakeFds[q];
-      if (fd !== undefined && fd >= 0) libc.write(fd, one, 8);
-      if (init.postWakes) port.postMessage({ type: 'wake', q });
-    },
+    wake: queueWaker(ctl, init.wakeFds, one, init.postWakes ? (q) => port.postMessage({ type: 'wake', q }) : null),
   });
   poller.attach();
   Atomics.store(ctl, CTL_STATE, 1);

@@ -8,6 +8,7 @@
 // to its own namespace. Nothing is ever created in the caller's namespace.
 import * as libc from '../sys/libc.js';
 import { errnoText } from './errno.js';
+import { VNET_HDR_LEN } from './frame.js';
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETVNETHDRSZ = 0x400454d8;
@@ -55,7 +56,7 @@ function openQueue(name: string): number {
     r.dv.setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR, true);
     if (libc.ioctl(fd, TUNSETIFF, r.addr) < 0)
       throw new TapError(`TUNSETIFF ${name} failed: ${errnoText(libc.errno())}; is the name taken by a non-multi-queue device?`);
-    r.dv.setInt32(0, 12, true);
+    r.dv.setInt32(0, VNET_HDR_LEN, true);
     if (libc.ioctl(fd, TUNSETVNETHDRSZ, r.addr) < 0) throw new TapError(`TUNSETVNETHDRSZ ${name} failed: ${errnoText(libc.errno())}`);
     // No offloads: the kernel hands us only complete frames with checksums filled in.
     if (libc.ioctl(fd, TUNSETOFFLOAD, 0) < 0) throw new TapError(`TUNSETOFFLOAD ${name} failed: ${errnoText(libc.errno())}`);

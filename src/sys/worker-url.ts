@@ -1,7 +1,7 @@
 // Where a worker thread's script is. Worker scripts must be compiled JS: next to the importing
 // module in dist/ (`<name>.js`) or in the bundle (dist/bundle/, a CommonJS file, which is
 // preferred when present). Under vitest the importing module is a .ts source in
-// src/<dir>/: then the compiled twin in dist/<dir>/ is used (npm test builds first).
+// src/<dir>/ (or deeper): then the compiled twin in dist/<dir>/ is used (npm test builds first).
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -16,7 +16,8 @@ export class WorkerScriptError extends Error {
  */
 export function workerScriptUrl(importer: string, script: string, bundled = script.replace(/\.js$/, '.cjs')): URL {
   const here = fileURLToPath(importer);
-  const dir = here.endsWith('.ts') ? here.replace(/\/src\/([^/]+)\/[^/]+\.ts$/, '/dist/$1/') : here.replace(/[^/]+$/, '');
+  const src = here.lastIndexOf('/src/');
+  const dir = here.endsWith('.ts') && src >= 0 ? `${here.slice(0, src)}/dist/${here.slice(src + 5).replace(/[^/]+$/, '')}` : here.replace(/[^/]+$/, '');
   for (const f of [dir + bundled, dir + script]) if (existsSync(f)) return pathToFileURL(f);
   throw new WorkerScriptError(`worker script ${dir + script} not found; run npm run build`);
 }
