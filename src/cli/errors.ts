@@ -31,6 +31,7 @@ export const ERROR_TABLE: Record<string, Rule> = {
   ConfigError: asIs,
   HostFitError: asIs,
   WakeError: asIs, // wake = "kernel" where it cannot work
+  VhostUnavailableError: asIs, // backend = "vhost" on a host kernel without vhost-net
   // another dataplane holds the name or a pinned CPU
   RegistryError: refused,
   ConflictError: refused,
@@ -56,6 +57,9 @@ export const ERROR_TABLE: Record<string, Rule> = {
   EngineError: failed,
   TapError: failed,
   XdpSetupError: failed,
+  VhostError: failed,
+  VhostFeatureError: failed,
+  VhostMemoryError: failed,
   NetnsError: failed,
   GuestMemoryError: failed,
   RingLayoutError: failed,
