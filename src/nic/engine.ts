@@ -31,8 +31,6 @@ export interface EngineRuntime {
   wake: (q: number) => void;
   /** called once per (queue, direction, kind) of problem */
   log: (msg: string) => void;
-  /** the redirection table's entries as the control plane rewrites them (reta.ts); absent: plan.rss.reta, fixed */
-  reta?: Int32Array;
 }
 
 export class NicEngine {
@@ -61,7 +59,7 @@ export class NicEngine {
     this.wake = o.wake;
     const batch = plan.backend.batch;
     const maxFrame = maxFrameWithHeader(plan.mtu);
-    const steering = new FrameSteering(o.mem, plan.rss, nq, o.reta);
+    const steering = new FrameSteering(o.mem, plan.rss, nq);
     const forbidden = new ForbiddenRanges();
     for (const q of [...rxRings, ...txRings]) {
       forbidden.add(Number(q.desc), descTableBytes(q.size));
@@ -96,7 +94,7 @@ export class NicEngine {
 
   /** One pass over all queue pairs. Returns the number of frames handled. */
   pollOnce(): number {
-    let work = this.rx.releaseHeld();
+    let work = 0;
     for (let q = 0; q < this.nq; q++) {
       work += this.tx.pass(q);
       work += this.rx.pass(q);
