@@ -12,7 +12,6 @@
  *   no user-space thread; otherwise one eventfd per queue and a small thread (waiter.ts) that
  *   turns each signal into the TAP backend's wake (the counters nicIdleWait sleeps on).
  */
-import { SharedReta } from '../reta.js';
 import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../../sys/libc.js';
@@ -91,8 +90,6 @@ export async function startVhostBackend(plan: NicPlan, run: NicRuntime, s: Vhost
     tapName: s.tapName,
     xdp: undefined,
     vhost: { devices: devices.length, wakePath },
-    // one queue, steered by the TAP itself: the table exists for the handle's shape; nothing reads it
-    reta: SharedReta.create(plan.rss.reta, nq),
     kickFd,
     wakeCounters: ctl,
     spinUs: 0,
