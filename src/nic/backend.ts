@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import * as libc from '../sys/libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
 import type { NicVqAddrs } from '../abi/nic.js';
-import { NCOUNTERS, readStats, type QueueStats } from './stats.js';
+import { NCOUNTERS, readStats, type NicCounterSource, type QueueStats } from './stats.js';
 import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
 import { RssSteering } from './toeplitz.js';
@@ -53,6 +53,9 @@ export interface NicHandle {
   readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode } | undefined;
   /** the vhost-net backend: its devices (one per queue pair) and how a halted core is woken (absent otherwise) */
   readonly vhost?: { devices: number; wakePath: VhostWakePath };
+  /** who counts the frames of stats(): absent or 'backend' for TAP and XDP; 'guest' for vhost
+   * (its stats() are 0 and `ix stats` takes the frames from the guest's counters) */
+  readonly counterSource?: NicCounterSource;
   /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
   readonly kickFd: number;
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */

@@ -93,8 +93,10 @@ export async function startVhostBackend(plan: NicPlan, run: NicRuntime, s: Vhost
     kickFd,
     wakeCounters: ctl,
     spinUs: 0,
-    // vhost moves frames in the kernel and counts nothing here: the per-queue counters stay 0
+    // vhost moves frames in the kernel and counts nothing here: the per-queue counters stay 0,
+    // and `ix stats` fills the frame and byte counters from the guest's (src/control/stats.ts)
     stats: () => readStats(statsArr, nq),
+    counterSource: 'guest',
     failure: () => failure,
     async stop(): Promise<void> {
       if (stopped) return;
