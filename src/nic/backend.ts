@@ -5,7 +5,6 @@
 //   nic.kickFd   // eventfd: write 8 bytes (or register as KVM ioeventfd) when the guest kicks
 //   nic.stats()  // per-queue counters, read from shared memory (no messages)
 //   await nic.stop()
-import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../sys/libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
@@ -22,6 +21,7 @@ import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/n
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';
 import { startVhostBackend, type VhostWakePath } from './vhost/backend.js';
+import { stopWorker } from './stop-worker.js';
 
 /** What exists only at run time, beside the plan. */
 export interface NicRuntime {
@@ -194,18 +194,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
-      Atomics.store(ctl, CTL_STOP, 1);
-      const buf = Buffer.alloc(8);
-      buf.writeBigUInt64LE(1n);
-      // wake the worker out of poll(2)
-      try {
-        writeSync(stopFd, buf);
-      } catch {
-        /* the worker is spinning or gone; the stop flag is enough */
-      }
-      const t = setTimeout(() => void worker.terminate(), 2000);
-      await exited;
-      clearTimeout(t);
+      await stopWorker(ctl, stopFd, worker, exited);
       if (Atomics.load(ctl, CTL_STATE) !== 2 && failure === undefined) log('nic: worker did not stop cleanly; terminated');
       cleanup();
     },
