@@ -1,8 +1,12 @@
 // The e2e benchmark's command-line options: parsed into E2eOptions, bad values refused with
 // an error that names the option (no benchmark runs here).
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { e2eOptionsFromArgs, measurableBackends } from '../src/bench/e2e.js';
 import { unavailableLine } from '../src/bench/report-tables.js';
+import { writeIxConfig } from '../src/bench/e2e-ix.js';
+import { parse as parseToml } from 'smol-toml';
+import { readFileSync } from 'node:fs';
+import { tempDir } from './ix-cli.js';
 
 describe('bench e2e options', () => {
   it('parses every option', () => {
@@ -43,5 +47,23 @@ describe('bench e2e: which backends this host can measure', () => {
   it('measures vhost where the host offers it, and asks only when vhost was asked for', () => {
     expect(measurableBackends(['vhost', 'tap'], () => ({ status: 'ok', detail: 'offers 0x1' }))).toEqual({ measure: ['vhost', 'tap'], unavailable: [] });
     expect(measurableBackends(['tap', 'xdp'], () => { throw new Error('not asked'); })).toEqual({ measure: ['tap', 'xdp'], unavailable: [] });
+  });
+});
+
+describe('bench e2e: the dataplane config per backend', () => {
+  const { dir, cleanup } = tempDir('ix-bench-e2e-cfg-');
+  afterAll(cleanup);
+  const app = { name: 'benchecho', elf: '/x/echo.elf', args: ['7'], ports: [7], heap: '32M' };
+  const nicOf = (p: string) => (parseToml(readFileSync(p, 'utf8')) as { nic: Record<string, unknown> }).nic;
+  it('vhost: the TAP set-up of tap (a fresh namespace) with backend = "vhost", in a file of its own', () => {
+    const tap = writeIxConfig(dir, app, [0]);
+    const vhost = writeIxConfig(dir, app, [0], undefined, 'vhost');
+    expect(vhost).not.toBe(tap);
+    expect(nicOf(tap)).toEqual({ namespace: true, address: '10.10.0.2/24', gateway: '10.10.0.1' });
+    expect(nicOf(vhost)).toEqual({ backend: 'vhost', namespace: true, address: '10.10.0.2/24', gateway: '10.10.0.1' });
+  });
+  it('xdp: the interface and its address', () => {
+    const p = writeIxConfig(dir, app, [0, 1], 20, { ifname: 'vethx0', address: '10.30.0.2', dpNetns: 'a', clientNetns: 'b' });
+    expect(nicOf(p)).toEqual({ backend: 'xdp', interface: 'vethx0', address: '10.30.0.2/24', backend_spin_us: 20 });
   });
 });
