@@ -30,7 +30,9 @@ function sizeText(n: number): string {
 /** What is allowed at each key path; also used for "missing" messages and by the docs test. */
 export const ALLOWED = {
   name: 'a name of 1 to 32 characters: lower-case letters, digits and "-", starting with a letter or digit',
-  cores: `a core count from ${LIMITS.coresMin} to ${LIMITS.coresMax}, or a list of 1 to ${LIMITS.coresMax} distinct host CPU ids (0 to ${LIMITS.cpuIdMax})`,
+  cores: `a core count from ${LIMITS.coresMin} to ${LIMITS.coresMax}, a list of 1 to ${LIMITS.coresMax} distinct host CPU ids (0 to ${LIMITS.cpuIdMax}), or a table [cores] with \`min\` and \`max\` (elastic cores)`,
+  'cores.min': `the cores in use at start and the fewest \`ix scale\` may leave, an integer from ${LIMITS.coresMin} to ${LIMITS.coresMax}, at most cores.max`,
+  'cores.max': `the vCPUs and queue pairs created at start, the most \`ix scale\` may use, an integer from ${LIMITS.coresMin} to ${LIMITS.coresMax}, at least cores.min`,
   memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from ${sizeText(LIMITS.memoryMin)} to ${sizeText(LIMITS.memoryMax)}, a multiple of ${sizeText(LIMITS.memoryAlign)}`,
   batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
   idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
@@ -141,7 +143,8 @@ const name = leaf<string>(ALLOWED.name, (v) => {
   return LIMITS.nameRe.test(v) ? null : 'not a valid name';
 });
 
-const cores = leaf<number | number[]>(ALLOWED.cores, (v) => {
+const cores = leaf<number | number[] | CoresTable>(ALLOWED.cores, (v) => {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) return coresTableProblem(v as Record<string, unknown>);
   if (Array.isArray(v)) {
     if (v.length === 0) return 'empty list';
     if (v.length > LIMITS.coresMax) return `too many CPUs (${v.length})`;
@@ -155,6 +158,29 @@ const cores = leaf<number | number[]>(ALLOWED.cores, (v) => {
   if (typeof v !== 'number' || !Number.isInteger(v)) return `wrong type (${typeName(v)}), expected an integer or a list`;
   return v < LIMITS.coresMin || v > LIMITS.coresMax ? 'out of range' : null;
 });
+
+/** `[cores] min = 1, max = 4`: elastic cores (docs/scale.md). */
+export interface CoresTable {
+  min: number;
+  max: number;
+}
+
+/** The problem of a [cores] table in words, or null. One leaf checks the whole table so that
+ * the integer and list forms of `cores` keep their own message. */
+function coresTableProblem(t: Record<string, unknown>): string | null {
+  const unknown = Object.keys(t).filter((k) => k !== 'min' && k !== 'max');
+  if (unknown.length) return `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} in [cores] (keys: min, max)`;
+  if (t['max'] === undefined) return 'cores.max is missing: [cores] needs `max`, the most cores the dataplane may use (and `min`, the fewest)';
+  if (t['min'] === undefined) return 'cores.min is missing: [cores] needs `min`, the cores in use at start (and `max`)';
+  for (const k of ['min', 'max'] as const) {
+    const p = intIn(LIMITS.coresMin, LIMITS.coresMax, t[k]);
+    if (p !== null) return `cores.${k}: ${p} (${ALLOWED[`cores.${k}`]})`;
+  }
+  const min = t['min'] as number;
+  const max = t['max'] as number;
+  if (min > max) return `cores.min (${min}) is above cores.max (${max}): min is the fewest cores in use, max the most`;
+  return null;
+}
 
 const memory = leaf<string | number>(ALLOWED.memory, (v) => {
   if (typeof v !== 'string' && typeof v !== 'number') return `wrong type (${typeName(v)}), expected an integer or a string`;
@@ -325,6 +351,7 @@ export type ConfigFile = z.infer<typeof fileSchema>;
 /** Keys of each table, for "did you mean" and for suggesting the right section. */
 export const TABLE_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(fileSchema.shape),
+  cores: ['min', 'max'],
   app: Object.keys(appSchema.shape),
   nic: Object.keys(nicSchema.shape),
   'nic.arp': Object.keys(arpSchema.shape),

@@ -37,8 +37,10 @@ export interface DataplaneConfig {
   /** Absolute path of the file ('<inline>' for parseConfig without a path). */
   source: string;
   name: string;
-  /** cpus is non-null when a list was given (then count = cpus.length). */
-  cores: { count: number; cpus: number[] | null };
+  /** cpus is non-null when a list was given (then count = cpus.length). count is the vCPUs
+   * and queue pairs created at start (`[cores] max`); min the cores in use at start and the
+   * fewest `ix scale` may leave (`[cores] min`; = count for `cores = N` or a list). */
+  cores: { count: number; cpus: number[] | null; min: number };
   memoryBytes: number;
   batch: number;
   idlePollUs: number;

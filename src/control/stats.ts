@@ -8,6 +8,7 @@
 import { BATCH_BUCKETS, CORE_COUNTERS, type CoreCounterKey } from '../abi/index.js';
 import type { QueueStats } from '../nic/stats.js';
 import type { CoreStatsSample } from '../vmm/guest-stats.js';
+import type { ElasticReport } from './scale.js';
 
 export { BATCH_BUCKETS } from '../abi/index.js';
 
@@ -87,6 +88,8 @@ export interface StatsReport {
   nicQueues?: NicQueueRates[] | null;
   /** the NIC backend's raw per-queue counters of the newer sample (src/nic/stats.ts; null without a NIC) */
   nicCounters?: QueueStats[] | null;
+  /** elastic cores (scale.ts): cores in use, flow groups per core, the changes so far; null for a fixed core count */
+  elastic?: ElasticReport | null;
 }
 
 const n = (v: bigint | undefined): number => Number(v ?? 0n);
@@ -249,7 +252,18 @@ export function renderReport(r: StatsReport): string {
   const rows = [head, ...r.cores.map((c) => row(String(c.cpu), c)), ...(r.cores.length > 1 ? [row('all', r.total)] : [])];
   const widths = head.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
   const lines = rows.map((x) => x.map((v, i) => (i === x.length - 1 ? v : v.padStart(widths[i]!))).join('  ').trimEnd());
-  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${lines.join('\n')}\n`;
+  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${lines.join('\n')}\n` + (r.elastic ? renderElastic(r.elastic) : '');
+}
+
+/** The elastic-core lines under the table: cores in use, groups per core, the last change. */
+export function renderElastic(e: ElasticReport): string {
+  const last = e.events[e.events.length - 1];
+  return (
+    `cores in use: ${e.activeCores} of ${e.maxCores} (min ${e.minCores}); flow groups per core: ${e.groupsPerCore.join(' ')}\n` +
+    `scale operations: ${e.scaleOps} (${e.groupsMoved} flow groups and ${e.connsMoved} TCP connections moved, ${e.scaleMsTotal.toFixed(3)} ms in all; ${e.scaleRefused} refused)` +
+    (last ? `; last: ${last.from} -> ${last.to} cores at ${last.at}, ${last.groupsMoved} groups and ${last.connsMoved} connections in ${last.ms.toFixed(3)} ms` : '') +
+    '\n'
+  );
 }
 
 // ---------------------------------------------------------------------------- Prometheus
@@ -267,7 +281,8 @@ const EXIT_REASONS: { reason: string; of: (c: CoreCounters) => number }[] = [
   { reason: 'other', of: (c) => Math.max(0, c.exits - c.hypercallExits - c.kickExits - c.haltExits) },
 ];
 
-const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** A Prometheus label value, escaped. */
+export const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 /** Prometheus text exposition (version 0.0.4) of one dataplane's raw counters. */
 export function prometheusText(name: string, cores: CoreCounters[]): string {
