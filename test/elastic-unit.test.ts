@@ -1,6 +1,7 @@
 // Elastic cores without a guest: the live redirection table (rewritten while the NIC steers
 // by it), the table a core count asks for (fewest flow groups moved, balanced), the scaler's
-// refusals and report, and the scale op over the control socket.
+// refusals and report, the scale op over the control socket, and the mover's bounded waits
+// against cores that answer (or do not) by a script.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,11 @@ import { CoreScaler, ScaleError, elasticPrometheus } from '../src/control/scale.
 import { request, startControlServer } from '../src/control/socket.js';
 import { renderElastic } from '../src/control/stats.js';
 import { RetaError, SharedReta, groupsPerQueue, rebalanceReta } from '../src/nic/reta.js';
-import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
+import { MS_RSS_KEY, RETA_HOLD, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
+import { FlowGroupMover } from '../src/control/migrate.js';
+import { PolicyState, batchBucket, reading } from '../src/control/policy.js';
+import { BootInfo, MIG_CMD, MigrateCell, readStruct, writeStruct } from '../src/abi/index.js';
+import { BOOTINFO_GPA } from '../src/vmm/boot.js';
 
 /** an Ethernet + IPv4 + UDP header from src:sport to dst:dport */
 function udpFrame(src: number, dst: number, sport: number, dport: number): Uint8Array {
@@ -160,3 +165,112 @@ function make2() {
   const reta = SharedReta.create(defaultReta(1, 128), 2);
   return { s: new CoreScaler({ name: 'e', min: 1, max: 2, reta, conns: () => [0, 0] }) };
 }
+
+/** Guest memory up to the end of the boot info page, and cores that answer their control
+ * cells as guest/kernel/migrate.c does, by a script; a core whose script returns null never
+ * runs its command. */
+function fakeGuest(script: (core: number, cmd: number) => Partial<Record<'result' | 'total' | 'busy' | 'failed', number>> | null) {
+  const view = new DataView(new ArrayBuffer(BOOTINFO_GPA + BootInfo.size));
+  const seen: string[] = [];
+  const at = (core: number) => BOOTINFO_GPA + BootInfo.at.migrate + core * MigrateCell.size;
+  const cell = (core: number) => readStruct(MigrateCell, view, at(core));
+  const wake = (core: number) =>
+    setImmediate(() => {
+      const c = cell(core);
+      if (c.cmdSeq === c.doneSeq) return;
+      const a = script(core, c.cmd);
+      if (a === null) return;
+      seen.push(`${core}:${Object.entries(MIG_CMD).find(([, v]) => v === c.cmd)![0]}`);
+      writeStruct(MigrateCell, view, at(core), { ...c, result: 0, total: 0, busy: 0, failed: 0, ...a, doneSeq: c.cmdSeq });
+    });
+  return { view, seen, cell, wake };
+}
+
+describe('FlowGroupMover: the host side of a flow-group move', () => {
+  const entries = [0, 1, 2];
+  it('drains, holds the groups in the NIC while the old core exports, imports on the new core, then points the entries at it', async () => {
+    const reta = SharedReta.create(defaultReta(1, 8), 2);
+    const heldDuringExport: number[] = [];
+    reta.workerSleeping(true); // an idle NIC worker: its next pass reads the table afresh
+    const g = fakeGuest((_core, cmd) => {
+      if (cmd === MIG_CMD.export) {
+        heldDuringExport.push(...entries.map((e) => reta.entries[e]!));
+        return { result: 3 };
+      }
+      return cmd === MIG_CMD.import ? { result: 3 } : {};
+    });
+    const m = new FlowGroupMover({ view: () => g.view, reta, wake: g.wake });
+    const r = await m.move(entries, 0, 1);
+    expect(r).toMatchObject({ groups: 3, conns: 3, failed: 0 });
+    expect(g.seen).toEqual(['0:hold', '0:export', '1:import', '0:release']);
+    expect(heldDuringExport).toEqual(entries.map(() => 0 | RETA_HOLD));
+    expect(Array.from(reta.entries)).toEqual([1, 1, 1, 0, 0, 0, 0, 0]);
+  });
+
+  it('gives up a HOLD the core does not run within the bound: cancelled, the table untouched, the error names the core and command', async () => {
+    const reta = SharedReta.create(defaultReta(1, 8), 2);
+    const g = fakeGuest(() => null);
+    const m = new FlowGroupMover({ view: () => g.view, reta, wake: g.wake, commandTimeoutMs: 30 });
+    await expect(m.move(entries, 0, 1)).rejects.toThrow(/core 0 did not run flow-group command HOLD within 30 ms.*nothing of the groups was moved/);
+    expect(g.cell(0).cmd).toBe(MIG_CMD.cancel); // what the core runs when it comes back
+    expect(Array.from(reta.entries)).toEqual(new Array(8).fill(0));
+  });
+
+  it('a NIC worker that never takes up the held entries: the groups go back to the old core, its hold is cancelled, nothing moved', async () => {
+    const reta = SharedReta.create(defaultReta(1, 8), 2);
+    const g = fakeGuest(() => ({})); // no worker pass: the table generation is never seen
+    const m = new FlowGroupMover({ view: () => g.view, reta, wake: g.wake, tableTimeoutMs: 30 });
+    await expect(m.move(entries, 0, 1)).rejects.toThrow(/did not take up the rewritten redirection table within 30 ms.*; the groups stay on core 0, nothing was moved/);
+    expect(Array.from(reta.entries)).toEqual(new Array(8).fill(0));
+    expect(g.cell(0).cmd).toBe(MIG_CMD.cancel);
+    expect(g.seen).toEqual(['0:hold']);
+  });
+
+  it('connections that stay busy past the drain bound: cancelled, and the error says why they were busy', async () => {
+    const reta = SharedReta.create(defaultReta(1, 8), 2);
+    const g = fakeGuest((_c, cmd) => (cmd === MIG_CMD.hold || cmd === MIG_CMD.count ? { total: 5, busy: 2, failed: 4 } : {}));
+    const m = new FlowGroupMover({ view: () => g.view, reta, wake: g.wake, drainTimeoutMs: 30 });
+    await expect(m.move(entries, 0, 1)).rejects.toThrow(/2 of the 5 TCP connections .* within 30 ms \(sending\)/);
+    expect(g.seen.at(-1)).toBe('0:cancel');
+    expect(Array.from(reta.entries)).toEqual(new Array(8).fill(0));
+  });
+});
+
+describe('the policy ([cores] policy = "auto")', () => {
+  const knobs = { growLoad: 0.7, growQueue: 0.25, shrinkLoad: 0.3, sampleMs: 500, growAfter: 2, shrinkAfter: 3 };
+  const ctr = (busy: number, idle: number, batches: number[]) => ({ busyCycles: busy, idleCycles: idle, rxBatches: batches });
+  it('reads load (busy share) and queueing (full batches) of the cores in use only', () => {
+    const prev = [ctr(0, 0, [0, 0, 0, 0, 0, 0, 0, 0]), ctr(0, 0, [0, 0, 0, 0, 0, 0, 0, 0]), ctr(0, 0, [0, 0, 0, 0, 0, 0, 0, 0])];
+    // batch 64 counts in the last bucket (64 and more frames); core 2 is not in use
+    const cur = [ctr(80, 20, [5, 10, 0, 0, 0, 0, 0, 10]), ctr(40, 60, [9, 20, 0, 0, 0, 0, 0, 0]), ctr(100, 0, [0, 0, 0, 0, 0, 0, 0, 99])];
+    const r = reading(prev, cur, 2, 64);
+    expect(r.load).toBeCloseTo(0.6);
+    expect(r.queueing).toBeCloseTo(10 / 40);
+    expect(batchBucket(64, 8)).toBe(7);
+    expect(batchBucket(16, 8)).toBe(5);
+    // a counter that went backwards (a reset) counts from zero, as ix stats does
+    expect(reading([ctr(500, 500, [0])], [ctr(50, 50, [0])], 1, 64).load).toBeCloseTo(0.5);
+  });
+
+  it('grows after grow_after hot samples, shrinks after shrink_after cold ones, and holds in between (hysteresis)', () => {
+    const s = new PolicyState(knobs, 1, 3);
+    const hot = { load: 0.8, queueing: 0 };
+    const queued = { load: 0.2, queueing: 0.5 };
+    const mid = { load: 0.5, queueing: 0 };
+    const cold = { load: 0.1, queueing: 0 };
+    expect(s.step(hot, 1)).toBeNull();
+    expect(s.step(mid, 1)).toBeNull(); // the streak breaks
+    expect(s.step(hot, 1)).toBeNull();
+    expect(s.step(queued, 1)).toBe(2); // queues building count as hot
+    // at 2 cores a load of 0.5 is 1.0 on one core: no shrink; nor grow
+    for (let i = 0; i < 10; i++) expect(s.step(mid, 2)).toBeNull();
+    expect(s.step(cold, 2)).toBeNull();
+    expect(s.step(cold, 2)).toBeNull();
+    expect(s.step(cold, 2)).toBe(1);
+    // never below min, never above max
+    for (let i = 0; i < 10; i++) expect(s.step(cold, 1)).toBeNull();
+    for (let i = 0; i < 10; i++) expect(s.step(hot, 3)).toBeNull();
+    // 0.19 on each of 3 cores is 0.285 on 2: shrinks
+    expect([s.step({ load: 0.19, queueing: 0 }, 3), s.step({ load: 0.19, queueing: 0 }, 3), s.step({ load: 0.19, queueing: 0 }, 3)]).toEqual([null, null, 2]);
+  });
+});

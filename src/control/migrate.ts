@@ -41,6 +41,8 @@ export interface MoverEnv {
    * wait goes on: a command once written is run by the core sooner or later, and giving up
    * on an export or import would strand the connections it moves */
   commandTimeoutMs?: number;
+  /** how long the NIC worker may take to steer by a rewritten entry (default 2 s) */
+  tableTimeoutMs?: number;
   /** told once per command that takes longer than commandTimeoutMs */
   onSlow?: (msg: string) => void;
 }
@@ -63,6 +65,7 @@ export function busyWhy(bits: number): string {
   return w.length ? w.join(', ') : 'no reason given';
 }
 
+const cmdName = (cmd: number): string => Object.entries(MIG_CMD).find(([, v]) => v === cmd)?.[0].toUpperCase() ?? String(cmd);
 const cellGpa = (core: number) => BOOTINFO_GPA + BootInfo.at.migrate + core * MigrateCell.size;
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -76,8 +79,8 @@ export class FlowGroupMover {
     return v;
   }
 
-  /** One command to one core; resolves with its answer (rejects only if the dataplane stops). */
-  private async command(core: number, cmd: number, groups: bigint[], peer = 0): Promise<Answer> {
+  /** Write a command into a core's cell and wake the core; returns its sequence number. */
+  private post(core: number, cmd: number, groups: bigint[], peer = 0): number {
     const at = cellGpa(core);
     const cur = readStruct(MigrateCell, this.mem(), at);
     const seq = (cur.cmdSeq + 1) >>> 0;
@@ -85,16 +88,37 @@ export class FlowGroupMover {
     // the sequence number last: the core reads the command once it sees it move
     writeStruct(MigrateCell, this.mem(), at, { ...readStruct(MigrateCell, this.mem(), at), cmdSeq: seq });
     this.env.wake(core);
+    return seq;
+  }
+
+  /**
+   * One command to one core; resolves with its answer. A command that changes nothing yet
+   * (HOLD, COUNT) is given up after commandTimeoutMs: a CANCEL takes its place (the core runs
+   * only the latest command it sees) and the move fails with what it waited for. The others
+   * (EXPORT, IMPORT, RELEASE, CANCEL) are waited for as long as the dataplane runs, with a
+   * warning: an export or import given up halfway would strand the connections it moves.
+   */
+  private async command(core: number, cmd: number, groups: bigint[], peer = 0): Promise<Answer> {
+    const at = cellGpa(core);
+    const seq = this.post(core, cmd, groups, peer);
     const t0 = performance.now();
     const limit = this.env.commandTimeoutMs ?? 10_000;
+    const abandon = cmd === MIG_CMD.hold || cmd === MIG_CMD.count;
     let told = false;
     for (let i = 0; ; i++) {
       const c = readStruct(MigrateCell, this.mem(), at);
       if (c.doneSeq === seq) return { result: c.result, total: c.total, busy: c.busy, failed: c.failed };
       const dt = performance.now() - t0;
+      if (dt > limit && abandon) {
+        this.post(core, MIG_CMD.cancel, groups);
+        throw new MigrateError(
+          `core ${core} did not run flow-group command ${cmdName(cmd)} within ${limit} ms (its vCPU was not scheduled, or its app stayed outside ix_bpoll); ` +
+            'it was cancelled and nothing of the groups was moved: try again, and see `ix stats` (the core\'s loops and halts) if it repeats',
+        );
+      }
       if (dt > limit && !told) {
         told = true;
-        this.env.onSlow?.(`core ${core} has not run flow-group command ${cmd} for ${limit} ms (its vCPU not scheduled, or its app outside ix_bpoll); still waiting`);
+        this.env.onSlow?.(`core ${core} has not run flow-group command ${cmdName(cmd)} for ${limit} ms (its vCPU not scheduled, or its app outside ix_bpoll); still waiting: it moves connections and cannot be given up`);
       }
       if (i % 64 === 63) this.env.wake(core);
       await (dt < 2 ? tick() : sleep(1));
@@ -106,10 +130,18 @@ export class FlowGroupMover {
     let gen = 0;
     for (const e of entries) gen = this.env.reta.setEntry(e, value);
     const t0 = performance.now();
+    const limit = this.env.tableTimeoutMs ?? 2000;
     while (!this.env.reta.seen(gen)) {
-      if (performance.now() - t0 > 2000) throw new MigrateError('the NIC worker did not take up the new redirection table within 2 s');
+      if (performance.now() - t0 > limit) throw new MigrateError(`the NIC worker did not take up the rewritten redirection table within ${limit} ms (its thread not scheduled?)`);
       await tick();
     }
+  }
+
+  /** Give the groups back to core `from` (the worker delivers what it held, in order) and end
+   * its hold; nothing of them moved. Waits for nothing: both take effect on their own. */
+  private undo(entries: number[], from: number, bits: bigint[]): void {
+    for (const e of entries) this.env.reta.setEntry(e, from);
+    this.post(from, MIG_CMD.cancel, bits);
   }
 
   /** Move the flow groups `entries` (all on core `from`) to core `to`, with their connections. */
@@ -133,7 +165,12 @@ export class FlowGroupMover {
         a = await this.command(from, MIG_CMD.count, bits);
       }
       // 3: the NIC holds the groups' frames
-      await this.setEntries(entries, from | RETA_HOLD);
+      try {
+        await this.setEntries(entries, from | RETA_HOLD);
+      } catch (e) {
+        this.undo(entries, from, bits);
+        throw new MigrateError(`${(e as Error).message}; the groups stay on core ${from}, nothing was moved`);
+      }
       // 4: export
       const ex = await this.command(from, MIG_CMD.export, bits);
       if (ex.result === -IX_EAGAIN && attempt < 5 && performance.now() - t0 < drainLimit) {
@@ -142,14 +179,15 @@ export class FlowGroupMover {
         continue;
       }
       if (ex.result < 0) {
-        await this.setEntries(entries, from);
-        await this.command(from, MIG_CMD.cancel, bits);
+        this.undo(entries, from, bits);
         throw new MigrateError(`core ${from} could not hand over the connections of the flow groups (error ${-ex.result}); nothing was moved`);
       }
       // 5-7
       const im = await this.command(to, MIG_CMD.import, bits, from);
       await this.command(from, MIG_CMD.release, bits);
-      await this.setEntries(entries, to);
+      // the connections live on `to` now: the entries name it whether or not the worker has
+      // taken them up yet (it hands over the held frames first when it does)
+      await this.setEntries(entries, to).catch((e: Error) => this.env.onSlow?.(e.message));
       return { groups: entries.length, conns: ex.result, failed: Math.max(0, ex.result - Math.max(0, im.result)), ms: performance.now() - t0 };
     }
   }
