@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue } from './errors.js';
 import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile, type CoresTable } from './schema.js';
 import { netMemoryIssue } from './netfit.js';
 import { closest } from './suggest.js';
-import type { DataplaneConfig, Protection, WakeSetting } from './types.js';
+import type { DataplaneConfig, Protection, ScaleKnobs, WakeSetting } from './types.js';
 import { macFromName, parseCidr, parseMac, parseRssKey, parseSize, formatIpv4 } from './values.js';
 
 export const INLINE_SOURCE = '<inline>';
@@ -147,10 +147,23 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
 }
 
 function resolveCores(list: number[] | null, table: CoresTable | null, raw: ConfigFile['cores']): DataplaneConfig['cores'] {
-  if (list !== null) return { count: list.length, cpus: list, min: list.length };
-  if (table !== null) return { count: table.max, cpus: null, min: table.min };
+  if (list !== null) return { count: list.length, cpus: list, min: list.length, policy: null };
+  if (table !== null) return { count: table.max, cpus: null, min: table.min, policy: resolvePolicy(table) };
   const n = (raw as number | undefined) ?? DEFAULTS.cores;
-  return { count: n, cpus: null, min: n };
+  return { count: n, cpus: null, min: n, policy: null };
+}
+
+function resolvePolicy(t: CoresTable): ScaleKnobs | null {
+  const d = DEFAULTS.scale;
+  if ((t.policy ?? d.policy) !== 'auto' || t.min === t.max) return null;
+  return {
+    growLoad: t.grow_load ?? d.growLoad,
+    growQueue: t.grow_queue ?? d.growQueue,
+    shrinkLoad: t.shrink_load ?? d.shrinkLoad,
+    sampleMs: t.sample_ms ?? d.sampleMs,
+    growAfter: t.grow_after ?? d.growAfter,
+    shrinkAfter: t.shrink_after ?? d.shrinkAfter,
+  };
 }
 
 /**

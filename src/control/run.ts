@@ -14,6 +14,7 @@ import { SampleHistory, prometheusText, rates, takeSample, type Sample, type Sta
 import { planNic } from '../nic/plan.js';
 import { CoreScaler, elasticPrometheus } from './scale.js';
 import { FlowGroupMover } from './migrate.js';
+import { runPolicy } from './policy.js';
 import { NIC_WAKE_OFFSET } from '../nic/backend.js';
 
 /** Get a halted core back into its loop, as a frame for its queue would (src/nic/wait.ts). */
@@ -263,6 +264,25 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
     }
     return scaler;
   };
+  // [cores] policy = "auto": the control plane grows and shrinks the dataplane by load
+  const pol = cfg.cores.policy;
+  const policy = pol
+    ? runPolicy({
+        knobs: pol,
+        min: cfg.cores.min,
+        max: cfg.cores.count,
+        batch: cfg.batch,
+        sample: () => m.coreStats().map((c) => ({ busyCycles: Number(c.busyCycles), idleCycles: Number(c.idleCycles), rxBatches: c.rxBatches.map(Number) })),
+        active: () => elastic()?.activeCores ?? cfg.cores.min,
+        scaleTo: async (n) => {
+          const s = elastic();
+          if (!s) throw new Error('the dataplane is not running yet');
+          const ev = await s.scaleTo(n, 'policy');
+          log.info({ by: 'policy', ...ev }, `cores in use: ${ev.from} -> ${ev.to} (${ev.groupsMoved} flow groups and ${ev.connsMoved} TCP connections moved in ${ev.ms.toFixed(3)} ms)`);
+        },
+        log: (msg) => log.debug(msg),
+      })
+    : null;
   // one sample a second, so that a stats request gets rates over the last second at once
   const timer = setInterval(() => {
     if (m.coreStats().length) history.add(sample());
@@ -304,7 +324,7 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
           if (cfg.cores.min === cfg.cores.count) throw new Error(`dataplane '${cfg.name}' has a fixed core count (${cfg.cores.count}); give it [cores] min and max in its config to scale it`);
           throw new Error('the dataplane is not running yet (starting): try again when `ix run` printed ready');
         }
-        const ev = await s.scaleTo(req['cores']);
+        const ev = await s.scaleTo(req['cores'], 'ix scale');
         log.info({ by: 'ix scale', ...ev }, `cores in use: ${ev.from} -> ${ev.to} (${ev.groupsMoved} flow groups and ${ev.connsMoved} TCP connections moved in ${ev.ms.toFixed(3)} ms)`);
         return { ...ev, elastic: s.report() };
       }
@@ -321,12 +341,14 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
     }
   } catch (e) {
     clearInterval(timer);
+    policy?.stop();
     await server.close();
     throw e;
   }
   return {
     async close() {
       clearInterval(timer);
+      policy?.stop();
       await server.close();
       await http?.close();
     },

@@ -34,6 +34,8 @@ export interface ScaleEvent {
   connsMoved: number;
   /** of them, those the new core could not adopt (their peers see resets) */
   connsFailed: number;
+  /** who asked: the operator (`ix scale`) or the policy ([cores] policy = "auto") */
+  by?: 'ix scale' | 'policy';
 }
 
 export class ScaleError extends Error {
@@ -116,7 +118,7 @@ export class CoreScaler {
   }
 
   /** Use `n` cores from now on. Resolves with what changed; rejects with ScaleError. */
-  async scaleTo(n: unknown): Promise<ScaleEvent> {
+  async scaleTo(n: unknown, by?: ScaleEvent['by']): Promise<ScaleEvent> {
     const t0 = performance.now();
     const { name, min, max } = this.o;
     if (typeof n !== 'number' || !Number.isInteger(n))
@@ -131,7 +133,7 @@ export class CoreScaler {
       const next = rebalanceReta(cur, n);
       const losers = new Map<number, number>(); // core -> groups it would give up
       for (let i = 0; i < cur.length; i++) if (cur[i] !== next[i]) losers.set(cur[i]!, (losers.get(cur[i]!) ?? 0) + 1);
-      if (this.o.mover) return await this.migrate(from, n, cur, next, t0);
+      if (this.o.mover) return await this.migrate(from, n, cur, next, t0, by);
       const conns = this.o.conns();
       const busy = [...losers.keys()].filter((c) => (conns[c] ?? 0) > 0).sort((a, b) => a - b);
       if (busy.length)
@@ -144,7 +146,7 @@ export class CoreScaler {
       for (const c of losers.values()) groups += c;
       if (groups > 0) this.o.reta.set(next);
       this.active = n;
-      return this.record({ at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0, connsMoved: 0, connsFailed: 0 });
+      return this.record({ at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0, connsMoved: 0, connsFailed: 0, ...(by ? { by } : {}) });
     } finally {
       this.busy = false;
     }
@@ -161,7 +163,7 @@ export class CoreScaler {
   }
 
   /** Move the groups that change core, with their connections, GROUPS_PER_STEP at a time. */
-  private async migrate(from: number, n: number, cur: number[], next: number[], t0: number): Promise<ScaleEvent> {
+  private async migrate(from: number, n: number, cur: number[], next: number[], t0: number, by?: ScaleEvent['by']): Promise<ScaleEvent> {
     const pairs = new Map<string, { src: number; dst: number; entries: number[] }>();
     for (let i = 0; i < cur.length; i++) {
       if (cur[i] === next[i]) continue;
@@ -188,11 +190,11 @@ export class CoreScaler {
       // what moved stays moved: each entry names one core, whichever it is
       const per = groupsPerQueue(this.o.reta.entries, this.o.reta.nqueues);
       this.active = per.reduce((last, g, q) => (g > 0 ? q + 1 : last), 0);
-      this.record({ at: new Date().toISOString(), from, to: this.active, groupsMoved: groups, ms: performance.now() - t0, connsMoved: conns, connsFailed: failed });
+      this.record({ at: new Date().toISOString(), from, to: this.active, groupsMoved: groups, ms: performance.now() - t0, connsMoved: conns, connsFailed: failed, ...(by ? { by } : {}) });
       this.refuse(`moved ${groups} of ${total} flow groups (${conns} connections), then: ${e.message}`);
     }
     this.active = n;
-    return this.record({ at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0, connsMoved: conns, connsFailed: failed });
+    return this.record({ at: new Date().toISOString(), from, to: n, groupsMoved: groups, ms: performance.now() - t0, connsMoved: conns, connsFailed: failed, ...(by ? { by } : {}) });
   }
 }
 
