@@ -86,6 +86,7 @@ static int batch_bucket(int n)
 static int poll_once(struct percpu *c, struct dataplane *dp)
 {
     uint64_t t0 = rdtsc();
+    dp_migrate_poll(c, dp);
     net_poll_timers(&dp->nc);
     int n = vnet_port_rx(&dp->port, (int)c->bi->batch);
     vnet_port_tx_flush(&dp->port);

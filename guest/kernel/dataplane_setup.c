@@ -34,6 +34,8 @@ void dp_create(struct percpu *c)
     dp->max_conns = conns;
     dp->scratch_len = net_core_mem_base() + tcp_core_mem_size(conns) + 4096;
     dp->scratch = phys_to_virt(pages_alloc((dp->scratch_len + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
+    uint64_t recs = (uint64_t)DP_MIG_RECS * sizeof(struct tcp_mig_rec);
+    dp->mig_recs = phys_to_virt(pages_alloc((recs + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
 }
 
 uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr)
