@@ -183,6 +183,9 @@ describe.runIf(run)('kvstore with 1 core', () => {
       const stat = ok(dp, 'memcstat', [`--servers=${dp.address}`]);
       expect(Number(/curr_items: (\d+)/.exec(stat)?.[1])).toBeGreaterThan(1000);
       expect(stat).toMatch(/version: 1\.6\.0/);
+      // values up to 1 MB went both ways above: the byte counters monitoring tools read
+      expect(Number(/bytes_read: (\d+)/.exec(stat)?.[1])).toBeGreaterThan(1_000_000);
+      expect(Number(/bytes_written: (\d+)/.exec(stat)?.[1])).toBeGreaterThan(1_000_000);
     } finally {
       await stopped(dp);
     }

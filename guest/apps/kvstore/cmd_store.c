@@ -37,6 +37,10 @@ void kv_cmd_store(struct kv_conn *c, int cmd, struct kv_tok *t, uint32_t ntok)
         kv_unlock();
     }
     if (!it) {
+        if (too_large)
+            kv_stats.store_too_large++;
+        else
+            kv_stats.store_no_memory++;
         kv_reply(c, too_large ? "SERVER_ERROR object too large for cache" : "SERVER_ERROR out of memory storing object");
         swallow(c, nbytes);
         if (cmd == C_SET) { /* memcached: a refused set must not leave the old value readable */

@@ -302,6 +302,7 @@ void kv_conn_recv(struct kv_conn *c, const void *data, size_t len)
 {
     if (c->closed)
         return; /* the stack frees it with the connection */
+    kv_stats.bytes_read += len;
     if (c->in_head != c->in_tail && hold_copy(c, (const char *)data, (uint32_t)len))
         return; /* paused: parsed when acknowledgements make room */
     if (c->in_tail - c->in_head == KV_INQ || len > 0xffffffffu) {
@@ -319,6 +320,7 @@ void kv_conn_recv(struct kv_conn *c, const void *data, size_t len)
 
 void kv_conn_sent(struct kv_conn *c, size_t bytes)
 {
+    kv_stats.bytes_written += bytes;
     c->out_bytes -= bytes < c->out_bytes ? bytes : c->out_bytes;
     while (bytes && c->out_head != c->out_sub) {
         struct kv_out *o = &c->outq[c->out_head % KV_OUTQ];

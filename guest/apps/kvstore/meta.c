@@ -164,16 +164,20 @@ static void meta_set(struct kv_conn *c, struct kv_meta *m, const struct kv_tok *
     const char *err = kv_meta_preparse(m, t, 3, n, 0);
     if (!err)
         err = kv_meta_own_pass(m);
-    if (!err && !kv_item_size_ok(m->key.n, m->flags, nbytes))
+    if (!err && !kv_item_size_ok(m->key.n, m->flags, nbytes)) {
         err = "SERVER_ERROR object too large for cache";
+        kv_stats.store_too_large++;
+    }
     struct kv_item *it = 0;
     if (!err) {
         kv_stats.cmd_set++;
         kv_lock();
         it = kv_alloc(m->key.p, m->key.n, m->flags, kv_exptime(m->has_ttl ? m->ttl : 0), nbytes);
         kv_unlock();
-        if (!it)
+        if (!it) {
             err = "SERVER_ERROR out of memory storing object";
+            kv_stats.store_no_memory++;
+        }
     }
     if (err) {
         kv_reply(c, err);
@@ -407,6 +411,7 @@ int kv_cmd_meta(struct kv_conn *c, struct kv_tok *t, uint32_t n)
                 kv_reply(c, "CLIENT_ERROR bad command line format");
                 return 1;
             }
+        kv_stats.cmd_meta++; /* memcached counts me (its "meta" command) there */
         kv_meta_debug(c, &m);
         return 1;
     }

@@ -33,6 +33,13 @@ static void general(struct kv_conn *c)
     line(c, "total_connections", s->total_connections);
     line(c, "rejected_connections", s->rejected_connections);
     line(c, "connection_structures", (uint64_t)kv_conns_max * kv_ncores);
+    line(c, "bytes_read", s->bytes_read);
+    line(c, "bytes_written", s->bytes_written);
+    line(c, "accepting_conns", 1); /* never stops accepting: a full pool refuses each one */
+    line(c, "listen_disabled_num", 0);
+    line(c, "cmd_meta", s->cmd_meta);
+    line(c, "store_too_large", s->store_too_large);
+    line(c, "store_no_memory", s->store_no_memory);
     line(c, "cmd_get", s->cmd_get);
     line(c, "cmd_set", s->cmd_set);
     line(c, "cmd_flush", s->cmd_flush);

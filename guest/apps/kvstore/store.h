@@ -64,6 +64,8 @@ struct kv_counters {
     uint64_t curr_connections, total_connections, rejected_connections;
     uint64_t lock_waits; /* store lock found held by another core */
     uint64_t input_overflows; /* connections closed: more held input than kept track of */
+    uint64_t bytes_read, bytes_written; /* TCP payload received; reply bytes acknowledged */
+    uint64_t store_too_large, store_no_memory, cmd_meta; /* set/ms refused; me (memcached's meta_cmds) */
 };
 
 /* This core's statistics slot. */

@@ -221,6 +221,23 @@ static void test_stats(void)
     CHECK_MSG(strstr(got, "STAT get_hits 1\r\n") && strstr(got, "STAT get_misses 1\r\n") &&
               strstr(got, "STAT curr_items 1\r\n") && strstr(got, "\r\nEND\r\n"),
           "stats: %s", got);
+    /* refused stores (set and ms) and me are counted, and the bytes both ways */
+    fresh(8 << 20, 1000);
+    static char in[2 * 1100 + 64];
+    size_t l = (size_t)sprintf(in, "set a 0 0 1001\r\n");
+    memset(in + l, 'v', 1001);
+    l += 1001;
+    l += (size_t)sprintf(in + l, "\r\nms b 1001\r\n");
+    memset(in + l, 'v', 1001);
+    l += 1001;
+    l += (size_t)sprintf(in + l, "\r\nme a\r\n");
+    size_t wrote = strlen(run(in, l, 300));
+    got = run_s("stats\r\n");
+    char want[200];
+    snprintf(want, sizeof want, "STAT bytes_read %zu\r\nSTAT bytes_written %zu\r\n", l + 7, wrote);
+    CHECK_MSG(strstr(got, want) && strstr(got, "STAT cmd_meta 1\r\n") && strstr(got, "STAT store_too_large 2\r\n") &&
+                  strstr(got, "STAT store_no_memory 0\r\n"),
+              "stats after refused stores: want %s in %s", want, got);
 }
 
 static void test_expiry(void)
