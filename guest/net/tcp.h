@@ -119,6 +119,12 @@ enum tcp_counter {
     TCPC_SYNCOOKIE_SENT, /* SYN-ACKs sent as SYN cookies (the half-open bound was reached) */
     TCPC_SYNCOOKIE_OK,   /* connections established from a valid cookie in the peer's ACK */
     TCPC_SYNCOOKIE_BAD,  /* ACKs to a listener with no connection and no valid cookie */
+    TCPC_SYNCOOKIE_SUPERSEDED, /* half-open blocks replaced by the cookie connection their
+                                * peer completed (its SYN was answered twice: cookie, block) */
+    /* RSTs sent, by reason (with RX_NO_PCB for a segment to no connection and TIMEOUTS) */
+    TCPC_RST_BAD_ACK,    /* an unacceptable ACK in SYN_RECEIVED or SYN_SENT */
+    TCPC_RST_APP,        /* the app rejected or closed a connection before it was accepted,
+                          * or it is gone (tcp_app_gone) */
     TCPC_COUNT
 };
 

@@ -13,8 +13,10 @@ void tcp_app_gone(struct net_core *c)
         struct tcp_pcb *p = &tc->pcbs[i];
         if (!p->in_use)
             continue;
-        if (p->state != TCPS_CLOSED && p->state != TCPS_TIME_WAIT && p->state != TCPS_SYN_SENT)
+        if (p->state != TCPS_CLOSED && p->state != TCPS_TIME_WAIT && p->state != TCPS_SYN_SENT) {
+            TCP_TCTR(c, RST_APP);
             tcp_send_rst(c, p->laddr, p->raddr, p->lport, p->rport, p->snd_nxt, p->rcv_nxt, true);
+        }
         p->app_ref = false;
         tcp_pcb_free(c, p);
     }

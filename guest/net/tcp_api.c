@@ -102,8 +102,10 @@ int tcp_reject(struct net_core *c, uint64_t handle)
     tcp_flush_events(c);
     if (!p->passive || p->accepted)
         return -IX_EINVAL;
-    if (p->state != TCPS_CLOSED)
+    if (p->state != TCPS_CLOSED) {
+        TCP_TCTR(c, RST_APP);
         tcp_send_rst(c, p->laddr, p->raddr, p->lport, p->rport, p->snd_nxt, p->rcv_nxt, true);
+    }
     tcp_pcb_free(c, p);
     return 0;
 }
@@ -224,6 +226,7 @@ int tcp_close(struct net_core *c, uint64_t handle)
         tcp_pcb_free(c, p); /* nothing to tell the peer; no more events */
         return 0;
     case TCPS_SYN_RECEIVED:
+        TCP_TCTR(c, RST_APP);
         tcp_send_rst(c, p->laddr, p->raddr, p->lport, p->rport, p->snd_nxt, p->rcv_nxt, true);
         tcp_pcb_free(c, p);
         return 0;

@@ -114,8 +114,10 @@ void tcp_syn_sent_input(struct net_core *c, struct tcp_pcb *p, struct tcp_rx_seg
 {
     if (s->flags & TCP_ACK) {
         if (seq_leq(s->ack, p->iss) || seq_gt(s->ack, p->snd_max)) {
-            if (!(s->flags & TCP_RST))
+            if (!(s->flags & TCP_RST)) {
+                TCP_TCTR(c, RST_BAD_ACK);
                 tcp_send_rst(c, p->laddr, p->raddr, p->lport, p->rport, s->ack, 0, false);
+            }
             return;
         }
     }

@@ -301,6 +301,14 @@ static void synced_input(struct net_core *c, struct tcp_pcb *p, struct tcp_rx_se
 
     if (p->state == TCPS_SYN_RECEIVED) {
         if (!(seq_gt(s->ack, p->snd_una) && seq_leq(s->ack, p->snd_max))) {
+            if (tcp_cookie_supersede(c, &p, s)) { /* the peer took an earlier cookie SYN-ACK */
+                if (p != NULL)
+                    synced_input(c, p, s, m);
+                else
+                    drop(m);
+                return;
+            }
+            TCP_TCTR(c, RST_BAD_ACK);
             tcp_send_rst(c, p->laddr, p->raddr, p->lport, p->rport, s->ack, 0, false);
             drop(m);
             return;

@@ -329,6 +329,12 @@ void tcp_cookie_syn_ack(struct net_core *c, uint32_t src, uint32_t dst, uint16_t
  * that ACK) if it carries a valid SYN cookie, else NULL (the caller answers with RST). */
 struct tcp_pcb *tcp_cookie_open(struct net_core *c, struct tcp_listener *l, uint32_t src, uint32_t dst,
                                 uint16_t sport, uint16_t dport, const struct tcp_rx_seg *s);
+/* An ACK for our half-open connection p (SYN_RECEIVED) that acknowledges another ISS. When
+ * that ISS is a valid cookie for the same SYN (the SYN was answered with a cookie, its
+ * retransmission found a half-open slot free and got p), the peer completed the cookie's
+ * handshake: p is freed and *pp becomes the cookie's connection (NULL if the accept queue or
+ * the pool is full: dropped, the peer retransmits). False (nothing changed) otherwise. */
+bool tcp_cookie_supersede(struct net_core *c, struct tcp_pcb **pp, const struct tcp_rx_seg *s);
 
 #include "stack_env.h"
 static inline uint32_t tcp_now_ms(void) { return (uint32_t)(env_now_us() / 1000u); }

@@ -97,3 +97,22 @@ struct tcp_pcb *tcp_cookie_open(struct net_core *c, struct tcp_listener *l, uint
     TCP_TCTR(c, SYNCOOKIE_OK);
     return p;
 }
+
+bool tcp_cookie_supersede(struct net_core *c, struct tcp_pcb **pp, const struct tcp_rx_seg *s)
+{
+    struct tcp_pcb *p = *pp;
+    struct tcp_listener *l = p->listener;
+    if (p->state != TCPS_SYN_RECEIVED || !p->passive || l == NULL || s->seq - 1 != p->irs ||
+        (s->flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_ACK)
+        return false;
+    struct tcp_cookie_tuple t = {.laddr = p->laddr, .raddr = p->raddr, .lport = p->lport, .rport = p->rport};
+    struct tcp_cookie_opts co;
+    if (!tcp_cookie_check(&c->tcp->key, &t, p->irs, s->ack - 1, env_now_us(), &co))
+        return false;
+    /* Nothing was posted for p (it is neither established nor known to the app), and its
+     * SYN-ACKs, with an ISS the peer never adopted, are of no use to it. */
+    TCP_TCTR(c, SYNCOOKIE_SUPERSEDED);
+    tcp_pcb_free(c, p);
+    *pp = tcp_cookie_open(c, l, t.raddr, t.laddr, t.rport, t.lport, s);
+    return true;
+}

@@ -239,6 +239,66 @@ static void forged_and_old_cookies_refused(void)
     drain_and_free(t);
 }
 
+/* A client's SYN answered with a cookie, then its retransmission (the SYN-ACK was slow to
+ * arrive) finds a half-open slot free and gets a block with another ISS. The client, already
+ * established on the cookie's SYN-ACK, acknowledges the cookie: that is a completed
+ * handshake, not an unacceptable ACK to reset (it once reset a connection under load). */
+static void cookie_ack_after_retransmitted_syn_got_a_block(void)
+{
+    struct tl *t = tt_new();
+    CHECK_EQ(tcp_listen(&t->c, LPORT, 1), 0);
+    CHECK_EQ(flood(t, 1000, 1), 1); /* the one half-open slot taken */
+    struct tt_seg ck = client_syn(t, 43000, 5000);
+    CHECK_EQ(t->c.counters.tcp[TCPC_SYNCOOKIE_SENT], 1);
+    tt_send(t, 1000, LPORT, 1, 0, TCP_RST, 0, NULL, 0, NULL, 0); /* the slot frees */
+    CHECK_EQ(t->c.tcp->half_open, 0);
+    struct tt_seg sa = client_syn(t, 43000, 5000); /* the SYN again: a block this time */
+    CHECK_EQ(t->c.tcp->half_open, 1);
+    CHECK(sa.seq != ck.seq);
+    /* The client ACKs the cookie SYN-ACK (and, established, answers the second one with the
+     * same ACK): the connection is made from the cookie, and no RST goes out. */
+    unsigned cur = t->ntx;
+    ack_with_ts(t, 43000, 5001, ck.seq + 1, NULL, 0, ck.o.tsval);
+    ack_with_ts(t, 43000, 5001, ck.seq + 1, NULL, 0, sa.o.tsval);
+    struct tt_seg r;
+    while (tt_next(t, &cur, &r))
+        CHECK_MSG(!(r.flags & TCP_RST), "RST sent to a client that completed the cookie handshake");
+    CHECK_EQ(t->c.counters.tcp[TCPC_RST_TX], 0);
+    CHECK_EQ(t->c.counters.tcp[TCPC_SYNCOOKIE_OK], 1);
+    CHECK_EQ(t->c.tcp->half_open, 0); /* the superseded block is gone */
+    const struct ix_event *ev = tt_event(t, IX_EV_TCP_KNOCK, NULL);
+    CHECK(ev != NULL);
+    uint64_t h = ev ? ev->a0 : 0;
+    CHECK_EQ(tcp_accept(&t->c, h, 7), 0);
+    CHECK_EQ(tcp_conns_in_use(&t->c), 1);
+    /* It works both ways: data from the client, and the echo with the cookie's sequence. */
+    tl_events_reset(t);
+    cur = t->ntx;
+    ack_with_ts(t, 43000, 5001, ck.seq + 1, "ping", 4, ck.o.tsval);
+    ev = tt_event(t, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL && ev->a1 == 4);
+    if (ev)
+        CHECK_EQ(tcp_recv_done(&t->c, h, 4), 0);
+    static const char pong[] = "pong";
+    struct net_iov iov = {.base = pong, .len = 4};
+    CHECK_EQ(tcp_sendv(&t->c, h, &iov, 1), 4);
+    bool sent = false;
+    while (tt_next(t, &cur, &r))
+        sent |= r.plen == 4 && r.seq == ck.seq + 1;
+    CHECK_MSG(sent, "the reply starts at the cookie's ISS + 1");
+    /* A bad ACK in SYN_RECEIVED is still answered with RST: another ISS, not a cookie. */
+    struct tt_seg sb = client_syn(t, 43001, 6000);
+    CHECK_EQ(t->c.tcp->half_open, 1);
+    cur = t->ntx;
+    ack_with_ts(t, 43001, 6001, sb.seq + 7, NULL, 0, sb.o.tsval);
+    CHECK(tt_next(t, &cur, &r) && (r.flags & TCP_RST) && r.seq == sb.seq + 7);
+    CHECK_EQ(t->c.tcp->half_open, 1); /* a stray ACK does not end the handshake */
+    CHECK(tt_event(t, IX_EV_TCP_KNOCK, NULL) == NULL);
+    tl_events_reset(t);
+    tt_send(t, 43000, LPORT, 5005, 0, TCP_RST, 0, NULL, 0, NULL, 0);
+    drain_and_free(t);
+}
+
 /* Half-open connections take blocks from their own reserve: with the reserve full of a
  * flood's connections, all max_conns connections can still be made (by cookie and by
  * tcp_connect), and one more is refused rather than taken from the reserve. */
@@ -301,6 +361,7 @@ int main(void)
     CHECK_RUN(flood_from_unresolvable_sources);
     CHECK_RUN(cookie_ack_with_data_and_no_options);
     CHECK_RUN(forged_and_old_cookies_refused);
+    CHECK_RUN(cookie_ack_after_retransmitted_syn_got_a_block);
     CHECK_RUN(reserve_kept_apart);
     CHECK_RUN(accept_queue_full_drops);
     return check_summary("tcp_syncookie_test");
