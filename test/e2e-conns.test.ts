@@ -18,7 +18,10 @@ const CONNS = Number(process.env.IX_E2E_CONNS ?? 50_000);
 const SOURCES = 40; // within the guest's 64 dynamic ARP entries, 1250 connections each
 const NAME = 'conns2';
 
-type Counters = { tcpConns: number; mbufsUsed: number }[];
+const RST_KEYS = ['rstSent', 'rstNoConn', 'rstBadAck', 'rstApp', 'tcpTimeouts', 'synCookies', 'synCookieConns', 'synCookieBad', 'synCookieSuperseded', 'synDrops'] as const;
+type Counters = ({ tcpConns: number; mbufsUsed: number } & Record<(typeof RST_KEYS)[number], number>)[];
+
+const rstReasons = (c: Counters[number]): Record<string, number> => Object.fromEntries(RST_KEYS.map((k) => [k, c[k]]));
 
 function counters(): Counters {
   const s = ix(['stats', NAME, '--json']);
@@ -64,9 +67,11 @@ describe.runIf(run)('connections at scale', () => {
         await new Promise((r) => setTimeout(r, 300));
       }
       const res = await client;
-      expect(res.status, `${res.stderr}\n${res.stdout}`).toBe(0);
+      // on a failure, the guest's side: why it reset connections, and its SYN cookies
+      const why = `${res.stderr}\n${res.stdout}\nguest: ${JSON.stringify(counters().map(rstReasons))}`;
+      expect(res.status, why).toBe(0);
       const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number>;
-      expect(out).toMatchObject({ conns: CONNS, opened: CONNS, verified: CONNS, closed: CONNS, errors: 0, corrupt: 0, resets: 0 });
+      expect(out, why).toMatchObject({ conns: CONNS, opened: CONNS, verified: CONNS, closed: CONNS, errors: 0, corrupt: 0, resets: 0 });
       expect(out.rtts).toBeGreaterThan(0);
       expect(peak).toBe(CONNS);
 

@@ -67,6 +67,12 @@ static void publish_stats(struct percpu *c, struct dataplane *dp)
     s->syn_cookie_bad = dp->nc.counters.tcp[TCPC_SYNCOOKIE_BAD];
     s->syn_drops = dp->nc.counters.tcp[TCPC_SYN_DROPPED];
     s->copies = dp->nc.counters.copies;
+    s->rst_sent = dp->nc.counters.tcp[TCPC_RST_TX];
+    s->rst_no_conn = dp->nc.counters.tcp[TCPC_RX_NO_PCB];
+    s->rst_bad_ack = dp->nc.counters.tcp[TCPC_RST_BAD_ACK];
+    s->rst_app = dp->nc.counters.tcp[TCPC_RST_APP];
+    s->tcp_timeouts = dp->nc.counters.tcp[TCPC_TIMEOUTS];
+    s->syn_cookie_superseded = dp->nc.counters.tcp[TCPC_SYNCOOKIE_SUPERSEDED];
     s->halts = c->status->halts;
     s->tsc = rdtsc();
 }

@@ -51,14 +51,14 @@ export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   irqNic: u64(104), irqTimer: u64(112),
 });
 
-export const BootInfo = defineStruct('ix_bootinfo', 10720, {
+export const BootInfo = defineStruct('ix_bootinfo', 11488, {
   magic: u64(0), version: u32(8), size: u32(12), memSize: u64(16), kernelPhysEnd: u64(24),
   freePhysStart: u64(32), freePhysEnd: u64(40), pgdPhys: u64(48), tscKhz: u64(56), ncpus: u32(64),
   flags: u32(68), batch: u32(72), idlePollUs: u32(76), protection: u32(80), hcPort: u32(84),
   appEntry: u64(88), appNsegs: u32(96), appArgc: u32(100), appSegs: nestedArray(104, AppSeg, MAX_APP_SEGS),
   appStackSize: u64(424), appHeapSize: u64(432), appArgsLen: u32(440), maxRunMs: u32(444), appArgs: bytes(448, APP_ARGS_MAX),
   logRingPhys: u64(1472), logRingSize: u64(1480), cpu: nestedArray(1488, CpuStatus, MAX_CPUS),
-  nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9128),
-  entropy: array('u64', 9136, 4), unixMs: u64(9168), tcpMaxConns: u32(9176), wake: u32(9180),
-  migrate: nestedArray(9184, MigrateCell, MAX_CPUS),
+  nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9896),
+  entropy: array('u64', 9904, 4), unixMs: u64(9936), tcpMaxConns: u32(9944), wake: u32(9948),
+  migrate: nestedArray(9952, MigrateCell, MAX_CPUS),
 });

@@ -31,6 +31,16 @@ struct ix_core_stats {
                                   slices than a frame references); 0 on zero-copy paths */
     uint64_t mbufs_used;       /* gauge: buffers of the core's mbuf pool in use (RX ring,
                                   queues, the app's received payloads) */
+    /* TCP RSTs sent (all reasons) and the reasons: a segment for no connection (nor a valid
+     * cookie), an unacceptable ACK in a handshake, the app (a reject, a close before accept,
+     * the app gone); and connections that gave up retransmitting (a RST unless in SYN_SENT) */
+    uint64_t rst_sent;
+    uint64_t rst_no_conn;
+    uint64_t rst_bad_ack;
+    uint64_t rst_app;
+    uint64_t tcp_timeouts;
+    uint64_t syn_cookie_superseded; /* half-open blocks replaced by the cookie connection the
+                                       peer completed (its SYN was answered twice) */
 };
 
 #endif
