@@ -19,7 +19,7 @@ const freshDir = () => join(root, `d${seq++}`);
 function core(cpu: number, o: Partial<CoreCounters> = {}): CoreCounters {
   return {
     cpu, rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, loops: 0, rxBatches: [0, 0, 0, 0, 0, 0, 0, 0], bpolls: 0, calls: 0,
-    events: 0, drops: 0, tcpConns: 0, busyCycles: 0, idleCycles: 0, halts: 0, synCookies: 0, synCookieConns: 0, synCookieBad: 0, synDrops: 0, copies: 0, mbufsUsed: 0, nicDrops: 0, exits: 0, hypercallExits: 0, kickExits: 0, haltExits: 0, ...o,
+    events: 0, drops: 0, tcpConns: 0, busyCycles: 0, idleCycles: 0, halts: 0, synCookies: 0, synCookieConns: 0, synCookieBad: 0, synDrops: 0, copies: 0, mbufsUsed: 0, rstSent: 0, rstNoConn: 0, rstBadAck: 0, rstApp: 0, tcpTimeouts: 0, synCookieSuperseded: 0, nicDrops: 0, exits: 0, hypercallExits: 0, kickExits: 0, haltExits: 0, ...o,
   };
 }
 
