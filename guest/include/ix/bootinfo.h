@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include "nic.h"
+#include "xsk.h"
 #include "stats.h"
 
 #define IX_BOOTINFO_MAGIC 0x4f464e49544f4f42ull /* "BOOTINFO" */
@@ -159,6 +160,10 @@ struct ix_bootinfo {
      * guest's default (DP_TCP_CONNS_DEFAULT). Checked by the guest (DP_TCP_CONNS_MAX). */
     uint32_t tcp_max_conns;
     uint32_t wake;            /* IX_WAKE_*: how an idle core waits (chosen by the host) */
+
+    /* guest-physical address of struct ix_xsk_info (ix/xsk.h): the guest polls AF_XDP rings
+     * mapped into its memory instead of the virtio rings of `nic`; 0 = virtio rings */
+    uint64_t xsk_info_phys;
 };
 
 #endif
