@@ -131,7 +131,9 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       rssTableSize: f.nic.rss_table_size ?? DEFAULTS.nic.rssTableSize,
       rssKey: f.nic.rss_key !== undefined ? parseRssKey(f.nic.rss_key)! : null,
       backendSpinUs: f.nic.backend_spin_us ?? DEFAULTS.nic.backendSpinUs,
-      ...resolveXdpRings((f.nic.xdp_rings ?? DEFAULTS.nic.xdpRings) as (typeof XDP_RINGS)[number], ncores),
+      ...(backend === 'xdp'
+        ? resolveXdpRings((f.nic.xdp_rings ?? DEFAULTS.nic.xdpRings) as (typeof XDP_RINGS)[number], ncores)
+        : { xdpRings: null, xdpRingsReason: null }),
     };
   }
   return {

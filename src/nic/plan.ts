@@ -137,6 +137,6 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string }): NicP
             netns: nic.namespace ? { kind: 'fresh', tag: o.tag, peer: peerAddressFor(nic.address, nic.prefix, nic.gateway) } : null,
           },
     vhost: nic.backend === 'vhost',
-    xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven, rings: nic.xdpRings } : null,
+    xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven, rings: nic.xdpRings ?? 'host' } : null,
   };
 }
