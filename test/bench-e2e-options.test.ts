@@ -18,6 +18,8 @@ describe('bench e2e options', () => {
   it('refuses out-of-range numbers and unknown backends', () => {
     expect(() => e2eOptionsFromArgs(['--seconds=0'])).toThrow(/--seconds=0/);
     expect(() => e2eOptionsFromArgs(['--backend=tap,tap'])).toThrow(/distinct NIC backends/);
+    expect(() => e2eOptionsFromArgs(['--backend=xdp,vhost'])).toThrow(/from tap, xdp, xdp-host/);
+    expect(e2eOptionsFromArgs(['--backend=tap,xdp,xdp-host']).backends).toEqual(['tap', 'xdp', 'xdp-host']);
     expect(() => e2eOptionsFromArgs(['--server-cpus='])).toThrow(/at least one CPU/);
     expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
   });

@@ -36,6 +36,8 @@ export interface IxXdp {
   /** namespace holding the interface (ix runs there) and the clients' namespace */
   dpNetns: string;
   clientNetns: string;
+  /** [nic] xdp_rings (absent: the config default) */
+  rings?: 'guest' | 'host';
 }
 
 /** `top`: top-level keys of the config (absent: the config defaults, "auto" for both). */
@@ -54,12 +56,12 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSp
     `ports = [${app.ports.join(', ')}]`,
     `[nic]`,
     ...(xdp
-      ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`]
+      ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`, ...(xdp.rings ? [`xdp_rings = ${q(xdp.rings)}`] : [])]
       : [`namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "10.10.0.1"`]),
     ...(backendSpinUs !== undefined ? [`backend_spin_us = ${backendSpinUs}`] : []),
     '',
   ].join('\n');
-  const p = join(dir, `${app.name}${xdp ? '-xdp' : ''}.toml`);
+  const p = join(dir, `${app.name}${xdp ? `-xdp${xdp.rings ? `-${xdp.rings}` : ''}` : ''}.toml`);
   writeFileSync(p, body);
   return p;
 }

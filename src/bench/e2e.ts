@@ -49,7 +49,7 @@ export interface E2eOptions {
   /** the dataplane's `[nic] backend_spin_us` (default: the config default) */
   backendSpinUs?: number;
   /** the dataplane's NIC backends to measure, each against the same Linux (default ['tap']) */
-  backends?: ('tap' | 'xdp')[];
+  backends?: E2eBackend[];
   /** the dataplane's `protection` (default: the config default, "auto") */
   protection?: Protection;
   /** the dataplane's `wake` (docs/wake.md; default: the config default, "auto") */
@@ -57,8 +57,12 @@ export interface E2eOptions {
   log?: (msg: string) => void;
 }
 
-/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP (--backend=tap,xdp) */
-type Side = 'ix' | 'linux' | 'xdp';
+/** --backend: 'xdp' is AF_XDP with the config's default xdp_rings (one core: the guest polls
+ * the rings), 'xdp-host' AF_XDP with xdp_rings = "host" (a host thread moves the frames) */
+export type E2eBackend = 'tap' | 'xdp' | 'xdp-host';
+const E2E_BACKENDS: readonly E2eBackend[] = ['tap', 'xdp', 'xdp-host'];
+/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP; 'xdph': AF_XDP with xdp_rings "host" */
+type Side = 'ix' | 'linux' | 'xdp' | 'xdph';
 type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | 'kv_memslap' | 'connect' | `echo_${number}`;
 type Sample = RttResult | EchoLoadResult | MemslapResult;
 
@@ -76,11 +80,15 @@ export interface E2eRow {
   xdp?: number | null;
   xdp_ratio?: number | null;
   xdp_range?: [number, number] | null;
+  /** the dataplane over AF_XDP with xdp_rings = "host" (only with --backend=...,xdp-host) */
+  xdp_host?: number | null;
+  xdp_host_ratio?: number | null;
+  xdp_host_range?: [number, number] | null;
 }
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
-  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection' | 'wake'>> & { backendSpinUs: number | null; backends?: ('tap' | 'xdp')[]; protection: Protection; wake?: string };
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection' | 'wake'>> & { backendSpinUs: number | null; backends?: E2eBackend[]; protection: Protection; wake?: string };
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -160,10 +168,10 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const echoApp: IxApp = { name: 'benchecho', elf: appElf('echo'), args: [String(PORT_ECHO)], ports: [PORT_ECHO], heap: '32M' };
 
   const samples: Record<string, Record<Side, Sample[]>> = {};
-  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [] })[side].push(s));
+  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [], xdph: [] })[side].push(s));
   const dir = mkdtempSync(join(tmpdir(), 'ix-bench-e2e-'));
   const link = new LinuxLink();
-  const xdpLink = o.backends.includes('xdp') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
+  const xdpLink = o.backends.includes('xdp') || o.backends.includes('xdp-host') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
   const xdp: IxXdp | undefined = xdpLink ? { ifname: xdpLink.ifname, address: xdpLink.dpAddr, dpNetns: xdpLink.dp.name, clientNetns: xdpLink.client.name } : undefined;
   // Ctrl-C: Node's default would exit without 'exit' handlers; remove the namespaces first (the
   // servers and the dataplane are in our process group and get the signal themselves)
@@ -239,7 +247,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     }
   };
 
-  const ixRound = async (side: 'ix' | 'xdp' = 'ix', x?: IxXdp) => {
+  const ixRound = async (side: 'ix' | 'xdp' | 'xdph' = 'ix', x?: IxXdp) => {
     await withIx(spApp, async (dp) => {
       await point('rtt_block', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, false), parseSockperf);
       await point('rtt_spin', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, true), parseSockperf);
@@ -280,7 +288,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
       // the dataplane's backends take turns too (tap then xdp, then xdp then tap)
       const dataplane = async () => {
         const order = r % 2 === 0 ? o.backends : [...o.backends].reverse();
-        for (const b of order) await (b === 'xdp' ? ixRound('xdp', xdp) : ixRound());
+        for (const b of order) await (b === 'xdp' ? ixRound('xdp', xdp) : b === 'xdp-host' && xdp ? ixRound('xdph', { ...xdp, rings: 'host' }) : ixRound());
       };
       if (ixFirst) {
         await dataplane();
@@ -319,8 +327,12 @@ function buildRows(samples: Record<string, Record<Side, Sample[]>>, echoConns: n
     const xx = vals(id, 'xdp', f);
     const xdp = xx.length ? median(xx) : null;
     const xdpCols = xx.length ? { xdp, xdp_ratio: xdp !== null && linux !== null && linux > 0 ? xdp / linux : null, xdp_range: [Math.min(...xx), Math.max(...xx)] as [number, number] } : {};
+    const xh = vals(id, 'xdph', f);
+    const xdpHost = xh.length ? median(xh) : null;
+    const xdpHostCols = xh.length ? { xdp_host: xdpHost, xdp_host_ratio: xdpHost !== null && linux !== null && linux > 0 ? xdpHost / linux : null, xdp_host_range: [Math.min(...xh), Math.max(...xh)] as [number, number] } : {};
     rows.push({
       ...xdpCols,
+      ...xdpHostCols,
       metric,
       ix,
       linux,
@@ -366,10 +378,11 @@ export function printE2eBench(r: E2eResult): void {
   // with --backend=...,xdp: the dataplane over AF_XDP and its ratio to Linux, after the TAP columns
   const hasXdp = r.rows.some((x) => x.xdp !== undefined);
   const ratio = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(2)).padStart(6);
-  const xh = hasXdp ? `  ${'ix xdp'.padStart(9)}  ${'ratio'.padStart(6)}` : '';
+  const hasXdpHost = r.rows.some((x) => x.xdp_host !== undefined);
+  const xh = (hasXdp ? `  ${'ix xdp'.padStart(9)}  ${'ratio'.padStart(6)}` : '') + (hasXdpHost ? `  ${'xdp host'.padStart(9)}  ${'ratio'.padStart(6)}` : '');
   console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?${xh}`);
   for (const x of r.rows) {
-    const xc = hasXdp ? `  ${f(x.xdp ?? null).padStart(9)}  ${ratio(x.xdp_ratio)}` : '';
+    const xc = (hasXdp ? `  ${f(x.xdp ?? null).padStart(9)}  ${ratio(x.xdp_ratio)}` : '') + (hasXdpHost ? `  ${f(x.xdp_host ?? null).padStart(9)}  ${ratio(x.xdp_host_ratio)}` : '');
     console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${ratio(x.ratio)}  ${x.goal.padEnd(7)}  ${(x.met === null ? '' : x.met ? 'yes' : 'no').padEnd(4)}${xc}`);
   }
   for (const s of r.notes) console.log(s);
@@ -410,9 +423,9 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const backends = get('backend');
   if (backends !== undefined) {
     const bs = backends.split(',');
-    if (!bs.length || bs.some((b) => b !== 'tap' && b !== 'xdp') || new Set(bs).size !== bs.length)
-      throw new E2eBenchError(`--backend=${backends}: expected a comma-separated list of distinct NIC backends from tap, xdp`);
-    o.backends = bs as ('tap' | 'xdp')[];
+    if (!bs.length || bs.some((b) => !(E2E_BACKENDS as readonly string[]).includes(b)) || new Set(bs).size !== bs.length)
+      throw new E2eBenchError(`--backend=${backends}: expected a comma-separated list of distinct NIC backends from ${E2E_BACKENDS.join(', ')}`);
+    o.backends = bs as E2eBackend[];
   }
   const protection = get('protection');
   if (protection !== undefined) {
