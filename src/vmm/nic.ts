@@ -59,7 +59,7 @@ export function mapXskRings(vm: Vm, nic: AttachedNic, mem: DataView): number[] {
     });
   } catch (e) {
     unmapXskRings(vm, added);
-    throw e;
+    throw new AttachNicError(`KVM did not accept the AF_XDP rings as guest memory (${(e as Error).message}); use [nic] xdp_rings = "host" on this host`);
   }
   bootInfoView(mem).setBigUint64(BootInfo.fields.xskInfoPhys.at, BigInt(x.infoGpa), true);
   return added;
