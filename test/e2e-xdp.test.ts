@@ -21,11 +21,11 @@ afterAll(cleanup);
 const CLIENT = resolve('test/fixtures/e2e/echo_client.py');
 const BULK_MB = 32;
 
-function config(name: string, cores: number, link: XdpLink, rings?: 'guest' | 'host'): string {
+function config(name: string, cores: number, link: XdpLink, rings?: 'guest' | 'host', wake?: 'user'): string {
   return writeConfig(
     dir,
     name,
-    `name = "${name}"\ncores = ${cores}\nmemory = "256M"\n[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\n` +
+    `name = "${name}"\ncores = ${cores}\nmemory = "256M"\n${wake ? `wake = "${wake}"\n` : ''}[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\n` +
       `[nic]\nbackend = "xdp"\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n` +
       (rings ? `xdp_rings = "${rings}"\n` : ''),
   );
@@ -86,21 +86,24 @@ async function waitExit(dp: RunningDataplane, ms: number): Promise<number | null
 }
 
 describe.runIf(run).each([
-  [1, undefined, 'guest', 'ix stop'],
-  [1, 'host', 'host', 'SIGTERM'],
-  [2, undefined, 'host', 'SIGTERM'],
-] as const)('echo dataplane over AF_XDP with %i core(s), xdp_rings %s (-> %s), stopped by %s', (cores, asked, rings, how) => {
+  [1, undefined, 'guest', 'ix stop', undefined],
+  // the kick thread wakes a halted core through the counter the vCPU worker sleeps on
+  [1, 'guest', 'guest', 'SIGTERM', 'user'],
+  [1, 'host', 'host', 'SIGTERM', undefined],
+  [2, undefined, 'host', 'SIGTERM', undefined],
+] as const)('echo dataplane over AF_XDP with %i core(s), xdp_rings %s (-> %s), stopped by %s, wake %s', (cores, asked, rings, how, wake) => {
   it('echoes TCP, UDP and a bulk transfer intact while Linux keeps its address on the same interface', async () => {
-    const link = createXdpLink({ queues: cores, tag: `xdp${cores}${rings[0]}` });
+    const link = createXdpLink({ queues: cores, tag: `xdp${cores}${rings[0]}${wake ? 'u' : ''}` });
     try {
-      const name = `xdpecho${cores}${rings}`;
-      const dp = await startDataplane(config(name, cores, link, asked), /echo: serving/, undefined, link.dp.name);
+      const name = `xdpecho${cores}${rings}${wake ?? ''}`;
+      const dp = await startDataplane(config(name, cores, link, asked, wake), /echo: serving/, undefined, link.dp.name);
       let stopped = false;
       try {
         const up = dp.records.find((r) => String(r.msg).startsWith('NIC up'))!;
         expect(up.backend).toBe('xdp');
         expect(up.xdp).toEqual({ ifname: link.ifname, sockets: cores, copyMode: 'copy', xdpMode: 'generic', rings });
         expect(String(up.msg)).toMatch(rings === 'guest' ? /rings polled by the guest/ : /rings served by a host thread/);
+        if (wake) expect(up.wake).toBe(wake);
         expect(link.dp.ip('link', 'show', 'dev', link.ifname)).toMatch(/xdpgeneric/);
         expect(queueFree(link, cores - 1)).toMatch(/EBUSY.*another AF_XDP socket holds queue/); // the dataplane holds its queues
         expect(echo(link, 'tcp-many', 100)).toEqual({ conns: 100, ok: 100 });
