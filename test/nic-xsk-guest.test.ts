@@ -13,6 +13,7 @@ import { layoutGuestRings, writeXskInfo } from '../src/nic/xdp/guest-rings.js';
 import { XskKicker } from '../src/nic/xdp/kicker.js';
 import type { XskRing, XskSocket } from '../src/nic/xdp/xsk.js';
 import { datagramPair } from '../src/testing/datagram-pair.js';
+import { buildBootPageTable, PGD_GPA, xskWindow } from '../src/vmm/boot.js';
 import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
 
 const RING = 64;
@@ -68,6 +69,34 @@ describe('the AF_XDP rings in guest-physical memory', () => {
     expect(() => writeXskInfo(mem.dv, INFO + 8, info)).toThrow(/not a page of guest memory/);
     expect(() => layoutGuestRings(sockets, 2, { start: window.start, size: 4 * 4096 }, 0x1e8)).toThrow(/do not fit/);
     expect(() => layoutGuestRings(sockets, 3, window, 0x1e8)).toThrow(/one per core: 3 cores, 2 sockets/);
+  });
+});
+
+describe('the boot page table maps the ring window', () => {
+  it('next to RAM in the direct map, 2 MiB pages, nothing in between, and refuses a window inside RAM', () => {
+    const memBytes = 1 << 30; // 1 GiB: the window starts the second GiB (a second page directory)
+    const win = xskWindow(memBytes);
+    expect(win).toEqual({ start: 1 << 30, size: 2 << 20 });
+    expect(xskWindow(300 << 20)).toEqual({ start: 300 << 20, size: 2 << 20 });
+    expect(xskWindow((300 << 20) + 4096).start).toBe(302 << 20);
+    const dv = new DataView(new ArrayBuffer(0x40000));
+    buildBootPageTable(dv, memBytes, win);
+    const pdpt = PGD_GPA + 4096;
+    const pde = (pa: number) => {
+      const pd = Number(dv.getBigUint64(pdpt + Math.floor(pa / 2 ** 30) * 8, true) & ~0xfffn);
+      return pd === 0 ? 0n : dv.getBigUint64(pd + ((pa >>> 21) & 511) * 8, true);
+    };
+    expect(pde(0) & 0xfffffffff000n).toBe(0n);
+    expect(pde(memBytes - (2 << 20)) & 0xfffffffff000n).toBe(BigInt(memBytes - (2 << 20)));
+    expect(pde(win.start) & 0xfffffffff000n).toBe(BigInt(win.start)); // the window, identity like RAM
+    expect(pde(win.start) & 0x87n).toBe(0x87n); // present, writable, user (PVM), 2 MiB
+    expect(pde(win.start + win.size)).toBe(0n); // nothing after it
+    const small = new DataView(new ArrayBuffer(0x40000));
+    buildBootPageTable(small, 64 << 20, xskWindow(64 << 20));
+    const pd0 = Number(small.getBigUint64(pdpt, true) & ~0xfffn);
+    expect(small.getBigUint64(pd0 + 32 * 8, true) & 0xfffffffff000n).toBe(64n << 20n); // entry 32 = 64 MiB: the window
+    expect(small.getBigUint64(pd0 + 33 * 8, true)).toBe(0n);
+    expect(() => buildBootPageTable(small, 64 << 20, { start: 62 << 20, size: 2 << 20 })).toThrow(/above guest memory/);
   });
 });
 
