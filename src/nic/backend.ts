@@ -56,7 +56,7 @@ export interface NicHandle {
   /** the XDP backend's interface and modes (undefined for TAP) */
   readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode; rings: 'guest' | 'host' } | undefined;
   /** xdp_rings "guest": the KVM memory slots the VMM must add (ring mmaps) and the ix_xsk_info page */
-  readonly xsk?: { slots: XskMemslot[]; infoGpa: number };
+  readonly xsk?: { slots: XskMemslot[]; infoGpa: number; rx: { producer: number; consumer: number }[] };
   /** the vhost-net backend: its devices (one per queue pair) and how a halted core is woken (absent otherwise) */
   readonly vhost?: { devices: number; wakePath: VhostWakePath };
   /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
@@ -104,7 +104,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   let tap: Tap | undefined;
   let xdp: XdpPort | undefined;
   let fds: number[];
-  let xsk: { slots: XskMemslot[]; infoGpa: number } | undefined;
+  let xsk: { slots: XskMemslot[]; infoGpa: number; rx: { producer: number; consumer: number }[] } | undefined;
   if (plan.xdp) {
     const guestRings = plan.xdp.rings === 'guest';
     if (guestRings && !run.xskGuest) throw new NicBackendError('xdp_rings "guest" needs the ring description page and window (xskGuest; attachNic and the VMM give them)');
@@ -115,7 +115,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
       try {
         const layout = layoutGuestRings(xdp.sockets, nq, run.xskGuest.window, run.xskGuest.doorbellPort);
         writeXskInfo(mem.dv, run.xskGuest.infoGpa, layout.info);
-        xsk = { slots: layout.slots, infoGpa: run.xskGuest.infoGpa };
+        xsk = { slots: layout.slots, infoGpa: run.xskGuest.infoGpa, rx: xdp.sockets.slice(0, nq).map((s) => ({ producer: s.rx.producer, consumer: s.rx.consumer })) };
       } catch (e) {
         xdp.close();
         throw e;

@@ -241,7 +241,10 @@ export class Machine extends EventEmitter {
           control: this.control.buffer,
           exits: this.exits.buffer as SharedArrayBuffer,
           nic: this.nic
-            ? { wakeCounters: this.nic.handle.wakeCounters.buffer as SharedArrayBuffer, rx: this.nic.rx[i]!, kickFd: this.nic.handle.kickFd, notifyPort: this.nic.notifyPort }
+            ? {
+                wakeCounters: this.nic.handle.wakeCounters.buffer as SharedArrayBuffer, rx: this.nic.rx[i]!, kickFd: this.nic.handle.kickFd, notifyPort: this.nic.notifyPort,
+                ...(this.nic.handle.xsk ? { xskRx: this.nic.handle.xsk.rx[i]! } : {}),
+              }
             : null,
         },
       });

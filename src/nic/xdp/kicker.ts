@@ -41,6 +41,8 @@ interface Q {
   haltAt: number;
   /** TX producer at the last kick */
   kicked: number;
+  /** the last kick left frames in the TX ring (the device was busy): retried on every pass */
+  stuck: boolean;
   /** halt_seq the last wake answered */
   seenHalt: number;
 }
@@ -66,7 +68,7 @@ export class XskKicker implements NicPoller {
     for (let q = 0; q < nq; q++) {
       const s = o.sockets[q]!;
       const c = (XskInfo.fields.ctl.at + q * XskCtl.size) / 4;
-      this.qs.push({ fd: s.fd, rx: new RingView(s.rx, 16), tx: new RingView(s.tx, 16), kickAt: c + XskCtl.fields.kickWanted.at / 4, haltAt: c + XskCtl.fields.haltSeq.at / 4, kicked: 0, seenHalt: 0 });
+      this.qs.push({ fd: s.fd, rx: new RingView(s.rx, 16), tx: new RingView(s.tx, 16), kickAt: c + XskCtl.fields.kickWanted.at / 4, haltAt: c + XskCtl.fields.haltSeq.at / 4, kicked: 0, stuck: false, seenHalt: 0 });
     }
   }
 
@@ -92,10 +94,16 @@ export class XskKicker implements NicPoller {
     for (let q = 0; q < this.nq; q++) {
       const k = this.qs[q]!;
       const prod = k.tx.producer();
-      if (prod !== k.kicked || (this.retry && k.tx.consumer() !== prod)) {
+      const cons = k.tx.consumer();
+      if (prod !== k.kicked || (cons !== prod && (k.stuck || this.retry))) {
+        const fresh = prod !== k.kicked;
         k.kicked = prod;
         this.kick(q, k);
-        work++;
+        const left = k.tx.consumer();
+        k.stuck = left !== prod;
+        // work: new descriptors, or the kernel took some; a device that takes nothing lets the
+        // thread sleep (the poll timeout retries)
+        if (fresh || left !== cons) work++;
       }
       const h = Atomics.load(this.ctl, k.haltAt);
       if (h !== k.seenHalt && k.rx.producer() !== k.rx.consumer()) {
