@@ -1,7 +1,12 @@
 // The e2e benchmark's command-line options: parsed into E2eOptions, bad values refused with
 // an error that names the option (no benchmark runs here).
-import { describe, expect, it } from 'vitest';
-import { e2eOptionsFromArgs } from '../src/bench/e2e.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { e2eOptionsFromArgs, measurableBackends } from '../src/bench/e2e.js';
+import { unavailableLine } from '../src/bench/report-tables.js';
+import { writeIxConfig } from '../src/bench/e2e-ix.js';
+import { parse as parseToml } from 'smol-toml';
+import { readFileSync } from 'node:fs';
+import { tempDir } from './ix-cli.js';
 
 describe('bench e2e options', () => {
   it('parses every option', () => {
@@ -18,9 +23,55 @@ describe('bench e2e options', () => {
   it('refuses out-of-range numbers and unknown backends', () => {
     expect(() => e2eOptionsFromArgs(['--seconds=0'])).toThrow(/--seconds=0/);
     expect(() => e2eOptionsFromArgs(['--backend=tap,tap'])).toThrow(/distinct NIC backends/);
-    expect(() => e2eOptionsFromArgs(['--backend=xdp,vhost'])).toThrow(/from tap, xdp, xdp-host/);
+    expect(() => e2eOptionsFromArgs(['--backend=tap,dpdk'])).toThrow(/--backend=tap,dpdk: expected a comma-separated list of distinct NIC backends from tap, xdp, xdp-host, vhost/);
     expect(e2eOptionsFromArgs(['--backend=tap,xdp,xdp-host']).backends).toEqual(['tap', 'xdp', 'xdp-host']);
     expect(() => e2eOptionsFromArgs(['--server-cpus='])).toThrow(/at least one CPU/);
     expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
+  });
+
+  it('takes vhost as a backend, alone or beside the others', () => {
+    expect(e2eOptionsFromArgs(['--backend=tap,xdp,vhost'])).toEqual({ backends: ['tap', 'xdp', 'vhost'] });
+    expect(e2eOptionsFromArgs(['--backend=vhost'])).toEqual({ backends: ['vhost'] });
+  });
+});
+
+describe('bench e2e: which backends this host can measure', () => {
+  const missing = () => ({ status: 'missing' as const, detail: '/dev/vhost-net is absent; the host kernel has no vhost-net: modprobe vhost_net, or use tap' });
+  it('drops vhost where the host has no vhost-net, saying why, and keeps the others', () => {
+    const r = measurableBackends(['tap', 'vhost', 'xdp'], missing);
+    expect(r.measure).toEqual(['tap', 'xdp']);
+    expect(r.unavailable).toEqual([{ backend: 'vhost', reason: 'vhost-net missing: /dev/vhost-net is absent; the host kernel has no vhost-net: modprobe vhost_net, or use tap' }]);
+    expect(unavailableLine(r.unavailable[0]!)).toBe('ix vhost: not measured on this host (vhost-net missing: /dev/vhost-net is absent; the host kernel has no vhost-net: modprobe vhost_net, or use tap)');
+    expect(measurableBackends(['vhost'], () => ({ status: 'unusable', detail: 'VHOST_SET_OWNER failed: EPERM' })).measure).toEqual([]);
+  });
+
+  it('measures vhost where the host offers it, and asks only when vhost was asked for', () => {
+    expect(measurableBackends(['vhost', 'tap'], () => ({ status: 'ok', detail: 'offers 0x1' }))).toEqual({ measure: ['vhost', 'tap'], unavailable: [] });
+    expect(measurableBackends(['tap', 'xdp'], () => { throw new Error('not asked'); })).toEqual({ measure: ['tap', 'xdp'], unavailable: [] });
+  });
+});
+
+describe('bench e2e: the dataplane config per backend', () => {
+  const { dir, cleanup } = tempDir('ix-bench-e2e-cfg-');
+  afterAll(cleanup);
+  const app = { name: 'benchecho', elf: '/x/echo.elf', args: ['7'], ports: [7], heap: '32M' };
+  const nicOf = (p: string) => (parseToml(readFileSync(p, 'utf8')) as { nic: Record<string, unknown> }).nic;
+  it('vhost: the TAP set-up of tap (a fresh namespace) with backend = "vhost", in a file of its own', () => {
+    const tap = writeIxConfig(dir, app, [0]);
+    const vhost = writeIxConfig(dir, app, [0], undefined, 'vhost');
+    expect(vhost).not.toBe(tap);
+    expect(nicOf(tap)).toEqual({ namespace: true, address: '10.10.0.2/24', gateway: '10.10.0.1' });
+    expect(nicOf(vhost)).toEqual({ backend: 'vhost', namespace: true, address: '10.10.0.2/24', gateway: '10.10.0.1' });
+  });
+  it('xdp: the interface and its address', () => {
+    const p = writeIxConfig(dir, app, [0, 1], 20, { ifname: 'vethx0', address: '10.30.0.2', dpNetns: 'a', clientNetns: 'b' });
+    expect(nicOf(p)).toEqual({ backend: 'xdp', interface: 'vethx0', address: '10.30.0.2/24', backend_spin_us: 20 });
+  });
+  it('xdp-host: the same with xdp_rings = "host", in a file of its own', () => {
+    const x = { ifname: 'vethx0', address: '10.30.0.2', dpNetns: 'a', clientNetns: 'b' };
+    const guest = writeIxConfig(dir, app, [0], undefined, x);
+    const host = writeIxConfig(dir, app, [0], undefined, { ...x, rings: 'host' });
+    expect(host).not.toBe(guest);
+    expect(nicOf(host)).toEqual({ backend: 'xdp', interface: 'vethx0', address: '10.30.0.2/24', xdp_rings: 'host' });
   });
 });

@@ -1,7 +1,8 @@
 // The vhost-net NIC backend end to end. Where /dev/vhost-net exists (the nested run's Debian
 // kernel): the echo dataplane on one core with backend = "vhost", Linux clients in its
 // namespace (TCP connections, UDP datagrams, a bulk echo with SHA-256 compared, ping, a
-// 64-byte round-trip series), and the "NIC up" line naming vhost-net. Where it does not (these
+// 64-byte round-trip series), the "NIC up" line naming vhost-net, and `ix stats` giving the
+// queue the guest's frame counts. Where it does not (these
 // PVM hosts): `ix run` refuses the config with what to do, and `ix check` says so.
 // IX_VHOST_COMPARE=1 runs the same series over the TAP backend too; the bulk rate and the
 // round-trip times of both are printed for docs/nic.md (a measurement, never asserted).
@@ -57,6 +58,13 @@ if (run) describe.each(backends)('echo dataplane with 1 core over backend %s', (
       const rtt = client(dp, 'rtt', ROUND_TRIPS);
       expect(rtt.ok).toBe(ROUND_TRIPS);
       expect(dp.exec('ping', ['-c', '3', '-i', '0.2', dp.address]).stdout).toMatch(/3 received/);
+      // ix stats: vhost counts nothing per queue, so queue 0's frames are the guest core's own
+      const st = ix(['stats', `vh${backend}`, '--json']);
+      expect(st.status, st.stderr).toBe(0);
+      const rep = JSON.parse(st.stdout) as { nic: Record<string, unknown>; nicCounters: Record<string, number>[]; counters: Record<string, number>[] };
+      expect(rep.nic).toMatchObject({ backend, mode: 'copy', counters: backend === 'vhost' ? 'guest' : 'backend' });
+      expect(rep.nicCounters[0]!.rx_frames).toBeGreaterThan(1000);
+      if (backend === 'vhost') expect(rep.nicCounters[0]!.tx_frames).toBe(rep.counters[0]!.txFrames);
       const mbps = (BULK_MB / (bulk.seconds as number)).toFixed(2);
       const how = backend === 'vhost' ? ` (RX wake: ${(up.vhost as { wakePath: string }).wakePath})` : '';
       console.log(`e2e-vhost measure: backend ${backend}${how}: ${BULK_MB} MB echo in ${(bulk.seconds as number).toFixed(2)} s (${mbps} MB/s each way); 64 B RTT over ${ROUND_TRIPS} round trips p50 ${rtt.p50_us} us, p90 ${rtt.p90_us} us, p99 ${rtt.p99_us} us`);

@@ -1,43 +1,17 @@
 // Every size, offset and constant src/kvm uses, compared with <linux/kvm.h> through a C
-// program (test/fixtures/kvm/kvm-layout.c) that prints them with sizeof/offsetof.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// program (test/fixtures/kvm/kvm-layout.c) that prints them with sizeof/offsetof (test/layout-probe.ts).
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ARRAYS, CAP, EXIT, EXIT_IO, IOCTL, KVMIO, KVM_API_VERSION, LAYOUT, MEM_FLAG, IOEVENTFD_FLAG, IRQFD_FLAG, IRQ_ROUTING, IRQCHIP, MP_STATE, ioc } from '../src/kvm/index.js';
+import { describeStructLayouts, probeLayout, type CLayout } from './layout-probe.js';
 
-interface CLayout {
-  structs: Record<string, { size: number; fields: Record<string, number> }>;
-  arrays: Record<string, number>;
-  constants: Record<string, number>;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'ix-kvm-layout-'));
 let c: CLayout;
-
 beforeAll(() => {
-  const exe = join(dir, 'kvm-layout');
-  execFileSync('gcc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-o', exe, resolve('test/fixtures/kvm/kvm-layout.c')]);
-  c = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as CLayout;
+  c = probeLayout('test/fixtures/kvm/kvm-layout.c');
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('struct layouts', () => {
-  it('the C program and the TypeScript table describe the same structs and fields', () => {
-    expect(Object.keys(LAYOUT).sort()).toEqual(Object.keys(c.structs).sort());
-    for (const [name, l] of Object.entries(LAYOUT)) {
-      expect(Object.keys(l.fields).sort(), name).toEqual(Object.keys(c.structs[name]!.fields).sort());
-    }
-  });
+describeStructLayouts('<linux/kvm.h>', LAYOUT, () => c);
 
-  for (const [name, l] of Object.entries(LAYOUT)) {
-    it(`${name}: size and every offset match <linux/kvm.h>`, () => {
-      const cs = c.structs[name]!;
-      expect({ size: l.size, fields: l.fields }).toEqual(cs);
-    });
-  }
-
+describe('fixed arrays', () => {
   it('fixed array lengths match', () => {
     expect(ARRAYS).toEqual(c.arrays);
   });

@@ -79,7 +79,7 @@ describe('NIC queue rates in the stats report', () => {
   it('per queue pair per second; null without a NIC', () => {
     const a: Sample = { t: 0, cores: [core], nic: [q({ rx_frames: 10 })] };
     const b: Sample = { t: 2000, cores: [core], nic: [q({ rx_frames: 210, tx_frames: 100, rx_steered_copies: 4, wakeups: 6, rx_drop_no_buffer: 3, tx_drop_runt: 1 })] };
-    expect(rates(a, b).nicQueues).toEqual([{ queue: 0, rxFramesPerS: 100, txFramesPerS: 50, rxSteeredCopiesPerS: 2, dropsPerS: 2, wakeupsPerS: 3 }]);
+    expect(rates(a, b).nicQueues).toEqual([{ queue: 0, rxFramesPerS: 100, txFramesPerS: 50, rxBytesPerS: 0, txBytesPerS: 0, rxSteeredCopiesPerS: 2, dropsPerS: 2, ringFullPerS: 1.5, refusedPerS: 0, wakeupsPerS: 3 }]);
     expect(rates({ ...a, nic: null }, b).nicQueues).toBeNull();
   });
 });

@@ -181,8 +181,11 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     const s = ix(['stats', name, '--json']);
     ping.kill('SIGKILL');
     expect(s.status, s.stderr).toBe(0);
-    const r = JSON.parse(s.stdout) as { name: string; pid: number; intervalS: number; cores: Rec[]; total: Rec; counters: Rec[] };
+    const r = JSON.parse(s.stdout) as { name: string; pid: number; intervalS: number; cores: Rec[]; total: Rec; counters: Rec[]; nicQueues: Rec[]; nic: Rec };
     expect(r).toMatchObject({ name, pid: dp.pid });
+    // the NIC: the TAP backend, which counts its own frames (~100 pings/s through queue 0)
+    expect(r.nic).toEqual({ backend: 'tap', device: expect.any(String), mode: 'copy', counters: 'backend' });
+    expect(Number(r.nicQueues[0]!.rxFramesPerS)).toBeGreaterThan(10);
     expect(r.intervalS).toBeGreaterThan(0.4);
     expect(r.intervalS).toBeLessThan(3);
     const c = r.counters[0]!;
@@ -208,6 +211,7 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     const t = ix(['stats']); // the only dataplane: no name needed
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(new RegExp(`^${name} \\(pid ${dp.pid}, up \\d+ s; rates over the last \\d\\.\\d s\\)\\ncore +rx pkt/s`));
+    expect(t.stdout).toMatch(/\n\nNIC queues: backend tap on \S+, copy mode; counted by the backend\nqueue +rx pkt\/s +tx pkt\/s.*\n +0 /);
 
     // an open TCP connection shows in the gauge
     const tcp = spawn('ip', ['netns', 'exec', netns, 'python3', '-c', "import socket,time\ns=socket.create_connection(('10.77.0.2',7))\ns.sendall(b'x'); s.recv(1)\nprint('up', flush=True)\ntime.sleep(10)"], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -113,3 +113,22 @@ describe('threads and signals', () => {
     expect(libc.strerror(2)).toBe('No such file or directory');
   });
 });
+
+describe('eventfds', () => {
+  it('signalEventfd adds 1 to the counter each time; a closed fd is -1 with EBADF, not an exception', () => {
+    const fd = libc.makeEventfd();
+    const buf = libc.mapAnon(4096);
+    try {
+      expect(libc.signalEventfd(fd)).toBe(8);
+      expect(libc.signalEventfd(fd)).toBe(8);
+      expect(libc.read(fd, buf, 8)).toBe(8); // a read takes the whole counter and resets it
+      expect(new DataView(libc.view(buf, 8)).getBigUint64(0, true)).toBe(2n);
+      expect(libc.read(fd, buf, 8)).toBe(-1); // non-blocking and empty now
+    } finally {
+      libc.close(fd);
+      libc.unmap(buf, 4096);
+    }
+    expect(libc.signalEventfd(fd)).toBe(-1);
+    expect(libc.errno()).toBe(9); // EBADF
+  });
+});

@@ -32,7 +32,7 @@ const run = requireNetKvm('wake tests');
 
 const { dir, cleanup } = tempDir('ix-wake-');
 afterAll(cleanup);
-const CLIENT = resolve('bench/e2e/sparse_echo.py'); // also the client of `npm run bench -- wake`
+const CLIENT = resolve('test/fixtures/e2e/echo_client.py'); // its `sparse` series is also the client of `npm run bench -- wake`
 /** request/response pairs, one every GAP_MS: each one finds the core halted */
 const COUNT = Number(process.env.IX_WAKE_COUNT ?? 1500);
 const GAP_MS = 2;
@@ -87,7 +87,7 @@ describe.runIf(run).each(['kernel', 'user'] as const)('wake = "%s"', (mode) => {
       const up = dp.records.find((r) => String(r.msg).startsWith('NIC up'));
       expect(up?.wake, JSON.stringify(up)).toBe(mode);
 
-      const r = dp.exec('python3', [CLIENT, dp.address, '7', String(COUNT), String(GAP_MS)], 120_000);
+      const r = dp.exec('python3', [CLIENT, dp.address, '7', 'sparse', String(COUNT), String(GAP_MS)], 120_000);
       expect(r.status, r.stderr).toBe(0);
       echo = JSON.parse(r.stdout) as typeof echo;
       console.log(`wake=${mode}: ${COUNT} sparse echoes, RTT µs ${JSON.stringify(echo.rtt_us)}`);

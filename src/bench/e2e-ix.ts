@@ -1,6 +1,6 @@
 // The dataplane side of the end-to-end benchmark: `ix run --json <generated config>` as a
-// child process with its NIC in a fresh namespace (TAP backend) or on one end of a veth pair
-// (XDP backend, clients on the other end), pinned to the given host CPUs; ready when
+// child process with its NIC in a fresh namespace (TAP or vhost-net backend) or on one end of
+// a veth pair (XDP backend, clients on the other end), pinned to the given host CPUs; ready when
 // the "NIC up" log line has named the namespace and the app accepts a TCP connection on its
 // port (apps print different banners; a connection is what the clients need).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -40,8 +40,13 @@ export interface IxXdp {
   rings?: 'guest' | 'host';
 }
 
+/** The dataplane's NIC: the TAP backend in a fresh namespace (undefined), the same TAP
+ * served by the kernel's vhost-net ('vhost'), or AF_XDP on a veth pair (an IxXdp). */
+export type IxNic = IxXdp | 'vhost' | undefined;
+
 /** `top`: top-level keys of the config (absent: the config defaults, "auto" for both). */
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, xdp?: IxXdp, top: { protection?: string; wake?: string } = {}): string {
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, nic?: IxNic, top: { protection?: string; wake?: string } = {}): string {
+  const xdp = typeof nic === 'object' ? nic : undefined;
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
     `name = ${q(app.name)}`,
@@ -57,11 +62,11 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSp
     `[nic]`,
     ...(xdp
       ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`, ...(xdp.rings ? [`xdp_rings = ${q(xdp.rings)}`] : [])]
-      : [`namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "10.10.0.1"`]),
+      : [...(nic === 'vhost' ? [`backend = "vhost"`] : []), `namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "10.10.0.1"`]),
     ...(backendSpinUs !== undefined ? [`backend_spin_us = ${backendSpinUs}`] : []),
     '',
   ].join('\n');
-  const p = join(dir, `${app.name}${xdp ? `-xdp${xdp.rings ? `-${xdp.rings}` : ''}` : ''}.toml`);
+  const p = join(dir, `${app.name}${xdp ? `-xdp${xdp.rings ? `-${xdp.rings}` : ''}` : nic === 'vhost' ? '-vhost' : ''}.toml`);
   writeFileSync(p, body);
   return p;
 }

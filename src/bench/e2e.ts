@@ -17,7 +17,9 @@
  * Linux runs over a veth pair between two namespaces of its own; the dataplane's client runs
  * in the dataplane's namespace (its TAP is the link). With --backend=tap,xdp the dataplane is
  * also measured over AF_XDP on a veth pair of its own (src/testing/xdp-link.ts), its client
- * on the other end: a column "ix xdp" next to the TAP one. Servers use `serverCpus` (the dataplane's
+ * on the other end: a column "ix xdp" next to the TAP one; with --backend=...,vhost over the
+ * same kind of TAP served by the kernel's vhost-net (a column "ix vhost"), where the host has
+ * /dev/vhost-net (elsewhere a line says why it was not measured). Servers use `serverCpus` (the dataplane's
  * cores are pinned there, the Linux servers are taskset there), clients `clientCpus`. The
  * host is noisy: every point is measured in each of `rounds` rounds, the two sides taking turns
  * to go first, and the table gives medians (with min-max in the JSON).
@@ -29,10 +31,12 @@ import { parse as parseToml } from 'smol-toml';
 import { PACKAGE_ROOT, appElf } from '../control/paths.js';
 import { netnsUnavailable, cleanupStaleNetns } from '../nic/netns.js';
 import { parseEchoLoad, parseMemslap, parseSockperf, type EchoLoadResult, type MemslapResult, type RttResult } from './e2e-parse.js';
-import { startIx, writeIxConfig, type IxApp, type IxXdp, type RunningIx } from './e2e-ix.js';
+import { startIx, writeIxConfig, type IxApp, type IxNic, type IxXdp, type RunningIx } from './e2e-ix.js';
 import { createXdpLink } from '../testing/xdp-link.js';
 import { E2eBenchError, LinuxLink, THIRD_PARTY, buildE2eTools, runClient, startServer, which } from './e2e-proc.js';
 import { PROTECTIONS } from '../config/defaults.js';
+import { probeVhost, type VhostFacts } from '../nic/vhost/probe.js';
+import { unavailableLine } from './report-tables.js';
 import type { Protection } from '../config/types.js';
 
 export interface E2eOptions {
@@ -57,12 +61,15 @@ export interface E2eOptions {
   log?: (msg: string) => void;
 }
 
-/** --backend: 'xdp' is AF_XDP with the config's default xdp_rings (one core: the guest polls
- * the rings), 'xdp-host' AF_XDP with xdp_rings = "host" (a host thread moves the frames) */
-export type E2eBackend = 'tap' | 'xdp' | 'xdp-host';
-const E2E_BACKENDS: readonly E2eBackend[] = ['tap', 'xdp', 'xdp-host'];
-/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP; 'xdph': AF_XDP with xdp_rings "host" */
-type Side = 'ix' | 'linux' | 'xdp' | 'xdph';
+/** the dataplane's NIC backends the bench can measure (`--backend=`) */
+export const E2E_BACKENDS = ['tap', 'xdp', 'xdp-host', 'vhost'] as const;
+export type E2eBackend = (typeof E2E_BACKENDS)[number];
+
+/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP (one core: the guest polls the
+ * rings); 'xdph': AF_XDP with xdp_rings = "host" (--backend=...,xdp-host); 'vhost': over vhost-net */
+type Side = 'ix' | 'linux' | 'xdp' | 'xdph' | 'vhost';
+/** the sides that are extra columns after the TAP one */
+const EXTRA_SIDES = ['xdp', 'xdph', 'vhost'] as const;
 type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | 'kv_memslap' | 'connect' | `echo_${number}`;
 type Sample = RttResult | EchoLoadResult | MemslapResult;
 
@@ -81,14 +88,20 @@ export interface E2eRow {
   xdp_ratio?: number | null;
   xdp_range?: [number, number] | null;
   /** the dataplane over AF_XDP with xdp_rings = "host" (only with --backend=...,xdp-host) */
-  xdp_host?: number | null;
-  xdp_host_ratio?: number | null;
-  xdp_host_range?: [number, number] | null;
+  xdph?: number | null;
+  xdph_ratio?: number | null;
+  xdph_range?: [number, number] | null;
+  /** the dataplane over vhost-net (only with --backend=...,vhost where the host has it) */
+  vhost?: number | null;
+  vhost_ratio?: number | null;
+  vhost_range?: [number, number] | null;
 }
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
   options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection' | 'wake'>> & { backendSpinUs: number | null; backends?: E2eBackend[]; protection: Protection; wake?: string };
+  /** backends asked for that this host cannot run (vhost without /dev/vhost-net), and why */
+  unavailable?: { backend: E2eBackend; reason: string }[];
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
   host: { cpus: number; load1_start: number; load1_end: number };
   rows: E2eRow[];
@@ -127,6 +140,15 @@ function findKvstore(): { app: IxApp } | { skip: string } {
   return { app: { name: 'benchkv', elf, args, ports: [port], heap, memory } };
 }
 
+/** Which of the asked backends this host can measure; vhost needs a usable /dev/vhost-net
+ * (`vhost`: what `ix check` finds, probeVhost). The others are not the bench's to judge:
+ * a failing TAP or XDP start is an error of its points. */
+export function measurableBackends(backends: readonly E2eBackend[], vhost: () => VhostFacts): { measure: E2eBackend[]; unavailable: { backend: E2eBackend; reason: string }[] } {
+  const facts = backends.includes('vhost') ? vhost() : null;
+  if (!facts || facts.status === 'ok') return { measure: [...backends], unavailable: [] };
+  return { measure: backends.filter((b) => b !== 'vhost'), unavailable: [{ backend: 'vhost', reason: `vhost-net ${facts.status}: ${facts.detail}` }] };
+}
+
 export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const o = {
     seconds: opts.seconds ?? 4,
@@ -159,6 +181,8 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     log(`note: load average ${load1Start.toFixed(2)} > ${availableParallelism()} CPUs: other work is running and will skew both sides (compare ratios, rerun when quiet)`);
 
   const errors: string[] = [];
+  const { measure: backends, unavailable } = measurableBackends(o.backends, probeVhost);
+  for (const u of unavailable) log(unavailableLine(u));
   const kv = findKvstore();
   if ('skip' in kv) {
     notes.push(kv.skip);
@@ -168,10 +192,10 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const echoApp: IxApp = { name: 'benchecho', elf: appElf('echo'), args: [String(PORT_ECHO)], ports: [PORT_ECHO], heap: '32M' };
 
   const samples: Record<string, Record<Side, Sample[]>> = {};
-  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [], xdph: [] })[side].push(s));
+  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [], xdph: [], vhost: [] })[side].push(s));
   const dir = mkdtempSync(join(tmpdir(), 'ix-bench-e2e-'));
   const link = new LinuxLink();
-  const xdpLink = o.backends.includes('xdp') || o.backends.includes('xdp-host') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
+  const xdpLink = backends.includes('xdp') || backends.includes('xdp-host') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
   const xdp: IxXdp | undefined = xdpLink ? { ifname: xdpLink.ifname, address: xdpLink.dpAddr, dpNetns: xdpLink.dp.name, clientNetns: xdpLink.client.name } : undefined;
   // Ctrl-C: Node's default would exit without 'exit' handlers; remove the namespaces first (the
   // servers and the dataplane are in our process group and get the signal themselves)
@@ -215,10 +239,11 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const memslapArgs = (ip: string, port: number) =>
     ['-s', `${ip}:${port}`, '-T', '1', '-c', String(o.kvConns), '-t', `${secs}s`, '-S', `${secs}s`, '-X', String(MSG), '-F', memslapCfg, '-w', '1k'];
 
-  const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, x?: IxXdp) => {
+  const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, nic?: IxNic) => {
     let dp: RunningIx;
     try {
-      dp = await startIx(writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, x, { protection: o.protection, ...(o.wake !== undefined ? { wake: o.wake } : {}) }), app.ports[0]!, 30_000, x);
+      const cfg = writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, nic, { protection: o.protection, ...(o.wake !== undefined ? { wake: o.wake } : {}) });
+      dp = await startIx(cfg, app.ports[0]!, 30_000, typeof nic === 'object' ? nic : undefined);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
       log(`  ix ${app.name} did not start: ${(e as Error).message}`);
@@ -247,7 +272,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     }
   };
 
-  const ixRound = async (side: 'ix' | 'xdp' | 'xdph' = 'ix', x?: IxXdp) => {
+  const ixRound = async (side: 'ix' | 'xdp' | 'xdph' | 'vhost' = 'ix', x?: IxNic) => {
     await withIx(spApp, async (dp) => {
       await point('rtt_block', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, false), parseSockperf);
       await point('rtt_spin', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, true), parseSockperf);
@@ -287,8 +312,9 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
       log(`round ${r + 1}/${o.rounds} (${ixFirst ? 'ix' : 'linux'} first)`);
       // the dataplane's backends take turns too (tap then xdp, then xdp then tap)
       const dataplane = async () => {
-        const order = r % 2 === 0 ? o.backends : [...o.backends].reverse();
-        for (const b of order) await (b === 'xdp' ? ixRound('xdp', xdp) : b === 'xdp-host' && xdp ? ixRound('xdph', { ...xdp, rings: 'host' }) : ixRound());
+        const order = r % 2 === 0 ? backends : [...backends].reverse();
+        for (const b of order)
+          await (b === 'xdp' ? ixRound('xdp', xdp) : b === 'xdp-host' && xdp ? ixRound('xdph', { ...xdp, rings: 'host' }) : b === 'vhost' ? ixRound('vhost', 'vhost') : ixRound());
       };
       if (ixFirst) {
         await dataplane();
@@ -305,7 +331,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     xdpLink?.remove();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { options: o, host: { cpus: availableParallelism(), load1_start: load1Start, load1_end: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), notes, errors, samples };
+  return { options: o, host: { cpus: availableParallelism(), load1_start: load1Start, load1_end: loadavg()[0]! }, rows: buildRows(samples, o.echoConns, o.kvConns, 'app' in kv), notes, errors, samples, unavailable };
 }
 
 function summary(v: Sample): string {
@@ -324,15 +350,18 @@ function buildRows(samples: Record<string, Record<Side, Sample[]>>, echoConns: n
     const linux = xl.length ? median(xl) : null;
     const ratio = ix !== null && linux !== null && linux > 0 ? ix / linux : null;
     const met = goal === null || ratio === null ? null : (goal.op === '<=' ? ratio <= goal.x : ratio >= goal.x) && (extra ? extra(ix!) : true);
-    const xx = vals(id, 'xdp', f);
-    const xdp = xx.length ? median(xx) : null;
-    const xdpCols = xx.length ? { xdp, xdp_ratio: xdp !== null && linux !== null && linux > 0 ? xdp / linux : null, xdp_range: [Math.min(...xx), Math.max(...xx)] as [number, number] } : {};
-    const xh = vals(id, 'xdph', f);
-    const xdpHost = xh.length ? median(xh) : null;
-    const xdpHostCols = xh.length ? { xdp_host: xdpHost, xdp_host_ratio: xdpHost !== null && linux !== null && linux > 0 ? xdpHost / linux : null, xdp_host_range: [Math.min(...xh), Math.max(...xh)] as [number, number] } : {};
+    // the other backends' columns (xdp, vhost), each only where that side was measured
+    const cols: Partial<E2eRow> = {};
+    for (const side of EXTRA_SIDES) {
+      const xs = vals(id, side, f);
+      if (!xs.length) continue;
+      const v = median(xs);
+      cols[side] = v;
+      cols[`${side}_ratio`] = linux !== null && linux > 0 ? v / linux : null;
+      cols[`${side}_range`] = [Math.min(...xs), Math.max(...xs)];
+    }
     rows.push({
-      ...xdpCols,
-      ...xdpHostCols,
+      ...cols,
       metric,
       ix,
       linux,
@@ -375,16 +404,16 @@ export function printE2eBench(r: E2eResult): void {
   const w = Math.max(...r.rows.map((x) => x.metric.length));
   const o = r.options;
   console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}; protection ${o.protection}; medians)`);
-  // with --backend=...,xdp: the dataplane over AF_XDP and its ratio to Linux, after the TAP columns
-  const hasXdp = r.rows.some((x) => x.xdp !== undefined);
+  // with --backend=...,xdp / vhost: the dataplane over that backend and its ratio to Linux, after the TAP columns
+  const extra = EXTRA_SIDES.filter((side) => r.rows.some((x) => x[side] !== undefined));
   const ratio = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(2)).padStart(6);
-  const hasXdpHost = r.rows.some((x) => x.xdp_host !== undefined);
-  const xh = (hasXdp ? `  ${'ix xdp'.padStart(9)}  ${'ratio'.padStart(6)}` : '') + (hasXdpHost ? `  ${'xdp host'.padStart(9)}  ${'ratio'.padStart(6)}` : '');
+  const xh = extra.map((side) => `  ${`ix ${side}`.padStart(9)}  ${'ratio'.padStart(6)}`).join('');
   console.log(`${'metric'.padEnd(w)}  ${'ix'.padStart(9)}  ${'Linux'.padStart(9)}  ${'ratio'.padStart(6)}  ${'goal'.padEnd(7)}  met?${xh}`);
   for (const x of r.rows) {
-    const xc = (hasXdp ? `  ${f(x.xdp ?? null).padStart(9)}  ${ratio(x.xdp_ratio)}` : '') + (hasXdpHost ? `  ${f(x.xdp_host ?? null).padStart(9)}  ${ratio(x.xdp_host_ratio)}` : '');
+    const xc = extra.map((side) => `  ${f(x[side] ?? null).padStart(9)}  ${ratio(x[`${side}_ratio`])}`).join('');
     console.log(`${x.metric.padEnd(w)}  ${f(x.ix).padStart(9)}  ${f(x.linux).padStart(9)}  ${ratio(x.ratio)}  ${x.goal.padEnd(7)}  ${(x.met === null ? '' : x.met ? 'yes' : 'no').padEnd(4)}${xc}`);
   }
+  for (const u of r.unavailable ?? []) console.log(unavailableLine(u));
   for (const s of r.notes) console.log(s);
   if (r.errors.length) {
     const counts = new Map<string, number>();
@@ -395,7 +424,7 @@ export function printE2eBench(r: E2eResult): void {
   console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews both sides)`);
 }
 
-/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N --backend=tap,xdp --protection=MODE` (client-cpus= empty: unpinned). */
+/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --backend-spin-us=N --backend=tap,xdp,vhost --protection=MODE` (client-cpus= empty: unpinned). */
 export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const get = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   const num = (k: string, lo: number, hi: number) => {

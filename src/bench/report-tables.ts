@@ -4,13 +4,18 @@
  * metric list the history compares (metricsFor).
  */
 import type { BoundaryBenchResult } from './boundary.js';
-import type { E2eResult } from './e2e.js';
+import type { E2eBackend, E2eResult } from './e2e.js';
 import type { NetBenchResult } from './net.js';
 import type { NicBenchResult } from './nic.js';
 import type { RunRecord } from './report-history.js';
 import { metricsFor } from './report-plots.js';
 import type { TrapBenchResult } from './trap.js';
 import type { WakeBenchRow } from './wake.js';
+
+/** The line the e2e table prints for a backend this host could not measure (vhost without /dev/vhost-net). */
+export function unavailableLine(u: { backend: E2eBackend; reason: string }): string {
+  return `ix ${u.backend}: not measured on this host (${u.reason})`;
+}
 
 export const fmtNum = (v: number | null | undefined): string => {
   if (v === null || v === undefined || !Number.isFinite(v)) return '-';
@@ -79,7 +84,7 @@ export function tableFor(r: RunRecord): string[] {
           e.rows.map((x) => [x.metric, withSpan(x.ix, x.ix_range), withSpan(x.linux, x.linux_range), x.ratio, x.goal || '-', x.met === null ? '-' : x.met ? 'yes' : 'no']),
         ),
         `Host: ${e.host.cpus} CPUs, load average ${e.host.load1_start} before, ${e.host.load1_end} after.`,
-        ...[...e.notes, ...e.errors].map((x) => `- ${x}`),
+        ...[...(e.unavailable ?? []).map(unavailableLine), ...e.notes, ...e.errors].map((x) => `- ${x}`),
         '',
       ];
     }

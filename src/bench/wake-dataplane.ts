@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- wake`, dataplane part (docs/wake.md): round trips at sparse traffic, so
  * that the dataplane core has halted before each request. One TCP connection, one request
- * every 1, 10 and 50 ms (bench/e2e/sparse_echo.py: random sizes, every byte checked, RTT
+ * every 1, 10 and 50 ms (test/fixtures/e2e/echo_client.py sparse: random sizes, every byte checked, RTT
  * measured by the client around send + receive) against
  *   - the echo app with wake = "kernel" (in-kernel LAPIC, irqfd from the NIC backend),
  *   - the same with halt_poll_us = 200 (KVM polls 200 µs before it blocks the halted vCPU),
@@ -40,7 +40,8 @@ export interface WakeDpResult {
 }
 
 const PORT = 7;
-const CLIENT = join(PACKAGE_ROOT, 'bench', 'e2e', 'sparse_echo.py');
+/** the e2e tests' echo client; its `sparse` series: random sizes, every byte checked, RTT percentiles */
+const CLIENT = join(PACKAGE_ROOT, 'test', 'fixtures', 'e2e', 'echo_client.py');
 /** requests per gap: about 1-3 s each */
 const GAPS: [number, number][] = [
   [1, 1000],
@@ -61,7 +62,7 @@ function echoConfig(dir: string, name: string, extra: string): string {
 async function gaps(side: WakeSide, netns: string, address: string, log: (s: string) => void): Promise<WakeDpRow[]> {
   const rows: WakeDpRow[] = [];
   for (const [gapMs, count] of GAPS) {
-    const r = await runClient(netns, [], 'python3', [CLIENT, address, String(PORT), String(count), String(gapMs)], count * (gapMs + 50) + 30_000);
+    const r = await runClient(netns, [], 'python3', [CLIENT, address, String(PORT), 'sparse', String(count), String(gapMs)], count * (gapMs + 50) + 30_000);
     let row: WakeDpRow;
     try {
       const j = JSON.parse(r.stdout) as { ok: number; rtt_us: WakeDpRow['rttUs']; bad: unknown };

@@ -22,7 +22,7 @@ export const LIVE_PAGE_HTML = `<!doctype html>
 <section><h2>Rates per core <small>(over the last interval, as <code>ix stats</code>)</small></h2>
 <table id="rates"><thead><tr><th>core</th><th>rx pkt/s</th><th>tx pkt/s</th><th>events/s</th><th>calls/s</th><th>bpolls/s</th><th>calls/bpoll</th><th>idle</th><th>exits/s</th><th>kicks/s</th><th>halts/s</th><th>TCP conns</th><th>drops/s</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Last five minutes <small>(all cores)</small></h2><div id="charts"></div></section>
-<section><h2>NIC queues</h2><table id="nic"><thead><tr><th>queue</th><th>rx frames/s</th><th>tx frames/s</th><th>steered copies/s</th><th>drops/s</th><th>wakeups/s</th></tr></thead><tbody></tbody></table></section>
+<section><h2>NIC queues</h2><table id="nic"><thead><tr><th>queue</th><th>rx frames/s</th><th>tx frames/s</th><th>rx B/s</th><th>tx B/s</th><th>steered copies/s</th><th>drops/s</th><th>ring full/s</th><th>refused/s</th><th>wakeups/s</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Counters <small>(since start)</small></h2>
 <table id="counters"><thead><tr><th>core</th><th>rx frames</th><th>tx frames</th><th>events</th><th>bpolls</th><th>calls</th><th>exits</th><th>drops</th><th>NIC drops</th></tr></thead><tbody></tbody></table></section>
 <footer>Prometheus text: <a href="metrics">/metrics</a> · JSON: <a href="stats.json">/stats.json</a> (the report of <code>ix stats --json</code>)</footer>
@@ -48,7 +48,7 @@ const CHARTS = [
   ['exitsPerS', 'exits/s'], ['tcpConns', 'TCP connections'], ['dropsPerS', 'drops/s'],
 ];
 const RATE_COLS = ['rxPps', 'txPps', 'eventsPerS', 'callsPerS', 'bpollsPerS', 'callsPerBpoll', 'idleShare', 'exitsPerS', 'kickExitsPerS', 'haltExitsPerS', 'tcpConns', 'dropsPerS'];
-const NIC_COLS = ['rxFramesPerS', 'txFramesPerS', 'rxSteeredCopiesPerS', 'dropsPerS', 'wakeupsPerS'];
+const NIC_COLS = ['rxFramesPerS', 'txFramesPerS', 'rxBytesPerS', 'txBytesPerS', 'rxSteeredCopiesPerS', 'dropsPerS', 'ringFullPerS', 'refusedPerS', 'wakeupsPerS'];
 const COUNTER_COLS = ['rxFrames', 'txFrames', 'events', 'bpolls', 'calls', 'exits', 'drops', 'nicDrops'];
 const hist = Object.fromEntries(CHARTS.map(([k]) => [k, []]));
 const SVGNS = 'http://www.w3.org/2000/svg';

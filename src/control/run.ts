@@ -10,7 +10,7 @@ import { KERNEL_ELF } from './paths.js';
 import type { Logger } from './logger.js';
 import type { Claim } from './registry.js';
 import { startControlServer, startMetricsServer, type ControlOp } from './socket.js';
-import { SampleHistory, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
+import { SampleHistory, describeNic, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
 import { planNic } from '../nic/plan.js';
 
 export class RunError extends Error {
@@ -240,7 +240,7 @@ async function whenAppsRunning(m: Machine, ncpus: number): Promise<boolean> {
 async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: RunOptions, log: Logger): Promise<{ close(): Promise<void> }> {
   const claim = o.claim!;
   const startedAt = performance.now();
-  const sample = (): Sample => takeSample(performance.now(), m.coreStats(), m.nic?.handle.stats() ?? null);
+  const sample = (): Sample => takeSample(performance.now(), m.coreStats(), m.nic?.handle.stats() ?? null, m.nic?.handle.counterSource);
   const history = new SampleHistory();
   // one sample a second, so that a stats request gets rates over the last second at once
   const timer = setInterval(() => {
@@ -259,7 +259,7 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
       if (!cur.cores.length) throw new Error('the dataplane is stopping');
     }
     const r = rates(base, cur);
-    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores, nicCounters: cur.nic ?? null };
+    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores, nicCounters: cur.nic ?? null, nic: m.nic ? describeNic(m.nic.handle) : null };
   };
   const metrics = (): string => prometheusText(cfg.name, sample().cores);
   const handle = async (op: ControlOp): Promise<unknown> => {

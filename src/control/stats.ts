@@ -6,7 +6,8 @@
  * its NIC drops and vCPU exits.
  */
 import { BATCH_BUCKETS, CORE_COUNTERS, type CoreCounterKey } from '../abi/index.js';
-import type { QueueStats } from '../nic/stats.js';
+import { queueStatsFromGuest, type CounterName, type NicCounterSource, type QueueStats } from '../nic/stats.js';
+import type { NicHandle } from '../nic/backend.js';
 import type { CoreStatsSample } from '../vmm/guest-stats.js';
 
 export { BATCH_BUCKETS } from '../abi/index.js';
@@ -38,9 +39,35 @@ export interface NicQueueRates {
   queue: number;
   rxFramesPerS: number;
   txFramesPerS: number;
+  rxBytesPerS: number;
+  txBytesPerS: number;
   rxSteeredCopiesPerS: number;
+  /** every rx_drop_* and tx_drop_* counter */
   dropsPerS: number;
+  /** frames that found no room in the guest's queue: its RX ring empty of buffers (TAP),
+   * the FILL ring empty or the RX ring full (XDP); also counted in dropsPerS for the TAP */
+  ringFullPerS: number;
+  /** guest descriptors the host refused (rx_bad_*, tx_bad_*, a broken ring, XDP invalid descriptors) */
+  refusedPerS: number;
   wakeupsPerS: number;
+}
+
+/** Which NIC backend serves the queues, and how its frames reach guest memory. */
+export interface NicDescription {
+  backend: 'tap' | 'xdp' | 'vhost';
+  /** the TAP or the interface the backend works on */
+  device: string | null;
+  /** zero-copy: the kernel writes into guest buffers (XDP zero-copy mode); copy otherwise */
+  mode: 'copy' | 'zero-copy';
+  /** who counted the per-queue frames (src/nic/stats.ts, NicCounterSource) */
+  counters: NicCounterSource;
+}
+
+/** The description of a running backend for `ix stats`. */
+export function describeNic(h: Pick<NicHandle, 'tapName' | 'xdp' | 'vhost' | 'counterSource'>): NicDescription {
+  const counters = h.counterSource ?? 'backend';
+  if (h.xdp) return { backend: 'xdp', device: h.xdp.ifname, mode: h.xdp.copyMode, counters };
+  return { backend: h.vhost ? 'vhost' : 'tap', device: h.tapName ?? null, mode: 'copy', counters };
 }
 
 export interface CoreRates {
@@ -87,16 +114,24 @@ export interface StatsReport {
   nicQueues?: NicQueueRates[] | null;
   /** the NIC backend's raw per-queue counters of the newer sample (src/nic/stats.ts; null without a NIC) */
   nicCounters?: QueueStats[] | null;
+  /** the backend behind nicQueues (null without a NIC) */
+  nic?: NicDescription | null;
 }
 
 const n = (v: bigint | undefined): number => Number(v ?? 0n);
 const isDrop = (k: string): boolean => k.startsWith('rx_drop_') || k.startsWith('tx_drop_');
+const RING_FULL: readonly string[] = ['rx_drop_no_buffer', 'xdp_rx_fill_empty', 'xdp_rx_ring_full'] satisfies CounterName[];
+const isRingFull = (k: string): boolean => RING_FULL.includes(k);
+const isRefusal = (k: string): boolean => k.startsWith('rx_bad_') || k.startsWith('tx_bad_') || k.endsWith('_queue_broken') || k === 'xdp_invalid_descs';
 
-/** Combine the guest's and the NIC's counters into one sample. */
-export function takeSample(t: number, guest: CoreStatsSample[], nic: QueueStats[] | null): Sample {
+/** Combine the guest's and the NIC's counters into one sample. With a NIC whose frames only
+ * the guest counts (vhost, `source` "guest") its per-queue frame and byte counters are the
+ * guest cores' own. */
+export function takeSample(t: number, guest: CoreStatsSample[], nic: QueueStats[] | null, source: NicCounterSource = 'backend'): Sample {
+  const fromGuest = () => guest.map((g) => ({ cpu: g.cpu, rxFrames: n(g.rxFrames), txFrames: n(g.txFrames), rxBytes: n(g.rxBytes), txBytes: n(g.txBytes) }));
   return {
     t,
-    nic: nic ? nic.map((q) => ({ ...q })) : null,
+    nic: nic ? (source === 'guest' ? queueStatsFromGuest(nic, fromGuest()) : nic.map((q) => ({ ...q }))) : null,
     cores: guest.map((g) => {
       const q = nic?.[g.cpu];
       let nicDrops = 0;
@@ -158,10 +193,25 @@ function nicQueueRates(a: QueueStats[] | null | undefined, b: QueueStats[] | nul
   if (!a || !b || a.length !== b.length) return null;
   return b.map((q, i) => {
     const p = a[i]!;
-    const per = (k: keyof QueueStats) => d(p[k], q[k]) / secs;
-    let drops = 0;
-    for (const k of Object.keys(q) as (keyof QueueStats)[]) if (isDrop(k)) drops += d(p[k], q[k]);
-    return { queue: i, rxFramesPerS: per('rx_frames'), txFramesPerS: per('tx_frames'), rxSteeredCopiesPerS: per('rx_steered_copies'), dropsPerS: drops / secs, wakeupsPerS: per('wakeups') };
+    // a counter absent from a sample (a backend of an older version) counts as 0
+    const per = (k: keyof QueueStats) => d(p[k] ?? 0, q[k] ?? 0) / secs;
+    const sum = (is: (k: string) => boolean) => {
+      let v = 0;
+      for (const k of Object.keys(q) as (keyof QueueStats)[]) if (is(k)) v += d(p[k] ?? 0, q[k]);
+      return v / secs;
+    };
+    return {
+      queue: i,
+      rxFramesPerS: per('rx_frames'),
+      txFramesPerS: per('tx_frames'),
+      rxBytesPerS: per('rx_bytes'),
+      txBytesPerS: per('tx_bytes'),
+      rxSteeredCopiesPerS: per('rx_steered_copies'),
+      dropsPerS: sum(isDrop),
+      ringFullPerS: sum(isRingFull),
+      refusedPerS: sum(isRefusal),
+      wakeupsPerS: per('wakeups'),
+    };
   });
 }
 
@@ -228,7 +278,45 @@ export function batchDistribution(batchesPerS: number[]): string {
     .join(' ');
 }
 
-/** A table for a terminal: one row per core plus a total. */
+/** Columns right-aligned to their widest cell; with `textLast` the last one is left as it is. */
+function table(rows: string[][], textLast = false): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
+  return rows.map((x) => x.map((v, i) => (textLast && i === x.length - 1 ? v : v.padStart(widths[i]!))).join('  ').trimEnd());
+}
+
+/** What the NIC table's heading says about the backend and its counters. */
+function nicHeading(nic: NicDescription | null | undefined): string {
+  if (!nic) return 'NIC queues';
+  const on = nic.device ? ` on ${nic.device}` : '';
+  const counted =
+    nic.counters === 'guest'
+      ? nic.backend === 'xdp'
+        ? 'frames and bytes as the guest counted them (it polls the AF_XDP rings itself; the host counts TX kicks, wake-ups and the kernel\'s socket counters)'
+        : 'frames and bytes as the guest counted them (the backend counts nothing per queue: drops, refusals and wake-ups read 0; the TAP\'s own counters: ip -s link)'
+      : 'counted by the backend';
+  return `NIC queues: backend ${nic.backend}${on}, ${nic.mode} mode; ${counted}`;
+}
+
+/** The NIC's per-queue table (empty without a NIC). */
+function renderNicQueues(r: StatsReport): string[] {
+  if (!r.nicQueues?.length) return [];
+  const head = ['queue', 'rx pkt/s', 'tx pkt/s', 'rx B/s', 'tx B/s', 'steered/s', 'drops/s', 'ring full/s', 'refused/s', 'wakeups/s'];
+  const rows = r.nicQueues.map((q) => [
+    String(q.queue),
+    fmtRate(q.rxFramesPerS),
+    fmtRate(q.txFramesPerS),
+    fmtRate(q.rxBytesPerS ?? 0),
+    fmtRate(q.txBytesPerS ?? 0),
+    fmtRate(q.rxSteeredCopiesPerS),
+    fmtRate(q.dropsPerS),
+    fmtRate(q.ringFullPerS ?? 0),
+    fmtRate(q.refusedPerS ?? 0),
+    fmtRate(q.wakeupsPerS),
+  ]);
+  return ['', nicHeading(r.nic), ...table([head, ...rows])];
+}
+
+/** A table for a terminal: one row per core plus a total, then one row per NIC queue. */
 export function renderReport(r: StatsReport): string {
   const head = ['core', 'rx pkt/s', 'tx pkt/s', 'rx B/s', 'tx B/s', 'events/s', 'calls/bpoll', 'tcp conns', 'syn cookies/s', 'drops/s', 'idle', 'exits/s', 'rx batch sizes'];
   const row = (label: string, c: Omit<CoreRates, 'cpu'>) => [
@@ -246,10 +334,8 @@ export function renderReport(r: StatsReport): string {
     fmtRate(c.exitsPerS),
     batchDistribution(c.batchesPerS),
   ];
-  const rows = [head, ...r.cores.map((c) => row(String(c.cpu), c)), ...(r.cores.length > 1 ? [row('all', r.total)] : [])];
-  const widths = head.map((_, i) => Math.max(...rows.map((x) => x[i]!.length)));
-  const lines = rows.map((x) => x.map((v, i) => (i === x.length - 1 ? v : v.padStart(widths[i]!))).join('  ').trimEnd());
-  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${lines.join('\n')}\n`;
+  const lines = table([head, ...r.cores.map((c) => row(String(c.cpu), c)), ...(r.cores.length > 1 ? [row('all', r.total)] : [])], true);
+  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${[...lines, ...renderNicQueues(r)].join('\n')}\n`;
 }
 
 // ---------------------------------------------------------------------------- Prometheus

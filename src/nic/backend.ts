@@ -5,12 +5,11 @@
 //   nic.kickFd   // eventfd: write 8 bytes (or register as KVM ioeventfd) when the guest kicks
 //   nic.stats()  // per-queue counters, read from shared memory (no messages)
 //   await nic.stop()
-import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../sys/libc.js';
 import { GuestMemory, type GuestMemorySpec } from './guest-memory.js';
 import type { NicVqAddrs } from '../abi/nic.js';
-import { NCOUNTERS, readStats, type QueueStats } from './stats.js';
+import { NCOUNTERS, readStats, type NicCounterSource, type QueueStats } from './stats.js';
 import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
 import { RssSteering } from './toeplitz.js';
@@ -23,6 +22,7 @@ import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/n
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';
 import { startVhostBackend, type VhostWakePath } from './vhost/backend.js';
+import { stopWorker } from './stop-worker.js';
 
 /** What exists only at run time, beside the plan. */
 export interface NicRuntime {
@@ -59,6 +59,9 @@ export interface NicHandle {
   readonly xsk?: { slots: XskMemslot[]; infoGpa: number; rx: { producer: number; consumer: number }[] };
   /** the vhost-net backend: its devices (one per queue pair) and how a halted core is woken (absent otherwise) */
   readonly vhost?: { devices: number; wakePath: VhostWakePath };
+  /** who counts the frames of stats(): absent or 'backend' for TAP and XDP; 'guest' for vhost
+   * (its stats() are 0 and `ix stats` takes the frames from the guest's counters) */
+  readonly counterSource?: NicCounterSource;
   /** eventfd: the VMM writes a u64 here when the guest kicks (`out` to notify_port) */
   readonly kickFd: number;
   /** Int32Array over shared memory: wake counter of queue q at [NIC_WAKE_OFFSET + q] (Atomics.wait-able) */
@@ -205,7 +208,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     nqueues: nq,
     tapName: tap?.name,
     xdp: xdp ? { ifname: xdp.ifname, sockets: xdp.sockets.length, copyMode: xdp.copyMode, xdpMode: xdp.xdpMode, rings: xsk ? 'guest' : 'host' } : undefined,
-    ...(xsk ? { xsk } : {}),
+    ...(xsk ? { xsk, counterSource: 'guest' as const } : {}),
     kickFd,
     wakeCounters: ctl,
     spinUs,
@@ -214,18 +217,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
-      Atomics.store(ctl, CTL_STOP, 1);
-      const buf = Buffer.alloc(8);
-      buf.writeBigUInt64LE(1n);
-      // wake the worker out of poll(2)
-      try {
-        writeSync(stopFd, buf);
-      } catch {
-        /* the worker is spinning or gone; the stop flag is enough */
-      }
-      const t = setTimeout(() => void worker.terminate(), 2000);
-      await exited;
-      clearTimeout(t);
+      await stopWorker(ctl, stopFd, worker, exited);
       if (Atomics.load(ctl, CTL_STATE) !== 2 && failure === undefined) log('nic: worker did not stop cleanly; terminated');
       cleanup();
     },

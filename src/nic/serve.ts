@@ -32,16 +32,16 @@ export type MakePoller = (init: WorkerData, env: PollerEnv) => NicPoller;
 /**
  * The wake of queue q (docs/nic.md, "Notifications"): bump and notify its counter and the
  * any-queue counter (a vCPU worker in nicIdleWait), write its irqfd if there is one, and post
- * a message if the caller asked. `one` is a native address holding the u64 value 1.
+ * a message if the caller asked.
  */
-export function queueWaker(ctl: Int32Array, wakeFds: readonly number[], one: number, post: ((q: number) => void) | null): (q: number) => void {
+export function queueWaker(ctl: Int32Array, wakeFds: readonly number[], post: ((q: number) => void) | null): (q: number) => void {
   return (q) => {
     Atomics.add(ctl, CTL_WAKE + q, 1);
     Atomics.notify(ctl, CTL_WAKE + q);
     Atomics.add(ctl, CTL_WAKE_ANY, 1);
     Atomics.notify(ctl, CTL_WAKE_ANY);
     const fd = wakeFds[q];
-    if (fd !== undefined && fd >= 0) libc.write(fd, one, 8);
+    if (fd !== undefined && fd >= 0) libc.signalEventfd(fd);
     post?.(q);
   };
 }
@@ -51,16 +51,15 @@ function serve(init: WorkerData, make: MakePoller): void {
   const { backend } = init.plan;
   if (backend.cpu !== null) libc.pinThisThread(backend.cpu);
   const ctl = new Int32Array(init.ctl);
-  const one = libc.mapAnon(4096); // eventfd value 1 for write(), and a pollfd array after it
+  const one = libc.mapAnon(4096); // scratch: a read buffer at 8, a pollfd array at 64
   const oneDv = new DataView(libc.view(one, 4096));
-  oneDv.setBigUint64(0, 1n, true);
   const pfdBase = one + 64;
   const mem = new GuestMemory({ base: init.base, size: init.size });
   const poller = make(init, {
     mem,
     stats: new Float64Array(init.stats),
     log: (msg) => port.postMessage({ type: 'log', msg }),
-    wake: queueWaker(ctl, init.wakeFds, one, init.postWakes ? (q) => port.postMessage({ type: 'wake', q }) : null),
+    wake: queueWaker(ctl, init.wakeFds, init.postWakes ? (q) => port.postMessage({ type: 'wake', q }) : null),
   });
   poller.attach();
   Atomics.store(ctl, CTL_STATE, 1);

@@ -46,3 +46,42 @@ export function readStats(arr: Float64Array, nqueues: number): QueueStats[] {
   }
   return out;
 }
+
+/**
+ * Who counts a backend's per-queue frames: the backend itself (TAP, XDP with host rings: the
+ * host moves every frame), or the guest (XDP with `xdp_rings = "guest"`: the guest polls the
+ * AF_XDP rings and the host sees no frame; vhost-net: the kernel moves the frames and counts them for nobody we
+ * can read per queue, so the frame and byte counters are the guest's own per-core counts of
+ * frames its stack took from and handed to its queue, core q owning queue q; drops, refusals
+ * and wake-ups stay 0).
+ */
+export type NicCounterSource = 'backend' | 'guest';
+
+/** The guest's per-core frame counters (struct ix_core_stats) as the host read them. */
+export interface GuestQueueCounters {
+  cpu: number;
+  rxFrames: number;
+  txFrames: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+/**
+ * The vhost backend's per-queue counters: the backend's own (all 0) with the frame and byte
+ * counters taken from the guest core that owns each queue. A core the guest reports outside
+ * 0..nqueues-1 is ignored; a queue no core reports stays 0. Guest values are untrusted: a
+ * negative or non-finite count reads as 0.
+ */
+export function queueStatsFromGuest(own: QueueStats[], cores: GuestQueueCounters[]): QueueStats[] {
+  const out = own.map((q) => ({ ...q }));
+  const ok = (v: number): number => (Number.isFinite(v) && v > 0 ? v : 0);
+  for (const c of cores) {
+    const q = Number.isInteger(c.cpu) && c.cpu >= 0 ? out[c.cpu] : undefined;
+    if (!q) continue;
+    q.rx_frames = ok(c.rxFrames);
+    q.rx_bytes = ok(c.rxBytes);
+    q.tx_frames = ok(c.txFrames);
+    q.tx_bytes = ok(c.txBytes);
+  }
+  return out;
+}

@@ -41,14 +41,8 @@ export function xskRxWords(a: { producer: number; consumer: number }): XskRxWord
   return { producer: () => Atomics.load(p, 0), consumer: () => Atomics.load(c, 0) };
 }
 
-const one = new Map<number, number>(); // per-thread scratch holding the u64 value 1
+
 /** Tell the backend the guest posted buffers (on an `out` to ix_nic_info.notify_port). */
 export function nicKick(kickFd: number): void {
-  let a = one.get(0);
-  if (a === undefined) {
-    a = libc.mapAnon(4096);
-    new DataView(libc.view(a, 8)).setBigUint64(0, 1n, true);
-    one.set(0, a);
-  }
-  libc.write(kickFd, a, 8);
+  libc.signalEventfd(kickFd);
 }

@@ -164,6 +164,23 @@ export function makeEventfd(): number {
   return fd;
 }
 
+let oneU64: Addr | undefined; // per thread: each worker loads this module anew
+
+/**
+ * Add 1 to an eventfd's counter: a wake-up (a worker in poll(2), vhost's kick, a KVM irqfd's
+ * interrupt). Returns write(2)'s result: 8, or -1 with errno (EAGAIN: the counter is at its
+ * maximum and the reader is woken anyway; EBADF: the fd is closed). Never throws and does not
+ * allocate after a thread's first call, so the packet path can call it.
+ */
+export function signalEventfd(fd: number): number {
+  if (oneU64 === undefined) {
+    const a = mapAnon(4096);
+    new DataView(view(a, 8)).setBigUint64(0, 1n, true);
+    oneU64 = a;
+  }
+  return write(fd, oneU64, 8);
+}
+
 /** Kernel thread id of the calling thread (what tgkill and sched_setaffinity want). */
 export function gettid(): number {
   return gettidC();

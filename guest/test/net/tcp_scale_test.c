@@ -19,6 +19,38 @@ static void sized_from_max_conns(void)
     CHECK(tcp_core_mem_size(2 * CONNS) > tcp_core_mem_size(CONNS) + (size_t)CONNS * 700);
 }
 
+/* A core with room for max_conns connections, in memory of its own (free_core releases it).
+ * Returns net_init's result (0, checked). */
+struct test_core {
+    struct net_core c;
+    struct mbuf_pool pool;
+    struct net_config cfg;
+    uint8_t *mem, *pool_mem;
+    size_t len;
+};
+
+static int make_core(struct test_core *t, uint32_t max_conns)
+{
+    t->len = net_core_mem_base() + tcp_core_mem_size(max_conns) + 4096;
+    t->mem = aligned_alloc(64, (t->len + 63) & ~(size_t)63);
+    t->pool_mem = aligned_alloc(64, 64 * MBUF_SIZE + 64);
+    CHECK(t->mem != NULL && t->pool_mem != NULL);
+    if (t->mem == NULL || t->pool_mem == NULL)
+        return -1;
+    CHECK(mbuf_pool_init(&t->pool, t->pool_mem, 64 * MBUF_SIZE + 64) > 0);
+    t->cfg = (struct net_config){.addr = TL_ADDR, .netmask = 0xffff0000u, .gateway = TL_PEER};
+    memcpy(t->cfg.mac, TL_MAC, 6);
+    int r = net_init(&t->c, 0, &t->cfg, &t->pool, t->mem, t->len, max_conns);
+    CHECK_EQ(r, 0);
+    return r;
+}
+
+static void free_core(struct test_core *t)
+{
+    free(t->mem);
+    free(t->pool_mem);
+}
+
 /* The longest chain of the lookup table; *used = the non-empty buckets. */
 static uint64_t chains(const struct tcp_core *tc, uint64_t *used)
 {
@@ -51,18 +83,12 @@ static uint64_t inverse_odd(uint64_t a)
 #define AIMED 2000u
 static void lookup_hash_is_keyed(void)
 {
-    size_t len = net_core_mem_base() + tcp_core_mem_size(4096) + 4096;
-    uint8_t *mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
-    uint8_t *pool_mem = aligned_alloc(64, 64 * MBUF_SIZE + 64);
-    CHECK(mem != NULL && pool_mem != NULL);
-    struct mbuf_pool pool;
-    CHECK(mbuf_pool_init(&pool, pool_mem, 64 * MBUF_SIZE + 64) > 0);
-    struct net_core c;
-    struct net_config cfg = {.addr = TL_ADDR, .netmask = 0xffff0000u, .gateway = TL_PEER};
-    memcpy(cfg.mac, TL_MAC, 6);
-    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len, 4096), 0);
-    tcp_set_secret(&c, 0x0123456789abcdefull, 0xfedcba9876543210ull);
-    struct tcp_core *tc = c.tcp;
+    struct test_core t;
+    if (make_core(&t, 4096) != 0)
+        return;
+    struct net_core *c = &t.c;
+    tcp_set_secret(c, 0x0123456789abcdefull, 0xfedcba9876543210ull);
+    struct tcp_core *tc = c->tcp;
     CHECK(tc->hash_mul & 1);
     uint64_t inv = inverse_odd(tc->hash_mul);
     CHECK_EQ(inv * tc->hash_mul, 1);
@@ -70,7 +96,7 @@ static void lookup_hash_is_keyed(void)
     static struct tcp_pcb *aimed[AIMED];
     for (uint32_t i = 0; i < AIMED; i++) {
         uint64_t x = (uint64_t)(i + 1) * inv;
-        struct tcp_pcb *p = tcp_pcb_alloc(&c);
+        struct tcp_pcb *p = tcp_pcb_alloc(c);
         CHECK(p != NULL);
         if (p == NULL)
             return;
@@ -79,45 +105,38 @@ static void lookup_hash_is_keyed(void)
         p->lport = (uint16_t)x;
         p->laddr = TL_ADDR;
         p->state = TCPS_ESTABLISHED;
-        tcp_pcb_hash(&c, p);
+        tcp_pcb_hash(c, p);
         aimed[i] = p;
     }
     uint64_t used;
     CHECK_EQ(chains(tc, &used), AIMED); /* one chain: the attack works when the secret is known */
 
     uint64_t before = tc->hash_mul;
-    tcp_set_secret(&c, 0x1111111122222222ull, 0x3333333344444444ull);
+    tcp_set_secret(c, 0x1111111122222222ull, 0x3333333344444444ull);
     CHECK(tc->hash_mul != before);
     CHECK(chains(tc, &used) <= 12);
     CHECK(used > AIMED / 2);
     for (uint32_t i = 0; i < AIMED; i++)
-        CHECK(tcp_pcb_lookup(&c, aimed[i]->raddr, aimed[i]->rport, aimed[i]->lport) == aimed[i]);
+        CHECK(tcp_pcb_lookup(c, aimed[i]->raddr, aimed[i]->rport, aimed[i]->lport) == aimed[i]);
     for (uint32_t i = 0; i < AIMED; i++)
-        tcp_pcb_free(&c, aimed[i]);
-    CHECK_EQ(tcp_conns_in_use(&c), 0);
-    free(mem);
-    free(pool_mem);
+        tcp_pcb_free(c, aimed[i]);
+    CHECK_EQ(tcp_conns_in_use(c), 0);
+    free_core(&t);
 }
 
 static void holds_and_finds_250k(void)
 {
-    size_t len = net_core_mem_base() + tcp_core_mem_size(CONNS) + 4096;
-    uint8_t *mem = aligned_alloc(64, (len + 63) & ~(size_t)63);
-    uint8_t *pool_mem = aligned_alloc(64, 64 * MBUF_SIZE + 64);
-    CHECK(mem != NULL && pool_mem != NULL);
-    struct mbuf_pool pool;
-    CHECK(mbuf_pool_init(&pool, pool_mem, 64 * MBUF_SIZE + 64) > 0);
-    struct net_core c;
-    struct net_config cfg = {.addr = TL_ADDR, .netmask = 0xffff0000u, .gateway = TL_PEER};
-    memcpy(cfg.mac, TL_MAC, 6);
-    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len, CONNS), 0);
-    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len - 8192, CONNS) != 0, 1); /* too little memory: refused */
-    CHECK_EQ(net_init(&c, 0, &cfg, &pool, mem, len, CONNS), 0);
+    struct test_core t;
+    if (make_core(&t, CONNS) != 0)
+        return;
+    struct net_core *c = &t.c;
+    CHECK_EQ(net_init(c, 0, &t.cfg, &t.pool, t.mem, t.len - 8192, CONNS) != 0, 1); /* too little memory: refused */
+    CHECK_EQ(net_init(c, 0, &t.cfg, &t.pool, t.mem, t.len, CONNS), 0);
 
     struct tcp_pcb **all = calloc(CONNS, sizeof(*all));
     CHECK(all != NULL);
     for (uint32_t i = 0; i < CONNS; i++) {
-        struct tcp_pcb *p = tcp_pcb_alloc(&c);
+        struct tcp_pcb *p = tcp_pcb_alloc(c);
         CHECK(p != NULL);
         if (p == NULL)
             break;
@@ -126,31 +145,30 @@ static void holds_and_finds_250k(void)
         p->lport = 7;
         p->laddr = TL_ADDR;
         p->state = TCPS_ESTABLISHED;
-        tcp_pcb_hash(&c, p);
+        tcp_pcb_hash(c, p);
         all[i] = p;
     }
-    CHECK_EQ(tcp_conns_in_use(&c), CONNS);
-    CHECK(tcp_pcb_alloc(&c) == NULL); /* the budget is max_conns: one more is refused */
+    CHECK_EQ(tcp_conns_in_use(c), CONNS);
+    CHECK(tcp_pcb_alloc(c) == NULL); /* the budget is max_conns: one more is refused */
 
     for (uint32_t i = 0; i < CONNS; i++)
-        CHECK(tcp_pcb_lookup(&c, all[i]->raddr, all[i]->rport, 7) == all[i]);
-    CHECK(tcp_pcb_lookup(&c, TL_ADDR + 1, 1, 7) == NULL);
+        CHECK(tcp_pcb_lookup(c, all[i]->raddr, all[i]->rport, 7) == all[i]);
+    CHECK(tcp_pcb_lookup(c, TL_ADDR + 1, 1, 7) == NULL);
 
     /* chain lengths: a lookup walks at most a few blocks */
-    struct tcp_core *tc = c.tcp;
+    struct tcp_core *tc = c->tcp;
     uint64_t used = 0, longest = chains(tc, &used);
     CHECK(tc->hash_mask + 1 >= CONNS);
     CHECK(longest <= 12);
     CHECK((double)CONNS / (double)used < 2.0); /* mean chain length over non-empty buckets */
 
     for (uint32_t i = 0; i < CONNS; i++)
-        tcp_pcb_free(&c, all[i]);
-    CHECK_EQ(tcp_conns_in_use(&c), 0);
-    CHECK_EQ(c.wheel->count, 0);
-    CHECK(tcp_pcb_lookup(&c, all[0]->raddr, all[0]->rport, 7) == NULL);
+        tcp_pcb_free(c, all[i]);
+    CHECK_EQ(tcp_conns_in_use(c), 0);
+    CHECK_EQ(c->wheel->count, 0);
+    CHECK(tcp_pcb_lookup(c, all[0]->raddr, all[0]->rport, 7) == NULL);
     free(all);
-    free(mem);
-    free(pool_mem);
+    free_core(&t);
 }
 
 int main(void)

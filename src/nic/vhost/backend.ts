@@ -12,7 +12,6 @@
  *   no user-space thread; otherwise one eventfd per queue and a small thread (waiter.ts) that
  *   turns each signal into the TAP backend's wake (the counters nicIdleWait sleeps on).
  */
-import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../../sys/libc.js';
 import { CTL_CELLS, CTL_STATE, CTL_STOP } from '../../abi/nic-ctl.js';
@@ -22,6 +21,7 @@ import { VNET_HDR_LEN } from '../frame.js';
 import type { GuestMemory } from '../guest-memory.js';
 import type { NicPlan } from '../plan.js';
 import { NCOUNTERS, readStats } from '../stats.js';
+import { stopWorker } from '../stop-worker.js';
 import { openVhostNet, VhostError, type VhostNet } from './device.js';
 import type { VhostWaiterData } from './waiter.js';
 
@@ -93,25 +93,15 @@ export async function startVhostBackend(plan: NicPlan, run: NicRuntime, s: Vhost
     kickFd,
     wakeCounters: ctl,
     spinUs: 0,
-    // vhost moves frames in the kernel and counts nothing here: the per-queue counters stay 0
+    // vhost moves frames in the kernel and counts nothing here: the per-queue counters stay 0,
+    // and `ix stats` fills the frame and byte counters from the guest's (src/control/stats.ts)
     stats: () => readStats(statsArr, nq),
+    counterSource: 'guest',
     failure: () => failure,
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
-      Atomics.store(ctl, CTL_STOP, 1);
-      if (worker) {
-        const one = Buffer.alloc(8);
-        one.writeBigUInt64LE(1n);
-        try {
-          writeSync(stopFd, one);
-        } catch {
-          /* the thread is gone; the stop flag is enough */
-        }
-        const t = setTimeout(() => void worker.terminate(), 2000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopWorker(ctl, stopFd, worker, exited);
       Atomics.store(ctl, CTL_STATE, 2);
       cleanup();
     },

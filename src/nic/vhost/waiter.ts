@@ -22,10 +22,9 @@ export interface VhostWaiterData {
 function run(d: VhostWaiterData): void {
   const port = parentPort!;
   const ctl = new Int32Array(d.ctl);
-  const page = libc.mapAnon(4096); // [0] the u64 1 for eventfd writes, [8] read buffer, [64..] pollfds
+  const page = libc.mapAnon(4096); // [8] read buffer, [64..] pollfds
   const dv = new DataView(libc.view(page, 4096));
-  dv.setBigUint64(0, 1n, true);
-  const wake = queueWaker(ctl, [], page, d.postWakes ? (q) => port.postMessage({ type: 'wake', q }) : null);
+  const wake = queueWaker(ctl, [], d.postWakes ? (q) => port.postMessage({ type: 'wake', q }) : null);
   const fds = [...d.callFds, d.stopFd];
   for (let i = 0; i < fds.length; i++) {
     dv.setInt32(64 + 8 * i, fds[i]!, true);
