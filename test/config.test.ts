@@ -316,7 +316,7 @@ describe('valid configs resolve with defaults', () => {
     const expected: DataplaneConfig = {
       source: '/srv/ix/hello.toml',
       name: 'hello',
-      cores: { count: 1, cpus: null },
+      cores: { count: 1, cpus: null, min: 1, policy: null },
       memoryBytes: 64 * 1024 * 1024,
       batch: 64,
       idlePollUs: 100,
@@ -386,7 +386,7 @@ level = "debug"
     expect(cfg).toEqual({
       source: '/srv/ix/echo.toml',
       name: 'echo-1',
-      cores: { count: 2, cpus: [0, 1] },
+      cores: { count: 2, cpus: [0, 1], min: 2, policy: null },
       memoryBytes: 1024 ** 3,
       batch: 32,
       idlePollUs: 0,
@@ -441,8 +441,8 @@ level = "debug"
   });
 
   it('cores as a count and as a list', () => {
-    expect(parseConfig(build({ top: { cores: 64 } })).cores).toEqual({ count: 64, cpus: null });
-    expect(parseConfig(build({ top: { cores: [3] } })).cores).toEqual({ count: 1, cpus: [3] });
+    expect(parseConfig(build({ top: { cores: 64 } })).cores).toEqual({ count: 64, cpus: null, min: 64, policy: null });
+    expect(parseConfig(build({ top: { cores: [3] } })).cores).toEqual({ count: 1, cpus: [3], min: 1, policy: null });
   });
 
   it('/31 and /32 addresses have no network or broadcast address', () => {
@@ -567,6 +567,13 @@ describe('docs/config.md', () => {
       xdp_rings: DEFAULTS.nic.xdpRings,
       arp: DEFAULTS.nic.arp,
       max_connections: DEFAULTS.net.maxConnections,
+      policy: DEFAULTS.scale.policy,
+      grow_load: DEFAULTS.scale.growLoad,
+      grow_queue: DEFAULTS.scale.growQueue,
+      grow_after: DEFAULTS.scale.growAfter,
+      shrink_load: DEFAULTS.scale.shrinkLoad,
+      shrink_after: DEFAULTS.scale.shrinkAfter,
+      sample_ms: DEFAULTS.scale.sampleMs,
       level: DEFAULTS.log.level,
     };
     for (const [key, v] of Object.entries(expected)) expect(rows.get(key), key).toBe('`' + JSON.stringify(v) + '`');
@@ -601,5 +608,52 @@ describe('[net] max_connections against guest memory', () => {
   it('out of range and unknown keys are reported like every other key', () => {
     expect(errorOf(build({ extra: { net: { max_connections: 8 } } })).issues[0]).toMatchObject({ path: 'net.max_connections', problem: expect.stringContaining('out of range') });
     expect(errorOf(build({ extra: { net: { max_conections: 8 } } })).issues[0]!.problem).toContain('did you mean "max_connections"');
+  });
+});
+
+describe('[cores] min / max (elastic cores)', () => {
+  const withNic = (cores: unknown) => build({ top: { cores }, nic: {} });
+  it('a table resolves to max vCPUs, min in use at start; the fixed forms have min = count', () => {
+    expect(parseConfig(build({ top: { cores: { min: 1, max: 4 }, memory: '128M' }, nic: {} }), FILE).cores).toEqual({ count: 4, cpus: null, min: 1, policy: null });
+    expect(parseConfig(withNic({ min: 2, max: 2 }), FILE).cores).toEqual({ count: 2, cpus: null, min: 2, policy: null });
+    const text = 'name = "e"\n[cores]\nmin = 1\nmax = 2\n[app]\npath = "a.elf"\n[nic]\nnamespace = true\naddress = "10.1.0.2/24"\n';
+    expect(parseConfig(text, FILE).cores).toEqual({ count: 2, cpus: null, min: 1, policy: null });
+  });
+  it.each([
+    [{ min: 3, max: 2 }, 'cores.min (3) is above cores.max (2)'],
+    [{ min: 1 }, 'cores.max is missing'],
+    [{ max: 2 }, 'cores.min is missing'],
+    [{ min: 0, max: 2 }, 'cores.min: out of range'],
+    [{ min: 1, max: 65 }, 'cores.max: out of range'],
+    [{ min: 1, max: '2' }, 'cores.max: wrong type (string)'],
+    [{ min: 1, max: 2, wake: 'x' }, 'unknown key "wake" in [cores] (keys: min, max, policy, grow_load'],
+    [{ min: 1, max: 2, policy: 'fast' }, 'cores.policy: "fast" is not "manual" or "auto"'],
+    [{ min: 1, max: 2, grow_load: 1.5 }, 'cores.grow_load: out of range'],
+    [{ min: 1, max: 2, sample_ms: 10 }, 'cores.sample_ms: out of range'],
+    [{ min: 1, max: 2, grow_load: 0.3, shrink_load: 0.4 }, 'cores.shrink_load (0.4) is not below cores.grow_load (0.3)'],
+  ])('refuses %j: %s', (cores, problem) => {
+    const e = errorOf(withNic(cores));
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0]!.path).toBe('cores');
+    expect(e.issues[0]!.problem).toContain(problem);
+    expect(e.issues[0]!.allowed).toBe(ALLOWED.cores);
+  });
+  it('policy = "auto" resolves its knobs, each default documented in defaults.ts; "manual" (the default) and min = max have none', () => {
+    expect(parseConfig(withNic({ min: 1, max: 2, policy: 'auto' }), FILE).cores.policy).toEqual({
+      growLoad: DEFAULTS.scale.growLoad, growQueue: DEFAULTS.scale.growQueue, shrinkLoad: DEFAULTS.scale.shrinkLoad,
+      sampleMs: DEFAULTS.scale.sampleMs, growAfter: DEFAULTS.scale.growAfter, shrinkAfter: DEFAULTS.scale.shrinkAfter,
+    });
+    const k = parseConfig(withNic({ min: 1, max: 2, policy: 'auto', grow_load: 0.5, shrink_load: 0.1, sample_ms: 200, grow_after: 1, shrink_after: 3, grow_queue: 0.9 }), FILE).cores.policy;
+    expect(k).toEqual({ growLoad: 0.5, growQueue: 0.9, shrinkLoad: 0.1, sampleMs: 200, growAfter: 1, shrinkAfter: 3 });
+    expect(parseConfig(withNic({ min: 1, max: 2, grow_load: 0.5 }), FILE).cores.policy).toBeNull();
+    expect(parseConfig(withNic({ min: 2, max: 2, policy: 'auto' }), FILE).cores.policy).toBeNull();
+  });
+  it('elastic cores without a [nic] are refused, saying what to do', () => {
+    const e = errorOf(build({ top: { cores: { min: 1, max: 2 } } }));
+    expect(e.issues[0]!.problem).toContain('add a [nic] table, or give a fixed `cores = N`');
+    expect(parseConfig(build({ top: { cores: { min: 2, max: 2 } } }), FILE).cores.min).toBe(2);
+  });
+  it('min or max at the top level is suggested for [cores]', () => {
+    expect(errorOf(build({ top: { max: 2 } })).issues[0]!.problem).toContain('did you mean "max" in table [cores]?');
   });
 });

@@ -12,7 +12,8 @@ import { NicEngine } from '../src/nic/engine.js';
 import { NCOUNTERS, readStats } from '../src/nic/stats.js';
 import { allocNicRings } from '../src/nic/rings.js';
 import { testNicPlan } from '../src/testing/nic-plan.js';
-import { MS_RSS_KEY, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
+import { MS_RSS_KEY, RETA_HOLD, RssSteering, defaultReta } from '../src/nic/toeplitz.js';
+import { SharedReta } from '../src/nic/reta.js';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/nic/virtqueue.js';
 
 const MiB = 1 << 20;
@@ -121,6 +122,42 @@ describe.each(['koffi', 'burst'] as const)('io = %s', (io) => {
   });
 
   describe('NicEngine with a fake guest', () => {
+    it('holds the frames of a moving flow group and hands them, in order, to the queue the entry names next', () => {
+      const live = SharedReta.create(reta, NQ);
+      engine.close();
+      const plan = testNicPlan({ nqueues: NQ, queueSize: QSIZE, reta, io, rssKey: Buffer.from(MS_RSS_KEY).toString('hex') });
+      engine = new NicEngine(plan, { mem, rings, fds: devFds, stats, wake: (q) => wakes.push(q), log: (m) => logs.push(m), reta: live.entries });
+      engine.attach();
+      const p1 = portFor(1);
+      const rss = new RssSteering({ key: MS_RSS_KEY, reta }, NQ);
+      const probe = udpFrame(p1, 7, 0);
+      const e = rss.entryOf(probe, 0, probe.length);
+      expect(live.entries[e]).toBe(1);
+      const gen = live.setEntry(e, 1 | RETA_HOLD);
+      expect(live.seen(gen)).toBe(false);
+      live.workerPass();
+      expect(live.seen(gen)).toBe(true);
+      const sent = [10, 20, 30].map((n) => udpFrame(p1, 7, n));
+      for (const f of sent) send(0, f);
+      engine.pollOnce();
+      let st = readStats(stats, NQ);
+      expect(st[0]!.rx_frames + st[1]!.rx_frames).toBe(0); // held: neither core sees them
+      expect(guests[1]!.reflectOnce()).toBe(0);
+      // the group moves to queue 0: the held frames go first, then the next one
+      live.setEntry(e, 0);
+      const later = udpFrame(p1, 7, 40);
+      send(0, later);
+      engine.pollOnce();
+      st = readStats(stats, NQ);
+      expect(st[0]!.rx_frames).toBe(4);
+      expect(st[1]!.rx_frames).toBe(0);
+      expect(guests[0]!.reflectOnce()).toBe(4);
+      engine.pollOnce();
+      const back: number[] = [];
+      for (let f = recv(0); f !== null; f = recv(0)) back.push(f.length - 42);
+      expect(back).toEqual([10, 20, 30, 40]);
+    });
+
     it('steers frames by RSS hash and reflects them back intact through the right queue', () => {
       const p0 = portFor(0);
       const p1 = portFor(1);

@@ -31,5 +31,7 @@ describe('prestart', () => {
     expect(guessCores('cores = [0, 2, 5]\n')).toBe(3);
     expect(guessCores('name = "a"\n')).toBe(1);
     expect(guessCores('cores = 99\n')).toBe(1);
+    expect(guessCores('name = "a"\n[cores]\nmin = 1\nmax = 4\n[app]\n')).toBe(4);
+    expect(guessCores('cores = { min = 1, max = 3 }\n')).toBe(3);
   });
 });

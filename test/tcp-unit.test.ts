@@ -37,7 +37,7 @@ describe('TCP host unit tests (sanitizers on)', () => {
     expect(out).not.toMatch(/^FAIL/m);
   });
 
-  for (const name of ['tcp_basic_test', 'tcp_loss_test', 'tcp_recovery_test', 'tcp_rack_test', 'tcp_syncookie_test', 'tcp_isn_test', 'tcp_copy_test', 'tcp_scale_test']) {
+  for (const name of ['tcp_basic_test', 'tcp_loss_test', 'tcp_recovery_test', 'tcp_rack_test', 'tcp_syncookie_test', 'tcp_isn_test', 'tcp_copy_test', 'tcp_scale_test', 'tcp_migrate_test']) {
     it(name, async () => {
       const out = await runUnit(name);
       expect(out).toContain('all checks passed');

@@ -80,6 +80,41 @@ int vnet_rx_poll(struct vnet_queue *q, int budget)
     return n;
 }
 
+/* Keep a frame the ring has no room for, behind the others; false if the backlog is full. */
+static bool txb_push(struct vnet_queue *q, void *cookie, const struct vq_seg *segs, int n)
+{
+    if (q->txb_n == VNET_TX_BACKLOG || q->txb_nsegs + (uint32_t)n > VNET_TX_BACKLOG_SEGS)
+        return false;
+    struct vnet_txb *b = &q->txb[(q->txb_first + q->txb_n) % VNET_TX_BACKLOG];
+    b->cookie = cookie;
+    b->seg = (uint16_t)((q->txb_seg_first + q->txb_nsegs) % VNET_TX_BACKLOG_SEGS);
+    b->nsegs = (uint16_t)n;
+    for (int i = 0; i < n; i++)
+        q->txb_seg[(b->seg + (uint32_t)i) % VNET_TX_BACKLOG_SEGS] = segs[i];
+    q->txb_n++;
+    q->txb_nsegs += (uint32_t)n;
+    return true;
+}
+
+/* Move backlogged frames, oldest first, into the ring while it has descriptors for them. */
+static void txb_drain(struct vnet_queue *q)
+{
+    struct vq_seg segs[VNET_TX_SEGS_MAX + 1];
+    while (q->txb_n > 0) {
+        const struct vnet_txb *b = &q->txb[q->txb_first];
+        if (q->tx.num_free < b->nsegs)
+            return;
+        for (uint32_t i = 0; i < b->nsegs; i++)
+            segs[i] = q->txb_seg[(b->seg + i) % VNET_TX_BACKLOG_SEGS];
+        if (vq_add(&q->tx, segs, b->nsegs, false, b->cookie) < 0)
+            return;
+        q->txb_first = (q->txb_first + 1) % VNET_TX_BACKLOG;
+        q->txb_n--;
+        q->txb_seg_first = (q->txb_seg_first + b->nsegs) % VNET_TX_BACKLOG_SEGS;
+        q->txb_nsegs -= b->nsegs;
+    }
+}
+
 int vnet_tx(struct vnet_queue *q, void *cookie, const void *const *bufs, const uint32_t *lens, int n)
 {
     if (n < 1 || n > VNET_TX_SEGS_MAX || !cookie)
@@ -115,9 +150,16 @@ int vnet_tx(struct vnet_queue *q, void *cookie, const void *const *bufs, const u
             left -= k;
         }
     }
-    if (vq_add(&q->tx, segs, ns, false, cookie) < 0) {
-        q->st.tx_full++;
-        return -1;
+    if (q->txb_n > 0)
+        txb_drain(q); /* older frames first */
+    if (q->txb_n > 0 || vq_add(&q->tx, segs, ns, false, cookie) < 0) {
+        if (!txb_push(q, cookie, segs, ns)) {
+            q->st.tx_full++;
+            return -1;
+        }
+        /* let the device start on what the ring holds: it frees the descriptors we wait for */
+        vnet_tx_flush(q);
+        q->st.tx_backlogged++;
     }
     q->st.tx_frames++;
     q->st.tx_bytes += total;
@@ -139,10 +181,11 @@ int vnet_tx_reclaim(struct vnet_queue *q, int budget)
             break;
         q->ops->tx_done(q->ops->ctx, cookie);
     }
+    txb_drain(q);
     return n;
 }
 
 bool vnet_prepare_halt(struct vnet_queue *q)
 {
-    return vq_arm_interrupt(&q->rx);
+    return vq_arm_interrupt(&q->rx) || q->txb_n > 0;
 }

@@ -26,6 +26,12 @@
 #define VNET_TX_SEGS_MAX 32 /* descriptors per frame after page splitting (+1 for the header) */
 #define VNET_PAGE_SIZE 4096u
 #define VNET_FRAME_MAX (14 + 4 + 1500) /* Ethernet + VLAN + default MTU */
+/* Frames that find the TX ring full wait in a backlog (oldest first) until descriptors come
+ * back: one loop pass may queue more than the ring holds (a batch of replies, ACKs and
+ * handshakes), and the ring only drains once the pass publishes it. Beyond these bounds a
+ * frame is refused (tx_full) as before. */
+#define VNET_TX_BACKLOG 256       /* frames */
+#define VNET_TX_BACKLOG_SEGS 1024 /* their descriptors */
 
 struct virtio_net_hdr_v1 {
     uint8_t flags;
@@ -55,6 +61,13 @@ struct vnet_ops {
 
 struct vnet_stats {
     uint64_t rx_frames, rx_bytes, rx_runts, tx_frames, tx_bytes, tx_full, kicks;
+    uint64_t tx_backlogged; /* frames that waited in the backlog for descriptors */
+};
+
+/* A frame in the TX backlog: its descriptors' segments, kept in a ring of their own. */
+struct vnet_txb {
+    void *cookie;
+    uint16_t seg, nsegs; /* first segment in vnet_queue.txb_seg, and how many */
 };
 
 struct vnet_queue {
@@ -68,6 +81,12 @@ struct vnet_queue {
     uint32_t rx_len[VQ_SIZE_MAX];
     /* the single header every TX frame starts with: zeros, only ever read by the device */
     struct virtio_net_hdr_v1 tx_hdr;
+    /* the TX backlog (frames accepted while the ring was full), a FIFO of frames and one of
+     * their segments */
+    struct vnet_txb txb[VNET_TX_BACKLOG];
+    struct vq_seg txb_seg[VNET_TX_BACKLOG_SEGS];
+    uint32_t txb_first, txb_n;          /* oldest frame, frames */
+    uint32_t txb_seg_first, txb_nsegs;  /* oldest segment, segments */
 };
 
 /* Minimum RX buffer: header + the largest frame for this MTU. */
@@ -86,18 +105,23 @@ int vnet_rx_poll(struct vnet_queue *q, int budget);
 /* Queue one frame made of n virtually contiguous pieces for transmission (not visible until
  * vnet_tx_flush). A piece may span pages that are not physically contiguous (app memory):
  * it is translated page by page and split where the physical pages are not adjacent.
- * Returns 0, or -1 if the TX ring is full (reclaim first) or the arguments are bad (zero
- * length, NULL cookie, more than VNET_TX_SEGS_MAX physical segments). */
+ * If the TX ring is full (or older frames wait), the ring is published and the frame waits
+ * in the backlog, in order, until vnet_tx_reclaim frees descriptors. Returns 0, or -1 if the
+ * backlog is full too or the arguments are bad (zero length, NULL cookie, more than
+ * VNET_TX_SEGS_MAX physical segments). */
 int vnet_tx(struct vnet_queue *q, void *cookie, const void *const *bufs, const uint32_t *lens, int n);
 
 /* Publish queued frames; kicks the host only if it asked. */
 void vnet_tx_flush(struct vnet_queue *q);
 
-/* Hand finished TX frames back through tx_done, up to `budget`. Returns the number. */
+/* Hand finished TX frames back through tx_done, up to `budget`, then move backlogged frames
+ * into the freed descriptors (published by the next vnet_tx_flush). Returns the number
+ * handed back. */
 int vnet_tx_reclaim(struct vnet_queue *q, int budget);
 
 /* Before halting the core: ask for an interrupt on the next received frame. Returns true if
- * frames are already waiting (then do not halt). */
+ * frames are already waiting, or frames of the TX backlog still wait for descriptors (then
+ * do not halt: no interrupt says the device returned them). */
 bool vnet_prepare_halt(struct vnet_queue *q);
 
 #endif

@@ -8,6 +8,7 @@
 #include "../net/mbuf.h"
 #include "../net/timer.h"
 #include "../net/rss.h"
+#include "../net/tcp_migrate.h"
 #include "../drivers/vnet_netif.h"
 #include "../drivers/xsk_netif.h"
 
@@ -18,6 +19,8 @@
 #define DP_TCP_CONNS_MAX (4u << 20) /* = the config's limit (LIMITS.maxConnectionsMax) */
 #define DP_APP_TIMERS 64
 #define DP_XSK_TX_SLOTS 256   /* per core: 512 KiB of AF_XDP transmit slots */
+/* connections one core can hand over in one step of a flow-group move (migrate.c) */
+#define DP_MIG_RECS 4096
 
 struct app_timer {
     struct timer t;
@@ -46,6 +49,10 @@ struct dataplane {
     struct app_timer timers[DP_APP_TIMERS];
     uint16_t udp_ports[64]; /* bound by the app: unbound when it is gone */
     unsigned n_udp_ports;
+    /* elastic cores (migrate.c): the last command seen, the records of the last export */
+    uint32_t mig_seen;
+    uint32_t mig_nrecs;
+    struct tcp_mig_rec *mig_recs; /* DP_MIG_RECS */
 };
 
 /* ---- set-up (dataplane_setup.c) ---- */
@@ -91,6 +98,10 @@ void dp_app_gone(struct percpu *c);
 /* Keep the core's stack serving (ARP, ICMP, RST for new connections) without an app. */
 _Noreturn void dp_serve_without_app(struct percpu *c);
 void dp_note_udp_port(struct dataplane *dp, uint16_t port);
+
+/* ---- elastic cores (migrate.c) ---- */
+/* Run the host's flow-group command for this core, if there is a new one (every loop pass). */
+void dp_migrate_poll(struct percpu *c, struct dataplane *dp);
 
 /* ---- the app's timers (app_timers.c) ---- */
 int dp_timer_arm(struct dataplane *dp, uint64_t cookie, uint64_t delay_us, uint64_t *handle);

@@ -94,6 +94,7 @@ static int batch_bucket(int n)
 static int poll_once(struct percpu *c, struct dataplane *dp)
 {
     uint64_t t0 = rdtsc();
+    dp_migrate_poll(c, dp);
     net_poll_timers(&dp->nc);
     int n = dp_port_rx(dp, (int)c->bi->batch);
     dp_port_tx_flush(dp);

@@ -37,6 +37,8 @@ void dp_create(struct percpu *c)
     dp->xsk = bi->xsk_info_phys != 0;
     if (dp->xsk)
         dp->xsk_tx_area = phys_to_virt(pages_alloc((uint64_t)DP_XSK_TX_SLOTS * IX_XSK_CHUNK / PAGE_SIZE, PAGE_SIZE));
+    uint64_t recs = (uint64_t)DP_MIG_RECS * sizeof(struct tcp_mig_rec);
+    dp->mig_recs = phys_to_virt(pages_alloc((recs + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
 }
 
 /* The AF_XDP ring description (ix/xsk.h): one page of guest RAM outside the kernel image and

@@ -71,6 +71,12 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
     }
     if (!p->accepted)
         return;
+    if (p->rq_post != NULL || (p->pend & PEND_EOF)) {
+        /* a moving flow group: received data waits in the kernel for the core that adopts
+         * the connection (tcp_migrate.c); what was acknowledged is still reported */
+        if (tcp_mig_holding(c, p))
+            goto sent;
+    }
     while (p->rq_post != NULL) {
         if ((ev = net_event_reserve(c)) == NULL)
             goto defer;
@@ -93,6 +99,7 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
         }
         p->pend &= (uint8_t)~PEND_EOF;
     }
+sent:
     if (p->pend_sent != 0) {
         if ((ev = net_event_reserve(c)) == NULL)
             goto defer;

@@ -6,6 +6,7 @@
 #include "mbuf.h"
 #include "siphash.h"
 #include "tcp.h"
+#include "tcp_migrate.h"
 #include "timer.h"
 #include "wire/tcp.h"
 
@@ -197,6 +198,8 @@ struct tcp_core {
     struct tcp_pcb *pend_head, *pend_tail;
     struct timer t_pend;     /* retries deferred events from the timer run */
     struct mbuf *grave;      /* payload of dead connections the app may still be reading */
+    struct tcp_mig_groups mig_hold;  /* flow groups whose received data is held (tcp_migrate.c) */
+    bool mig_hold_on;
     uint16_t next_port;
     uint64_t isn_secret;
     struct siphash_key key;  /* per-boot secret: ISNs (RFC 6528 F) and SYN cookies */
@@ -292,6 +295,8 @@ void tcp_rack_timers_init(struct tcp_pcb *p);
 /* tcp_events.c */
 void tcp_pend(struct net_core *c, struct tcp_pcb *p, uint8_t what);  /* set and try posting */
 void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p);
+/* tcp_migrate.c: is p's received data held back from the app (its flow group is moving)? */
+bool tcp_mig_holding(const struct net_core *c, const struct tcp_pcb *p);
 void tcp_conn_dead(struct net_core *c, struct tcp_pcb *p, int reason); /* to CLOSED, report */
 void tcp_maybe_release(struct net_core *c, struct tcp_pcb *p);
 void tcp_rq_free(struct net_core *c, struct tcp_pcb *p);

@@ -11,6 +11,7 @@ import { NicArp, NicInfo, NicVq } from './nic.js';
 import { CoreStats } from './stats.js';
 import { XdpDesc, XskCtl, XskInfo, XskQueueInfo, XskRingInfo } from './xsk.js';
 import * as xsk from './xsk.js';
+import { MIG_CMD, MigrateCell } from './migrate.js';
 import { VqAvailHdr, VqDesc, VqUsedElem, VqUsedHdr } from './virtio.js';
 import type { StructDef } from './struct.js';
 import * as app from './app.js';
@@ -28,6 +29,7 @@ export * from './hypercall.js';
 export * from './logring.js';
 export * from './nic.js';
 export * from './stats.js';
+export * from './migrate.js';
 export * from './virtio.js';
 export * from './xsk.js';
 
@@ -36,7 +38,7 @@ export const DRIVER_STRUCTS: readonly StructDef[] = [VqDesc, VqUsedElem, VqAvail
 
 /** Every struct shared with the guest in guest/include/ix, for the layout test. */
 export const GUEST_STRUCTS: readonly StructDef[] = [
-  BootInfo, AppSeg, CpuStatus, CoreStats, Hcall, Fault, LogRing, IxCall, IxEvent, IxSg, AppInfo, NicInfo, NicVq, NicArp,
+  BootInfo, AppSeg, CpuStatus, CoreStats, Hcall, Fault, LogRing, IxCall, IxEvent, IxSg, AppInfo, NicInfo, NicVq, NicArp, MigrateCell,
   XskInfo, XskQueueInfo, XskRingInfo, XskCtl, XdpDesc,
 ];
 export * from './cells.js';
@@ -88,4 +90,10 @@ export const GUEST_CONSTANTS: Record<string, [number | bigint, string]> = {
   IX_NIC_ARP_MAX: [nic.IX_NIC_ARP_MAX, 'IX_NIC_ARP_MAX'],
   IX_NIC_ARP_PAGE: [nic.IX_NIC_ARP_PAGE, 'IX_NIC_ARP_PAGE'],
   'AppInfo.size': [app.AppInfo.size, 'sizeof(struct ix_app_info)'],
+  'MIG_CMD.hold': [MIG_CMD.hold, 'IX_MIG_HOLD'],
+  'MIG_CMD.count': [MIG_CMD.count, 'IX_MIG_COUNT'],
+  'MIG_CMD.export': [MIG_CMD.export, 'IX_MIG_EXPORT'],
+  'MIG_CMD.import': [MIG_CMD.import, 'IX_MIG_IMPORT'],
+  'MIG_CMD.release': [MIG_CMD.release, 'IX_MIG_RELEASE'],
+  'MIG_CMD.cancel': [MIG_CMD.cancel, 'IX_MIG_CANCEL'],
 };

@@ -12,6 +12,9 @@
  *          (result kind wake_dp); --probe-only skips the dataplane part
  *   conns  connections at scale: echo throughput and p99 at 1k-250k concurrent connections,
  *          ix and Linux epoll (docs/scale.md); options --counts=1000,10000 --seconds=N
+ *   elastic  a load stepping up and down on the echo dataplane with [cores] policy = "auto"
+ *          and on cores = 2: per step cores, round trips/s, p99, host CPU time (docs/scale.md);
+ *          options --steps=0,256,0 (messages in flight per step) --seconds=N
  *   report [files…]  plots and tables of results files (default: the newest run of each kind)
  * With no name, runs trap, nic and net (e2e only when named). Every run is kept in the
  * history (--history=DIR, default ./bench-history) and ends with a report (--out=DIR,
@@ -36,7 +39,7 @@ function countArg(name: string): number | undefined {
   }
   return n;
 }
-const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake', 'conns'];
+const all = ['trap', 'boundary', 'nic', 'net', 'e2e', 'wake', 'conns', 'elastic'];
 
 if (names[0] === 'report') {
   try {
@@ -48,8 +51,8 @@ if (names[0] === 'report') {
   process.exit(0);
 }
 // e2e takes minutes and needs sockperf/memcached, boundary repeats trap per mode, wake is a host
-// probe, conns takes minutes: they run only when named
-const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary' && n !== 'wake' && n !== 'conns');
+// probe, conns and elastic take minutes: they run only when named
+const todo = names.length ? names : all.filter((n) => n !== 'e2e' && n !== 'boundary' && n !== 'wake' && n !== 'conns' && n !== 'elastic');
 const results: Record<string, unknown> = {};
 
 for (const n of todo) {
@@ -94,6 +97,11 @@ for (const n of todo) {
     const r = await runConnsBench(connsOptionsFromArgs(args));
     results.conns = r;
     if (!json) printConnsBench(r);
+  } else if (n === 'elastic') {
+    const { runElasticBench, printElasticBench, elasticOptionsFromArgs } = await import('./elastic.js');
+    const r = await runElasticBench(elasticOptionsFromArgs(args));
+    results.elastic = r;
+    if (!json) printElasticBench(r);
   } else if (n === 'wake') {
     const { runWakeBench, printWakeBench } = await import('./wake.js');
     const r = await runWakeBench();

@@ -39,6 +39,9 @@ export const ERROR_TABLE: Record<string, Rule> = {
   LookupError: failed,
   ControlSocketError: failed,
   StatsError: failed,
+  // ix scale: out of range, a fixed core count, live connections on a core that would lose groups
+  ScaleError: failed,
+  MigrateError: failed,
   // starting or running the dataplane
   RunError: failed,
   MachineError: failed,
@@ -62,6 +65,7 @@ export const ERROR_TABLE: Record<string, Rule> = {
   RingLayoutError: failed,
   VirtqueueLayoutError: failed,
   RssConfigError: failed,
+  RetaError: failed,
   NicioError: failed,
   WorkerScriptError: failed,
 };

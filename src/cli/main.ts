@@ -7,6 +7,7 @@ import { registerCheck } from './check.js';
 import { registerStats } from './stats.js';
 import { registerPs } from './ps.js';
 import { registerStop } from './stop.js';
+import { registerScale } from './scale.js';
 import { registerExec } from './exec.js';
 import { Registry, type Claim } from '../control/registry.js';
 import { createLogger } from '../control/logger.js';
@@ -70,6 +71,7 @@ program
 registerStats(program);
 registerPs(program);
 registerStop(program);
+registerScale(program);
 registerExec(program);
 registerCheck(program, { probeBoot: async () => (await import('../control/probe.js')).probeBoot() });
 

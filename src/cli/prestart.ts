@@ -7,6 +7,12 @@ import { readFileSync } from 'node:fs';
 import { prestartVcpuWorkers } from '../vmm/worker-pool.js';
 
 export function guessCores(text: string): number {
+  // elastic cores ([cores] max = N, or cores = { min = .., max = N }): every vCPU is made at start
+  const t = /^\s*\[cores\][^[]*?^\s*max\s*=\s*(\d+)/m.exec(text) ?? /^\s*cores\s*=\s*\{[^}]*\bmax\s*=\s*(\d+)/m.exec(text);
+  if (t) {
+    const n = Number(t[1]);
+    return n >= 1 && n <= 16 ? n : 1;
+  }
   const m = /^\s*cores\s*=\s*(\d+|\[[^\]]*\])/m.exec(text);
   if (!m) return 1;
   const v = m[1]!;

@@ -32,6 +32,16 @@ export const DEFAULTS = {
   net: {
     maxConnections: 8192,
   },
+  /** [cores] policy and its knobs (elastic cores, docs/scale.md) */
+  scale: {
+    policy: 'manual',
+    growLoad: 0.7,
+    growQueue: 0.25,
+    shrinkLoad: 0.3,
+    sampleMs: 500,
+    growAfter: 2,
+    shrinkAfter: 6,
+  },
   log: {
     level: 'info',
   },

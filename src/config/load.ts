@@ -5,10 +5,10 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type * as z from 'zod';
 import { DEFAULTS, PROTECTION_ALIASES, type XDP_RINGS } from './defaults.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile } from './schema.js';
+import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile, type CoresTable } from './schema.js';
 import { netMemoryIssue } from './netfit.js';
 import { closest } from './suggest.js';
-import type { DataplaneConfig, NicConfig, Protection, WakeSetting } from './types.js';
+import type { DataplaneConfig, NicConfig, Protection, ScaleKnobs, WakeSetting } from './types.js';
 import { macFromName, parseCidr, parseMac, parseRssKey, parseSize, formatIpv4 } from './values.js';
 
 export const INLINE_SOURCE = '<inline>';
@@ -104,7 +104,9 @@ function resolveXdpRings(asked: (typeof XDP_RINGS)[number], cores: number): Pick
 
 function resolveConfig(f: ConfigFile, source: string, baseDir: string): DataplaneConfig {
   const coresList = Array.isArray(f.cores) ? [...f.cores] : null;
-  const ncores = coresList ? coresList.length : (f.cores as number | undefined) ?? DEFAULTS.cores;
+  const coresTable = f.cores !== undefined && !Array.isArray(f.cores) && typeof f.cores === 'object' ? f.cores : null;
+  const cores = resolveCores(coresList, coresTable, f.cores);
+  const ncores = cores.count; // queue pairs: the most cores the dataplane may use
   let nic: DataplaneConfig['nic'] = null;
   if (f.nic !== undefined) {
     const cidr = parseCidr(f.nic.address)!;
@@ -139,7 +141,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
   return {
     source,
     name: f.name,
-    cores: coresList !== null ? { count: coresList.length, cpus: coresList } : { count: ncores, cpus: null },
+    cores,
     memoryBytes: f.memory !== undefined ? parseSize(f.memory)! : DEFAULTS.memoryBytes,
     batch: f.batch ?? DEFAULTS.batch,
     idlePollUs: f.idle_poll_us ?? DEFAULTS.idlePollUs,
@@ -157,6 +159,26 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
     nic,
     net: { maxConnections: f.net?.max_connections ?? DEFAULTS.net.maxConnections },
     log: { level: f.log?.level ?? DEFAULTS.log.level },
+  };
+}
+
+function resolveCores(list: number[] | null, table: CoresTable | null, raw: ConfigFile['cores']): DataplaneConfig['cores'] {
+  if (list !== null) return { count: list.length, cpus: list, min: list.length, policy: null };
+  if (table !== null) return { count: table.max, cpus: null, min: table.min, policy: resolvePolicy(table) };
+  const n = (raw as number | undefined) ?? DEFAULTS.cores;
+  return { count: n, cpus: null, min: n, policy: null };
+}
+
+function resolvePolicy(t: CoresTable): ScaleKnobs | null {
+  const d = DEFAULTS.scale;
+  if ((t.policy ?? d.policy) !== 'auto' || t.min === t.max) return null;
+  return {
+    growLoad: t.grow_load ?? d.growLoad,
+    growQueue: t.grow_queue ?? d.growQueue,
+    shrinkLoad: t.shrink_load ?? d.shrinkLoad,
+    sampleMs: t.sample_ms ?? d.sampleMs,
+    growAfter: t.grow_after ?? d.growAfter,
+    shrinkAfter: t.shrink_after ?? d.shrinkAfter,
   };
 }
 
@@ -187,6 +209,14 @@ export function parseConfig(text: string, sourcePath?: string): DataplaneConfig 
   const r = fileSchema.safeParse(raw, { reportInput: true });
   if (!r.success) throw new ConfigError(source, toIssues(raw, r.error.issues));
   const cfg = resolveConfig(r.data, source, baseDir);
+  if (cfg.cores.min < cfg.cores.count && cfg.nic === null)
+    throw new ConfigError(source, [{
+      path: 'cores',
+      present: true,
+      value: r.data.cores,
+      problem: `elastic cores (min ${cfg.cores.min} below max ${cfg.cores.count}) move the NIC's flow groups between cores, and this dataplane has no [nic]: add a [nic] table, or give a fixed \`cores = N\``,
+      allowed: ALLOWED.cores,
+    }]);
   const fit = netMemoryIssue(cfg, r.data.net?.max_connections);
   if (fit !== null) throw new ConfigError(source, [fit]);
   if (cfg.nic?.backend === 'xdp' && cfg.nic.xdpRings === 'guest' && cfg.cores.count > 1)

@@ -4,7 +4,7 @@
 // for custom checks, carried in `params.problem`. Cross-field rules of the [nic] section
 // are a refinement of that section, so zod runs them only when its fields are valid.
 import * as z from 'zod';
-import { LIMITS, LOG_LEVELS, NIC_BACKENDS, XDP_RINGS, PROTECTIONS, PROTECTION_ALIASES, WAKE_SETTINGS } from './defaults.js';
+import { DEFAULTS, LIMITS, LOG_LEVELS, NIC_BACKENDS, XDP_RINGS, PROTECTIONS, PROTECTION_ALIASES, WAKE_SETTINGS } from './defaults.js';
 import {
   formatIpv4,
   isMulticastMac,
@@ -30,7 +30,16 @@ function sizeText(n: number): string {
 /** What is allowed at each key path; also used for "missing" messages and by the docs test. */
 export const ALLOWED = {
   name: 'a name of 1 to 32 characters: lower-case letters, digits and "-", starting with a letter or digit',
-  cores: `a core count from ${LIMITS.coresMin} to ${LIMITS.coresMax}, or a list of 1 to ${LIMITS.coresMax} distinct host CPU ids (0 to ${LIMITS.cpuIdMax})`,
+  cores: `a core count from ${LIMITS.coresMin} to ${LIMITS.coresMax}, a list of 1 to ${LIMITS.coresMax} distinct host CPU ids (0 to ${LIMITS.cpuIdMax}), or a table [cores] with \`min\` and \`max\` (elastic cores)`,
+  'cores.min': `the cores in use at start and the fewest \`ix scale\` may leave, an integer from ${LIMITS.coresMin} to ${LIMITS.coresMax}, at most cores.max`,
+  'cores.max': `the vCPUs and queue pairs created at start, the most \`ix scale\` may use, an integer from ${LIMITS.coresMin} to ${LIMITS.coresMax}, at least cores.min`,
+  'cores.policy': '"manual" (only `ix scale` changes the core count) or "auto" (the control plane grows and shrinks it by load, within min..max)',
+  'cores.grow_load': 'a number from 0 to 1: grow when the cores in use are busy this share of their cycles',
+  'cores.grow_queue': 'a number from 0 to 1: grow when this share of the non-empty RX batches were full',
+  'cores.shrink_load': 'a number from 0 to 1, below grow_load: shrink when the load spread over one core fewer stays at or below it',
+  'cores.sample_ms': 'an integer from 50 to 60000: how often the policy reads the cores\' counters, in ms',
+  'cores.grow_after': 'an integer from 1 to 100: samples in a row that must ask to grow',
+  'cores.shrink_after': 'an integer from 1 to 1000: samples in a row that must ask to shrink',
   memory: `integer bytes or a string "NNNK", "NNNM" or "NNNG" (binary units), from ${sizeText(LIMITS.memoryMin)} to ${sizeText(LIMITS.memoryMax)}, a multiple of ${sizeText(LIMITS.memoryAlign)}`,
   batch: `an integer from ${LIMITS.batchMin} to ${LIMITS.batchMax}`,
   idle_poll_us: `an integer number of microseconds from ${LIMITS.idlePollUsMin} to ${LIMITS.idlePollUsMax}`,
@@ -142,7 +151,8 @@ const name = leaf<string>(ALLOWED.name, (v) => {
   return LIMITS.nameRe.test(v) ? null : 'not a valid name';
 });
 
-const cores = leaf<number | number[]>(ALLOWED.cores, (v) => {
+const cores = leaf<number | number[] | CoresTable>(ALLOWED.cores, (v) => {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)) return coresTableProblem(v as Record<string, unknown>);
   if (Array.isArray(v)) {
     if (v.length === 0) return 'empty list';
     if (v.length > LIMITS.coresMax) return `too many CPUs (${v.length})`;
@@ -156,6 +166,59 @@ const cores = leaf<number | number[]>(ALLOWED.cores, (v) => {
   if (typeof v !== 'number' || !Number.isInteger(v)) return `wrong type (${typeName(v)}), expected an integer or a list`;
   return v < LIMITS.coresMin || v > LIMITS.coresMax ? 'out of range' : null;
 });
+
+/** `[cores] min = 1, max = 4`: elastic cores (docs/scale.md). */
+export interface CoresTable {
+  min: number;
+  max: number;
+  policy?: 'manual' | 'auto';
+  grow_load?: number;
+  grow_queue?: number;
+  shrink_load?: number;
+  sample_ms?: number;
+  grow_after?: number;
+  shrink_after?: number;
+}
+
+const POLICY_KEYS: Record<string, (v: unknown) => string | null> = {
+  policy: (v) => (v === 'manual' || v === 'auto' ? null : `${JSON.stringify(v)} is not "manual" or "auto"`),
+  grow_load: (v) => share(v),
+  grow_queue: (v) => share(v),
+  shrink_load: (v) => share(v),
+  sample_ms: (v) => intIn(50, 60_000, v),
+  grow_after: (v) => intIn(1, 100, v),
+  shrink_after: (v) => intIn(1, 1000, v),
+};
+
+function share(v: unknown): string | null {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return `wrong type (${typeName(v)}), expected a number`;
+  return v < 0 || v > 1 ? 'out of range' : null;
+}
+
+/** The problem of a [cores] table in words, or null. One leaf checks the whole table so that
+ * the integer and list forms of `cores` keep their own message. */
+function coresTableProblem(t: Record<string, unknown>): string | null {
+  const unknown = Object.keys(t).filter((k) => k !== 'min' && k !== 'max' && !(k in POLICY_KEYS));
+  if (unknown.length) return `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} in [cores] (keys: min, max, ${Object.keys(POLICY_KEYS).join(', ')})`;
+  if (t['max'] === undefined) return 'cores.max is missing: [cores] needs `max`, the most cores the dataplane may use (and `min`, the fewest)';
+  if (t['min'] === undefined) return 'cores.min is missing: [cores] needs `min`, the cores in use at start (and `max`)';
+  for (const k of ['min', 'max'] as const) {
+    const p = intIn(LIMITS.coresMin, LIMITS.coresMax, t[k]);
+    if (p !== null) return `cores.${k}: ${p} (${ALLOWED[`cores.${k}`]})`;
+  }
+  const min = t['min'] as number;
+  const max = t['max'] as number;
+  if (min > max) return `cores.min (${min}) is above cores.max (${max}): min is the fewest cores in use, max the most`;
+  for (const [k, check] of Object.entries(POLICY_KEYS)) {
+    if (t[k] === undefined) continue;
+    const p = check(t[k]);
+    if (p !== null) return `cores.${k}: ${p} (${ALLOWED[`cores.${k}` as keyof typeof ALLOWED]})`;
+  }
+  const grow = (t['grow_load'] as number | undefined) ?? DEFAULTS.scale.growLoad;
+  const shrink = (t['shrink_load'] as number | undefined) ?? DEFAULTS.scale.shrinkLoad;
+  if (shrink >= grow) return `cores.shrink_load (${shrink}) is not below cores.grow_load (${grow}): the gap between them keeps the policy from growing and shrinking by turns`;
+  return null;
+}
 
 const memory = leaf<string | number>(ALLOWED.memory, (v) => {
   if (typeof v !== 'string' && typeof v !== 'number') return `wrong type (${typeName(v)}), expected an integer or a string`;
@@ -335,6 +398,7 @@ export type ConfigFile = z.infer<typeof fileSchema>;
 /** Keys of each table, for "did you mean" and for suggesting the right section. */
 export const TABLE_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(fileSchema.shape),
+  cores: ['min', 'max', 'policy', 'grow_load', 'grow_queue', 'shrink_load', 'sample_ms', 'grow_after', 'shrink_after'],
   app: Object.keys(appSchema.shape),
   nic: Object.keys(nicSchema.shape),
   'nic.arp': Object.keys(arpSchema.shape),

@@ -37,12 +37,31 @@ export interface NicConfig {
   backendSpinUs: number;
 }
 
+/** `[cores] policy = "auto"`: when the control plane grows and shrinks the dataplane by itself
+ * (src/control/policy.ts, docs/scale.md "The policy"). */
+export interface ScaleKnobs {
+  /** grow when the cores in use are busy this share of their cycles (0..1) */
+  growLoad: number;
+  /** ... or when this share of their non-empty RX batches was full (0..1) */
+  growQueue: number;
+  /** shrink when the load spread over one core fewer stays at or below this (0..1) */
+  shrinkLoad: number;
+  /** how often the counters are read, ms */
+  sampleMs: number;
+  /** samples in a row that must ask for a change */
+  growAfter: number;
+  shrinkAfter: number;
+}
+
 export interface DataplaneConfig {
   /** Absolute path of the file ('<inline>' for parseConfig without a path). */
   source: string;
   name: string;
-  /** cpus is non-null when a list was given (then count = cpus.length). */
-  cores: { count: number; cpus: number[] | null };
+  /** cpus is non-null when a list was given (then count = cpus.length). count is the vCPUs
+   * and queue pairs created at start (`[cores] max`); min the cores in use at start and the
+   * fewest `ix scale` may leave (`[cores] min`; = count for `cores = N` or a list); policy
+   * the automatic scaling (`[cores] policy = "auto"`), null for scaling by `ix scale` only. */
+  cores: { count: number; cpus: number[] | null; min: number; policy: ScaleKnobs | null };
   memoryBytes: number;
   batch: number;
   idlePollUs: number;

@@ -12,6 +12,16 @@ import type { Claim } from './registry.js';
 import { startControlServer, startMetricsServer, type ControlOp } from './socket.js';
 import { SampleHistory, describeNic, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
 import { planNic } from '../nic/plan.js';
+import { CoreScaler, elasticPrometheus } from './scale.js';
+import { FlowGroupMover } from './migrate.js';
+import { runPolicy } from './policy.js';
+import { NIC_WAKE_OFFSET } from '../nic/backend.js';
+
+/** Get a halted core back into its loop, as a frame for its queue would (src/nic/wait.ts). */
+function wakeCore(counters: Int32Array, core: number): void {
+  Atomics.add(counters, NIC_WAKE_OFFSET + core, 1);
+  Atomics.notify(counters, NIC_WAKE_OFFSET + core);
+}
 
 export class RunError extends Error {
   constructor(message: string) {
@@ -109,7 +119,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     maxRunMs: cfg.app.maxRunMs,
     tcpMaxConns: cfg.net.maxConnections,
     selftest: o.selftest ?? false,
-    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp' }) : undefined,
+    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp', active: cfg.cores.min }) : undefined,
   });
   const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
   m.on('log', (cpu, line) => {
@@ -183,7 +193,9 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
         if (ok)
           log.info(
             { socket: o.claim?.socketPath ?? null },
-            `ready: ${cfg.name} runs its app on ${cfg.cores.count} core${cfg.cores.count > 1 ? 's' : ''}` + (o.claim ? ` (ix stats ${cfg.name}; ix stop ${cfg.name})` : ''),
+            `ready: ${cfg.name} runs its app on ${cfg.cores.count} core${cfg.cores.count > 1 ? 's' : ''}` +
+              (cfg.cores.min < cfg.cores.count ? `, ${cfg.cores.min} of them in use (elastic: ix scale ${cfg.name} <${cfg.cores.min}..${cfg.cores.count}>)` : '') +
+              (o.claim ? ` (ix stats ${cfg.name}; ix stop ${cfg.name})` : ''),
           );
       });
     }
@@ -242,6 +254,36 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
   const startedAt = performance.now();
   const sample = (): Sample => takeSample(performance.now(), m.coreStats(), m.nic?.handle.stats() ?? null, m.nic?.handle.counterSource);
   const history = new SampleHistory();
+  // elastic cores: the NIC (and its redirection table) exists once the machine has started
+  let scaler: CoreScaler | null = null;
+  const elastic = (): CoreScaler | null => {
+    if (!scaler && m.nic && cfg.cores.min < cfg.cores.count) {
+      const h = m.nic.handle;
+      // the TAP backend holds a moving group's frames, so connections move with their group
+      const mover = h.xdp ? undefined : new FlowGroupMover({ view: () => m.guestView(), reta: h.reta, wake: (core) => { wakeCore(h.wakeCounters, core); m.wakeCoreInKernel(core); }, onSlow: (msg) => log.warn(msg) });
+      scaler = new CoreScaler({ name: cfg.name, min: cfg.cores.min, max: cfg.cores.count, reta: h.reta, conns: () => m.coreStats().map((c) => Number(c.tcpConns)), mover });
+    }
+    return scaler;
+  };
+  // [cores] policy = "auto": the control plane grows and shrinks the dataplane by load
+  const pol = cfg.cores.policy;
+  const policy = pol
+    ? runPolicy({
+        knobs: pol,
+        min: cfg.cores.min,
+        max: cfg.cores.count,
+        batch: cfg.batch,
+        sample: () => m.coreStats().map((c) => ({ busyCycles: Number(c.busyCycles), idleCycles: Number(c.idleCycles), rxBatches: c.rxBatches.map(Number) })),
+        active: () => elastic()?.activeCores ?? cfg.cores.min,
+        scaleTo: async (n) => {
+          const s = elastic();
+          if (!s) throw new Error('the dataplane is not running yet');
+          const ev = await s.scaleTo(n, 'policy');
+          log.info({ by: 'policy', ...ev }, `cores in use: ${ev.from} -> ${ev.to} (${ev.groupsMoved} flow groups and ${ev.connsMoved} TCP connections moved in ${ev.ms.toFixed(3)} ms)`);
+        },
+        log: (msg) => log.debug(msg),
+      })
+    : null;
   // one sample a second, so that a stats request gets rates over the last second at once
   const timer = setInterval(() => {
     if (m.coreStats().length) history.add(sample());
@@ -259,10 +301,13 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
       if (!cur.cores.length) throw new Error('the dataplane is stopping');
     }
     const r = rates(base, cur);
-    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores, nicCounters: cur.nic ?? null, nic: m.nic ? describeNic(m.nic.handle) : null };
+    return { name: cfg.name, pid: process.pid, uptimeS: (cur.t - startedAt) / 1000, ...r, counters: cur.cores, nicCounters: cur.nic ?? null, nic: m.nic ? describeNic(m.nic.handle) : null, elastic: elastic()?.report() ?? null };
   };
-  const metrics = (): string => prometheusText(cfg.name, sample().cores);
-  const handle = async (op: ControlOp): Promise<unknown> => {
+  const metrics = (): string => {
+    const s = elastic();
+    return prometheusText(cfg.name, sample().cores) + (s ? elasticPrometheus(cfg.name, s.report()) : '');
+  };
+  const handle = async (op: ControlOp, req: Record<string, unknown>): Promise<unknown> => {
     switch (op) {
       case 'info':
         return { ...claim.entry, uptimeS: (performance.now() - startedAt) / 1000 };
@@ -274,6 +319,16 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
         log.info({ by: 'ix stop' }, 'stopping');
         gate.request('stopped by ix stop');
         return { stopping: true, pid: process.pid };
+      case 'scale': {
+        const s = elastic();
+        if (!s) {
+          if (cfg.cores.min === cfg.cores.count) throw new Error(`dataplane '${cfg.name}' has a fixed core count (${cfg.cores.count}); give it [cores] min and max in its config to scale it`);
+          throw new Error('the dataplane is not running yet (starting): try again when `ix run` printed ready');
+        }
+        const ev = await s.scaleTo(req['cores'], 'ix scale');
+        log.info({ by: 'ix scale', ...ev }, `cores in use: ${ev.from} -> ${ev.to} (${ev.groupsMoved} flow groups and ${ev.connsMoved} TCP connections moved in ${ev.ms.toFixed(3)} ms)`);
+        return { ...ev, elastic: s.report() };
+      }
     }
   };
   const server = await startControlServer(claim.socketPath, handle, (msg) => log.warn(msg));
@@ -287,12 +342,14 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
     }
   } catch (e) {
     clearInterval(timer);
+    policy?.stop();
     await server.close();
     throw e;
   }
   return {
     async close() {
       clearInterval(timer);
+      policy?.stop();
       await server.close();
       await http?.close();
     },

@@ -2,7 +2,8 @@
  * The control socket of a running dataplane: a Unix stream socket in the runtime
  * directory (registry.ts). A client writes one JSON request line, {"op": "..."}; the
  * dataplane answers one JSON line, {"ok": true, ...} or {"ok": false, "error": "..."}, and
- * closes. Ops: "info", "stats", "metrics" (Prometheus text), "stop".
+ * closes. Ops: "info", "stats", "metrics" (Prometheus text), "stop", and "scale" with
+ * {"op": "scale", "cores": n} (elastic cores, scale.ts).
  *
  * Also the optional HTTP endpoint of `ix run --metrics-port` on 127.0.0.1 only: GET /metrics
  * (Prometheus text), / (the live page, live-page.ts) and /stats.json.
@@ -23,10 +24,11 @@ export class ControlSocketError extends Error {
   }
 }
 
-export type ControlOp = 'info' | 'stats' | 'metrics' | 'stop';
-export const CONTROL_OPS: readonly ControlOp[] = ['info', 'stats', 'metrics', 'stop'];
+export type ControlOp = 'info' | 'stats' | 'metrics' | 'stop' | 'scale';
+export const CONTROL_OPS: readonly ControlOp[] = ['info', 'stats', 'metrics', 'stop', 'scale'];
 
-export type ControlHandler = (op: ControlOp) => unknown | Promise<unknown>;
+/** `req` is the whole request line (op included): the arguments of ops that take some. */
+export type ControlHandler = (op: ControlOp, req: Record<string, unknown>) => unknown | Promise<unknown>;
 
 /** requests are one short line; anything longer is not a client of ours */
 const MAX_REQUEST = 4096;
@@ -58,15 +60,20 @@ export async function startControlServer(path: string, handle: ControlHandler, o
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       let op: unknown;
+      let req: Record<string, unknown> = {};
       try {
-        op = (JSON.parse(buf.slice(0, nl)) as { op?: unknown })?.op;
+        const v = JSON.parse(buf.slice(0, nl)) as unknown;
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) req = v as Record<string, unknown>;
+        op = req['op'];
       } catch {
         return reply({ ok: false, error: 'the request is not a JSON line' });
       }
       if (typeof op !== 'string' || !CONTROL_OPS.includes(op as ControlOp))
         return reply({ ok: false, error: `unknown op ${JSON.stringify(op)}; ops: ${CONTROL_OPS.join(', ')}` });
+      // the request is in: the op bounds its own time (a scale moves connections for seconds)
+      sock.setTimeout(0);
       Promise.resolve()
-        .then(() => handle(op as ControlOp))
+        .then(() => handle(op as ControlOp, req))
         .then(
           (result) => reply({ ok: true, result }),
           (e: Error) => {
@@ -97,8 +104,8 @@ export async function startControlServer(path: string, handle: ControlHandler, o
   };
 }
 
-/** Send one request; resolves with `result`, rejects with ControlSocketError. */
-export function request(path: string, op: ControlOp, timeoutMs = 3000): Promise<unknown> {
+/** Send one request (`args` go beside the op); resolves with `result`, rejects with ControlSocketError. */
+export function request(path: string, op: ControlOp, timeoutMs = 3000, args: Record<string, unknown> = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';
@@ -111,7 +118,7 @@ export function request(path: string, op: ControlOp, timeoutMs = 3000): Promise<
     };
     const timer = setTimeout(() => fail(new ControlSocketError(`no answer on ${path} within ${timeoutMs} ms`, 'TIMEOUT')), timeoutMs);
     sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(`${JSON.stringify({ op })}\n`));
+    sock.on('connect', () => sock.write(`${JSON.stringify({ ...args, op })}\n`));
     sock.on('data', (c: string) => (buf += c));
     sock.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);

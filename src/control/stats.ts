@@ -9,6 +9,7 @@ import { BATCH_BUCKETS, CORE_COUNTERS, type CoreCounterKey } from '../abi/index.
 import { queueStatsFromGuest, type CounterName, type NicCounterSource, type QueueStats } from '../nic/stats.js';
 import type { NicHandle } from '../nic/backend.js';
 import type { CoreStatsSample } from '../vmm/guest-stats.js';
+import type { ElasticReport } from './scale.js';
 
 export { BATCH_BUCKETS } from '../abi/index.js';
 
@@ -116,6 +117,8 @@ export interface StatsReport {
   nicCounters?: QueueStats[] | null;
   /** the backend behind nicQueues (null without a NIC) */
   nic?: NicDescription | null;
+  /** elastic cores (scale.ts): cores in use, flow groups per core, the changes so far; null for a fixed core count */
+  elastic?: ElasticReport | null;
 }
 
 const n = (v: bigint | undefined): number => Number(v ?? 0n);
@@ -335,7 +338,18 @@ export function renderReport(r: StatsReport): string {
     batchDistribution(c.batchesPerS),
   ];
   const lines = table([head, ...r.cores.map((c) => row(String(c.cpu), c)), ...(r.cores.length > 1 ? [row('all', r.total)] : [])], true);
-  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${[...lines, ...renderNicQueues(r)].join('\n')}\n`;
+  return `${r.name} (pid ${r.pid}, up ${Math.round(r.uptimeS)} s; rates over the last ${r.intervalS.toFixed(1)} s)\n${[...lines, ...renderNicQueues(r)].join('\n')}\n` + (r.elastic ? renderElastic(r.elastic) : '');
+}
+
+/** The elastic-core lines under the table: cores in use, groups per core, the last change. */
+export function renderElastic(e: ElasticReport): string {
+  const last = e.events[e.events.length - 1];
+  return (
+    `cores in use: ${e.activeCores} of ${e.maxCores} (min ${e.minCores}); flow groups per core: ${e.groupsPerCore.join(' ')}\n` +
+    `scale operations: ${e.scaleOps} (${e.groupsMoved} flow groups and ${e.connsMoved} TCP connections moved, ${e.scaleMsTotal.toFixed(3)} ms in all; ${e.scaleRefused} refused)` +
+    (last ? `; last: ${last.from} -> ${last.to} cores at ${last.at}, ${last.groupsMoved} groups and ${last.connsMoved} connections in ${last.ms.toFixed(3)} ms` : '') +
+    '\n'
+  );
 }
 
 // ---------------------------------------------------------------------------- Prometheus
@@ -353,7 +367,8 @@ const EXIT_REASONS: { reason: string; of: (c: CoreCounters) => number }[] = [
   { reason: 'other', of: (c) => Math.max(0, c.exits - c.hypercallExits - c.kickExits - c.haltExits) },
 ];
 
-const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** A Prometheus label value, escaped. */
+export const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 /** Prometheus text exposition (version 0.0.4) of one dataplane's raw counters. */
 export function prometheusText(name: string, cores: CoreCounters[]): string {

@@ -13,6 +13,7 @@ import { NCOUNTERS, readStats, type NicCounterSource, type QueueStats } from './
 import { loadNicio } from './nicio.js';
 import { openTap, type Tap } from './tap.js';
 import { RssSteering } from './toeplitz.js';
+import { SharedReta } from './reta.js';
 import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
 import { workerScriptUrl } from '../sys/worker-url.js';
 import type { XdpBounce } from './xdp/engine.js';
@@ -68,6 +69,8 @@ export interface NicHandle {
   readonly wakeCounters: Int32Array;
   /** how long the backend polls after its last frame before sleeping (as the worker reported) */
   readonly spinUs: number;
+  /** the redirection table the worker steers by; rewriting it moves flow groups (reta.ts) */
+  readonly reta: SharedReta;
   stats(): QueueStats[];
   /** why the worker died, if it did (it also logged it); undefined while healthy */
   failure(): Error | undefined;
@@ -139,6 +142,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   const statsSab = new SharedArrayBuffer(8 * NCOUNTERS * nq);
   const ctlSab = new SharedArrayBuffer(4 * CTL_CELLS);
   const ctl = new Int32Array(ctlSab);
+  const reta = SharedReta.create(plan.rss.reta, nq);
   const data: WorkerData = {
     plan,
     base: mem.base,
@@ -146,6 +150,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     rings: { rx: run.rings.rx, tx: run.rings.tx },
     fds,
     stats: statsSab,
+    reta: reta.buffer,
     ctl: ctlSab,
     kickFd,
     stopFd,
@@ -212,6 +217,7 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     kickFd,
     wakeCounters: ctl,
     spinUs,
+    reta,
     stats: () => readStats(statsArr, nq),
     failure: () => failure,
     async stop(): Promise<void> {

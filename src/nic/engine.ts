@@ -31,6 +31,8 @@ export interface EngineRuntime {
   wake: (q: number) => void;
   /** called once per (queue, direction, kind) of problem */
   log: (msg: string) => void;
+  /** the redirection table's entries as the control plane rewrites them (reta.ts); absent: plan.rss.reta, fixed */
+  reta?: Int32Array;
 }
 
 export class NicEngine {
@@ -59,7 +61,7 @@ export class NicEngine {
     this.wake = o.wake;
     const batch = plan.backend.batch;
     const maxFrame = maxFrameWithHeader(plan.mtu);
-    const steering = new FrameSteering(o.mem, plan.rss, nq);
+    const steering = new FrameSteering(o.mem, plan.rss, nq, o.reta);
     const forbidden = new ForbiddenRanges();
     for (const q of [...rxRings, ...txRings]) {
       forbidden.add(Number(q.desc), descTableBytes(q.size));
@@ -94,7 +96,7 @@ export class NicEngine {
 
   /** One pass over all queue pairs. Returns the number of frames handled. */
   pollOnce(): number {
-    let work = 0;
+    let work = this.rx.releaseHeld();
     for (let q = 0; q < this.nq; q++) {
       work += this.tx.pass(q);
       work += this.rx.pass(q);

@@ -109,8 +109,12 @@ export function peerAddressFor(address: string, prefix: number, gateway: string 
 /**
  * The plan of a dataplane's NIC from its validated `[nic]` config, for `cores` queue pairs.
  * `tag` names the fresh namespace when the config asks for one (a-z0-9, at most 12).
+ * `active`: the queues the redirection table spreads flows over at start (elastic cores:
+ * `[cores] min`; the others get no flow group until `ix scale`); default all of them.
  */
-export function planNic(nic: NicConfig, cores: number, o: { tag: string }): NicPlan {
+export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?: number }): NicPlan {
+  const active = o.active ?? cores;
+  if (!Number.isInteger(active) || active < 1 || active > cores) throw new NicPlanError(`${active} active queues of ${cores}: want 1..${cores} (the config should have refused it)`);
   return {
     nqueues: cores,
     queueSize: NIC_DEFAULTS.queueSize,
@@ -120,7 +124,7 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string }): NicP
     prefix: nic.prefix,
     netmask: prefixMask(nic.prefix),
     gateway: nic.gateway ? ipv4(nic.gateway, 'nic.gateway') : 0,
-    rss: { key: rssKeyFor(nic.rssKey), reta: defaultReta(cores, nic.rssTableSize) },
+    rss: { key: rssKeyFor(nic.rssKey), reta: defaultReta(active, nic.rssTableSize) },
     arp: nic.arp.map((e, i) => ({ ip: ipv4(e.ip, `nic.arp[${i}].ip`), mac: macBytes(e.mac) })),
     backend: {
       spinUs: nic.backendSpinUs,

@@ -2,6 +2,9 @@
 // the fd's own queue; if RSS names another queue it is copied once into a buffer of that
 // queue (rx_steered_copies), ARP is copied to every queue. A queue without buffers leaves
 // frames in the kernel (back-pressure); a frame for a queue without buffers is dropped.
+// While a flow group moves between cores (its redirection table entry has RETA_HOLD), its
+// frames are copied into host memory and held, in arrival order; once the entry names a queue
+// again they go to that queue first, and later frames of the group queue up behind them.
 import type { GuestMemory } from './guest-memory.js';
 import * as libc from '../sys/libc.js';
 import { errnoText } from './errno.js';
@@ -11,6 +14,11 @@ import type { Nicio } from './nicio.js';
 import { BURST, type IoScratch } from './scratch.js';
 import type { FrameSteering } from './steering.js';
 import { Chain, type DeviceQueue } from './virtqueue.js';
+import { RETA_HOLD, RETA_QUEUE_MASK } from './toeplitz.js';
+
+/** frames held per flow group, and in all, while groups move (beyond: dropped like a full ring) */
+export const HOLD_MAX_PER_GROUP = 4096;
+export const HOLD_MAX = 32768;
 
 /** Copy n bytes from chain a to chain b (both validated, b.total >= n), inside guest memory. */
 export function copyChain(mem: GuestMemory, a: Chain, b: Chain, n: number): void {
@@ -65,6 +73,9 @@ export class RxPath {
   // burst I/O: popped chains not yet filled, per queue
   private readonly ready: Chain[][] = [];
   private readonly spare: Chain[] = [];
+  /** frames held per redirection table entry (a moving flow group), oldest first */
+  private readonly held = new Map<number, Uint8Array[]>();
+  private heldTotal = 0;
 
   constructor(private readonly p: RxPathParts) {
     this.nq = p.queues.length;
@@ -146,13 +157,84 @@ export class RxPath {
       this.deliverInPlace(c, q, n);
       return true;
     }
-    const t = this.p.steering.queueOf(c, n);
+    let t = 0;
+    if (this.nq > 1) {
+      const e = this.p.steering.entryOf(c, n);
+      if (e >= 0) {
+        const v = this.p.steering.valueAt(e);
+        // a moving group, or one whose held frames have not all gone out yet: keep the order
+        if ((v & RETA_HOLD) !== 0 || this.held.has(e)) {
+          this.hold(e, c, n, q);
+          return false;
+        }
+        t = v & RETA_QUEUE_MASK;
+      }
+    }
     if (t === q) {
       this.deliverInPlace(c, q, n);
       return true;
     }
     this.deliverCopy(c, t, n);
     return false;
+  }
+
+  /** Copy the frame in chain c (read on queue q) into host memory, behind entry e's others. */
+  private hold(e: number, c: Chain, n: number, q: number): void {
+    let list = this.held.get(e);
+    if (this.heldTotal >= HOLD_MAX || (list?.length ?? 0) >= HOLD_MAX_PER_GROUP) {
+      this.p.events.count(q, 'rx_drop_no_buffer');
+      this.p.events.once(`${q}.rx.hold`, `nic: queue ${q} rx: more frames of a moving flow group than can be held; dropping`);
+      return;
+    }
+    const f = new Uint8Array(n);
+    const u8 = this.p.mem.u8;
+    for (let i = 0, o = 0; i < c.count && o < n; i++) {
+      const k = Math.min(c.len[i]!, n - o);
+      f.set(u8.subarray(c.addr[i]!, c.addr[i]! + k), o);
+      o += k;
+    }
+    if (list === undefined) this.held.set(e, (list = []));
+    list.push(f);
+    this.heldTotal++;
+  }
+
+  /** Frames held for flow groups that have a queue again go to it, oldest first, as far as
+   * its ring has buffers (the rest waits for the next pass). Returns the frames delivered. */
+  releaseHeld(): number {
+    if (this.held.size === 0) return 0;
+    let done = 0;
+    const u8 = this.p.mem.u8;
+    for (const [e, list] of this.held) {
+      const v = this.p.steering.valueAt(e);
+      if ((v & RETA_HOLD) !== 0) continue;
+      const t = v & RETA_QUEUE_MASK;
+      let i = 0;
+      while (i < list.length && this.pop(t, this.tmp)) {
+        const f = list[i++]!;
+        if (this.tmp.total < f.length) {
+          this.p.events.count(t, 'rx_drop_buffer_small');
+          this.p.queues[t]!.pushUsed(this.tmp.head, 0);
+          this.touched[t] = true;
+          continue;
+        }
+        for (let s = 0, o = 0; o < f.length; s++) {
+          const k = Math.min(this.tmp.len[s]!, f.length - o);
+          u8.set(f.subarray(o, o + k), this.tmp.addr[s]!);
+          o += k;
+        }
+        this.deliverInPlace(this.tmp, t, f.length);
+        done++;
+      }
+      list.splice(0, i);
+      this.heldTotal -= i;
+      if (list.length === 0) this.held.delete(e);
+    }
+    return done;
+  }
+
+  /** Frames held for moving flow groups (all groups). */
+  heldFrames(): number {
+    return this.heldTotal;
   }
 
   /** Give chain c (a buffer of queue q) to the guest as it is. */

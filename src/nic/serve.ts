@@ -7,6 +7,7 @@ import type { WorkerData } from './worker-data.js';
 import { GuestMemory } from './guest-memory.js';
 import * as libc from '../sys/libc.js';
 import { NicEngine } from './engine.js';
+import { SharedReta } from './reta.js';
 
 /** What the loop drives: the engine itself, or something composed around it. */
 export interface NicPoller {
@@ -24,6 +25,8 @@ export interface PollerEnv {
   stats: Float64Array;
   wake: (q: number) => void;
   log: (msg: string) => void;
+  /** the live redirection table's entries (reta.ts), when the backend shares one */
+  reta?: Int32Array;
 }
 
 /** Builds the packet mover of a backend (the TAP engine, the XDP engine) in the worker. */
@@ -55,8 +58,10 @@ function serve(init: WorkerData, make: MakePoller): void {
   const oneDv = new DataView(libc.view(one, 4096));
   const pfdBase = one + 64;
   const mem = new GuestMemory({ base: init.base, size: init.size });
+  const reta = init.reta ? new SharedReta(init.reta, init.plan.nqueues) : undefined;
   const poller = make(init, {
     mem,
+    ...(reta ? { reta: reta.entries } : {}),
     stats: new Float64Array(init.stats),
     log: (msg) => port.postMessage({ type: 'log', msg }),
     wake: queueWaker(ctl, init.wakeFds, init.postWakes ? (q) => port.postMessage({ type: 'wake', q }) : null),
@@ -67,6 +72,7 @@ function serve(init: WorkerData, make: MakePoller): void {
   port.postMessage({ type: 'ready', spinUs: backend.spinUs });
   let last = performance.now();
   while (Atomics.load(ctl, CTL_STOP) === 0) {
+    reta?.workerPass();
     if (poller.pollOnce() > 0) {
       last = performance.now();
       continue;
@@ -80,7 +86,9 @@ function serve(init: WorkerData, make: MakePoller): void {
       oneDv.setInt16(64 + 8 * i + 4, libc.POLLIN, true);
       oneDv.setInt16(64 + 8 * i + 6, 0, true);
     }
+    reta?.workerSleeping(true);
     libc.poll(pfdBase, all.length, backend.idleTimeoutMs);
+    reta?.workerSleeping(false);
     if (oneDv.getInt16(64 + 6, true) !== 0) libc.read(init.kickFd, one + 8, 8); // drain the kick counter
     last = performance.now();
   }

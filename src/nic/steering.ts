@@ -3,7 +3,7 @@
 // (toeplitz.ts). The frame lies in a validated guest chain, possibly split over segments.
 import type { GuestMemory } from './guest-memory.js';
 import { ETH_HLEN, VNET_HDR_LEN } from './frame.js';
-import { RssSteering, type RssConfig } from './toeplitz.js';
+import { RETA_QUEUE_MASK, RssSteering, type RssConfig } from './toeplitz.js';
 import type { Chain } from './virtqueue.js';
 
 export class FrameSteering {
@@ -14,8 +14,9 @@ export class FrameSteering {
     private readonly mem: GuestMemory,
     rss: RssConfig,
     private readonly nq: number,
+    live?: Int32Array,
   ) {
-    this.rss = new RssSteering(rss, nq);
+    this.rss = new RssSteering(rss, nq, live);
   }
 
   /** Is the frame in chain c an ARP frame? (Ethertype in the first segment; else: no.) */
@@ -28,8 +29,19 @@ export class FrameSteering {
   /** RSS queue of the frame in chain c (n bytes including the virtio-net header). */
   queueOf(c: Chain, n: number): number {
     if (this.nq === 1) return 0;
+    const e = this.entryOf(c, n);
+    return e < 0 ? 0 : this.rss.valueAt(e) & RETA_QUEUE_MASK;
+  }
+
+  /** The redirection table's value at entry e (queue, RETA_HOLD while its group moves). */
+  valueAt(e: number): number {
+    return this.rss.valueAt(e);
+  }
+
+  /** Redirection table entry (flow group) of the frame in chain c, -1 if not IPv4. */
+  entryOf(c: Chain, n: number): number {
     const first = c.len[0]!;
-    if (first >= n) return this.rss.steer(this.mem.u8, c.addr[0]! + VNET_HDR_LEN, n - VNET_HDR_LEN);
+    if (first >= n) return this.rss.entryOf(this.mem.u8, c.addr[0]! + VNET_HDR_LEN, n - VNET_HDR_LEN);
     // headers span segments: gather them into a small scratch first
     const want = Math.min(n - VNET_HDR_LEN, this.hdrScratch.length);
     let skip = VNET_HDR_LEN;
@@ -48,6 +60,6 @@ export class FrameSteering {
       this.hdrScratch.set(this.mem.u8.subarray(off, off + k), got);
       got += k;
     }
-    return this.rss.steer(this.hdrScratch, 0, got);
+    return this.rss.entryOf(this.hdrScratch, 0, got);
   }
 }

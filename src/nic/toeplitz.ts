@@ -61,6 +61,11 @@ export class Toeplitz {
   }
 }
 
+/** In a live redirection table (reta.ts): the entry's flow group is being moved, its frames
+ * are held by the NIC until the entry names a queue again. The low 16 bits name a queue. */
+export const RETA_HOLD = 0x10000;
+export const RETA_QUEUE_MASK = 0xffff;
+
 export interface RssConfig {
   key: Uint8Array; // IX_RSS_KEY_LEN bytes
   reta: ArrayLike<number>; // queue per entry; length a power of two <= IX_RETA_MAX
@@ -73,23 +78,34 @@ export function defaultReta(nqueues: number, size = 128): number[] {
 
 export class RssSteering {
   private readonly tz: Toeplitz;
-  private readonly reta: Uint16Array;
+  private readonly reta: Uint16Array | Int32Array;
   private readonly mask: number;
 
-  constructor(cfg: RssConfig, nqueues: number) {
+  /** `live`: the entries of a table the control plane rewrites while frames flow (reta.ts);
+   * its queues are checked by whoever writes it. Without it, cfg.reta is copied. */
+  constructor(cfg: RssConfig, nqueues: number, live?: Int32Array) {
     if (cfg.key.length !== IX_RSS_KEY_LEN) throw new RssConfigError(`RSS key has ${cfg.key.length} bytes, want ${IX_RSS_KEY_LEN}`);
     const n = cfg.reta.length;
     if (n < 1 || n > IX_RETA_MAX || (n & (n - 1)) !== 0)
       throw new RssConfigError(`redirection table has ${n} entries, want a power of two in 1..${IX_RETA_MAX}`);
     this.reta = Uint16Array.from(cfg.reta);
     for (const q of this.reta) if (q >= nqueues) throw new RssConfigError(`redirection table names queue ${q}, only ${nqueues} exist`);
+    if (live !== undefined) {
+      if (live.length !== n) throw new RssConfigError(`the live redirection table has ${live.length} entries, the plan ${n}`);
+      this.reta = live;
+    }
     this.tz = new Toeplitz(cfg.key);
     this.mask = n - 1;
   }
 
   /** Queue for a hash value. */
   queueOf(hash: number): number {
-    return this.reta[hash & this.mask]!;
+    return this.reta[hash & this.mask]! & RETA_QUEUE_MASK;
+  }
+
+  /** The redirection table's value at an entry (a queue, RETA_HOLD added while its flow group moves). */
+  valueAt(entry: number): number {
+    return this.reta[entry]!;
   }
 
   /**
@@ -97,21 +113,28 @@ export class RssSteering {
    * bounds-checked against len).
    */
   steer(buf: Uint8Array, off: number, len: number): number {
-    if (len < 14 + 20) return 0;
-    if (buf[off + 12] !== 0x08 || buf[off + 13] !== 0x00) return 0; // not IPv4
+    const e = this.entryOf(buf, off, len);
+    return e < 0 ? 0 : this.reta[e]! & RETA_QUEUE_MASK;
+  }
+
+  /** The redirection table entry (flow group) of a frame, or -1 for a frame that is not
+   * IPv4 (queue 0). Same checks as steer(). */
+  entryOf(buf: Uint8Array, off: number, len: number): number {
+    if (len < 14 + 20) return -1;
+    if (buf[off + 12] !== 0x08 || buf[off + 13] !== 0x00) return -1; // not IPv4
     const ip = off + 14;
     const vihl = buf[ip]!;
-    if (vihl >>> 4 !== 4) return 0;
+    if (vihl >>> 4 !== 4) return -1;
     const ihl = (vihl & 15) * 4;
-    if (ihl < 20 || 14 + ihl > len) return 0;
+    if (ihl < 20 || 14 + ihl > len) return -1;
     const proto = buf[ip + 9]!;
     const frag = ((buf[ip + 6]! & 0x3f) << 8) | buf[ip + 7]!; // MF flag + offset
     const ports = (proto === 6 || proto === 17) && frag === 0 && 14 + ihl + 4 <= len;
-    if (!ports) return this.queueOf(this.tz.hash(buf, ip + 12, 8));
+    if (!ports) return this.tz.hash(buf, ip + 12, 8) & this.mask;
     // src ip, dst ip are contiguous at ip+12; the ports follow the IP header
     const h = this.tz.hash(buf, ip + 12, 8);
     // continue the hash over the 4 port bytes at positions 8..11
-    return this.queueOf((h ^ this.hashPorts(buf, ip + ihl)) >>> 0);
+    return ((h ^ this.hashPorts(buf, ip + ihl)) >>> 0) & this.mask;
   }
 
   private hashPorts(buf: Uint8Array, off: number): number {

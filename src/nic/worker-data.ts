@@ -15,6 +15,8 @@ export interface WorkerData {
   fds: number[];
   /** Float64Array of NCOUNTERS per queue (stats.ts) */
   stats: SharedArrayBuffer;
+  /** the redirection table the control plane rewrites (reta.ts); absent: plan.rss.reta, fixed */
+  reta?: SharedArrayBuffer;
   /** Int32Array of control cells (src/abi/nic-ctl.ts) */
   ctl: SharedArrayBuffer;
   kickFd: number;

@@ -383,6 +383,18 @@ export class Machine extends EventEmitter {
     return this.memAddr ? readCoreStats(this.mem, this.exits, this.opts.ncpus) : [];
   }
 
+  /** Guest memory from guest-physical 0 while the machine runs (the elastic cores' control
+   * cells live in its boot info page), null once it is torn down. */
+  guestView(): DataView | null {
+    return this.memAddr ? this.mem : null;
+  }
+
+  /** Interrupt a core halted in the host kernel (wake = "kernel"), as a frame for its queue
+   * would; with the user-space path the NIC wake counter does this instead. */
+  wakeCoreInKernel(core: number): void {
+    this.kernelWake?.wakeCore(core);
+  }
+
   /** Resolves when the run is over (all apps gone, a crash, or stop()). */
   wait(): Promise<MachineResult> {
     return this.finished;

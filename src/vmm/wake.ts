@@ -67,6 +67,8 @@ export function withTscDeadline(cpuid: CpuidEntry[], kvm: Kvm): CpuidEntry[] {
 /** The eventfds of the kernel path: one per RX queue, which the NIC backend writes. */
 export interface KernelWake {
   wakeFds: number[];
+  /** interrupt core `core` as a frame for its queue would (the control plane's wake, e.g. a flow-group move) */
+  wakeCore(core: number): void;
   close(): void;
 }
 
@@ -95,12 +97,19 @@ export function setupKernelWake(vm: Vm, vcpus: readonly Vcpu[], haltPollUs: numb
     throw e;
   }
   let open = true;
+  const one = libc.mapAnon(4096); // the eventfd increment, 1, in native memory for write()
+  new DataView(libc.view(one, 8)).setBigUint64(0, 1n, true);
   return {
     wakeFds: fds,
+    wakeCore(core: number) {
+      const fd = fds[core];
+      if (open && fd !== undefined) libc.write(fd, one, 8);
+    },
     close() {
       if (!open) return;
       open = false;
       for (const fd of fds) libc.close(fd);
+      libc.unmap(one, 4096);
     },
   };
 }

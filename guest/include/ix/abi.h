@@ -92,6 +92,8 @@ enum ix_err {
     IX_EADDRINUSE = 10,
     IX_ENOTCONN = 11,
     IX_EHOSTUNREACH = 12,
+    IX_EMOVED = 13,   /* IX_EV_TCP_DEAD: the connection moved to another core with its flow
+                       * group (elastic cores); the peer saw nothing, the handle is gone here */
 };
 
 /* ---- events ---------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #ifndef IX_BOOTINFO_H
 #define IX_BOOTINFO_H
 
+#include "migrate.h"
 #include <stdint.h>
 #include "nic.h"
 #include "xsk.h"
@@ -160,6 +161,9 @@ struct ix_bootinfo {
      * guest's default (DP_TCP_CONNS_DEFAULT). Checked by the guest (DP_TCP_CONNS_MAX). */
     uint32_t tcp_max_conns;
     uint32_t wake;            /* IX_WAKE_*: how an idle core waits (chosen by the host) */
+
+    /* elastic cores: one control cell per CPU (ix/migrate.h) */
+    struct ix_migrate_cell migrate[IX_MAX_CPUS];
 
     /* guest-physical address of struct ix_xsk_info (ix/xsk.h): the guest polls AF_XDP rings
      * mapped into its memory instead of the virtio rings of `nic`; 0 = virtio rings */

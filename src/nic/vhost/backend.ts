@@ -12,6 +12,7 @@
  *   no user-space thread; otherwise one eventfd per queue and a small thread (waiter.ts) that
  *   turns each signal into the TAP backend's wake (the counters nicIdleWait sleeps on).
  */
+import { SharedReta } from '../reta.js';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../../sys/libc.js';
 import { CTL_CELLS, CTL_STATE, CTL_STOP } from '../../abi/nic-ctl.js';
@@ -90,6 +91,9 @@ export async function startVhostBackend(plan: NicPlan, run: NicRuntime, s: Vhost
     tapName: s.tapName,
     xdp: undefined,
     vhost: { devices: devices.length, wakePath },
+    // one core (vhost is refused with [cores] min < max): the table is the plan's and never
+    // changes; the scaler reads it like any backend's, and the TAP itself steers the frames
+    reta: SharedReta.create(plan.rss.reta, nq),
     kickFd,
     wakeCounters: ctl,
     spinUs: 0,

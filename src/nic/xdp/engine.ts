@@ -33,6 +33,8 @@ export interface XdpBounce {
 
 export interface XdpEngineRuntime {
   mem: GuestMemory;
+  /** the live redirection table's entries (reta.ts); absent: plan.rss.reta, fixed */
+  reta?: Int32Array;
   rings: { rx: NicVqAddrs[]; tx: NicVqAddrs[] };
   sockets: XskSocket[];
   bounce: XdpBounce;
@@ -99,7 +101,7 @@ export class XdpEngine {
     this.maxFrame = maxFrameWithHeader(plan.mtu);
     if (this.maxFrame > XDP_RX_MIN_BUFFER) throw new EngineError(`MTU ${plan.mtu} does not fit a ${XSK_CHUNK}-byte AF_XDP chunk`);
     this.ev = new EngineEvents(o.stats, o.log);
-    this.steering = new FrameSteering(o.mem, plan.rss, nq);
+    this.steering = new FrameSteering(o.mem, plan.rss, nq, o.reta);
     const forbidden = new ForbiddenRanges();
     for (const r of [...rxRings, ...txRings]) {
       forbidden.add(Number(r.desc), descTableBytes(r.size));

@@ -1,0 +1,290 @@
+/* Moving a TCP connection between two cores (tcp_migrate.h): two stacks with the same
+ * address stand for two cores, one scripted Linux-like peer talks to whichever holds the
+ * connection. A connection moved while the peer keeps sending goes on, byte for byte, with
+ * sequence numbers, timestamps and windows continuous, and the peer never sees a reset. */
+#include <string.h>
+
+#include "tcp_testlib.h"
+#include "../../net/tcp_migrate.h"
+
+#define LPORT 7
+#define PPORT 40000
+#define PISS 1000000u
+
+static uint32_t tsv = 100;
+
+static uint32_t ts(uint8_t *o, uint32_t ecr)
+{
+    tcp_put_opt_ts(o, tsv++, ecr);
+    return 12;
+}
+
+/* Passive open up to KNOCK + accept on t (listening on LPORT); *iss gets the stack's ISS. */
+static uint64_t open_passive(struct tl *t, uint32_t *iss, uint64_t cookie, uint32_t *ecr)
+{
+    uint8_t o[40];
+    unsigned cur = t->ntx;
+    CHECK_EQ(tcp_listen(&t->c, LPORT, 8), 0);
+    tt_send(t, PPORT, LPORT, PISS, 0, TCP_SYN, 65535, NULL, 0, o, tt_syn_opts(o, tsv++, 0));
+    struct tt_seg s;
+    CHECK(tt_next(t, &cur, &s));
+    *iss = s.seq;
+    *ecr = s.o.tsval;
+    tt_send(t, PPORT, LPORT, PISS + 1, s.seq + 1, TCP_ACK, 512, NULL, 0, o, ts(o, *ecr));
+    const struct ix_event *ev = tt_event(t, IX_EV_TCP_KNOCK, NULL);
+    CHECK(ev != NULL);
+    if (!ev)
+        return 0;
+    uint64_t h = ev->a0;
+    CHECK_EQ(tcp_accept(&t->c, h, cookie), 0);
+    tl_events_reset(t);
+    return h;
+}
+
+/* The peer sends msg at seq; the app (t, handle h) gets it, echoes it from the buffer, the
+ * peer acknowledges, the app gives the buffer back. *sseq: our next sequence number. */
+static void echo_round(struct tl *t, uint64_t h, uint32_t *pseq, uint32_t *sseq, const char *msg, uint32_t *ecr)
+{
+    uint8_t o[12];
+    uint32_t n = (uint32_t)strlen(msg);
+    unsigned cur = t->ntx;
+    tl_events_reset(t);
+    tt_send(t, PPORT, LPORT, *pseq, *sseq, TCP_ACK | TCP_PSH, 512, msg, n, o, ts(o, *ecr));
+    const struct ix_event *ev = tt_event(t, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL && ev->a1 == n && ev->a2 == h);
+    if (!ev)
+        return;
+    CHECK(memcmp((const void *)(uintptr_t)ev->a0, msg, n) == 0);
+    struct net_iov iov = {(const void *)(uintptr_t)ev->a0, n};
+    CHECK_EQ(tcp_sendv(&t->c, h, &iov, 1), (int64_t)n);
+    struct tt_seg s;
+    CHECK(tt_next(t, &cur, &s));
+    CHECK_EQ(s.seq, *sseq);
+    CHECK_EQ(s.ack, *pseq + n);
+    CHECK_EQ(s.plen, n);
+    CHECK(memcmp(s.payload, msg, n) == 0);
+    CHECK(!(s.flags & TCP_RST));
+    CHECK(s.o.ts_ok);
+    *ecr = s.o.tsval;
+    *pseq += n;
+    *sseq += n;
+    tl_events_reset(t);
+    tt_send(t, PPORT, LPORT, *pseq, *sseq, TCP_ACK, 512, NULL, 0, o, ts(o, *ecr));
+    ev = tt_event(t, IX_EV_TCP_SENT, NULL);
+    CHECK(ev != NULL && ev->a0 == n);
+    CHECK_EQ(tcp_recv_done(&t->c, h, n), 0);
+    tl_events_reset(t);
+}
+
+static void no_reset_since(struct tl *t, unsigned cur)
+{
+    struct tt_seg s;
+    while (tt_next(t, &cur, &s))
+        CHECK(!(s.flags & TCP_RST));
+}
+
+/* Moved while the peer keeps sending: what arrived during the drain is read on the new core
+ * first, then the conversation goes on there and closes cleanly. */
+static void move_busy_peer(void)
+{
+    struct tl *a = tt_new(), *b = tt_new();
+    CHECK_EQ(tcp_listen(&b->c, LPORT, 8), 0);
+    uint32_t iss, ecr;
+    uint64_t h = open_passive(a, &iss, 77, &ecr);
+    uint32_t pseq = PISS + 1, sseq = iss + 1;
+    echo_round(a, h, &pseq, &sseq, "hello", &ecr);
+    unsigned cur_a = a->ntx;
+
+    struct tcp_mig_groups g = {0};
+    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    tcp_mig_hold(&a->c, &g);
+    /* the peer sends two more messages: held in the kernel, not posted to the app */
+    uint8_t o[12];
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "world", 5, o, ts(o, ecr));
+    tt_send(a, PPORT, LPORT, pseq + 5, sseq, TCP_ACK | TCP_PSH, 512, "again", 5, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    uint32_t total, busy;
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK_EQ(total, 1);
+    CHECK_EQ(busy, 0);
+
+    struct tcp_mig_rec recs[4];
+    tl_events_reset(a);
+    CHECK_EQ(tcp_mig_export(&a->c, &g, recs, 4), 1);
+    const struct ix_event *ev = tt_event(a, IX_EV_TCP_DEAD, NULL);
+    CHECK(ev != NULL && ev->a0 == IX_EMOVED && ev->cookie == 77);
+    CHECK_EQ(tcp_conns_in_use(&a->c), 0);
+    CHECK_EQ(recs[0].rq_bytes, 10);
+    tcp_mig_hold(&a->c, NULL);
+    /* whatever a sent during the hand-over (an ACK of the held data) is no reset */
+    struct tt_seg s;
+    uint32_t acked = 0;
+    while (tt_next(a, &cur_a, &s)) {
+        CHECK(!(s.flags & TCP_RST));
+        acked = s.ack;
+    }
+    CHECK(acked == 0 || acked == pseq + 10);
+
+    unsigned cur_b = b->ntx;
+    CHECK_EQ(tcp_mig_import(&b->c, &recs[0]), 0);
+    CHECK_EQ(tcp_mig_import(&b->c, &recs[0]), -IX_EADDRINUSE);
+    tcp_mig_release(recs, 1);
+    CHECK_EQ(a->pool.in_use, 0); /* the held payload went back to a's pool */
+    ev = tt_event(b, IX_EV_TCP_KNOCK, NULL);
+    CHECK(ev != NULL);
+    if (!ev)
+        return;
+    CHECK_EQ(ix_tuple_rport(ev->a1), PPORT);
+    CHECK_EQ(ix_tuple_lport(ev->a1), LPORT);
+    uint64_t hb = ev->a0;
+    tl_events_reset(b);
+    CHECK_EQ(tcp_accept(&b->c, hb, 88), 0);
+    ev = tt_event(b, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL && ev->cookie == 88);
+    uint32_t got = 0;
+    char buf[16];
+    for (unsigned from = 0; (ev = tt_event(b, IX_EV_TCP_RECV, &from)) != NULL;) {
+        CHECK(got + ev->a1 <= sizeof buf);
+        memcpy(buf + got, (const void *)(uintptr_t)ev->a0, ev->a1);
+        got += (uint32_t)ev->a1;
+    }
+    CHECK_EQ(got, 10);
+    CHECK(memcmp(buf, "worldagain", 10) == 0);
+    /* the app on b echoes it: the sequence continues where a left it */
+    struct net_iov iov = {buf, 10};
+    CHECK_EQ(tcp_sendv(&b->c, hb, &iov, 1), 10);
+    CHECK(tt_next(b, &cur_b, &s));
+    CHECK_EQ(s.seq, sseq);
+    CHECK_EQ(s.ack, pseq + 10);
+    CHECK(s.o.ts_ok && s.o.tsecr == tsv - 1);
+    CHECK(memcmp(s.payload, "worldagain", 10) == 0);
+    ecr = s.o.tsval;
+    pseq += 10;
+    sseq += 10;
+    tl_events_reset(b);
+    tt_send(b, PPORT, LPORT, pseq, sseq, TCP_ACK, 512, NULL, 0, o, ts(o, ecr));
+    CHECK((ev = tt_event(b, IX_EV_TCP_SENT, NULL)) != NULL && ev->a0 == 10);
+    CHECK_EQ(tcp_recv_done(&b->c, hb, 10), 0);
+    echo_round(b, hb, &pseq, &sseq, "on the new core", &ecr);
+    /* the peer closes; so do we: a clean close on b */
+    tl_events_reset(b);
+    tt_send(b, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_FIN, 512, NULL, 0, o, ts(o, ecr));
+    CHECK((ev = tt_event(b, IX_EV_TCP_RECV, NULL)) != NULL && ev->a1 == 0);
+    CHECK_EQ(tcp_close(&b->c, hb), 0);
+    tl_events_reset(b);
+    tt_send(b, PPORT, LPORT, pseq + 1, sseq + 1, TCP_ACK, 512, NULL, 0, o, ts(o, ecr));
+    CHECK((ev = tt_event(b, IX_EV_TCP_DEAD, NULL)) != NULL && ev->a0 == 0);
+    no_reset_since(b, cur_b);
+    CHECK_EQ(tcp_conns_in_use(&b->c), 0);
+    tt_free(a);
+    tt_free(b);
+}
+
+/* Not quiescent: bytes in flight, or posted and unread. Export waits; the hold lifted posts
+ * what was held. */
+static void busy_connection_waits(void)
+{
+    struct tl *a = tt_new();
+    uint32_t iss, ecr;
+    uint64_t h = open_passive(a, &iss, 5, &ecr);
+    uint32_t pseq = PISS + 1, sseq = iss + 1;
+    struct tcp_mig_groups g = {0};
+    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint8_t o[12];
+    /* posted, not read yet */
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "abc", 3, o, ts(o, ecr));
+    const struct ix_event *ev = tt_event(a, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL);
+    tcp_mig_hold(&a->c, &g);
+    uint32_t total, busy;
+    struct tcp_mig_rec rec;
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK(total == 1 && busy == 1);
+    CHECK_EQ(tcp_mig_export(&a->c, &g, &rec, 1), -IX_EAGAIN);
+    /* echoed: in flight until acknowledged */
+    struct net_iov iov = {(const void *)(uintptr_t)ev->a0, 3};
+    CHECK_EQ(tcp_sendv(&a->c, h, &iov, 1), 3);
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK_EQ(busy, 1);
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq + 3, sseq + 3, TCP_ACK, 512, NULL, 0, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_SENT, NULL) != NULL); /* reported even while held */
+    CHECK_EQ(tcp_recv_done(&a->c, h, 3), 0);
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK_EQ(busy, 0);
+    /* too many for the records given */
+    CHECK_EQ(tcp_mig_export(&a->c, &g, &rec, 0), -IX_ENOMEM);
+    /* data during the hold, then the move is called off: the app gets it */
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq + 3, sseq + 3, TCP_ACK | TCP_PSH, 512, "xyz", 3, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    tcp_mig_hold(&a->c, NULL);
+    ev = tt_event(a, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL && ev->a1 == 3 && memcmp((const void *)(uintptr_t)ev->a0, "xyz", 3) == 0);
+    CHECK_EQ(tcp_recv_done(&a->c, h, 3), 0);
+    /* a connection outside the groups is not counted */
+    struct tcp_mig_groups none = {0};
+    tcp_mig_add(&none, 511);
+    tcp_mig_count(&a->c, &none, &total, &busy);
+    CHECK_EQ(total, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT) == 511 ? 1u : 0u);
+    CHECK_EQ(tcp_close(&a->c, h), 0);
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq + 6, sseq + 4, TCP_ACK | TCP_FIN, 512, NULL, 0, o, ts(o, ecr));
+    tt_advance(a, 120ull * 1000 * 1000); /* TIME_WAIT over */
+    tt_free(a);
+}
+
+/* The peer's FIN arrived during the hold: the new core reports the data, then the end. */
+static void move_after_peer_fin(void)
+{
+    struct tl *a = tt_new(), *b = tt_new();
+    CHECK_EQ(tcp_listen(&b->c, LPORT, 8), 0);
+    uint32_t iss, ecr;
+    (void)open_passive(a, &iss, 1, &ecr);
+    uint32_t pseq = PISS + 1, sseq = iss + 1;
+    struct tcp_mig_groups g = {0};
+    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    tcp_mig_hold(&a->c, &g);
+    uint8_t o[12];
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH | TCP_FIN, 512, "bye", 3, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    struct tcp_mig_rec rec;
+    CHECK_EQ(tcp_mig_export(&a->c, &g, &rec, 1), 1);
+    CHECK_EQ(rec.state, 7 /* CLOSE_WAIT */);
+    tcp_mig_hold(&a->c, NULL);
+    CHECK_EQ(tcp_mig_import(&b->c, &rec), 0);
+    tcp_mig_release(&rec, 1);
+    const struct ix_event *ev = tt_event(b, IX_EV_TCP_KNOCK, NULL);
+    CHECK(ev != NULL);
+    if (!ev)
+        return;
+    uint64_t hb = ev->a0;
+    tl_events_reset(b);
+    CHECK_EQ(tcp_accept(&b->c, hb, 2), 0);
+    unsigned from = 0;
+    ev = tt_event(b, IX_EV_TCP_RECV, &from);
+    CHECK(ev != NULL && ev->a1 == 3 && memcmp((const void *)(uintptr_t)ev->a0, "bye", 3) == 0);
+    ev = tt_event(b, IX_EV_TCP_RECV, &from);
+    CHECK(ev != NULL && ev->a1 == 0); /* EOF after the data */
+    unsigned cur = b->ntx;
+    CHECK_EQ(tcp_recv_done(&b->c, hb, 3), 0);
+    CHECK_EQ(tcp_close(&b->c, hb), 0);
+    struct tt_seg s;
+    CHECK(tt_next(b, &cur, &s));
+    CHECK_EQ(s.flags, TCP_FIN | TCP_ACK);
+    CHECK_EQ(s.seq, sseq);
+    CHECK_EQ(s.ack, pseq + 4);
+    tl_events_reset(b);
+    tt_send(b, PPORT, LPORT, pseq + 4, sseq + 1, TCP_ACK, 512, NULL, 0, o, ts(o, s.o.tsval));
+    CHECK((ev = tt_event(b, IX_EV_TCP_DEAD, NULL)) != NULL && ev->a0 == 0);
+    tt_free(a);
+    tt_free(b);
+}
+
+int main(void)
+{
+    CHECK_RUN(move_busy_peer);
+    CHECK_RUN(busy_connection_waits);
+    CHECK_RUN(move_after_peer_fin);
+    return check_summary("tcp_migrate_test");
+}
