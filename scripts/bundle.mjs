@@ -5,6 +5,7 @@
 //   dist/bundle/vcpu-worker.cjs the vCPU worker thread
 //   dist/bundle/nic-worker.cjs  the NIC backend worker thread
 //   dist/bundle/nic-xdp-worker.cjs  the XDP NIC backend's worker thread
+//   dist/bundle/nic-xsk-worker.cjs  the AF_XDP kick thread when the guest polls the rings
 //   dist/bundle/nic-vhost-waiter.cjs  the vhost NIC backend's wake thread (no irqfds)
 //   dist/bundle/halt-probe-worker.cjs  the vCPU thread of `ix check`'s halt/wake probe
 // CommonJS has no import.meta: `import.meta.url` becomes the file's own URL.
@@ -43,6 +44,7 @@ await Promise.all([
   build({ ...cjs, entryPoints: ['src/vmm/vcpu-worker.ts'], outfile: `${out}/vcpu-worker.cjs` }),
   build({ ...cjs, entryPoints: ['src/nic/worker.ts'], outfile: `${out}/nic-worker.cjs` }),
   build({ ...cjs, entryPoints: ['src/nic/xdp/worker.ts'], outfile: `${out}/nic-xdp-worker.cjs` }),
+  build({ ...cjs, entryPoints: ['src/nic/xdp/kick-worker.ts'], outfile: `${out}/nic-xsk-worker.cjs` }),
   build({ ...cjs, entryPoints: ['src/nic/vhost/waiter.ts'], outfile: `${out}/nic-vhost-waiter.cjs` }),
   build({ ...cjs, entryPoints: ['src/vmm/halt-probe-worker.ts'], outfile: `${out}/halt-probe-worker.cjs` }),
 ]);

@@ -23,7 +23,8 @@ describe('bench e2e options', () => {
   it('refuses out-of-range numbers and unknown backends', () => {
     expect(() => e2eOptionsFromArgs(['--seconds=0'])).toThrow(/--seconds=0/);
     expect(() => e2eOptionsFromArgs(['--backend=tap,tap'])).toThrow(/distinct NIC backends/);
-    expect(() => e2eOptionsFromArgs(['--backend=tap,dpdk'])).toThrow(/--backend=tap,dpdk: expected a comma-separated list of distinct NIC backends from tap, xdp, vhost/);
+    expect(() => e2eOptionsFromArgs(['--backend=tap,dpdk'])).toThrow(/--backend=tap,dpdk: expected a comma-separated list of distinct NIC backends from tap, xdp, xdp-host, vhost/);
+    expect(e2eOptionsFromArgs(['--backend=tap,xdp,xdp-host']).backends).toEqual(['tap', 'xdp', 'xdp-host']);
     expect(() => e2eOptionsFromArgs(['--server-cpus='])).toThrow(/at least one CPU/);
     expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
   });
@@ -65,5 +66,12 @@ describe('bench e2e: the dataplane config per backend', () => {
   it('xdp: the interface and its address', () => {
     const p = writeIxConfig(dir, app, [0, 1], 20, { ifname: 'vethx0', address: '10.30.0.2', dpNetns: 'a', clientNetns: 'b' });
     expect(nicOf(p)).toEqual({ backend: 'xdp', interface: 'vethx0', address: '10.30.0.2/24', backend_spin_us: 20 });
+  });
+  it('xdp-host: the same with xdp_rings = "host", in a file of its own', () => {
+    const x = { ifname: 'vethx0', address: '10.30.0.2', dpNetns: 'a', clientNetns: 'b' };
+    const guest = writeIxConfig(dir, app, [0], undefined, x);
+    const host = writeIxConfig(dir, app, [0], undefined, { ...x, rings: 'host' });
+    expect(host).not.toBe(guest);
+    expect(nicOf(host)).toEqual({ backend: 'xdp', interface: 'vethx0', address: '10.30.0.2/24', xdp_rings: 'host' });
   });
 });

@@ -412,6 +412,8 @@ level = "debug"
         rssTableSize: 64,
         rssKey: null,
         backendSpinUs: 50,
+        xdpRings: null,
+        xdpRingsReason: null,
       },
       net: { maxConnections: 100000 },
       log: { level: 'debug' },
@@ -420,7 +422,7 @@ level = "debug"
 
   it('namespace NIC gets a derived, stable, locally administered unicast MAC and defaults', () => {
     const cfg = parseConfig(build({ top: { name: 'dp-a' }, nic: {} }), '/x/a.toml');
-    expect(cfg.nic).toEqual({ backend: 'tap', backendReason: expect.stringMatching(/^auto: no interface/), interface: null, macGiven: false, tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, rssKey: null, backendSpinUs: 20 });
+    expect(cfg.nic).toEqual({ backend: 'tap', backendReason: expect.stringMatching(/^auto: no interface/), interface: null, macGiven: false, tap: null, namespace: true, mac: macFromName('dp-a'), address: '10.10.0.2', prefix: 24, gateway: null, arp: [], rssTableSize: 128, rssKey: null, backendSpinUs: 20, xdpRings: null, xdpRingsReason: null });
     const mac = cfg.nic!.mac;
     expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(parseInt(mac.slice(0, 2), 16) & 0b11).toBe(0b10);
@@ -562,6 +564,7 @@ describe('docs/config.md', () => {
       shared: DEFAULTS.app.shared,
       rss_table_size: DEFAULTS.nic.rssTableSize,
       backend_spin_us: DEFAULTS.nic.backendSpinUs,
+      xdp_rings: DEFAULTS.nic.xdpRings,
       arp: DEFAULTS.nic.arp,
       max_connections: DEFAULTS.net.maxConnections,
       policy: DEFAULTS.scale.policy,

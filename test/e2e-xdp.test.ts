@@ -3,7 +3,9 @@
 // interface with Linux's own address, Linux clients on the other end. With 1 and 2 cores:
 // TCP connections, UDP datagrams and a bulk echo whose SHA-256 matches; meanwhile Linux's
 // address on the same interface answers ping and TCP. `ix stop`, SIGTERM and SIGKILL each
-// leave no XDP program on the interface and no AF_XDP socket behind.
+// leave no XDP program on the interface and no AF_XDP socket behind. With one core the guest
+// polls the AF_XDP rings itself (xdp_rings "guest", the default there): the host's per-queue
+// RX counters stay 0 while the guest's grow; the host-thread path ("host") is run too.
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,12 +21,13 @@ afterAll(cleanup);
 const CLIENT = resolve('test/fixtures/e2e/echo_client.py');
 const BULK_MB = 32;
 
-function config(name: string, cores: number, link: XdpLink): string {
+function config(name: string, cores: number, link: XdpLink, rings?: 'guest' | 'host', wake?: 'user'): string {
   return writeConfig(
     dir,
     name,
-    `name = "${name}"\ncores = ${cores}\nmemory = "256M"\n[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\n` +
-      `[nic]\nbackend = "xdp"\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n`,
+    `name = "${name}"\ncores = ${cores}\nmemory = "256M"\n${wake ? `wake = "${wake}"\n` : ''}[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\n` +
+      `[nic]\nbackend = "xdp"\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n` +
+      (rings ? `xdp_rings = "${rings}"\n` : ''),
   );
 }
 
@@ -83,19 +86,24 @@ async function waitExit(dp: RunningDataplane, ms: number): Promise<number | null
 }
 
 describe.runIf(run).each([
-  [1, 'ix stop'],
-  [2, 'SIGTERM'],
-] as const)('echo dataplane over AF_XDP with %i core(s), stopped by %s', (cores, how) => {
+  [1, undefined, 'guest', 'ix stop', undefined],
+  // the kick thread wakes a halted core through the counter the vCPU worker sleeps on
+  [1, 'guest', 'guest', 'SIGTERM', 'user'],
+  [1, 'host', 'host', 'SIGTERM', undefined],
+  [2, undefined, 'host', 'SIGTERM', undefined],
+] as const)('echo dataplane over AF_XDP with %i core(s), xdp_rings %s (-> %s), stopped by %s, wake %s', (cores, asked, rings, how, wake) => {
   it('echoes TCP, UDP and a bulk transfer intact while Linux keeps its address on the same interface', async () => {
-    const link = createXdpLink({ queues: cores, tag: `xdp${cores}` });
+    const link = createXdpLink({ queues: cores, tag: `xdp${cores}${rings[0]}${wake ? 'u' : ''}` });
     try {
-      const name = `xdpecho${cores}`;
-      const dp = await startDataplane(config(name, cores, link), /echo: serving/, undefined, link.dp.name);
+      const name = `xdpecho${cores}${rings}${wake ?? ''}`;
+      const dp = await startDataplane(config(name, cores, link, asked, wake), /echo: serving/, undefined, link.dp.name);
       let stopped = false;
       try {
         const up = dp.records.find((r) => String(r.msg).startsWith('NIC up'))!;
         expect(up.backend).toBe('xdp');
-        expect(up.xdp).toEqual({ ifname: link.ifname, sockets: cores, copyMode: 'copy', xdpMode: 'generic' });
+        expect(up.xdp).toEqual({ ifname: link.ifname, sockets: cores, copyMode: 'copy', xdpMode: 'generic', rings });
+        expect(String(up.msg)).toMatch(rings === 'guest' ? /rings polled by the guest/ : /rings served by a host thread/);
+        if (wake) expect(up.wake).toBe(wake);
         expect(link.dp.ip('link', 'show', 'dev', link.ifname)).toMatch(/xdpgeneric/);
         expect(queueFree(link, cores - 1)).toMatch(/EBUSY.*another AF_XDP socket holds queue/); // the dataplane holds its queues
         expect(echo(link, 'tcp-many', 100)).toEqual({ conns: 100, ok: 100 });
@@ -110,9 +118,22 @@ describe.runIf(run).each([
         // per-queue statistics, the XDP counters among them
         const st = ix(['stats', name, '--json']);
         expect(st.status, st.stderr).toBe(0);
-        const nic = (JSON.parse(st.stdout) as { nicCounters?: Record<string, number>[] }).nicCounters;
+        const report = JSON.parse(st.stdout) as { nicCounters?: Record<string, number>[]; counters: { rxFrames: number }[]; nic: { backend: string; counters: string } };
+        const nic = report.nicCounters;
         expect(nic).toHaveLength(cores);
-        expect(nic!.reduce((a, q) => a + q.rx_frames!, 0)).toBeGreaterThan(1000);
+        const guestRx = report.counters.reduce((a, c) => a + c.rxFrames, 0);
+        expect(guestRx).toBeGreaterThan(1000);
+        if (rings === 'guest') {
+          // no host thread on the receive path: the host counts no frame of its own (the queue
+          // counters carry the guest's), and it only kicked transmit
+          expect(report.nic).toEqual({ backend: 'xdp', device: link.ifname, mode: 'copy', counters: 'guest' });
+          expect(nic!.reduce((a, q) => a + q.rx_frames!, 0)).toBe(guestRx);
+          expect(nic!.reduce((a, q) => a + q.rx_steered_copies!, 0)).toBe(0);
+          expect(nic!.reduce((a, q) => a + q.tx_kicks!, 0)).toBeGreaterThan(0);
+        } else {
+          expect(report.nic.counters).toBe('backend');
+          expect(nic!.reduce((a, q) => a + q.rx_frames!, 0)).toBeGreaterThan(1000);
+        }
         expect(nic!.every((q) => q.xdp_invalid_descs === 0 && q.rx_bad_in_flight === 0)).toBe(true);
         // with 2 cores, RSS spread the connections over both queues
         if (cores === 2) for (const q of nic!) expect(q.rx_frames).toBeGreaterThan(100);

@@ -1,5 +1,6 @@
 // Runs the host-compiled unit tests of the guest virtio-net driver (guest/drivers) against
 // the fake device in guest/test/drivers, and of its glue to the stack's mbufs/netif_tx,
+// and of the AF_XDP ring driver against a fake kernel side of the rings (guest/drivers/xsk.c),
 // built with AddressSanitizer and UBSan.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ describe('guest virtio-net driver (host unit tests, sanitizers)', () => {
     // guest/test/lib/check.c: one summary line per binary on stderr, FAIL lines before it
     expect(r.stderr).toContain('test_virtio_net: all checks passed');
     expect(r.stderr).toContain('test_vnet_netif: all checks passed');
+    expect(r.stderr).toContain('test_xsk: all checks passed');
     expect(r.stderr).not.toMatch(/^FAIL/m);
   });
 });

@@ -93,8 +93,22 @@ describe('[nic] backend and interface', () => {
     expect(parseConfig(base + 'backend = "xdp"\ninterface = "eth1"\nmac = "02:00:00:00:00:05"\n').nic!.macGiven).toBe(true);
     // the plan: no TAP, the interface, and whether to take its MAC
     const plan = planNic(x, 2, { tag: 't' });
-    expect([plan.tap, plan.xdp]).toEqual([null, { ifname: 'eth1', useInterfaceMac: true }]);
+    expect([plan.tap, plan.xdp]).toEqual([null, { ifname: 'eth1', useInterfaceMac: true, rings: 'guest' }]);
     expect(planNic(t, 1, { tag: 't' }).xdp).toBeNull();
+  });
+  it('xdp_rings: auto is "guest" with one core and "host" with more; "guest" with more cores and other backends are refused', () => {
+    const one = parseConfig(base + 'interface = "eth1"\n').nic!;
+    expect([one.xdpRings, one.xdpRingsReason]).toEqual(['guest', expect.stringMatching(/^auto: one core/)]);
+    const two = parseConfig(base.replace('name = "x"\n', 'name = "x"\ncores = 2\n') + 'interface = "eth1"\n');
+    expect([two.cores.count, two.nic!.xdpRings, two.nic!.xdpRingsReason]).toEqual([2, 'host', expect.stringMatching(/^auto: 2 cores need the host's RSS steering/)]);
+    expect(planNic(two.nic!, 2, { tag: 't' }).xdp!.rings).toBe('host');
+    const host = parseConfig(base + 'interface = "eth1"\nxdp_rings = "host"\n').nic!;
+    expect([host.xdpRings, host.xdpRingsReason]).toEqual(['host', 'xdp_rings = "host" in the config']);
+    expect(parseConfig(base + 'namespace = true\n').nic!.xdpRings).toBeNull();
+    expect(problems('interface = "eth1"\nxdp_rings = "kernel"\n')).toEqual(['nic.xdp_rings: not one of them']);
+    expect(problems('namespace = true\nxdp_rings = "guest"\n')).toEqual(['nic.xdp_rings: not used by backend "auto"']);
+    expect(problems('backend = "tap"\ntap = "t0"\nxdp_rings = "host"\n')).toEqual(['nic.xdp_rings: not used by backend "tap"']);
+    expect(() => parseConfig(base.replace('name = "x"\n', 'name = "x"\ncores = 2\n') + 'interface = "eth1"\nxdp_rings = "guest"\n')).toThrow(/xdp_rings = "guest" serves one core for now.*use cores = 1, or xdp_rings = "host"/s);
   });
   it('refuses what does not fit the backend', () => {
     expect(problems('backend = "xdp"\n')).toEqual([expect.stringMatching(/^nic.interface: missing: backend "xdp" needs/)]);

@@ -61,6 +61,7 @@ int vnet_port_init(struct vnet_port *p, struct net_core *c, const struct ix_nic_
     p->env = env;
     p->c = c;
     p->rx_nomem = 0;
+    p->alt = 0;
     p->ops = (struct vnet_ops){ p, v2p, p2v, rx_alloc, rx_deliver, tx_done, kick };
     if (vnet_queue_init(&p->q, info, queue, &p->ops) < 0)
         return -1;
@@ -87,6 +88,8 @@ int netif_tx(struct net_core *c, struct mbuf *hdr, const struct net_iov *iov, in
     const void *bufs[1 + NET_IOV_MAX];
     uint32_t lens[1 + NET_IOV_MAX];
     int n = 0;
+    if (p && p->alt)
+        return p->alt->tx(p->alt->ctx, hdr, iov, iovcnt);
     if (!p || !hdr || hdr->len == 0 || iovcnt < 0 || iovcnt > NET_IOV_MAX)
         return -1;
     bufs[n] = hdr->data;

@@ -31,8 +31,18 @@ struct vnet_env {
     void (*kick)(void *ctx, uint16_t queue);
 };
 
+/* Another driver that serves this core's frames (the AF_XDP rings, xsk_netif.h): when set,
+ * netif_tx hands every frame to it instead of the virtio TX ring. */
+struct mbuf;
+struct net_iov;
+struct netif_alt {
+    void *ctx;
+    int (*tx)(void *ctx, struct mbuf *hdr, const struct net_iov *iov, int iovcnt);
+};
+
 struct vnet_port {
     struct vnet_queue q;
+    const struct netif_alt *alt;
     struct vnet_ops ops;
     const struct vnet_env *env;
     struct net_core *c;

@@ -10,6 +10,7 @@
 #include "../net/rss.h"
 #include "../net/tcp_migrate.h"
 #include "../drivers/vnet_netif.h"
+#include "../drivers/xsk_netif.h"
 
 #define DP_MBUFS 4096          /* per core: 8 MiB of 2 KiB buffers */
 /* TCP connections per core: bootinfo.tcp_max_conns (config `[net] max_connections`), this
@@ -17,6 +18,7 @@
 #define DP_TCP_CONNS_DEFAULT 8192
 #define DP_TCP_CONNS_MAX (4u << 20) /* = the config's limit (LIMITS.maxConnectionsMax) */
 #define DP_APP_TIMERS 64
+#define DP_XSK_TX_SLOTS 256   /* per core: 512 KiB of AF_XDP transmit slots */
 /* connections one core can hand over in one step of a flow-group move (migrate.c) */
 #define DP_MIG_RECS 4096
 
@@ -36,6 +38,11 @@ struct dataplane {
     uint64_t scratch_len;
     unsigned max_conns; /* TCP connections this core holds at most */
     struct vnet_port port;
+    /* bootinfo.xsk_info_phys != 0: the AF_XDP rings the host mapped into guest memory serve
+     * this core instead of the virtio rings (port then only carries netif_tx to xport) */
+    bool xsk;
+    struct xsk_port xport;
+    uint8_t *xsk_tx_area; /* DP_XSK_TX_SLOTS chunks, physically contiguous */
     struct net_rss rss;
     struct vnet_env venv;
     uint16_t notify_port;
@@ -57,6 +64,24 @@ void dp_start(struct percpu *c);
 /* App address <-> kernel address of a payload in the core's mbuf pool (0 if outside). */
 uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr);
 uint64_t dp_pool_from_app(const struct dataplane *dp, uint64_t va);
+
+/* ---- the core's NIC queue, whichever driver serves it ---- */
+static inline int dp_port_rx(struct dataplane *dp, int budget)
+{
+    return dp->xsk ? xsk_port_rx(&dp->xport, budget) : vnet_port_rx(&dp->port, budget);
+}
+static inline void dp_port_tx_flush(struct dataplane *dp)
+{
+    if (dp->xsk)
+        xsk_port_tx_flush(&dp->xport);
+    else
+        vnet_port_tx_flush(&dp->port);
+}
+/* true: frames are waiting, do not halt */
+static inline bool dp_port_prepare_halt(struct dataplane *dp)
+{
+    return dp->xsk ? xsk_port_prepare_halt(&dp->xport) : vnet_port_prepare_halt(&dp->port);
+}
 
 /* ---- the loop (dataplane_loop.c) ---- */
 /* One ix_bpoll round after the calls ran: timers, receive, transmit, and when the app asked

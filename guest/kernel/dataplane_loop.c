@@ -26,7 +26,7 @@ long dp_flush(struct percpu *c)
 {
     struct dataplane *dp = c->dp;
     if (dp)
-        vnet_port_tx_flush(&dp->port);
+        dp_port_tx_flush(dp);
     return 0;
 }
 
@@ -54,11 +54,19 @@ static uint64_t drops_of(const struct net_counters *k)
 static void publish_stats(struct percpu *c, struct dataplane *dp)
 {
     struct ix_core_stats *s = c->stats;
-    const struct vnet_stats *v = &dp->port.q.st;
-    s->rx_frames = v->rx_frames;
-    s->tx_frames = v->tx_frames;
-    s->rx_bytes = v->rx_bytes;
-    s->tx_bytes = v->tx_bytes;
+    if (dp->xsk) {
+        const struct xsk_stats *x = &dp->xport.q.st;
+        s->rx_frames = x->rx_frames;
+        s->tx_frames = x->tx_frames;
+        s->rx_bytes = x->rx_bytes;
+        s->tx_bytes = x->tx_bytes;
+    } else {
+        const struct vnet_stats *v = &dp->port.q.st;
+        s->rx_frames = v->rx_frames;
+        s->tx_frames = v->tx_frames;
+        s->rx_bytes = v->rx_bytes;
+        s->tx_bytes = v->tx_bytes;
+    }
     s->drops = drops_of(&dp->nc.counters);
     s->tcp_conns = tcp_conns_in_use(&dp->nc);
     s->mbufs_used = dp->pool.in_use;
@@ -94,8 +102,8 @@ static int poll_once(struct percpu *c, struct dataplane *dp)
     uint64_t t0 = rdtsc();
     dp_migrate_poll(c, dp);
     net_poll_timers(&dp->nc);
-    int n = vnet_port_rx(&dp->port, (int)c->bi->batch);
-    vnet_port_tx_flush(&dp->port);
+    int n = dp_port_rx(dp, (int)c->bi->batch);
+    dp_port_tx_flush(dp);
     c->stats->loops++;
     c->stats->rx_batches[batch_bucket(n)]++;
     uint64_t dt = rdtsc() - t0;
@@ -118,7 +126,7 @@ static void halt_until_work(struct percpu *c, struct dataplane *dp)
     if (wait < 20)
         return;
     c->status->halt_timeout_us = wait;
-    if (vnet_port_prepare_halt(&dp->port))
+    if (dp_port_prepare_halt(dp))
         return; /* frames already waiting */
     c->status->halts++;
     publish_stats(c, dp);
@@ -144,7 +152,7 @@ void dp_app_gone(struct percpu *c)
         udp_unbind(&dp->nc, dp->udp_ports[i]);
     dp->n_udp_ports = 0;
     dp_timers_cancel_all(dp);
-    vnet_port_tx_flush(&dp->port);
+    dp_port_tx_flush(dp);
     publish_stats(c, dp);
 }
 

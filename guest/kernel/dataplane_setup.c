@@ -34,8 +34,27 @@ void dp_create(struct percpu *c)
     dp->max_conns = conns;
     dp->scratch_len = net_core_mem_base() + tcp_core_mem_size(conns) + 4096;
     dp->scratch = phys_to_virt(pages_alloc((dp->scratch_len + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
+    dp->xsk = bi->xsk_info_phys != 0;
+    if (dp->xsk)
+        dp->xsk_tx_area = phys_to_virt(pages_alloc((uint64_t)DP_XSK_TX_SLOTS * IX_XSK_CHUNK / PAGE_SIZE, PAGE_SIZE));
     uint64_t recs = (uint64_t)DP_MIG_RECS * sizeof(struct tcp_mig_rec);
     dp->mig_recs = phys_to_virt(pages_alloc((recs + PAGE_SIZE - 1) / PAGE_SIZE, PAGE_SIZE));
+}
+
+/* The AF_XDP ring description (ix/xsk.h): one page of guest RAM outside the kernel image and
+ * its allocator (the host's reserved NIC range). Its ring addresses lie in the window above
+ * RAM the boot page table maps; the host, which set them, is trusted by the guest. */
+static const struct ix_xsk_info *dp_xsk_info(struct percpu *c)
+{
+    const struct ix_bootinfo *bi = c->bi;
+    uint64_t pa = bi->xsk_info_phys;
+    if (pa & (PAGE_SIZE - 1) || pa + PAGE_SIZE > bi->mem_size || (pa < bi->kernel_phys_end && pa + PAGE_SIZE > IX_KERNEL_PHYS) ||
+        (pa < bi->free_phys_end && pa + PAGE_SIZE > bi->free_phys_start))
+        panic("cpu%u: the AF_XDP ring description at %lx is not in the host's reserved range", c->id, pa);
+    const struct ix_xsk_info *xi = phys_to_virt(pa);
+    if (xi->window_start < bi->mem_size)
+        panic("cpu%u: the AF_XDP ring window at %lx overlaps RAM", c->id, xi->window_start);
+    return xi;
 }
 
 uint64_t dp_pool_to_app(const struct dataplane *dp, uint64_t kaddr)
@@ -119,9 +138,14 @@ void dp_start(struct percpu *c)
     dp_setup_rss(c, dp, ni);
     dp->notify_port = (uint16_t)ni->notify_port;
     dp->venv = dp_vnet_env(c);
-    if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->venv))
+    if (dp->xsk) {
+        const struct ix_xsk_info *xi = dp_xsk_info(c);
+        dp->notify_port = (uint16_t)xi->doorbell_port;
+        if (xsk_port_init(&dp->xport, &dp->port, &dp->nc, xi, (uint16_t)c->id, &dp->venv, dp->xsk_tx_area, DP_XSK_TX_SLOTS))
+            panic("cpu%u: the AF_XDP ring description for queue %u is invalid", c->id, c->id);
+    } else if (vnet_port_init(&dp->port, &dp->nc, ni, (uint16_t)c->id, &dp->venv))
         panic("cpu%u: the NIC description for queue %u is invalid", c->id, c->id);
     dp_timers_init(dp);
-    kprintf("cpu%u: NIC queue %u up, %u mbufs, %u TCP connections max, TCP secret from %s + host seed\n", c->id,
-            c->id, DP_MBUFS, dp->max_conns, rng);
+    kprintf("cpu%u: NIC queue %u up (%s), %u mbufs, %u TCP connections max, TCP secret from %s + host seed\n", c->id,
+            c->id, dp->xsk ? "AF_XDP rings in guest memory" : "virtio rings", DP_MBUFS, dp->max_conns, rng);
 }

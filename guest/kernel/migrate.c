@@ -22,9 +22,9 @@ static void groups_of(const volatile struct ix_migrate_cell *m, struct tcp_mig_g
 static void drain_rx(struct percpu *c, struct dataplane *dp)
 {
     for (int i = 0; i < 64; i++) {
-        if (vnet_port_rx(&dp->port, (int)c->bi->batch) == 0)
+        if (dp_port_rx(dp, (int)c->bi->batch) == 0)
             break;
-        vnet_port_tx_flush(&dp->port);
+        dp_port_tx_flush(dp);
     }
 }
 
@@ -70,11 +70,11 @@ void dp_migrate_poll(struct percpu *c, struct dataplane *dp)
         result = tcp_mig_export(&dp->nc, &g, dp->mig_recs, DP_MIG_RECS);
         if (result > 0)
             dp->mig_nrecs = (uint32_t)result;
-        vnet_port_tx_flush(&dp->port);
+        dp_port_tx_flush(dp);
         break;
     case IX_MIG_IMPORT:
         result = import_from(dp, m->peer, &failed);
-        vnet_port_tx_flush(&dp->port);
+        dp_port_tx_flush(dp);
         break;
     case IX_MIG_RELEASE:
         tcp_mig_release(dp->mig_recs, dp->mig_nrecs);

@@ -51,7 +51,7 @@ export const CpuStatus = defineStruct('ix_cpu_status', 120, {
   irqNic: u64(104), irqTimer: u64(112),
 });
 
-export const BootInfo = defineStruct('ix_bootinfo', 11488, {
+export const BootInfo = defineStruct('ix_bootinfo', 11496, {
   magic: u64(0), version: u32(8), size: u32(12), memSize: u64(16), kernelPhysEnd: u64(24),
   freePhysStart: u64(32), freePhysEnd: u64(40), pgdPhys: u64(48), tscKhz: u64(56), ncpus: u32(64),
   flags: u32(68), batch: u32(72), idlePollUs: u32(76), protection: u32(80), hcPort: u32(84),
@@ -60,5 +60,5 @@ export const BootInfo = defineStruct('ix_bootinfo', 11488, {
   logRingPhys: u64(1472), logRingSize: u64(1480), cpu: nestedArray(1488, CpuStatus, MAX_CPUS),
   nic: nested(3408, NicInfo), stats: nestedArray(5544, CoreStats, MAX_CPUS), appSharedSize: u64(9896),
   entropy: array('u64', 9904, 4), unixMs: u64(9936), tcpMaxConns: u32(9944), wake: u32(9948),
-  migrate: nestedArray(9952, MigrateCell, MAX_CPUS),
+  migrate: nestedArray(9952, MigrateCell, MAX_CPUS), xskInfoPhys: u64(11488),
 });

@@ -9,6 +9,8 @@ import { Fault, Hcall } from './hypercall.js';
 import { LogRing } from './logring.js';
 import { NicArp, NicInfo, NicVq } from './nic.js';
 import { CoreStats } from './stats.js';
+import { XdpDesc, XskCtl, XskInfo, XskQueueInfo, XskRingInfo } from './xsk.js';
+import * as xsk from './xsk.js';
 import { MIG_CMD, MigrateCell } from './migrate.js';
 import { VqAvailHdr, VqDesc, VqUsedElem, VqUsedHdr } from './virtio.js';
 import type { StructDef } from './struct.js';
@@ -29,6 +31,7 @@ export * from './nic.js';
 export * from './stats.js';
 export * from './migrate.js';
 export * from './virtio.js';
+export * from './xsk.js';
 
 /** The virtqueue's structs, declared by the guest's driver (guest/drivers/virtqueue.h). */
 export const DRIVER_STRUCTS: readonly StructDef[] = [VqDesc, VqUsedElem, VqAvailHdr, VqUsedHdr];
@@ -36,6 +39,7 @@ export const DRIVER_STRUCTS: readonly StructDef[] = [VqDesc, VqUsedElem, VqAvail
 /** Every struct shared with the guest in guest/include/ix, for the layout test. */
 export const GUEST_STRUCTS: readonly StructDef[] = [
   BootInfo, AppSeg, CpuStatus, CoreStats, Hcall, Fault, LogRing, IxCall, IxEvent, IxSg, AppInfo, NicInfo, NicVq, NicArp, MigrateCell,
+  XskInfo, XskQueueInfo, XskRingInfo, XskCtl, XdpDesc,
 ];
 export * from './cells.js';
 
@@ -60,6 +64,9 @@ export const GUEST_CONSTANTS: Record<string, [number | bigint, string]> = {
   'CPU_STATE.appDone': [boot.CPU_STATE.appDone, 'IX_CPU_APP_DONE'],
   'CPU_STATE.panic': [boot.CPU_STATE.panic, 'IX_CPU_PANIC'],
   VECTOR_RUNAWAY: [boot.VECTOR_RUNAWAY, 'IX_VECTOR_RUNAWAY'],
+  IX_XSK_MAX_QUEUES: [xsk.IX_XSK_MAX_QUEUES, 'IX_XSK_MAX_QUEUES'],
+  IX_XSK_CHUNK: [xsk.IX_XSK_CHUNK, 'IX_XSK_CHUNK'],
+  IX_XSK_HEADROOM: [xsk.IX_XSK_HEADROOM, 'IX_XSK_HEADROOM'],
   'WAKE.user': [boot.WAKE.user, 'IX_WAKE_USER'],
   'WAKE.kernel': [boot.WAKE.kernel, 'IX_WAKE_KERNEL'],
   VECTOR_WAKE_NIC: [boot.VECTOR_WAKE_NIC, 'IX_VECTOR_WAKE_NIC'],

@@ -36,6 +36,8 @@ export interface IxXdp {
   /** namespace holding the interface (ix runs there) and the clients' namespace */
   dpNetns: string;
   clientNetns: string;
+  /** [nic] xdp_rings (absent: the config default) */
+  rings?: 'guest' | 'host';
 }
 
 /** The dataplane's NIC: the TAP backend in a fresh namespace (undefined), the same TAP
@@ -59,12 +61,12 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSp
     `ports = [${app.ports.join(', ')}]`,
     `[nic]`,
     ...(xdp
-      ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`]
+      ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`, ...(xdp.rings ? [`xdp_rings = ${q(xdp.rings)}`] : [])]
       : [...(nic === 'vhost' ? [`backend = "vhost"`] : []), `namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "10.10.0.1"`]),
     ...(backendSpinUs !== undefined ? [`backend_spin_us = ${backendSpinUs}`] : []),
     '',
   ].join('\n');
-  const p = join(dir, `${app.name}${xdp ? '-xdp' : nic === 'vhost' ? '-vhost' : ''}.toml`);
+  const p = join(dir, `${app.name}${xdp ? `-xdp${xdp.rings ? `-${xdp.rings}` : ''}` : nic === 'vhost' ? '-vhost' : ''}.toml`);
   writeFileSync(p, body);
   return p;
 }

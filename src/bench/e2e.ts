@@ -62,13 +62,14 @@ export interface E2eOptions {
 }
 
 /** the dataplane's NIC backends the bench can measure (`--backend=`) */
-export const E2E_BACKENDS = ['tap', 'xdp', 'vhost'] as const;
+export const E2E_BACKENDS = ['tap', 'xdp', 'xdp-host', 'vhost'] as const;
 export type E2eBackend = (typeof E2E_BACKENDS)[number];
 
-/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP; 'vhost': over vhost-net */
-type Side = 'ix' | 'linux' | 'xdp' | 'vhost';
+/** 'ix': the dataplane over the TAP backend; 'xdp': over AF_XDP (one core: the guest polls the
+ * rings); 'xdph': AF_XDP with xdp_rings = "host" (--backend=...,xdp-host); 'vhost': over vhost-net */
+type Side = 'ix' | 'linux' | 'xdp' | 'xdph' | 'vhost';
 /** the sides that are extra columns after the TAP one */
-const EXTRA_SIDES = ['xdp', 'vhost'] as const;
+const EXTRA_SIDES = ['xdp', 'xdph', 'vhost'] as const;
 type PointId = 'rtt_block' | 'rtt_spin' | 'kv' | 'kv_memslap' | 'connect' | `echo_${number}`;
 type Sample = RttResult | EchoLoadResult | MemslapResult;
 
@@ -86,6 +87,10 @@ export interface E2eRow {
   xdp?: number | null;
   xdp_ratio?: number | null;
   xdp_range?: [number, number] | null;
+  /** the dataplane over AF_XDP with xdp_rings = "host" (only with --backend=...,xdp-host) */
+  xdph?: number | null;
+  xdph_ratio?: number | null;
+  xdph_range?: [number, number] | null;
   /** the dataplane over vhost-net (only with --backend=...,vhost where the host has it) */
   vhost?: number | null;
   vhost_ratio?: number | null;
@@ -187,10 +192,10 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const echoApp: IxApp = { name: 'benchecho', elf: appElf('echo'), args: [String(PORT_ECHO)], ports: [PORT_ECHO], heap: '32M' };
 
   const samples: Record<string, Record<Side, Sample[]>> = {};
-  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [], vhost: [] })[side].push(s));
+  const put = (id: PointId, side: Side, s: Sample) => ((samples[id] ??= { ix: [], linux: [], xdp: [], xdph: [], vhost: [] })[side].push(s));
   const dir = mkdtempSync(join(tmpdir(), 'ix-bench-e2e-'));
   const link = new LinuxLink();
-  const xdpLink = backends.includes('xdp') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
+  const xdpLink = backends.includes('xdp') || backends.includes('xdp-host') ? createXdpLink({ queues: o.serverCpus.length, tag: 'benchx' }) : null;
   const xdp: IxXdp | undefined = xdpLink ? { ifname: xdpLink.ifname, address: xdpLink.dpAddr, dpNetns: xdpLink.dp.name, clientNetns: xdpLink.client.name } : undefined;
   // Ctrl-C: Node's default would exit without 'exit' handlers; remove the namespaces first (the
   // servers and the dataplane are in our process group and get the signal themselves)
@@ -267,7 +272,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     }
   };
 
-  const ixRound = async (side: 'ix' | 'xdp' | 'vhost' = 'ix', x?: IxNic) => {
+  const ixRound = async (side: 'ix' | 'xdp' | 'xdph' | 'vhost' = 'ix', x?: IxNic) => {
     await withIx(spApp, async (dp) => {
       await point('rtt_block', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, false), parseSockperf);
       await point('rtt_spin', side, dp.netns, 'sockperf', sockperfArgs(dp.address, PORT_SOCKPERF, true), parseSockperf);
@@ -308,7 +313,8 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
       // the dataplane's backends take turns too (tap then xdp, then xdp then tap)
       const dataplane = async () => {
         const order = r % 2 === 0 ? backends : [...backends].reverse();
-        for (const b of order) await (b === 'xdp' ? ixRound('xdp', xdp) : b === 'vhost' ? ixRound('vhost', 'vhost') : ixRound());
+        for (const b of order)
+          await (b === 'xdp' ? ixRound('xdp', xdp) : b === 'xdp-host' && xdp ? ixRound('xdph', { ...xdp, rings: 'host' }) : b === 'vhost' ? ixRound('vhost', 'vhost') : ixRound());
       };
       if (ixFirst) {
         await dataplane();

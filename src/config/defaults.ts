@@ -23,6 +23,7 @@ export const DEFAULTS = {
   },
   nic: {
     backend: 'auto',
+    xdpRings: 'auto',
     rssTableSize: 128,
     backendSpinUs: 20,
     gateway: null,
@@ -109,3 +110,5 @@ export const PROTECTION_ALIASES = { ring3: 'page-tables' } as const;
 
 /** [nic] backend values. */
 export const NIC_BACKENDS = ['auto', 'tap', 'xdp', 'vhost'] as const;
+/** [nic] xdp_rings: who polls the AF_XDP rings (docs/nic.md) */
+export const XDP_RINGS = ['auto', 'guest', 'host'] as const;

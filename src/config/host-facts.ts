@@ -224,7 +224,9 @@ export async function vhostFacts(): Promise<NonNullable<HostFacts['vhost']>> {
 function configFacts(path: string): NonNullable<HostFacts['config']> {
   try {
     const cfg = loadConfig(path);
-    const nicBackend = cfg.nic ? `${cfg.nic.backend} (${cfg.nic.backendReason})` : undefined;
+    const nicBackend = cfg.nic
+      ? `${cfg.nic.backend} (${cfg.nic.backendReason})` + (cfg.nic.backend === 'xdp' ? `; xdp_rings ${cfg.nic.xdpRings} (${cfg.nic.xdpRingsReason})` : '')
+      : undefined;
     return { path: cfg.source, error: null, hostFit: hostFitProblems(cfg), ...(nicBackend ? { nicBackend } : {}) };
   } catch (e) {
     return { path, error: (e as Error).message, hostFit: [] };

@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type * as z from 'zod';
-import { DEFAULTS, PROTECTION_ALIASES } from './defaults.js';
+import { DEFAULTS, PROTECTION_ALIASES, type XDP_RINGS } from './defaults.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { ALLOWED, fileSchema, TABLE_KEYS, typeName, type ConfigFile, type CoresTable } from './schema.js';
 import { netMemoryIssue } from './netfit.js';
 import { closest } from './suggest.js';
-import type { DataplaneConfig, Protection, ScaleKnobs, WakeSetting } from './types.js';
+import type { DataplaneConfig, NicConfig, Protection, ScaleKnobs, WakeSetting } from './types.js';
 import { macFromName, parseCidr, parseMac, parseRssKey, parseSize, formatIpv4 } from './values.js';
 
 export const INLINE_SOURCE = '<inline>';
@@ -91,9 +91,22 @@ function resolveProtection(p: Protection | keyof typeof PROTECTION_ALIASES): Pro
   return p in PROTECTION_ALIASES ? PROTECTION_ALIASES[p as keyof typeof PROTECTION_ALIASES] : (p as Protection);
 }
 
+/** [nic] xdp_rings: "auto" is "guest" (no host thread on the receive path) where the guest can
+ * take its frames from one socket, i.e. one core: with more, each socket gets the frames of its
+ * interface queue, which Linux picks by its own hash, and only the host's steering puts every
+ * connection on the core its Toeplitz hash names. */
+function resolveXdpRings(asked: (typeof XDP_RINGS)[number], cores: number): Pick<NicConfig, 'xdpRings' | 'xdpRingsReason'> {
+  if (asked !== 'auto') return { xdpRings: asked, xdpRingsReason: `xdp_rings = "${asked}" in the config` };
+  return cores === 1
+    ? { xdpRings: 'guest', xdpRingsReason: 'auto: one core polls its AF_XDP rings itself' }
+    : { xdpRings: 'host', xdpRingsReason: `auto: ${cores} cores need the host's RSS steering between AF_XDP queues and cores` };
+}
+
 function resolveConfig(f: ConfigFile, source: string, baseDir: string): DataplaneConfig {
   const coresList = Array.isArray(f.cores) ? [...f.cores] : null;
   const coresTable = f.cores !== undefined && !Array.isArray(f.cores) && typeof f.cores === 'object' ? f.cores : null;
+  const cores = resolveCores(coresList, coresTable, f.cores);
+  const ncores = cores.count; // queue pairs: the most cores the dataplane may use
   let nic: DataplaneConfig['nic'] = null;
   if (f.nic !== undefined) {
     const cidr = parseCidr(f.nic.address)!;
@@ -120,12 +133,15 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
       rssTableSize: f.nic.rss_table_size ?? DEFAULTS.nic.rssTableSize,
       rssKey: f.nic.rss_key !== undefined ? parseRssKey(f.nic.rss_key)! : null,
       backendSpinUs: f.nic.backend_spin_us ?? DEFAULTS.nic.backendSpinUs,
+      ...(backend === 'xdp'
+        ? resolveXdpRings((f.nic.xdp_rings ?? DEFAULTS.nic.xdpRings) as (typeof XDP_RINGS)[number], ncores)
+        : { xdpRings: null, xdpRingsReason: null }),
     };
   }
   return {
     source,
     name: f.name,
-    cores: resolveCores(coresList, coresTable, f.cores),
+    cores,
     memoryBytes: f.memory !== undefined ? parseSize(f.memory)! : DEFAULTS.memoryBytes,
     batch: f.batch ?? DEFAULTS.batch,
     idlePollUs: f.idle_poll_us ?? DEFAULTS.idlePollUs,
@@ -203,6 +219,9 @@ export function parseConfig(text: string, sourcePath?: string): DataplaneConfig 
     }]);
   const fit = netMemoryIssue(cfg, r.data.net?.max_connections);
   if (fit !== null) throw new ConfigError(source, [fit]);
+  if (cfg.nic?.backend === 'xdp' && cfg.nic.xdpRings === 'guest' && cfg.cores.count > 1)
+    throw new ConfigError(source, [{ path: 'nic.xdp_rings', present: true, value: 'guest', allowed: ALLOWED['nic.xdp_rings'],
+      problem: `xdp_rings = "guest" serves one core for now (Linux picks an AF_XDP queue by its own hash, not the dataplane's RSS); cores = ${cfg.cores.count}: use cores = 1, or xdp_rings = "host"` }]);
   if (cfg.nic?.backend === 'vhost' && cfg.cores.count > 1)
     // vhost-net steers by the TAP's own flow hash and sends ARP to one queue: the guest's RSS
     // (each connection on the core its Toeplitz hash names) needs the TAP backend's steering

@@ -4,7 +4,7 @@
 // for custom checks, carried in `params.problem`. Cross-field rules of the [nic] section
 // are a refinement of that section, so zod runs them only when its fields are valid.
 import * as z from 'zod';
-import { DEFAULTS, LIMITS, LOG_LEVELS, NIC_BACKENDS, PROTECTIONS, PROTECTION_ALIASES, WAKE_SETTINGS } from './defaults.js';
+import { DEFAULTS, LIMITS, LOG_LEVELS, NIC_BACKENDS, XDP_RINGS, PROTECTIONS, PROTECTION_ALIASES, WAKE_SETTINGS } from './defaults.js';
 import {
   formatIpv4,
   isMulticastMac,
@@ -55,6 +55,7 @@ export const ALLOWED = {
   'app.ports': `a list of distinct port numbers from ${LIMITS.portMin} to ${LIMITS.portMax}`,
   nic: 'a table [nic]',
   'nic.backend': '"auto", "tap", "xdp" or "vhost": how frames reach the dataplane; "auto" is "xdp" when `interface` is given and "tap" otherwise; "vhost" (a TAP served by the host kernel\'s vhost-net, one core) needs /dev/vhost-net',
+  'nic.xdp_rings': '"auto", "guest" or "host", for backend "xdp": "guest" maps the AF_XDP rings into guest memory and the guest polls them (one core for now), "host" has a host thread move frames between them and virtio rings; "auto" is "guest" with one core and "host" otherwise',
   'nic.interface': 'an existing Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."), for backend "xdp"; not together with `tap` or `namespace`',
   'nic.tap': 'a Linux interface name of 1 to 15 characters (letters, digits, "_", "-", "."); give either `tap` or `namespace = true`, not both',
   'nic.namespace': 'true or false; `namespace = true` or `tap = "..."`, exactly one of them',
@@ -307,6 +308,10 @@ const nicSchema = z
       return (NIC_BACKENDS as readonly string[]).includes(v) ? null : 'not a backend';
     }).optional(),
     interface: leaf<string>(ALLOWED['nic.interface'], ifnameProblem).optional(),
+    xdp_rings: leaf<string>(ALLOWED['nic.xdp_rings'], (v) => {
+      if (typeof v !== 'string') return `wrong type (${typeName(v)}), expected a string`;
+      return (XDP_RINGS as readonly string[]).includes(v) ? null : 'not one of them';
+    }).optional(),
   }, { error: ALLOWED.nic })
   .superRefine((nic, ctx) => {
     // zod runs this refinement even when a field of [nic] failed its own check (custom
@@ -322,6 +327,11 @@ const nicSchema = z
         ctx.addIssue({ code: 'custom', path: ['tap'], input: nic.tap, message: ALLOWED['nic.tap'], params: { problem: 'not used by backend "xdp" (it attaches to nic.interface)' } });
       if (nic.namespace !== undefined)
         ctx.addIssue({ code: 'custom', path: ['namespace'], input: nic.namespace, message: ALLOWED['nic.namespace'], params: { problem: 'not used by backend "xdp" (run ix inside the interface\'s namespace: ip netns exec)' } });
+    } else if (nic.xdp_rings !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['xdp_rings'], input: nic.xdp_rings, message: ALLOWED['nic.xdp_rings'], params: { problem: `not used by backend "${backend}"` } });
+    }
+    if (backend === 'xdp' || (backend === 'auto' && iface !== undefined)) {
+      /* checked above */
     } else if (nic.interface !== undefined && (backend === 'tap' || backend === 'vhost')) {
       ctx.addIssue({ code: 'custom', path: ['interface'], input: nic.interface, message: ALLOWED['nic.interface'], params: { problem: `not used by backend "${backend}"` } });
     } else if (typeof nic.namespace === 'boolean' || nic.namespace === undefined) {

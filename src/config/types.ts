@@ -29,6 +29,10 @@ export interface NicConfig {
   rssTableSize: number;
   /** the RSS key as 80 lower-case hex digits, or null: a random key for every run */
   rssKey: string | null;
+  /** backend "xdp": who polls the AF_XDP rings ("auto" resolved: guest with one core, else host); null for other backends */
+  xdpRings: 'guest' | 'host' | null;
+  /** why (what `ix run` and `ix check` print); null for other backends */
+  xdpRingsReason: string | null;
   /** how long the host NIC backend polls after its last frame before it sleeps */
   backendSpinUs: number;
 }

@@ -173,7 +173,8 @@ async function runMachine(cfg: DataplaneConfig, m: Machine, gate: StopGate, o: R
     const where = n.netns ? ` in namespace ${n.netns.name}` : '';
     const x = n.handle.xdp;
     const v = n.handle.vhost;
-    const on = x ? `${x.ifname} (AF_XDP, ${x.sockets} socket(s), ${x.copyMode} mode, ${x.xdpMode} XDP)` : v ? `${n.tapName} (vhost-net, ${v.devices} device(s), RX wake by ${v.wakePath === 'irqfd' ? 'irqfd' : 'a host thread'})` : n.tapName;
+    const rings = x ? (x.rings === 'guest' ? 'rings polled by the guest, host thread only kicks TX and wakes' : 'rings served by a host thread') : '';
+    const on = x ? `${x.ifname} (AF_XDP, ${x.sockets} socket(s), ${x.copyMode} mode, ${x.xdpMode} XDP, ${rings}: xdp_rings ${cfg.nic!.xdpRings}, ${cfg.nic!.xdpRingsReason})` : v ? `${n.tapName} (vhost-net, ${v.devices} device(s), RX wake by ${v.wakePath === 'irqfd' ? 'irqfd' : 'a host thread'})` : n.tapName;
     log.info(
       { backend: cfg.nic!.backend, backendReason: cfg.nic!.backendReason, tap: n.tapName, interface: x?.ifname ?? null, xdp: x ?? null, vhost: v ?? null, netns: n.netns?.name ?? null, address: `${cfg.nic!.address}/${cfg.nic!.prefix}`, peer: n.peerAddress, queues: cfg.cores.count, backendSpinUs: n.handle.spinUs, kicksInKernel: m.kicksInKernel, wake: m.wake.mode, wakeReason: m.wake.reason },
       `NIC up: ${cfg.nic!.address} on ${on}${where}; backend ${cfg.nic!.backend} (${cfg.nic!.backendReason}); wake ${m.wake.mode === 'kernel' ? 'in the host kernel' : 'through user space'} (${m.wake.reason})` + (n.netns ? ` (Linux side ${n.peerAddress}; try: ip netns exec ${n.netns.name} ping ${cfg.nic!.address})` : ''),

@@ -293,7 +293,9 @@ function nicHeading(nic: NicDescription | null | undefined): string {
   const on = nic.device ? ` on ${nic.device}` : '';
   const counted =
     nic.counters === 'guest'
-      ? 'frames and bytes as the guest counted them (the backend counts nothing per queue: drops, refusals and wake-ups read 0; the TAP\'s own counters: ip -s link)'
+      ? nic.backend === 'xdp'
+        ? 'frames and bytes as the guest counted them (it polls the AF_XDP rings itself; the host counts TX kicks, wake-ups and the kernel\'s socket counters)'
+        : 'frames and bytes as the guest counted them (the backend counts nothing per queue: drops, refusals and wake-ups read 0; the TAP\'s own counters: ip -s link)'
       : 'counted by the backend';
   return `NIC queues: backend ${nic.backend}${on}, ${nic.mode} mode; ${counted}`;
 }

@@ -25,6 +25,8 @@ export interface NicAttachEnv {
   /** open queue fds instead of the plan's TAP (tests) */
   tapFds?: number[];
   backend?: Pick<NicRuntime, 'wakeFds' | 'onWake' | 'kickFd' | 'log'>;
+  /** xdp_rings "guest": the window above RAM the VMM maps for the AF_XDP ring slots */
+  xskWindow?: { start: number; size: number };
 }
 
 export interface AttachedNic {
@@ -76,7 +78,7 @@ function reserveBounce(plan: NicPlan, from: number, end: number): XdpBounce {
 }
 
 /** Rings, ARP page and ix_nic_info in guest memory (no thread, no device yet). */
-function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo & { xdpBounce?: XdpBounce } {
+function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo & { xdpBounce?: XdpBounce; xskInfoGpa?: number } {
   const mem = new GuestMemory(env.memory);
   const rings = prepareNicRings(mem, env.ringArea.start, env.ringArea.end, plan.nqueues, plan.queueSize);
   // The ARP table takes the page after the rings (rings.end is page aligned), inside the same
@@ -90,7 +92,13 @@ function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo & { xdpBounce?: 
     writeNicArpTable(mem.dv, rings.end, plan.arp);
     arpTable = BigInt(rings.end);
   }
-  const xdpBounce = plan.xdp ? reserveBounce(plan, rings.end + (plan.arp.length > 0 ? IX_NIC_ARP_PAGE : 0), env.ringArea.end) : undefined;
+  const afterArp = rings.end + (plan.arp.length > 0 ? IX_NIC_ARP_PAGE : 0);
+  const guestRings = plan.xdp?.rings === 'guest';
+  const xdpBounce = plan.xdp && !guestRings ? reserveBounce(plan, afterArp, env.ringArea.end) : undefined;
+  // xdp_rings "guest": one page for struct ix_xsk_info (the guest allocates its own TX slots)
+  if (guestRings && afterArp + 4096 > env.ringArea.end)
+    throw new AttachNicError(`no room for the AF_XDP ring description page: the reserved NIC range ends at 0x${env.ringArea.end.toString(16)}`);
+  const xskInfoGpa = guestRings ? afterArp : undefined;
   const info: NicInfo = {
     nqueues: plan.nqueues,
     mac: plan.xdp?.useInterfaceMac ? interfaceMac(plan.xdp.ifname) : plan.mac,
@@ -107,7 +115,7 @@ function describeNic(plan: NicPlan, env: NicAttachEnv): NicInfo & { xdpBounce?: 
     arpTable,
   };
   writeNicInfo(env.bootInfo.view, env.bootInfo.offset, info);
-  return { ...info, xdpBounce };
+  return { ...info, xdpBounce, xskInfoGpa };
 }
 
 export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<AttachedNic> {
@@ -116,6 +124,9 @@ export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<Attac
   let handle: NicHandle | undefined;
   try {
     const info = describeNic(plan, env);
+    if (info.xskInfoGpa !== undefined && !env.xskWindow)
+      throw new AttachNicError('xdp_rings "guest" needs the window above RAM for the ring slots (xskWindow; the VMM gives it)');
+    const xskGuest = info.xskInfoGpa !== undefined && env.xskWindow ? { infoGpa: info.xskInfoGpa, window: env.xskWindow, doorbellPort: env.notifyPort } : undefined;
     handle = await startNicBackend(plan, {
       ...env.backend,
       memory: env.memory,
@@ -123,6 +134,7 @@ export async function attachNic(plan: NicPlan, env: NicAttachEnv): Promise<Attac
       tapFds: env.tapFds,
       netns: netns?.name,
       xdpBounce: info.xdpBounce,
+      ...(xskGuest ? { xskGuest } : {}),
     });
     let peerAddress: string | null = null;
     if (env.tapFds === undefined && plan.tap) {

@@ -18,6 +18,7 @@ import { DeviceQueue, ForbiddenRanges } from './virtqueue.js';
 import { workerScriptUrl } from '../sys/worker-url.js';
 import type { XdpBounce } from './xdp/engine.js';
 import { openXdpPort, xdpModeFromEnv, type XdpMode, type XdpPort } from './xdp/port.js';
+import { layoutGuestRings, writeXskInfo, type XskMemslot } from './xdp/guest-rings.js';
 import { CTL_CELLS, CTL_STATE, CTL_STOP, CTL_WAKE, CTL_WAKE_ANY } from '../abi/nic-ctl.js';
 import type { NicPlan } from './plan.js';
 import type { WorkerData } from './worker-data.js';
@@ -37,8 +38,11 @@ export interface NicRuntime {
   wakeFds?: number[];
   /** called on the main thread when the guest asked for an interrupt (slower than wakeFds) */
   onWake?: (queue: number) => void;
-  /** the XDP backend's TX bounce slots in guest memory (attach reserves them) */
+  /** the XDP backend's TX bounce slots in guest memory (attach reserves them; xdp_rings "host") */
   xdpBounce?: XdpBounce;
+  /** xdp_rings "guest": the page for struct ix_xsk_info (attach reserves it), the window above
+   * RAM the ring slots go to (the VMM maps it in the guest), the doorbell's port */
+  xskGuest?: { infoGpa: number; window: { start: number; size: number }; doorbellPort: number };
   /** an eventfd the guest kicks arrive on; created if absent */
   kickFd?: number;
   log?: (msg: string) => void;
@@ -51,7 +55,9 @@ export interface NicHandle {
   readonly nqueues: number;
   readonly tapName: string | undefined;
   /** the XDP backend's interface and modes (undefined for TAP) */
-  readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode } | undefined;
+  readonly xdp: { ifname: string; sockets: number; copyMode: 'copy' | 'zero-copy'; xdpMode: XdpMode; rings: 'guest' | 'host' } | undefined;
+  /** xdp_rings "guest": the KVM memory slots the VMM must add (ring mmaps) and the ix_xsk_info page */
+  readonly xsk?: { slots: XskMemslot[]; infoGpa: number; rx: { producer: number; consumer: number }[] };
   /** the vhost-net backend: its devices (one per queue pair) and how a halted core is woken (absent otherwise) */
   readonly vhost?: { devices: number; wakePath: VhostWakePath };
   /** who counts the frames of stats(): absent or 'backend' for TAP and XDP; 'guest' for vhost
@@ -104,10 +110,23 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   let tap: Tap | undefined;
   let xdp: XdpPort | undefined;
   let fds: number[];
+  let xsk: { slots: XskMemslot[]; infoGpa: number; rx: { producer: number; consumer: number }[] } | undefined;
   if (plan.xdp) {
-    if (!run.xdpBounce) throw new NicBackendError('the XDP backend needs its TX bounce slots (xdpBounce; attachNic reserves them)');
+    const guestRings = plan.xdp.rings === 'guest';
+    if (guestRings && !run.xskGuest) throw new NicBackendError('xdp_rings "guest" needs the ring description page and window (xskGuest; attachNic and the VMM give them)');
+    if (!guestRings && !run.xdpBounce) throw new NicBackendError('the XDP backend needs its TX bounce slots (xdpBounce; attachNic reserves them)');
     xdp = openXdpPort({ ifname: plan.xdp.ifname, nqueues: nq, addr: plan.addr, mem: { base: mem.base, size: mem.size }, mode: xdpModeFromEnv() });
     fds = xdp.sockets.map((s) => s.fd);
+    if (guestRings && run.xskGuest) {
+      try {
+        const layout = layoutGuestRings(xdp.sockets, nq, run.xskGuest.window, run.xskGuest.doorbellPort);
+        writeXskInfo(mem.dv, run.xskGuest.infoGpa, layout.info);
+        xsk = { slots: layout.slots, infoGpa: run.xskGuest.infoGpa, rx: xdp.sockets.slice(0, nq).map((s) => ({ producer: s.rx.producer, consumer: s.rx.consumer })) };
+      } catch (e) {
+        xdp.close();
+        throw e;
+      }
+    }
   } else if (run.tapFds) {
     if (run.tapFds.length !== nq) throw new NicBackendError(`${run.tapFds.length} TAP fds for ${nq} queues`);
     fds = run.tapFds;
@@ -137,12 +156,15 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
     stopFd,
     wakeFds: run.wakeFds ?? [],
     postWakes: run.onWake !== undefined,
-    xdp: xdp && run.xdpBounce ? { sockets: xdp.sockets, bounce: run.xdpBounce } : undefined,
+    xdp: xdp && !xsk && run.xdpBounce ? { sockets: xdp.sockets, bounce: run.xdpBounce } : undefined,
+    xsk: xdp && xsk ? { sockets: xdp.sockets, infoGpa: xsk.infoGpa } : undefined,
   };
   const log = run.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const worker = run.worker
     ? new Worker(run.worker.url, { workerData: { ...data, extra: run.worker.extra } })
-    : xdp
+    : xsk
+      ? new Worker(workerScriptUrl(import.meta.url, 'xdp/kick-worker.js', 'nic-xsk-worker.cjs'), { workerData: data })
+      : xdp
       ? new Worker(workerScriptUrl(import.meta.url, 'xdp/worker.js', 'nic-xdp-worker.cjs'), { workerData: data })
       : new Worker(workerScriptUrl(import.meta.url, 'worker.js', 'nic-worker.cjs'), { workerData: data });
   let failure: Error | undefined;
@@ -190,7 +212,8 @@ export async function startNicBackend(plan: NicPlan, run: NicRuntime): Promise<N
   return {
     nqueues: nq,
     tapName: tap?.name,
-    xdp: xdp ? { ifname: xdp.ifname, sockets: xdp.sockets.length, copyMode: xdp.copyMode, xdpMode: xdp.xdpMode } : undefined,
+    xdp: xdp ? { ifname: xdp.ifname, sockets: xdp.sockets.length, copyMode: xdp.copyMode, xdpMode: xdp.xdpMode, rings: xsk ? 'guest' : 'host' } : undefined,
+    ...(xsk ? { xsk, counterSource: 'guest' as const } : {}),
     kickFd,
     wakeCounters: ctl,
     spinUs,

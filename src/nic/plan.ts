@@ -54,6 +54,9 @@ export interface NicPlan {
     ifname: string;
     /** no [nic] mac given: the dataplane takes the interface's own MAC at attach */
     useInterfaceMac: boolean;
+    /** "guest": the AF_XDP rings are mapped into guest memory and the guest polls them (the host
+     * only kicks TX and wakes); "host": a host thread moves frames between them and virtio rings */
+    rings: 'guest' | 'host';
   } | null;
 }
 
@@ -138,6 +141,6 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?
             netns: nic.namespace ? { kind: 'fresh', tag: o.tag, peer: peerAddressFor(nic.address, nic.prefix, nic.gateway) } : null,
           },
     vhost: nic.backend === 'vhost',
-    xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven } : null,
+    xdp: nic.backend === 'xdp' ? { ifname: nic.interface!, useInterfaceMac: !nic.macGiven, rings: nic.xdpRings ?? 'host' } : null,
   };
 }

@@ -48,8 +48,9 @@ export function readStats(arr: Float64Array, nqueues: number): QueueStats[] {
 }
 
 /**
- * Who counts a backend's per-queue frames: the backend itself (TAP, XDP: the host moves every
- * frame), or the guest (vhost-net: the kernel moves the frames and counts them for nobody we
+ * Who counts a backend's per-queue frames: the backend itself (TAP, XDP with host rings: the
+ * host moves every frame), or the guest (XDP with `xdp_rings = "guest"`: the guest polls the
+ * AF_XDP rings and the host sees no frame; vhost-net: the kernel moves the frames and counts them for nobody we
  * can read per queue, so the frame and byte counters are the guest's own per-core counts of
  * frames its stack took from and handed to its queue, core q owning queue q; drops, refusals
  * and wake-ups stay 0).

@@ -26,6 +26,8 @@ export interface WorkerData {
   postWakes: boolean;
   /** the XDP backend: its sockets (fds and mapped rings) and the TX bounce slots */
   xdp?: { sockets: XskSocket[]; bounce: XdpBounce };
+  /** the AF_XDP kick thread (xdp_rings = "guest"): the sockets and the ix_xsk_info page */
+  xsk?: { sockets: XskSocket[]; infoGpa: number };
   /** a worker other than the production one (benchmarks) gets this */
   extra?: unknown;
 }

@@ -19,7 +19,7 @@ export interface TestNicPlanOptions {
 export function testNicPlan(o: TestNicPlanOptions = {}): NicPlan {
   const nq = o.nqueues ?? 1;
   const plan = planNic(
-    { backend: 'tap', backendReason: 'test', interface: null, macGiven: true, tap: null, namespace: false, mac: '02:00:00:00:00:09', address: '10.0.0.2', prefix: 24, gateway: '10.0.0.1', arp: [], rssTableSize: 128, rssKey: o.rssKey ?? null, backendSpinUs: o.spinUs ?? 20 },
+    { backend: 'tap', backendReason: 'test', interface: null, macGiven: true, tap: null, namespace: false, mac: '02:00:00:00:00:09', address: '10.0.0.2', prefix: 24, gateway: '10.0.0.1', arp: [], rssTableSize: 128, rssKey: o.rssKey ?? null, backendSpinUs: o.spinUs ?? 20, xdpRings: null, xdpRingsReason: null },
     nq,
     { tag: 'test' },
   );

@@ -64,6 +64,13 @@ export interface BootParams {
   wake?: number;
   /** bytes to set aside after the images for the host (NIC rings), not given to the guest allocator */
   reserveBytes?: number;
+  /** a window above RAM the direct map also covers (the AF_XDP ring slots, xskWindow()) */
+  extraWindow?: { start: number; size: number };
+}
+
+/** Where the AF_XDP ring memory slots go: the 2 MiB right after RAM (rounded up), in the direct map. */
+export function xskWindow(memBytes: number): { start: number; size: number } {
+  return { start: alignUp(memBytes, MIB2), size: MIB2 };
 }
 
 export interface BootPlan {
@@ -85,9 +92,13 @@ const alignUp = (v: number, a: number) => Math.ceil(v / a) * a;
 /** Build the boot page table: PML4 slot 128 -> the direct map of all memory with 2 MiB pages.
  * U=1 at every level: on PVM hosts the kernel itself runs with CPL 3 in hardware and cannot
  * touch a U=0 page (docs/pvm.md); apps never run on this table, so it exposes nothing. */
-export function buildBootPageTable(mem: DataView, memBytes: number): void {
+export function buildBootPageTable(mem: DataView, memBytes: number, extra?: { start: number; size: number }): void {
   const P = 1n, W = 2n, U = 4n, PS = 0x80n;
-  const gibs = Math.ceil(memBytes / GIB);
+  if (extra && (extra.start % MIB2 !== 0 || extra.size % MIB2 !== 0 || extra.start < memBytes))
+    throw new BootError(`the extra window at 0x${extra.start.toString(16)} (${extra.size} bytes) must be 2 MiB aligned and above guest memory`);
+  const mapped = (pa: number): boolean => pa < memBytes || (extra !== undefined && pa >= extra.start && pa < extra.start + extra.size);
+  const top = extra ? Math.max(memBytes, extra.start + extra.size) : memBytes;
+  const gibs = Math.ceil(top / GIB);
   const pml4 = PGD_GPA;
   const pdpt = PGD_GPA + PAGE;
   const pd0 = PGD_GPA + 2 * PAGE;
@@ -100,7 +111,7 @@ export function buildBootPageTable(mem: DataView, memBytes: number): void {
     mem.setBigUint64(pdpt + g * 8, BigInt(pd) | P | W | U, true);
     for (let i = 0; i < 512; i++) {
       const pa = g * GIB + i * MIB2;
-      if (pa >= memBytes) break;
+      if (!mapped(pa)) continue;
       mem.setBigUint64(pd + i * 8, BigInt(pa) | P | W | U | PS, true);
     }
   }
@@ -161,7 +172,7 @@ export function prepareGuest(mem: DataView, u8: Uint8Array, kernel: ElfImage, ap
   if (p.ncpus < 1 || p.ncpus > MAX_CPUS) throw new BootError(`${p.ncpus} cores requested; 1..${MAX_CPUS} are supported`);
   if (kernel.entry < KERNEL_BASE) throw new BootError(`${kernel.path}: entry 0x${kernel.entry.toString(16)} is not a kernel address`);
   u8.fill(0, 0, KERNEL_PHYS);
-  buildBootPageTable(mem, p.memBytes);
+  buildBootPageTable(mem, p.memBytes, p.extraWindow);
   const kernelEnd = loadSegmentsByPaddr(u8, kernel, p.memBytes);
   const bi: BootInfoValue = {};
   const appEnd = loadApp(bi, u8, app, kernelEnd, p.memBytes);

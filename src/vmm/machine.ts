@@ -12,14 +12,14 @@ import { performance } from 'node:perf_hooks';
 import { KICK_SIGNAL, Kvm, type Vm, type Vcpu } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
 import { BOOT_SELFTEST_LOOP, BOOT_SELFTEST_SHORT, BootInfo, WAKE, CPU_STATE, CpuStatus, readField1, VCPU_CTRL, VCPU_EXIT_CELLS, type ProtectionMode } from '../abi/index.js';
-import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest } from './boot.js';
+import { BOOTINFO_GPA, LOG_RINGS_GPA, LOG_RING_SIZE, prepareGuest, xskWindow } from './boot.js';
 import { readCoreStats, readCpuReports, type CoreStatsSample, type CpuReport } from './guest-stats.js';
 import { Symbolizer, VCPU_CRASH_KIND, type AppFault } from './symbols.js';
 import { setInitialState } from './vcpu-init.js';
 import { ElfImage } from './elf.js';
 import { LogDrain } from './logdrain.js';
 import type { NicPlan } from '../nic/plan.js';
-import { attachDataplaneNic, NIC_NOTIFY_PORT, NIC_RING_RESERVE, type AttachedNic } from './nic.js';
+import { attachDataplaneNic, mapXskRings, NIC_NOTIFY_PORT, NIC_RING_RESERVE, unmapXskRings, type AttachedNic } from './nic.js';
 import type { WorkerMessage } from './messages.js';
 import { IRQCHIP_EXPERIMENT, createExperimentIrqchip, startExperimentTicks } from './irqchip-experiment.js';
 import { RunawayWatchdog, runawaySamplePeriodMs } from './runaway.js';
@@ -133,6 +133,8 @@ export class Machine extends EventEmitter {
 
   /** the attached NIC (after start) */
   nic: AttachedNic | null = null;
+  /** KVM memory slots of the AF_XDP rings (xdp_rings "guest") */
+  private xskSlots: number[] = [];
   /** guest kicks signal the NIC backend in the host kernel (KVM_IOEVENTFD), not through the vCPU worker */
   kicksInKernel = false;
 
@@ -177,6 +179,8 @@ export class Machine extends EventEmitter {
     if (this.wake.mode === 'kernel') this.kernelWake = setupKernelWake(this.vm, this.vcpus, o.haltPollUs ?? null);
     else if (IRQCHIP_EXPERIMENT) this.stopExperiment = startExperimentTicks(this.vm, this.vcpus);
     this.tscKhz = this.vcpus[0]!.getTscKhz();
+    // xdp_rings "guest": the AF_XDP rings become memory slots in a window above RAM (docs/nic.md)
+    const xskWin = o.nic?.xdp?.rings === 'guest' ? xskWindow(o.memBytes) : undefined;
     const plan = prepareGuest(this.mem, u8, this.kernel, this.app, {
       memBytes: o.memBytes,
       ncpus: o.ncpus,
@@ -193,6 +197,7 @@ export class Machine extends EventEmitter {
       tcpMaxConns: o.tcpMaxConns ?? 0,
       wake: WAKE[this.wake.mode],
       reserveBytes: o.nic ? NIC_RING_RESERVE : 0,
+      ...(xskWin ? { extraWindow: xskWin } : {}),
     });
     if (o.nic) {
       this.nic = await attachDataplaneNic(
@@ -202,7 +207,9 @@ export class Machine extends EventEmitter {
         o.ncpus,
         (m) => this.emit('warning', `nic: ${m}`),
         this.kernelWake?.wakeFds,
+        xskWin,
       );
+      this.xskSlots = mapXskRings(this.vm, this.nic, this.mem);
       // The guest's kick (`outl` to the notify port) goes straight to the backend's eventfd
       // in the host kernel. Without ioeventfd support the vCPU worker forwards it instead.
       try {
@@ -234,7 +241,10 @@ export class Machine extends EventEmitter {
           control: this.control.buffer,
           exits: this.exits.buffer as SharedArrayBuffer,
           nic: this.nic
-            ? { wakeCounters: this.nic.handle.wakeCounters.buffer as SharedArrayBuffer, rx: this.nic.rx[i]!, kickFd: this.nic.handle.kickFd, notifyPort: this.nic.notifyPort }
+            ? {
+                wakeCounters: this.nic.handle.wakeCounters.buffer as SharedArrayBuffer, rx: this.nic.rx[i]!, kickFd: this.nic.handle.kickFd, notifyPort: this.nic.notifyPort,
+                ...(this.nic.handle.xsk ? { xskRx: this.nic.handle.xsk.rx[i]! } : {}),
+              }
             : null,
         },
       });
@@ -438,6 +448,13 @@ export class Machine extends EventEmitter {
     process.off('SIGUSR2', noop);
     if (this.drainTimer) clearInterval(this.drainTimer);
     this.drain?.drain(true);
+    if (this.vm && this.xskSlots.length > 0) {
+      try {
+        unmapXskRings(this.vm, this.xskSlots);
+      } catch (e) {
+        this.emit('warning', `nic: removing the AF_XDP ring memory slots failed: ${(e as Error).message}`);
+      }
+    }
     if (this.nic) {
       await this.nic.close().catch((e: Error) => this.emit('warning', `nic: stopping the backend failed: ${e.message}`));
     }

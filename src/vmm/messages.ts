@@ -20,6 +20,8 @@ export interface VcpuWorkerData {
     rx: { desc: bigint; avail: bigint; used: bigint; size: number };
     kickFd: number;
     notifyPort: number;
+    /** xdp_rings "guest": host addresses of this queue's AF_XDP RX producer and consumer words */
+    xskRx?: { producer: number; consumer: number };
   };
 }
 

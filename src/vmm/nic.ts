@@ -7,6 +7,7 @@ import { AttachNicError, attachNic, type AttachedNic as NicAttached } from '../n
 import type { NicPlan } from '../nic/plan.js';
 import { BootInfo } from '../abi/index.js';
 import { bootInfoView } from './boot.js';
+import type { Vm } from '../kvm/index.js';
 
 /** the attached NIC and the port its kicks arrive on */
 export type AttachedNic = NicAttached & { notifyPort: number };
@@ -23,6 +24,8 @@ export async function attachDataplaneNic(
   log: (msg: string) => void,
   /** per RX queue: an eventfd the backend writes when it wakes that queue (irqfd; docs/wake.md) */
   wakeFds?: number[],
+  /** xdp_rings "guest": the window above RAM (mapped by the boot page table) for the AF_XDP ring slots */
+  xskWindow?: { start: number; size: number },
 ): Promise<AttachedNic> {
   if (plan.nqueues !== nqueues)
     throw new AttachNicError(`the NIC plan has ${plan.nqueues} queue pairs but the VM ${nqueues} vCPUs; plan the NIC with the dataplane's core count`);
@@ -32,6 +35,38 @@ export async function attachDataplaneNic(
     notifyPort: NIC_NOTIFY_PORT,
     bootInfo: { view: bootInfoView(mem.view), offset: BootInfo.at.nic },
     backend: { log, ...(wakeFds ? { wakeFds } : {}) },
+    ...(xskWindow ? { xskWindow } : {}),
   });
   return { ...nic, notifyPort: NIC_NOTIFY_PORT };
+}
+
+/** The first KVM memory slot of the AF_XDP rings (slot 0 is guest RAM). */
+export const XSK_FIRST_SLOT = 1;
+
+/**
+ * xdp_rings "guest": add every ring mmap as a memory slot at the address the guest was told,
+ * and point the boot info at struct ix_xsk_info. Returns the slots added (to delete at stop).
+ */
+export function mapXskRings(vm: Vm, nic: AttachedNic, mem: DataView): number[] {
+  const x = nic.handle.xsk;
+  if (!x) return [];
+  const added: number[] = [];
+  try {
+    x.slots.forEach((s, i) => {
+      const slot = XSK_FIRST_SLOT + i;
+      vm.setUserMemoryRegion({ slot, flags: 0, guestPhysAddr: BigInt(s.gpa), memorySize: BigInt(s.size), userspaceAddr: BigInt(s.hostAddr) });
+      added.push(slot);
+    });
+  } catch (e) {
+    unmapXskRings(vm, added);
+    throw new AttachNicError(`KVM did not accept the AF_XDP rings as guest memory (${(e as Error).message}); use [nic] xdp_rings = "host" on this host`);
+  }
+  bootInfoView(mem).setBigUint64(BootInfo.fields.xskInfoPhys.at, BigInt(x.infoGpa), true);
+  return added;
+}
+
+/** Delete the ring slots before the sockets (and their mmaps) go away. */
+export function unmapXskRings(vm: Vm, slots: number[]): void {
+  for (const slot of slots) vm.setUserMemoryRegion({ slot, flags: 0, guestPhysAddr: 0n, memorySize: 0n, userspaceAddr: 0n });
+  slots.length = 0;
 }

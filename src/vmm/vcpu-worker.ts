@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Vcpu, SysError, type VcpuExit } from '../kvm/index.js';
 import * as libc from '../sys/libc.js';
 import { BOOTINFO_GPA } from './boot.js';
-import { nicIdleWait, nicKick } from '../nic/wait.js';
+import { nicIdleWait, nicKick, xskRxWords, type XskRxWords } from '../nic/wait.js';
 import { APP_VA_LIMIT, BootInfo, CPU_STATE, VECTOR_RUNAWAY, CpuStatus, FAULT_REG_NAMES, HC, HC_PORT, Hcall, VCPU_CTRL, exitCell, readField1, type VcpuExitReason } from '../abi/index.js';
 import type { FaultReport, VcpuWorkerData, WorkerMessage } from './messages.js';
 
@@ -19,6 +19,7 @@ let exits: Float64Array;
 let mem: DataView | undefined;
 let u8: Uint8Array;
 let wakeCounters: Int32Array | null = null;
+let xskRx: XskRxWords | undefined;
 let reportedIdle = false;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 const cell = (i: number) => d.cpu * VCPU_CTRL.cells + i;
@@ -209,7 +210,7 @@ function run(): void {
           // The dataplane is idle: sleep until the backend has a frame for this queue or the
           // guest's next timer is due, then resume it (it continues after its HLT).
           const us = Number(readField1(CpuStatus, guestMem(), statusGpa(), 'haltTimeoutUs'));
-          nicIdleWait(wakeCounters, guestMem(), d.nic.rx, d.cpu, Math.min(Math.max(us, 0), 10_000) / 1000);
+          nicIdleWait(wakeCounters, guestMem(), d.nic.rx, d.cpu, Math.min(Math.max(us, 0), 10_000) / 1000, xskRx);
           break;
         }
         post({ type: 'crash', cpu: d.cpu, reason: 'the kernel halted before its app was done', regs: regsOf(vcpu) });
@@ -242,6 +243,7 @@ parentPort!.once('message', (m: { type: 'go'; data: VcpuWorkerData }) => {
   control = new Int32Array(d.control);
   exits = new Float64Array(d.exits);
   if (d.nic) wakeCounters = new Int32Array(d.nic.wakeCounters);
+  if (d.nic?.xskRx) xskRx = xskRxWords(d.nic.xskRx);
   run();
   parentPort!.close();
 });

@@ -13,6 +13,7 @@
 #include "migrate.h"
 #include <stdint.h>
 #include "nic.h"
+#include "xsk.h"
 #include "stats.h"
 
 #define IX_BOOTINFO_MAGIC 0x4f464e49544f4f42ull /* "BOOTINFO" */
@@ -163,6 +164,10 @@ struct ix_bootinfo {
 
     /* elastic cores: one control cell per CPU (ix/migrate.h) */
     struct ix_migrate_cell migrate[IX_MAX_CPUS];
+
+    /* guest-physical address of struct ix_xsk_info (ix/xsk.h): the guest polls AF_XDP rings
+     * mapped into its memory instead of the virtio rings of `nic`; 0 = virtio rings */
+    uint64_t xsk_info_phys;
 };
 
 #endif
