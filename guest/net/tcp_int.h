@@ -208,6 +208,17 @@ struct tcp_core {
     struct timer_wheel wheel_storage;
 };
 
+/* The lookup hash's fixed mix before the secret multiply (tcp_pcb.c, tuple_hash): a
+ * bijection on 64-bit tuples, so distinct tuples stay distinct. */
+#define TCP_HASH_MIX_MUL 0x9e3779b97f4a7c15ull
+static inline uint64_t tcp_tuple_mix(uint64_t k)
+{
+    k ^= k >> 31;
+    k *= TCP_HASH_MIX_MUL;
+    k ^= k >> 29;
+    return k;
+}
+
 #define TCP_TCTR(c, name) ((c)->counters.tcp[TCPC_##name]++)
 
 static inline struct tcp_core *tcp_of(struct net_core *c) { return c->tcp; }
