@@ -73,8 +73,10 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
         return;
     if (p->rq_post != NULL || (p->pend & PEND_EOF)) {
         /* a moving flow group: received data waits in the kernel for the core that adopts
-         * the connection (tcp_migrate.c); what was acknowledged is still reported */
-        if (tcp_mig_holding(c, p))
+         * the connection (tcp_migrate.c); what was acknowledged is still reported. An app
+         * that still holds received bytes (a command it has only part of) gets the rest:
+         * it cannot finish and give them back otherwise, and the move waits for that. */
+        if (tcp_mig_holding(c, p) && p->posted_unread == 0)
             goto sent;
     }
     while (p->rq_post != NULL) {
