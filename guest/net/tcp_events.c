@@ -36,10 +36,20 @@ static bool has_pending(const struct tcp_pcb *p)
     return p->pend != 0 || p->rq_post != NULL || p->pend_sent != 0;
 }
 
+/* The app holds received bytes while nothing it sent is queued or unacknowledged and every
+ * acknowledgement has been reported: it is not waiting for an ACK to give them back, so it
+ * waits for more input (docs/scale.md, "What the kvstore needs for a move"). */
+static bool waits_for_input(const struct tcp_pcb *p)
+{
+    return p->posted_unread != 0 && p->pend_sent == 0 && p->snd_una == p->snd_end && p->snd_max == p->snd_una &&
+           p->sq_head == NULL && p->sg_head == 0;
+}
+
 /* Post what can be posted for p, in order. May free p. */
 void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
 {
     struct ix_event *ev;
+    bool retry = false;
     if (!p->in_use)
         return;
     if (p->pend & PEND_KNOCK) {
@@ -74,10 +84,14 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
     if (p->rq_post != NULL || (p->pend & PEND_EOF)) {
         /* a moving flow group: received data waits in the kernel for the core that adopts
          * the connection (tcp_migrate.c); what was acknowledged is still reported. An app
-         * that still holds received bytes (a command it has only part of) gets the rest:
-         * it cannot finish and give them back otherwise, and the move waits for that. */
-        if (tcp_mig_holding(c, p) && p->posted_unread == 0)
+         * that waits for input with received bytes in hand (a request it has only part of)
+         * gets the rest: it cannot finish and give them back otherwise, and the move waits
+         * for that. One that holds them until its reply is acknowledged does not. */
+        if (tcp_mig_holding(c, p) && !waits_for_input(p)) {
+            /* told of an acknowledgement just now: look again once it has heard */
+            retry = p->posted_unread != 0 && p->pend_sent != 0;
             goto sent;
+        }
     }
     while (p->rq_post != NULL) {
         if ((ev = net_event_reserve(c)) == NULL)
@@ -113,6 +127,8 @@ sent:
         ev->a1 = queued < sndbuf ? sndbuf - queued : 0;
         p->pend_sent = 0;
     }
+    if (retry && !(p->pend & PEND_DEAD))
+        pend_list_add(c, p);
     if (p->pend & PEND_DEAD) {
         if ((ev = net_event_reserve(c)) == NULL)
             goto defer;
