@@ -36,10 +36,27 @@ static bool has_pending(const struct tcp_pcb *p)
     return p->pend != 0 || p->rq_post != NULL || p->pend_sent != 0;
 }
 
+/* The app has been told of every acknowledgement: none waits to be posted, and the last
+ * SENT went out in an earlier round (the app has handled it). */
+static bool heard_all_acks(const struct net_core *c, const struct tcp_pcb *p)
+{
+    return p->pend_sent == 0 && p->sent_round != c->ev_round;
+}
+
+/* The app holds received bytes while nothing it sent is queued or unacknowledged and it has
+ * heard of every acknowledgement: it is not waiting for an ACK to give them back, so it
+ * waits for more input (docs/scale.md, "What the kvstore needs for a move"). */
+static bool waits_for_input(const struct net_core *c, const struct tcp_pcb *p)
+{
+    return p->posted_unread != 0 && heard_all_acks(c, p) && p->snd_una == p->snd_end && p->snd_max == p->snd_una &&
+           p->sq_head == NULL && p->sg_head == 0;
+}
+
 /* Post what can be posted for p, in order. May free p. */
 void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
 {
     struct ix_event *ev;
+    bool retry = false;
     if (!p->in_use)
         return;
     if (p->pend & PEND_KNOCK) {
@@ -73,9 +90,15 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
         return;
     if (p->rq_post != NULL || (p->pend & PEND_EOF)) {
         /* a moving flow group: received data waits in the kernel for the core that adopts
-         * the connection (tcp_migrate.c); what was acknowledged is still reported */
-        if (tcp_mig_holding(c, p))
+         * the connection (tcp_migrate.c); what was acknowledged is still reported. An app
+         * that waits for input with received bytes in hand (a request it has only part of)
+         * gets the rest: it cannot finish and give them back otherwise, and the move waits
+         * for that. One that holds them until its reply is acknowledged does not. */
+        if (tcp_mig_holding(c, p) && !waits_for_input(c, p)) {
+            /* told of an acknowledgement in this round: look again in the next one */
+            retry = p->posted_unread != 0 && !heard_all_acks(c, p);
             goto sent;
+        }
     }
     while (p->rq_post != NULL) {
         if ((ev = net_event_reserve(c)) == NULL)
@@ -110,7 +133,10 @@ sent:
         ev->a0 = p->pend_sent;
         ev->a1 = queued < sndbuf ? sndbuf - queued : 0;
         p->pend_sent = 0;
+        p->sent_round = c->ev_round;
     }
+    if (retry && !(p->pend & PEND_DEAD))
+        pend_list_add(c, p);
     if (p->pend & PEND_DEAD) {
         if ((ev = net_event_reserve(c)) == NULL)
             goto defer;

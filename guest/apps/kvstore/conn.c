@@ -118,13 +118,27 @@ static void flush_out(struct kv_conn *c)
 
 /* ---- input ------------------------------------------------------------------------ */
 
-/* The first segment with unparsed bytes; fully parsed ones are given back on the way. */
+/* The parser holds part of a command (a line gathered in lbuf, a value arriving, a get
+ * paused for reply room) that only later input completes. Its state lives in this core's
+ * instance alone, so the connection must not move to another core now (docs/scale.md). */
+static int mid_command(const struct kv_conn *c)
+{
+    return c->state != KV_LINE || c->lbuf_len || c->lbuf_done || c->lbuf_cut || c->skip_line ||
+           c->resume || c->get_parted;
+}
+
+/* The first segment with unparsed bytes; fully parsed ones are given back on the way, except
+ * the last one while a command is incomplete: the stack then counts the connection's bytes as
+ * held by the app, so a move of its flow group waits until the command is whole (and the
+ * stack keeps posting its input to us meanwhile). At most one parsed segment is kept. */
 static struct kv_in *in_head(struct kv_conn *c)
 {
     while (c->in_head != c->in_tail) {
         struct kv_in *in = &c->inq[c->in_head % KV_INQ];
         if (in->off < in->len)
             return in;
+        if (c->in_head + 1 == c->in_tail && mid_command(c) && !c->eof && !c->closed)
+            return 0;
         ixev_recv_done(&c->ctx, in->len);
         if (in->data >= c->cbuf && in->data < c->cbuf + KV_CBUF) {
             c->cb_used -= in->len;
@@ -303,7 +317,7 @@ void kv_conn_recv(struct kv_conn *c, const void *data, size_t len)
     if (c->closed)
         return; /* the stack frees it with the connection */
     kv_stats.bytes_read += len;
-    if (c->in_head != c->in_tail && hold_copy(c, (const char *)data, (uint32_t)len))
+    if (in_head(c) != 0 && hold_copy(c, (const char *)data, (uint32_t)len))
         return; /* paused: parsed when acknowledgements make room */
     if (c->in_tail - c->in_head == KV_INQ || len > 0xffffffffu) {
         /* More held segments than entries and copy room: only a peer sending tiny segments

@@ -281,10 +281,75 @@ static void move_after_peer_fin(void)
     tt_free(b);
 }
 
+/* An app that holds part of a request (bytes given to it, nothing of its own in flight)
+ * waits for input: during the drain it still gets the rest, or it could never give the
+ * bytes back and the move would wait for nothing. While its reply is unacknowledged, or an
+ * acknowledgement has not been reported to it yet, it gets nothing new (echo keeps its
+ * bytes until the echo is acknowledged); once it has heard, the held input follows one timer
+ * tick later. An app that holds nothing gets nothing: the input moves with the record. */
+static void app_waiting_for_input(void)
+{
+    struct tl *a = tt_new();
+    uint32_t iss, ecr;
+    uint64_t h = open_passive(a, &iss, 9, &ecr);
+    uint32_t pseq = PISS + 1, sseq = iss + 1;
+    struct tcp_mig_groups g = {0};
+    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint8_t o[12];
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "set k 0 0 5\r\n01", 15, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) != NULL); /* held by the app: half a command */
+    pseq += 15;
+    tcp_mig_hold(&a->c, &g);
+    uint32_t total, busy;
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK(total == 1 && busy == 1);
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "234\r\n", 5, o, ts(o, ecr));
+    const struct ix_event *ev = tt_event(a, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL && ev->a1 == 5 && memcmp((const void *)(uintptr_t)ev->a0, "234\r\n", 5) == 0);
+    pseq += 5;
+    /* the reply goes out; the app keeps the bytes until it is acknowledged */
+    static const char stored[] = "STORED\r\n";
+    struct net_iov iov = {stored, 8};
+    CHECK_EQ(tcp_sendv(&a->c, h, &iov, 1), 8);
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "get k\r", 6, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL); /* its reply is unacknowledged */
+    pseq += 6;
+    /* the acknowledgement and more input in one segment: the app hears of the ACK first */
+    tt_send(a, PPORT, LPORT, pseq, sseq + 8, TCP_ACK | TCP_PSH, 512, "\n", 1, o, ts(o, ecr));
+    CHECK(tt_event(a, IX_EV_TCP_SENT, NULL) != NULL);
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    pseq += 1;
+    tl_events_reset(a);
+    tt_advance(a, 20 * 1000);
+    unsigned from = 0;
+    uint32_t got = 0;
+    while ((ev = tt_event(a, IX_EV_TCP_RECV, &from)) != NULL)
+        got += (uint32_t)ev->a1;
+    CHECK_EQ(got, 7); /* "get k\r\n": it still held bytes and has heard of everything */
+    CHECK_EQ(tcp_recv_done(&a->c, h, 27), 0);
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK_EQ(busy, 0);
+    /* now it holds nothing: input waits in the kernel and goes with the record */
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq, sseq + 8, TCP_ACK | TCP_PSH, 512, "get k\r\n", 7, o, ts(o, ecr));
+    tt_advance(a, 20 * 1000);
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    struct tcp_mig_rec rec;
+    CHECK_EQ(tcp_mig_export(&a->c, &g, &rec, 1), 1);
+    CHECK_EQ(rec.rq_bytes, 7);
+    tcp_mig_hold(&a->c, NULL);
+    tcp_mig_release(&rec, 1);
+    CHECK_EQ(a->pool.in_use, 0);
+    tt_free(a);
+}
+
 int main(void)
 {
     CHECK_RUN(move_busy_peer);
     CHECK_RUN(busy_connection_waits);
     CHECK_RUN(move_after_peer_fin);
+    CHECK_RUN(app_waiting_for_input);
     return check_summary("tcp_migrate_test");
 }
