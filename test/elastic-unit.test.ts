@@ -226,6 +226,32 @@ describe('FlowGroupMover: the host side of a flow-group move', () => {
     expect(g.seen).toEqual(['0:hold']);
   });
 
+  it('a core that answers the moment it sees the command (another CPU) keeps its answer: the host writes only its own fields', async () => {
+    const reta = SharedReta.create(defaultReta(1, 8), 2);
+    reta.workerSleeping(true);
+    const seqAt = (core: number) => BOOTINFO_GPA + BootInfo.at.migrate + core * MigrateCell.size + MigrateCell.fields.cmdSeq!.at;
+    let view: DataView;
+    const seen: string[] = [];
+    // guest memory where a write of a cell's cmdSeq is answered at once, before the host's
+    // next store, as a core polling its cell on the other CPU can
+    class RacingView extends DataView {
+      override setUint32(off: number, v: number, le?: boolean): void {
+        super.setUint32(off, v, le);
+        for (const core of [0, 1])
+          if (off === seqAt(core)) {
+            const cmd = readStruct(MigrateCell, view, seqAt(core) - MigrateCell.fields.cmdSeq!.at).cmd;
+            seen.push(`${core}:${Object.entries(MIG_CMD).find(([, c]) => c === cmd)![0]}`);
+            const result = cmd === MIG_CMD.export || cmd === MIG_CMD.import ? 3 : 0;
+            writeStruct(MigrateCell, view, seqAt(core) - MigrateCell.fields.cmdSeq!.at, { result, total: 0, busy: 0, failed: 0, doneSeq: v });
+          }
+      }
+    }
+    view = new RacingView(new ArrayBuffer(BOOTINFO_GPA + BootInfo.size));
+    const m = new FlowGroupMover({ view: () => view, reta, wake: () => {}, commandTimeoutMs: 200 });
+    expect(await m.move(entries, 0, 1)).toMatchObject({ groups: 3, conns: 3, failed: 0 });
+    expect(seen).toEqual(['0:hold', '0:export', '1:import', '0:release']);
+  });
+
   it('connections that stay busy past the drain bound: cancelled, and the error says why they were busy', async () => {
     const reta = SharedReta.create(defaultReta(1, 8), 2);
     const g = fakeGuest((_c, cmd) => (cmd === MIG_CMD.hold || cmd === MIG_CMD.count ? { total: 5, busy: 2, failed: 4 } : {}));

@@ -18,7 +18,7 @@
  * the new core before its connection exists there.
  */
 import { performance } from 'node:perf_hooks';
-import { BootInfo, MIG_CMD, MigrateCell, readStruct, writeStruct } from '../abi/index.js';
+import { BootInfo, MIG_CMD, MigrateCell, readField1, readStruct, writeStruct } from '../abi/index.js';
 import { BOOTINFO_GPA } from '../vmm/boot.js';
 import type { SharedReta } from '../nic/reta.js';
 import { RETA_HOLD } from '../nic/toeplitz.js';
@@ -82,11 +82,13 @@ export class FlowGroupMover {
   /** Write a command into a core's cell and wake the core; returns its sequence number. */
   private post(core: number, cmd: number, groups: bigint[], peer = 0): number {
     const at = cellGpa(core);
-    const cur = readStruct(MigrateCell, this.mem(), at);
-    const seq = (cur.cmdSeq + 1) >>> 0;
-    writeStruct(MigrateCell, this.mem(), at, { ...cur, cmd, peer, groups });
+    const seq = (readField1(MigrateCell, this.mem(), at, 'cmdSeq') + 1) >>> 0;
+    // Only the host's fields, never the core's answer (doneSeq, result, ...): the core runs on
+    // another CPU and may answer the moment it sees cmdSeq move; writing back a copy of its
+    // fields read before that would erase the answer, and the host would wait for it forever.
+    writeStruct(MigrateCell, this.mem(), at, { cmd, peer, groups });
     // the sequence number last: the core reads the command once it sees it move
-    writeStruct(MigrateCell, this.mem(), at, { ...readStruct(MigrateCell, this.mem(), at), cmdSeq: seq });
+    writeStruct(MigrateCell, this.mem(), at, { cmdSeq: seq });
     this.env.wake(core);
     return seq;
   }
