@@ -166,6 +166,7 @@ int64_t tcp_sendv(struct net_core *c, uint64_t handle, const struct net_iov *iov
         return want == 0 ? 0 : -IX_EAGAIN;
     p->snd_end += taken;
     p->fin_seq = p->snd_end;
+    p->sent_since_input = true;
     tcp_output(c, p);
     return taken;
 }

@@ -43,13 +43,16 @@ static bool heard_all_acks(const struct net_core *c, const struct tcp_pcb *p)
     return p->pend_sent == 0 && p->sent_round != c->ev_round;
 }
 
-/* The app holds received bytes while nothing it sent is queued or unacknowledged and it has
- * heard of every acknowledgement: it is not waiting for an ACK to give them back, so it
- * waits for more input (docs/scale.md, "What the kvstore needs for a move"). */
+/* The app holds received bytes, has sent nothing since they were posted (it did not answer
+ * them: a request it has only part of), nothing it sent is queued or unacknowledged and it
+ * has heard of every acknowledgement: it waits for more input (docs/scale.md, "What the
+ * kvstore needs for a move"). An app that answered, as echo does at once, holds its bytes
+ * until the answer is acknowledged and gets no more input during a drain: otherwise a busy
+ * peer would keep it from ever going quiet. */
 static bool waits_for_input(const struct net_core *c, const struct tcp_pcb *p)
 {
-    return p->posted_unread != 0 && heard_all_acks(c, p) && p->snd_una == p->snd_end && p->snd_max == p->snd_una &&
-           p->sq_head == NULL && p->sg_head == 0;
+    return p->posted_unread != 0 && !p->sent_since_input && heard_all_acks(c, p) && p->snd_una == p->snd_end &&
+           p->snd_max == p->snd_una && p->sq_head == NULL && p->sg_head == 0;
 }
 
 /* Post what can be posted for p, in order. May free p. */
@@ -110,6 +113,7 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
         ev->a1 = m->len;
         ev->a2 = tcp_handle(p);
         p->posted_unread += m->len;
+        p->sent_since_input = false;
         p->rq_post = m->next;
     }
     if (p->pend & PEND_EOF) {
