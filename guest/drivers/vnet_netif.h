@@ -15,21 +15,8 @@
 #ifndef IX_DRIVERS_VNET_NETIF_H
 #define IX_DRIVERS_VNET_NETIF_H
 
+#include "netif_env.h"
 #include "virtio_net.h"
-
-struct net_core;
-
-/* The driver's host services, passed as function pointers with a context: address
- * translation (direct map for kernel memory, the app's page table for app memory) and the
- * kick (an `out` to ix_nic_info.notify_port). Provided by guest/kernel/stack_env.c
- * (dp_vnet_env, one per core) and by guest/test/drivers/test_vnet_netif.c (identity map,
- * counted kicks). */
-struct vnet_env {
-    void *ctx;
-    uint64_t (*virt_to_phys)(void *ctx, const void *p);
-    void *(*phys_to_virt)(void *ctx, uint64_t pa);
-    void (*kick)(void *ctx, uint16_t queue);
-};
 
 /* Another driver that serves this core's frames (the AF_XDP rings, xsk_netif.h): when set,
  * netif_tx hands every frame to it instead of the virtio TX ring. */
@@ -44,9 +31,7 @@ struct vnet_port {
     struct vnet_queue q;
     const struct netif_alt *alt;
     struct vnet_ops ops;
-    const struct vnet_env *env;
-    struct net_core *c;
-    uint64_t rx_nomem; /* refills that found the mbuf pool empty */
+    struct netif_base b; /* the ops context: env, core, rx_nomem */
 };
 
 /* Set up queue pair `queue` for core c (sets c->netif = p) and fill its RX ring.

@@ -5,32 +5,11 @@
 
 _Static_assert(MBUF_DATA_MAX >= XSK_FRAME_MAX, "a received frame of XSK_FRAME_MAX bytes must fit an mbuf");
 
-static uint64_t v2p(void *ctx, const void *va)
-{
-    struct xsk_port *p = ctx;
-    return p->env->virt_to_phys(p->env->ctx, va);
-}
-
-static void *p2v(void *ctx, uint64_t pa)
-{
-    struct xsk_port *p = ctx;
-    return p->env->phys_to_virt(p->env->ctx, pa);
-}
-
-static void doorbell(void *ctx, uint16_t q)
-{
-    struct xsk_port *p = ctx;
-    p->env->kick(p->env->ctx, q);
-}
-
 static int rx_alloc(void *ctx, void **cookie, uint8_t **frame)
 {
-    struct xsk_port *p = ctx;
-    struct mbuf *m = mbuf_alloc(p->c->pool);
-    if (!m) {
-        p->rx_nomem++;
+    struct mbuf *m = netif_rx_mbuf(ctx);
+    if (!m)
         return -1;
-    }
     *cookie = m;
     *frame = m->data;
     return 0;
@@ -38,27 +17,15 @@ static int rx_alloc(void *ctx, void **cookie, uint8_t **frame)
 
 static void *rx_lookup(void *ctx, uint8_t *frame)
 {
-    struct xsk_port *p = ctx;
-    struct mbuf *m = mbuf_from_addr(p->c->pool, (uintptr_t)frame);
+    struct netif_base *b = ctx;
+    struct mbuf *m = mbuf_from_addr(b->c->pool, (uintptr_t)frame);
     return m && m->data == frame && m->len == 0 ? m : 0;
-}
-
-static void rx_deliver(void *ctx, void *cookie, uint8_t *frame, uint32_t len)
-{
-    struct xsk_port *p = ctx;
-    struct mbuf *m = cookie;
-    if (!frame || len > mbuf_tailroom(m)) {
-        mbuf_free(m);
-        return;
-    }
-    m->len = len;
-    net_input(p->c, m);
 }
 
 static void complete_done(struct xsk_port *p)
 {
     for (uint32_t i = 0; i < p->ndone; i++)
-        net_tx_complete(p->c, p->done[i]);
+        net_tx_complete(p->b.c, p->done[i]);
     p->ndone = 0;
 }
 
@@ -67,17 +34,11 @@ static int xsk_port_tx(void *ctx, struct mbuf *hdr, const struct net_iov *iov, i
     struct xsk_port *p = ctx;
     const void *bufs[1 + NET_IOV_MAX];
     uint32_t lens[1 + NET_IOV_MAX];
-    int n = 0;
-    if (!hdr || hdr->len == 0 || iovcnt < 0 || iovcnt > NET_IOV_MAX || p->ndone >= XSK_TX_SLOTS_MAX)
+    if (p->ndone >= XSK_TX_SLOTS_MAX)
         return -1;
-    bufs[n] = hdr->data;
-    lens[n++] = hdr->len;
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].len == 0)
-            continue;
-        bufs[n] = iov[i].base;
-        lens[n++] = iov[i].len;
-    }
+    int n = netif_gather(hdr, iov, iovcnt, bufs, lens);
+    if (n < 0)
+        return -1;
     if (xsk_tx(&p->q, bufs, lens, n) < 0) {
         xsk_tx_reclaim(&p->q); /* slots the kernel finished with: the caller retries later */
         return -1;
@@ -89,16 +50,15 @@ static int xsk_port_tx(void *ctx, struct mbuf *hdr, const struct net_iov *iov, i
 int xsk_port_init(struct xsk_port *p, struct vnet_port *vp, struct net_core *c, const struct ix_xsk_info *info,
                   uint16_t queue, const struct vnet_env *env, uint8_t *tx_area, uint32_t tx_nslots)
 {
-    p->env = env;
-    p->c = c;
-    p->rx_nomem = 0;
+    netif_base_init(&p->b, c, env);
     p->ndone = 0;
-    p->ops = (struct xsk_ops){ p, v2p, p2v, rx_alloc, rx_lookup, rx_deliver, doorbell };
+    p->ops = (struct xsk_ops){ &p->b, netif_virt_to_phys, netif_phys_to_virt, rx_alloc, rx_lookup, netif_rx_deliver,
+                               netif_kick };
     if (xsk_queue_init(&p->q, info, queue, &p->ops, tx_area, tx_nslots) < 0)
         return -1;
     p->alt = (struct netif_alt){ p, xsk_port_tx };
     vp->alt = &p->alt;
-    vp->c = c;
+    vp->b.c = c;
     c->netif = vp;
     xsk_rx_refill(&p->q);
     return 0;

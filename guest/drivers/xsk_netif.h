@@ -19,10 +19,8 @@ struct net_iov;
 struct xsk_port {
     struct xsk_queue q;
     struct xsk_ops ops;
-    const struct vnet_env *env;
-    struct net_core *c;
+    struct netif_base b; /* the ops context: env, core, rx_nomem */
     struct netif_alt alt;
-    uint64_t rx_nomem;
     uint32_t ndone;
     struct mbuf *done[XSK_TX_SLOTS_MAX]; /* copied out, completed on the next xsk_port_rx */
 };

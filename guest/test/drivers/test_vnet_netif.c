@@ -157,7 +157,7 @@ int main(void)
     CHECK(fdev_rx(&drx, f, 100));
     fdev_publish(&drx);
     CHECK(vnet_port_rx(p, 64) == 1);
-    CHECK(p->rx_nomem > 0);
+    CHECK(p->b.rx_nomem > 0);
     CHECK(fdev_pending(&drx) == qs - 1);
     mbuf_free(inputs[0]);
     for (int i = 0; i < nhold; i++)
