@@ -347,11 +347,85 @@ static void app_waiting_for_input(void)
     tt_free(a);
 }
 
+/* Echo answered "a", then got "b" before the move began and has not run since: it has sent
+ * nothing since its last input. The ACK of its answer arrives during the drain with "c" in the
+ * same segment: "c" is posted (by the next round's start at the latest, before the app's
+ * calls of that round run), since the app may be waiting for input. Once it has answered
+ * "b" and "c", it gets nothing more: "d" stays in the kernel and moves with the record. */
+static void input_with_ack_during_drain(void)
+{
+    struct tl *a = tt_new();
+    uint32_t iss, ecr;
+    uint64_t h = open_passive(a, &iss, 11, &ecr);
+    uint32_t pseq = PISS + 1, sseq = iss + 1;
+    struct tcp_mig_groups g = {0};
+    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint8_t o[12];
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "a", 1, o, ts(o, ecr));
+    const struct ix_event *ev = tt_event(a, IX_EV_TCP_RECV, NULL);
+    CHECK(ev != NULL && ev->a1 == 1);
+    if (!ev)
+        return;
+    struct net_iov iov = {(const void *)(uintptr_t)ev->a0, 1};
+    CHECK_EQ(tcp_sendv(&a->c, h, &iov, 1), 1);
+    pseq += 1;
+    tl_events_reset(a);
+    tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "b", 1, o, ts(o, ecr));
+    unsigned from = 0;
+    ev = tt_event(a, IX_EV_TCP_RECV, &from);
+    CHECK(ev != NULL && ev->a1 == 1); /* before the move: posted as always */
+    if (!ev)
+        return;
+    iov = (struct net_iov){(const void *)(uintptr_t)ev->a0, 1};
+    pseq += 1;
+    tcp_mig_hold(&a->c, &g);
+    tt_send(a, PPORT, LPORT, pseq, sseq + 1, TCP_ACK | TCP_PSH, 512, "c", 1, o, ts(o, ecr));
+    pseq += 1;
+    unsigned at = from;
+    CHECK((ev = tt_event(a, IX_EV_TCP_SENT, &at)) != NULL && ev->a0 == 1);
+    const struct ix_event *c_ev = tt_event(a, IX_EV_TCP_RECV, &from);
+    if (c_ev == NULL) {
+        tl_events_reset(a); /* the next round's start, before any call of the app */
+        from = 0;
+        c_ev = tt_event(a, IX_EV_TCP_RECV, &from);
+    }
+    CHECK(c_ev != NULL && c_ev->a1 == 1 && memcmp((const void *)(uintptr_t)c_ev->a0, "c", 1) == 0);
+    CHECK(tt_event(a, IX_EV_TCP_RECV, &from) == NULL);
+    if (!c_ev)
+        return;
+    /* echo answers "b" and "c" and gives "a" back */
+    struct net_iov c_iov = {(const void *)(uintptr_t)c_ev->a0, 1};
+    CHECK_EQ(tcp_sendv(&a->c, h, &iov, 1), 1);
+    CHECK_EQ(tcp_sendv(&a->c, h, &c_iov, 1), 1);
+    CHECK_EQ(tcp_recv_done(&a->c, h, 1), 0);
+    tl_events_reset(a);
+    /* their ACK with "d": it answered, so "d" waits, before and after it heard of the ACK */
+    tt_send(a, PPORT, LPORT, pseq, sseq + 3, TCP_ACK | TCP_PSH, 512, "d", 1, o, ts(o, ecr));
+    pseq += 1;
+    CHECK((ev = tt_event(a, IX_EV_TCP_SENT, NULL)) != NULL && ev->a0 == 2);
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    tl_events_reset(a);
+    tt_advance(a, 20 * 1000);
+    CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) == NULL);
+    CHECK_EQ(tcp_recv_done(&a->c, h, 2), 0);
+    uint32_t total, busy;
+    tcp_mig_count(&a->c, &g, &total, &busy);
+    CHECK(total == 1 && busy == 0);
+    struct tcp_mig_rec rec;
+    CHECK_EQ(tcp_mig_export(&a->c, &g, &rec, 1), 1);
+    CHECK_EQ(rec.rq_bytes, 1); /* "d" moves with the record */
+    tcp_mig_hold(&a->c, NULL);
+    tcp_mig_release(&rec, 1);
+    CHECK_EQ(a->pool.in_use, 0);
+    tt_free(a);
+}
+
 int main(void)
 {
     CHECK_RUN(move_busy_peer);
     CHECK_RUN(busy_connection_waits);
     CHECK_RUN(move_after_peer_fin);
     CHECK_RUN(app_waiting_for_input);
+    CHECK_RUN(input_with_ack_during_drain);
     return check_summary("tcp_migrate_test");
 }
