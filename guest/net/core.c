@@ -54,7 +54,6 @@ void net_events_begin(struct net_core *c, struct ix_event *ev, uint32_t cap)
     c->ev = ev;
     c->ev_cap = ev ? cap : 0;
     c->ev_len = 0;
-    c->ev_round++;
     /* TCP first: its deferred-payload grave is freed only in a round with no event
      * posted yet, which is exactly now. */
     tcp_flush_events(c);

@@ -78,7 +78,6 @@ struct net_core { /* one per dataplane core */
     struct arp_cache *arp;
     struct ix_event *ev;        /* the caller-provided event array */
     uint32_t ev_len, ev_cap;
-    uint32_t ev_round;          /* counts net_events_begin: the app has seen the events of earlier rounds */
     struct net_counters counters;
     void *netif;                /* netif private */
     const struct net_rss *rss;  /* NULL, or how the NIC steers flows (outgoing ports must hash back here) */

@@ -36,30 +36,24 @@ static bool has_pending(const struct tcp_pcb *p)
     return p->pend != 0 || p->rq_post != NULL || p->pend_sent != 0;
 }
 
-/* The app has been told of every acknowledgement: none waits to be posted, and the last
- * SENT went out in an earlier round (the app has handled it). */
-static bool heard_all_acks(const struct net_core *c, const struct tcp_pcb *p)
-{
-    return p->pend_sent == 0 && p->sent_round != c->ev_round;
-}
-
 /* The app holds received bytes, has sent nothing since they were posted (it did not answer
- * them: a request it has only part of), nothing it sent is queued or unacknowledged and it
- * has heard of every acknowledgement: it waits for more input (docs/scale.md, "What the
- * kvstore needs for a move"). An app that answered, as echo does at once, holds its bytes
- * until the answer is acknowledged and gets no more input during a drain: otherwise a busy
- * peer would keep it from ever going quiet. */
-static bool waits_for_input(const struct net_core *c, const struct tcp_pcb *p)
+ * them: a request it has only part of) and nothing it sent is queued or unacknowledged: it
+ * waits for more input (docs/scale.md, "What the kvstore needs for a move"). An app that
+ * answered, as echo does at once, holds its bytes until the answer is acknowledged and gets
+ * no more input during a drain: otherwise a busy peer would keep it from ever going quiet.
+ * Whether the app has heard of its last ACK yet does not matter: what it does about a SENT
+ * shows only in its calls of the next round, after that round's start has posted what was
+ * deferred, so waiting for it would only post the same input one round later. */
+static bool waits_for_input(const struct tcp_pcb *p)
 {
-    return p->posted_unread != 0 && !p->sent_since_input && heard_all_acks(c, p) && p->snd_una == p->snd_end &&
-           p->snd_max == p->snd_una && p->sq_head == NULL && p->sg_head == 0;
+    return p->posted_unread != 0 && !p->sent_since_input && p->snd_una == p->snd_end && p->snd_max == p->snd_una &&
+           p->sq_head == NULL && p->sg_head == 0;
 }
 
 /* Post what can be posted for p, in order. May free p. */
 void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
 {
     struct ix_event *ev;
-    bool retry = false;
     if (!p->in_use)
         return;
     if (p->pend & PEND_KNOCK) {
@@ -97,11 +91,8 @@ void tcp_flush_pcb(struct net_core *c, struct tcp_pcb *p)
          * that waits for input with received bytes in hand (a request it has only part of)
          * gets the rest: it cannot finish and give them back otherwise, and the move waits
          * for that. One that holds them until its reply is acknowledged does not. */
-        if (tcp_mig_holding(c, p) && !waits_for_input(c, p)) {
-            /* told of an acknowledgement in this round: look again in the next one */
-            retry = p->posted_unread != 0 && !heard_all_acks(c, p);
+        if (tcp_mig_holding(c, p) && !waits_for_input(p))
             goto sent;
-        }
     }
     while (p->rq_post != NULL) {
         if ((ev = net_event_reserve(c)) == NULL)
@@ -137,10 +128,7 @@ sent:
         ev->a0 = p->pend_sent;
         ev->a1 = queued < sndbuf ? sndbuf - queued : 0;
         p->pend_sent = 0;
-        p->sent_round = c->ev_round;
     }
-    if (retry && !(p->pend & PEND_DEAD))
-        pend_list_add(c, p);
     if (p->pend & PEND_DEAD) {
         if ((ev = net_event_reserve(c)) == NULL)
             goto defer;

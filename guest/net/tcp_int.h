@@ -154,7 +154,6 @@ struct tcp_pcb {
     uint64_t rtt_start;
     uint32_t srtt_us, rttvar_us, rto_us;
     uint32_t pend_sent;      /* bytes acked, not yet reported in IX_EV_TCP_SENT */
-    uint32_t sent_round;     /* net_core.ev_round of the last IX_EV_TCP_SENT posted */
     bool sent_since_input;   /* the app sent data after the last input posted to it (tcp_sendv) */
     struct tcp_slice *sq_head, *sq_tail;
     uint32_t sq_seq;         /* seq of sq_head->base[0] */
