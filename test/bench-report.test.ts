@@ -7,7 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compare, loadHistory, makeRecord, readRecords, saveRecord, type RunRecord } from '../src/bench/report-history.js';
 import { writeReport } from '../src/bench/report.js';
 import { plotsFor } from '../src/bench/report-plots.js';
-import { tableFor } from '../src/bench/report-tables.js';
+import { ELASTIC_HEAD, elasticCells, tableFor, textTable } from '../src/bench/report-tables.js';
+import type { ConnloadResult } from '../src/bench/conns.js';
+import type { ElasticStep } from '../src/bench/elastic.js';
 import { tempDir } from './ix-cli.js';
 
 const { dir, cleanup } = tempDir('ix-report-');
@@ -49,6 +51,13 @@ const wake = [
   { idleMs: 2, route: 'msi', haltPollNs: 200000, wakeUs: { min: 5, median: 8, p90: 12, max: 90 }, haltBlocksInKernel: true, delivered: 200, samples: 200 },
   { idleMs: 0, route: 'pic', haltPollNs: 0, wakeUs: null, haltBlocksInKernel: true, delivered: 0, samples: 200 },
 ];
+const connload = (rps: number, p99: number) => ({ rtt_per_s: rps, p99_us: p99 }) as ConnloadResult;
+const elasticRows: ElasticStep[] = [
+  { dataplane: 'elastic', step: 0, inFlight: 0, cores: 1, result: null, cpuS: 0.5, wallS: 6 },
+  { dataplane: 'elastic', step: 1, inFlight: 256, cores: 2, result: connload(12345.6, 900), cpuS: 3, wallS: 6 },
+  { dataplane: 'fixed', step: 0, inFlight: 0, cores: 2, result: null, cpuS: 1, wallS: 6 },
+  { dataplane: 'fixed', step: 1, inFlight: 256, cores: 2, result: connload(11000, 800), error: 'connload exit 1', cpuS: 6, wallS: 6 },
+];
 const elastic = { timeline: [0, 1, 2].map((t) => ({ t_s: t, cores: t + 1, rps: 1000 * (t + 1), p99_us: 100 })) };
 
 describe('bench report', () => {
@@ -74,6 +83,25 @@ describe('bench report', () => {
     expect(tableFor(makeRecord('e2e', e2e))).toContain('| echo round trips/s, 1 conn | 40.0 k (39.0 k-41.0 k) | 16.0 k (15.0 k-17.0 k) | 2.5 | >= 3 | no |');
     expect(tableFor(makeRecord('nic', nic))).toContain('| backend | 9000 | 36 | 80 | 30.0 k | 60 | 0 |');
     expect(tableFor(makeRecord('wake', wake)).at(-2)).toBe('| 0 | pic | 0 | true | 0/200 | - | - | - | - |');
+    // elastic: the terminal and report.md tables come from the same cells
+    const run = { ...elastic, knobs: 'policy = "auto"', conns: 64, seconds: 6, steps: [0, 256], rows: elasticRows };
+    const md = tableFor(makeRecord('elastic', run));
+    expect(md.slice(0, 4)).toEqual([
+      '| dataplane | step | in flight | cores | round trips/s | p99 µs | host CPU s |',
+      '|---|---|---|---|---|---|---|',
+      '| elastic | 0 | 0 | 1 | - | - | 0.50 |',
+      '| elastic | 1 | 256 | 2 | 12346 | 900 | 3.00 |',
+    ]);
+    expect(md).toContain('host CPU over all steps: elastic 3.50 s, fixed 7.00 s (elastic 50 % less).');
+    expect(md).toContain('- fixed step 1: connload exit 1');
+    expect(textTable(ELASTIC_HEAD, elasticCells(run), run.rows.map((x) => x.error))).toEqual([
+      'dataplane  step  in flight  cores  round trips/s  p99 µs  host CPU s',
+      'elastic       0          0      1              -       -        0.50',
+      'elastic       1        256      2          12346     900        3.00',
+      'fixed         0          0      2              -       -        1.00',
+      'fixed         1        256      2          11000     800        6.00  (connload exit 1)',
+    ]);
+    expect(tableFor(makeRecord('elastic', elastic))[0]).toBe('| metric | value | min-max in the run |');
     const names = plotsFor(makeRecord('e2e', e2e)).map((p) => p.file);
     expect(names).toEqual(['e2e-rtt_block-cdf.svg', 'e2e-echo-throughput.svg', 'e2e-echo-cdf.svg']);
   });

@@ -16,6 +16,7 @@ import { PACKAGE_ROOT } from '../control/paths.js';
 import { buildE2eTools, E2eBenchError, runClient } from './e2e-proc.js';
 import { startIx, IX_ADDRESS } from './e2e-ix.js';
 import type { ConnloadResult } from './conns.js';
+import { ELASTIC_HEAD, elasticCells, elasticCpuLine, textTable } from './report-tables.js';
 
 export class ElasticBenchError extends Error {
   override name = 'ElasticBenchError';
@@ -140,16 +141,6 @@ export async function runElasticBench(o: { steps: number[]; seconds: number }): 
 export function printElasticBench(r: ElasticBenchResult): void {
   console.log(`\nElastic cores: the echo dataplane, [cores] min 1 max 2 (${r.knobs}) against cores = 2`);
   console.log(`${r.conns} connections, ${r.seconds} s per step; in flight 0 = no client\n`);
-  console.log('dataplane  step  in flight  cores  round trips/s   p99 µs   host CPU s');
-  for (const x of r.rows) {
-    const res = x.result;
-    console.log(
-      `${x.dataplane.padEnd(9)} ${String(x.step).padStart(5)} ${String(x.inFlight).padStart(10)} ${String(x.cores).padStart(6)} ${(res ? res.rtt_per_s.toFixed(0) : '-').padStart(14)} ${(res ? String(res.p99_us) : '-').padStart(8)} ${x.cpuS.toFixed(2).padStart(12)}${x.error ? `  (${x.error})` : ''}`,
-    );
-  }
-  const cpu = (d: string) => r.rows.filter((x) => x.dataplane === d).reduce((s, x) => s + x.cpuS, 0);
-  const e = cpu('elastic');
-  const f = cpu('fixed');
-  const diff = f > 0 ? ((e / f - 1) * 100).toFixed(0) : '?';
-  console.log(`\nhost CPU over all steps: elastic ${e.toFixed(2)} s, fixed ${f.toFixed(2)} s (elastic ${diff.startsWith('-') ? `${diff.slice(1)} % less` : `${diff} % more`})`);
+  for (const line of textTable(ELASTIC_HEAD, elasticCells(r), r.rows.map((x) => x.error))) console.log(line);
+  console.log(`\n${elasticCpuLine(r)}`);
 }

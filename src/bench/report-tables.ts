@@ -5,6 +5,7 @@
  */
 import type { BoundaryBenchResult } from './boundary.js';
 import type { E2eBackend, E2eResult } from './e2e.js';
+import type { ElasticBenchResult } from './elastic.js';
 import type { NetBenchResult } from './net.js';
 import type { NicBenchResult } from './nic.js';
 import type { RunRecord } from './report-history.js';
@@ -25,12 +26,37 @@ export const fmtNum = (v: number | null | undefined): string => {
   return `${+v.toPrecision(3)}`;
 };
 
+/** A table as markdown lines (a blank line after it); numbers through fmtNum, null as '-'. */
 const table = (head: string[], rows: (string | number | null | undefined)[][]): string[] => [
   `| ${head.join(' | ')} |`,
   `|${head.map(() => '---').join('|')}|`,
   ...rows.map((r) => `| ${r.map((c) => (typeof c === 'number' ? fmtNum(c) : (c ?? '-'))).join(' | ')} |`),
   '',
 ];
+/** The same cells as an aligned text table for the terminal: the first column left-aligned,
+ * the others right-aligned, each as wide as its widest cell, two spaces between columns;
+ * `after[i]`, when given, is printed after row i's last cell. */
+export function textTable(head: string[], rows: string[][], after: (string | undefined)[] = []): string[] {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [line(head), ...rows.map((r, i) => `${line(r)}${after[i] ? `  (${after[i]})` : ''}`)];
+}
+
+/** An elastic run's steps as cells, for the terminal (printElasticBench) and report.md alike. */
+export const ELASTIC_HEAD = ['dataplane', 'step', 'in flight', 'cores', 'round trips/s', 'p99 µs', 'host CPU s'];
+export function elasticCells(r: Pick<ElasticBenchResult, 'rows'>): string[][] {
+  return r.rows.map((x) => [x.dataplane, String(x.step), String(x.inFlight), String(x.cores), x.result ? x.result.rtt_per_s.toFixed(0) : '-', x.result ? String(x.result.p99_us) : '-', x.cpuS.toFixed(2)]);
+}
+
+/** The host CPU time of both dataplanes over all steps, and how they compare. */
+export function elasticCpuLine(r: Pick<ElasticBenchResult, 'rows'>): string {
+  const cpu = (d: string) => r.rows.filter((x) => x.dataplane === d).reduce((s, x) => s + x.cpuS, 0);
+  const e = cpu('elastic');
+  const f = cpu('fixed');
+  const diff = f > 0 ? ((e / f - 1) * 100).toFixed(0) : '?';
+  return `host CPU over all steps: elastic ${e.toFixed(2)} s, fixed ${f.toFixed(2)} s (elastic ${diff.startsWith('-') ? `${diff.slice(1)} % less` : `${diff} % more`})`;
+}
+
 const span = (r: [number, number] | null | undefined): string => (r ? `${fmtNum(r[0])}-${fmtNum(r[1])}` : '-');
 /** a value with its min-max, the range left out when there is none or it is one sample */
 const withSpan = (v: number | null, r: [number, number] | null | undefined): string => (r && r[1] > r[0] ? `${fmtNum(v)} (${span(r)})` : fmtNum(v));
@@ -93,10 +119,22 @@ export function tableFor(r: RunRecord): string[] {
         ['idle ms', 'route', 'halt poll ns', 'HLT in kernel', 'delivered', 'min µs', 'median µs', 'p90 µs', 'max µs'],
         (r.result as WakeBenchRow[]).map((w) => [w.idleMs, w.route, w.haltPollNs ?? '-', w.haltBlocksInKernel === undefined ? '-' : String(w.haltBlocksInKernel), `${w.delivered}/${w.samples}`, w.wakeUs?.min, w.wakeUs?.median, w.wakeUs?.p90, w.wakeUs?.max]),
       );
+    case 'elastic': {
+      const e = r.result as Partial<ElasticBenchResult>;
+      if (!Array.isArray(e.rows)) return metricTable(r); // a result without its steps: the metrics of its timeline
+      const rows = { rows: e.rows };
+      const errors = e.rows.filter((x) => x.error).map((x) => `- ${x.dataplane} step ${x.step}: ${x.error}`);
+      return [...table(ELASTIC_HEAD, elasticCells(rows)), elasticCpuLine(rows) + '.', ...(errors.length ? ['', ...errors] : []), ''];
+    }
     default:
-      return table(
-        ['metric', 'value', 'min-max in the run'],
-        metricsFor(r).map((m) => [m.name, `${fmtNum(m.value)} ${m.unit}`, span(m.range)]),
-      );
+      return metricTable(r);
   }
+}
+
+/** Kinds without a table of their own: the metrics the history compares. */
+function metricTable(r: RunRecord): string[] {
+  return table(
+    ['metric', 'value', 'min-max in the run'],
+    metricsFor(r).map((m) => [m.name, `${fmtNum(m.value)} ${m.unit}`, span(m.range)]),
+  );
 }
