@@ -79,12 +79,21 @@ int64_t tcp_connect(struct net_core *c, uint64_t cookie, uint32_t raddr, uint16_
     return (int64_t)tcp_handle(p);
 }
 
-int tcp_accept(struct net_core *c, uint64_t handle, uint64_t cookie)
+/* The control block of an app's handle (NULL for a bad one), after posting the events that
+ * waited for room: an app's call comes after everything it has been told. */
+static struct tcp_pcb *app_pcb(struct net_core *c, uint64_t handle)
 {
     struct tcp_pcb *p = tcp_pcb_from_handle(c, handle);
+    if (p != NULL)
+        tcp_flush_events(c);
+    return p;
+}
+
+int tcp_accept(struct net_core *c, uint64_t handle, uint64_t cookie)
+{
+    struct tcp_pcb *p = app_pcb(c, handle);
     if (p == NULL)
         return -IX_EBADH;
-    tcp_flush_events(c);
     if (!p->passive || p->accepted)
         return -IX_EINVAL;
     p->cookie = cookie;
@@ -96,10 +105,9 @@ int tcp_accept(struct net_core *c, uint64_t handle, uint64_t cookie)
 
 int tcp_reject(struct net_core *c, uint64_t handle)
 {
-    struct tcp_pcb *p = tcp_pcb_from_handle(c, handle);
+    struct tcp_pcb *p = app_pcb(c, handle);
     if (p == NULL)
         return -IX_EBADH;
-    tcp_flush_events(c);
     if (!p->passive || p->accepted)
         return -IX_EINVAL;
     if (p->state != TCPS_CLOSED) {
@@ -112,10 +120,9 @@ int tcp_reject(struct net_core *c, uint64_t handle)
 
 int64_t tcp_sendv(struct net_core *c, uint64_t handle, const struct net_iov *iov, int n)
 {
-    struct tcp_pcb *p = tcp_pcb_from_handle(c, handle);
+    struct tcp_pcb *p = app_pcb(c, handle);
     if (p == NULL)
         return -IX_EBADH;
-    tcp_flush_events(c);
     if (n < 0 || n > IX_SG_MAX || (n > 0 && iov == NULL))
         return -IX_EINVAL;
     for (int i = 0; i < n; i++)
@@ -173,10 +180,9 @@ int64_t tcp_sendv(struct net_core *c, uint64_t handle, const struct net_iov *iov
 
 int tcp_recv_done(struct net_core *c, uint64_t handle, uint32_t bytes)
 {
-    struct tcp_pcb *p = tcp_pcb_from_handle(c, handle);
+    struct tcp_pcb *p = app_pcb(c, handle);
     if (p == NULL)
         return -IX_EBADH;
-    tcp_flush_events(c);
     if (bytes > p->posted_unread)
         return -IX_EINVAL;
     uint32_t left = bytes;
@@ -211,10 +217,9 @@ int tcp_recv_done(struct net_core *c, uint64_t handle, uint32_t bytes)
 
 int tcp_close(struct net_core *c, uint64_t handle)
 {
-    struct tcp_pcb *p = tcp_pcb_from_handle(c, handle);
+    struct tcp_pcb *p = app_pcb(c, handle);
     if (p == NULL)
         return -IX_EBADH;
-    tcp_flush_events(c);
     if (p->app_closed)
         return -IX_EINVAL;
     if (p->passive && !p->accepted)

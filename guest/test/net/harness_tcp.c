@@ -18,14 +18,7 @@
 #include "harness.h"
 #include "harness_sha256.h"
 #include "../../net/stack_env.h"
-
-int tcp_listen(struct net_core *c, uint16_t port, unsigned backlog);
-int64_t tcp_connect(struct net_core *c, uint64_t cookie, uint32_t raddr, uint16_t rport);
-int tcp_accept(struct net_core *c, uint64_t handle, uint64_t cookie);
-int tcp_reject(struct net_core *c, uint64_t handle);
-int64_t tcp_sendv(struct net_core *c, uint64_t handle, const struct net_iov *iov, int n);
-int tcp_recv_done(struct net_core *c, uint64_t handle, uint32_t bytes);
-int tcp_close(struct net_core *c, uint64_t handle);
+#include "../../net/tcp.h"
 
 #define W __attribute__((weak))
 #define PATTERN_LEN 65536
