@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../control/paths.js';
 import { buildE2eTools, E2eBenchError, LinuxLink, runClient, startServer, type BgServer } from './e2e-proc.js';
 import { startIx, IX_ADDRESS } from './e2e-ix.js';
+import { textTable } from './report-tables.js';
 
 export class ConnsBenchError extends Error {
   override name = 'ConnsBenchError';
@@ -217,15 +218,11 @@ export async function runConnsBench(o: { counts: number[]; seconds: number }): P
 export function printConnsBench(r: ConnsBenchResult): void {
   console.log(`\nConnections at scale: ${r.inFlight} messages in flight over a rotating subset, ${r.seconds} s per count, ${r.sources} source addresses`);
   console.log(`ix: echo app on ${r.ixCores} cores, max_connections ${r.ixMaxConnsPerCore} per core; Linux: ${r.linuxServers} epoll_echo processes (SO_REUSEPORT)\n`);
-  console.log('side    conns    open s   round trips/s   vs peak   p50 µs   p99 µs   errors   cycles/frame');
-  for (const row of r.rows) {
+  const cells = r.rows.map((row) => {
     const x = row.result;
-    if (!x) {
-      console.log(`${row.side.padEnd(6)} ${String(row.conns).padStart(7)}   failed: ${row.error}`);
-      continue;
-    }
-    console.log(
-      `${row.side.padEnd(6)} ${String(row.conns).padStart(7)} ${x.open_s.toFixed(1).padStart(8)} ${x.rtt_per_s.toFixed(0).padStart(15)} ${(row.vsPeak ?? 0).toFixed(2).padStart(9)} ${x.p50_us.toFixed(0).padStart(8)} ${x.p99_us.toFixed(0).padStart(8)} ${String(x.errors + x.corrupt).padStart(8)} ${(row.cyclesPerFrame !== undefined ? String(row.cyclesPerFrame) : '-').padStart(14)}${row.error ? `  (${row.error})` : ''}`,
-    );
-  }
+    if (!x) return [row.side, String(row.conns), '-', '-', '-', '-', '-', '-', '-'];
+    return [row.side, String(row.conns), x.open_s.toFixed(1), x.rtt_per_s.toFixed(0), (row.vsPeak ?? 0).toFixed(2), x.p50_us.toFixed(0), x.p99_us.toFixed(0), String(x.errors + x.corrupt), row.cyclesPerFrame !== undefined ? String(row.cyclesPerFrame) : '-'];
+  });
+  const notes = r.rows.map((row) => (row.result ? row.error : `failed: ${row.error ?? 'no result'}`));
+  for (const line of textTable(['side', 'conns', 'open s', 'round trips/s', 'vs peak', 'p50 µs', 'p99 µs', 'errors', 'cycles/frame'], cells, notes)) console.log(line);
 }
