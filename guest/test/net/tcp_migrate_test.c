@@ -41,6 +41,20 @@ static uint64_t open_passive(struct tl *t, uint32_t *iss, uint64_t cookie, uint3
     return h;
 }
 
+/* open_passive on t, with the peer's next sequence number (*pseq), ours (*sseq), and g
+ * naming the connection's flow group. */
+static uint64_t open_grouped(struct tl *t, uint64_t cookie, uint32_t *pseq, uint32_t *sseq, uint32_t *ecr,
+                             struct tcp_mig_groups *g)
+{
+    uint32_t iss;
+    uint64_t h = open_passive(t, &iss, cookie, ecr);
+    *pseq = PISS + 1;
+    *sseq = iss + 1;
+    *g = (struct tcp_mig_groups){0};
+    tcp_mig_add(g, tcp_mig_group(&t->c, TL_PEER, PPORT, LPORT));
+    return h;
+}
+
 /* The peer sends msg at seq; the app (t, handle h) gets it, echoes it from the buffer, the
  * peer acknowledges, the app gives the buffer back. *sseq: our next sequence number. */
 static void echo_round(struct tl *t, uint64_t h, uint32_t *pseq, uint32_t *sseq, const char *msg, uint32_t *ecr)
@@ -185,11 +199,9 @@ static void move_busy_peer(void)
 static void busy_connection_waits(void)
 {
     struct tl *a = tt_new();
-    uint32_t iss, ecr;
-    uint64_t h = open_passive(a, &iss, 5, &ecr);
-    uint32_t pseq = PISS + 1, sseq = iss + 1;
-    struct tcp_mig_groups g = {0};
-    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint32_t pseq, sseq, ecr;
+    struct tcp_mig_groups g;
+    uint64_t h = open_grouped(a, 5, &pseq, &sseq, &ecr, &g);
     uint8_t o[12];
     /* posted, not read yet */
     tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "abc", 3, o, ts(o, ecr));
@@ -239,11 +251,9 @@ static void move_after_peer_fin(void)
 {
     struct tl *a = tt_new(), *b = tt_new();
     CHECK_EQ(tcp_listen(&b->c, LPORT, 8), 0);
-    uint32_t iss, ecr;
-    (void)open_passive(a, &iss, 1, &ecr);
-    uint32_t pseq = PISS + 1, sseq = iss + 1;
-    struct tcp_mig_groups g = {0};
-    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint32_t pseq, sseq, ecr;
+    struct tcp_mig_groups g;
+    (void)open_grouped(a, 1, &pseq, &sseq, &ecr, &g);
     tcp_mig_hold(&a->c, &g);
     uint8_t o[12];
     tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH | TCP_FIN, 512, "bye", 3, o, ts(o, ecr));
@@ -290,11 +300,9 @@ static void move_after_peer_fin(void)
 static void app_waiting_for_input(void)
 {
     struct tl *a = tt_new();
-    uint32_t iss, ecr;
-    uint64_t h = open_passive(a, &iss, 9, &ecr);
-    uint32_t pseq = PISS + 1, sseq = iss + 1;
-    struct tcp_mig_groups g = {0};
-    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint32_t pseq, sseq, ecr;
+    struct tcp_mig_groups g;
+    uint64_t h = open_grouped(a, 9, &pseq, &sseq, &ecr, &g);
     uint8_t o[12];
     tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "set k 0 0 5\r\n01", 15, o, ts(o, ecr));
     CHECK(tt_event(a, IX_EV_TCP_RECV, NULL) != NULL); /* held by the app: half a command */
@@ -356,11 +364,9 @@ static void app_waiting_for_input(void)
 static void input_with_ack_during_drain(void)
 {
     struct tl *a = tt_new();
-    uint32_t iss, ecr;
-    uint64_t h = open_passive(a, &iss, 11, &ecr);
-    uint32_t pseq = PISS + 1, sseq = iss + 1;
-    struct tcp_mig_groups g = {0};
-    tcp_mig_add(&g, tcp_mig_group(&a->c, TL_PEER, PPORT, LPORT));
+    uint32_t pseq, sseq, ecr;
+    struct tcp_mig_groups g;
+    uint64_t h = open_grouped(a, 11, &pseq, &sseq, &ecr, &g);
     uint8_t o[12];
     tt_send(a, PPORT, LPORT, pseq, sseq, TCP_ACK | TCP_PSH, 512, "a", 1, o, ts(o, ecr));
     const struct ix_event *ev = tt_event(a, IX_EV_TCP_RECV, NULL);
