@@ -73,38 +73,12 @@ function portsFor(link: XdpLink, want: number[]): { ports: number[]; perQueue: n
   return { ports, perQueue };
 }
 
-const HOLD = `import json, socket, sys
-ports = [int(p) for p in sys.argv[2:]]
-held = []
-for p in ports:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.settimeout(10)
-    s.bind(('0.0.0.0', p))
-    s.connect((sys.argv[1], 7))
-    m = b'flow %d' % p
-    s.sendall(m)
-    got = b''
-    while len(got) < len(m):
-        b = s.recv(len(m) - len(got))
-        if not b:
-            break
-        got += b
-    if got != m:
-        sys.exit('port %d: echoed %r' % (p, got))
-    held.append(s)
-print(json.dumps({'held': len(held)}), flush=True)
-sys.stdin.readline()
-for s in held:
-    s.close()
-`;
-
 /**
  * Hold TCP connections from the given source ports open (each echoes once) and return the
  * dataplane's per-core TCP connection gauges meanwhile.
  */
 async function heldConnsPerCore(link: XdpLink, name: string, ports: number[]): Promise<number[]> {
-  const hold = spawn('ip', ['netns', 'exec', link.client.name, 'python3', '-c', HOLD, link.dpAddr, ...ports.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const hold = spawn('ip', ['netns', 'exec', link.client.name, 'python3', CLIENT, link.dpAddr, '7', 'hold', String(ports.length), ...ports.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   hold.stdout.on('data', (d: Buffer) => (out += d.toString()));
