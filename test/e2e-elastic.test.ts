@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { requireNetKvm } from './kvm-env.js';
 import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
 import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
+import { scale, scaleJson, stats as statsOf, stopBounded as stop, untilPolicyCores } from './dataplane-scale.js';
 import type { StatsReport } from '../src/control/stats.js';
 
 const run = requireNetKvm('end-to-end tests');
@@ -39,11 +40,7 @@ function elasticConfig(name: string, memory: string, heap: string, cores = ''): 
   );
 }
 
-function stats(): StatsReport {
-  const r = ix(['stats', NAME, '--json']);
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as StatsReport;
-}
+const stats = (): StatsReport => statsOf(NAME);
 
 const rxOf = (s: StatsReport) => s.counters.map((c) => c.rxFrames);
 
@@ -51,42 +48,6 @@ function echo(dp: RunningDataplane, n: number): void {
   const r = dp.exec('python3', [CLIENT, 'echo', dp.address, '7', String(n)]);
   expect(r.status, r.stderr).toBe(0);
   expect(JSON.parse(r.stdout)).toEqual({ conns: n, ok: n, clean: n });
-}
-
-/** `ix scale` waits up to 120 s for its answer (src/cli/scale.ts); the helper's own bound is
- * above it, so that a slow change fails with ix's message of what it waited for. */
-const SCALE_MS = 150_000;
-
-/** What a failed change leaves to look at: the cores' [loops, halts, TCP connections] a
- * second apart (a core whose loops stand still did not run) and what `ix run` warned about. */
-async function diagnose(name: string, dp: RunningDataplane): Promise<string> {
-  const loops = () => {
-    const r = ix(['stats', name, '--json']);
-    if (r.status !== 0) return `ix stats failed: ${r.stderr.trim()}`;
-    return JSON.stringify((JSON.parse(r.stdout) as StatsReport).counters.map((c) => [c.loops, c.halts, c.tcpConns]));
-  };
-  const l0 = loops();
-  await new Promise((res) => setTimeout(res, 1000));
-  return `cores' [loops, halts, conns] ${l0}, a second later ${loops()}; warnings: ${JSON.stringify(dp.records.filter((x) => Number(x.level) >= 40).slice(-10))}`;
-}
-
-/** Stop the dataplane, bounded: a stop that hangs fails the test saying so (ix run is killed). */
-async function stop(dp: RunningDataplane): Promise<number | null> {
-  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000).unref());
-  const end = await Promise.race([dp.stop(), timeout]);
-  if (end === 'timeout') {
-    dp.proc.kill('SIGKILL');
-    throw new Error(`ix run did not end within 60 s of SIGTERM (killed); warnings: ${JSON.stringify(dp.records.filter((x) => Number(x.level) >= 40).slice(-10))}`);
-  }
-  return end.code;
-}
-
-/** `ix scale`; a failure says what ix answered and what the cores were doing. */
-async function scale(dp: RunningDataplane, name: string, n: number, json = false): Promise<string> {
-  const r = ix(['scale', name, String(n), ...(json ? ['--json'] : [])], SCALE_MS);
-  if (r.status === 0) return r.stdout;
-  const why = r.signal ? `killed by ${r.signal} after ${SCALE_MS} ms` : `exit ${r.status}: ${r.stderr.trim()}`;
-  throw new Error(`ix scale ${name} ${n} failed, ${why}; ${await diagnose(name, dp)}`);
 }
 
 describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () => {
@@ -140,8 +101,7 @@ describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () =>
         const conns = stats().counters.map((c) => c.tcpConns);
         expect(conns[0]! + conns[1]!).toBe(32);
         expect(conns[1]).toBeGreaterThan(0); // 32 flows over 64 + 64 groups: all on one core has odds 2^-31
-        const moved = await scale(dp, NAME, 1, true);
-        expect(JSON.parse(moved)).toMatchObject({ from: 2, to: 1, connsMoved: conns[1], connsFailed: 0 });
+        expect(await scaleJson(dp, NAME, 1)).toMatchObject({ from: 2, to: 1, connsMoved: conns[1], connsFailed: 0 });
         const after = stats();
         expect(after.counters.map((c) => c.tcpConns)).toEqual([32, 0]);
         expect(after.elastic).toMatchObject({ activeCores: 1, groupsPerCore: [128, 0] });
@@ -176,14 +136,10 @@ describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () =>
     try {
       for (let i = 0; i < 600 && !out.includes('"busy"'); i++) await new Promise((r) => setTimeout(r, 50));
       expect(out, err).toContain(`{"busy": ${BUSY}}`);
-      const rx = () => {
-        const r = ix(['stats', name, '--json']);
-        expect(r.status, r.stderr).toBe(0);
-        return (JSON.parse(r.stdout) as StatsReport).counters.map((c) => c.rxFrames);
-      };
+      const rx = () => rxOf(statsOf(name));
       for (let round = 0; round < ROUNDS; round++) {
         for (const n of [2, 1]) {
-          const ev = JSON.parse(await scale(dp, name, n, true)) as Record<string, number>;
+          const ev = await scaleJson(dp, name, n);
           expect(ev).toMatchObject({ to: n, groupsMoved: 64, connsFailed: 0 });
           moves.push(ev);
           // the echoes go on between the changes: on both cores at 2, on core 0 alone at 1
@@ -223,22 +179,9 @@ describe.runIf(run)('elastic cores: ix scale on a running echo dataplane', () =>
     // an idle dataplane is busy well under 0.5 % of its cycles (timer ticks)
     const knobs = 'policy = "auto"\ngrow_load = 0.02\nshrink_load = 0.005\nsample_ms = 200\ngrow_after = 2\nshrink_after = 5\n';
     const dp = await startDataplane(elasticConfig(name, '256M', '32M', knobs), /echo: serving/);
-    const el = () => {
-      const r = ix(['stats', name, '--json']);
-      expect(r.status, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as StatsReport).elastic!;
-    };
+    const el = () => statsOf(name).elastic!;
     /** wait until the policy has changed to `n` cores (bounded) */
-    const until = async (n: number, what: string) => {
-      const t0 = Date.now();
-      while (Date.now() - t0 < 60_000) {
-        const e = el();
-        if (e.activeCores === n && e.events.some((x) => x.by === 'policy' && x.to === n)) return e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const warned = dp.records.filter((r) => r.level === 'warn' || r.level === 40 || /refused|failed|moved \d+ of/.test(String(r.msg))).map((r) => String(r.msg)).slice(-8);
-      throw new Error(`the policy did not go to ${n} core(s) within 60 s ${what}; elastic report: ${JSON.stringify(el())}; ix run said: ${JSON.stringify(warned)}; ${await diagnose(name, dp)}`);
-    };
+    const until = (n: number, what: string) => untilPolicyCores(dp, name, n, what);
     let load: ReturnType<typeof spawn> | null = null;
     try {
       expect(el()).toMatchObject({ activeCores: 1, scaleOps: 0 });

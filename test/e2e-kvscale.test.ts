@@ -10,8 +10,9 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireNetKvm } from './kvm-env.js';
-import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
-import { netnsExists, startDataplane, type RunningDataplane } from './dataplane-proc.js';
+import { appElf, tempDir, writeConfig } from './ix-cli.js';
+import { netnsExists, startDataplane } from './dataplane-proc.js';
+import { scaleJson, stats as statsOf, stopBounded as stop } from './dataplane-scale.js';
 import type { StatsReport } from '../src/control/stats.js';
 
 const run = requireNetKvm('kvstore elastic-cores test');
@@ -24,8 +25,6 @@ const READY = /kvstore: memcached protocol on TCP port 11211/;
 const ROUNDS = 4;
 /** busy connections (IX_E2E_KVSCALE_CONNS changes it) */
 const CONNS = Number(process.env.IX_E2E_KVSCALE_CONNS ?? 128);
-/** `ix scale` waits up to 120 s (src/cli/scale.ts); ours is above it so that its message comes first */
-const SCALE_MS = 150_000;
 
 function config(): string {
   return writeConfig(
@@ -37,32 +36,7 @@ function config(): string {
   );
 }
 
-function stats(): StatsReport {
-  const r = ix(['stats', NAME, '--json']);
-  expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as StatsReport;
-}
-
-const warnings = (dp: RunningDataplane) => JSON.stringify(dp.records.filter((x) => Number(x.level) >= 40).slice(-10));
-
-async function scale(dp: RunningDataplane, n: number): Promise<Record<string, number>> {
-  const r = ix(['scale', NAME, String(n), '--json'], SCALE_MS);
-  if (r.status !== 0) {
-    const why = r.signal ? `killed by ${r.signal} after ${SCALE_MS} ms` : `exit ${r.status}: ${r.stderr.trim()}`;
-    throw new Error(`ix scale ${NAME} ${n} failed, ${why}; warnings of ix run: ${warnings(dp)}`);
-  }
-  return JSON.parse(r.stdout) as Record<string, number>;
-}
-
-async function stop(dp: RunningDataplane): Promise<number | null> {
-  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000).unref());
-  const end = await Promise.race([dp.stop(), timeout]);
-  if (end === 'timeout') {
-    dp.proc.kill('SIGKILL');
-    throw new Error(`ix run did not end within 60 s of SIGTERM (killed); warnings: ${warnings(dp)}`);
-  }
-  return end.code;
-}
+const stats = (): StatsReport => statsOf(NAME);
 
 describe.runIf(run)('elastic cores: ix scale on a running kvstore dataplane', () => {
   it(`keeps ${CONNS} memcached connections busy with checked sets and gets while scaling 1 -> 2 -> 1 ${ROUNDS} times`, async () => {
@@ -85,7 +59,7 @@ describe.runIf(run)('elastic cores: ix scale on a running kvstore dataplane', ()
       expect(before.elastic).toMatchObject({ minCores: 1, maxCores: 2, activeCores: 1, groupsPerCore: [128, 0], scaleOps: 0 });
       for (let round = 0; round < ROUNDS; round++) {
         for (const n of [2, 1]) {
-          const ev = await scale(dp, n);
+          const ev = await scaleJson(dp, NAME, n);
           expect(ev).toMatchObject({ from: 3 - n, to: n, groupsMoved: 64, connsFailed: 0 });
           moves.push(ev);
           // requests go on between the changes, on both cores at 2

@@ -5,7 +5,12 @@
 // address on the same interface answers ping and TCP. `ix stop`, SIGTERM and SIGKILL each
 // leave no XDP program on the interface and no AF_XDP socket behind. With one core the guest
 // polls the AF_XDP rings itself (xdp_rings "guest", the default there): the host's per-queue
-// RX counters stay 0 while the guest's grow; the host-thread path ("host") is run too.
+// RX counters stay 0 while the guest's grow; the host-thread path ("host") is run too. With 2
+// cores and a fixed RSS key, connections from source ports chosen by their Toeplitz hash are
+// held open: each core holds exactly the connections whose flows RSS gives its queue (the
+// veth's own queue choice is not ours, so the host thread copies the frames it disagrees
+// with), and the Prometheus text carries the per-queue NIC counters. The bulk echo is 100 MB
+// in every case (about 1 to 4 s each on the 2-CPU build machine; IX_E2E_BULK_MB changes it).
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,20 +18,23 @@ import { requireNetKvm } from './kvm-env.js';
 import { appElf, ix, tempDir, writeConfig } from './ix-cli.js';
 import { startDataplane, type RunningDataplane } from './dataplane-proc.js';
 import { createXdpLink, type XdpLink } from '../src/testing/xdp-link.js';
+import { MS_RSS_KEY, RssSteering, Toeplitz, defaultReta } from '../src/nic/toeplitz.js';
 
 const run = requireNetKvm('XDP end-to-end tests');
 
 const { dir, cleanup } = tempDir('ix-e2e-xdp-');
 afterAll(cleanup);
 const CLIENT = resolve('test/fixtures/e2e/echo_client.py');
-const BULK_MB = 32;
+const BULK_MB = Number(process.env.IX_E2E_BULK_MB ?? 100);
+const RSS_KEY = Array.from(MS_RSS_KEY, (b) => b.toString(16).padStart(2, '0')).join(':');
+const RETA_SIZE = 128;
 
 function config(name: string, cores: number, link: XdpLink, rings?: 'guest' | 'host', wake?: 'user'): string {
   return writeConfig(
     dir,
     name,
     `name = "${name}"\ncores = ${cores}\nmemory = "256M"\n${wake ? `wake = "${wake}"\n` : ''}[app]\npath = "${appElf('echo')}"\nargs = ["7"]\nheap = "32M"\n` +
-      `[nic]\nbackend = "xdp"\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\n` +
+      `[nic]\nbackend = "xdp"\ninterface = "${link.ifname}"\naddress = "${link.dpAddr}/24"\nrss_key = "${RSS_KEY}"\nrss_table_size = ${RETA_SIZE}\n` +
       (rings ? `xdp_rings = "${rings}"\n` : ''),
   );
 }
@@ -40,6 +48,60 @@ function echo(link: XdpLink, cmd: string, arg: number): Record<string, unknown> 
   const r = inClient(link, 'python3', [CLIENT, link.dpAddr, '7', cmd, String(arg)]);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+const ipNum = (a: string): number => a.split('.').reduce((v, o) => v * 256 + Number(o), 0);
+
+/** The queue (= core) RSS gives a TCP flow from the client's source port to the echo port. */
+function rssQueue(link: XdpLink, cores: number, sport: number): number {
+  const steer = new RssSteering({ key: MS_RSS_KEY, reta: defaultReta(cores, RETA_SIZE) }, cores);
+  return steer.queueOf(new Toeplitz(MS_RSS_KEY).hashTuple(ipNum(link.clientAddr), ipNum(link.dpAddr), sport, 7));
+}
+
+/** Client source ports (from 20000 up, below Linux's ephemeral range) whose flows RSS gives
+ * each queue: want[q] of them for queue q. */
+function portsFor(link: XdpLink, want: number[]): { ports: number[]; perQueue: number[] } {
+  const ports: number[] = [];
+  const perQueue = want.map(() => 0);
+  for (let p = 20000; p < 30000 && perQueue.some((n, q) => n < want[q]!); p++) {
+    const q = rssQueue(link, want.length, p);
+    if (perQueue[q]! < want[q]!) {
+      perQueue[q]!++;
+      ports.push(p);
+    }
+  }
+  return { ports, perQueue };
+}
+
+/**
+ * Hold TCP connections from the given source ports open (each echoes once) and return the
+ * dataplane's per-core TCP connection gauges meanwhile.
+ */
+async function heldConnsPerCore(link: XdpLink, name: string, ports: number[]): Promise<number[]> {
+  const conns = () => {
+    const st = ix(['stats', name, '--json']);
+    expect(st.status, st.stderr).toBe(0);
+    return (JSON.parse(st.stdout) as { counters: { tcpConns: number }[] }).counters.map((c) => c.tcpConns);
+  };
+  // connections closed before (the echoes, a previous batch) finish closing first (bounded)
+  for (let i = 0; i < 100 && conns().some((n) => n > 0); i++) await new Promise((r) => setTimeout(r, 100));
+  const before = conns();
+  expect(before.every((n) => n === 0), `TCP connections per core before the held ones: ${JSON.stringify(before)}`).toBe(true);
+  const hold = spawn('ip', ['netns', 'exec', link.client.name, 'python3', CLIENT, link.dpAddr, '7', 'hold', String(ports.length), ...ports.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  hold.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  hold.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    for (let i = 0; i < 400 && !out.includes('"held"') && hold.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out, `the client holding ${ports.length} connections: ${err}`).toContain(`{"held": ${ports.length}}`);
+    return conns();
+  } finally {
+    hold.stdin.end('\n');
+    const t0 = Date.now();
+    while (hold.exitCode === null && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    if (hold.exitCode === null) hold.kill('SIGKILL');
+  }
 }
 
 /** Linux's own TCP on the shared interface: a one-shot echo listener in the dataplane's namespace. */
@@ -92,7 +154,7 @@ describe.runIf(run).each([
   [1, 'host', 'host', 'SIGTERM', undefined],
   [2, undefined, 'host', 'SIGTERM', undefined],
 ] as const)('echo dataplane over AF_XDP with %i core(s), xdp_rings %s (-> %s), stopped by %s, wake %s', (cores, asked, rings, how, wake) => {
-  it('echoes TCP, UDP and a bulk transfer intact while Linux keeps its address on the same interface', async () => {
+  it(`echoes TCP, UDP and a ${BULK_MB} MB bulk transfer intact while Linux keeps its address on the same interface`, async () => {
     const link = createXdpLink({ queues: cores, tag: `xdp${cores}${rings[0]}${wake ? 'u' : ''}` });
     try {
       const name = `xdpecho${cores}${rings}${wake ?? ''}`;
@@ -111,6 +173,7 @@ describe.runIf(run).each([
         const bulk = echo(link, 'bulk', BULK_MB);
         expect(bulk.received).toBe(BULK_MB << 20);
         expect(bulk.sha_match).toBe(true);
+        console.log(`xdp ${cores} core(s), rings ${rings}: ${BULK_MB} MB bulk echo in ${Number(bulk.seconds).toFixed(2)} s`);
         expect(inClient(link, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', link.dpAddr]).stdout).toMatch(/3 received/);
         // Linux's own address on the shared interface still answers
         expect(inClient(link, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', link.linuxAddr]).stdout).toMatch(/3 received/);
@@ -135,8 +198,29 @@ describe.runIf(run).each([
           expect(nic!.reduce((a, q) => a + q.rx_frames!, 0)).toBeGreaterThan(1000);
         }
         expect(nic!.every((q) => q.xdp_invalid_descs === 0 && q.rx_bad_in_flight === 0)).toBe(true);
-        // with 2 cores, RSS spread the connections over both queues
-        if (cores === 2) for (const q of nic!) expect(q.rx_frames).toBeGreaterThan(100);
+        if (cores === 2) {
+          // RSS spread the connections over both queues
+          for (const q of nic!) expect(q.rx_frames).toBeGreaterThan(100);
+          // each flow on the queue and core RSS picks: 8 flows RSS gives queue 0 are all held
+          // by core 0, then 8 it gives queue 1 all by core 1 (were the veth's own choice to
+          // decide, one of them landing right by chance has odds 2^-16)
+          for (const want of [[8, 0], [0, 8]]) {
+            const { ports, perQueue } = portsFor(link, want);
+            expect(perQueue).toEqual(want);
+            expect(await heldConnsPerCore(link, name, ports), `flows from ports ${ports.join(' ')}`).toEqual(want);
+          }
+          // the veth's own queue choice disagreed with RSS for some flows: the host copied those frames
+          const steered = (JSON.parse(ix(['stats', name, '--json']).stdout) as { nicCounters: Record<string, number>[] }).nicCounters;
+          expect(steered.reduce((a, q) => a + q.rx_steered_copies!, 0)).toBeGreaterThan(0);
+        }
+        // the per-queue NIC counters in the Prometheus text
+        const prom = ix(['stats', name, '--prometheus']);
+        expect(prom.status, prom.stderr).toBe(0);
+        for (let q = 0; q < cores; q++) {
+          const m = new RegExp(`^ix_nic_queue_rx_frames_total\\{dataplane="${name}",queue="${q}"\\} (\\d+)$`, 'm').exec(prom.stdout);
+          expect(Number(m?.[1]), `queue ${q} in:\n${prom.stdout}`).toBeGreaterThanOrEqual(nic![q]!.rx_frames!);
+        }
+        expect(prom.stdout).toContain(`ix_nic_info{dataplane="${name}",backend="xdp",device="${link.ifname}",mode="copy",counters="${report.nic.counters}"} 1`);
         if (how === 'ix stop') {
           const r = ix(['stop', name]);
           expect(r.status, r.stderr).toBe(0);

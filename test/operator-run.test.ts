@@ -236,11 +236,18 @@ describe.runIf(run)('ix run / ps / stats / stop', () => {
     expect(p.status, p.stderr).toBe(0);
     const rx = new RegExp(`^ix_rx_frames_total\\{dataplane="${name}",core="0"\\} (\\d+)$`, 'm').exec(p.stdout);
     expect(Number(rx?.[1])).toBeGreaterThanOrEqual(Number(c.rxFrames));
+    // the NIC's per-queue counters, labelled by queue, and which backend counted them
+    const q0 = new RegExp(`^ix_nic_queue_rx_frames_total\\{dataplane="${name}",queue="0"\\} (\\d+)$`, 'm').exec(p.stdout);
+    expect(Number(q0?.[1])).toBeGreaterThanOrEqual(40);
+    expect(p.stdout).toMatch(new RegExp(`^ix_nic_queue_wakeups_total\\{dataplane="${name}",queue="0"\\} \\d+$`, 'm'));
+    expect(p.stdout).toContain(`ix_nic_info{dataplane="${name}",backend="tap",device="${String(r.nic.device)}",mode="copy",counters="backend"} 1\n`);
 
     const port = Number(dp.find(/^Prometheus metrics on/)!.port);
     const h = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(h.status).toBe(200);
-    expect(await h.text()).toMatch(new RegExp(`^ix_events_total\\{dataplane="${name}",core="0"\\} \\d+$`, 'm'));
+    const body = await h.text();
+    expect(body).toMatch(new RegExp(`^ix_events_total\\{dataplane="${name}",core="0"\\} \\d+$`, 'm'));
+    expect(body).toMatch(new RegExp(`^ix_nic_queue_rx_frames_total\\{dataplane="${name}",queue="0"\\} \\d+$`, 'm'));
   });
 
   it('the echo app (ixev) answers a request with one ix_bpoll trap, not one that sends and one that waits', () => {

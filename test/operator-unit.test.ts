@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConflictError, Registry, RegistryError, entryAlive, processStart, type Entry } from '../src/control/registry.js';
 import { ControlSocketError, request, startControlServer, startMetricsServer } from '../src/control/socket.js';
-import { SampleHistory, StatsError, batchDistribution, prometheusText, rates, renderReport, type CoreCounters, type Sample } from '../src/control/stats.js';
+import { SampleHistory, StatsError, batchDistribution, nicPrometheus, prometheusText, rates, renderReport, type CoreCounters, type Sample } from '../src/control/stats.js';
 import { renderPs } from '../src/cli/ps.js';
 import { tempDir } from './ix-cli.js';
+import { COUNTERS, type QueueStats } from '../src/nic/stats.js';
 
 const { dir: root, cleanup } = tempDir('ix-operator-unit-');
 afterAll(cleanup);
@@ -100,6 +101,31 @@ describe('Prometheus text', () => {
     expect(t).toContain('ix_vcpu_exits_total{dataplane="a\\"b",core="0",reason="other"} 3\n'); // 10 - 1 - 4 - 2
     // every sample line is "name{labels} value"
     for (const l of t.trim().split('\n')) expect(l).toMatch(/^(# (HELP|TYPE) \S+ .+|ix_[a-z_]+\{[^}]*\} \d+)$/);
+  });
+
+  it('the NIC: its description and every per-queue counter labelled by queue, refusals by ring and kind', () => {
+    const queue = (o: Partial<QueueStats>): QueueStats => ({ ...(Object.fromEntries(COUNTERS.map((c) => [c, 0])) as QueueStats), ...o });
+    const qs = [queue({ rx_frames: 12, tx_kicks: 3, rx_bad_zero_len: 2 }), queue({ rx_frames: 7, rx_steered_copies: 4, xdp_rx_fill_empty: 5, tx_bad_bad_next: 1 })];
+    const t = nicPrometheus('a"b', { backend: 'xdp', device: 'ixdp0', mode: 'copy', counters: 'backend' }, qs);
+    const dp = 'dataplane="a\\"b"';
+    expect(t).toContain(`# TYPE ix_nic_info gauge\nix_nic_info{${dp},backend="xdp",device="ixdp0",mode="copy",counters="backend"} 1\n`);
+    expect(t).toContain(`# TYPE ix_nic_queue_rx_frames_total counter\nix_nic_queue_rx_frames_total{${dp},queue="0"} 12\nix_nic_queue_rx_frames_total{${dp},queue="1"} 7\n`);
+    expect(t).toContain(`ix_nic_queue_rx_steered_copies_total{${dp},queue="1"} 4\n`);
+    expect(t).toContain(`ix_nic_queue_tx_kicks_total{${dp},queue="0"} 3\n`);
+    expect(t).toContain(`ix_nic_queue_xdp_rx_fill_empty_total{${dp},queue="1"} 5\n`);
+    expect(t).toContain(`ix_nic_queue_wakeups_total{${dp},queue="1"} 0\n`);
+    expect(t).toContain(`ix_nic_queue_bad_descriptors_total{${dp},queue="0",ring="rx",kind="zero_len"} 2\n`);
+    expect(t).toContain(`ix_nic_queue_bad_descriptors_total{${dp},queue="1",ring="tx",kind="bad_next"} 1\n`);
+    expect(t).toContain(`ix_nic_queue_bad_descriptors_total{${dp},queue="0",ring="rx",kind="in_flight"} 0\n`);
+    // every counter of every queue appears exactly once, under one HELP and TYPE per metric
+    const samples = t.trim().split('\n').filter((l) => !l.startsWith('#'));
+    expect(samples).toHaveLength(1 + COUNTERS.length * qs.length);
+    const names = samples.map((l) => l.slice(0, l.indexOf('{')));
+    for (const n of new Set(names)) expect(t.split('\n').filter((l) => l.startsWith(`# TYPE ${n} `))).toHaveLength(1);
+    for (const l of t.trim().split('\n')) expect(l).toMatch(/^(# (HELP|TYPE) \S+ .+|ix_[a-z_]+\{[^}]*\} \d+)$/);
+    // vhost: no device; without a NIC nothing
+    expect(nicPrometheus('v', { backend: 'vhost', device: null, mode: 'copy', counters: 'guest' }, [queue({})])).toContain('ix_nic_info{dataplane="v",backend="vhost",device="",mode="copy",counters="guest"} 1\n');
+    expect(nicPrometheus('n', null, null)).toBe('');
   });
 });
 

@@ -10,7 +10,7 @@ import { KERNEL_ELF } from './paths.js';
 import type { Logger } from './logger.js';
 import type { Claim } from './registry.js';
 import { startControlServer, startMetricsServer, type ControlOp } from './socket.js';
-import { SampleHistory, describeNic, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
+import { SampleHistory, describeNic, nicPrometheus, prometheusText, rates, takeSample, type Sample, type StatsReport } from './stats.js';
 import { planNic } from '../nic/plan.js';
 import { CoreScaler, elasticPrometheus } from './scale.js';
 import { FlowGroupMover } from './migrate.js';
@@ -305,7 +305,8 @@ async function startControl(cfg: DataplaneConfig, m: Machine, gate: StopGate, o:
   };
   const metrics = (): string => {
     const s = elastic();
-    return prometheusText(cfg.name, sample().cores) + (s ? elasticPrometheus(cfg.name, s.report()) : '');
+    const cur = sample();
+    return prometheusText(cfg.name, cur.cores) + nicPrometheus(cfg.name, m.nic ? describeNic(m.nic.handle) : null, cur.nic) + (s ? elasticPrometheus(cfg.name, s.report()) : '');
   };
   const handle = async (op: ControlOp, req: Record<string, unknown>): Promise<unknown> => {
     switch (op) {

@@ -6,7 +6,7 @@
  * its NIC drops and vCPU exits.
  */
 import { BATCH_BUCKETS, CORE_COUNTERS, type CoreCounterKey } from '../abi/index.js';
-import { queueStatsFromGuest, type CounterName, type NicCounterSource, type QueueStats } from '../nic/stats.js';
+import { COUNTERS, queueStatsFromGuest, type CounterName, type NicCounterSource, type QueueStats } from '../nic/stats.js';
 import type { NicHandle } from '../nic/backend.js';
 import type { CoreStatsSample } from '../vmm/guest-stats.js';
 import type { ElasticReport } from './scale.js';
@@ -369,6 +369,63 @@ const EXIT_REASONS: { reason: string; of: (c: CoreCounters) => number }[] = [
 
 /** A Prometheus label value, escaped. */
 export const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+
+/** A per-queue counter of the NIC backend other than the descriptor refusals (rx_bad_*, tx_bad_*). */
+type NicNamedCounter = Exclude<CounterName, `rx_bad_${string}` | `tx_bad_${string}`>;
+
+/** ix_nic_queue_<counter>_total: the help text of each named per-queue counter (src/nic/stats.ts). */
+const NIC_QUEUE_HELP = {
+  rx_frames: 'Frames delivered into the queue\'s receive ring.',
+  rx_bytes: 'Bytes of the frames delivered into the queue\'s receive ring.',
+  rx_steered_copies: 'Frames the host received on another queue and copied to this one, the queue RSS picks.',
+  tx_frames: 'Frames taken from the queue\'s transmit ring and sent.',
+  tx_bytes: 'Bytes of the frames taken from the queue\'s transmit ring and sent.',
+  rx_drop_no_buffer: 'Frames dropped because the queue\'s receive ring had no free buffer.',
+  rx_drop_buffer_small: 'Frames dropped because the guest\'s receive buffer was smaller than a frame.',
+  rx_drop_oversize: 'Frames from the host longer than the MTU allows, dropped.',
+  tx_drop_bad_hdr: 'Transmitted frames dropped because their virtio-net header asked for offloads not negotiated.',
+  tx_drop_runt: 'Transmitted frames dropped because they were shorter than an Ethernet header.',
+  tx_drop_oversize: 'Transmitted frames dropped because they were longer than the MTU allows.',
+  tx_drop_write_error: 'Transmitted frames the host device refused.',
+  wakeups: 'Times the queue\'s halted guest core was woken for received frames.',
+  rx_queue_broken: 'The receive ring\'s available index jumped by more than the ring size (1 once it happened).',
+  tx_queue_broken: 'The transmit ring\'s available index jumped by more than the ring size (1 once it happened).',
+  tx_kicks: 'Calls that made the kernel transmit the queue\'s AF_XDP TX ring.',
+  xdp_rx_dropped: 'Frames the kernel dropped on the queue\'s AF_XDP socket.',
+  xdp_rx_fill_empty: 'Frames that found no buffer in the queue\'s AF_XDP FILL ring.',
+  xdp_rx_ring_full: 'Frames dropped because the queue\'s AF_XDP RX ring was full.',
+  xdp_invalid_descs: 'AF_XDP RX and TX descriptors the kernel refused.',
+} satisfies Record<NicNamedCounter, string>;
+
+/**
+ * Prometheus text of the NIC backend: ix_nic_info (the backend, its device, its mode and who
+ * counted the frames) and each per-queue counter (`queue` label; queue q serves core q), the
+ * descriptor refusals as ix_nic_queue_bad_descriptors_total by ring and kind. Empty without a NIC.
+ */
+export function nicPrometheus(name: string, nic: NicDescription | null | undefined, queues: QueueStats[] | null | undefined): string {
+  if (!nic && !queues?.length) return '';
+  const dp = `dataplane="${label(name)}"`;
+  const out: string[] = [];
+  if (nic) {
+    out.push('# HELP ix_nic_info The NIC backend: backend, device, mode (copy or zero-copy) and who counted the per-queue frames (backend or guest).', '# TYPE ix_nic_info gauge');
+    out.push(`ix_nic_info{${dp},backend="${nic.backend}",device="${label(nic.device ?? '')}",mode="${nic.mode}",counters="${nic.counters}"} 1`);
+  }
+  if (!queues?.length) return `${out.join('\n')}\n`;
+  const v = (x: number | undefined): number => (Number.isFinite(x) ? x! : 0);
+  for (const [key, help] of Object.entries(NIC_QUEUE_HELP) as [NicNamedCounter, string][]) {
+    const metric = `ix_nic_queue_${key}_total`;
+    out.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} counter`);
+    queues.forEach((q, i) => out.push(`${metric}{${dp},queue="${i}"} ${v(q[key])}`));
+  }
+  out.push('# HELP ix_nic_queue_bad_descriptors_total Guest descriptors the host refused, by ring and kind.', '# TYPE ix_nic_queue_bad_descriptors_total counter');
+  queues.forEach((q, i) => {
+    for (const k of COUNTERS) {
+      const m = /^(rx|tx)_bad_(.+)$/.exec(k);
+      if (m) out.push(`ix_nic_queue_bad_descriptors_total{${dp},queue="${i}",ring="${m[1]}",kind="${m[2]}"} ${v(q[k])}`);
+    }
+  });
+  return `${out.join('\n')}\n`;
+}
 
 /** Prometheus text exposition (version 0.0.4) of one dataplane's raw counters. */
 export function prometheusText(name: string, cores: CoreCounters[]): string {
