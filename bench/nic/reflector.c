@@ -19,17 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reflect.h"
+
 static volatile sig_atomic_t stop;
 static void on_term(int s) { (void)s; stop = 1; }
-
-static void swapb(uint8_t *a, uint8_t *b, int n)
-{
-    for (int i = 0; i < n; i++) {
-        uint8_t t = a[i];
-        a[i] = b[i];
-        b[i] = t;
-    }
-}
 
 int main(int argc, char **argv)
 {
@@ -61,14 +54,7 @@ int main(int argc, char **argv)
             if ((++spins & 0xfffff) == 0 && time(NULL) >= end) break;
             continue;
         }
-        uint8_t *f = buf + 12;
-        ssize_t len = n - 12;
-        if (len < 34 || f[12] != 0x08 || f[13] != 0x00) continue;
-        swapb(f, f + 6, 6);
-        uint8_t *ip = f + 14;
-        swapb(ip + 12, ip + 16, 4);
-        int ihl = (ip[0] & 15) * 4;
-        if ((ip[9] == 6 || ip[9] == 17) && 14 + ihl + 4 <= len) swapb(ip + ihl, ip + ihl + 2, 2);
+        if (n < 12 || !reflect_frame(buf + 12, (size_t)(n - 12))) continue;
         buf[0] = buf[1] = 0;
         if (write(fd, buf, (size_t)n) == n) frames++;
     }
