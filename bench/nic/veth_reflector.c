@@ -13,19 +13,29 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "reflect.h"
 
-static volatile sig_atomic_t stop;
-static void on_term(int s) { (void)s; stop = 1; }
+static struct in_addr want;
+
+/* one frame for ADDRESS (our own replies come back as PACKET_OUTGOING and are skipped) */
+static ssize_t turn(int fd, uint8_t *buf, size_t cap)
+{
+    struct sockaddr_ll from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&from, &fl);
+    if (n < 0)
+        return -1;
+    if (from.sll_pkttype == PACKET_OUTGOING || n < 34 || memcmp(buf + 14 + 16, &want, 4) != 0 || !reflect_frame(buf, (size_t)n))
+        return 0;
+    return n;
+}
 
 int main(int argc, char **argv)
 {
@@ -34,7 +44,6 @@ int main(int argc, char **argv)
         return 2;
     }
     unsigned ifindex = if_nametoindex(argv[1]);
-    struct in_addr want;
     if (ifindex == 0 || inet_pton(AF_INET, argv[2], &want) != 1) {
         fprintf(stderr, "veth_reflector: no interface %s or bad address %s\n", argv[1], argv[2]);
         return 2;
@@ -45,27 +54,5 @@ int main(int argc, char **argv)
         perror("veth_reflector: AF_PACKET socket");
         return 1;
     }
-    signal(SIGTERM, on_term);
-    signal(SIGINT, on_term);
-    printf("ready\n");
-    fflush(stdout);
-    time_t end = time(NULL) + atoi(argv[3]);
-    uint8_t buf[2048];
-    long frames = 0;
-    unsigned spins = 0;
-    while (!stop) {
-        struct sockaddr_ll from;
-        socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
-        if (n < 0) {
-            if ((++spins & 0xfffff) == 0 && time(NULL) >= end) break;
-            continue;
-        }
-        /* our own replies come back as PACKET_OUTGOING; only frames for ADDRESS are ours */
-        if (from.sll_pkttype == PACKET_OUTGOING || n < 34 || memcmp(buf + 14 + 16, &want, 4) != 0) continue;
-        if (!reflect_frame(buf, (size_t)n)) continue;
-        if (send(fd, buf, (size_t)n, 0) == n) frames++;
-    }
-    printf("{\"frames\":%ld}\n", frames);
-    return 0;
+    return reflect_spin(fd, atoi(argv[3]), turn);
 }
