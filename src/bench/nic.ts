@@ -37,7 +37,7 @@ import { FakeGuestQueue, inlineReflectorWorker, startFakeGuest } from '../testin
 import { allocNicRings } from '../nic/rings.js';
 import { testNicPlan } from '../testing/nic-plan.js';
 import { createXdpLink, type XdpLink } from '../testing/xdp-link.js';
-import { deviceFacts } from '../config/host-facts.js';
+import { deviceFacts, xdpFacts } from '../config/host-facts.js';
 import { appElf } from '../control/paths.js';
 import { NicBenchError, VETH_CONFIGS, pickNicConfigs, skippedLine, type NicBenchConfig, type NicHostFacts, type NicSkipped } from './nic-options.js';
 import { buildNicRows, nicTableCells, type NicBenchRow } from './nic-rows.js';
@@ -82,21 +82,15 @@ const GUEST_IP = '10.78.0.2';
 const GUEST_MAC = '02:00:00:00:00:02';
 const MiB = 1 << 20;
 
-/** What the configurations beyond the TAP ones need, asked the way `ix check` asks. */
-/** `link`: create the veth pair (null: no configuration on it is wanted, so none is made). */
+/** What the configurations beyond the TAP ones need, asked the way `ix check` asks.
+ * `link`: create the veth pair (null: no configuration on it is wanted, so none is made). */
 async function nicHostFacts(link: (() => XdpLink) | null): Promise<{ facts: NicHostFacts; link: XdpLink | null }> {
   const kvm = deviceFacts('/dev/kvm');
   const echo = appElf('echo');
   const kvmWhy =
     kvm.openRw !== 'ok' ? `/dev/kvm cannot be opened (${kvm.exists ? kvm.openRw : 'absent'}; run ix check)` : !existsSync(echo) ? `the echo app is not built (${echo}): npm run build` : null;
-  let xdpWhy: string | null;
-  try {
-    const { probeXdp } = await import('../nic/xdp/probe.js');
-    const x = probeXdp();
-    xdpWhy = x.socket === 'ok' && x.program === 'ok' ? null : `AF_XDP unusable (ix check): socket: ${x.socket}; program: ${x.program}`;
-  } catch (e) {
-    xdpWhy = `AF_XDP probe failed: ${(e as Error).message}`;
-  }
+  const x = await xdpFacts();
+  const xdpWhy = x.socket === 'ok' && x.program === 'ok' ? null : `AF_XDP unusable (ix check): socket: ${x.socket}; program: ${x.program}`;
   try {
     return { facts: { kvm: kvmWhy, xdp: xdpWhy, veth: null }, link: link ? link() : null };
   } catch (e) {
