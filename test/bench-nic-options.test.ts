@@ -3,7 +3,7 @@
 // rows with their ratios to the C reflectors (no benchmark runs here, no timing).
 import { describe, expect, it } from 'vitest';
 import { NIC_BENCH_CONFIGS, configNeeds, nicOptionsFromArgs, pickNicConfigs, skippedLine, type NicHostFacts } from '../src/bench/nic-options.js';
-import { buildNicRows, nicTableCells } from '../src/bench/nic-rows.js';
+import { buildNicRows, nicTableCells, xdpTargetLines } from '../src/bench/nic-rows.js';
 import { makeRecord } from '../src/bench/report-history.js';
 import { tableFor } from '../src/bench/report-tables.js';
 import { metricsFor } from '../src/bench/report-plots.js';
@@ -105,6 +105,10 @@ describe('bench nic: rows and ratios', () => {
     const md = tableFor(makeRecord('nic', result));
     expect(md).toContain('| xdp-guest | 20.0 k | 40 | 120 | 280 k | 90 | 0.18 / 0.56 | 0.25 / 0.93 | 3 |');
     expect(md).toContain('- xdp-host: not measured on this host (test)');
+    // issue 11's target line, only for XDP rows that have a ratio
+    expect(md).toContain('- target: xdp-guest pkt/s at 32 in flight >= 0.7 x c-reflector: 0.56, not met in this run');
+    expect(md).not.toContain('target: xdp-host');
+    expect(xdpTargetLines([{ ...rows[2]!, ratio_n: 0.7 }], 32)).toEqual(['target: xdp-guest pkt/s at 32 in flight >= 0.7 x c-reflector: 0.70, met in this run']);
     expect(md).toContain('Host: 2 CPUs, load average 1 before, 2 after.');
     const m = metricsFor(makeRecord('nic', result)).map((x) => x.name);
     expect(m).toContain('xdp-guest / c-reflector pkt/s, 32 in flight');

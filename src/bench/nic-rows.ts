@@ -64,3 +64,13 @@ export function nicTableCells(n: { options: { inflight: number }; rows: NicBench
     rows: n.rows.map((x) => [x.config, x.pps_1, x.rtt_p50_us, x.rtt_p99_us, x.pps_n, x.rtt_p50_us_n, fmtRatio(x.ratio_1, x.ratio_n), fmtRatio(x.veth_ratio_1, x.veth_ratio_n), x.lost]),
   };
 }
+
+/** Issue 11's benchmark target: the XDP backend's packet rate at least this share of the C reflector's. */
+export const XDP_TARGET = 0.7;
+
+/** One line per XDP row measured next to c-reflector: its ratio at N in flight against the target. */
+export function xdpTargetLines(rows: NicBenchRow[], inflight: number): string[] {
+  return rows
+    .filter((r) => (r.config === 'xdp-guest' || r.config === 'xdp-host') && r.ratio_n != null)
+    .map((r) => `target: ${r.config} pkt/s at ${inflight} in flight >= ${XDP_TARGET} x c-reflector: ${r.ratio_n!.toFixed(2)}, ${r.ratio_n! >= XDP_TARGET ? 'met' : 'not met'} in this run`);
+}

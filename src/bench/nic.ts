@@ -40,7 +40,7 @@ import { createXdpLink, type XdpLink } from '../testing/xdp-link.js';
 import { deviceFacts, xdpFacts } from '../config/host-facts.js';
 import { appElf } from '../control/paths.js';
 import { NicBenchError, VETH_CONFIGS, pickNicConfigs, skippedLine, type NicBenchConfig, type NicHostFacts, type NicSkipped } from './nic-options.js';
-import { buildNicRows, nicTableCells, type NicBenchRow } from './nic-rows.js';
+import { buildNicRows, nicTableCells, xdpTargetLines, type NicBenchRow } from './nic-rows.js';
 import { startCReflector, startEchoDataplane, startVethReflector, ECHO_PORT, type NicTarget } from './nic-targets.js';
 import { markdownTable } from './report-tables.js';
 
@@ -315,6 +315,7 @@ export function printNicBench(r: NicBenchResult): void {
   const c = nicTableCells(r);
   console.log(`\nNIC path: ${r.options.payload} B UDP, ${r.options.flows} flows, medians of ${r.options.rounds} alternating rounds`);
   console.log(markdownTable(c.head, c.rows).join('\n'));
+  for (const l of xdpTargetLines(r.rows, r.options.inflight)) console.log(l);
   for (const s of r.skipped ?? []) console.log(skippedLine(s));
   for (const e of r.errors ?? []) console.log(`error: ${e}`);
   if (r.host) console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews every row)`);

@@ -8,7 +8,7 @@ import type { E2eBackend, E2eResult } from './e2e.js';
 import type { NetBenchResult } from './net.js';
 import type { NicBenchResult } from './nic.js';
 import { skippedLine } from './nic-options.js';
-import { nicTableCells } from './nic-rows.js';
+import { nicTableCells, xdpTargetLines } from './nic-rows.js';
 import type { RunRecord } from './report-history.js';
 import { metricsFor } from './report-plots.js';
 import type { TrapBenchResult } from './trap.js';
@@ -68,7 +68,7 @@ export function tableFor(r: RunRecord): string[] {
     case 'nic': {
       const n = r.result as NicBenchResult;
       const c = nicTableCells(n);
-      const notes = [...(n.skipped ?? []).map(skippedLine), ...(n.errors ?? [])].map((x) => `- ${x}`);
+      const notes = [...xdpTargetLines(n.rows, n.options.inflight), ...(n.skipped ?? []).map(skippedLine), ...(n.errors ?? [])].map((x) => `- ${x}`);
       const host = n.host ? [`Host: ${n.host.cpus} CPUs, load average ${n.host.load1_start} before, ${n.host.load1_end} after.`] : [];
       return [...markdownTable(c.head, c.rows), ...host, ...notes, ...(host.length || notes.length ? [''] : [])];
     }
