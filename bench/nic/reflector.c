@@ -10,25 +10,25 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
-static void on_term(int s) { (void)s; stop = 1; }
+#include "reflect.h"
 
-static void swapb(uint8_t *a, uint8_t *b, int n)
+/* one frame behind its 12-byte virtio-net header, sent back with a zero header */
+static ssize_t turn(int fd, uint8_t *buf, size_t cap)
 {
-    for (int i = 0; i < n; i++) {
-        uint8_t t = a[i];
-        a[i] = b[i];
-        b[i] = t;
-    }
+    ssize_t n = read(fd, buf, cap);
+    if (n < 0)
+        return -1;
+    if (n < 12 || !reflect_frame(buf + 12, (size_t)(n - 12)))
+        return 0;
+    buf[0] = buf[1] = 0;
+    return n;
 }
 
 int main(int argc, char **argv)
@@ -47,31 +47,5 @@ int main(int argc, char **argv)
         perror("reflector: tap");
         return 1;
     }
-    signal(SIGTERM, on_term);
-    signal(SIGINT, on_term);
-    printf("ready\n");
-    fflush(stdout);
-    time_t end = time(NULL) + atoi(argv[2]);
-    uint8_t buf[2048];
-    long frames = 0;
-    unsigned spins = 0;
-    while (!stop) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if ((++spins & 0xfffff) == 0 && time(NULL) >= end) break;
-            continue;
-        }
-        uint8_t *f = buf + 12;
-        ssize_t len = n - 12;
-        if (len < 34 || f[12] != 0x08 || f[13] != 0x00) continue;
-        swapb(f, f + 6, 6);
-        uint8_t *ip = f + 14;
-        swapb(ip + 12, ip + 16, 4);
-        int ihl = (ip[0] & 15) * 4;
-        if ((ip[9] == 6 || ip[9] == 17) && 14 + ihl + 4 <= len) swapb(ip + ihl, ip + ihl + 2, 2);
-        buf[0] = buf[1] = 0;
-        if (write(fd, buf, (size_t)n) == n) frames++;
-    }
-    printf("{\"frames\":%ld}\n", frames);
-    return 0;
+    return reflect_spin(fd, atoi(argv[2]), turn);
 }

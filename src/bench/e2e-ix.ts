@@ -28,6 +28,8 @@ export interface RunningIx {
 }
 
 export const IX_ADDRESS = '10.10.0.2';
+/** The Linux side of the dataplane's TAP in its namespace (the config's gateway). */
+export const IX_GATEWAY = '10.10.0.1';
 
 /** The XDP backend's link (src/testing/xdp-link.ts): the interface to attach to, the dataplane's address. */
 export interface IxXdp {
@@ -62,7 +64,7 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSp
     `[nic]`,
     ...(xdp
       ? [`backend = "xdp"`, `interface = ${q(xdp.ifname)}`, `address = "${xdp.address}/24"`, ...(xdp.rings ? [`xdp_rings = ${q(xdp.rings)}`] : [])]
-      : [...(nic === 'vhost' ? [`backend = "vhost"`] : []), `namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "10.10.0.1"`]),
+      : [...(nic === 'vhost' ? [`backend = "vhost"`] : []), `namespace = true`, `address = "${IX_ADDRESS}/24"`, `gateway = "${IX_GATEWAY}"`]),
     ...(backendSpinUs !== undefined ? [`backend_spin_us = ${backendSpinUs}`] : []),
     '',
   ].join('\n');

@@ -3,7 +3,9 @@
  *   trap   cost of one batched call (batch 1, 8, 64) and `ix run` -> first app instruction;
  *          options --rounds=N (runs per protection mode, 5) --boots=N (boots timed, 10)
  *   boundary  every protection boundary the platform offers, side by side (docs/protection.md)
- *   nic    NIC queue path vs a C reflector on a TAP device
+ *   nic    NIC queue path vs a C reflector on a TAP device, and the echo dataplane over AF_XDP
+ *          (xdp_rings guest and host) and over TAP vs a C reflector on a veth (docs/nic.md);
+ *          options --seconds=N --rounds=N --inflight=N --configs=a,b --backend-spin-us=N
  *   net    the stack's host harness behind a TAP vs Linux TCP over veth: echo RTT
  *   e2e    the dataplane against Linux: sockperf RTT, memcached protocol, echo (docs/bench.md);
  *          options --seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1
@@ -73,15 +75,18 @@ for (const n of todo) {
     results.boundary = r;
     if (!json) printBoundaryBench(r);
   } else if (n === 'nic') {
-    const { runNicBench } = await import('./nic.js');
-    const mod = (await import('./nic.js')) as Record<string, unknown>;
-    const r = await runNicBench();
-    results.nic = r;
-    if (!json) {
-      const print = mod.printNicBench as ((x: unknown) => void) | undefined;
-      if (print) print(r);
-      else console.log(JSON.stringify(r, null, 2));
+    const { runNicBench, printNicBench } = await import('./nic.js');
+    const { nicOptionsFromArgs } = await import('./nic-options.js');
+    let opts;
+    try {
+      opts = nicOptionsFromArgs(args);
+    } catch (e) {
+      console.error(`bench nic: ${(e as Error).message}`);
+      process.exit(2);
     }
+    const r = await runNicBench(opts);
+    results.nic = r;
+    if (!json) printNicBench(r);
   } else if (n === 'net') {
     const { runNetBench, printNetBench } = await import('./net.js');
     const r = await runNetBench();

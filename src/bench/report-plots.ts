@@ -10,6 +10,7 @@ import type { E2eResult } from './e2e.js';
 import type { EchoLoadResult, RttResult } from './e2e-parse.js';
 import type { NetBenchResult } from './net.js';
 import type { NicBenchResult } from './nic.js';
+import { VETH_CONFIGS } from './nic-options.js';
 import { med, type Metric, type RunRecord } from './report-history.js';
 import { barChart, lineChart, type LineSeries } from './report-svg.js';
 import type { TrapBenchResult } from './trap.js';
@@ -118,9 +119,9 @@ export function plotsFor(r: RunRecord): Plot[] {
           file: 'nic-pps.svg',
           title: 'NIC packet rate against the C reflector',
           svg: barChart(
-            { title: 'NIC queue path: packets/s against the C reflector', caption: caption(r, `bench nic, ${n.options.rounds} rounds, ${n.options.payload} B UDP`), xLabel: 'datagrams in flight', yLabel: 'round trips/s (median, min-max)' },
+            { title: 'NIC path: packets/s against the C reflectors (TAP, veth)', caption: caption(r, `bench nic, ${n.options.rounds} rounds, ${n.options.payload} B UDP; legend: ${inflight} in flight / c-reflector`), xLabel: 'datagrams in flight', yLabel: 'round trips/s (median, min-max)' },
             ['1', String(inflight)],
-            n.rows.map((row) => ({ name: row.config, values: [row.pps_1, row.pps_n], ranges: [pr(row.config, 1), pr(row.config, inflight)] })),
+            n.rows.map((row) => ({ name: row.ratio_n != null ? `${row.config} ${row.ratio_n.toFixed(2)}x` : row.config, values: [row.pps_1, row.pps_n], ranges: [pr(row.config, 1), pr(row.config, inflight)] })),
           ),
         },
         {
@@ -279,12 +280,15 @@ export function metricsFor(r: RunRecord): Metric[] {
     case 'nic': {
       const n = r.result as NicBenchResult;
       const ref = n.rows.find((x) => x.config === 'c-reflector');
+      const vref = n.rows.find((x) => x.config === 'c-reflector-veth');
       for (const row of n.rows) {
         const rr = (k: number) => range((n.raw[`${row.config}/${k}`] ?? []).map((x) => x.pps));
         out.push({ name: `${row.config}: pkt/s, 1 in flight`, value: row.pps_1, range: rr(1), unit: '/s' });
         out.push({ name: `${row.config}: pkt/s, ${n.options.inflight} in flight`, value: row.pps_n, range: rr(n.options.inflight), unit: '/s' });
         out.push({ name: `${row.config}: RTT p50`, value: row.rtt_p50_us, unit: 'µs' });
         if (ref && row !== ref && ref.pps_n > 0) out.push({ name: `${row.config} / c-reflector pkt/s, ${n.options.inflight} in flight`, value: row.pps_n / ref.pps_n, unit: 'x' });
+        if (vref && row !== vref && VETH_CONFIGS.includes(row.config) && vref.pps_n > 0)
+          out.push({ name: `${row.config} / c-reflector-veth pkt/s, ${n.options.inflight} in flight`, value: row.pps_n / vref.pps_n, unit: 'x' });
       }
       break;
     }

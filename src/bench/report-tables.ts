@@ -8,6 +8,8 @@ import type { E2eBackend, E2eResult } from './e2e.js';
 import type { ElasticBenchResult } from './elastic.js';
 import type { NetBenchResult } from './net.js';
 import type { NicBenchResult } from './nic.js';
+import { skippedLine } from './nic-options.js';
+import { nicTableCells, xdpTargetLines } from './nic-rows.js';
 import type { RunRecord } from './report-history.js';
 import { metricsFor } from './report-plots.js';
 import type { TrapBenchResult } from './trap.js';
@@ -26,8 +28,8 @@ export const fmtNum = (v: number | null | undefined): string => {
   return `${+v.toPrecision(3)}`;
 };
 
-/** A table as markdown lines (a blank line after it); numbers through fmtNum, null as '-'. */
-const table = (head: string[], rows: (string | number | null | undefined)[][]): string[] => [
+/** A table as markdown lines (a blank line after it); numbers through fmtNum, missing cells as '-'. */
+export const markdownTable = (head: string[], rows: (string | number | null | undefined)[][]): string[] => [
   `| ${head.join(' | ')} |`,
   `|${head.map(() => '---').join('|')}|`,
   ...rows.map((r) => `| ${r.map((c) => (typeof c === 'number' ? fmtNum(c) : (c ?? '-'))).join(' | ')} |`),
@@ -66,7 +68,7 @@ export function tableFor(r: RunRecord): string[] {
     case 'trap': {
       const t = r.result as TrapBenchResult;
       return [
-        ...table(
+        ...markdownTable(
           ['calls per trap', 'µs/call (median)', 'min-max', 'protection = none µs/call'],
           t.perCall.map((p, i) => [p.batch, p.medianUs, span([p.minUs, p.maxUs]), t.perCallNone[i]?.medianUs]),
         ),
@@ -81,7 +83,7 @@ export function tableFor(r: RunRecord): string[] {
       const cell = (m: (typeof modes)[number], row: string) => (b.modes[m] as Record<string, { median: number; min: number; max: number }> | undefined)?.[row];
       const refused = Object.entries(b.refused).map(([m, why]) => `- \`${m}\` refused on this platform: ${why}`);
       return [
-        ...table(
+        ...markdownTable(
           ['µs', ...modes.map((m) => `\`${m}\``)],
           rows.map((row) => [row, ...modes.map((m) => (cell(m, row) ? `${fmtNum(cell(m, row)!.median)} (${span([cell(m, row)!.min, cell(m, row)!.max])})` : '-'))]),
         ),
@@ -90,14 +92,14 @@ export function tableFor(r: RunRecord): string[] {
     }
     case 'nic': {
       const n = r.result as NicBenchResult;
-      return table(
-        ['config', 'pkt/s, 1 in flight', 'RTT p50 µs', 'RTT p99 µs', `pkt/s, ${n.options.inflight} in flight`, `RTT p50 µs, ${n.options.inflight} in flight`, 'lost'],
-        n.rows.map((x) => [x.config, x.pps_1, x.rtt_p50_us, x.rtt_p99_us, x.pps_n, x.rtt_p50_us_n, x.lost]),
-      );
+      const c = nicTableCells(n);
+      const notes = [...xdpTargetLines(n.rows, n.options.inflight), ...(n.skipped ?? []).map(skippedLine), ...(n.errors ?? [])].map((x) => `- ${x}`);
+      const host = n.host ? [`Host: ${n.host.cpus} CPUs, load average ${n.host.load1_start} before, ${n.host.load1_end} after.`] : [];
+      return [...markdownTable(c.head, c.rows), ...host, ...notes, ...(host.length || notes.length ? [''] : [])];
     }
     case 'net': {
       const n = r.result as NetBenchResult;
-      return table(
+      return markdownTable(
         ['path', 'min µs', 'p50 µs', 'p90 µs', 'p99 µs', 'mean µs'],
         n.rows.map((x) => [x.description, x.min_us, x.p50_us, x.p90_us, x.p99_us, x.mean_us]),
       );
@@ -105,7 +107,7 @@ export function tableFor(r: RunRecord): string[] {
     case 'e2e': {
       const e = r.result as E2eResult;
       return [
-        ...table(
+        ...markdownTable(
           ['metric', 'ix (min-max)', 'Linux (min-max)', 'ratio', 'goal', 'met?'],
           e.rows.map((x) => [x.metric, withSpan(x.ix, x.ix_range), withSpan(x.linux, x.linux_range), x.ratio, x.goal || '-', x.met === null ? '-' : x.met ? 'yes' : 'no']),
         ),
@@ -115,7 +117,7 @@ export function tableFor(r: RunRecord): string[] {
       ];
     }
     case 'wake':
-      return table(
+      return markdownTable(
         ['idle ms', 'route', 'halt poll ns', 'HLT in kernel', 'delivered', 'min µs', 'median µs', 'p90 µs', 'max µs'],
         (r.result as WakeBenchRow[]).map((w) => [w.idleMs, w.route, w.haltPollNs ?? '-', w.haltBlocksInKernel === undefined ? '-' : String(w.haltBlocksInKernel), `${w.delivered}/${w.samples}`, w.wakeUs?.min, w.wakeUs?.median, w.wakeUs?.p90, w.wakeUs?.max]),
       );
@@ -124,7 +126,7 @@ export function tableFor(r: RunRecord): string[] {
       if (!Array.isArray(e.rows)) return metricTable(r); // a result without its steps: the metrics of its timeline
       const rows = { rows: e.rows };
       const errors = e.rows.filter((x) => x.error).map((x) => `- ${x.dataplane} step ${x.step}: ${x.error}`);
-      return [...table(ELASTIC_HEAD, elasticCells(rows)), elasticCpuLine(rows) + '.', ...(errors.length ? ['', ...errors] : []), ''];
+      return [...markdownTable(ELASTIC_HEAD, elasticCells(rows)), elasticCpuLine(rows) + '.', ...(errors.length ? ['', ...errors] : []), ''];
     }
     default:
       return metricTable(r);
@@ -133,7 +135,7 @@ export function tableFor(r: RunRecord): string[] {
 
 /** Kinds without a table of their own: the metrics the history compares. */
 function metricTable(r: RunRecord): string[] {
-  return table(
+  return markdownTable(
     ['metric', 'value', 'min-max in the run'],
     metricsFor(r).map((m) => [m.name, `${fmtNum(m.value)} ${m.unit}`, span(m.range)]),
   );

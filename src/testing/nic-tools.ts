@@ -1,4 +1,4 @@
-// Builds and locates the C helpers under bench/nic (nicping client, TAP reflector) that the
+// Builds and locates the C helpers under bench/nic (nicping client, TAP and veth reflectors) that the
 // NIC tests and the NIC benchmark run inside a namespace.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,7 +14,7 @@ export function repoRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-export function buildNicTools(): { nicping: string; reflector: string } {
+export function buildNicTools(): { nicping: string; reflector: string; vethReflector: string } {
   const dir = join(repoRoot(), 'bench', 'nic');
   try {
     execFileSync('make', ['-s', '-C', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -24,8 +24,9 @@ export function buildNicTools(): { nicping: string; reflector: string } {
   }
   const nicping = join(dir, 'build', 'nicping');
   const reflector = join(dir, 'build', 'reflector');
-  if (!existsSync(nicping) || !existsSync(reflector)) throw new NicToolsError(`bench/nic/build is missing its tools after make`);
-  return { nicping, reflector };
+  const vethReflector = join(dir, 'build', 'veth_reflector');
+  if (![nicping, reflector, vethReflector].every((p) => existsSync(p))) throw new NicToolsError(`bench/nic/build is missing its tools after make`);
+  return { nicping, reflector, vethReflector };
 }
 
 export interface PingResult {
