@@ -34,7 +34,7 @@ describe('planNic', () => {
         { ip: 0x0a0a0001, mac: Uint8Array.from([2, 0, 0, 0, 0, 2]) },
         { ip: 0x0a0a0003, mac: Uint8Array.from([2, 0, 0, 0, 0, 3]) },
       ],
-      backend: { spinUs: 50, batch: 64, io: 'koffi', idleTimeoutMs: 100, cpu: null },
+      backend: { spinUs: 50, batch: 64, io: 'koffi', idleTimeoutMs: 100, cpu: null, sliceUs: 0 },
       tap: { name: 'ixp0', netns: null },
       vhost: false,
       xdp: null,

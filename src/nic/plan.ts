@@ -44,6 +44,8 @@ export interface NicPlan {
     idleTimeoutMs: number;
     /** host CPU to pin the backend thread to, or null */
     cpu: number | null;
+    /** scheduler slice the backend thread asks for (config `sched_slice_us`), µs; 0: the kernel's */
+    sliceUs: number;
   };
   /** the TAP to create; null when the caller hands open fds to the backend (tests) or for XDP */
   tap: { name: string; netns: NicNetnsPlan | null } | null;
@@ -111,8 +113,9 @@ export function peerAddressFor(address: string, prefix: number, gateway: string 
  * `tag` names the fresh namespace when the config asks for one (a-z0-9, at most 12).
  * `active`: the queues the redirection table spreads flows over at start (elastic cores:
  * `[cores] min`; the others get no flow group until `ix scale`); default all of them.
+ * `schedSliceUs`: the backend thread's scheduler slice (config `sched_slice_us`; absent: 0, the kernel's).
  */
-export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?: number }): NicPlan {
+export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?: number; schedSliceUs?: number }): NicPlan {
   const active = o.active ?? cores;
   if (!Number.isInteger(active) || active < 1 || active > cores) throw new NicPlanError(`${active} active queues of ${cores}: want 1..${cores} (the config should have refused it)`);
   return {
@@ -132,6 +135,7 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?
       io: NIC_DEFAULTS.io,
       idleTimeoutMs: NIC_DEFAULTS.idleTimeoutMs,
       cpu: null,
+      sliceUs: o.schedSliceUs ?? 0,
     },
     tap:
       nic.backend === 'xdp'
