@@ -43,6 +43,12 @@ describe('planNic', () => {
     expect(structuredClone(plan)).toEqual(plan);
   });
 
+  it('the backend thread gets the configured scheduler slice (sched_slice_us), 0 without one', () => {
+    const nic = parseConfig(config('namespace = true\naddress = "10.9.0.1/24"\n')).nic!;
+    expect(planNic(nic, 1, { tag: 'x', schedSliceUs: 100 }).backend.sliceUs).toBe(100);
+    expect(planNic(nic, 1, { tag: 'x' }).backend.sliceUs).toBe(0);
+  });
+
   it('RSS key: random for every run unless the config fixes one; a bad key is refused by the config', () => {
     const nic = (extra: string) => parseConfig(config(`namespace = true\naddress = "10.9.0.1/24"\n${extra}`)).nic!;
     const a = planNic(nic(''), 2, { tag: 'x' }).rss.key, b = planNic(nic(''), 2, { tag: 'x' }).rss.key;
