@@ -323,7 +323,7 @@ describe('valid configs resolve with defaults', () => {
       idlePollUs: 100,
       wake: 'auto',
       haltPollUs: null,
-      schedSliceUs: 100,
+      schedSliceUs: 0,
       protection: 'auto',
       app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0, maxRunMs: 0 },
       nic: null,

@@ -10,8 +10,8 @@ export const DEFAULTS = {
   wake: 'auto',
   /** null: the KVM module's halt_poll_ns */
   haltPollUs: null as number | null,
-  /** the scheduler slice the dataplane's vCPU and NIC threads ask for (0: the kernel's) */
-  schedSliceUs: 100,
+  /** the scheduler slice the dataplane's vCPU and NIC threads ask for (0: the kernel's; docs/nic.md, Benchmark: 100 did not help reliably) */
+  schedSliceUs: 0,
   protection: 'auto',
   app: {
     heap: '4M',
