@@ -120,7 +120,7 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     maxRunMs: cfg.app.maxRunMs,
     tcpMaxConns: cfg.net.maxConnections,
     selftest: o.selftest ?? false,
-    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp', active: cfg.cores.min, schedSliceUs: cfg.schedSliceUs }) : undefined,
+    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp', active: cfg.cores.min, schedSliceUs: cfg.schedSliceUs, coreCpus: cfg.cores.cpus }) : undefined,
   });
   const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
   m.on('log', (cpu, line) => {
