@@ -10,8 +10,8 @@ import { tempDir } from './ix-cli.js';
 
 describe('bench e2e options', () => {
   it('parses every option', () => {
-    expect(e2eOptionsFromArgs(['--seconds=2', '--rounds=1', '--server-cpus=0,1', '--client-cpus=', '--conns=1,16', '--backend-spin-us=50', '--backend=tap,xdp', '--protection=pvm-host-switch', '--wake=kernel'])).toEqual({
-      seconds: 2, rounds: 1, serverCpus: [0, 1], clientCpus: [], echoConns: [1, 16], backendSpinUs: 50, backends: ['tap', 'xdp'], protection: 'pvm-host-switch', wake: 'kernel',
+    expect(e2eOptionsFromArgs(['--seconds=2', '--rounds=1', '--server-cpus=0,1', '--client-cpus=', '--conns=1,16', '--backend-spin-us=50', '--backend=tap,xdp', '--protection=pvm-host-switch', '--wake=kernel', '--sched-slice-us=100'])).toEqual({
+      seconds: 2, rounds: 1, serverCpus: [0, 1], clientCpus: [], echoConns: [1, 16], backendSpinUs: 50, backends: ['tap', 'xdp'], protection: 'pvm-host-switch', wake: 'kernel', schedSliceUs: 100,
     });
     expect(e2eOptionsFromArgs([])).toEqual({});
   });
@@ -27,6 +27,8 @@ describe('bench e2e options', () => {
     expect(e2eOptionsFromArgs(['--backend=tap,xdp,xdp-host']).backends).toEqual(['tap', 'xdp', 'xdp-host']);
     expect(() => e2eOptionsFromArgs(['--server-cpus='])).toThrow(/at least one CPU/);
     expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
+    expect(() => e2eOptionsFromArgs(['--sched-slice-us=200000'])).toThrow(/--sched-slice-us=200000: expected a number from 0 to 100000/);
+    expect(() => e2eOptionsFromArgs(['--sched-slice-us=1.5'])).toThrow(/--sched-slice-us=1.5: expected an integer/);
   });
 
   it('takes vhost as a backend, alone or beside the others', () => {
@@ -73,5 +75,10 @@ describe('bench e2e: the dataplane config per backend', () => {
     const host = writeIxConfig(dir, app, [0], undefined, { ...x, rings: 'host' });
     expect(host).not.toBe(guest);
     expect(nicOf(host)).toEqual({ backend: 'xdp', interface: 'vethx0', address: '10.30.0.2/24', xdp_rings: 'host' });
+  });
+  it('sched_slice_us at the top level only when asked for (--sched-slice-us)', () => {
+    const top = (p: string) => parseToml(readFileSync(p, 'utf8')) as Record<string, unknown>;
+    expect(top(writeIxConfig(dir, app, [0], undefined, undefined, { schedSliceUs: 100 })).sched_slice_us).toBe(100);
+    expect(top(writeIxConfig(dir, app, [0])).sched_slice_us).toBeUndefined();
   });
 });

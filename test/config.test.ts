@@ -88,6 +88,7 @@ const broken: Broken[] = [
   { what: 'idle_poll_us negative', toml: build({ top: { idle_poll_us: -1 } }), path: 'idle_poll_us', value: -1, problem: 'out of range', allowed: 'from 0 to 1000000' },
   { what: 'idle_poll_us too big', toml: build({ top: { idle_poll_us: 2_000_000 } }), path: 'idle_poll_us', value: 2000000, problem: 'out of range', allowed: 'from 0 to 1000000' },
   { what: 'wake interrupt', toml: build({ top: { wake: 'interrupt' } }), path: 'wake', value: 'interrupt', problem: 'not one of the allowed values', allowed: '"kernel" or "user"' },
+  { what: 'sched_slice_us too big', toml: build({ top: { sched_slice_us: 200_000 } }), path: 'sched_slice_us', value: 200000, problem: 'out of range', allowed: 'from 0 to 100000' },
   { what: 'halt_poll_us too big', toml: build({ top: { halt_poll_us: 2_000_000 } }), path: 'halt_poll_us', value: 2000000, problem: 'out of range', allowed: 'from 0 to 1000000' },
   { what: 'protection ring0', toml: build({ top: { protection: 'ring0' } }), path: 'protection', value: 'ring0', problem: 'not one of the allowed values', allowed: '"page-tables" (alias "ring3")' },
   { what: 'unknown top key near miss', toml: build({ top: { cors: 2 } }), path: 'cors', value: 2, problem: 'unknown key; did you mean "cores"?', allowed: 'the keys at the top level: name, cores' },
@@ -322,6 +323,7 @@ describe('valid configs resolve with defaults', () => {
       idlePollUs: 100,
       wake: 'auto',
       haltPollUs: null,
+      schedSliceUs: 0,
       protection: 'auto',
       app: { path: '/srv/ix/apps/hello.elf', args: [], ports: [], heapBytes: 4 * 1024 * 1024, sharedBytes: 0, maxRunMs: 0 },
       nic: null,
@@ -353,6 +355,7 @@ batch = 32
 idle_poll_us = 0
 wake = "user"
 halt_poll_us = 50
+sched_slice_us = 250
 protection = "none"
 
 [app]
@@ -392,6 +395,7 @@ level = "debug"
       idlePollUs: 0,
       wake: 'user',
       haltPollUs: 50,
+      schedSliceUs: 250,
       protection: 'none',
       app: { path: '/opt/ix/echo.elf', args: ['--port', '7'], ports: [7, 8], heapBytes: 16 * 1024 * 1024, sharedBytes: 0, maxRunMs: 500 },
       nic: {

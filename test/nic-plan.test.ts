@@ -34,13 +34,28 @@ describe('planNic', () => {
         { ip: 0x0a0a0001, mac: Uint8Array.from([2, 0, 0, 0, 0, 2]) },
         { ip: 0x0a0a0003, mac: Uint8Array.from([2, 0, 0, 0, 0, 3]) },
       ],
-      backend: { spinUs: 50, batch: 64, io: 'koffi', idleTimeoutMs: 100, cpu: null },
+      backend: { spinUs: 50, batch: 64, io: 'koffi', idleTimeoutMs: 100, cpu: null, sliceUs: 0, avoidCpus: [] },
       tap: { name: 'ixp0', netns: null },
       vhost: false,
       xdp: null,
     });
     // what the worker receives in its workerData is the same plan
     expect(structuredClone(plan)).toEqual(plan);
+  });
+
+  it('the backend thread gets the configured scheduler slice (sched_slice_us), 0 without one', () => {
+    const nic = parseConfig(config('namespace = true\naddress = "10.9.0.1/24"\n')).nic!;
+    expect(planNic(nic, 1, { tag: 'x', schedSliceUs: 100 }).backend.sliceUs).toBe(100);
+    expect(planNic(nic, 1, { tag: 'x' }).backend.sliceUs).toBe(0);
+  });
+
+  it('the AF_XDP kick thread (guest rings) keeps off the cores\' CPUs; other backends and unpinned cores do not', () => {
+    const xdp = (rings: string) => parseConfig(config(`interface = "veth0"\naddress = "10.9.0.1/24"\nxdp_rings = "${rings}"\n`).replace('cores = 2', 'cores = 1')).nic!;
+    expect(planNic(xdp('guest'), 1, { tag: 'x', coreCpus: [3] }).backend.avoidCpus).toEqual([3]);
+    expect(planNic(xdp('guest'), 1, { tag: 'x', coreCpus: null }).backend.avoidCpus).toEqual([]);
+    expect(planNic(xdp('host'), 1, { tag: 'x', coreCpus: [3] }).backend.avoidCpus).toEqual([]);
+    const tap = parseConfig(config('namespace = true\naddress = "10.9.0.1/24"\n')).nic!;
+    expect(planNic(tap, 1, { tag: 'x', coreCpus: [3] }).backend.avoidCpus).toEqual([]);
   });
 
   it('RSS key: random for every run unless the config fixes one; a bad key is refused by the config', () => {

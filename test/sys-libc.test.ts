@@ -1,5 +1,6 @@
 // src/sys/libc.ts, the one libc binding: anonymous shared memory and views of it from any thread, thread ids,
 // CPU affinity, signals to one thread and errno text. No /dev/kvm needed.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +88,26 @@ describe('threads and signals', () => {
     expect(libc.getThreadAffinity()).toEqual(before);
     expect(() => libc.setThreadAffinity([])).toThrow(/empty CPU list/);
     expect(() => libc.setThreadAffinity([5000])).toThrow(/out of range/);
+  });
+
+  it('setThreadSlice asks for a scheduler slice and gives the default back with 0', () => {
+    const slice = (): number | null => {
+      // /proc/thread-self/sched names the slice on kernels with EEVDF custom slices (6.12+)
+      const m = /^se\.slice\s+:\s+(\d+)/m.exec(readFileSync('/proc/thread-self/sched', 'utf8'));
+      return m ? Number(m[1]) : null;
+    };
+    const before = slice();
+    try {
+      expect(libc.setThreadSlice(250)).toBe(true);
+      if (before !== null) expect(slice()).toBe(250_000);
+      expect(libc.setThreadSlice(0)).toBe(true);
+      if (before !== null) expect(slice()).toBe(before);
+    } finally {
+      libc.setThreadSlice(0);
+    }
+    expect(() => libc.setThreadSlice(-1)).toThrow(RangeError);
+    expect(() => libc.setThreadSlice(100_001)).toThrow(RangeError);
+    expect(() => libc.setThreadSlice(1.5)).toThrow(RangeError);
   });
 
   it('tgkill delivers to a handler; a dead tid is ESRCH', async () => {

@@ -10,6 +10,8 @@ export const DEFAULTS = {
   wake: 'auto',
   /** null: the KVM module's halt_poll_ns */
   haltPollUs: null as number | null,
+  /** the scheduler slice the dataplane's vCPU and NIC threads ask for (0: the kernel's; docs/nic.md, Benchmark: 100 did not help reliably) */
+  schedSliceUs: 0,
   protection: 'auto',
   app: {
     heap: '4M',
@@ -79,6 +81,8 @@ export const LIMITS = {
   idlePollUsMax: 1_000_000,
   haltPollUsMin: 0,
   haltPollUsMax: 1_000_000,
+  schedSliceUsMin: 0,
+  schedSliceUsMax: 100_000,
   rssTableMin: 1,
   rssTableMax: 512,
   backendSpinUsMin: 0,

@@ -147,6 +147,7 @@ function resolveConfig(f: ConfigFile, source: string, baseDir: string): Dataplan
     idlePollUs: f.idle_poll_us ?? DEFAULTS.idlePollUs,
     wake: f.wake ?? (DEFAULTS.wake as WakeSetting),
     haltPollUs: f.halt_poll_us ?? DEFAULTS.haltPollUs,
+    schedSliceUs: f.sched_slice_us ?? DEFAULTS.schedSliceUs,
     protection: resolveProtection(f.protection ?? DEFAULTS.protection),
     app: {
       path: resolvePath(baseDir, f.app.path),

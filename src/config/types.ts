@@ -69,6 +69,8 @@ export interface DataplaneConfig {
   wake: WakeSetting;
   /** KVM halt polling in µs; null: the module's default */
   haltPollUs: number | null;
+  /** scheduler slice (EEVDF sched_runtime) of the vCPU and NIC threads in µs; 0: the kernel's */
+  schedSliceUs: number;
   protection: Protection;
   app: {
     path: string;

@@ -113,13 +113,14 @@ async function runWithHandlers(cfg: DataplaneConfig, gate: StopGate, o: RunOptio
     idlePollUs: cfg.idlePollUs,
     wake: cfg.wake,
     haltPollUs: cfg.haltPollUs,
+    schedSliceUs: cfg.schedSliceUs,
     protection: cfg.protection,
     appHeapSize: cfg.app.heapBytes,
     appSharedSize: cfg.app.sharedBytes,
     maxRunMs: cfg.app.maxRunMs,
     tcpMaxConns: cfg.net.maxConnections,
     selftest: o.selftest ?? false,
-    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp', active: cfg.cores.min }) : undefined,
+    nic: cfg.nic ? planNic(cfg.nic, cfg.cores.count, { tag: cfg.name.replace(/[^a-z0-9]/g, '').slice(0, 12) || 'dp', active: cfg.cores.min, schedSliceUs: cfg.schedSliceUs, coreCpus: cfg.cores.cpus }) : undefined,
   });
   const appOut = o.appOut ?? ((l: string) => process.stdout.write(`${l}\n`));
   m.on('log', (cpu, line) => {

@@ -44,6 +44,11 @@ export interface NicPlan {
     idleTimeoutMs: number;
     /** host CPU to pin the backend thread to, or null */
     cpu: number | null;
+    /** scheduler slice the backend thread asks for (config `sched_slice_us`), µs; 0: the kernel's */
+    sliceUs: number;
+    /** host CPUs the thread keeps off while others are allowed to it: the dataplane cores' CPUs
+     * for the AF_XDP kick thread (xdp_rings = "guest", docs/nic.md, Benchmark); [] for the others */
+    avoidCpus: number[];
   };
   /** the TAP to create; null when the caller hands open fds to the backend (tests) or for XDP */
   tap: { name: string; netns: NicNetnsPlan | null } | null;
@@ -111,8 +116,10 @@ export function peerAddressFor(address: string, prefix: number, gateway: string 
  * `tag` names the fresh namespace when the config asks for one (a-z0-9, at most 12).
  * `active`: the queues the redirection table spreads flows over at start (elastic cores:
  * `[cores] min`; the others get no flow group until `ix scale`); default all of them.
+ * `schedSliceUs`: the backend thread's scheduler slice (config `sched_slice_us`; absent: 0, the kernel's).
+ * `coreCpus`: the host CPUs the cores are pinned to (`cores = [..]`; null or absent: not pinned).
  */
-export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?: number }): NicPlan {
+export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?: number; schedSliceUs?: number; coreCpus?: readonly number[] | null }): NicPlan {
   const active = o.active ?? cores;
   if (!Number.isInteger(active) || active < 1 || active > cores) throw new NicPlanError(`${active} active queues of ${cores}: want 1..${cores} (the config should have refused it)`);
   return {
@@ -132,6 +139,8 @@ export function planNic(nic: NicConfig, cores: number, o: { tag: string; active?
       io: NIC_DEFAULTS.io,
       idleTimeoutMs: NIC_DEFAULTS.idleTimeoutMs,
       cpu: null,
+      sliceUs: o.schedSliceUs ?? 0,
+      avoidCpus: nic.backend === 'xdp' && nic.xdpRings === 'guest' ? [...(o.coreCpus ?? [])] : [],
     },
     tap:
       nic.backend === 'xdp'

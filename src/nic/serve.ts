@@ -53,6 +53,21 @@ function serve(init: WorkerData, make: MakePoller): void {
   const port = parentPort!;
   const { backend } = init.plan;
   if (backend.cpu !== null) libc.pinThisThread(backend.cpu);
+  else if (backend.avoidCpus.length) {
+    // off the dataplane cores' CPUs when others are allowed: the vCPU keeps its CPU to itself
+    // and the kick's transmit work runs beside it (docs/nic.md, Benchmark)
+    const rest = libc.getThreadAffinity().filter((c) => !backend.avoidCpus.includes(c));
+    if (rest.length) libc.setThreadAffinity(rest);
+  }
+  if (backend.sliceUs > 0) {
+    // woken by a doorbell, the thread preempts the running vCPU at once instead of waiting
+    // out the vCPU's slice (docs/nic.md, Benchmark)
+    try {
+      libc.setThreadSlice(backend.sliceUs);
+    } catch (e) {
+      port.postMessage({ type: 'log', msg: `nic: scheduler slice not set: ${(e as Error).message}` });
+    }
+  }
   const ctl = new Int32Array(init.ctl);
   const one = libc.mapAnon(4096); // scratch: a read buffer at 8, a pollfd array at 64
   const oneDv = new DataView(libc.view(one, 4096));

@@ -68,6 +68,10 @@ const SYS_bpf = 321; // x86-64
 /** bpf(2): cmd, the address of a zero-padded union bpf_attr, its size. Returns what the kernel returns (-1 + errno). */
 export const bpf = (cmd: number, attr: Addr, size: number): number => syscall3(SYS_bpf, cmd, attr, size);
 const gettidC = lib.func('int gettid(void)') as () => number;
+const syscallBuf = lib.func('long syscall(long nr, long a, void *b, long c)') as (nr: number, a: number, b: Uint8Array, c: number) => number;
+const SYS_sched_setattr = 314; // x86-64
+const getschedC = lib.func('int sched_getscheduler(int pid)') as (p: number) => number;
+const getpriorityC = lib.func('int getpriority(int which, int who)') as (w: number, who: number) => number;
 const tgkillC = lib.func('int tgkill(int tgid, int tid, int sig)') as (p: number, t: number, s: number) => number;
 const setaffC = lib.func('int sched_setaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
 const getaffC = lib.func('int sched_getaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
@@ -214,6 +218,32 @@ export function setThreadAffinity(cpus: readonly number[], tid = 0): void {
   if (cpus.length === 0) throw new RangeError('setThreadAffinity: empty CPU list');
   if (setaffC(tid, CPU_SET_BYTES, cpuMask(cpus)) < 0)
     throw new SysError(`sched_setaffinity(${tid}, [${cpus.join(',')}])`, errno(), 'a CPU is offline or outside this cgroup\'s cpuset');
+}
+
+/**
+ * Ask the fair scheduler for a time slice of `us` µs for a thread (tid; 0 = the calling thread):
+ * sched_setattr(2) with the thread's policy (SCHED_OTHER) and nice kept and sched_runtime set to
+ * the slice. Linux 6.12+ (EEVDF) lets a waking thread with a shorter slice than the running one
+ * preempt it at once (and clamps the slice to 100 µs..100 ms); older kernels ignore the value.
+ * us = 0 restores the kernel's default slice. Returns false, changing nothing, for a thread that
+ * is not SCHED_OTHER (an operator's chrt wins).
+ */
+export function setThreadSlice(us: number, tid = 0): boolean {
+  if (!Number.isInteger(us) || us < 0 || us > 100_000) throw new RangeError(`setThreadSlice: ${us} µs is not an integer from 0 to 100000`);
+  if (getschedC(tid) !== 0) return false;
+  // getpriority returns the nice value itself; -1 is also a valid nice, so errno decides
+  koffi.errno(0);
+  const nice = getpriorityC(0 /* PRIO_PROCESS: a thread id on Linux */, tid);
+  if (nice === -1 && errno() !== 0) throw new SysError(`getpriority(${tid})`, errno());
+  const a = new Uint8Array(56); // struct sched_attr, SCHED_ATTR_SIZE_VER1
+  const dv = new DataView(a.buffer);
+  dv.setUint32(0, a.length, true); // size
+  dv.setUint32(4, 0, true); // sched_policy: SCHED_OTHER
+  dv.setInt32(16, nice, true); // sched_nice
+  dv.setBigUint64(24, BigInt(us) * 1000n, true); // sched_runtime, ns
+  if (syscallBuf(SYS_sched_setattr, tid, a, 0) < 0)
+    throw new SysError(`sched_setattr(${tid}, slice ${us} µs)`, errno(), 'set sched_slice_us = 0 to leave the slice to the kernel');
+  return true;
 }
 
 /** Pin the calling thread to one CPU. */

@@ -55,6 +55,8 @@ export interface MachineOptions {
   wake?: WakeSetting;
   /** host-kernel halt polling in µs (config `halt_poll_us`; absent: the KVM module's default) */
   haltPollUs?: number | null;
+  /** scheduler slice of the vCPU threads in µs (config `sched_slice_us`; 0 or absent: the kernel's) */
+  schedSliceUs?: number;
 }
 
 export type CpuOutcome =
@@ -238,6 +240,7 @@ export class Machine extends EventEmitter {
           memBase: this.memAddr,
           memSize: o.memBytes,
           pinCpu: o.pinCpus ? o.pinCpus[i]! : null,
+          sliceUs: o.schedSliceUs ?? 0,
           control: this.control.buffer,
           exits: this.exits.buffer as SharedArrayBuffer,
           nic: this.nic

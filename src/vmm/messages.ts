@@ -10,6 +10,8 @@ export interface VcpuWorkerData {
   memBase: number; // host address of guest-physical 0
   memSize: number;
   pinCpu: number | null;
+  /** scheduler slice to ask for (libc.setThreadSlice), µs; 0: the kernel's default */
+  sliceUs: number;
   /** Int32 cells shared with the main thread (src/abi/cells.ts VCPU_CTRL) */
   control: SharedArrayBuffer;
   /** Float64 exit counters (src/abi/cells.ts VCPU_EXIT_REASONS), written by the worker only */

@@ -160,6 +160,14 @@ function injectRunaway(vcpu: Vcpu): void {
 function run(): void {
   const vcpu = Vcpu.fromFd(d.vcpuFd, d.vcpuMmapSize);
   if (d.pinCpu !== null) libc.setThreadAffinity([d.pinCpu]);
+  if (d.sliceUs > 0) {
+    // a short slice lets this thread, woken from a halt, preempt a CPU hog at once (sched_slice_us)
+    try {
+      libc.setThreadSlice(d.sliceUs);
+    } catch (e) {
+      post({ type: 'bad-exit', cpu: d.cpu, what: `scheduler slice not set: ${(e as Error).message}` });
+    }
+  }
   const tid = libc.gettid();
   Atomics.store(control, cell(VCPU_CTRL.tid), tid);
   post({ type: 'started', cpu: d.cpu, tid, firstRunWallMs: performance.timeOrigin + performance.now(), affinity: libc.getThreadAffinity() });
