@@ -23,6 +23,8 @@ const TOOLS: Record<string, string> = {
   clang: 'clang',
   chromium: 'chromium',
   xz: 'xz-utils',
+  setpriv: 'util-linux',
+  ethtool: 'ethtool',
 };
 
 function files(dir: string): string[] {
