@@ -1,7 +1,8 @@
 // The e2e benchmark's command-line options: parsed into E2eOptions, bad values refused with
 // an error that names the option (no benchmark runs here).
 import { afterAll, describe, expect, it } from 'vitest';
-import { e2eOptionsFromArgs, measurableBackends } from '../src/bench/e2e.js';
+import { bestUnderSla, e2eOptionsFromArgs, KV_SLA_US, measurableBackends } from '../src/bench/e2e.js';
+import type { EchoLoadResult } from '../src/bench/e2e-parse.js';
 import { unavailableLine } from '../src/bench/report-tables.js';
 import { writeIxConfig } from '../src/bench/e2e-ix.js';
 import { parse as parseToml } from 'smol-toml';
@@ -29,6 +30,14 @@ describe('bench e2e options', () => {
     expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
     expect(() => e2eOptionsFromArgs(['--sched-slice-us=200000'])).toThrow(/--sched-slice-us=200000: expected a number from 0 to 100000/);
     expect(() => e2eOptionsFromArgs(['--sched-slice-us=1.5'])).toThrow(/--sched-slice-us=1.5: expected an integer/);
+  });
+
+  it('takes the kvload connection counts of the latency-bound row', () => {
+    expect(e2eOptionsFromArgs(['--kv-conns=8', '--kv-sla-conns=1,2,128'])).toEqual({ kvConns: 8, kvSlaConns: [1, 2, 128] });
+    expect(e2eOptionsFromArgs(['--kv-sla-conns='])).toEqual({ kvSlaConns: [] });
+    expect(() => e2eOptionsFromArgs(['--kv-conns=0'])).toThrow(/--kv-conns=0: expected a number from 1 to 4096/);
+    expect(() => e2eOptionsFromArgs(['--kv-conns=2.5'])).toThrow(/--kv-conns=2.5: expected an integer/);
+    expect(() => e2eOptionsFromArgs(['--kv-sla-conns=4,x'])).toThrow(/--kv-sla-conns=4,x: expected a comma-separated list/);
   });
 
   it('takes vhost as a backend, alone or beside the others', () => {
@@ -80,5 +89,19 @@ describe('bench e2e: the dataplane config per backend', () => {
     const top = (p: string) => parseToml(readFileSync(p, 'utf8')) as Record<string, unknown>;
     expect(top(writeIxConfig(dir, app, [0], undefined, undefined, { schedSliceUs: 100 })).sched_slice_us).toBe(100);
     expect(top(writeIxConfig(dir, app, [0])).sched_slice_us).toBeUndefined();
+  });
+});
+
+describe('bench e2e: gets/s at p99 under the bound', () => {
+  const pt = (conns: number, rps: number, p99: number): EchoLoadResult => ({ conns, rps, p50_us: p99 / 2, p99_us: p99, round_trips: rps, errors: 0, corrupt: 0, open: conns } as EchoLoadResult);
+  it('takes the most gets/s among the points under the bound, not the most overall', () => {
+    expect(KV_SLA_US).toBe(500);
+    const best = bestUnderSla([pt(32, 90_000, 700), pt(4, 30_000, 120), pt(16, 70_000, 480), pt(64, 95_000, 2000)]);
+    expect([best.conns, best.rps, best.p99_us]).toEqual([16, 70_000, 480]);
+  });
+  it('a p99 of exactly the bound does not count; no point under it gives 0 gets/s at 0 connections', () => {
+    expect(bestUnderSla([pt(4, 30_000, 500), pt(1, 9_000, 499.9)]).conns).toBe(1);
+    const none = bestUnderSla([pt(4, 30_000, 900), pt(16, 60_000, 5000)]);
+    expect([none.conns, none.rps]).toEqual([0, 0]);
   });
 });
