@@ -411,7 +411,6 @@ function buildRows(samples: Record<string, Record<Side, Sample[]>>, echoConns: n
     // the goal: >= 3x the gets/s of memcached while the p99 stays under KV_SLA_US, each side at
     // the connection count of its own best point
     row(`memcached gets/s at p99 < ${KV_SLA_US} us (kvload, best of ${kvSlaList.join(',')} conns)`, 'kv_sla', (s) => (s as EchoLoadResult).rps, { op: '>=', x: 3 });
-    row('connections of that point', 'kv_sla', (s) => (s as EchoLoadResult).conns, null);
     row(`memcached gets/s (kvload, ${kvConns} conns)`, 'kv', (s) => (s as EchoLoadResult).rps, null);
     row('memcached get p99 us (kvload)', 'kv', (s) => (s as EchoLoadResult).p99_us, null);
     row(`memcached gets/s (memcaslap, ${kvConns} conns)`, 'kv_memslap', (s) => (s as MemslapResult).get_tps, { op: '>=', x: 3 });
