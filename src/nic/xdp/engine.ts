@@ -48,15 +48,19 @@ export const XDP_RX_MIN_BUFFER = VNET_HDR_LEN + XSK_CHUNK - XDP_PACKET_HEADROOM;
 const FILL_OFFSET = XDP_PACKET_HEADROOM - VNET_HDR_LEN;
 const STATS_MS = 100;
 
-/** A guest RX buffer the device holds: its chain head, gpa and length. */
+/** A guest RX buffer the device holds: its chain head, gpa and length; `sock`: the socket
+ * whose FILL ring it was last posted to. */
 interface Held {
   head: number;
   addr: number;
   len: number;
+  sock: number;
 }
 
 interface Sock {
   s: XskSocket;
+  /** index in socks */
+  i: number;
   q: number;
   rx: RingView;
   tx: RingView;
@@ -125,7 +129,7 @@ export class XdpEngine {
       const fillTarget = Math.max(1, Math.min(s.fill.size, Math.floor((rxRings[q]!.size * 3) / 4 / perQueue)));
       if (s.tx.size < slotsPerQueue || s.comp.size < slotsPerQueue) throw new EngineError(`socket ${i}: TX/COMPLETION rings smaller than the ${slotsPerQueue} bounce slots`);
       this.socks.push({
-        s, q, fillTarget, outstanding: 0, recycle: [],
+        s, i, q, fillTarget, outstanding: 0, recycle: [],
         rx: new RingView(s.rx, 16), tx: new RingView(s.tx, 16), fill: new RingView(s.fill, 8), comp: new RingView(s.comp, 8),
       });
     });
@@ -207,8 +211,9 @@ export class XdpEngine {
       }
       if (!h) {
         if (!this.popRx(q, this.c, true)) break;
-        h = { head: this.c.head, addr: this.c.addr[0]!, len: this.c.len[0]! };
+        h = { head: this.c.head, addr: this.c.addr[0]!, len: this.c.len[0]!, sock: k.i };
       }
+      h.sock = k.i;
       held.set(h.addr, h);
       fill.setAddr(prod, h.addr - FILL_OFFSET);
       prod = (prod + 1) >>> 0;
@@ -238,12 +243,14 @@ export class XdpEngine {
       const off = hi >>> 16;
       const buf = base + FILL_OFFSET;
       const h = held.get(buf);
-      k.outstanding--; // every RX descriptor consumed one FILL entry
       if (!h) {
+        // not one of ours (a kernel bug): it consumed no FILL entry of ours either, so it does
+        // not count against the fill target (counting it would let FILL grow past the target)
         this.ev.once(`${q}.rx.unknown`, `nic: queue ${q} rx: the kernel returned address 0x${base.toString(16)} that the host does not hold; ignoring it`);
         continue;
       }
       held.delete(buf);
+      this.socks[h.sock]!.outstanding--; // the FILL entry it was posted with
       const n12 = len + VNET_HDR_LEN;
       if (base + off !== buf + VNET_HDR_LEN || n12 > h.len) {
         this.ev.once(`${q}.rx.layout`, `nic: queue ${q} rx: frame of ${len} bytes at offset ${off} does not fit buffer 0x${buf.toString(16)}; dropping`);
