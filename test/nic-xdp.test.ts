@@ -315,7 +315,41 @@ describe('XdpEngine', () => {
     }
   });
 
-  // found by the xdp fuzz target (src/testing/xdp-fuzz.ts): every RX descriptor decremented the socket's count of
+  // found by the xdp fuzz target (src/testing/xdp-fuzz.ts): a completion for a slot that was
+  // free (never sent, or completed already) put that slot in the free list twice, and two
+  // frames went out of one bounce slot (the first overwritten before the kernel sent it)
+  it('ignores completions for bounce slots not in flight: no slot is posted twice', () => {
+    const r = rig(1);
+    try {
+      const g = r.guests[0]!;
+      const k = r.kernel[0]!;
+      const send = (b: number) => {
+        const f = frame({ type: 0x0800, len: 100, sport: b });
+        r.mem.u8.fill(0, g.buf(b), g.buf(b) + 12);
+        r.mem.u8.set(f, g.buf(b) + 12);
+        g.sendBuf(b, 12 + f.length);
+      };
+      send(0);
+      g.tx.flush();
+      r.engine.pollOnce(); // one slot in flight, not completed
+      const first = k.addr('tx', k.cons('tx'));
+      // completions for a slot never sent, twice, and for the one in flight twice
+      for (const a of [first + XSK_CHUNK, first + XSK_CHUNK, first, first]) k.putComp(a);
+      for (let b = 1; b <= BOUNCE.slotsPerQueue + 2; b++) send(b);
+      g.tx.flush();
+      r.engine.pollOnce();
+      const posted: number[] = [];
+      for (let i = k.cons('tx'); i !== k.prod('tx'); i = (i + 1) >>> 0) posted.push(k.addr('tx', i));
+      // the first slot came back once (one of the two completions for it), the rest were ignored
+      expect(posted.length).toBe(BOUNCE.slotsPerQueue + 1);
+      expect(new Set(posted.slice(1)).size).toBe(BOUNCE.slotsPerQueue);
+      expect(r.logs.some((l) => /completion for 0x[0-9a-f]+, not a bounce slot in flight/.test(l))).toBe(true);
+    } finally {
+      r.free();
+    }
+  });
+
+  // also found by the xdp fuzz target: every RX descriptor decremented the socket's count of
   // FILL entries out, so RX descriptors for addresses the host never posted let FILL grow past
   // its target (the buffers kept back for steered copies went to the kernel)
   it('RX descriptors for addresses the host does not hold do not count against the FILL target', () => {

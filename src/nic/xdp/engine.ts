@@ -82,6 +82,9 @@ export class XdpEngine {
   private readonly held: Map<number, Held>[] = [];
   /** per queue: free TX bounce slots (gpa) */
   private readonly freeSlots: number[][] = [];
+  /** per queue, per bounce slot: 1 while it is posted on TX and not completed (only those may
+   * come back: a completion for any other slot would put a slot in freeSlots twice) */
+  private readonly inFlight: Uint8Array[] = [];
   private readonly touched: boolean[];
   private readonly ev: EngineEvents;
   private readonly steering: FrameSteering;
@@ -121,6 +124,7 @@ export class XdpEngine {
       this.txq.push(new DeviceQueue(o.mem, txRings[q]!, 'tx', forbidden));
       this.held.push(new Map());
       this.freeSlots.push([]);
+      this.inFlight.push(new Uint8Array(slotsPerQueue));
     }
     this.touched = new Array<boolean>(nq).fill(false);
     const perQueue = Math.ceil(o.sockets.length / nq);
@@ -142,6 +146,7 @@ export class XdpEngine {
       this.held[q]!.clear();
       const slots = this.freeSlots[q]!;
       slots.length = 0;
+      this.inFlight[q]!.fill(0);
       for (let i = this.o.bounce.slotsPerQueue - 1; i >= 0; i--) slots.push(this.o.bounce.start + (q * this.o.bounce.slotsPerQueue + i) * XSK_CHUNK);
     }
   }
@@ -340,6 +345,7 @@ export class XdpEngine {
         continue;
       }
       const slot = slots.pop()!;
+      this.inFlight[q]![(slot - this.o.bounce.start) / XSK_CHUNK - q * this.o.bounce.slotsPerQueue] = 1;
       // gather the frame (without the virtio-net header) into the slot
       let at = slot;
       let skip = VNET_HDR_LEN;
@@ -401,12 +407,16 @@ export class XdpEngine {
     const { start, slotsPerQueue } = this.o.bounce;
     const lo0 = start + k.q * slotsPerQueue * XSK_CHUNK;
     const slots = this.freeSlots[k.q]!;
+    const inFlight = this.inFlight[k.q]!;
     while (cons !== prod) {
       const { lo, hi } = comp.addr(cons);
       cons = (cons + 1) >>> 0;
       const a = (hi & 0xffff) * 0x100000000 + lo;
-      if (a >= lo0 && a < lo0 + slotsPerQueue * XSK_CHUNK && (a - lo0) % XSK_CHUNK === 0 && slots.length < slotsPerQueue) slots.push(a);
-      else this.ev.once(`${k.q}.tx.comp`, `nic: queue ${k.q}: completion for 0x${a.toString(16)} outside the bounce slots; ignoring it`);
+      const i = (a - lo0) / XSK_CHUNK;
+      if (Number.isInteger(i) && i >= 0 && i < slotsPerQueue && inFlight[i] === 1) {
+        inFlight[i] = 0;
+        slots.push(a);
+      } else this.ev.once(`${k.q}.tx.comp`, `nic: queue ${k.q}: completion for 0x${a.toString(16)}, not a bounce slot in flight (outside them, sent never or completed already); ignoring it`);
     }
     comp.setConsumer(cons);
   }
