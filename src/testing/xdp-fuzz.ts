@@ -256,8 +256,11 @@ class Episode {
       // the UMEM's edges (the buffers there on queue 0 only: one buffer on two queues is two
       // owners the device cannot tell apart): the last chunk, or 4 bytes past the end
       case 8: return this.desc(d, i, MEM - XDP_RX_MIN_BUFFER + 4 * (q > 0 ? 1 : r.below(2)), XDP_RX_MIN_BUFFER, W);
-      case 9: // FILL address 0, or 4 bytes short (too small to be a copy target)
-        return r.below(2) && q === 0 ? this.desc(d, i, FILL_OFFSET, XDP_RX_MIN_BUFFER, W) : this.desc(d, i, FILL_OFFSET - 4, 1 + r.below(1500), W);
+      case 9: { // FILL address 0; or below it (a chunk before the UMEM), big enough or not
+        const k9 = r.below(3);
+        if (k9 === 0 && q === 0) return this.desc(d, i, FILL_OFFSET, XDP_RX_MIN_BUFFER, W);
+        return this.desc(d, i, 4 * r.below(FILL_OFFSET / 4), k9 === 1 ? XDP_RX_MIN_BUFFER : 1 + r.below(1500), W);
+      }
       case 10: return this.desc(d, i, a, 1 + r.below(XDP_RX_MIN_BUFFER - 1), W); // too small for FILL
       case 11: { // two segments (a copy target if long enough), or a broken link
         const n = r.below(d.size);
@@ -793,9 +796,11 @@ class Episode {
     for (let r = 0; r < 200 && !quiet; r++, this.round++, this.st.rounds++) {
       this.kernel(true, true);
       this.pass();
-      quiet = this.qs.every((m) => m.owned.size === 0) && this.socks.every((s) => s.compQ.length === 0 && s.log.length === 0 && s.k.prod('fill') === s.k.cons('fill'));
+      quiet = this.qs.every((m, q) => m.owned.size === 0 && (m.tx.everBroken || this.pending(m.tx, this.txq[q]!.lastAvail) === 0)) && this.socks.every((s) => s.compQ.length === 0 && s.log.length === 0 && s.k.prod('fill') === s.k.cons('fill'));
     }
     this.qs.forEach((m, q) => {
+      if (!m.rx.everBroken && this.pending(m.rx, this.rxq[q]!.lastAvail) !== 0) this.fail(`rx ${q}: buffers left in the avail ring after the kernel returned everything`);
+      if (!m.tx.everBroken && this.pending(m.tx, this.txq[q]!.lastAvail) !== 0) this.fail(`tx ${q}: chains left in the avail ring after the kernel completed everything`);
       if (m.owned.size > 0) this.fail(`rx ${q}: ${m.owned.size} buffer(s) never came back after the kernel returned everything (heads ${[...m.owned.keys()].join(' ')})`);
     });
     // TX: more frames than bounce slots, nothing completes: exactly the slots go out
