@@ -30,6 +30,8 @@
 //   - no exception escapes; at the end of an episode (a good kernel drains everything) no RX
 //     chain is left with the device, TX uses exactly its bounce slots, FILL holds exactly its
 //     target, the guard pages around guest RAM are intact.
+// After each episode, 40 rounds of the guest-polled mode (xdp_rings = "guest", fuzzKicker):
+// the host reads nothing there but ring indices and ctl words, which the guest scribbles.
 // The engine's private DeviceQueues are read for one thing only: lastAvail (how far the pass
 // popped), so that the model knows which avail slots to walk. Lies the engine cannot tell
 // from the truth (a kernel naming a chunk it still holds, completing a slot it has not sent)
@@ -44,7 +46,10 @@ import {
   BAD_KINDS, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, availRingBytes, descTableBytes, usedRingBytes, type DeviceQueue, type PopResult,
 } from '../nic/virtqueue.js';
 import { XDP_RX_MIN_BUFFER, XdpEngine } from '../nic/xdp/engine.js';
+import { layoutGuestRings, writeXskInfo } from '../nic/xdp/guest-rings.js';
+import { XskKicker } from '../nic/xdp/kicker.js';
 import { XDP_PACKET_HEADROOM, XSK_CHUNK } from '../nic/xdp/xsk.js';
+import { XskCtl, XskInfo } from '../abi/xsk.js';
 import { FakeGuestRam } from './fake-guest-ram.js';
 import { FakeXskSocket } from './fake-xsk.js';
 import { testNicPlan } from './nic-plan.js';
@@ -64,7 +69,7 @@ const FILL_OFFSET = XDP_PACKET_HEADROOM - VNET_HDR_LEN;
 const ROUNDS = 200;
 const MAX_GOOD_RX = XDP_RX_MIN_BUFFER + 399; // longest RX buffer the guest posts
 
-export interface XdpFuzzStats { rounds: number; frames: number; verdicts: Record<string, number> }
+export interface XdpFuzzStats { rounds: number; kickerRounds: number; frames: number; verdicts: Record<string, number> }
 
 class FuzzFailure extends Error {
   override name = 'XdpFuzzFailure';
@@ -840,10 +845,86 @@ class Episode {
   }
 }
 
+/**
+ * xdp_rings = "guest": the guest polls the AF_XDP rings itself and the host's XskKicker only
+ * reads words the guest (or the kernel) writes: each queue's TX producer and consumer, RX
+ * producer and consumer, ctl.halt_seq; it writes ctl.kick_wanted. A few rounds per episode:
+ * the guest writes anything there, the kernel moves its indices; checked: no exception, the
+ * kicker writes guest memory only in kick_wanted (0 after a wake-up, 1 before a sleep), wakes
+ * a queue exactly when its halt_seq moved and frames wait, and sleepFds() names exactly the
+ * sockets of halted queues (or returns null).
+ */
+function fuzzKicker(ep: Episode, rng: Rng, st: XdpFuzzStats): void {
+  const nq = ep.nq;
+  const INFO = 0xc000; // free while the engine rests (rings below, bounce slots above)
+  const socks = Array.from({ length: nq }, (_, q) => new FakeXskSocket(q, ep.mem, 8, -1));
+  const ctl = (q: number) => INFO + XskInfo.fields.ctl.at + q * XskCtl.size;
+  try {
+    writeXskInfo(ep.dv, INFO, layoutGuestRings(socks.map((k) => k.s), nq, { start: 2 ** 32, size: 2 << 20 }, 0x1e8).info);
+    const wakes: number[] = [];
+    const stats = new Float64Array(NCOUNTERS * nq);
+    const kicker = new XskKicker(nq, { mem: ep.mem, sockets: socks.map((k) => k.s), infoGpa: INFO, stats, wake: (q) => wakes.push(q), log: () => {} });
+    kicker.attach();
+    const seen = socks.map((_, q) => ep.dv.getUint32(ctl(q) + 4, true));
+    let sleeping = false;
+    for (let r = 0; r < 40; r++) {
+      st.kickerRounds++;
+      for (let q = 0; q < nq; q++) {
+        const k = socks[q]!;
+        if (rng.below(3) === 0) ep.dv.setUint32(ctl(q) + 4, rng.below(4) === 0 ? rng.next() : seen[q]! + 1, true); // halt_seq
+        if (rng.below(6) === 0) ep.dv.setUint32(ctl(q), rng.next(), true); // kick_wanted: the guest's garbage
+        if (rng.below(2) === 0) k.setProd('tx', rng.below(10) === 0 ? rng.next() : k.prod('tx') + rng.below(4));
+        if (rng.below(2) === 0) k.setCons('tx', rng.below(3) === 0 ? k.prod('tx') : k.cons('tx') + rng.below(3));
+        if (rng.below(2) === 0) k.setProd('rx', k.prod('rx') + rng.below(3));
+        if (rng.below(2) === 0) k.setCons('rx', rng.below(10) === 0 ? rng.next() : k.prod('rx'));
+      }
+      ep.before.set(ep.u8);
+      wakes.length = 0;
+      try {
+        kicker.pollOnce();
+      } catch (e) {
+        ep.fail(`the kicker threw: ${(e as Error).stack ?? String(e)}`);
+      }
+      const want: number[] = [];
+      for (let q = 0; q < nq; q++) {
+        const h = ep.dv.getUint32(ctl(q) + 4, true);
+        if (h !== seen[q] && socks[q]!.prod('rx') !== socks[q]!.cons('rx')) {
+          want.push(q);
+          seen[q] = h;
+        }
+      }
+      if (wakes.join() !== want.join()) ep.fail(`the kicker woke queues [${wakes}], want [${want}]`);
+      const check = (what: string, v: number | null) => {
+        let at = 0;
+        for (let q = 0; q <= nq; q++) {
+          const end = q < nq ? ctl(q) : MEM;
+          const b = firstDiff(ep.u8, ep.before, at, end);
+          if (b >= 0) ep.fail(`the kicker (${what}) wrote guest memory at 0x${b.toString(16)}, not a kick_wanted word`);
+          if (q < nq && v !== null && ep.dv.getUint32(end, true) !== v) ep.fail(`kick_wanted of queue ${q} is ${ep.dv.getUint32(end, true)} after ${what}, want ${v}`);
+          at = end + 4;
+        }
+      };
+      check('pollOnce', sleeping ? 0 : null);
+      sleeping = false;
+      if (rng.below(4) === 0) {
+        ep.before.set(ep.u8);
+        const fds = kicker.sleepFds();
+        sleeping = true;
+        check('sleepFds', 1);
+        const halted = seen.filter((v, q) => ep.dv.getUint32(ctl(q) + 4, true) !== v).length;
+        if (JSON.stringify(fds) !== JSON.stringify(new Array(halted).fill(-1))) ep.fail(`sleepFds said ${JSON.stringify(fds)} with ${halted} halted queue(s) and nothing to kick`);
+      }
+    }
+    kicker.close();
+  } finally {
+    for (const k of socks) k.free();
+  }
+}
+
 /** Run rounds until `deadline` (ms since epoch) or `maxRounds`; throws on a violated check. */
 export function fuzzXdp(seed: number, deadline: number, maxRounds = Infinity): XdpFuzzStats {
   const rng = new Rng(seed);
-  const st: XdpFuzzStats = { rounds: 0, frames: 0, verdicts: {} };
+  const st: XdpFuzzStats = { rounds: 0, kickerRounds: 0, frames: 0, verdicts: {} };
   while (st.rounds < maxRounds && Date.now() < deadline) {
     const ep = new Episode(rng, seed, st);
     try {
@@ -854,6 +935,7 @@ export function fuzzXdp(seed: number, deadline: number, maxRounds = Infinity): X
         ep.pass();
       }
       ep.finish();
+      fuzzKicker(ep, rng, st);
     } finally {
       ep.free();
     }
