@@ -27,7 +27,9 @@ const dir = join(root, 'guest/test/fuzz');
 // FUZZ_STORE moves the corpus and ledger directory (the tests use a throw-away one)
 const store = process.env.FUZZ_STORE ? resolve(process.env.FUZZ_STORE) : join(root, '.fuzz-corpus');
 const ledgerPath = join(store, 'ledger.jsonl');
-const TARGETS = ['net', 'kvstore', 'syscall', 'virtqueue'];
+const TARGETS = ['net', 'kvstore', 'syscall', 'virtqueue', 'xdp'];
+// the TypeScript targets: seeded structure-aware loops run through vitest (no sanitizer build)
+const NODE_TARGETS = { virtqueue: 'test/virtqueue-fuzz.test.ts', xdp: 'test/xdp-fuzz.test.ts' };
 const USAGE = `usage: npm run fuzz -- <target> [--seconds N] [--corpus DIR] [--fast] [--scratch]
        npm run fuzz -- totals | list
 targets: ${TARGETS.join(', ')}`;
@@ -53,8 +55,8 @@ if (!(seconds > 0)) {
 }
 const scratch = args.includes('--scratch');
 const fast = args.includes('--fast');
-if (fast && target === 'virtqueue') {
-  console.error('fuzz: --fast is for the libFuzzer targets (virtqueue has no sanitizer build)');
+if (fast && NODE_TARGETS[target]) {
+  console.error(`fuzz: --fast is for the libFuzzer targets (${target} has no sanitizer build)`);
   process.exit(2);
 }
 
@@ -63,7 +65,7 @@ function commit() {
   const head = r.status === 0 ? r.stdout.trim() : 'unknown';
   // dirty: uncommitted changes to what the targets are built from (docs do not count)
   const d = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'guest', 'src', 'scripts/fuzz.mjs',
-    'test/virtqueue-fuzz.test.ts'], { cwd: root, encoding: 'utf8' });
+    ...Object.values(NODE_TARGETS)], { cwd: root, encoding: 'utf8' });
   return d.status === 0 && d.stdout.trim() !== '' ? `${head}-dirty` : head;
 }
 
@@ -113,26 +115,26 @@ function printTotals() {
   }
 }
 
-// (d) the host virtqueue is TypeScript: a seeded structure-aware loop (not libFuzzer, not
-// coverage-guided) run through vitest; FUZZ_SEED picks another seed.
-if (target === 'virtqueue') {
+// (d) the host virtqueue and the XDP engine are TypeScript: seeded structure-aware loops (not
+// libFuzzer, not coverage-guided) run through vitest; FUZZ_SEED picks another seed.
+if (NODE_TARGETS[target]) {
   const date = new Date().toISOString();
   const at = commit();
   const t0 = Date.now();
   const r = spawnSync('sh', ['-c', '"$0" "$@"; rc=$?; echo "fuzz-cpu-times"; times; exit $rc',
-    'npx', 'vitest', 'run', 'test/virtqueue-fuzz.test.ts'], {
+    'npx', 'vitest', 'run', NODE_TARGETS[target]], {
     cwd: root, encoding: 'utf8', env: { ...process.env, FUZZ_SECONDS: String(seconds) },
   });
-  const line = /fuzz virtqueue: [^\n]*/.exec(`${r.stdout}`)?.[0];
+  const line = new RegExp(`fuzz ${target}: [^\\n]*`).exec(`${r.stdout}`)?.[0];
   const rounds = Number(/(\d+) executions/.exec(line ?? '')?.[1] ?? 0);
   record({ target, commit: at, date, seconds: (Date.now() - t0) / 1000, cpuSeconds: childCpu(r.stdout), executions: rounds,
     crashes: r.status === 0 ? 0 : 1, variant: 'node' });
   if (r.status !== 0) {
     process.stderr.write(`${r.stdout}${r.stderr}`);
-    console.error('fuzz virtqueue: FAILED');
+    console.error(`fuzz ${target}: FAILED`);
     process.exit(1);
   }
-  console.log(line ?? 'fuzz virtqueue: done');
+  console.log(line ?? `fuzz ${target}: done`);
   process.exit(0);
 }
 

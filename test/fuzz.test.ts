@@ -29,6 +29,19 @@ describe('coverage-guided fuzzing (libFuzzer, ASan/UBSan)', () => {
   }
 });
 
+describe('fuzz targets', () => {
+  it('list names every target; --fast refuses the TypeScript loops (no sanitizer build)', () => {
+    const r = spawnSync('node', ['scripts/fuzz.mjs', 'list'], { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^targets: net, kvstore, syscall, virtqueue, xdp$/m);
+    for (const t of ['virtqueue', 'xdp']) {
+      const f = spawnSync('node', ['scripts/fuzz.mjs', t, '--fast'], { encoding: 'utf8', env });
+      expect(f.status).toBe(2);
+      expect(f.stderr).toMatch(new RegExp(`--fast is for the libFuzzer targets \\(${t} has no sanitizer build\\)`));
+    }
+  });
+});
+
 describe('fuzz ledger totals', () => {
   it('sums executions, seconds and crashes per target and skips a line that is not JSON', () => {
     const dir = join(store, 'totals');
@@ -40,12 +53,14 @@ describe('fuzz ledger totals', () => {
       line('net', 700_000, 100, 0, 'asan'),
       'not json',
       line('syscall', 50, 10, 1, 'asan+ubsan'),
+      line('xdp', 4000, 2, 0, 'node'),
       '',
     ].join('\n'));
     const r = spawnSync('node', ['scripts/fuzz.mjs', 'totals'], { encoding: 'utf8', env: { ...process.env, FUZZ_STORE: dir } });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^net: 1000000 executions in 2 runs, 200 s \(5000\/s, 5000 per CPU second\), 0 crashes; asan\+ubsan 300000, asan 700000;/m);
     expect(r.stdout).toMatch(/^syscall: 50 executions in 1 runs, 100 s \(1\/s, 5 per CPU second\), 1 crashes;/m);
+    expect(r.stdout).toMatch(/^xdp: 4000 executions in 1 runs, 100 s \(40\/s, 2000 per CPU second\), 0 crashes; node 4000;/m);
     expect(r.stdout).not.toMatch(/^kvstore/m);
     expect(r.stderr).toMatch(/line 3 .* is not JSON/);
   });

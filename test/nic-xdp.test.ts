@@ -16,10 +16,10 @@ import { XdpEngine, XDP_RX_MIN_BUFFER } from '../src/nic/xdp/engine.js';
 import { dataplaneXdpProgram, interpret } from '../src/nic/xdp/program.js';
 import { probeXdp } from '../src/nic/xdp/probe.js';
 import { xdpModeFromEnv } from '../src/nic/xdp/port.js';
-import { XSK_CHUNK, type XskRing, type XskSocket } from '../src/nic/xdp/xsk.js';
-import * as libc from '../src/sys/libc.js';
+import { XSK_CHUNK } from '../src/nic/xdp/xsk.js';
 import { FakeGuestQueue, FAKE_BUF_SIZE } from '../src/testing/fake-guest.js';
 import { FakeGuestRam } from '../src/testing/fake-guest-ram.js';
+import { FakeXskSocket } from '../src/testing/fake-xsk.js';
 import { testNicPlan } from '../src/testing/nic-plan.js';
 import { inCI } from './kvm-env.js';
 
@@ -161,74 +161,6 @@ const BUF0 = 0x100000;
 const BOUNCE = { start: 0x200000, slotsPerQueue: 16 };
 const RING = 64;
 
-function fakeRing(descBytes: number): XskRing {
-  const mapLen = 4096 + RING * descBytes;
-  const map = libc.mapAnon(mapLen);
-  return { map, mapLen, producer: map, consumer: map + 64, flags: map + 128, desc: map + 256, size: RING };
-}
-
-/** The kernel's side of one socket: takes FILL entries for received frames, sends TX, completes. */
-class FakeKernelSocket {
-  readonly s: XskSocket;
-  private readonly dv: Record<'rx' | 'tx' | 'fill' | 'comp', DataView>;
-  constructor(queue: number, private readonly mem: GuestMemory) {
-    this.s = { fd: -1, ifindex: 1, queue, rx: fakeRing(16), tx: fakeRing(16), fill: fakeRing(8), comp: fakeRing(8), zeroCopy: false };
-    const v = (r: XskRing) => new DataView(libc.view(r.map, r.mapLen));
-    this.dv = { rx: v(this.s.rx), tx: v(this.s.tx), fill: v(this.s.fill), comp: v(this.s.comp) };
-  }
-  private idx(r: 'rx' | 'tx' | 'fill' | 'comp', w: 'p' | 'c', set?: number): number {
-    const off = w === 'p' ? 0 : 64;
-    if (set !== undefined) this.dv[r].setUint32(off, set >>> 0, true);
-    return this.dv[r].getUint32(off, true);
-  }
-  private u64(r: 'rx' | 'tx' | 'fill' | 'comp', at: number): number {
-    return this.dv[r].getUint32(at, true) + this.dv[r].getUint32(at + 4, true) * 2 ** 32;
-  }
-  /** FILL addresses the host has posted and the kernel has not taken */
-  pendingFill(): number[] {
-    const out: number[] = [];
-    for (let i = this.idx('fill', 'c'); i !== this.idx('fill', 'p'); i = (i + 1) >>> 0) out.push(this.u64('fill', 256 + 8 * (i % RING)));
-    return out;
-  }
-  /** Receive one frame as the kernel does in copy mode; false if FILL is empty. */
-  receive(f: Uint8Array): boolean {
-    const c = this.idx('fill', 'c');
-    if (c === this.idx('fill', 'p')) return false;
-    const addr = this.u64('fill', 256 + 8 * (c % RING));
-    this.idx('fill', 'c', c + 1);
-    // the kernel's own check of a FILL address against the UMEM (unaligned mode)
-    expect(addr + XSK_CHUNK).toBeLessThanOrEqual(this.mem.size);
-    this.mem.u8.set(f, addr + 256);
-    const p = this.idx('rx', 'p');
-    const d = 256 + 16 * (p % RING);
-    this.dv.rx.setUint32(d, addr % 2 ** 32, true);
-    this.dv.rx.setUint32(d + 4, Math.floor(addr / 2 ** 32) + (256 << 16), true); // offset in the top 16 bits
-    this.dv.rx.setUint32(d + 8, f.length, true);
-    this.idx('rx', 'p', p + 1);
-    return true;
-  }
-  /** Send what the host posted on TX; returns the frames; completes them. */
-  transmit(): { addr: number; bytes: Uint8Array }[] {
-    const out: { addr: number; bytes: Uint8Array }[] = [];
-    let c = this.idx('tx', 'c');
-    const p = this.idx('tx', 'p');
-    let cp = this.idx('comp', 'p');
-    for (; c !== p; c = (c + 1) >>> 0) {
-      const d = 256 + 16 * (c % RING);
-      const addr = this.u64('tx', d);
-      const len = this.dv.tx.getUint32(d + 8, true);
-      expect(addr + len).toBeLessThanOrEqual(this.mem.size);
-      out.push({ addr, bytes: this.mem.u8.slice(addr, addr + len) });
-      this.dv.comp.setUint32(256 + 8 * (cp % RING), addr % 2 ** 32, true);
-      this.dv.comp.setUint32(256 + 8 * (cp % RING) + 4, Math.floor(addr / 2 ** 32), true);
-      cp = (cp + 1) >>> 0;
-    }
-    this.idx('tx', 'c', c);
-    this.idx('comp', 'p', cp);
-    return out;
-  }
-}
-
 function rig(nq: number) {
   const ram = new FakeGuestRam(MEM);
   const mem = new GuestMemory(ram.spec);
@@ -238,14 +170,17 @@ function rig(nq: number) {
   const rings = prepareNicRings(mem, 0x10000, 0x80000, nq, QSIZE);
   const guests = Array.from({ length: nq }, (_, q) => new FakeGuestQueue(mem, rings.rx[q]!, rings.tx[q]!, BUF0 + q * QSIZE * FAKE_BUF_SIZE));
   for (const g of guests) g.init();
-  const kernel = Array.from({ length: nq }, (_, q) => new FakeKernelSocket(q, mem));
+  const kernel = Array.from({ length: nq }, (_, q) => new FakeXskSocket(q, mem, RING));
   const stats = new Float64Array(NCOUNTERS * nq);
   const logs: string[] = [];
   const wakes: number[] = [];
   const engine = new XdpEngine(plan, { mem, rings, sockets: kernel.map((k) => k.s), bounce: BOUNCE, stats, wake: (q) => wakes.push(q), log: (m) => logs.push(m) });
   engine.attach();
   const validFill = (a: number) => a >= 0 && a + XSK_CHUNK <= MEM;
-  return { ram, mem, plan, guests, kernel, engine, logs, wakes, stats: () => readStats(stats, nq), validFill, free: () => ram.free() };
+  return { ram, mem, plan, guests, kernel, engine, logs, wakes, stats: () => readStats(stats, nq), validFill, free: () => {
+    for (const k of kernel) k.free();
+    ram.free();
+  } };
 }
 
 describe('XdpEngine', () => {
@@ -375,6 +310,59 @@ describe('XdpEngine', () => {
       for (let e = g.rx.takeUsed(); e; e = g.rx.takeUsed()) back.push(e.id), expect(e.len).toBe(0);
       expect(back.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 6]);
       expect(r.ram.guardDamage()).toBe(0);
+    } finally {
+      r.free();
+    }
+  });
+
+  // found by the xdp fuzz target (src/testing/xdp-fuzz.ts): a completion for a slot that was
+  // free (never sent, or completed already) put that slot in the free list twice, and two
+  // frames went out of one bounce slot (the first overwritten before the kernel sent it)
+  it('ignores completions for bounce slots not in flight: no slot is posted twice', () => {
+    const r = rig(1);
+    try {
+      const g = r.guests[0]!;
+      const k = r.kernel[0]!;
+      const send = (b: number) => {
+        const f = frame({ type: 0x0800, len: 100, sport: b });
+        r.mem.u8.fill(0, g.buf(b), g.buf(b) + 12);
+        r.mem.u8.set(f, g.buf(b) + 12);
+        g.sendBuf(b, 12 + f.length);
+      };
+      send(0);
+      g.tx.flush();
+      r.engine.pollOnce(); // one slot in flight, not completed
+      const first = k.addr('tx', k.cons('tx'));
+      // completions for a slot never sent, twice, and for the one in flight twice
+      for (const a of [first + XSK_CHUNK, first + XSK_CHUNK, first, first]) k.putComp(a);
+      for (let b = 1; b <= BOUNCE.slotsPerQueue + 2; b++) send(b);
+      g.tx.flush();
+      r.engine.pollOnce();
+      const posted: number[] = [];
+      for (let i = k.cons('tx'); i !== k.prod('tx'); i = (i + 1) >>> 0) posted.push(k.addr('tx', i));
+      // the first slot came back once (one of the two completions for it), the rest were ignored
+      expect(posted.length).toBe(BOUNCE.slotsPerQueue + 1);
+      expect(new Set(posted.slice(1)).size).toBe(BOUNCE.slotsPerQueue);
+      expect(r.logs.some((l) => /completion for 0x[0-9a-f]+, not a bounce slot in flight/.test(l))).toBe(true);
+    } finally {
+      r.free();
+    }
+  });
+
+  // also found by the xdp fuzz target: every RX descriptor decremented the socket's count of
+  // FILL entries out, so RX descriptors for addresses the host never posted let FILL grow past
+  // its target (the buffers kept back for steered copies went to the kernel)
+  it('RX descriptors for addresses the host does not hold do not count against the FILL target', () => {
+    const r = rig(1);
+    try {
+      const k = r.kernel[0]!;
+      r.engine.pollOnce();
+      expect(k.pendingFill().length).toBe(48);
+      for (let i = 0; i < 5; i++) k.putRx(MEM + 4096 * i, 256, 60);
+      r.engine.pollOnce();
+      expect(k.cons('rx')).toBe(k.prod('rx'));
+      expect(k.pendingFill().length).toBe(48);
+      expect(r.logs.some((l) => /does not hold; ignoring it/.test(l))).toBe(true);
     } finally {
       r.free();
     }

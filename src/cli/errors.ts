@@ -71,7 +71,7 @@ export const ERROR_TABLE: Record<string, Rule> = {
 };
 
 /** Errors of the benchmarks and test tools: never reach the `ix` command. */
-export const NOT_CLI_ERRORS = new Set(['NicBenchError', 'NetBenchError', 'E2eParseError', 'E2eBenchError', 'ConnsBenchError', 'ElasticBenchError', 'NicToolsError', 'FakeGuestError']);
+export const NOT_CLI_ERRORS = new Set(['NicBenchError', 'NetBenchError', 'E2eParseError', 'E2eBenchError', 'ConnsBenchError', 'ElasticBenchError', 'NicToolsError', 'FakeGuestError', 'FakeXskError']);
 
 /** The exit status and the text for an error, or null when it is not a known, typed error. */
 export function describeError(e: unknown, ctx: ErrorContext): { exitCode: number; text: string } | null {

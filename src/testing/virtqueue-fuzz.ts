@@ -18,7 +18,7 @@ const RAM = 1 << 16;
 /** xorshift64 (13, 7, 17): the run is a function of the seed (a failure names its seed and
  * round). Kept in two 32-bit halves: the BigInt version spent more time allocating than the
  * queue did. */
-class Rng {
+export class Rng {
   private hi: number;
   private lo: number;
   constructor(seed: number) {
@@ -49,7 +49,7 @@ class Rng {
 
 /** The first byte that differs between a and b in [from, to), or -1 (native compares first:
  * a byte loop over the 64 KB per round was most of the run time). */
-function firstDiff(a: Uint8Array, b: Uint8Array, from: number, to: number): number {
+export function firstDiff(a: Uint8Array, b: Uint8Array, from: number, to: number): number {
   if (to <= from || Buffer.from(a.buffer, a.byteOffset + from, to - from).equals(Buffer.from(b.buffer, b.byteOffset + from, to - from)))
     return -1;
   for (let i = from; i < to; i++) if (a[i] !== b[i]) return i;
@@ -67,9 +67,10 @@ function fakeMemory(): GuestMemory {
 interface Layout { size: number; desc: number; avail: number; used: number; dir: 'rx' | 'tx' }
 
 /** The model: the walk virtio 1.2 §2.7.5 describes, with the device's refusals, written
- * separately from DeviceQueue.pop. */
-function modelWalk(dv: DataView, l: Layout, head: number, forbidden: [number, number][]):
-  { r: PopResult; segs: [number, number][] } {
+ * separately from DeviceQueue.pop (the xdp target uses it too). `ram`: guest memory size;
+ * `forbidden`: half-open ranges no buffer may overlap. */
+export function modelWalk(dv: DataView, l: { size: number; desc: number; dir: 'rx' | 'tx' }, head: number,
+  forbidden: [number, number][], ram: number): { r: PopResult; segs: [number, number][] } {
   const segs: [number, number][] = [];
   if (head >= l.size) return { r: 'bad_head', segs };
   const seen = new Set<number>();
@@ -79,15 +80,15 @@ function modelWalk(dv: DataView, l: Layout, head: number, forbidden: [number, nu
     seen.add(i);
     if (segs.length >= MAX_CHAIN_SEGS) return { r: 'chain_too_long', segs };
     const d = l.desc + 16 * i;
-    const addr = dv.getBigUint64(d, true);
+    const hi = dv.getUint32(d + 4, true);
     const len = dv.getUint32(d + 8, true);
     const flags = dv.getUint16(d + 12, true);
-    if (addr >= 2n ** 53n) return { r: 'desc_out_of_range', segs };
+    if (hi >= 2 ** 21) return { r: 'desc_out_of_range', segs }; // address >= 2^53
     const write = (flags & VIRTQ_DESC_F_WRITE) !== 0;
     if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0 || write !== (l.dir === 'rx')) return { r: 'bad_flags', segs };
     if (len === 0) return { r: 'zero_len', segs };
-    const a = Number(addr);
-    if (a + len > RAM) return { r: 'desc_out_of_range', segs };
+    const a = hi * 2 ** 32 + dv.getUint32(d, true);
+    if (a + len > ram) return { r: 'desc_out_of_range', segs };
     if (forbidden.some(([s, e]) => a < e && s < a + len)) return { r: 'desc_overlaps_ring', segs };
     segs.push([a, len]);
     if ((flags & VIRTQ_DESC_F_NEXT) === 0) return { r: 'ok', segs };
@@ -186,7 +187,7 @@ export function fuzzVirtqueue(seed: number, deadline: number, maxRounds = Infini
         stats.pops++;
         stats.verdicts[res] = (stats.verdicts[res] ?? 0) + 1;
         const head = dv.getUint16(l.avail + 4 + 2 * (slot & (size - 1)), true);
-        const m = modelWalk(dv, l, head, fb);
+        const m = modelWalk(dv, l, head, fb, RAM);
         if (m.r !== res) fail(seed, round, `pop said ${res}, the model ${m.r} (head ${head})`);
         if (res === 'ok') {
           if (c.count !== m.segs.length) fail(seed, round, `chain of ${c.count} segments, the model ${m.segs.length}`);

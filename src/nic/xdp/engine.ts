@@ -48,15 +48,19 @@ export const XDP_RX_MIN_BUFFER = VNET_HDR_LEN + XSK_CHUNK - XDP_PACKET_HEADROOM;
 const FILL_OFFSET = XDP_PACKET_HEADROOM - VNET_HDR_LEN;
 const STATS_MS = 100;
 
-/** A guest RX buffer the device holds: its chain head, gpa and length. */
+/** A guest RX buffer the device holds: its chain head, gpa and length; `sock`: the socket
+ * whose FILL ring it was last posted to. */
 interface Held {
   head: number;
   addr: number;
   len: number;
+  sock: number;
 }
 
 interface Sock {
   s: XskSocket;
+  /** index in socks */
+  i: number;
   q: number;
   rx: RingView;
   tx: RingView;
@@ -78,6 +82,9 @@ export class XdpEngine {
   private readonly held: Map<number, Held>[] = [];
   /** per queue: free TX bounce slots (gpa) */
   private readonly freeSlots: number[][] = [];
+  /** per queue, per bounce slot: 1 while it is posted on TX and not completed (only those may
+   * come back: a completion for any other slot would put a slot in freeSlots twice) */
+  private readonly inFlight: Uint8Array[] = [];
   private readonly touched: boolean[];
   private readonly ev: EngineEvents;
   private readonly steering: FrameSteering;
@@ -117,6 +124,7 @@ export class XdpEngine {
       this.txq.push(new DeviceQueue(o.mem, txRings[q]!, 'tx', forbidden));
       this.held.push(new Map());
       this.freeSlots.push([]);
+      this.inFlight.push(new Uint8Array(slotsPerQueue));
     }
     this.touched = new Array<boolean>(nq).fill(false);
     const perQueue = Math.ceil(o.sockets.length / nq);
@@ -125,7 +133,7 @@ export class XdpEngine {
       const fillTarget = Math.max(1, Math.min(s.fill.size, Math.floor((rxRings[q]!.size * 3) / 4 / perQueue)));
       if (s.tx.size < slotsPerQueue || s.comp.size < slotsPerQueue) throw new EngineError(`socket ${i}: TX/COMPLETION rings smaller than the ${slotsPerQueue} bounce slots`);
       this.socks.push({
-        s, q, fillTarget, outstanding: 0, recycle: [],
+        s, i, q, fillTarget, outstanding: 0, recycle: [],
         rx: new RingView(s.rx, 16), tx: new RingView(s.tx, 16), fill: new RingView(s.fill, 8), comp: new RingView(s.comp, 8),
       });
     });
@@ -138,6 +146,7 @@ export class XdpEngine {
       this.held[q]!.clear();
       const slots = this.freeSlots[q]!;
       slots.length = 0;
+      this.inFlight[q]!.fill(0);
       for (let i = this.o.bounce.slotsPerQueue - 1; i >= 0; i--) slots.push(this.o.bounce.start + (q * this.o.bounce.slotsPerQueue + i) * XSK_CHUNK);
     }
   }
@@ -207,8 +216,9 @@ export class XdpEngine {
       }
       if (!h) {
         if (!this.popRx(q, this.c, true)) break;
-        h = { head: this.c.head, addr: this.c.addr[0]!, len: this.c.len[0]! };
+        h = { head: this.c.head, addr: this.c.addr[0]!, len: this.c.len[0]!, sock: k.i };
       }
+      h.sock = k.i;
       held.set(h.addr, h);
       fill.setAddr(prod, h.addr - FILL_OFFSET);
       prod = (prod + 1) >>> 0;
@@ -238,12 +248,14 @@ export class XdpEngine {
       const off = hi >>> 16;
       const buf = base + FILL_OFFSET;
       const h = held.get(buf);
-      k.outstanding--; // every RX descriptor consumed one FILL entry
       if (!h) {
+        // not one of ours (a kernel bug): it consumed no FILL entry of ours either, so it does
+        // not count against the fill target (counting it would let FILL grow past the target)
         this.ev.once(`${q}.rx.unknown`, `nic: queue ${q} rx: the kernel returned address 0x${base.toString(16)} that the host does not hold; ignoring it`);
         continue;
       }
       held.delete(buf);
+      this.socks[h.sock]!.outstanding--; // the FILL entry it was posted with
       const n12 = len + VNET_HDR_LEN;
       if (base + off !== buf + VNET_HDR_LEN || n12 > h.len) {
         this.ev.once(`${q}.rx.layout`, `nic: queue ${q} rx: frame of ${len} bytes at offset ${off} does not fit buffer 0x${buf.toString(16)}; dropping`);
@@ -333,6 +345,7 @@ export class XdpEngine {
         continue;
       }
       const slot = slots.pop()!;
+      this.inFlight[q]![(slot - this.o.bounce.start) / XSK_CHUNK - q * this.o.bounce.slotsPerQueue] = 1;
       // gather the frame (without the virtio-net header) into the slot
       let at = slot;
       let skip = VNET_HDR_LEN;
@@ -394,12 +407,16 @@ export class XdpEngine {
     const { start, slotsPerQueue } = this.o.bounce;
     const lo0 = start + k.q * slotsPerQueue * XSK_CHUNK;
     const slots = this.freeSlots[k.q]!;
+    const inFlight = this.inFlight[k.q]!;
     while (cons !== prod) {
       const { lo, hi } = comp.addr(cons);
       cons = (cons + 1) >>> 0;
       const a = (hi & 0xffff) * 0x100000000 + lo;
-      if (a >= lo0 && a < lo0 + slotsPerQueue * XSK_CHUNK && (a - lo0) % XSK_CHUNK === 0 && slots.length < slotsPerQueue) slots.push(a);
-      else this.ev.once(`${k.q}.tx.comp`, `nic: queue ${k.q}: completion for 0x${a.toString(16)} outside the bounce slots; ignoring it`);
+      const i = (a - lo0) / XSK_CHUNK;
+      if (Number.isInteger(i) && i >= 0 && i < slotsPerQueue && inFlight[i] === 1) {
+        inFlight[i] = 0;
+        slots.push(a);
+      } else this.ev.once(`${k.q}.tx.comp`, `nic: queue ${k.q}: completion for 0x${a.toString(16)}, not a bounce slot in flight (outside them, sent never or completed already); ignoring it`);
     }
     comp.setConsumer(cons);
   }
