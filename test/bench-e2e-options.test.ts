@@ -11,8 +11,8 @@ import { tempDir } from './ix-cli.js';
 
 describe('bench e2e options', () => {
   it('parses every option', () => {
-    expect(e2eOptionsFromArgs(['--seconds=2', '--rounds=1', '--server-cpus=0,1', '--client-cpus=', '--conns=1,16', '--backend-spin-us=50', '--backend=tap,xdp', '--protection=pvm-host-switch', '--wake=kernel', '--sched-slice-us=100'])).toEqual({
-      seconds: 2, rounds: 1, serverCpus: [0, 1], clientCpus: [], echoConns: [1, 16], backendSpinUs: 50, backends: ['tap', 'xdp'], protection: 'pvm-host-switch', wake: 'kernel', schedSliceUs: 100,
+    expect(e2eOptionsFromArgs(['--seconds=2', '--rounds=1', '--server-cpus=0,1', '--client-cpus=', '--conns=1,16', '--backend-spin-us=50', '--backend=tap,xdp', '--protection=pvm-host-switch', '--wake=kernel', '--sched-slice-us=100', '--idle-poll-us=5000'])).toEqual({
+      seconds: 2, rounds: 1, serverCpus: [0, 1], clientCpus: [], echoConns: [1, 16], backendSpinUs: 50, backends: ['tap', 'xdp'], protection: 'pvm-host-switch', wake: 'kernel', schedSliceUs: 100, idlePollUs: 5000,
     });
     expect(e2eOptionsFromArgs([])).toEqual({});
   });
@@ -30,6 +30,8 @@ describe('bench e2e options', () => {
     expect(() => e2eOptionsFromArgs(['--wake=sometimes'])).toThrow(/--wake=sometimes/);
     expect(() => e2eOptionsFromArgs(['--sched-slice-us=200000'])).toThrow(/--sched-slice-us=200000: expected a number from 0 to 100000/);
     expect(() => e2eOptionsFromArgs(['--sched-slice-us=1.5'])).toThrow(/--sched-slice-us=1.5: expected an integer/);
+    expect(() => e2eOptionsFromArgs(['--idle-poll-us=2000000'])).toThrow(/--idle-poll-us=2000000: expected a number from 0 to 1000000/);
+    expect(() => e2eOptionsFromArgs(['--idle-poll-us=0.5'])).toThrow(/--idle-poll-us=0.5: expected an integer/);
   });
 
   it('takes the kvload connection counts of the latency-bound row', () => {
@@ -89,6 +91,11 @@ describe('bench e2e: the dataplane config per backend', () => {
     const top = (p: string) => parseToml(readFileSync(p, 'utf8')) as Record<string, unknown>;
     expect(top(writeIxConfig(dir, app, [0], undefined, undefined, { schedSliceUs: 100 })).sched_slice_us).toBe(100);
     expect(top(writeIxConfig(dir, app, [0])).sched_slice_us).toBeUndefined();
+  });
+  it('idle_poll_us at the top level only when asked for (--idle-poll-us), and the config loads', () => {
+    const top = (p: string) => parseToml(readFileSync(p, 'utf8')) as Record<string, unknown>;
+    expect(top(writeIxConfig(dir, app, [0], undefined, undefined, { idlePollUs: 5000 })).idle_poll_us).toBe(5000);
+    expect(top(writeIxConfig(dir, app, [0])).idle_poll_us).toBeUndefined();
   });
 });
 

@@ -47,7 +47,7 @@ export interface IxXdp {
 export type IxNic = IxXdp | 'vhost' | undefined;
 
 /** `top`: top-level keys of the config (absent: the config defaults, "auto" for both). */
-export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, nic?: IxNic, top: { protection?: string; wake?: string; schedSliceUs?: number } = {}): string {
+export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSpinUs?: number, nic?: IxNic, top: { protection?: string; wake?: string; schedSliceUs?: number; idlePollUs?: number } = {}): string {
   const xdp = typeof nic === 'object' ? nic : undefined;
   const q = (s: string) => JSON.stringify(s); // TOML basic strings accept JSON escapes
   const body = [
@@ -57,6 +57,7 @@ export function writeIxConfig(dir: string, app: IxApp, cpus: number[], backendSp
     ...(top.protection !== undefined ? [`protection = ${q(top.protection)}`] : []),
     ...(top.wake !== undefined ? [`wake = ${q(top.wake)}`] : []),
     ...(top.schedSliceUs !== undefined ? [`sched_slice_us = ${top.schedSliceUs}`] : []),
+    ...(top.idlePollUs !== undefined ? [`idle_poll_us = ${top.idlePollUs}`] : []),
     `[app]`,
     `path = ${q(app.elf)}`,
     `args = [${app.args.map(q).join(', ')}]`,

@@ -63,6 +63,8 @@ export interface E2eOptions {
   wake?: 'auto' | 'kernel' | 'user';
   /** the dataplane's `sched_slice_us` (docs/config.md; default: the config default) */
   schedSliceUs?: number;
+  /** the dataplane's `idle_poll_us` (docs/config.md; default: the config default) */
+  idlePollUs?: number;
   log?: (msg: string) => void;
 }
 
@@ -104,7 +106,7 @@ export interface E2eRow {
 
 export interface E2eResult {
   /** backendSpinUs: null = the config default */
-  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection' | 'wake' | 'schedSliceUs'>> & { backendSpinUs: number | null; backends?: E2eBackend[]; protection: Protection; wake?: string; schedSliceUs?: number };
+  options: Required<Omit<E2eOptions, 'log' | 'backendSpinUs' | 'backends' | 'protection' | 'wake' | 'schedSliceUs' | 'idlePollUs'>> & { backendSpinUs: number | null; backends?: E2eBackend[]; protection: Protection; wake?: string; schedSliceUs?: number; idlePollUs?: number };
   /** backends asked for that this host cannot run (vhost without /dev/vhost-net), and why */
   unavailable?: { backend: E2eBackend; reason: string }[];
   /** 1-minute load average before and after: above the CPU count, other work skews both sides */
@@ -170,6 +172,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
     backends: opts.backends ?? ['tap'],
     ...(opts.wake !== undefined ? { wake: opts.wake } : {}),
     ...(opts.schedSliceUs !== undefined ? { schedSliceUs: opts.schedSliceUs } : {}),
+    ...(opts.idlePollUs !== undefined ? { idlePollUs: opts.idlePollUs } : {}),
   };
   const log = opts.log ?? ((m: string) => console.error(m));
   const why = netnsUnavailable();
@@ -263,7 +266,7 @@ export async function runE2eBench(opts: E2eOptions = {}): Promise<E2eResult> {
   const withIx = async (app: IxApp, body: (dp: RunningIx) => Promise<void>, nic?: IxNic) => {
     let dp: RunningIx;
     try {
-      const cfg = writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, nic, { protection: o.protection, ...(o.wake !== undefined ? { wake: o.wake } : {}), ...(o.schedSliceUs !== undefined ? { schedSliceUs: o.schedSliceUs } : {}) });
+      const cfg = writeIxConfig(dir, app, o.serverCpus, o.backendSpinUs ?? undefined, nic, { protection: o.protection, ...(o.wake !== undefined ? { wake: o.wake } : {}), ...(o.schedSliceUs !== undefined ? { schedSliceUs: o.schedSliceUs } : {}), ...(o.idlePollUs !== undefined ? { idlePollUs: o.idlePollUs } : {}) });
       dp = await startIx(cfg, app.ports[0]!, 30_000, typeof nic === 'object' ? nic : undefined);
     } catch (e) {
       errors.push(`ix ${app.name}: ${(e as Error).message.split('\n')[0]}`);
@@ -432,7 +435,7 @@ export function printE2eBench(r: E2eResult): void {
   const f = (n: number | null) => (n === null ? '-' : n >= 1000 ? n.toFixed(0) : n.toFixed(n >= 100 ? 1 : 2));
   const w = Math.max(...r.rows.map((x) => x.metric.length));
   const o = r.options;
-  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}${o.schedSliceUs !== undefined ? `; sched slice ${o.schedSliceUs} us` : ''}; protection ${o.protection}; medians)`);
+  console.log(`\nix vs Linux, side by side (${o.rounds} rounds x ${o.seconds} s per point; servers on CPU ${o.serverCpus.join(',')}, clients on ${o.clientCpus.length ? `CPU ${o.clientCpus.join(',')}` : 'any CPU'}${o.backendSpinUs !== null ? `; NIC backend spin ${o.backendSpinUs} us` : ''}${o.schedSliceUs !== undefined ? `; sched slice ${o.schedSliceUs} us` : ''}${o.idlePollUs !== undefined ? `; idle poll ${o.idlePollUs} us` : ''}; protection ${o.protection}; medians)`);
   // with --backend=...,xdp / vhost: the dataplane over that backend and its ratio to Linux, after the TAP columns
   const extra = EXTRA_SIDES.filter((side) => r.rows.some((x) => x[side] !== undefined));
   const ratio = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(2)).padStart(6);
@@ -453,7 +456,7 @@ export function printE2eBench(r: E2eResult): void {
   console.log(`host: ${r.host.cpus} CPUs, load average ${r.host.load1_start.toFixed(2)} before, ${r.host.load1_end.toFixed(2)} after (above ${r.host.cpus}, other work skews both sides)`);
 }
 
-/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --kv-conns=32 --kv-sla-conns=4,16,64 --backend-spin-us=N --sched-slice-us=N --backend=tap,xdp,vhost --protection=MODE` (client-cpus= empty: unpinned). */
+/** `--seconds=N --rounds=N --server-cpus=0,1 --client-cpus=1 --conns=1,16,256 --kv-conns=32 --kv-sla-conns=4,16,64 --backend-spin-us=N --sched-slice-us=N --idle-poll-us=N --backend=tap,xdp,vhost --protection=MODE` (client-cpus= empty: unpinned). */
 export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const get = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   const num = (k: string, lo: number, hi: number) => {
@@ -481,6 +484,7 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   const kvSlaConns = list('kv-sla-conns', 1, 4096);
   const spin = num('backend-spin-us', 0, 100_000);
   const slice = num('sched-slice-us', 0, 100_000);
+  const idlePoll = num('idle-poll-us', 0, 1_000_000);
   const backends = get('backend');
   if (backends !== undefined) {
     const bs = backends.split(',');
@@ -511,6 +515,10 @@ export function e2eOptionsFromArgs(args: string[]): E2eOptions {
   if (slice !== undefined) {
     if (!Number.isInteger(slice)) throw new E2eBenchError(`--sched-slice-us=${slice}: expected an integer`);
     o.schedSliceUs = slice;
+  }
+  if (idlePoll !== undefined) {
+    if (!Number.isInteger(idlePoll)) throw new E2eBenchError(`--idle-poll-us=${idlePoll}: expected an integer`);
+    o.idlePollUs = idlePoll;
   }
   const wake = get('wake');
   if (wake !== undefined) {
