@@ -81,10 +81,26 @@ function accepts(netns: string, address: string, port: number): boolean {
   return r.status === 0;
 }
 
+/** The `ix run` children still running: a bench that exits (process.exit from its signal
+ * handler, an uncaught error) sends each SIGTERM, so a dataplane never outlives its bench when
+ * only the bench's pid is signalled (a terminal's Ctrl-C reaches the whole group anyway). */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function track(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const p of live) p.kill('SIGTERM');
+  });
+}
+
 /** With `xdp`, ix runs in the interface's namespace and `netns` is the clients' namespace. */
 export async function startIx(config: string, port: number, timeoutMs = 30_000, xdp?: IxXdp): Promise<RunningIx> {
   const argv = [process.execPath, join(PACKAGE_ROOT, 'bin', 'ix.js'), 'run', '--json', config];
   const proc = xdp ? spawn('ip', ['netns', 'exec', xdp.dpNetns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(proc);
   let out = '';
   let err = '';
   let errAll = '';
