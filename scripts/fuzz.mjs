@@ -18,6 +18,7 @@
 // Ledger: every non-scratch run appends one JSON line to .fuzz-corpus/ledger.jsonl (target,
 // commit, date, seconds, executions, crashes, variant); `totals` sums it per target.
 import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -90,8 +91,12 @@ function printTotals() {
       console.error(`fuzz totals: line ${n + 1} of ${ledgerPath} is not JSON; skipped`);
       continue;
     }
-    const s = sums.get(e.target) ?? { runs: 0, seconds: 0, cpu: 0, cpuExecs: 0, executions: 0, crashes: 0, variants: {}, commits: new Set(), last: '' };
+    const s = sums.get(e.target) ?? { runs: 0, seconds: 0, cpu: 0, cpuExecs: 0, executions: 0, crashes: 0, variants: {}, commits: new Set(), last: '', bySeed: new Map() };
     s.runs++;
+    // a seeded loop (node targets) repeats its rounds for the same seed: a longer run of a seed
+    // covers every shorter one, so only the longest run per seed counts as distinct (runs
+    // recorded before the seed was, all used seed 1)
+    if (e.variant === 'node') s.bySeed.set(e.seed ?? 1, Math.max(s.bySeed.get(e.seed ?? 1) ?? 0, e.executions));
     s.seconds += e.seconds;
     if (e.cpuSeconds > 0) {
       s.cpu += e.cpuSeconds;
@@ -108,7 +113,9 @@ function printTotals() {
     const s = sums.get(t);
     if (!s) continue;
     const v = Object.entries(s.variants).map(([k, x]) => `${k} ${x}`).join(', ');
-    console.log(`${t}: ${s.executions} executions in ${s.runs} runs, ${Math.round(s.seconds)} s ` +
+    const distinct = s.bySeed.size ? [...s.bySeed.values()].reduce((a, b) => a + b, 0) : null;
+    const seeds = distinct === null ? '' : ` (distinct: ${distinct} over ${s.bySeed.size} seed${s.bySeed.size === 1 ? '' : 's'}; a seed's rounds repeat in every run of it)`;
+    console.log(`${t}: ${s.executions} executions${seeds} in ${s.runs} runs, ${Math.round(s.seconds)} s ` +
       `(${Math.round(s.executions / Math.max(s.seconds, 1))}/s` +
       (s.cpu > 0 ? `, ${Math.round(s.cpuExecs / s.cpu)} per CPU second` : '') + `), ${s.crashes} crashes; ${v}; ` +
       `commits ${[...s.commits].join(' ')}; last ${s.last}`);
@@ -121,17 +128,19 @@ if (NODE_TARGETS[target]) {
   const date = new Date().toISOString();
   const at = commit();
   const t0 = Date.now();
+  // a fresh seed per run unless FUZZ_SEED names one: the same seed replays the same rounds
+  const seed = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : randomInt(1, 2 ** 31);
   const r = spawnSync('sh', ['-c', '"$0" "$@"; rc=$?; echo "fuzz-cpu-times"; times; exit $rc',
     'npx', 'vitest', 'run', NODE_TARGETS[target]], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, FUZZ_SECONDS: String(seconds) },
+    cwd: root, encoding: 'utf8', env: { ...process.env, FUZZ_SECONDS: String(seconds), FUZZ_SEED: String(seed) },
   });
   const line = new RegExp(`fuzz ${target}: [^\\n]*`).exec(`${r.stdout}`)?.[0];
   const rounds = Number(/(\d+) executions/.exec(line ?? '')?.[1] ?? 0);
   record({ target, commit: at, date, seconds: (Date.now() - t0) / 1000, cpuSeconds: childCpu(r.stdout), executions: rounds,
-    crashes: r.status === 0 ? 0 : 1, variant: 'node' });
+    crashes: r.status === 0 ? 0 : 1, variant: 'node', seed });
   if (r.status !== 0) {
     process.stderr.write(`${r.stdout}${r.stderr}`);
-    console.error(`fuzz ${target}: FAILED`);
+    console.error(`fuzz ${target}: FAILED (seed ${seed}; again: FUZZ_SEED=${seed} FUZZ_SECONDS=${seconds} npx vitest run ${NODE_TARGETS[target]})`);
     process.exit(1);
   }
   console.log(line ?? `fuzz ${target}: done`);

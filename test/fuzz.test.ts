@@ -45,8 +45,8 @@ describe('fuzz targets', () => {
 describe('fuzz ledger totals', () => {
   it('sums executions, seconds and crashes per target and skips a line that is not JSON', () => {
     const dir = join(store, 'totals');
-    const line = (target: string, executions: number, cpuSeconds: number, crashes: number, variant: string) =>
-      JSON.stringify({ target, commit: 'abc1234', date: '2026-12-03T22:00:00.000Z', seconds: 100, cpuSeconds, executions, crashes, variant });
+    const line = (target: string, executions: number, cpuSeconds: number, crashes: number, variant: string, seed?: number) =>
+      JSON.stringify({ target, commit: 'abc1234', date: '2026-12-03T22:00:00.000Z', seconds: 100, cpuSeconds, executions, crashes, variant, ...(seed !== undefined ? { seed } : {}) });
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'ledger.jsonl'), [
       line('net', 300_000, 100, 0, 'asan+ubsan'),
@@ -54,13 +54,20 @@ describe('fuzz ledger totals', () => {
       'not json',
       line('syscall', 50, 10, 1, 'asan+ubsan'),
       line('xdp', 4000, 2, 0, 'node'),
+      line('virtqueue', 3000, 1, 0, 'node'),
+      line('virtqueue', 5000, 1, 0, 'node'),
+      line('virtqueue', 2000, 1, 0, 'node', 7),
+      line('virtqueue', 6000, 1, 0, 'node', 9),
+      line('virtqueue', 1000, 1, 0, 'node', 9),
       '',
     ].join('\n'));
     const r = spawnSync('node', ['scripts/fuzz.mjs', 'totals'], { encoding: 'utf8', env: { ...process.env, FUZZ_STORE: dir } });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^net: 1000000 executions in 2 runs, 200 s \(5000\/s, 5000 per CPU second\), 0 crashes; asan\+ubsan 300000, asan 700000;/m);
     expect(r.stdout).toMatch(/^syscall: 50 executions in 1 runs, 100 s \(1\/s, 5 per CPU second\), 1 crashes;/m);
-    expect(r.stdout).toMatch(/^xdp: 4000 executions in 1 runs, 100 s \(40\/s, 2000 per CPU second\), 0 crashes; node 4000;/m);
+    expect(r.stdout).toMatch(/^xdp: 4000 executions \(distinct: 4000 over 1 seed; a seed's rounds repeat in every run of it\) in 1 runs, 100 s \(40\/s, 2000 per CPU second\), 0 crashes; node 4000;/m);
+    // a seed's rounds repeat: the longest run per seed counts (runs without a seed used seed 1)
+    expect(r.stdout).toMatch(/^virtqueue: 17000 executions \(distinct: 13000 over 3 seeds;/m);
     expect(r.stdout).not.toMatch(/^kvstore/m);
     expect(r.stderr).toMatch(/line 3 .* is not JSON/);
   });
