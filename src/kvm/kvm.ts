@@ -4,7 +4,7 @@
 import { kvmError } from './errors.js';
 import { FdOwner } from './fd.js';
 import { IOEVENTFD_FLAG, KVM_API_VERSION, LAYOUT } from './layout.js';
-import { O_CLOEXEC, O_RDWR, openFd } from '../sys/libc.js';
+import { O_CLOEXEC, O_RDWR, openFd, withSignalsBlocked } from '../sys/libc.js';
 import { cpuid2Buffer, decodeCpuid2, type CpuidEntry } from './structs.js';
 import { encodeEnableCap, encodeGsiRouting, encodeIrqLevel, encodeIrqfd, type GsiRoute } from './irq.js';
 import { CAP } from './layout.js';
@@ -94,7 +94,10 @@ export class Kvm {
     if (v !== KVM_API_VERSION) {
       throw kvmError('KVM_GET_API_VERSION', 22, `this binding speaks KVM API ${KVM_API_VERSION}, ${this.path} reports ${v}`);
     }
-    const fd = this.h.int('KVM_CREATE_VM', 0);
+    // KVM_CREATE_VM fails with EINTR while any signal is pending (the MMU notifier's
+    // mm_take_all_locks() gives up), e.g. an operator's SIGTERM during `ix run`'s setup.
+    // With signals blocked it cannot be interrupted; what arrived is handled right after.
+    const fd = withSignalsBlocked(() => this.h.int('KVM_CREATE_VM', 0));
     return new Vm(fd, this.vcpuMmapSize());
   }
 

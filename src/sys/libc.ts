@@ -75,6 +75,7 @@ const getpriorityC = lib.func('int getpriority(int which, int who)') as (w: numb
 const tgkillC = lib.func('int tgkill(int tgid, int tid, int sig)') as (p: number, t: number, s: number) => number;
 const setaffC = lib.func('int sched_setaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
 const getaffC = lib.func('int sched_getaffinity(int pid, size_t len, void *mask)') as (p: number, l: number, m: Uint8Array) => number;
+const sigmaskC = lib.func('int pthread_sigmask(int how, void *set, void *old)') as (h: number, s: Uint8Array | null, o: Uint8Array | null) => number;
 
 // Constants from the kernel's and glibc's headers, one line per family.
 export const O_RDONLY = 0o0, O_RDWR = 0o2, O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
@@ -92,6 +93,28 @@ export const SOCK_DGRAM = 2, SOCK_RAW = 3, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC 
 export const SOL_XDP = 283, MSG_DONTWAIT = 0x40;
 /** glibc's cpu_set_t: 1024 CPUs. */
 const CPU_SET_BYTES = 128;
+
+/** glibc's sigset_t: 1024 signals. */
+const SIGSET_BYTES = 128;
+const SIG_BLOCK = 0, SIG_SETMASK = 2;
+const ALL_SIGNALS = new Uint8Array(SIGSET_BYTES).fill(0xff);
+
+/**
+ * Runs `fn` with every signal blocked on this thread, then restores the mask (a signal sent
+ * meanwhile is delivered after, to this thread or another). For a system call the kernel
+ * abandons with EINTR whenever a signal is merely pending, so that a steady stream of
+ * signals could keep it from ever completing. SIGKILL and SIGSTOP cannot be blocked.
+ */
+export function withSignalsBlocked<T>(fn: () => T): T {
+  const old = new Uint8Array(SIGSET_BYTES);
+  const r = sigmaskC(SIG_BLOCK, ALL_SIGNALS, old);
+  if (r !== 0) throw new SysError('pthread_sigmask(SIG_BLOCK)', r);
+  try {
+    return fn();
+  } finally {
+    sigmaskC(SIG_SETMASK, old, null);
+  }
+}
 
 /** errno of the last libc call made through koffi on this thread. */
 export const errno = (): number => koffi.errno();
