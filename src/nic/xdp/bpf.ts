@@ -76,9 +76,14 @@ export function loadDataplaneProgram(addrHostOrder: number, mapFd: number): numb
     dv.setUint32(28, LOG_SIZE, true);
     dv.setBigUint64(32, BigInt(p.addr + LOG), true);
     p.u8.set(Buffer.from('ix_dataplane\0'), 48);
-    const fd = libc.bpf(BPF_PROG_LOAD, p.addr, ATTR);
+    // The verifier abandons a load (EAGAIN) when a signal is pending, as KVM_CREATE_VM
+    // does (EINTR): an operator's SIGTERM during setup must not turn into a failed run.
+    const fd = libc.withSignalsBlocked(() => {
+      const r = libc.bpf(BPF_PROG_LOAD, p.addr, ATTR);
+      return r < 0 ? -libc.errno() : r;
+    });
     if (fd < 0) {
-      const e = libc.errno();
+      const e = -fd;
       const log = Buffer.from(p.u8.subarray(LOG, LOG + LOG_SIZE)).toString('utf8').replace(/\0.*$/s, '').trim();
       throw new XdpSetupError(`bpf(BPF_PROG_LOAD) of the XDP program failed: ${errnoText(e)}${log ? `; verifier: ${log}` : ''}`);
     }
