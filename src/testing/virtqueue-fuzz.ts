@@ -45,6 +45,17 @@ export class Rng {
   below(n: number): number {
     return this.next() % n;
   }
+  /** The generator's state as 16 hex digits: `Rng.fromState` continues from exactly here. */
+  get state(): string {
+    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
+  }
+  static fromState(hex: string): Rng {
+    if (!/^[0-9a-f]{16}$/i.test(hex) || /^0+$/.test(hex)) throw new RangeError(`Rng state must be 16 hex digits, not all zero: ${JSON.stringify(hex)}`);
+    const r = new Rng(0);
+    r.hi = parseInt(hex.slice(0, 8), 16) >>> 0;
+    r.lo = parseInt(hex.slice(8), 16) >>> 0;
+    return r;
+  }
 }
 
 /** The first byte that differs between a and b in [from, to), or -1 (native compares first:

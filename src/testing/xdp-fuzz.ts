@@ -223,7 +223,12 @@ class Episode {
     const r = this.rng;
     const a = RXB + XSK_CHUNK * r.below(REGIONS);
     switch (r.below(6)) {
-      case 0: return this.desc(d, i, a, 1804, (r.below(8) | VIRTQ_DESC_F_INDIRECT * r.below(2)) ^ ok ^ VIRTQ_DESC_F_WRITE);
+      case 0: { // the wrong direction, or INDIRECT, or both (never a usable buffer: a region's
+        // start overlaps the region's own buffer, and the generator makes no such pairs)
+        const indirect = r.below(2) ? VIRTQ_DESC_F_INDIRECT : 0;
+        const dir = indirect === 0 || r.below(2) ? ok ^ VIRTQ_DESC_F_WRITE : ok;
+        return this.desc(d, i, a, 1804, dir | indirect | (r.below(2) ? VIRTQ_DESC_F_NEXT : 0));
+      }
       case 1: return this.desc(d, i, a, 0, ok);
       case 2: return this.setDesc(d, i, r.next(), 0x200000 + r.below(0x1000), 64, ok, 0);
       case 3: return this.desc(d, i, MEM - r.below(64), 64 + r.below(2000), ok);
@@ -369,6 +374,24 @@ class Episode {
     }
   }
 
+  /**
+   * The harness's own promise: a frame the kernel writes never lands on another frame still
+   * waiting for the engine (that takes RX buffers that overlap without being equal, which the
+   * generator does not make; a guest that does corrupts only its own frames). Broken, the
+   * delivery check would report the clobbered frame as the engine's fault.
+   */
+  private noOverlap(a: number, len: number): void {
+    const s = a + XDP_PACKET_HEADROOM;
+    for (const ks of this.socks)
+      for (let j = ks.logAt; j < ks.log.length; j++) {
+        const e = ks.log[j]!;
+        if (e.kind !== 0 || e.a === a) continue;
+        const t = e.a + XDP_PACKET_HEADROOM;
+        if (t < s + len && s < t + this.sent.get(e.fid)!.f.length)
+          this.fail(`harness bug: the kernel's frame in chunk 0x${a.toString(16)} overlaps frame ${e.fid} waiting in chunk 0x${e.a.toString(16)} (the generator made RX buffers that overlap)`);
+      }
+  }
+
   private frame(): Uint8Array {
     const r = this.rng;
     const k = r.below(20);
@@ -468,6 +491,7 @@ class Episode {
           continue;
         }
         const f = this.frame();
+        this.noOverlap(a, f.length);
         this.u8.set(f, a + XDP_PACKET_HEADROOM);
         k.putRx(a, XDP_PACKET_HEADROOM, f.length);
         ks.log.push({ kind: 0, a, fid: this.fid });
@@ -921,11 +945,25 @@ function fuzzKicker(ep: Episode, rng: Rng, st: XdpFuzzStats): void {
   }
 }
 
+/**
+ * Where to start a run other than at round 0: the generator's state at the start of an
+ * episode and the round number there, as a failure prints them (`<state>@<round>`), so that
+ * the failing episode replays at once instead of after the run's minutes.
+ */
+export function parseResume(s: string): { state: string; round: number } {
+  const m = /^([0-9a-f]{16})@(\d+)$/i.exec(s);
+  if (!m) throw new RangeError(`FUZZ_RESUME must be <16 hex digits>@<round>, as a failure prints it, not ${JSON.stringify(s)}`);
+  return { state: m[1]!, round: Number(m[2]) };
+}
+
 /** Run rounds until `deadline` (ms since epoch) or `maxRounds`; throws on a violated check. */
-export function fuzzXdp(seed: number, deadline: number, maxRounds = Infinity): XdpFuzzStats {
-  const rng = new Rng(seed);
-  const st: XdpFuzzStats = { rounds: 0, kickerRounds: 0, frames: 0, verdicts: {} };
-  while (st.rounds < maxRounds && Date.now() < deadline) {
+export function fuzzXdp(seed: number, deadline: number, maxRounds = Infinity, resume?: string): XdpFuzzStats {
+  const from = resume === undefined ? undefined : parseResume(resume);
+  const rng = from ? Rng.fromState(from.state) : new Rng(seed);
+  const st: XdpFuzzStats = { rounds: from?.round ?? 0, kickerRounds: 0, frames: 0, verdicts: {} };
+  const end = st.rounds + maxRounds;
+  while (st.rounds < end && Date.now() < deadline) {
+    const at = `${rng.state}@${st.rounds}`;
     const ep = new Episode(rng, seed, st);
     try {
       for (let r = 0; r < ROUNDS; r++, st.rounds++) {
@@ -936,6 +974,9 @@ export function fuzzXdp(seed: number, deadline: number, maxRounds = Infinity): X
       }
       ep.finish();
       fuzzKicker(ep, rng, st);
+    } catch (e) {
+      if (e instanceof FuzzFailure) e.message += ` (replay this episode at once: FUZZ_RESUME=${at})`;
+      throw e;
     } finally {
       ep.free();
     }
